@@ -1,0 +1,133 @@
+//! Error codes and the one error shape every endpoint answers with:
+//! `{"error": {"code": "...", "message": "..."}}`.
+
+use serde::{Deserialize, Serialize};
+
+/// Machine-readable error codes. Scripts match on these strings; keep them stable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    InvalidRequest,
+    InvalidJson,
+    UnsupportedMediaType,
+    PayloadTooLarge,
+    Unauthorized,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    NameTaken,
+    NameImmutable,
+    Conflict,
+    RequestTimeout,
+    TooManyRequests,
+    TokenDisabled,
+    TokenExpired,
+    TokenRevoked,
+    TokenExhausted,
+    TokenSourceDenied,
+    TokenNotYetValid,
+    Internal,
+    Unavailable,
+    /// A code this version does not know (a newer daemon).
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The HTTP status that goes with each code.
+    pub fn status(self) -> u16 {
+        use ErrorCode::*;
+        match self {
+            InvalidRequest | InvalidJson | NameImmutable => 400,
+            Unauthorized => 401,
+            Forbidden | TokenDisabled | TokenSourceDenied | TokenNotYetValid => 403,
+            NotFound => 404,
+            MethodNotAllowed => 405,
+            RequestTimeout => 408,
+            NameTaken | Conflict => 409,
+            TokenExpired | TokenRevoked | TokenExhausted => 410,
+            PayloadTooLarge => 413,
+            UnsupportedMediaType => 415,
+            TooManyRequests => 429,
+            Internal | Unknown => 500,
+            Unavailable => 503,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            InvalidRequest => "invalid_request",
+            InvalidJson => "invalid_json",
+            UnsupportedMediaType => "unsupported_media_type",
+            PayloadTooLarge => "payload_too_large",
+            Unauthorized => "unauthorized",
+            Forbidden => "forbidden",
+            NotFound => "not_found",
+            MethodNotAllowed => "method_not_allowed",
+            NameTaken => "name_taken",
+            NameImmutable => "name_immutable",
+            Conflict => "conflict",
+            RequestTimeout => "request_timeout",
+            TooManyRequests => "too_many_requests",
+            TokenDisabled => "token_disabled",
+            TokenExpired => "token_expired",
+            TokenRevoked => "token_revoked",
+            TokenExhausted => "token_exhausted",
+            TokenSourceDenied => "token_source_denied",
+            TokenNotYetValid => "token_not_yet_valid",
+            Internal => "internal",
+            Unavailable => "unavailable",
+            Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+/// The body of every error answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+impl ErrorBody {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialize_as_snake_case_and_match_as_str() {
+        for code in [
+            ErrorCode::TokenExhausted,
+            ErrorCode::InvalidJson,
+            ErrorCode::NameTaken,
+        ] {
+            let json = serde_json::to_string(&code).unwrap_or_default();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+        let unknown: ErrorCode =
+            serde_json::from_str("\"brand_new\"").unwrap_or(ErrorCode::Internal);
+        assert_eq!(unknown, ErrorCode::Unknown);
+    }
+}

@@ -1,0 +1,43 @@
+//! Where the daemon keeps its data and where the CLI looks for its socket, so both agree without
+//! configuration. Root uses system folders; other users their own XDG folders.
+
+use std::path::PathBuf;
+
+fn is_root() -> bool {
+    // Reading the effective uid needs no unsafe code: /proc/self is owned by it.
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+/// `/var/lib/gatepass` for root, else `$XDG_DATA_HOME/gatepass` (`~/.local/share/gatepass`).
+pub fn default_data_dir() -> PathBuf {
+    if is_root() {
+        return PathBuf::from("/var/lib/gatepass");
+    }
+    match std::env::var_os("XDG_DATA_HOME") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("gatepass"),
+        _ => home().join(".local/share/gatepass"),
+    }
+}
+
+/// `/run/gatepass/gatepass.sock` for root, else `$XDG_RUNTIME_DIR/gatepass/gatepass.sock`, else
+/// a `run` folder inside the data folder.
+pub fn default_socket() -> PathBuf {
+    if is_root() {
+        return PathBuf::from("/run/gatepass/gatepass.sock");
+    }
+    match std::env::var_os("XDG_RUNTIME_DIR") {
+        Some(d) if !d.is_empty() => PathBuf::from(d).join("gatepass/gatepass.sock"),
+        _ => default_data_dir().join("run/gatepass.sock"),
+    }
+}
+
+/// The default redeem listener.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";

@@ -1,0 +1,643 @@
+//! The JSON bodies of the admin and redeem APIs. Requests refuse unknown fields, so a typo in a
+//! script is an error instead of a silently ignored setting.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::Error;
+
+/// A point in time, in whole seconds since the Unix epoch (64-bit: years up to 9999 work).
+/// On the wire it is an RFC 3339 string in UTC, e.g. `2030-01-31T18:00:00Z`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub i64);
+
+impl Timestamp {
+    /// 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z: the range RFC 3339 can write.
+    pub const MIN: Timestamp = Timestamp(-62_135_596_800);
+    pub const MAX: Timestamp = Timestamp(253_402_300_799);
+
+    pub fn now() -> Timestamp {
+        Timestamp(OffsetDateTime::now_utc().unix_timestamp())
+    }
+
+    pub fn seconds(self) -> i64 {
+        self.0
+    }
+
+    /// Adds seconds, or `None` past year 9999.
+    pub fn checked_add(self, secs: u64) -> Option<Timestamp> {
+        let secs = i64::try_from(secs).ok()?;
+        let t = self.0.checked_add(secs)?;
+        (t <= Self::MAX.0).then_some(Timestamp(t))
+    }
+
+    pub fn parse(input: &str) -> Result<Timestamp, Error> {
+        let t = OffsetDateTime::parse(input.trim(), &Rfc3339).map_err(|_| Error::Time {
+            input: input.to_owned(),
+        })?;
+        Ok(Timestamp(t.unix_timestamp()))
+    }
+
+    pub fn to_rfc3339(self) -> String {
+        OffsetDateTime::from_unix_timestamp(self.0)
+            .ok()
+            .and_then(|t| t.format(&Rfc3339).ok())
+            .unwrap_or_else(|| self.0.to_string())
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.to_rfc3339())
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Timestamp::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How many times a token may be redeemed: a number ≥ 1 or `"unlimited"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MaxUses {
+    Limited(u64),
+    Unlimited,
+}
+
+impl Default for MaxUses {
+    fn default() -> Self {
+        MaxUses::Limited(1)
+    }
+}
+
+impl MaxUses {
+    /// Largest finite limit: beyond it, say "unlimited".
+    pub const MAX_LIMIT: u64 = 1_000_000_000;
+
+    pub fn parse(input: &str) -> Result<MaxUses, String> {
+        let s = input.trim();
+        if s.eq_ignore_ascii_case("unlimited") || s == "∞" {
+            return Ok(MaxUses::Unlimited);
+        }
+        match s.parse::<u64>() {
+            Ok(0) => Err("uses must be at least 1 (or unlimited)".into()),
+            Ok(n) if n > Self::MAX_LIMIT => Err(format!(
+                "uses must be at most {} (or unlimited)",
+                Self::MAX_LIMIT
+            )),
+            Ok(n) => Ok(MaxUses::Limited(n)),
+            Err(_) => Err(format!("uses must be a number or \"unlimited\", not {s:?}")),
+        }
+    }
+
+    pub fn allows(self, uses: u64) -> bool {
+        match self {
+            MaxUses::Limited(n) => uses < n,
+            MaxUses::Unlimited => true,
+        }
+    }
+}
+
+impl fmt::Display for MaxUses {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MaxUses::Limited(n) => write!(f, "{n}"),
+            MaxUses::Unlimited => f.write_str("∞"),
+        }
+    }
+}
+
+impl Serialize for MaxUses {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            MaxUses::Limited(n) => s.serialize_u64(*n),
+            MaxUses::Unlimited => s.serialize_str("unlimited"),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxUses {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let msg = "max_uses must be a positive integer or \"unlimited\"";
+        let text = match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
+            serde_json::Value::String(s) if s == "unlimited" => s,
+            _ => return Err(serde::de::Error::custom(msg)),
+        };
+        MaxUses::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A token's status, derived from its fields; first match wins in the order listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    Revoked,
+    Exhausted,
+    Expired,
+    Disabled,
+    Active,
+}
+
+impl TokenStatus {
+    pub const ALL: [TokenStatus; 5] = [
+        TokenStatus::Active,
+        TokenStatus::Disabled,
+        TokenStatus::Expired,
+        TokenStatus::Exhausted,
+        TokenStatus::Revoked,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Revoked => "revoked",
+            TokenStatus::Exhausted => "exhausted",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Disabled => "disabled",
+            TokenStatus::Active => "active",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TokenStatus> {
+        Self::ALL.into_iter().find(|st| st.as_str() == s.trim())
+    }
+
+    /// The rule of PRODUCT.md: revoked → exhausted → expired → disabled → active.
+    pub fn derive(
+        revoked: bool,
+        uses: u64,
+        max_uses: MaxUses,
+        expires_at: Option<Timestamp>,
+        disabled: bool,
+        now: Timestamp,
+    ) -> TokenStatus {
+        if revoked {
+            TokenStatus::Revoked
+        } else if !max_uses.allows(uses) {
+            TokenStatus::Exhausted
+        } else if expires_at.is_some_and(|e| now >= e) {
+            TokenStatus::Expired
+        } else if disabled {
+            TokenStatus::Disabled
+        } else {
+            TokenStatus::Active
+        }
+    }
+}
+
+impl fmt::Display for TokenStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An enrollment token as the admin API shows it: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Token {
+    pub id: String,
+    /// `gpt_<id>…`: what lists show in place of the token.
+    pub prefix: String,
+    pub name: String,
+    pub description: String,
+    pub group: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub owner: String,
+    pub max_uses: MaxUses,
+    pub uses: u64,
+    pub last_used_at: Option<Timestamp>,
+    pub last_used_by: Option<String>,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub created_by: String,
+    pub disabled: bool,
+    pub revoked_at: Option<Timestamp>,
+    pub allowed_cidrs: Vec<String>,
+    pub not_before: Option<Timestamp>,
+    /// Hosts enrolled with this token and still on record.
+    pub hosts: u64,
+    pub status: TokenStatus,
+}
+
+impl Token {
+    /// Recomputes `status` for the given time.
+    pub fn status_at(&self, now: Timestamp) -> TokenStatus {
+        TokenStatus::derive(
+            self.revoked_at.is_some(),
+            self.uses,
+            self.max_uses,
+            self.expires_at,
+            self.disabled,
+            now,
+        )
+    }
+}
+
+/// `POST /v1/tokens`. At most one of `ttl`, `expires_at` and `no_expiry`; none means the
+/// daemon's default lifetime.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTokenRequest {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_uses: Option<MaxUses>,
+    /// Lifetime as a duration string (`15m`, `3d`) or a number of seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<DurationValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub no_expiry: bool,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_cidrs: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_before: Option<Timestamp>,
+}
+
+/// A duration given either as seconds (a JSON number) or as text (`"3d"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DurationValue(pub u64);
+
+impl Serialize for DurationValue {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&crate::duration::format_duration(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for DurationValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let msg = "ttl must be a duration such as \"15m\" or \"3d\", or a number of seconds";
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Number(n) => match n.as_u64() {
+                Some(v) if v <= crate::duration::MAX_SECONDS => Ok(DurationValue(v)),
+                _ => Err(serde::de::Error::custom(msg)),
+            },
+            serde_json::Value::String(s) => crate::duration::parse_duration(&s)
+                .map(DurationValue)
+                .map_err(serde::de::Error::custom),
+            _ => Err(serde::de::Error::custom(msg)),
+        }
+    }
+}
+
+/// The answer to `POST /v1/tokens`: the only time the secret is ever sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateTokenResponse {
+    pub token: Token,
+    pub secret: String,
+    /// A ready-to-paste command for the host (reads the token from the environment).
+    pub join_command: String,
+}
+
+impl Drop for CreateTokenResponse {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret);
+    }
+}
+
+/// `PATCH /v1/tokens/{id}`: only the fields present change. `name` is immutable and refused.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PatchTokenRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    /// `"2030-01-01T00:00:00Z"` sets an expiry, `null` removes it, absent leaves it.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "double_option"
+    )]
+    pub expires_at: Option<Option<Timestamp>>,
+}
+
+fn double_option<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}
+
+/// A host enrolled with a token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Host {
+    pub id: String,
+    pub hostname: String,
+    pub token_id: String,
+    pub token_name: String,
+    pub group: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub owner: String,
+    pub source_addr: String,
+    pub enrolled_at: Timestamp,
+    /// `sha256:` + hex of the host key's SubjectPublicKeyInfo, when a CSR was sent.
+    pub key_fingerprint: Option<String>,
+    pub facts: BTreeMap<String, serde_json::Value>,
+}
+
+/// `POST /v1/redeem` body.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    pub hostname: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csr: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub facts: BTreeMap<String, serde_json::Value>,
+}
+
+/// `201` answer to a redemption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeemResponse {
+    pub host_id: String,
+    pub hostname: String,
+    pub group: Option<String>,
+    pub labels: BTreeMap<String, String>,
+    pub owner: String,
+    pub ca_pem: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cert_pem: Option<String>,
+}
+
+/// One entry of the append-only audit log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEvent {
+    pub seq: u64,
+    pub at: Timestamp,
+    /// A user name, or `host:<hostname>@<address>` for redemptions.
+    pub actor: String,
+    pub action: String,
+    /// Usually a token id; empty when the attempt named no valid token.
+    pub target: String,
+    #[serde(default)]
+    pub target_name: Option<String>,
+    pub details: BTreeMap<String, String>,
+    /// Hex SHA-256 of the previous event's canonical form (all zeros for the first).
+    pub prev_hash: String,
+}
+
+/// `GET /v1/whoami`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    pub user: String,
+    pub uid: Option<u32>,
+    pub role: String,
+    pub daemon_version: String,
+    /// The redeem endpoint's base URL, e.g. `https://127.0.0.1:8443`.
+    pub redeem_url: String,
+    /// `sha256:` + hex of the CA certificate's SubjectPublicKeyInfo.
+    pub ca_pin: String,
+    pub default_ttl_seconds: u64,
+    pub allow_no_expiry: bool,
+}
+
+/// What `GET /v1/events` sends (as the SSE `data:` of an event named after `kind`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeEvent {
+    /// `token` (created or changed), `token_deleted`, `host`, `audit`, or `resync` (the
+    /// listener fell behind and should list again).
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<Token>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<Host>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit: Option<AuditEvent>,
+}
+
+/// Columns tokens can be sorted by (`?sort=` and `--sort`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SortColumn {
+    Name,
+    Status,
+    Uses,
+    LastUsed,
+    Group,
+    Owner,
+    Expires,
+    #[default]
+    Created,
+    Description,
+}
+
+impl SortColumn {
+    pub const ALL: [SortColumn; 9] = [
+        SortColumn::Name,
+        SortColumn::Status,
+        SortColumn::Uses,
+        SortColumn::LastUsed,
+        SortColumn::Group,
+        SortColumn::Owner,
+        SortColumn::Expires,
+        SortColumn::Created,
+        SortColumn::Description,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SortColumn::Name => "name",
+            SortColumn::Status => "status",
+            SortColumn::Uses => "uses",
+            SortColumn::LastUsed => "last_used",
+            SortColumn::Group => "group",
+            SortColumn::Owner => "owner",
+            SortColumn::Expires => "expires",
+            SortColumn::Created => "created",
+            SortColumn::Description => "description",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<SortColumn> {
+        let s = s.trim().to_ascii_lowercase().replace('-', "_");
+        Self::ALL.into_iter().find(|c| c.as_str() == s)
+    }
+
+    /// Orders two tokens by this column (ascending), ties broken by name then id so the order
+    /// is total and stable across refreshes.
+    pub fn compare(self, a: &Token, b: &Token) -> std::cmp::Ordering {
+        use std::cmp::Ordering;
+        let primary = match self {
+            SortColumn::Name => Ordering::Equal,
+            SortColumn::Status => a.status.cmp(&b.status),
+            SortColumn::Uses => a.uses.cmp(&b.uses).then(a.max_uses.cmp(&b.max_uses)),
+            SortColumn::LastUsed => a.last_used_at.cmp(&b.last_used_at),
+            SortColumn::Group => a.group.cmp(&b.group),
+            SortColumn::Owner => a.owner.cmp(&b.owner),
+            // No expiry sorts after every date.
+            SortColumn::Expires => match (a.expires_at, b.expires_at) {
+                (Some(x), Some(y)) => x.cmp(&y),
+                (Some(_), None) => Ordering::Less,
+                (None, Some(_)) => Ordering::Greater,
+                (None, None) => Ordering::Equal,
+            },
+            SortColumn::Created => a.created_at.cmp(&b.created_at),
+            SortColumn::Description => a.description.cmp(&b.description),
+        };
+        primary
+            .then_with(|| a.name.cmp(&b.name))
+            .then_with(|| a.id.cmp(&b.id))
+    }
+}
+
+/// Query of `GET /v1/tokens`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenQuery {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<TokenStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Case-insensitive text found in name, description, group, owner or id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sort: Option<SortColumn>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub desc: bool,
+}
+
+/// Query of `GET /v1/hosts`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HostQuery {
+    /// Token id or name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Query of `GET /v1/audit`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQuery {
+    /// Only events at or after this time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Timestamp>,
+    /// Token id (events about that token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub actor: Option<String>,
+    /// Only events with a sequence number above this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<u64>,
+    /// At most this many events (the newest); default 1000, at most 100000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timestamps_cover_2038_2106_and_9999() {
+        for s in [
+            "2038-01-19T03:14:08Z",
+            "2106-02-07T06:28:16Z",
+            "9999-12-31T23:59:59Z",
+        ] {
+            let t = Timestamp::parse(s).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(t.to_rfc3339(), s);
+            let json = serde_json::to_string(&t).unwrap_or_default();
+            assert_eq!(serde_json::from_str::<Timestamp>(&json).ok(), Some(t));
+        }
+        assert_eq!(Timestamp::MAX.to_rfc3339(), "9999-12-31T23:59:59Z");
+        assert_eq!(Timestamp::MAX.checked_add(1), None);
+        assert_eq!(Timestamp(0).checked_add(u64::MAX), None);
+        assert!(Timestamp::parse("10000-01-01T00:00:00Z").is_err());
+        assert!(Timestamp::parse("yesterday").is_err());
+    }
+
+    #[test]
+    fn max_uses_accepts_numbers_and_unlimited_only() {
+        let ok = |s: &str| serde_json::from_str::<MaxUses>(s).ok();
+        assert_eq!(ok("1"), Some(MaxUses::Limited(1)));
+        assert_eq!(ok("\"unlimited\""), Some(MaxUses::Unlimited));
+        for bad in [
+            "0",
+            "-1",
+            "1.5",
+            "\"5\"",
+            "null",
+            "99999999999999999999999",
+            "true",
+        ] {
+            assert_eq!(ok(bad), None, "{bad}");
+        }
+        assert_eq!(MaxUses::parse("unlimited"), Ok(MaxUses::Unlimited));
+        assert!(MaxUses::parse("0").is_err());
+    }
+
+    #[test]
+    fn status_follows_the_documented_order() {
+        let now = Timestamp(1_000);
+        let past = Some(Timestamp(10));
+        let one = MaxUses::Limited(1);
+        assert_eq!(
+            TokenStatus::derive(true, 1, one, past, true, now),
+            TokenStatus::Revoked
+        );
+        assert_eq!(
+            TokenStatus::derive(false, 1, one, past, true, now),
+            TokenStatus::Exhausted
+        );
+        assert_eq!(
+            TokenStatus::derive(false, 0, one, past, true, now),
+            TokenStatus::Expired
+        );
+        assert_eq!(
+            TokenStatus::derive(false, 0, one, None, true, now),
+            TokenStatus::Disabled
+        );
+        assert_eq!(
+            TokenStatus::derive(false, 0, one, None, false, now),
+            TokenStatus::Active
+        );
+        // Expiry is to the second: at the instant itself the token is expired.
+        assert_eq!(
+            TokenStatus::derive(false, 0, one, Some(now), false, now),
+            TokenStatus::Expired
+        );
+    }
+
+    #[test]
+    fn requests_refuse_unknown_fields() {
+        let r = serde_json::from_str::<CreateTokenRequest>(r#"{"name":"a","colour":"red"}"#);
+        assert!(r.is_err());
+        let p: PatchTokenRequest =
+            serde_json::from_str(r#"{"expires_at":null}"#).unwrap_or_default();
+        assert_eq!(p.expires_at, Some(None));
+        let p: PatchTokenRequest = serde_json::from_str(r#"{}"#).unwrap_or_default();
+        assert_eq!(p.expires_at, None);
+    }
+}
