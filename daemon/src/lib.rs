@@ -1,1 +1,209 @@
-//! placeholder
+//! gatepassd as a library: open a data folder (`Daemon::open`), then serve already-bound
+//! listeners until a shutdown future completes (`Daemon::run`). The binary only reads its
+//! configuration, binds and calls these; tests use the same entry points.
+//!
+//! Invariants: the store is reached only through the `Store` trait; token secrets exist only in
+//! memory, as long as one request needs them; no answer is sent before its change is durable.
+
+pub mod api;
+pub mod ca;
+pub mod clock;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod model;
+pub mod secrets;
+pub mod server;
+pub mod store;
+
+use std::future::Future;
+use std::os::unix::fs::DirBuilderExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gatepass_protocol::ChangeEvent;
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::{broadcast, watch};
+
+use crate::ca::Ca;
+use crate::clock::Clock;
+use crate::config::Config;
+pub use crate::error::{Error, StoreError};
+use crate::metrics::Metrics;
+use crate::secrets::SecretKey;
+use crate::store::Store;
+use crate::store::redb_store::RedbStore;
+
+/// What every request handler shares.
+pub struct State {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub key: SecretKey,
+    pub ca: Ca,
+    pub config: Config,
+    // Change notifications for `/v1/events`; the writer sends after each durable commit.
+    pub events: broadcast::Sender<ChangeEvent>,
+    pub metrics: Metrics,
+    /// The URL hosts use to reach the redeem listener (for join commands).
+    pub redeem_url: String,
+    /// The daemon's own uid: that user, like root, is an admin.
+    pub daemon_uid: u32,
+    // Flips to true on shutdown; long-lived answers (events) end when it does.
+    pub shutdown: watch::Receiver<bool>,
+}
+
+/// An opened data folder: database, key and certificates, ready to serve.
+pub struct Daemon {
+    config: Config,
+    clock: Arc<dyn Clock>,
+    store: Arc<RedbStore>,
+    key: SecretKey,
+    ca: Ca,
+    events: broadcast::Sender<ChangeEvent>,
+    data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon")
+            .field("data_dir", &self.data_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Creates a folder (and its parents) with mode 0700.
+pub fn private_dir(path: &Path) -> Result<(), Error> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+        .map_err(|e| Error::io(format!("creating {}", path.display()), e))
+}
+
+impl Daemon {
+    /// Opens (creating on first start) the data folder: `gatepass.redb` (0600), `hmac.key`
+    /// (0600), and the CA and server certificates.
+    pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Daemon, Error> {
+        let data_dir = config.data_dir();
+        private_dir(&data_dir)?;
+        let key = SecretKey::load_or_create(&data_dir.join("hmac.key"))?;
+        let (events, _) = broadcast::channel(4096);
+        let store = Arc::new(RedbStore::open(
+            &data_dir.join("gatepass.redb"),
+            events.clone(),
+        )?);
+        let ca = Ca::load_or_create(&data_dir, &config.server_names(), config.redeem.cert_days)?;
+        Ok(Daemon {
+            config,
+            clock,
+            store,
+            key,
+            ca,
+            events,
+            data_dir,
+        })
+    }
+
+    /// The CA pin hosts check: `sha256:` + hex of the CA certificate.
+    pub fn ca_pin(&self) -> &str {
+        &self.ca.pin
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The store, for tests that inspect or tamper with it.
+    pub fn store(&self) -> Arc<RedbStore> {
+        self.store.clone()
+    }
+
+    /// Serves the admin socket and the redeem listener until `shutdown` completes, then lets
+    /// in-flight requests finish.
+    pub async fn run(
+        self,
+        admin: UnixListener,
+        redeem: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let local = redeem
+            .local_addr()
+            .map_err(|e| Error::io("redeem listener", e))?;
+        let redeem_url = self
+            .config
+            .redeem
+            .public_url
+            .clone()
+            .unwrap_or_else(|| redeem_url_for(local));
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let limits = server::ConnLimits {
+            header_timeout: Duration::from_secs(self.config.limits.header_timeout.0),
+        };
+        let tls = self.ca.server_config.clone();
+        let state = Arc::new(State {
+            store: self.store,
+            clock: self.clock,
+            key: self.key,
+            ca: self.ca,
+            config: self.config,
+            events: self.events,
+            metrics: Metrics::default(),
+            redeem_url,
+            daemon_uid: nix::unistd::geteuid().as_raw(),
+            shutdown: stop_rx.clone(),
+        });
+        let admin_task = tokio::spawn(server::serve_unix(
+            admin,
+            api::admin_router(state.clone()),
+            limits,
+            stop_rx.clone(),
+        ));
+        let redeem_task = tokio::spawn(server::serve_tls(
+            redeem,
+            tls,
+            api::redeem_router(state.clone()),
+            limits,
+            stop_rx,
+        ));
+        shutdown.await;
+        tracing::info!("shutting down: finishing requests in flight");
+        let _ = stop_tx.send(true);
+        let _ = admin_task.await;
+        let _ = redeem_task.await;
+        Ok(())
+    }
+}
+
+/// `https://ADDR:PORT` for a bound address; all-addresses becomes this machine's host name.
+pub fn redeem_url_for(addr: std::net::SocketAddr) -> String {
+    let host = if addr.ip().is_unspecified() {
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_owned())
+            .unwrap_or_else(|_| "localhost".into())
+    } else if addr.is_ipv6() {
+        format!("[{}]", addr.ip())
+    } else {
+        addr.ip().to_string()
+    };
+    format!("https://{host}:{}", addr.port())
+}
+
+/// Binds the admin socket: its folder is created 0700, the socket under a 0077 umask (so it is
+/// never briefly open to others), a stale socket file is replaced, a live one is an error.
+pub fn bind_socket(path: &Path) -> Result<UnixListener, Error> {
+    if let Some(parent) = path.parent() {
+        private_dir(parent)?;
+    }
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            return Err(Error::SocketBusy(path.to_owned()));
+        }
+        std::fs::remove_file(path)
+            .map_err(|e| Error::io(format!("removing stale {}", path.display()), e))?;
+    }
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let bound = UnixListener::bind(path);
+    nix::sys::stat::umask(old);
+    bound.map_err(|e| Error::io(format!("binding {}", path.display()), e))
+}

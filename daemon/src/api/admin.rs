@@ -1,0 +1,420 @@
+//! The admin API (served on the Unix socket): tokens, hosts, audit, events, health and metrics.
+//! The caller is the socket peer's user; every change is audited under that name.
+
+use std::collections::BTreeMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{FromRequestParts, Path, Query, Request, State as S};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use futures_util::StreamExt;
+use gatepass_protocol::token::{self, TokenKind};
+use gatepass_protocol::{
+    AuditQuery, ChangeEvent, CreateTokenRequest, CreateTokenResponse, ErrorCode, Host, HostQuery,
+    PatchTokenRequest, SortColumn, Token, TokenQuery, WhoAmI,
+};
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use super::{ApiError, Peer, State, blocking, read_json};
+use crate::model;
+use crate::store::{TokenChange, TokenRecord};
+
+pub fn routes() -> Router<Arc<State>> {
+    Router::new()
+        .route("/v1/whoami", get(whoami))
+        .route("/v1/tokens", get(list_tokens).post(create_token))
+        .route(
+            "/v1/tokens/{id}",
+            get(show_token).patch(patch_token).delete(delete_token),
+        )
+        .route("/v1/tokens/{id}/revoke", post(revoke_token))
+        .route("/v1/tokens/{id}/hosts", get(token_hosts))
+        .route("/v1/hosts", get(list_hosts))
+        .route("/v1/audit", get(audit))
+        .route("/v1/audit/verify", get(audit_verify))
+        .route("/v1/events", get(events))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+}
+
+/// The authenticated caller of an admin request.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub user: String,
+    pub admin: bool,
+}
+
+impl Caller {
+    pub fn role(&self) -> &'static str {
+        if self.admin { "admin" } else { "operator" }
+    }
+}
+
+impl FromRequestParts<Arc<State>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, ApiError> {
+        // Enrollment tokens open the redeem endpoint and nothing else.
+        if parts.headers.contains_key(header::AUTHORIZATION) {
+            return Err(ApiError::unauthorized());
+        }
+        match parts.extensions.get::<Peer>() {
+            Some(Peer::Unix { uid, user }) => Ok(Caller {
+                user: user.clone(),
+                admin: *uid == 0 || *uid == state.daemon_uid,
+            }),
+            _ => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+    p.map(|Path(id)| id)
+        .map_err(|e| ApiError::bad(e.body_text()))
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(v)| v)
+        .map_err(|e| ApiError::bad(e.body_text()))
+}
+
+/// Finds a live token by id, else by name.
+async fn resolve(state: &Arc<State>, id_or_name: &str) -> Result<TokenRecord, ApiError> {
+    let key = id_or_name.to_owned();
+    let found = blocking(state, move |s| {
+        if token::looks_like_id(&key)
+            && let Some(t) = s.get_token(&key)?
+        {
+            return Ok(Some(t));
+        }
+        match s.token_id_by_name(&key)? {
+            Some(id) => s.get_token(&id),
+            None => Ok(None),
+        }
+    })
+    .await?;
+    found.ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::NotFound,
+            format!("no token named or with id {id_or_name:?}"),
+        )
+    })
+}
+
+async fn whoami(caller: Caller, S(state): S<Arc<State>>) -> Json<WhoAmI> {
+    Json(WhoAmI {
+        user: caller.user.clone(),
+        uid: None,
+        role: caller.role().into(),
+        daemon_version: env!("CARGO_PKG_VERSION").into(),
+        redeem_url: state.redeem_url.clone(),
+        ca_pin: state.ca.pin.clone(),
+        default_ttl_seconds: state.config.tokens.default_ttl.0,
+        allow_no_expiry: state.config.lifetime_policy().allow_no_expiry,
+    })
+}
+
+fn matches(t: &Token, q: &TokenQuery) -> bool {
+    if q.status.is_some_and(|s| s != t.status) {
+        return false;
+    }
+    if q.group
+        .as_ref()
+        .is_some_and(|g| t.group.as_deref() != Some(g.as_str()))
+    {
+        return false;
+    }
+    if q.owner.as_ref().is_some_and(|o| &t.owner != o) {
+        return false;
+    }
+    if let Some(text) =
+        q.q.as_ref()
+            .map(|s| s.to_lowercase())
+            .filter(|s| !s.is_empty())
+    {
+        let hay = [
+            t.name.as_str(),
+            t.description.as_str(),
+            t.group.as_deref().unwrap_or(""),
+            t.owner.as_str(),
+            t.id.as_str(),
+        ];
+        if !hay.iter().any(|h| h.to_lowercase().contains(&text)) {
+            return false;
+        }
+    }
+    true
+}
+
+async fn list_tokens(
+    _caller: Caller,
+    S(state): S<Arc<State>>,
+    q: Result<Query<TokenQuery>, QueryRejection>,
+) -> Result<Json<Vec<Token>>, ApiError> {
+    let q = query(q)?;
+    let now = state.clock.now();
+    let records = blocking(&state, |s| s.list_tokens()).await?;
+    let mut tokens: Vec<Token> = records
+        .iter()
+        .map(|r| r.view(now))
+        .filter(|t| matches(t, &q))
+        .collect();
+    let col = q.sort.unwrap_or(SortColumn::Created);
+    tokens.sort_by(|a, b| col.compare(a, b));
+    if q.desc {
+        tokens.reverse();
+    }
+    Ok(Json(tokens))
+}
+
+async fn create_token(
+    caller: Caller,
+    S(state): S<Arc<State>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let body: CreateTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
+    let now = state.clock.now();
+    model::validate_name("name", &body.name).map_err(ApiError::bad)?;
+    let description = body.description.unwrap_or_default();
+    model::validate_description(&description).map_err(ApiError::bad)?;
+    if let Some(g) = &body.group {
+        model::validate_name("group", g).map_err(ApiError::bad)?;
+    }
+    model::validate_labels(&body.labels).map_err(ApiError::bad)?;
+    let owner = match body.owner {
+        Some(o) if o != caller.user => {
+            model::validate_name("owner", &o).map_err(ApiError::bad)?;
+            if !caller.admin {
+                return Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "only admins may mint tokens for another owner",
+                ));
+            }
+            o
+        }
+        _ => caller.user.clone(),
+    };
+    let expires_at = model::resolve_expiry(
+        body.ttl.map(|d| d.0),
+        body.expires_at,
+        body.no_expiry,
+        now,
+        state.config.lifetime_policy(),
+    )
+    .map_err(ApiError::bad)?;
+    if let (Some(nb), Some(exp)) = (body.not_before, expires_at)
+        && nb >= exp
+    {
+        return Err(ApiError::bad("not_before must be before the expiry"));
+    }
+    let allowed_cidrs = model::normalise_cidrs(&body.allowed_cidrs).map_err(ApiError::bad)?;
+    let secret = token::generate(TokenKind::Enrollment).map_err(ApiError::internal)?;
+    let record = TokenRecord {
+        id: secret.id().to_owned(),
+        name: body.name,
+        description,
+        group: body.group,
+        labels: body.labels,
+        owner,
+        max_uses: model::default_max_uses(body.max_uses),
+        uses: 0,
+        last_used_at: None,
+        last_used_by: None,
+        expires_at,
+        created_at: now,
+        created_by: caller.user.clone(),
+        disabled: false,
+        revoked_at: None,
+        allowed_cidrs,
+        not_before: body.not_before,
+        hosts: 0,
+        secret_hash: model::hex(&state.key.hash(secret.expose())),
+    };
+    let stored = blocking(&state, move |s| s.create_token(record)).await?;
+    let answer = CreateTokenResponse {
+        token: stored.view(now),
+        secret: secret.expose().to_owned(),
+        join_command: join_command(&state),
+    };
+    Ok((StatusCode::CREATED, Json(&answer)).into_response())
+}
+
+/// The command a host runs to enroll: server and pin included, the token read from the
+/// environment or a prompt, never from the command line.
+pub fn join_command(state: &State) -> String {
+    format!(
+        "gatepass redeem --server {} --ca-pin {} --out /etc/gatepass",
+        state.redeem_url, state.ca.pin
+    )
+}
+
+async fn show_token(
+    _caller: Caller,
+    S(state): S<Arc<State>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Token>, ApiError> {
+    let rec = resolve(&state, &path_id(id)?).await?;
+    Ok(Json(rec.view(state.clock.now())))
+}
+
+async fn patch_token(
+    caller: Caller,
+    S(state): S<Arc<State>>,
+    id: Result<Path<String>, PathRejection>,
+    req: Request,
+) -> Result<Json<Token>, ApiError> {
+    let id = path_id(id)?;
+    let patch: PatchTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
+    let rec = resolve(&state, &id).await?;
+    if patch.name.as_ref().is_some_and(|n| *n != rec.name) {
+        return Err(ApiError::new(
+            ErrorCode::NameImmutable,
+            "a token's name cannot be changed",
+        ));
+    }
+    if let Some(d) = &patch.description {
+        model::validate_description(d).map_err(ApiError::bad)?;
+    }
+    if let Some(l) = &patch.labels {
+        model::validate_labels(l).map_err(ApiError::bad)?;
+    }
+    let now = state.clock.now();
+    if let Some(Some(at)) = patch.expires_at {
+        model::check_expiry(at, now, state.config.lifetime_policy()).map_err(ApiError::bad)?;
+    }
+    if patch.expires_at == Some(None) && !state.config.lifetime_policy().allow_no_expiry {
+        return Err(ApiError::bad("this daemon requires every token to expire"));
+    }
+    let change = TokenChange::Patch {
+        description: patch.description,
+        labels: patch.labels,
+        disabled: patch.disabled,
+        expires_at: patch.expires_at,
+    };
+    let user = caller.user.clone();
+    let rid = rec.id.clone();
+    let after = blocking(&state, move |s| s.change_token(&rid, change, &user, now)).await?;
+    Ok(Json(after.view(now)))
+}
+
+async fn revoke_token(
+    caller: Caller,
+    S(state): S<Arc<State>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Token>, ApiError> {
+    let rec = resolve(&state, &path_id(id)?).await?;
+    let now = state.clock.now();
+    let after = blocking(&state, move |s| {
+        s.change_token(&rec.id, TokenChange::Revoke, &caller.user, now)
+    })
+    .await?;
+    Ok(Json(after.view(now)))
+}
+
+async fn delete_token(
+    caller: Caller,
+    S(state): S<Arc<State>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Token>, ApiError> {
+    let rec = resolve(&state, &path_id(id)?).await?;
+    let now = state.clock.now();
+    let gone = blocking(&state, move |s| s.delete_token(&rec.id, &caller.user, now)).await?;
+    Ok(Json(gone.view(now)))
+}
+
+async fn token_hosts(
+    _caller: Caller,
+    S(state): S<Arc<State>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Vec<Host>>, ApiError> {
+    let rec = resolve(&state, &path_id(id)?).await?;
+    let hosts = blocking(&state, move |s| s.list_hosts(Some(&rec.id))).await?;
+    Ok(Json(hosts.into_iter().map(|h| h.host).collect()))
+}
+
+async fn list_hosts(
+    _caller: Caller,
+    S(state): S<Arc<State>>,
+    q: Result<Query<HostQuery>, QueryRejection>,
+) -> Result<Json<Vec<Host>>, ApiError> {
+    let q = query(q)?;
+    let token_id = match q.token {
+        Some(t) => Some(resolve(&state, &t).await?.id),
+        None => None,
+    };
+    let hosts = blocking(&state, move |s| s.list_hosts(token_id.as_deref())).await?;
+    Ok(Json(hosts.into_iter().map(|h| h.host).collect()))
+}
+
+async fn audit(
+    _caller: Caller,
+    S(state): S<Arc<State>>,
+    q: Result<Query<AuditQuery>, QueryRejection>,
+) -> Result<Json<Vec<gatepass_protocol::AuditEvent>>, ApiError> {
+    let mut q = query(q)?;
+    // A token may be named by its name while it lives; after deletion only its id finds it.
+    if let Some(t) = &q.token
+        && !token::looks_like_id(t)
+    {
+        q.token = Some(resolve(&state, t).await?.id);
+    }
+    Ok(Json(blocking(&state, move |s| s.audit(&q)).await?))
+}
+
+async fn audit_verify(
+    _caller: Caller,
+    S(state): S<Arc<State>>,
+) -> Result<Json<crate::store::AuditCheck>, ApiError> {
+    Ok(Json(blocking(&state, |s| s.verify_audit()).await?))
+}
+
+async fn events(_caller: Caller, S(state): S<Arc<State>>) -> impl IntoResponse {
+    let mut shutdown = state.shutdown.clone();
+    let stream = BroadcastStream::new(state.events.subscribe())
+        .map(|item| {
+            let change = match item {
+                Ok(c) => c,
+                Err(BroadcastStreamRecvError::Lagged(_)) => ChangeEvent {
+                    kind: "resync".into(),
+                    token: None,
+                    token_id: None,
+                    host: None,
+                    audit: None,
+                },
+            };
+            let data = serde_json::to_string(&change).unwrap_or_else(|_| "{}".into());
+            Ok::<_, Infallible>(Event::default().event(change.kind.clone()).data(data))
+        })
+        .take_until(async move {
+            crate::server::stopped(&mut shutdown).await;
+        });
+    Sse::new(stream).keep_alive(KeepAlive::default())
+}
+
+async fn healthz() -> &'static str {
+    "ok\n"
+}
+
+async fn metrics(_caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
+    let now = state.clock.now();
+    let records = blocking(&state, |s| s.list_tokens()).await?;
+    let mut by_status: BTreeMap<&'static str, u64> = gatepass_protocol::TokenStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), 0))
+        .collect();
+    let mut hosts = 0;
+    for r in &records {
+        *by_status.entry(r.status(now).as_str()).or_default() += 1;
+        hosts += r.hosts;
+    }
+    let text = state.metrics.render(&by_status, hosts);
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}

@@ -1,0 +1,252 @@
+//! HTTP: the shared state, the caller's identity, the one `ApiError`, body reading with limits,
+//! and the two routers — `admin_router` (Unix socket) and `redeem_router` (HTTPS).
+//! Both are plain axum `Router`s, tested without sockets through `tower::ServiceExt::oneshot`.
+
+pub mod admin;
+pub mod redeem;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use gatepass_protocol::{ErrorBody, ErrorCode};
+use http_body_util::{BodyExt, Limited};
+use serde::de::DeserializeOwned;
+
+use crate::error::StoreError;
+use crate::store::Store;
+
+pub use crate::State;
+
+/// Who is on the other end of a connection; set by the accept loop on every request.
+#[derive(Debug, Clone)]
+pub enum Peer {
+    /// From the socket's peer credentials, checked on every connection.
+    Unix {
+        uid: u32,
+        user: String,
+    },
+    Tcp {
+        addr: SocketAddr,
+    },
+}
+
+/// The one error type of every handler: a code, a message, and the matching status.
+#[derive(Debug)]
+pub struct ApiError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code,
+            message: redact(&message.into()),
+        }
+    }
+
+    pub fn bad(message: impl Into<String>) -> ApiError {
+        ApiError::new(ErrorCode::InvalidRequest, message)
+    }
+
+    /// 500 with a generic message; the detail goes to the log once, here.
+    pub fn internal(detail: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %redact(&detail.to_string()), "internal error");
+        ApiError::new(ErrorCode::Internal, "internal error; see the daemon's log")
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(ErrorCode::Unauthorized, "invalid or missing token")
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> ApiError {
+        match e {
+            StoreError::NotFound(id) => {
+                ApiError::new(ErrorCode::NotFound, format!("no token {id}"))
+            }
+            StoreError::NameTaken(n) => ApiError::new(
+                ErrorCode::NameTaken,
+                format!("a token named {n:?} already exists"),
+            ),
+            StoreError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            StoreError::Backend(m) => ApiError::internal(m),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut resp =
+            (status, axum::Json(ErrorBody::new(self.code, self.message))).into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        resp
+    }
+}
+
+/// Replaces anything shaped like a token with its prefix, so no message can carry a secret
+/// (serde's messages quote the values they reject).
+pub fn redact(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(i) = rest.find("gpt_").into_iter().chain(rest.find("gpa_")).min() {
+        out.push_str(&rest[..i]);
+        out.push_str(&rest[i..i + 4]);
+        out.push_str("[redacted]");
+        let tail = &rest[i + 4..];
+        let skip = tail
+            .find(|c: char| !c.is_ascii_alphanumeric())
+            .unwrap_or(tail.len());
+        rest = &tail[skip..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Reads a JSON body: 415 unless it says JSON, 413 past `limit` (before reading when the length
+/// is announced), 400 with serde's reason when it does not fit `T`.
+pub async fn read_json<T: DeserializeOwned>(req: Request, limit: usize) -> Result<T, ApiError> {
+    let ct = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let mime = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json"))
+    {
+        return Err(ApiError::new(
+            ErrorCode::UnsupportedMediaType,
+            "the body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::PayloadTooLarge,
+            format!("the body is larger than {limit} bytes"),
+        )
+    };
+    let announced = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
+    }
+    let bytes = Limited::new(req.into_body(), limit)
+        .collect()
+        .await
+        .map_err(|e| {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
+                too_large()
+            } else {
+                ApiError::bad("the body could not be read")
+            }
+        })?
+        .to_bytes();
+    parse_json(&bytes)
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if std::str::from_utf8(bytes).is_err() {
+        return Err(ApiError::new(
+            ErrorCode::InvalidJson,
+            "the body is not valid UTF-8",
+        ));
+    }
+    serde_json::from_slice(bytes).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => ApiError::bad(e.to_string()),
+            _ => ApiError::new(ErrorCode::InvalidJson, format!("malformed JSON: {e}")),
+        }
+    })
+}
+
+/// Runs a store call on the blocking pool so the runtime never waits on the disk.
+pub async fn blocking<T: Send + 'static>(
+    state: &Arc<State>,
+    f: impl FnOnce(&dyn Store) -> Result<T, StoreError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = state.store.clone();
+    tokio::task::spawn_blocking(move || f(store.as_ref()))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::from)
+}
+
+/// Bounds the time to receive and answer a request (a slow-drip body is cut off), and logs it.
+async fn guard(req: Request, next: Next, limit: Duration) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let resp = match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => {
+            ApiError::new(ErrorCode::RequestTimeout, "the request took too long").into_response()
+        }
+    };
+    tracing::info!(%method, path = %redact(&path), status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    resp
+}
+
+fn finish(router: Router<Arc<State>>, state: Arc<State>) -> Router {
+    let limit = Duration::from_secs(state.config.limits.request_timeout.0);
+    router
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
+        .method_not_allowed_fallback(|| async {
+            ApiError::new(
+                ErrorCode::MethodNotAllowed,
+                "method not allowed on this endpoint",
+            )
+        })
+        .layer(axum::middleware::from_fn(move |req, next| {
+            guard(req, next, limit)
+        }))
+        .with_state(state)
+}
+
+pub fn admin_router(state: Arc<State>) -> Router {
+    finish(admin::routes(), state)
+}
+
+pub fn redeem_router(state: Arc<State>) -> Router {
+    finish(redeem::routes(), state)
+}
+
+/// An empty body, for tests and fallbacks.
+pub fn empty() -> Body {
+    Body::empty()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_hides_anything_token_shaped() {
+        assert_eq!(redact("bad gpt_abcDEF123 here"), "bad gpt_[redacted] here");
+        assert_eq!(redact("gpa_x\"gpt_y"), "gpa_[redacted]\"gpt_[redacted]");
+        assert_eq!(redact("nothing"), "nothing");
+    }
+}

@@ -1,0 +1,219 @@
+//! `POST /v1/redeem`, the only endpoint an enrollment token opens (served over HTTPS).
+//!
+//! Cheap offline checks first (token format, body, CSR); then a read-only look-up so that an
+//! unknown id or wrong secret costs no certificate signing; then the store's one durable
+//! transaction, which checks everything again and spends the use. Every refusal is audited.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Request, State as S};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use gatepass_protocol::token::{self, TokenKind};
+use gatepass_protocol::{ErrorCode, RedeemRequest, RedeemResponse};
+
+use super::{ApiError, Peer, State, blocking, read_json};
+use crate::ca;
+use crate::model;
+use crate::store::{AuditDraft, HostRecord, RedeemAttempt, RedeemOutcome};
+
+pub fn routes() -> Router<Arc<State>> {
+    Router::new()
+        .route("/v1/redeem", post(redeem))
+        .route("/healthz", get(|| async { "ok\n" }))
+}
+
+fn source_of(req: &Request) -> IpAddr {
+    match req.extensions().get::<Peer>() {
+        Some(Peer::Tcp { addr }) => addr.ip(),
+        _ => IpAddr::from([127, 0, 0, 1]),
+    }
+}
+
+/// Audits a refusal that happened before the store's transaction, counts it, and returns it.
+async fn refuse(
+    state: &Arc<State>,
+    source: IpAddr,
+    token_id: Option<&str>,
+    hostname: Option<&str>,
+    reason: &'static str,
+    err: ApiError,
+) -> ApiError {
+    state.metrics.redeem(err.code.as_str());
+    let mut details = BTreeMap::new();
+    details.insert("reason".to_string(), reason.to_string());
+    details.insert("source".to_string(), source.to_string());
+    if let Some(h) = hostname {
+        details.insert("hostname".to_string(), h.to_string());
+    }
+    let draft = AuditDraft {
+        at: state.clock.now(),
+        actor: format!("host:{}@{}", hostname.unwrap_or("?"), source),
+        action: "redeem_failed",
+        target: token_id.unwrap_or_default().to_owned(),
+        target_name: None,
+        details,
+    };
+    if let Err(e) = blocking(state, move |s| s.append_audit(draft)).await {
+        return e;
+    }
+    err
+}
+
+async fn redeem(S(state): S<Arc<State>>, req: Request) -> Response {
+    match redeem_inner(&state, req).await {
+        Ok(r) => r,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiError> {
+    let source = source_of(&req);
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let presented = auth
+        .strip_prefix("Bearer ")
+        .or_else(|| auth.strip_prefix("bearer "))
+        .unwrap_or("");
+    let parsed = match token::parse_kind(presented, TokenKind::Enrollment) {
+        Ok(t) => t,
+        Err(_) => {
+            let reason = if presented.is_empty() {
+                "no_token"
+            } else {
+                "malformed_token"
+            };
+            return Err(refuse(state, source, None, None, reason, ApiError::unauthorized()).await);
+        }
+    };
+    let token_id = parsed.id().to_owned();
+    let body: RedeemRequest = match read_json(req, state.config.redeem.max_body).await {
+        Ok(b) => b,
+        Err(e) => {
+            return Err(refuse(state, source, Some(&token_id), None, "invalid_request", e).await);
+        }
+    };
+    let hostname = body.hostname.clone();
+    let bad = |m: String| ApiError::bad(m);
+    if let Err(m) = model::validate_hostname(&body.hostname).and(model::validate_facts(&body.facts))
+    {
+        return Err(refuse(
+            state,
+            source,
+            Some(&token_id),
+            None,
+            "invalid_request",
+            bad(m),
+        )
+        .await);
+    }
+    let csr = match &body.csr {
+        Some(pem) => match ca::parse_csr(pem) {
+            Some(c) => Some(c),
+            None => {
+                let e = ApiError::bad("csr is not a valid, signed PEM certificate request");
+                return Err(refuse(
+                    state,
+                    source,
+                    Some(&token_id),
+                    Some(&hostname),
+                    "bad_csr",
+                    e,
+                )
+                .await);
+            }
+        },
+        None => None,
+    };
+    let presented_hash = state.key.hash(parsed.expose());
+    drop(parsed);
+
+    // Read-only pre-check: unknown ids and wrong secrets are refused before any signing.
+    let id = token_id.clone();
+    let current = blocking(state, move |s| s.get_token(&id)).await?;
+    let known = current.as_ref().is_some_and(|rec| {
+        crate::secrets::hash_eq(
+            model::hex(&presented_hash).as_bytes(),
+            rec.secret_hash.as_bytes(),
+        )
+    });
+    if !known {
+        let reason = if current.is_some() {
+            "wrong_secret"
+        } else {
+            "unknown_token"
+        };
+        let e = ApiError::unauthorized();
+        return Err(refuse(state, source, Some(&token_id), Some(&hostname), reason, e).await);
+    }
+
+    let now = state.clock.now();
+    let host_id = token::random_id(16).map_err(ApiError::internal)?;
+    let cert_pem = match &csr {
+        Some(c) => Some(
+            state
+                .ca
+                .sign_host(&c.params, &host_id, &hostname, now)
+                .map_err(ApiError::internal)?,
+        ),
+        None => None,
+    };
+    let attempt = RedeemAttempt {
+        token_id,
+        presented_hash,
+        hostname,
+        source,
+        key_fingerprint: csr.as_ref().map(|c| c.key_fingerprint.clone()),
+        facts: body.facts,
+        host_id,
+        cert_pem,
+        now,
+        grace_seconds: state.config.redeem.grace_window.0,
+    };
+    match blocking(state, move |s| s.redeem(attempt)).await? {
+        RedeemOutcome::Enrolled { host, .. } => {
+            state.metrics.redeem("enrolled");
+            Ok(answer(state, *host))
+        }
+        RedeemOutcome::Replayed { host } => {
+            state.metrics.redeem("replayed");
+            Ok(answer(state, *host))
+        }
+        RedeemOutcome::Denied(d) => {
+            state.metrics.redeem(d.code().as_str());
+            let message = match d.code() {
+                ErrorCode::Unauthorized => return Err(ApiError::unauthorized()),
+                ErrorCode::TokenDisabled => "the token is disabled",
+                ErrorCode::TokenExpired => "the token has expired",
+                ErrorCode::TokenRevoked => "the token was revoked",
+                ErrorCode::TokenExhausted => "the token has no uses left",
+                ErrorCode::TokenSourceDenied => "the token may not be used from this address",
+                ErrorCode::TokenNotYetValid => "the token is not valid yet",
+                _ => "refused",
+            };
+            Err(ApiError::new(d.code(), message))
+        }
+    }
+}
+
+fn answer(state: &State, host: HostRecord) -> Response {
+    let h = host.host;
+    let body = RedeemResponse {
+        host_id: h.id,
+        hostname: h.hostname,
+        group: h.group,
+        labels: h.labels,
+        owner: h.owner,
+        ca_pem: state.ca.ca_pem.clone(),
+        cert_pem: host.cert_pem,
+    };
+    (StatusCode::CREATED, Json(body)).into_response()
+}

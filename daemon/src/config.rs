@@ -1,0 +1,189 @@
+//! The daemon's TOML configuration, with the defaults documented in `assets/gatepassd.toml`
+//! (which is also what a first start writes when no config exists).
+
+use std::path::{Path, PathBuf};
+
+use gatepass_protocol::types::DurationValue;
+use serde::{Deserialize, Serialize};
+
+use crate::error::Error;
+use crate::model::LifetimePolicy;
+
+/// The documented example, written on first start.
+pub const EXAMPLE: &str = include_str!("../../assets/gatepassd.toml");
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub data_dir: Option<PathBuf>,
+    pub socket: Option<PathBuf>,
+    pub redeem: RedeemConfig,
+    pub tokens: TokenConfig,
+    pub tls: TlsConfig,
+    pub limits: LimitsConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedeemConfig {
+    pub listen: String,
+    pub public_url: Option<String>,
+    pub grace_window: DurationValue,
+    pub max_body: usize,
+    pub cert_days: u32,
+}
+
+impl Default for RedeemConfig {
+    fn default() -> Self {
+        RedeemConfig {
+            listen: gatepass_protocol::paths::DEFAULT_LISTEN.into(),
+            public_url: None,
+            grace_window: DurationValue(600),
+            max_body: 16 * 1024,
+            cert_days: 365,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TokenConfig {
+    pub default_ttl: DurationValue,
+    pub max_ttl: Option<DurationValue>,
+    pub allow_no_expiry: bool,
+}
+
+impl Default for TokenConfig {
+    fn default() -> Self {
+        TokenConfig {
+            default_ttl: DurationValue(3 * 86_400),
+            max_ttl: None,
+            allow_no_expiry: true,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    pub server_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    pub admin_max_body: usize,
+    pub header_timeout: DurationValue,
+    pub request_timeout: DurationValue,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            admin_max_body: 64 * 1024,
+            header_timeout: DurationValue(10),
+            request_timeout: DurationValue(30),
+        }
+    }
+}
+
+impl Config {
+    pub fn parse(text: &str, path: &Path) -> Result<Config, Error> {
+        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config {
+            path: path.to_owned(),
+            message: e.message().to_owned(),
+        })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, Error> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Error::io(format!("reading config {}", path.display()), e))?;
+        Config::parse(&text, path)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), Error> {
+        let bad = |message: &str| {
+            Err(Error::Config {
+                path: path.to_owned(),
+                message: message.into(),
+            })
+        };
+        if self.tokens.default_ttl.0 == 0 {
+            return bad("tokens.default_ttl must be at least 1s");
+        }
+        if let Some(max) = self.tokens.max_ttl
+            && self.tokens.default_ttl.0 > max.0
+        {
+            return bad("tokens.default_ttl is longer than tokens.max_ttl");
+        }
+        if self.redeem.max_body < 1024 || self.limits.admin_max_body < 1024 {
+            return bad("body limits must be at least 1024 bytes");
+        }
+        if self.limits.header_timeout.0 == 0 || self.limits.request_timeout.0 == 0 {
+            return bad("timeouts must be at least 1s");
+        }
+        Ok(())
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(gatepass_protocol::paths::default_data_dir)
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.socket
+            .clone()
+            .unwrap_or_else(gatepass_protocol::paths::default_socket)
+    }
+
+    pub fn lifetime_policy(&self) -> LifetimePolicy {
+        LifetimePolicy {
+            default_ttl: self.tokens.default_ttl.0,
+            max_ttl: self.tokens.max_ttl.map(|d| d.0),
+            allow_no_expiry: self.tokens.allow_no_expiry && self.tokens.max_ttl.is_none(),
+        }
+    }
+
+    /// Names in the redeem certificate: the defaults, this machine's name, and the configured.
+    pub fn server_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+        if let Ok(h) = std::fs::read_to_string("/proc/sys/kernel/hostname") {
+            let h = h.trim();
+            if !h.is_empty() {
+                names.push(h.to_owned());
+            }
+        }
+        names.extend(self.tls.server_names.iter().cloned());
+        let mut seen = std::collections::BTreeSet::new();
+        names.retain(|n| seen.insert(n.clone()));
+        names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_documented_example_is_exactly_the_defaults() {
+        let cfg = Config::parse(EXAMPLE, Path::new("example")).unwrap();
+        let defaults = Config::default();
+        assert_eq!(
+            toml::to_string(&cfg).unwrap(),
+            toml::to_string(&defaults).unwrap()
+        );
+    }
+
+    #[test]
+    fn bad_configs_name_the_problem() {
+        let e = Config::parse("[tokens]\ndefault_ttl = \"0s\"", Path::new("c")).unwrap_err();
+        assert!(e.to_string().contains("default_ttl"), "{e}");
+        let e = Config::parse("colour = 1", Path::new("c")).unwrap_err();
+        assert!(e.to_string().contains("colour"), "{e}");
+        let e = Config::parse("[tokens]\ndefault_ttl = \"3x\"", Path::new("c")).unwrap_err();
+        assert!(e.to_string().contains("unit"), "{e}");
+    }
+}

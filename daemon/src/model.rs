@@ -1,0 +1,385 @@
+//! The rules, free of I/O: what a valid name, label or hostname is, how a token's lifetime is
+//! worked out, and whether a token may be redeemed right now. The store calls `check_redeem`
+//! inside its write transaction; the API calls the validators before anything is stored.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use gatepass_protocol::{MaxUses, Timestamp, TokenStatus};
+use ipnet::IpNet;
+
+use crate::secrets::hash_eq;
+use crate::store::{Denial, TokenRecord};
+
+pub const NAME_MAX: usize = 64;
+pub const DESCRIPTION_MAX: usize = 512;
+pub const LABELS_MAX: usize = 64;
+pub const LABEL_VALUE_MAX: usize = 256;
+pub const CIDRS_MAX: usize = 32;
+pub const HOSTNAME_MAX: usize = 253;
+pub const FACTS_MAX: usize = 64;
+
+fn printable(s: &str) -> bool {
+    !s.chars().any(char::is_control)
+}
+
+/// Names: 1–64 printable characters, no surrounding spaces.
+pub fn validate_name(field: &str, s: &str) -> Result<(), String> {
+    let n = s.chars().count();
+    if n == 0 || s.trim().is_empty() {
+        return Err(format!("{field} is required"));
+    }
+    if n > NAME_MAX {
+        return Err(format!(
+            "{field} is {n} characters long; at most {NAME_MAX} are allowed"
+        ));
+    }
+    if !printable(s) {
+        return Err(format!("{field} contains a control character"));
+    }
+    if s.trim() != s {
+        return Err(format!("{field} starts or ends with a space"));
+    }
+    Ok(())
+}
+
+pub fn validate_description(s: &str) -> Result<(), String> {
+    let n = s.chars().count();
+    if n > DESCRIPTION_MAX {
+        return Err(format!(
+            "description is {n} characters long; at most {DESCRIPTION_MAX} are allowed"
+        ));
+    }
+    if !printable(s) {
+        return Err("description contains a control character".into());
+    }
+    Ok(())
+}
+
+pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
+    if labels.len() > LABELS_MAX {
+        return Err(format!("at most {LABELS_MAX} labels are allowed"));
+    }
+    for (k, v) in labels {
+        let key_ok = !k.is_empty()
+            && k.len() <= NAME_MAX
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b));
+        if !key_ok {
+            return Err(format!(
+                "label key {k:?} must be 1–{NAME_MAX} characters of A-Z a-z 0-9 . _ / -"
+            ));
+        }
+        if v.chars().count() > LABEL_VALUE_MAX || !printable(v) {
+            return Err(format!(
+                "label {k}: the value must be at most {LABEL_VALUE_MAX} printable characters"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Host names: 1–253 characters of letters, digits, `.`, `-` and `_`.
+pub fn validate_hostname(s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > HOSTNAME_MAX {
+        return Err(format!("hostname must be 1–{HOSTNAME_MAX} characters"));
+    }
+    if !s
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    {
+        return Err("hostname may contain only letters, digits, '.', '-' and '_'".into());
+    }
+    Ok(())
+}
+
+pub fn validate_facts(facts: &BTreeMap<String, serde_json::Value>) -> Result<(), String> {
+    if facts.len() > FACTS_MAX {
+        return Err(format!("at most {FACTS_MAX} facts are allowed"));
+    }
+    if let Some(k) = facts
+        .keys()
+        .find(|k| k.is_empty() || k.chars().count() > NAME_MAX || !printable(k))
+    {
+        return Err(format!(
+            "fact name {k:?} must be 1–{NAME_MAX} printable characters"
+        ));
+    }
+    Ok(())
+}
+
+/// Parses CIDRs (a bare address means that address alone) into their canonical text.
+pub fn normalise_cidrs(list: &[String]) -> Result<Vec<String>, String> {
+    if list.len() > CIDRS_MAX {
+        return Err(format!("at most {CIDRS_MAX} allowed_cidrs are allowed"));
+    }
+    list.iter()
+        .map(|s| {
+            let s = s.trim();
+            s.parse::<IpNet>()
+                .map(|n| n.trunc().to_string())
+                .or_else(|_| s.parse::<IpAddr>().map(|ip| IpNet::from(ip).to_string()))
+                .map_err(|_| format!("{s:?} is not an address or CIDR (e.g. 10.0.0.0/8)"))
+        })
+        .collect()
+}
+
+/// Lifetime policy, from the daemon's config.
+#[derive(Debug, Clone, Copy)]
+pub struct LifetimePolicy {
+    pub default_ttl: u64,
+    pub max_ttl: Option<u64>,
+    pub allow_no_expiry: bool,
+}
+
+/// Works out `expires_at` from at most one of a TTL, a date, or "no expiry".
+pub fn resolve_expiry(
+    ttl: Option<u64>,
+    expires_at: Option<Timestamp>,
+    no_expiry: bool,
+    now: Timestamp,
+    policy: LifetimePolicy,
+) -> Result<Option<Timestamp>, String> {
+    let given =
+        usize::from(ttl.is_some()) + usize::from(expires_at.is_some()) + usize::from(no_expiry);
+    if given > 1 {
+        return Err("give at most one of ttl, expires_at and no_expiry".into());
+    }
+    if no_expiry {
+        if !policy.allow_no_expiry {
+            return Err("this daemon requires every token to expire".into());
+        }
+        if policy.max_ttl.is_some() {
+            return Err("this daemon caps token lifetimes; no_expiry is not allowed".into());
+        }
+        return Ok(None);
+    }
+    let at = match (ttl, expires_at) {
+        (Some(0), _) => return Err("ttl must be at least 1 second".into()),
+        (Some(t), _) => now
+            .checked_add(t)
+            .ok_or("ttl reaches beyond the year 9999")?,
+        (None, Some(at)) => at,
+        (None, None) => now
+            .checked_add(policy.default_ttl)
+            .ok_or("default ttl overflows")?,
+    };
+    check_expiry(at, now, policy).map(Some)
+}
+
+/// A new expiry must be in the future and within the daemon's cap.
+pub fn check_expiry(
+    at: Timestamp,
+    now: Timestamp,
+    policy: LifetimePolicy,
+) -> Result<Timestamp, String> {
+    if at <= now {
+        return Err(format!("expiry {at} is not in the future"));
+    }
+    if at > Timestamp::MAX {
+        return Err("expiry is beyond the year 9999".into());
+    }
+    if let Some(max) = policy.max_ttl
+        && (at.0 - now.0) as u64 > max
+    {
+        return Err(format!(
+            "this daemon caps token lifetimes at {}",
+            gatepass_protocol::duration::format_duration(max)
+        ));
+    }
+    Ok(at)
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Whether `rec` may be redeemed now by `presented_hash` from `source`.
+pub fn check_redeem(
+    rec: &TokenRecord,
+    presented_hash: &[u8; 32],
+    source: IpAddr,
+    now: Timestamp,
+) -> Result<(), Denial> {
+    if !hash_eq(hex(presented_hash).as_bytes(), rec.secret_hash.as_bytes()) {
+        return Err(Denial::Unauthorized {
+            reason: "wrong_secret",
+        });
+    }
+    match rec.status(now) {
+        TokenStatus::Revoked => return Err(Denial::Revoked),
+        TokenStatus::Exhausted => return Err(Denial::Exhausted),
+        TokenStatus::Expired => return Err(Denial::Expired),
+        TokenStatus::Disabled => return Err(Denial::Disabled),
+        TokenStatus::Active => {}
+    }
+    if rec.not_before.is_some_and(|nb| now < nb) {
+        return Err(Denial::NotYetValid);
+    }
+    if !rec.allowed_cidrs.is_empty() && !source_allowed(&rec.allowed_cidrs, source) {
+        return Err(Denial::SourceDenied);
+    }
+    Ok(())
+}
+
+fn source_allowed(cidrs: &[String], source: IpAddr) -> bool {
+    // An IPv4 client seen through an IPv6 socket arrives as ::ffff:a.b.c.d.
+    let source = match source {
+        IpAddr::V6(v6) => v6
+            .to_ipv4_mapped()
+            .map(IpAddr::V4)
+            .unwrap_or(IpAddr::V6(v6)),
+        v4 => v4,
+    };
+    cidrs
+        .iter()
+        .filter_map(|c| c.parse::<IpNet>().ok())
+        .any(|n| n.contains(&source))
+}
+
+/// A retry within the grace window is allowed unless the token was revoked or disabled since.
+pub fn replay_allowed(
+    rec: &TokenRecord,
+    enrolled_at: Timestamp,
+    grace: u64,
+    now: Timestamp,
+) -> bool {
+    let within = enrolled_at.checked_add(grace).is_some_and(|end| now <= end);
+    within && rec.revoked_at.is_none() && !rec.disabled
+}
+
+/// Keeps `max_uses` sane for storage.
+pub fn default_max_uses(m: Option<MaxUses>) -> MaxUses {
+    m.unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const POLICY: LifetimePolicy = LifetimePolicy {
+        default_ttl: 3 * 86_400,
+        max_ttl: None,
+        allow_no_expiry: true,
+    };
+
+    fn record(hash: &[u8; 32]) -> TokenRecord {
+        TokenRecord {
+            id: "AAAAAAAAAAAA".into(),
+            name: "n".into(),
+            description: String::new(),
+            group: None,
+            labels: BTreeMap::new(),
+            owner: "o".into(),
+            max_uses: MaxUses::Limited(1),
+            uses: 0,
+            last_used_at: None,
+            last_used_by: None,
+            expires_at: Some(Timestamp(2_000)),
+            created_at: Timestamp(0),
+            created_by: "o".into(),
+            disabled: false,
+            revoked_at: None,
+            allowed_cidrs: vec![],
+            not_before: None,
+            hosts: 0,
+            secret_hash: hex(hash),
+        }
+    }
+
+    #[test]
+    fn names_are_checked() {
+        assert!(validate_name("name", "web-rollout").is_ok());
+        assert!(validate_name("name", "").is_err());
+        assert!(validate_name("name", " x").is_err());
+        assert!(validate_name("name", "a\nb").is_err());
+        assert!(validate_name("name", &"é".repeat(64)).is_ok());
+        assert!(validate_name("name", &"é".repeat(65)).is_err());
+    }
+
+    #[test]
+    fn expiry_rules_cover_edges_without_overflow() {
+        let now = Timestamp(1_000);
+        assert_eq!(
+            resolve_expiry(None, None, false, now, POLICY),
+            Ok(Some(Timestamp(1_000 + 259_200)))
+        );
+        assert!(resolve_expiry(Some(0), None, false, now, POLICY).is_err());
+        assert_eq!(
+            resolve_expiry(Some(1), None, false, now, POLICY),
+            Ok(Some(Timestamp(1_001)))
+        );
+        assert!(resolve_expiry(Some(u64::MAX), None, false, now, POLICY).is_err());
+        assert!(resolve_expiry(None, Some(Timestamp(999)), false, now, POLICY).is_err());
+        assert!(resolve_expiry(None, Some(now), false, now, POLICY).is_err());
+        assert_eq!(
+            resolve_expiry(None, Some(Timestamp::MAX), false, now, POLICY),
+            Ok(Some(Timestamp::MAX))
+        );
+        assert_eq!(resolve_expiry(None, None, true, now, POLICY), Ok(None));
+        assert!(resolve_expiry(Some(5), None, true, now, POLICY).is_err());
+        let strict = LifetimePolicy {
+            max_ttl: Some(3_600),
+            allow_no_expiry: false,
+            ..POLICY
+        };
+        assert!(resolve_expiry(None, None, true, now, strict).is_err());
+        assert!(resolve_expiry(Some(3_601), None, false, now, strict).is_err());
+        assert!(resolve_expiry(Some(3_600), None, false, now, strict).is_ok());
+    }
+
+    #[test]
+    fn redeem_checks_secret_status_window_and_source() {
+        let h = [7u8; 32];
+        let local: IpAddr = "127.0.0.1".parse().unwrap();
+        let mut r = record(&h);
+        assert_eq!(check_redeem(&r, &h, local, Timestamp(1_999)), Ok(()));
+        assert_eq!(
+            check_redeem(&r, &[8u8; 32], local, Timestamp(1)),
+            Err(Denial::Unauthorized {
+                reason: "wrong_secret"
+            })
+        );
+        assert_eq!(
+            check_redeem(&r, &h, local, Timestamp(2_000)),
+            Err(Denial::Expired)
+        );
+        r.not_before = Some(Timestamp(500));
+        assert_eq!(
+            check_redeem(&r, &h, local, Timestamp(499)),
+            Err(Denial::NotYetValid)
+        );
+        r.allowed_cidrs = normalise_cidrs(&["10.0.0.0/8".into(), "192.168.1.7".into()]).unwrap();
+        assert_eq!(r.allowed_cidrs, vec!["10.0.0.0/8", "192.168.1.7/32"]);
+        assert_eq!(
+            check_redeem(&r, &h, local, Timestamp(600)),
+            Err(Denial::SourceDenied)
+        );
+        let mapped: IpAddr = "::ffff:10.1.2.3".parse().unwrap();
+        assert_eq!(check_redeem(&r, &h, mapped, Timestamp(600)), Ok(()));
+        r.uses = 1;
+        assert_eq!(
+            check_redeem(&r, &h, mapped, Timestamp(600)),
+            Err(Denial::Exhausted)
+        );
+        r.revoked_at = Some(Timestamp(1));
+        assert_eq!(
+            check_redeem(&r, &h, mapped, Timestamp(600)),
+            Err(Denial::Revoked)
+        );
+    }
+
+    #[test]
+    fn labels_hostnames_and_cidrs_refuse_garbage() {
+        let mut l = BTreeMap::new();
+        l.insert("plan".to_string(), "gold".to_string());
+        assert!(validate_labels(&l).is_ok());
+        l.insert("bad key".to_string(), "x".to_string());
+        assert!(validate_labels(&l).is_err());
+        assert!(validate_hostname("web-01.example.org").is_ok());
+        assert!(validate_hostname("web 01").is_err());
+        assert!(validate_hostname(&"a".repeat(254)).is_err());
+        assert!(normalise_cidrs(&["10.0.0.0/33".into()]).is_err());
+        assert!(normalise_cidrs(&["nonsense".into()]).is_err());
+    }
+}

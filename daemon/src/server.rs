@@ -1,0 +1,156 @@
+//! Accept loops: the same axum router served on the Unix socket (identity from SO_PEERCRED on
+//! every connection) and on TCP behind rustls. Both bound header time, TLS handshakes and
+//! request time, and drain in-flight requests on shutdown.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, UnixListener};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt;
+
+use crate::api::Peer;
+
+/// How long in-flight requests may take to finish after a shutdown signal.
+const DRAIN: Duration = Duration::from_secs(10);
+
+/// Completes once the shutdown flag is set (or its sender is gone).
+pub async fn stopped(rx: &mut watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct ConnLimits {
+    pub header_timeout: Duration,
+}
+
+fn spawn_conn<S>(io: S, router: Router, peer: Peer, limits: ConnLimits, watcher: Watcher)
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+        req.extensions_mut().insert(peer.clone());
+        let router = router.clone();
+        async move {
+            Ok::<_, Infallible>(
+                router
+                    .oneshot(req.map(axum::body::Body::new))
+                    .await
+                    .unwrap_or_else(|e| match e {}),
+            )
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_timeout)
+        .keep_alive(true)
+        .serve_connection(TokioIo::new(io), svc);
+    let conn = watcher.watch(conn);
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "connection ended with an error");
+        }
+    });
+}
+
+fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => u.name,
+        _ => format!("uid:{uid}"),
+    }
+}
+
+async fn drain(graceful: GracefulShutdown, what: &str) {
+    if tokio::time::timeout(DRAIN, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("{what}: connections still open after {DRAIN:?}; closing them");
+    }
+}
+
+pub async fn serve_unix(
+    listener: UnixListener,
+    router: Router,
+    limits: ConnLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((s, _)) => s,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept on the socket failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let uid = match stream.peer_cred() {
+                    Ok(c) => c.uid(),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "no peer credentials; closing the connection");
+                        continue;
+                    }
+                };
+                let user = tokio::task::spawn_blocking(move || user_name(uid)).await.unwrap_or_else(|_| format!("uid:{uid}"));
+                spawn_conn(stream, router.clone(), Peer::Unix { uid, user }, limits, graceful.watcher());
+            }
+            _ = stopped(&mut shutdown) => break,
+        }
+    }
+    drop(listener);
+    drain(graceful, "admin socket").await;
+}
+
+pub async fn serve_tls(
+    listener: TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    router: Router,
+    limits: ConnLimits,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (tcp, addr) = match accepted {
+                    Ok(v) => v,
+                    Err(e) => {
+                        // Typically EMFILE under a flood: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept on the redeem listener failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let _ = tcp.set_nodelay(true);
+                let acceptor = acceptor.clone();
+                let router = router.clone();
+                let watcher = graceful.watcher();
+                tokio::spawn(async move {
+                    match tokio::time::timeout(limits.header_timeout, acceptor.accept(tcp)).await {
+                        Ok(Ok(stream)) => spawn_conn(stream, router, Peer::Tcp { addr }, limits, watcher),
+                        Ok(Err(e)) => tracing::debug!(%addr, error = %e, "TLS handshake failed"),
+                        Err(_) => tracing::debug!(%addr, "TLS handshake timed out"),
+                    }
+                });
+            }
+            _ = stopped(&mut shutdown) => break,
+        }
+    }
+    drop(listener);
+    drain(graceful, "redeem listener").await;
+}

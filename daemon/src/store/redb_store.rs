@@ -1,0 +1,793 @@
+//! The embedded store on redb, with group commit.
+//!
+//! All writes go through one writer thread. It takes the first queued write, then whatever else
+//! is already queued (up to `MAX_BATCH`), runs them one after another inside ONE write
+//! transaction, commits it durably (fsync), and only then answers each caller. Each write sees
+//! the effects of the writes before it in the batch, so limits hold exactly as if they were
+//! committed one by one; under load, many redemptions share one fsync.
+//!
+//! A write's own refusal (name taken, token exhausted) leaves nothing behind but what it chose to
+//! write (e.g. the audit event of a refused redemption); a storage error aborts the whole batch
+//! and every write in it answers with that error, so nothing unacknowledged is ever reported done.
+//!
+//! Reads use redb's MVCC read transactions on the caller's thread and never wait for the writer.
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use ::redb::{
+    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    WriteTransaction,
+};
+use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, Host, Timestamp};
+use tokio::sync::broadcast;
+
+use super::*;
+use crate::error::{Error, StoreError};
+use crate::model;
+
+const TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("tokens");
+/// Live token name → id: the unique-name index.
+const NAMES: TableDefinition<&str, &str> = TableDefinition::new("token_names");
+const HOSTS: TableDefinition<&str, &[u8]> = TableDefinition::new("hosts");
+/// `token_id/host_id` → (): the hosts of a token.
+const TOKEN_HOSTS: TableDefinition<&str, ()> = TableDefinition::new("token_hosts");
+/// `token_id/key_fingerprint` → host_id: finds a retry by the same host key.
+const HOST_KEYS: TableDefinition<&str, &str> = TableDefinition::new("host_keys");
+const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
+/// `target/seq` (seq zero-padded to 20 digits) → (): a token's audit trail.
+const AUDIT_BY_TARGET: TableDefinition<&str, ()> = TableDefinition::new("audit_by_target");
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+
+const AUDIT_HEAD: &str = "audit_head";
+const MAX_BATCH: usize = 256;
+const DEFAULT_AUDIT_LIMIT: usize = 1_000;
+const MAX_AUDIT_LIMIT: usize = 100_000;
+
+/// The tail of the audit chain: the next sequence number and the hash of the last event.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct AuditHead {
+    next_seq: u64,
+    last_hash: String,
+}
+
+/// A write being built inside a batch: the open transaction plus what to announce once it is
+/// committed.
+pub struct Batch {
+    txn: WriteTransaction,
+    events: Vec<ChangeEvent>,
+}
+
+type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A queued write: runs inside the batch transaction and returns whether it hit a storage
+/// error (which aborts the batch) and how to answer its caller once the commit is known.
+type Job = Box<dyn FnOnce(&mut Batch) -> (bool, Reply) + Send>;
+
+pub struct RedbStore {
+    db: std::sync::Arc<Database>,
+    // Sending half of the writer's queue; the writer thread ends when the store is dropped.
+    queue: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedbStore")
+    }
+}
+
+impl RedbStore {
+    /// Opens (or creates, 0600) the database at `path` and starts the writer thread. Change
+    /// events are sent on `events` after each commit.
+    pub fn open(path: &Path, events: broadcast::Sender<ChangeEvent>) -> Result<RedbStore, Error> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let backend = ::redb::backends::FileBackend::new(file).map_err(|e| match e {
+            ::redb::DatabaseError::DatabaseAlreadyOpen => {
+                Error::InUse(path.parent().unwrap_or(path).to_owned())
+            }
+            other => Error::Store(StoreError::from(other)),
+        })?;
+        let db = Database::builder()
+            .create_with_backend(backend)
+            .map_err(|e| match e {
+                ::redb::DatabaseError::DatabaseAlreadyOpen => {
+                    Error::InUse(path.parent().unwrap_or(path).to_owned())
+                }
+                other => Error::Store(StoreError::from(other)),
+            })?;
+        let txn = db.begin_write().map_err(StoreError::from)?;
+        {
+            txn.open_table(TOKENS).map_err(StoreError::from)?;
+            txn.open_table(NAMES).map_err(StoreError::from)?;
+            txn.open_table(HOSTS).map_err(StoreError::from)?;
+            txn.open_table(TOKEN_HOSTS).map_err(StoreError::from)?;
+            txn.open_table(HOST_KEYS).map_err(StoreError::from)?;
+            txn.open_table(AUDIT).map_err(StoreError::from)?;
+            txn.open_table(AUDIT_BY_TARGET).map_err(StoreError::from)?;
+            txn.open_table(META).map_err(StoreError::from)?;
+        }
+        txn.commit().map_err(StoreError::from)?;
+        let db = std::sync::Arc::new(db);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let writer_db = db.clone();
+        std::thread::Builder::new()
+            .name("gatepass-writer".into())
+            .spawn(move || writer(writer_db, rx, events))
+            .map_err(|e| Error::io("starting the writer thread", e))?;
+        Ok(RedbStore { db, queue: tx })
+    }
+
+    /// Runs `f` inside the next write batch and waits until that batch is durable.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
+        let job: Job = Box::new(move |batch| {
+            let result = f(batch);
+            let fatal = matches!(&result, Err(e) if e.is_backend());
+            let reply: Reply = Box::new(move |commit| {
+                let answer = match commit {
+                    Ok(()) => result,
+                    Err(e) => Err(StoreError::Backend(e)),
+                };
+                let _ = tx.send(answer);
+            });
+            (fatal, reply)
+        });
+        self.queue
+            .send(job)
+            .map_err(|_| StoreError::Backend("the writer has stopped".into()))?;
+        rx.recv()
+            .map_err(|_| StoreError::Backend("the write batch was aborted".into()))?
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&::redb::ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let txn = self.db.begin_read()?;
+        f(&txn)
+    }
+
+    /// Test hook: rewrites one stored audit event (or removes it with `None`) behind the chain's
+    /// back, so tests can prove that `verify_audit` notices.
+    pub fn tamper_audit(
+        &self,
+        seq: u64,
+        replacement: Option<AuditEvent>,
+    ) -> Result<(), StoreError> {
+        self.write(move |b| {
+            let mut t = b.txn.open_table(AUDIT)?;
+            match replacement {
+                Some(ev) => {
+                    t.insert(seq, serde_json::to_vec(&ev)?.as_slice())?;
+                }
+                None => {
+                    t.remove(seq)?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
+
+fn writer(
+    db: std::sync::Arc<Database>,
+    rx: mpsc::Receiver<Job>,
+    events: broadcast::Sender<ChangeEvent>,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        let txn = match db.begin_write() {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot start a write transaction");
+                continue; // dropping the jobs answers each caller with an error
+            }
+        };
+        let mut batch = Batch {
+            txn,
+            events: Vec::new(),
+        };
+        let mut replies = Vec::with_capacity(jobs.len());
+        let mut failed = None;
+        for job in jobs {
+            let (fatal, reply) = job(&mut batch);
+            replies.push(reply);
+            if fatal {
+                failed = Some("a storage error aborted the batch".to_string());
+                break;
+            }
+        }
+        let Batch {
+            txn,
+            events: changes,
+        } = batch;
+        let outcome = match failed {
+            Some(msg) => {
+                let _ = txn.abort();
+                Err(msg)
+            }
+            None => txn.commit().map_err(|e| {
+                tracing::error!(error = %e, "commit failed");
+                e.to_string()
+            }),
+        };
+        let ok = outcome.is_ok();
+        for reply in replies {
+            reply(outcome.clone());
+        }
+        if ok {
+            for c in changes {
+                // No listeners is fine.
+                let _ = events.send(c);
+            }
+        }
+    }
+}
+
+fn get_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+impl Batch {
+    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let t = self.txn.open_table(TOKENS)?;
+        let v = t.get(id)?;
+        v.map(|v| get_json(v.value())).transpose()
+    }
+
+    fn put_token(&mut self, rec: &TokenRecord, now: Timestamp) -> Result<(), StoreError> {
+        let mut t = self.txn.open_table(TOKENS)?;
+        t.insert(rec.id.as_str(), serde_json::to_vec(rec)?.as_slice())?;
+        self.events.push(ChangeEvent {
+            kind: "token".into(),
+            token: Some(rec.view(now)),
+            token_id: Some(rec.id.clone()),
+            host: None,
+            audit: None,
+        });
+        Ok(())
+    }
+
+    fn audit(&mut self, d: AuditDraft) -> Result<AuditEvent, StoreError> {
+        let mut meta = self.txn.open_table(META)?;
+        let head: AuditHead = match meta.get(AUDIT_HEAD)? {
+            Some(v) => get_json(v.value())?,
+            None => AuditHead {
+                next_seq: 1,
+                last_hash: GENESIS_HASH.into(),
+            },
+        };
+        let ev = AuditEvent {
+            seq: head.next_seq,
+            at: d.at,
+            actor: d.actor,
+            action: d.action.to_owned(),
+            target: d.target,
+            target_name: d.target_name,
+            details: d.details,
+            prev_hash: head.last_hash,
+        };
+        let new_head = AuditHead {
+            next_seq: ev.seq + 1,
+            last_hash: audit_hash(&ev),
+        };
+        meta.insert(AUDIT_HEAD, serde_json::to_vec(&new_head)?.as_slice())?;
+        self.txn
+            .open_table(AUDIT)?
+            .insert(ev.seq, serde_json::to_vec(&ev)?.as_slice())?;
+        if !ev.target.is_empty() {
+            let key = format!("{}/{:020}", ev.target, ev.seq);
+            self.txn
+                .open_table(AUDIT_BY_TARGET)?
+                .insert(key.as_str(), ())?;
+        }
+        self.events.push(ChangeEvent {
+            kind: "audit".into(),
+            token: None,
+            token_id: None,
+            host: None,
+            audit: Some(ev.clone()),
+        });
+        Ok(ev)
+    }
+
+    fn redeem(&mut self, a: RedeemAttempt) -> Result<RedeemOutcome, StoreError> {
+        let actor = format!("host:{}@{}", a.hostname, a.source);
+        let mut details = BTreeMap::new();
+        details.insert("hostname".to_string(), a.hostname.clone());
+        details.insert("source".to_string(), a.source.to_string());
+        let Some(mut rec) = self.token(&a.token_id)? else {
+            details.insert("reason".into(), "unknown_token".into());
+            let draft = AuditDraft {
+                at: a.now,
+                actor,
+                action: "redeem_failed",
+                target: a.token_id.clone(),
+                target_name: None,
+                details,
+            };
+            self.audit(draft)?;
+            return Ok(RedeemOutcome::Denied(Denial::Unauthorized {
+                reason: "unknown_token",
+            }));
+        };
+        let secret_ok = crate::secrets::hash_eq(
+            model::hex(&a.presented_hash).as_bytes(),
+            rec.secret_hash.as_bytes(),
+        );
+        // A retry by the same host key within the grace window gets its enrollment back.
+        if let (true, Some(fp)) = (secret_ok, &a.key_fingerprint) {
+            let key = format!("{}/{}", rec.id, fp);
+            let existing = self
+                .txn
+                .open_table(HOST_KEYS)?
+                .get(key.as_str())?
+                .map(|v| v.value().to_owned());
+            if let Some(host_id) = existing {
+                let host: Option<HostRecord> = self
+                    .txn
+                    .open_table(HOSTS)?
+                    .get(host_id.as_str())?
+                    .map(|v| get_json(v.value()))
+                    .transpose()?;
+                if let Some(host) = host
+                    && model::replay_allowed(&rec, host.host.enrolled_at, a.grace_seconds, a.now)
+                {
+                    details.insert("host_id".into(), host.host.id.clone());
+                    let draft = AuditDraft {
+                        at: a.now,
+                        actor,
+                        action: "redeem_replayed",
+                        target: rec.id.clone(),
+                        target_name: Some(rec.name.clone()),
+                        details,
+                    };
+                    self.audit(draft)?;
+                    return Ok(RedeemOutcome::Replayed {
+                        host: Box::new(host),
+                    });
+                }
+            }
+        }
+        if let Err(denial) = model::check_redeem(&rec, &a.presented_hash, a.source, a.now) {
+            details.insert("reason".into(), denial.reason().into());
+            let draft = AuditDraft {
+                at: a.now,
+                actor,
+                action: "redeem_failed",
+                target: rec.id.clone(),
+                target_name: Some(rec.name.clone()),
+                details,
+            };
+            self.audit(draft)?;
+            return Ok(RedeemOutcome::Denied(denial));
+        }
+        rec.uses += 1;
+        rec.hosts += 1;
+        rec.last_used_at = Some(a.now);
+        rec.last_used_by = Some(format!("{} ({})", a.hostname, a.source));
+        let host = HostRecord {
+            host: Host {
+                id: a.host_id.clone(),
+                hostname: a.hostname.clone(),
+                token_id: rec.id.clone(),
+                token_name: rec.name.clone(),
+                group: rec.group.clone(),
+                labels: rec.labels.clone(),
+                owner: rec.owner.clone(),
+                source_addr: a.source.to_string(),
+                enrolled_at: a.now,
+                key_fingerprint: a.key_fingerprint.clone(),
+                facts: a.facts,
+            },
+            cert_pem: a.cert_pem,
+        };
+        self.put_token(&rec, a.now)?;
+        self.txn
+            .open_table(HOSTS)?
+            .insert(host.host.id.as_str(), serde_json::to_vec(&host)?.as_slice())?;
+        let th = format!("{}/{}", rec.id, host.host.id);
+        self.txn.open_table(TOKEN_HOSTS)?.insert(th.as_str(), ())?;
+        if let Some(fp) = &a.key_fingerprint {
+            let key = format!("{}/{}", rec.id, fp);
+            self.txn
+                .open_table(HOST_KEYS)?
+                .insert(key.as_str(), host.host.id.as_str())?;
+        }
+        details.insert("host_id".into(), host.host.id.clone());
+        details.insert("uses".into(), format!("{}/{}", rec.uses, rec.max_uses));
+        let draft = AuditDraft {
+            at: a.now,
+            actor,
+            action: "redeemed",
+            target: rec.id.clone(),
+            target_name: Some(rec.name.clone()),
+            details,
+        };
+        self.audit(draft)?;
+        self.events.push(ChangeEvent {
+            kind: "host".into(),
+            token: None,
+            token_id: Some(rec.id.clone()),
+            host: Some(host.host.clone()),
+            audit: None,
+        });
+        Ok(RedeemOutcome::Enrolled {
+            host: Box::new(host),
+            token: Box::new(rec),
+        })
+    }
+}
+
+/// An audit action and its details, produced by a token change.
+type AuditAction = (&'static str, BTreeMap<String, String>);
+
+fn change_details(change: &TokenChange, before: &TokenRecord) -> (Vec<AuditAction>, TokenRecord) {
+    let mut after = before.clone();
+    let mut actions = Vec::new();
+    match change {
+        TokenChange::Revoke => {}
+        TokenChange::Patch {
+            description,
+            labels,
+            disabled,
+            expires_at,
+        } => {
+            let mut changed = BTreeMap::new();
+            if let Some(d) = description
+                && *d != before.description
+            {
+                changed.insert("description".to_string(), d.clone());
+                after.description = d.clone();
+            }
+            if let Some(l) = labels
+                && *l != before.labels
+            {
+                let text = l
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                changed.insert("labels".to_string(), text);
+                after.labels = l.clone();
+            }
+            if let Some(e) = expires_at
+                && *e != before.expires_at
+            {
+                let text = e.map(|t| t.to_rfc3339()).unwrap_or_else(|| "never".into());
+                changed.insert("expires_at".to_string(), text);
+                after.expires_at = *e;
+            }
+            if !changed.is_empty() {
+                actions.push(("updated", changed));
+            }
+            if let Some(d) = disabled
+                && *d != before.disabled
+            {
+                after.disabled = *d;
+                actions.push((if *d { "disabled" } else { "enabled" }, BTreeMap::new()));
+            }
+        }
+    }
+    (actions, after)
+}
+
+impl Store for RedbStore {
+    fn create_token(&self, token: TokenRecord) -> Result<TokenRecord, StoreError> {
+        self.write(move |b| {
+            if b.txn.open_table(NAMES)?.get(token.name.as_str())?.is_some() {
+                return Err(StoreError::NameTaken(token.name.clone()));
+            }
+            if b.token(&token.id)?.is_some() {
+                return Err(StoreError::Conflict("token id collision; try again".into()));
+            }
+            b.txn
+                .open_table(NAMES)?
+                .insert(token.name.as_str(), token.id.as_str())?;
+            b.put_token(&token, token.created_at)?;
+            let mut details = BTreeMap::new();
+            details.insert("max_uses".to_string(), token.max_uses.to_string());
+            details.insert("owner".to_string(), token.owner.clone());
+            details.insert(
+                "expires_at".to_string(),
+                token
+                    .expires_at
+                    .map(|t| t.to_rfc3339())
+                    .unwrap_or_else(|| "never".into()),
+            );
+            if let Some(g) = &token.group {
+                details.insert("group".to_string(), g.clone());
+            }
+            b.audit(AuditDraft {
+                at: token.created_at,
+                actor: token.created_by.clone(),
+                action: "created",
+                target: token.id.clone(),
+                target_name: Some(token.name.clone()),
+                details,
+            })?;
+            Ok(token)
+        })
+    }
+
+    fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.read(|r| {
+            let t = r.open_table(TOKENS)?;
+            let v = t.get(id)?;
+            v.map(|v| get_json(v.value())).transpose()
+        })
+    }
+
+    fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.read(|r| {
+            Ok(r.open_table(NAMES)?
+                .get(name)?
+                .map(|v| v.value().to_owned()))
+        })
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(|r| {
+            let t = r.open_table(TOKENS)?;
+            let mut out = Vec::with_capacity(t.len()? as usize);
+            for item in t.iter()? {
+                let (_, v) = item?;
+                out.push(get_json(v.value())?);
+            }
+            Ok(out)
+        })
+    }
+
+    fn change_token(
+        &self,
+        id: &str,
+        change: TokenChange,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<TokenRecord, StoreError> {
+        let id = id.to_owned();
+        let actor = actor.to_owned();
+        self.write(move |b| {
+            let before = b
+                .token(&id)?
+                .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+            if before.revoked_at.is_some() {
+                match &change {
+                    TokenChange::Revoke => return Ok(before), // already revoked: nothing to do
+                    TokenChange::Patch {
+                        disabled: Some(false),
+                        ..
+                    }
+                    | TokenChange::Patch {
+                        expires_at: Some(_),
+                        ..
+                    } => {
+                        return Err(StoreError::Conflict(format!(
+                            "token {} is revoked; revocation is final",
+                            before.name
+                        )));
+                    }
+                    TokenChange::Patch { .. } => {}
+                }
+            }
+            let (mut actions, mut after) = change_details(&change, &before);
+            if change == TokenChange::Revoke {
+                after.revoked_at = Some(now);
+                let mut d = BTreeMap::new();
+                d.insert("hosts".to_string(), before.hosts.to_string());
+                actions.push(("revoked", d));
+            }
+            if actions.is_empty() {
+                return Ok(before);
+            }
+            b.put_token(&after, now)?;
+            for (action, details) in actions {
+                b.audit(AuditDraft {
+                    at: now,
+                    actor: actor.clone(),
+                    action,
+                    target: after.id.clone(),
+                    target_name: Some(after.name.clone()),
+                    details,
+                })?;
+            }
+            Ok(after)
+        })
+    }
+
+    fn delete_token(
+        &self,
+        id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<TokenRecord, StoreError> {
+        let id = id.to_owned();
+        let actor = actor.to_owned();
+        self.write(move |b| {
+            let rec = b
+                .token(&id)?
+                .ok_or_else(|| StoreError::NotFound(id.clone()))?;
+            b.txn.open_table(TOKENS)?.remove(rec.id.as_str())?;
+            b.txn.open_table(NAMES)?.remove(rec.name.as_str())?;
+            let mut details = BTreeMap::new();
+            details.insert("status".to_string(), rec.status(now).to_string());
+            details.insert("uses".to_string(), rec.uses.to_string());
+            details.insert("hosts".to_string(), rec.hosts.to_string());
+            b.audit(AuditDraft {
+                at: now,
+                actor,
+                action: "deleted",
+                target: rec.id.clone(),
+                target_name: Some(rec.name.clone()),
+                details,
+            })?;
+            b.events.push(ChangeEvent {
+                kind: "token_deleted".into(),
+                token: None,
+                token_id: Some(rec.id.clone()),
+                host: None,
+                audit: None,
+            });
+            Ok(rec)
+        })
+    }
+
+    fn redeem(&self, attempt: RedeemAttempt) -> Result<RedeemOutcome, StoreError> {
+        self.write(move |b| b.redeem(attempt))
+    }
+
+    fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
+        self.write(move |b| b.audit(draft))
+    }
+
+    fn list_hosts(&self, token_id: Option<&str>) -> Result<Vec<HostRecord>, StoreError> {
+        self.read(|r| {
+            let hosts = r.open_table(HOSTS)?;
+            let mut out = Vec::new();
+            match token_id {
+                None => {
+                    for item in hosts.iter()? {
+                        out.push(get_json(item?.1.value())?);
+                    }
+                }
+                Some(tid) => {
+                    let start = format!("{tid}/");
+                    let end = format!("{tid}0"); // '0' follows '/' in ASCII
+                    for item in r
+                        .open_table(TOKEN_HOSTS)?
+                        .range(start.as_str()..end.as_str())?
+                    {
+                        let (k, _) = item?;
+                        let host_id = k.value().rsplit('/').next().unwrap_or_default().to_owned();
+                        if let Some(v) = hosts.get(host_id.as_str())? {
+                            out.push(get_json(v.value())?);
+                        }
+                    }
+                }
+            }
+            out.sort_by(|a: &HostRecord, b: &HostRecord| {
+                a.host
+                    .enrolled_at
+                    .cmp(&b.host.enrolled_at)
+                    .then_with(|| a.host.id.cmp(&b.host.id))
+            });
+            Ok(out)
+        })
+    }
+
+    fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let limit = q
+            .limit
+            .unwrap_or(DEFAULT_AUDIT_LIMIT)
+            .clamp(1, MAX_AUDIT_LIMIT);
+        let after = q.after.unwrap_or(0);
+        self.read(|r| {
+            let audit = r.open_table(AUDIT)?;
+            let keep = |ev: &AuditEvent| {
+                q.since.is_none_or(|s| ev.at >= s)
+                    && q.actor.as_ref().is_none_or(|a| &ev.actor == a)
+            };
+            let mut out = Vec::new();
+            match &q.token {
+                Some(target) => {
+                    let start = format!("{target}/{:020}", after.saturating_add(1));
+                    let end = format!("{target}0");
+                    for item in r
+                        .open_table(AUDIT_BY_TARGET)?
+                        .range(start.as_str()..end.as_str())?
+                        .rev()
+                    {
+                        let (k, _) = item?;
+                        let seq: u64 = k
+                            .value()
+                            .rsplit('/')
+                            .next()
+                            .and_then(|s| s.parse().ok())
+                            .unwrap_or(0);
+                        if let Some(v) = audit.get(seq)? {
+                            let ev: AuditEvent = get_json(v.value())?;
+                            if keep(&ev) {
+                                out.push(ev);
+                                if out.len() >= limit {
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                }
+                None => {
+                    for item in audit.range(after.saturating_add(1)..)?.rev() {
+                        let ev: AuditEvent = get_json(item?.1.value())?;
+                        if keep(&ev) {
+                            out.push(ev);
+                            if out.len() >= limit {
+                                break;
+                            }
+                        }
+                    }
+                }
+            }
+            out.reverse();
+            Ok(out)
+        })
+    }
+
+    fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
+        self.read(|r| {
+            let audit = r.open_table(AUDIT)?;
+            let head: Option<AuditHead> =
+                r.open_table(META)?.get(AUDIT_HEAD)?.map(|v| get_json(v.value())).transpose()?;
+            let mut expected_seq = 1u64;
+            let mut prev_hash = GENESIS_HASH.to_string();
+            let mut count = 0u64;
+            for item in audit.iter()? {
+                let (k, v) = item?;
+                let seq = k.value();
+                let bad = |problem: String| AuditCheck { events: count, first_bad: Some(seq), problem: Some(problem) };
+                let ev: AuditEvent = match serde_json::from_slice(v.value()) {
+                    Ok(ev) => ev,
+                    Err(_) => return Ok(bad(format!("event {seq} cannot be read"))),
+                };
+                if seq != expected_seq {
+                    return Ok(bad(format!("events {expected_seq}..{} are missing", seq - 1)));
+                }
+                if ev.seq != seq || ev.prev_hash != prev_hash {
+                    let problem = format!("event {seq} does not follow from event {}: it or its predecessor was altered", seq.saturating_sub(1));
+                    return Ok(bad(problem));
+                }
+                prev_hash = audit_hash(&ev);
+                expected_seq += 1;
+                count += 1;
+            }
+            if let Some(h) = head
+                && (h.next_seq != expected_seq || h.last_hash != prev_hash) {
+                    return Ok(AuditCheck {
+                        events: count,
+                        first_bad: Some(expected_seq.min(h.next_seq.saturating_sub(1)).max(1)),
+                        problem: Some(format!(
+                            "the log ends at event {} but {} were written: the newest events were removed or altered",
+                            expected_seq - 1,
+                            h.next_seq - 1
+                        )),
+                    });
+                }
+            Ok(AuditCheck { events: count, first_bad: None, problem: None })
+        })
+    }
+}
