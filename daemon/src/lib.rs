@@ -119,28 +119,11 @@ impl Daemon {
         self.store.clone()
     }
 
-    /// Serves the admin socket and the redeem listener until `shutdown` completes, then lets
-    /// in-flight requests finish.
-    pub async fn run(
-        self,
-        admin: UnixListener,
-        redeem: TcpListener,
-        shutdown: impl Future<Output = ()>,
-    ) -> Result<(), Error> {
-        let local = redeem
-            .local_addr()
-            .map_err(|e| Error::io("redeem listener", e))?;
-        let redeem_url = self
-            .config
-            .redeem
-            .public_url
-            .clone()
-            .unwrap_or_else(|| redeem_url_for(local));
+    /// Turns the opened folder into the handlers' shared state, with the redeem URL hosts are
+    /// told to use. The returned sender flips the shutdown flag.
+    pub fn into_state(self, redeem_url: String) -> (Arc<State>, watch::Sender<bool>) {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let limits = server::ConnLimits {
-            header_timeout: Duration::from_secs(self.config.limits.header_timeout.0),
-        };
-        let tls = self.ca.server_config.clone();
+        let redeem_url = self.config.redeem.public_url.clone().unwrap_or(redeem_url);
         let state = Arc::new(State {
             store: self.store,
             clock: self.clock,
@@ -151,8 +134,26 @@ impl Daemon {
             metrics: Metrics::default(),
             redeem_url,
             daemon_uid: nix::unistd::geteuid().as_raw(),
-            shutdown: stop_rx.clone(),
+            shutdown: stop_rx,
         });
+        (state, stop_tx)
+    }
+
+    /// Serves the admin socket and the redeem listener until `shutdown` completes, then lets
+    /// in-flight requests finish.
+    pub async fn run(
+        self,
+        admin: UnixListener,
+        redeem: TcpListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<(), Error> {
+        let local = redeem.local_addr().map_err(|e| Error::io("redeem listener", e))?;
+        let limits = server::ConnLimits {
+            header_timeout: Duration::from_secs(self.config.limits.header_timeout.0),
+        };
+        let tls = self.ca.server_config.clone();
+        let (state, stop_tx) = self.into_state(redeem_url_for(local));
+        let stop_rx = state.shutdown.clone();
         let admin_task = tokio::spawn(server::serve_unix(
             admin,
             api::admin_router(state.clone()),
