@@ -10,6 +10,7 @@ pub mod ca;
 pub mod clock;
 pub mod config;
 pub mod error;
+pub mod launcher;
 pub mod metrics;
 pub mod model;
 pub mod secrets;
@@ -147,7 +148,9 @@ impl Daemon {
         redeem: TcpListener,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), Error> {
-        let local = redeem.local_addr().map_err(|e| Error::io("redeem listener", e))?;
+        let local = redeem
+            .local_addr()
+            .map_err(|e| Error::io("redeem listener", e))?;
         let limits = server::ConnLimits {
             header_timeout: Duration::from_secs(self.config.limits.header_timeout.0),
         };

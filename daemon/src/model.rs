@@ -23,6 +23,29 @@ fn printable(s: &str) -> bool {
     !s.chars().any(char::is_control)
 }
 
+/// True when `s` holds a whole, valid Gatepass token (enrollment or API): such text is refused
+/// everywhere it would be stored, so a secret pasted into the wrong field never reaches disk.
+pub fn contains_token(s: &str) -> bool {
+    let b = s.as_bytes();
+    (0..b
+        .len()
+        .saturating_sub(gatepass_protocol::token::TOKEN_LEN - 1))
+        .any(|i| {
+            (b[i..].starts_with(b"gpt_") || b[i..].starts_with(b"gpa_"))
+                && s.get(i..i + gatepass_protocol::token::TOKEN_LEN)
+                    .is_some_and(|t| gatepass_protocol::token::parse(t).is_ok())
+        })
+}
+
+fn no_token(field: &str, s: &str) -> Result<(), String> {
+    if contains_token(s) {
+        return Err(format!(
+            "{field} contains a Gatepass token; tokens are never stored"
+        ));
+    }
+    Ok(())
+}
+
 /// Names: 1–64 printable characters, no surrounding spaces.
 pub fn validate_name(field: &str, s: &str) -> Result<(), String> {
     let n = s.chars().count();
@@ -40,7 +63,7 @@ pub fn validate_name(field: &str, s: &str) -> Result<(), String> {
     if s.trim() != s {
         return Err(format!("{field} starts or ends with a space"));
     }
-    Ok(())
+    no_token(field, s)
 }
 
 pub fn validate_description(s: &str) -> Result<(), String> {
@@ -53,7 +76,7 @@ pub fn validate_description(s: &str) -> Result<(), String> {
     if !printable(s) {
         return Err("description contains a control character".into());
     }
-    Ok(())
+    no_token("description", s)
 }
 
 pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), String> {
@@ -75,6 +98,7 @@ pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), String> 
                 "label {k}: the value must be at most {LABEL_VALUE_MAX} printable characters"
             ));
         }
+        no_token(&format!("label {k}"), v)?;
     }
     Ok(())
 }
@@ -90,7 +114,7 @@ pub fn validate_hostname(s: &str) -> Result<(), String> {
     {
         return Err("hostname may contain only letters, digits, '.', '-' and '_'".into());
     }
-    Ok(())
+    no_token("hostname", s)
 }
 
 pub fn validate_facts(facts: &BTreeMap<String, serde_json::Value>) -> Result<(), String> {
@@ -367,6 +391,23 @@ mod tests {
             check_redeem(&r, &h, mapped, Timestamp(600)),
             Err(Denial::Revoked)
         );
+    }
+
+    #[test]
+    fn text_holding_a_token_is_refused_wherever_it_would_be_stored() {
+        let t =
+            gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
+        let tok = t.expose();
+        assert!(contains_token(tok));
+        assert!(contains_token(&format!("see {tok}.")));
+        assert!(!contains_token(&tok[..40]));
+        assert!(!contains_token("gpt_ is our prefix"));
+        assert!(validate_hostname(tok).is_err());
+        assert!(validate_name("name", &format!("x{tok}")).is_err());
+        assert!(validate_description(&format!("token: {tok}")).is_err());
+        let mut facts = BTreeMap::new();
+        facts.insert("k".to_string(), serde_json::json!([tok]));
+        assert!(validate_facts(&facts).is_err());
     }
 
     #[test]

@@ -1,1 +1,22 @@
-//! placeholder
+//! End-to-end tests: the real `gatepassd` binary on a temporary data folder, socket and port,
+//! driven through the real `gatepass` binary and real HTTPS requests. No mocks.
+//!
+//! Where things go:
+//! - `support`: builds the binaries if needed, starts daemons, runs the CLI, redeems over HTTPS.
+//! - `lifecycle`: create → list → redeem → exhausted → revoked → disabled → expired → deleted.
+//! - `concurrency`: exactly-once under 200 concurrent redemptions.
+//! - `crash`: SIGKILL during a storm of redemptions; nothing acknowledged is lost.
+//! - `tls`: CA pin and client certificates.
+//! - `hostile`: malformed, oversized and slow input over the wire, and bad CLI input.
+//! - `operation`: first start, file modes, a second daemon, graceful shutdown, config.
+//! - `secrets`: no secret in the data folder, the logs or error bodies.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod concurrency;
+mod crash;
+mod hostile;
+mod lifecycle;
+mod operation;
+mod secrets;
+mod support;
+mod tls;

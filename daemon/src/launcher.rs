@@ -1,0 +1,125 @@
+//! The daemon's command line: reads the configuration (file, then environment, then flags),
+//! binds the admin socket and the redeem listener, prints one "ready" line, and serves until
+//! SIGTERM or SIGINT. Shared by the `gatepassd` binary and the console's embedded daemon.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::Parser;
+
+use crate::clock::{Clock, OffsetFileClock, SystemClock};
+use crate::config::{Config, EXAMPLE};
+use crate::{Daemon, Error, bind_socket};
+
+#[derive(Debug, Clone, Parser)]
+#[command(
+    name = "gatepassd",
+    version,
+    about = "The Gatepass daemon: enrollment tokens, redeemed over HTTPS"
+)]
+pub struct Args {
+    /// Configuration file (TOML). Default: gatepassd.toml in the data folder, written with
+    /// documented defaults on first start.
+    #[arg(long, env = "GATEPASSD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for the database, its key and the CA.
+    #[arg(long, env = "GATEPASSD_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The admin API's Unix socket.
+    #[arg(long, env = "GATEPASSD_SOCKET")]
+    pub socket: Option<PathBuf>,
+    /// Address of the HTTPS redeem listener (port 0 picks a free port).
+    #[arg(long, env = "GATEPASSD_LISTEN")]
+    pub listen: Option<String>,
+}
+
+fn load_config(args: &Args) -> Result<Config, Error> {
+    let mut cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => {
+            let dir = args
+                .data_dir
+                .clone()
+                .unwrap_or_else(gatepass_protocol::paths::default_data_dir);
+            crate::private_dir(&dir)?;
+            let p = dir.join("gatepassd.toml");
+            if !p.exists() {
+                std::fs::write(&p, EXAMPLE)
+                    .map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+                tracing::info!(path = %p.display(), "wrote a config with the documented defaults");
+            }
+            Config::load(&p)?
+        }
+    };
+    if let Some(d) = &args.data_dir {
+        cfg.data_dir = Some(d.clone());
+    }
+    if let Some(s) = &args.socket {
+        cfg.socket = Some(s.clone());
+    }
+    if let Some(l) = &args.listen {
+        cfg.redeem.listen = l.clone();
+    }
+    Ok(cfg)
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => tracing::info!("SIGTERM received"),
+                _ = i.recv() => tracing::info!("SIGINT received"),
+            }
+        }
+        _ => std::future::pending::<()>().await,
+    }
+}
+
+/// Sets up logging (to stderr) and runs the daemon until a signal stops it.
+pub fn run(args: Args) -> Result<(), Error> {
+    // Everything the daemon creates is private to its user.
+    nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("GATEPASSD_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(false)
+        .try_init();
+    let cfg = load_config(&args)?;
+    let clock: Arc<dyn Clock> = match std::env::var_os("GATEPASSD_TEST_CLOCK_FILE") {
+        Some(p) => {
+            tracing::warn!(path = ?p, "TEST CLOCK: time is shifted by the offset in this file");
+            Arc::new(OffsetFileClock { path: p.into() })
+        }
+        None => Arc::new(SystemClock),
+    };
+    let runtime =
+        tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
+    runtime.block_on(async move {
+        let socket_path = cfg.socket();
+        let listen = cfg.redeem.listen.clone();
+        let daemon = Daemon::open(cfg, clock)?;
+        let admin = bind_socket(&socket_path)?;
+        let redeem = tokio::net::TcpListener::bind(&listen)
+            .await
+            .map_err(|e| Error::io(format!("binding the redeem listener on {listen}"), e))?;
+        let addr = redeem.local_addr().map_err(|e| Error::io("redeem listener", e))?;
+        tracing::info!(socket = %socket_path.display(), redeem = %addr, data = %daemon.data_dir().display(), "gatepassd listening");
+        println!(
+            "gatepassd ready socket={} redeem=https://{} ca_pin={}",
+            socket_path.display(),
+            addr,
+            daemon.ca_pin()
+        );
+        let result = daemon.run(admin, redeem, shutdown_signal()).await;
+        let _ = std::fs::remove_file(&socket_path);
+        result?;
+        tracing::info!("stopped");
+        Ok(())
+    })
+}

@@ -1,0 +1,247 @@
+//! The whole life of a token through the real CLI and real HTTPS redemptions.
+
+use crate::support::{Daemon, assert_error};
+
+#[tokio::test]
+async fn token_lifecycle_through_cli_and_https() {
+    let d = Daemon::start();
+
+    // create: the token alone on stdout, the rest on stderr.
+    let out = d.cli(&[
+        "tokens",
+        "create",
+        "--name",
+        "web-1",
+        "--ttl",
+        "1h",
+        "--group",
+        "web",
+        "--label",
+        "plan=gold",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let secret = stdout.trim_end().to_owned();
+    assert_eq!(
+        stdout,
+        format!("{secret}\n"),
+        "stdout must hold the token alone"
+    );
+    assert!(gatepass_protocol::token::parse(&secret).is_ok());
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("gatepass redeem --server https://127.0.0.1:"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&d.pin),
+        "join command carries the pin: {stderr}"
+    );
+    assert!(
+        !stderr.contains(&secret),
+        "the join command never carries the token"
+    );
+
+    // list: a table with the token, never its secret.
+    let list = d.cli_ok(&["tokens", "list"]);
+    assert!(list.starts_with("NAME"), "{list}");
+    assert!(
+        list.contains("web-1") && list.contains("active") && list.contains("0/1"),
+        "{list}"
+    );
+    assert!(!list.contains(&secret[16..]), "lists never show the secret");
+    let json: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(&["tokens", "list", "--json"])).unwrap();
+    assert_eq!(json[0]["name"], "web-1");
+    assert_eq!(json[0]["labels"]["plan"], "gold");
+
+    // redeem: 201 with the host's identity.
+    let r = d.redeem(&secret, r#"{"hostname":"web-01"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["hostname"], "web-01");
+    assert_eq!(body["group"], "web");
+    assert_eq!(body["labels"]["plan"], "gold");
+    assert!(
+        body["ca_pem"]
+            .as_str()
+            .unwrap()
+            .contains("BEGIN CERTIFICATE")
+    );
+    let host_id = body["host_id"].as_str().unwrap().to_owned();
+
+    // a single-use token is now used up.
+    assert_error(
+        &d.redeem(&secret, r#"{"hostname":"web-02"}"#).await,
+        410,
+        "token_exhausted",
+    );
+    let t = d.token_json("web-1");
+    assert_eq!(
+        (t["uses"].as_u64(), t["status"].as_str()),
+        (Some(1), Some("exhausted"))
+    );
+    assert_eq!(t["last_used_by"], "web-01 (127.0.0.1)");
+    let hosts = d.cli_ok(&["hosts", "list", "--token", "web-1"]);
+    assert!(
+        hosts.contains(&host_id) && hosts.contains("web-01"),
+        "{hosts}"
+    );
+
+    // revoked → 410 token_revoked.
+    let (s2, _) = d.mint(&["--name", "web-2", "--uses", "unlimited"]);
+    assert_eq!(d.redeem(&s2, r#"{"hostname":"a"}"#).await.status, 201);
+    d.cli_ok(&["tokens", "revoke", "web-2"]);
+    assert_error(
+        &d.redeem(&s2, r#"{"hostname":"b"}"#).await,
+        410,
+        "token_revoked",
+    );
+    // Revocation is final.
+    let out = d.cli(&["tokens", "enable", "web-2"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("revocation is final"));
+
+    // disabled → 403, and enabled again → 201.
+    let (s3, _) = d.mint(&["--name", "web-3", "--uses", "3"]);
+    d.cli_ok(&["tokens", "disable", "web-3"]);
+    assert_error(
+        &d.redeem(&s3, r#"{"hostname":"c"}"#).await,
+        403,
+        "token_disabled",
+    );
+    d.cli_ok(&["tokens", "enable", "web-3"]);
+    assert_eq!(d.redeem(&s3, r#"{"hostname":"c"}"#).await.status, 201);
+
+    // expired → 410, with the daemon's clock moved forward (to the second).
+    let (s4, _) = d.mint(&["--name", "web-4", "--ttl", "1h", "--uses", "unlimited"]);
+    d.set_clock_offset(3_600 - 5);
+    assert_eq!(d.redeem(&s4, r#"{"hostname":"d"}"#).await.status, 201);
+    d.set_clock_offset(3_601);
+    assert_error(
+        &d.redeem(&s4, r#"{"hostname":"d"}"#).await,
+        410,
+        "token_expired",
+    );
+    let expired = d.cli_ok(&["tokens", "list", "--status", "expired"]);
+    assert!(expired.contains("web-4"), "{expired}");
+    d.set_clock_offset(0);
+
+    // delete: gone from lists and look-ups, still in the audit log.
+    let id1 = d.token_json("web-1")["id"].as_str().unwrap().to_owned();
+    d.cli_ok(&["tokens", "delete", "web-1", "--yes"]);
+    assert!(!d.cli_ok(&["tokens", "list"]).contains("web-1"));
+    let out = d.cli(&["tokens", "show", "web-1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let audit: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(&["audit", "--token", &id1, "--json"])).unwrap();
+    let actions: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, ["created", "redeemed", "redeem_failed", "deleted"]);
+    // The deleted token's hosts stay on record.
+    assert!(d.cli_ok(&["hosts", "list"]).contains(&host_id));
+    // The name is free again.
+    d.mint(&["--name", "web-1"]);
+
+    // The chain is intact after all of it.
+    assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+}
+
+#[tokio::test]
+async fn purge_deletes_only_finished_tokens() {
+    let d = Daemon::start();
+    let (s, _) = d.mint(&["--name", "used"]);
+    assert_eq!(d.redeem(&s, r#"{"hostname":"h"}"#).await.status, 201);
+    d.mint(&["--name", "live"]);
+    d.mint(&["--name", "gone"]);
+    d.cli_ok(&["tokens", "revoke", "gone"]);
+    let dry = d.cli_ok(&["tokens", "purge", "--dry-run"]);
+    assert!(
+        dry.contains("used") && dry.contains("gone") && !dry.contains("live"),
+        "{dry}"
+    );
+    assert_eq!(
+        d.cli_ok(&["tokens", "list", "--json"])
+            .matches("\"name\"")
+            .count(),
+        3
+    );
+    // Without --yes and without a terminal, nothing happens.
+    let out = d.cli(&["tokens", "purge"]);
+    assert_eq!(out.status.code(), Some(2));
+    d.cli_ok(&["tokens", "purge", "--yes"]);
+    let left: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(&["tokens", "list", "--json"])).unwrap();
+    let names: Vec<&str> = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["live"]);
+}
+
+#[tokio::test]
+async fn list_sorts_filters_and_exports_csv() {
+    let d = Daemon::start();
+    d.mint(&["--name", "b-token", "--group", "db", "--uses", "5"]);
+    d.mint(&[
+        "--name",
+        "a-token",
+        "--group",
+        "web",
+        "--description",
+        "has, a comma",
+    ]);
+    d.mint(&["--name", "c-token", "--group", "web", "--no-expiry"]);
+    let names = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["tokens", "list", "--json"];
+        all.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&d.cli_ok(&all)).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        names(&["--sort", "name"]),
+        ["a-token", "b-token", "c-token"]
+    );
+    assert_eq!(
+        names(&["--sort", "name", "--desc"]),
+        ["c-token", "b-token", "a-token"]
+    );
+    assert_eq!(
+        names(&["--group", "web", "--sort", "name"]),
+        ["a-token", "c-token"]
+    );
+    // No expiry sorts after every date.
+    assert_eq!(names(&["--sort", "expires"]).last().unwrap(), "c-token");
+    let csv = d.cli_ok(&["tokens", "list", "--csv", "--sort", "name"]);
+    let mut lines = csv.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("id,name,status,uses,max_uses")
+    );
+    assert!(
+        lines.next().unwrap().ends_with(",\"has, a comma\""),
+        "{csv}"
+    );
+    let out = d.cli(&["tokens", "list", "--json", "--csv"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "--json and --csv exclude each other"
+    );
+}

@@ -1,0 +1,175 @@
+//! Running the daemon: first start, file modes, one daemon per data folder, graceful shutdown,
+//! restarts, configuration errors, health, metrics and the events stream.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::Command;
+
+use crate::support::{Daemon, gatepassd_bin};
+
+fn mode(p: &std::path::Path) -> u32 {
+    std::fs::metadata(p).unwrap().permissions().mode() & 0o777
+}
+
+#[tokio::test]
+async fn first_start_creates_private_files() {
+    let d = Daemon::start();
+    let data = d.data_dir();
+    assert_eq!(mode(&data), 0o700);
+    for f in ["gatepass.redb", "hmac.key", "ca.key", "server.key"] {
+        assert_eq!(mode(&data.join(f)), 0o600, "{f}");
+    }
+    assert_eq!(mode(d.socket.parent().unwrap()), 0o700);
+    assert_eq!(std::fs::read(data.join("hmac.key")).unwrap().len(), 32);
+}
+
+#[tokio::test]
+async fn a_second_daemon_on_the_same_data_folder_fails_clearly() {
+    let d = Daemon::start();
+    let out = Command::new(gatepassd_bin())
+        .arg("--config")
+        .arg(d.dir.path().join("gatepassd.toml"))
+        .arg("--data-dir")
+        .arg(d.data_dir())
+        .arg("--socket")
+        .arg(d.dir.path().join("other.sock"))
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("in use by another gatepassd"), "{err}");
+    // A second daemon on the same socket fails too, and the first keeps serving.
+    let out = Command::new(gatepassd_bin())
+        .arg("--config")
+        .arg(d.dir.path().join("gatepassd.toml"))
+        .arg("--data-dir")
+        .arg(d.dir.path().join("other-data"))
+        .arg("--socket")
+        .arg(&d.socket)
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already listens"));
+    d.mint(&["--name", "still-works"]);
+}
+
+#[tokio::test]
+async fn sigterm_shuts_down_gracefully_and_a_restart_keeps_everything() {
+    let mut d = Daemon::start();
+    let (secret, id) = d.mint(&["--name", "kept", "--uses", "2"]);
+    assert_eq!(d.redeem(&secret, r#"{"hostname":"a"}"#).await.status, 201);
+    let pin = d.pin.clone();
+    let status = d.terminate();
+    assert!(status.success(), "exit status {status:?}");
+    assert!(!d.socket.exists(), "the socket file is removed on shutdown");
+    let log = std::fs::read_to_string(d.log_path()).unwrap();
+    assert!(
+        log.contains("SIGTERM received") && log.contains("stopped"),
+        "{log}"
+    );
+    d.restart();
+    assert_eq!(d.pin, pin, "the CA survives a restart");
+    assert_eq!(d.token_json(&id)["uses"], 1);
+    assert_eq!(d.redeem(&secret, r#"{"hostname":"b"}"#).await.status, 201);
+}
+
+#[tokio::test]
+async fn a_bad_config_is_refused_with_the_key_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[tokens]\ndefault_ttl = \"forever\"\n").unwrap();
+    let out = Command::new(gatepassd_bin())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--socket")
+        .arg(dir.path().join("s.sock"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("bad.toml") && err.contains("forever"), "{err}");
+}
+
+#[tokio::test]
+async fn environment_variables_stand_for_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let sock = dir.path().join("env.sock");
+    let mut child = Command::new(gatepassd_bin())
+        .env("GATEPASSD_DATA_DIR", dir.path().join("data"))
+        .env("GATEPASSD_SOCKET", &sock)
+        .env("GATEPASSD_LISTEN", "127.0.0.1:0")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert!(
+        line.contains(&format!("socket={}", sock.display())),
+        "{line}"
+    );
+    // With no --config, the documented defaults were written into the data folder.
+    let written = std::fs::read_to_string(dir.path().join("data/gatepassd.toml")).unwrap();
+    assert!(written.contains("default_ttl = \"3d\""));
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+#[tokio::test]
+async fn health_metrics_and_events() {
+    let d = Daemon::start();
+    let c = d.client();
+    assert_eq!(c.healthz().await.unwrap().status, 200);
+    assert_eq!(
+        d.target()
+            .request("GET", "/healthz", &[], vec![])
+            .await
+            .unwrap()
+            .status,
+        200
+    );
+
+    let mut events = c.events().await.unwrap();
+    let (secret, id) = d.mint(&["--name", "watched", "--uses", "3"]);
+    let first = events.next().await.unwrap().unwrap();
+    assert_eq!(
+        (first.kind.as_str(), first.token.as_ref().map(|t| t.uses)),
+        ("token", Some(0))
+    );
+    assert_eq!(d.redeem(&secret, r#"{"hostname":"w"}"#).await.status, 201);
+    // After the creation's audit event come the redemption's token, audit and host events.
+    let mut seen = Vec::new();
+    while !seen.iter().any(|k: &String| k == "host") {
+        let e = events.next().await.unwrap().unwrap();
+        if e.kind == "token" {
+            let t = e.token.as_ref().unwrap();
+            assert_eq!((t.id.as_str(), t.uses), (id.as_str(), 1));
+        }
+        seen.push(e.kind);
+    }
+    assert!(
+        seen.contains(&"token".to_owned()) && seen.contains(&"audit".to_owned()),
+        "{seen:?}"
+    );
+
+    let m = c.raw("GET", "/metrics", None).await.unwrap();
+    let text = m.text();
+    assert!(m.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(
+        text.contains("gatepass_redeem_total{result=\"enrolled\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("gatepass_tokens{status=\"active\"} 1"),
+        "{text}"
+    );
+    assert!(text.contains("gatepass_hosts 1"), "{text}");
+}

@@ -1,0 +1,268 @@
+//! Fixtures: a real daemon in a temp folder (killed on drop), the CLI against it, and HTTPS
+//! redemptions pinned to its CA.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::OnceLock;
+
+use gatepass_protocol::client::{Client, HttpsTarget, RawResponse, TrustMode};
+
+/// The folder holding the built binaries (target/debug or target/release), built once per run.
+pub fn bin_dir() -> &'static Path {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        // This test binary lives in target/<profile>/deps/.
+        let exe = std::env::current_exe().unwrap();
+        let dir = exe.parent().unwrap().parent().unwrap().to_path_buf();
+        let release = dir.file_name().is_some_and(|n| n == "release");
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = Command::new(cargo);
+        cmd.args([
+            "build",
+            "--quiet",
+            "-p",
+            "gatepassd",
+            "-p",
+            "gatepass",
+            "--bins",
+        ]);
+        if release {
+            cmd.arg("--release");
+        }
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let status = cmd
+            .current_dir(workspace)
+            .status()
+            .expect("running cargo build");
+        assert!(status.success(), "building gatepassd and gatepass failed");
+        dir
+    })
+}
+
+pub fn gatepassd_bin() -> PathBuf {
+    bin_dir().join("gatepassd")
+}
+
+pub fn gatepass_bin() -> PathBuf {
+    bin_dir().join("gatepass")
+}
+
+/// A running daemon on its own temp folder.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub child: Option<Child>,
+    pub socket: PathBuf,
+    pub redeem_url: String,
+    pub pin: String,
+    /// Extra config (TOML) written to the config file before start.
+    pub config: String,
+    starts: u32,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        Daemon::start_with_config("")
+    }
+
+    pub fn start_with_config(config: &str) -> Daemon {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("run/gatepass.sock");
+        let mut d = Daemon {
+            dir,
+            child: None,
+            socket,
+            redeem_url: String::new(),
+            pin: String::new(),
+            config: config.to_owned(),
+            starts: 0,
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("daemon.log")
+    }
+
+    fn spawn(&mut self) {
+        let cfg = self.dir.path().join("gatepassd.toml");
+        std::fs::write(&cfg, &self.config).unwrap();
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.log_path())
+            .unwrap();
+        // Keep the port across restarts so clients can come back to the same address.
+        let listen = if self.redeem_url.is_empty() {
+            "127.0.0.1:0".to_owned()
+        } else {
+            self.redeem_url.trim_start_matches("https://").to_owned()
+        };
+        let mut child = Command::new(gatepassd_bin())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .arg("--socket")
+            .arg(&self.socket)
+            .arg("--listen")
+            .arg(&listen)
+            .env(
+                "GATEPASSD_TEST_CLOCK_FILE",
+                self.dir.path().join("clock-offset"),
+            )
+            .env("GATEPASSD_LOG", "debug")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).unwrap();
+        assert!(
+            line.starts_with("gatepassd ready"),
+            "daemon did not start: {line:?}; log:\n{}",
+            std::fs::read_to_string(self.log_path()).unwrap_or_default()
+        );
+        for part in line.split_whitespace() {
+            if let Some(v) = part.strip_prefix("redeem=") {
+                self.redeem_url = v.to_owned();
+            }
+            if let Some(v) = part.strip_prefix("ca_pin=") {
+                self.pin = v.to_owned();
+            }
+        }
+        self.child = Some(child);
+        self.starts += 1;
+    }
+
+    /// SIGKILL: no chance to flush or clean up.
+    pub fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGTERM, then waits for the exit status.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let mut c = self.child.take().expect("daemon not running");
+        let pid = c.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        c.wait().unwrap()
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.spawn();
+    }
+
+    /// Moves the daemon's clock by `secs` from real time (the test clock hook).
+    pub fn set_clock_offset(&self, secs: i64) {
+        std::fs::write(self.dir.path().join("clock-offset"), secs.to_string()).unwrap();
+    }
+
+    pub fn client(&self) -> Client {
+        Client::unix(&self.socket)
+    }
+
+    /// Runs the real CLI against this daemon.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_with_stdin(args, None)
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        use std::io::Write;
+        let mut child = Command::new(gatepass_bin())
+            .args(args)
+            .env("GATEPASS_SOCKET", &self.socket)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    /// Runs the CLI, asserts success, returns stdout.
+    pub fn cli_ok(&self, args: &[&str]) -> String {
+        let out = self.cli(args);
+        assert!(
+            out.status.success(),
+            "gatepass {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// Mints a token with the CLI; returns (secret, id).
+    pub fn mint(&self, args: &[&str]) -> (String, String) {
+        let mut all = vec!["tokens", "create", "--json"];
+        all.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&self.cli_ok(&all)).unwrap();
+        (
+            v["secret"].as_str().unwrap().to_owned(),
+            v["token"]["id"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    pub fn target(&self) -> HttpsTarget {
+        HttpsTarget::parse(&self.redeem_url, TrustMode::Pin(self.pin.clone())).unwrap()
+    }
+
+    /// One redemption over a new HTTPS connection.
+    pub async fn redeem(&self, token: &str, body: &str) -> RawResponse {
+        let auth = format!("Bearer {token}");
+        self.target()
+            .request(
+                "POST",
+                "/v1/redeem",
+                &[
+                    ("authorization", &auth),
+                    ("content-type", "application/json"),
+                ],
+                body.as_bytes().to_vec(),
+            )
+            .await
+            .unwrap()
+    }
+
+    pub fn token_json(&self, name_or_id: &str) -> serde_json::Value {
+        serde_json::from_str(&self.cli_ok(&["tokens", "show", name_or_id, "--json"])).unwrap()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// The error code of a JSON error answer.
+pub fn code(resp: &RawResponse) -> String {
+    resp.error()
+        .map(|e| e.error.code.as_str().to_owned())
+        .unwrap_or_else(|| format!("<not an error body: {}>", resp.text()))
+}
+
+/// Asserts status and error code together, with the body in the message.
+#[track_caller]
+pub fn assert_error(resp: &RawResponse, status: u16, error_code: &str) {
+    assert_eq!(
+        (resp.status, code(resp).as_str()),
+        (status, error_code),
+        "body: {}",
+        resp.text()
+    );
+}

@@ -1,0 +1,213 @@
+//! The command-line grammar (clap). Names follow PRODUCT.md exactly; scripts depend on them.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "gatepass",
+    version,
+    about = "Mint, list, revoke and audit Gatepass enrollment tokens",
+    after_help = "With no command, gatepass connects to the daemon (starting a local one if none \
+                  is running) and shows a summary.\n\nExit codes: 0 success, 1 failure, 2 usage, \
+                  3 daemon unreachable."
+)]
+pub struct Cli {
+    /// The daemon's Unix socket.
+    #[arg(long, global = true, env = "GATEPASS_SOCKET")]
+    pub socket: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Enrollment tokens.
+    #[command(subcommand)]
+    Tokens(Tokens),
+    /// Hosts enrolled with tokens.
+    #[command(subcommand)]
+    Hosts(Hosts),
+    /// The audit log: who did what, and every redemption attempt.
+    Audit(AuditArgs),
+    /// Runs an embedded daemon (used by the console to start one).
+    #[command(name = "__daemon", hide = true)]
+    InternalDaemon(gatepassd::launcher::Args),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StatusArg {
+    Active,
+    Disabled,
+    Expired,
+    Exhausted,
+    Revoked,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum SortArg {
+    Name,
+    Status,
+    Uses,
+    LastUsed,
+    Group,
+    Owner,
+    Expires,
+    Created,
+    Description,
+}
+
+#[derive(Debug, Args)]
+#[group(multiple = false)]
+pub struct Format {
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Print CSV.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Tokens {
+    /// List tokens (never their secrets).
+    List {
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
+        #[arg(long)]
+        group: Option<String>,
+        #[arg(long, value_enum)]
+        sort: Option<SortArg>,
+        /// Sort in descending order.
+        #[arg(long)]
+        desc: bool,
+        #[command(flatten)]
+        format: Format,
+    },
+    /// Mint a token. Prints the token alone on stdout, everything else on stderr.
+    Create(Box<CreateArgs>),
+    /// Show one token.
+    Show(Target),
+    /// Disable a token (reversible with enable).
+    Disable(Target),
+    /// Enable a disabled token.
+    Enable(Target),
+    /// Revoke a token for good; enrolled hosts keep their enrollment.
+    Revoke(Target),
+    /// Delete a token: it leaves lists, its audit trail stays.
+    Delete {
+        name_or_id: String,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Delete expired, revoked and used-up tokens.
+    Purge {
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct Target {
+    pub name_or_id: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct CreateArgs {
+    /// Unique name, 1–64 characters.
+    #[arg(long)]
+    pub name: String,
+    /// Lifetime: 15m, 1h, 1d, 3d, 14d, 90d… (default: the daemon's, 3d unless configured).
+    #[arg(long, group = "expiry")]
+    pub ttl: Option<String>,
+    /// Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z.
+    #[arg(long, group = "expiry")]
+    pub expires: Option<String>,
+    /// Never expires (if the daemon allows it).
+    #[arg(long, group = "expiry")]
+    pub no_expiry: bool,
+    /// How many hosts may use it: 1 (default), a number, or unlimited.
+    #[arg(long, allow_hyphen_values = true)]
+    pub uses: Option<String>,
+    /// Group the enrolled hosts join.
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Label handed to enrolled hosts, key=value (repeatable).
+    #[arg(long = "label", value_name = "KEY=VALUE")]
+    pub labels: Vec<String>,
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Owner of the enrolled hosts (admins only; default: you).
+    #[arg(long)]
+    pub owner: Option<String>,
+    /// Only hosts from this address or CIDR may redeem it (repeatable).
+    #[arg(long = "allow-cidr", value_name = "CIDR")]
+    pub allowed_cidrs: Vec<String>,
+    /// Not valid before this RFC 3339 time.
+    #[arg(long)]
+    pub not_before: Option<String>,
+    /// Print {"token": {…}, "secret": "gpt_…"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Hosts {
+    /// List enrolled hosts.
+    List {
+        /// Only hosts enrolled with this token (name or id).
+        #[arg(long)]
+        token: Option<String>,
+        #[command(flatten)]
+        format: Format,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    pub command: Option<AuditCommand>,
+    /// Only events newer than this (e.g. 24h, 7d) or since an RFC 3339 time.
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events about this token (name or id; deleted tokens by id).
+    #[arg(long)]
+    pub token: Option<String>,
+    /// Only events by this actor (a user name, or host:NAME@ADDRESS).
+    #[arg(long)]
+    pub actor: Option<String>,
+    /// At most this many events (the newest).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Check the audit log's hash chain: reports OK or the first bad event.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// A mistake in how the command was called (exit code 2).
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}

@@ -1,0 +1,262 @@
+//! `gatepass tokens …`: list, create, show, disable, enable, revoke, delete, purge.
+
+use std::collections::BTreeMap;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use gatepass_protocol::client::Client;
+use gatepass_protocol::types::DurationValue;
+use gatepass_protocol::{
+    CreateTokenRequest, MaxUses, PatchTokenRequest, SortColumn, Timestamp, TokenQuery, TokenStatus,
+};
+use serde::Serialize;
+
+use super::{confirm, print_json};
+use crate::cli::{CreateArgs, SortArg, StatusArg, Tokens, UsageError};
+use crate::output;
+
+fn status_of(s: StatusArg) -> TokenStatus {
+    match s {
+        StatusArg::Active => TokenStatus::Active,
+        StatusArg::Disabled => TokenStatus::Disabled,
+        StatusArg::Expired => TokenStatus::Expired,
+        StatusArg::Exhausted => TokenStatus::Exhausted,
+        StatusArg::Revoked => TokenStatus::Revoked,
+    }
+}
+
+fn sort_of(s: SortArg) -> SortColumn {
+    match s {
+        SortArg::Name => SortColumn::Name,
+        SortArg::Status => SortColumn::Status,
+        SortArg::Uses => SortColumn::Uses,
+        SortArg::LastUsed => SortColumn::LastUsed,
+        SortArg::Group => SortColumn::Group,
+        SortArg::Owner => SortColumn::Owner,
+        SortArg::Expires => SortColumn::Expires,
+        SortArg::Created => SortColumn::Created,
+        SortArg::Description => SortColumn::Description,
+    }
+}
+
+fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
+pub async fn run(client: &Client, cmd: Tokens) -> anyhow::Result<ExitCode> {
+    let now = Timestamp::now();
+    match cmd {
+        Tokens::List {
+            status,
+            group,
+            sort,
+            desc,
+            format,
+        } => {
+            let q = TokenQuery {
+                status: status.map(status_of),
+                group,
+                sort: sort.map(sort_of),
+                desc,
+                ..Default::default()
+            };
+            let tokens = client.list_tokens(&q).await?;
+            if format.json {
+                print_json(&tokens)?;
+            } else if format.csv {
+                let rows: Vec<_> = tokens.iter().map(output::token_csv_row).collect();
+                print!("{}", output::csv(&output::TOKEN_CSV_HEADER, &rows));
+            } else if tokens.is_empty() {
+                eprintln!("No tokens. Mint one with: gatepass tokens create --name NAME");
+            } else {
+                let rows: Vec<_> = tokens.iter().map(|t| output::token_row(t, now)).collect();
+                print!("{}", output::table(&output::TOKEN_HEADER, &rows));
+            }
+        }
+        Tokens::Create(args) => create(client, *args).await?,
+        Tokens::Show(t) => {
+            let token = client.get_token(&t.name_or_id).await?;
+            if t.json {
+                print_json(&token)?;
+            } else {
+                print!("{}", output::token_details(&token, now));
+            }
+        }
+        Tokens::Disable(t) => {
+            let patch = PatchTokenRequest {
+                disabled: Some(true),
+                ..Default::default()
+            };
+            let token = client.patch_token(&t.name_or_id, &patch).await?;
+            report(&token, t.json, "disabled")?;
+        }
+        Tokens::Enable(t) => {
+            let patch = PatchTokenRequest {
+                disabled: Some(false),
+                ..Default::default()
+            };
+            let token = client.patch_token(&t.name_or_id, &patch).await?;
+            report(&token, t.json, "enabled")?;
+        }
+        Tokens::Revoke(t) => {
+            let token = client.revoke_token(&t.name_or_id).await?;
+            report(&token, t.json, "revoked")?;
+            if !t.json && token.hosts > 0 {
+                eprintln!(
+                    "The {} host(s) already enrolled keep their enrollment; no new host can use it.",
+                    token.hosts
+                );
+            }
+        }
+        Tokens::Delete { name_or_id, yes } => {
+            let token = client.get_token(&name_or_id).await?;
+            if !yes {
+                let question = format!(
+                    "Delete token {:?} ({}, {} uses, {} enrolled host(s))? It leaves lists; its audit trail and hosts stay.",
+                    token.name,
+                    token.status,
+                    output::uses(&token),
+                    token.hosts
+                );
+                // An active token could still enroll hosts: make the operator type its name.
+                let expected = (token.status == TokenStatus::Active).then_some(token.name.as_str());
+                if !confirm(&question, expected)? {
+                    eprintln!("Not deleted.");
+                    return Ok(ExitCode::from(crate::exit::FAILURE));
+                }
+            }
+            client.delete_token(&token.id).await?;
+            eprintln!("Deleted token {:?} ({}).", token.name, token.id);
+        }
+        Tokens::Purge { dry_run, yes } => {
+            let all = client.list_tokens(&TokenQuery::default()).await?;
+            let done: Vec<_> = all
+                .into_iter()
+                .filter(|t| {
+                    matches!(
+                        t.status,
+                        TokenStatus::Expired | TokenStatus::Revoked | TokenStatus::Exhausted
+                    )
+                })
+                .collect();
+            if done.is_empty() {
+                eprintln!("Nothing to purge.");
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows: Vec<_> = done.iter().map(|t| output::token_row(t, now)).collect();
+            print!("{}", output::table(&output::TOKEN_HEADER, &rows));
+            if dry_run {
+                eprintln!("{} token(s) would be deleted (dry run).", done.len());
+                return Ok(ExitCode::SUCCESS);
+            }
+            if !yes && !confirm(&format!("Delete these {} token(s)?", done.len()), None)? {
+                eprintln!("Nothing deleted.");
+                return Ok(ExitCode::from(crate::exit::FAILURE));
+            }
+            for t in &done {
+                client
+                    .delete_token(&t.id)
+                    .await
+                    .with_context(|| format!("deleting {}", t.name))?;
+            }
+            eprintln!("Deleted {} token(s).", done.len());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn report(token: &gatepass_protocol::Token, json: bool, what: &str) -> anyhow::Result<()> {
+    if json {
+        print_json(token)
+    } else {
+        eprintln!(
+            "Token {:?} ({}) {what}; status now {}.",
+            token.name, token.id, token.status
+        );
+        Ok(())
+    }
+}
+
+fn parse_labels(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut labels = BTreeMap::new();
+    for l in list {
+        let (k, v) = l
+            .split_once('=')
+            .ok_or_else(|| usage(format!("--label {l:?}: expected KEY=VALUE")))?;
+        labels.insert(k.trim().to_owned(), v.to_owned());
+    }
+    Ok(labels)
+}
+
+/// What `tokens create --json` prints.
+#[derive(Serialize)]
+struct Created<'a> {
+    token: &'a gatepass_protocol::Token,
+    secret: &'a str,
+}
+
+async fn create(client: &Client, a: CreateArgs) -> anyhow::Result<()> {
+    let ttl = match &a.ttl {
+        Some(t) => Some(DurationValue(
+            gatepass_protocol::duration::parse_duration(t)
+                .map_err(|e| usage(format!("--ttl: {e}")))?,
+        )),
+        None => None,
+    };
+    let expires_at = match &a.expires {
+        Some(t) => Some(Timestamp::parse(t).map_err(|e| usage(format!("--expires: {e}")))?),
+        None => None,
+    };
+    let not_before = match &a.not_before {
+        Some(t) => Some(Timestamp::parse(t).map_err(|e| usage(format!("--not-before: {e}")))?),
+        None => None,
+    };
+    let max_uses = match &a.uses {
+        Some(u) => Some(MaxUses::parse(u).map_err(|e| usage(format!("--uses: {e}")))?),
+        None => None,
+    };
+    let req = CreateTokenRequest {
+        name: a.name,
+        description: a.description,
+        group: a.group,
+        labels: parse_labels(&a.labels)?,
+        owner: a.owner,
+        max_uses,
+        ttl,
+        expires_at,
+        no_expiry: a.no_expiry,
+        allowed_cidrs: a.allowed_cidrs,
+        not_before,
+    };
+    let created = client.create_token(&req).await?;
+    let t = &created.token;
+    if a.json {
+        print_json(&Created {
+            token: t,
+            secret: &created.secret,
+        })?;
+    } else {
+        // The token alone on stdout, so $(gatepass tokens create …) captures just it.
+        println!("{}", created.secret);
+    }
+    let uses = match t.max_uses {
+        MaxUses::Limited(1) => "single-use".to_owned(),
+        MaxUses::Limited(n) => format!("{n} uses"),
+        MaxUses::Unlimited => "unlimited uses".to_owned(),
+    };
+    let expiry = match t.expires_at {
+        Some(e) => format!(
+            "expires {e} ({})",
+            output::when(Some(e), Timestamp::now(), "")
+        ),
+        None => "never expires".to_owned(),
+    };
+    eprintln!(
+        "Created token {:?} (id {}, {uses}, {expiry}).",
+        t.name, t.id
+    );
+    eprintln!("It is shown this once and cannot be recovered. On the host, run:");
+    eprintln!("  {}", created.join_command);
+    eprintln!("and paste the token at the prompt (or set GATEPASS_TOKEN in its environment).");
+    Ok(())
+}

@@ -1,0 +1,55 @@
+//! Starting a local daemon when the console finds none: the same binary re-executed with a
+//! hidden `__daemon` command, detached in its own process group, logging to a file in its data
+//! folder. The caller then waits (bounded) for the socket to answer.
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::Context;
+use gatepass_protocol::client::Client;
+
+#[derive(Debug)]
+pub struct Started {
+    pub pid: u32,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+}
+
+pub async fn start_daemon() -> anyhow::Result<Started> {
+    use std::os::unix::process::CommandExt;
+    let data_dir = gatepass_protocol::paths::default_data_dir();
+    gatepassd::private_dir(&data_dir)?;
+    let log = data_dir.join("gatepassd.log");
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .with_context(|| format!("opening {}", log.display()))?;
+    let exe = std::env::current_exe().context("finding the gatepass binary")?;
+    let child = Command::new(exe)
+        .arg("__daemon")
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone()?)
+        .stderr(log_file)
+        .process_group(0)
+        .spawn()
+        .context("starting a local daemon")?;
+    let pid = child.id();
+    let client = Client::unix(gatepass_protocol::paths::default_socket());
+    // Bounded wait for the daemon to answer (first start makes its CA: well under a second).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match client.healthz().await {
+            Ok(_) => break,
+            Err(e) if tokio::time::Instant::now() > deadline => {
+                anyhow::bail!(
+                    "the local daemon did not start ({e}); see {}",
+                    log.display()
+                )
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    Ok(Started { pid, data_dir, log })
+}

@@ -1,0 +1,303 @@
+//! Human output: aligned tables with relative times, CSV with proper quoting, and the one-line
+//! forms of tokens, hosts and audit events.
+
+use gatepass_protocol::duration::relative;
+use gatepass_protocol::{AuditEvent, Host, Timestamp, Token};
+
+/// Prints rows under a header, each column as wide as its widest cell (in characters).
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate() {
+            widths[i] = widths[i].max(c.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, c) in cells.iter().enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(c);
+            } else {
+                s.push_str(c);
+                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+            }
+        }
+        s.trim_end().to_owned()
+    };
+    let mut out = line(header.to_vec());
+    out.push('\n');
+    for r in rows {
+        out.push_str(&line(r.iter().map(String::as_str).collect()));
+        out.push('\n');
+    }
+    out
+}
+
+/// CSV with RFC 4180 quoting.
+pub fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
+    let field = |s: &str| {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = header.join(",");
+    out.push('\n');
+    for r in rows {
+        out.push_str(&r.iter().map(|c| field(c)).collect::<Vec<_>>().join(","));
+        out.push('\n');
+    }
+    out
+}
+
+pub fn when(t: Option<Timestamp>, now: Timestamp, none: &str) -> String {
+    match t {
+        Some(t) => relative(t.0.saturating_sub(now.0)),
+        None => none.to_owned(),
+    }
+}
+
+fn short(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_owned()
+    } else {
+        let mut t: String = s.chars().take(max - 1).collect();
+        t.push('…');
+        t
+    }
+}
+
+pub fn uses(t: &Token) -> String {
+    format!("{}/{}", t.uses, t.max_uses)
+}
+
+pub const TOKEN_HEADER: [&str; 9] = [
+    "NAME",
+    "ID",
+    "STATUS",
+    "USES",
+    "LAST USED",
+    "GROUP",
+    "OWNER",
+    "EXPIRES",
+    "DESCRIPTION",
+];
+
+pub fn token_row(t: &Token, now: Timestamp) -> Vec<String> {
+    vec![
+        t.name.clone(),
+        t.id.clone(),
+        t.status.to_string(),
+        uses(t),
+        when(t.last_used_at, now, "never"),
+        t.group.clone().unwrap_or_else(|| "-".into()),
+        t.owner.clone(),
+        when(t.expires_at, now, "never"),
+        short(&t.description, 40),
+    ]
+}
+
+pub const TOKEN_CSV_HEADER: [&str; 13] = [
+    "id",
+    "name",
+    "status",
+    "uses",
+    "max_uses",
+    "last_used_at",
+    "last_used_by",
+    "group",
+    "owner",
+    "expires_at",
+    "created_at",
+    "created_by",
+    "description",
+];
+
+fn ts(t: Option<Timestamp>) -> String {
+    t.map(|t| t.to_rfc3339()).unwrap_or_default()
+}
+
+pub fn token_csv_row(t: &Token) -> Vec<String> {
+    let max = match t.max_uses {
+        gatepass_protocol::MaxUses::Limited(n) => n.to_string(),
+        gatepass_protocol::MaxUses::Unlimited => "unlimited".into(),
+    };
+    vec![
+        t.id.clone(),
+        t.name.clone(),
+        t.status.to_string(),
+        t.uses.to_string(),
+        max,
+        ts(t.last_used_at),
+        t.last_used_by.clone().unwrap_or_default(),
+        t.group.clone().unwrap_or_default(),
+        t.owner.clone(),
+        ts(t.expires_at),
+        t.created_at.to_rfc3339(),
+        t.created_by.clone(),
+        t.description.clone(),
+    ]
+}
+
+/// All fields of one token, one per line.
+pub fn token_details(t: &Token, now: Timestamp) -> String {
+    let labels = if t.labels.is_empty() {
+        "-".to_owned()
+    } else {
+        t.labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let at = |x: Option<Timestamp>, none: &str| match x {
+        Some(x) => format!("{} ({})", x, relative(x.0.saturating_sub(now.0))),
+        None => none.to_owned(),
+    };
+    let rows: Vec<(&str, String)> = vec![
+        ("name", t.name.clone()),
+        ("id", t.id.clone()),
+        ("token", t.prefix.clone()),
+        ("status", t.status.to_string()),
+        ("uses", uses(t)),
+        ("hosts", t.hosts.to_string()),
+        ("last used", at(t.last_used_at, "never")),
+        (
+            "last used by",
+            t.last_used_by.clone().unwrap_or_else(|| "-".into()),
+        ),
+        ("expires", at(t.expires_at, "never")),
+        ("not before", at(t.not_before, "-")),
+        ("group", t.group.clone().unwrap_or_else(|| "-".into())),
+        ("labels", labels),
+        ("owner", t.owner.clone()),
+        (
+            "allowed from",
+            if t.allowed_cidrs.is_empty() {
+                "anywhere".into()
+            } else {
+                t.allowed_cidrs.join(", ")
+            },
+        ),
+        ("created", at(Some(t.created_at), "-")),
+        ("created by", t.created_by.clone()),
+        (
+            "disabled",
+            if t.disabled {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+        ),
+        ("revoked", at(t.revoked_at, "no")),
+        (
+            "description",
+            if t.description.is_empty() {
+                "-".into()
+            } else {
+                t.description.clone()
+            },
+        ),
+    ];
+    let mut out = String::new();
+    for (k, v) in rows {
+        out.push_str(&format!("{:<13} {}\n", format!("{k}:"), v));
+    }
+    out
+}
+
+pub const HOST_HEADER: [&str; 7] = [
+    "ID", "HOSTNAME", "TOKEN", "GROUP", "OWNER", "SOURCE", "ENROLLED",
+];
+
+pub fn host_row(h: &Host, now: Timestamp) -> Vec<String> {
+    vec![
+        h.id.clone(),
+        h.hostname.clone(),
+        h.token_name.clone(),
+        h.group.clone().unwrap_or_else(|| "-".into()),
+        h.owner.clone(),
+        h.source_addr.clone(),
+        when(Some(h.enrolled_at), now, "-"),
+    ]
+}
+
+pub const HOST_CSV_HEADER: [&str; 9] = [
+    "id",
+    "hostname",
+    "token_id",
+    "token_name",
+    "group",
+    "owner",
+    "source_addr",
+    "enrolled_at",
+    "key_fingerprint",
+];
+
+pub fn host_csv_row(h: &Host) -> Vec<String> {
+    vec![
+        h.id.clone(),
+        h.hostname.clone(),
+        h.token_id.clone(),
+        h.token_name.clone(),
+        h.group.clone().unwrap_or_default(),
+        h.owner.clone(),
+        h.source_addr.clone(),
+        h.enrolled_at.to_rfc3339(),
+        h.key_fingerprint.clone().unwrap_or_default(),
+    ]
+}
+
+pub const AUDIT_HEADER: [&str; 6] = ["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "DETAILS"];
+
+pub fn audit_row(e: &AuditEvent) -> Vec<String> {
+    let target = match (&e.target_name, e.target.is_empty()) {
+        (Some(n), _) => n.clone(),
+        (None, false) => e.target.clone(),
+        (None, true) => "-".into(),
+    };
+    let details = e
+        .details
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    vec![
+        e.seq.to_string(),
+        e.at.to_rfc3339(),
+        e.actor.clone(),
+        e.action.clone(),
+        target,
+        details,
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_align_on_characters_not_bytes() {
+        let t = table(
+            &["A", "B"],
+            &[
+                vec!["é".into(), "x".into()],
+                vec!["long".into(), "y".into()],
+            ],
+        );
+        assert_eq!(t, "A     B\né     x\nlong  y\n");
+    }
+
+    #[test]
+    fn csv_quotes_what_needs_quoting() {
+        let c = csv(&["a", "b"], &[vec!["x,y".into(), "say \"hi\"".into()]]);
+        assert_eq!(c, "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n");
+    }
+
+    #[test]
+    fn long_descriptions_are_shortened_with_an_ellipsis() {
+        assert_eq!(short("abcdef", 4), "abc…");
+        assert_eq!(short("abc", 4), "abc");
+    }
+}
