@@ -74,12 +74,18 @@ pub fn relative(from_now_secs: i64) -> String {
     if a < 5 {
         return "just now".into();
     }
-    let amount = match a {
-        0..=59 => format!("{a}s"),
-        60..=3_599 => format!("{}m", a / 60),
-        3_600..=86_399 => format!("{}h", a / 3_600),
-        86_400..=31_535_999 => format!("{}d", a / 86_400),
-        _ => format!("{}y", a / 31_536_000),
+    // Rounded to the nearest unit, so 23h59m55s reads "1d", not "23h".
+    let round = |unit: u64| (a + unit / 2) / unit;
+    let amount = if a < 60 {
+        format!("{a}s")
+    } else if round(60) < 60 {
+        format!("{}m", round(60))
+    } else if round(3_600) < 24 {
+        format!("{}h", round(3_600))
+    } else if round(86_400) < 365 {
+        format!("{}d", round(86_400))
+    } else {
+        format!("{}y", round(31_536_000))
     };
     if from_now_secs > 0 {
         format!("in {amount}")
@@ -133,5 +139,8 @@ mod tests {
         assert_eq!(relative(-300), "5m ago");
         assert_eq!(relative(3 * 86_400 + 5), "in 3d");
         assert_eq!(relative(2), "just now");
+        assert_eq!(relative(86_395), "in 1d");
+        assert_eq!(relative(3_599), "in 1h");
+        assert_eq!(relative(-90), "2m ago");
     }
 }
