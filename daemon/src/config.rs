@@ -21,6 +21,26 @@ pub struct Config {
     pub tokens: TokenConfig,
     pub tls: TlsConfig,
     pub limits: LimitsConfig,
+    pub access: AccessConfig,
+    pub admin: AdminConfig,
+}
+
+/// Who may do what over the admin API. The daemon's own user and root are always admins.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AccessConfig {
+    pub admins: Vec<String>,
+    pub operators: Vec<String>,
+    pub auditors: Vec<String>,
+    /// A group whose members may open the socket (its folder becomes 0750 and setgid).
+    pub socket_group: Option<String>,
+}
+
+/// The optional HTTPS admin listener (API tokens only).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdminConfig {
+    pub listen: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +95,8 @@ pub struct LimitsConfig {
     pub admin_max_body: usize,
     pub header_timeout: DurationValue,
     pub request_timeout: DurationValue,
+    pub redeem_failures_per_minute: u32,
+    pub rate_limit_addresses: usize,
 }
 
 impl Default for LimitsConfig {
@@ -83,6 +105,8 @@ impl Default for LimitsConfig {
             admin_max_body: 64 * 1024,
             header_timeout: DurationValue(10),
             request_timeout: DurationValue(30),
+            redeem_failures_per_minute: 10,
+            rate_limit_addresses: 100_000,
         }
     }
 }
@@ -123,6 +147,11 @@ impl Config {
         }
         if self.limits.header_timeout.0 == 0 || self.limits.request_timeout.0 == 0 {
             return bad("timeouts must be at least 1s");
+        }
+        if self.limits.redeem_failures_per_minute == 0 || self.limits.rate_limit_addresses < 16 {
+            return bad(
+                "limits.redeem_failures_per_minute must be ≥ 1 and rate_limit_addresses ≥ 16",
+            );
         }
         Ok(())
     }

@@ -31,6 +31,9 @@ pub struct Args {
     /// Address of the HTTPS redeem listener (port 0 picks a free port).
     #[arg(long, env = "GATEPASSD_LISTEN")]
     pub listen: Option<String>,
+    /// Address of the HTTPS admin listener for API tokens (off unless given here or in the config).
+    #[arg(long, env = "GATEPASSD_ADMIN_LISTEN")]
+    pub admin_listen: Option<String>,
 }
 
 fn load_config(args: &Args) -> Result<Config, Error> {
@@ -59,6 +62,9 @@ fn load_config(args: &Args) -> Result<Config, Error> {
     }
     if let Some(l) = &args.listen {
         cfg.redeem.listen = l.clone();
+    }
+    if let Some(l) = &args.admin_listen {
+        cfg.admin.listen = Some(l.clone());
     }
     Ok(cfg)
 }
@@ -103,20 +109,35 @@ pub fn run(args: Args) -> Result<(), Error> {
     runtime.block_on(async move {
         let socket_path = cfg.socket();
         let listen = cfg.redeem.listen.clone();
+        let admin_listen = cfg.admin.listen.clone();
+        let group = cfg.access.socket_group.clone();
         let daemon = Daemon::open(cfg, clock)?;
-        let admin = bind_socket(&socket_path)?;
+        let admin = bind_socket(&socket_path, group.as_deref())?;
         let redeem = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|e| Error::io(format!("binding the redeem listener on {listen}"), e))?;
         let addr = redeem.local_addr().map_err(|e| Error::io("redeem listener", e))?;
-        tracing::info!(socket = %socket_path.display(), redeem = %addr, data = %daemon.data_dir().display(), "gatepassd listening");
-        println!(
+        let admin_tls = match &admin_listen {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .map_err(|e| Error::io(format!("binding the admin listener on {a}"), e))?,
+            ),
+            None => None,
+        };
+        let mut ready = format!(
             "gatepassd ready socket={} redeem=https://{} ca_pin={}",
             socket_path.display(),
             addr,
             daemon.ca_pin()
         );
-        let result = daemon.run(admin, redeem, shutdown_signal()).await;
+        if let Some(l) = &admin_tls {
+            let a = l.local_addr().map_err(|e| Error::io("admin listener", e))?;
+            ready.push_str(&format!(" admin=https://{a}"));
+        }
+        tracing::info!(socket = %socket_path.display(), redeem = %addr, data = %daemon.data_dir().display(), "gatepassd listening");
+        println!("{ready}");
+        let result = daemon.run(admin, redeem, admin_tls, shutdown_signal()).await;
         let _ = std::fs::remove_file(&socket_path);
         result?;
         tracing::info!("stopped");

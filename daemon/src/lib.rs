@@ -13,6 +13,7 @@ pub mod error;
 pub mod launcher;
 pub mod metrics;
 pub mod model;
+pub mod ratelimit;
 pub mod secrets;
 pub mod server;
 pub mod store;
@@ -46,10 +47,13 @@ pub struct State {
     // Change notifications for `/v1/events`; the writer sends after each durable commit.
     pub events: broadcast::Sender<ChangeEvent>,
     pub metrics: Metrics,
+    /// Failed redemptions per source address (429 past the limit).
+    pub limiter: ratelimit::FailureLimiter,
     /// The URL hosts use to reach the redeem listener (for join commands).
     pub redeem_url: String,
-    /// The daemon's own uid: that user, like root, is an admin.
+    /// The daemon's own uid and user name: that user, like root, is an admin.
     pub daemon_uid: u32,
+    pub daemon_user: String,
     // Flips to true on shutdown; long-lived answers (events) end when it does.
     pub shutdown: watch::Receiver<bool>,
 }
@@ -125,6 +129,10 @@ impl Daemon {
     pub fn into_state(self, redeem_url: String) -> (Arc<State>, watch::Sender<bool>) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let redeem_url = self.config.redeem.public_url.clone().unwrap_or(redeem_url);
+        let limiter = ratelimit::FailureLimiter::new(
+            self.config.limits.redeem_failures_per_minute,
+            self.config.limits.rate_limit_addresses,
+        );
         let state = Arc::new(State {
             store: self.store,
             clock: self.clock,
@@ -133,19 +141,22 @@ impl Daemon {
             config: self.config,
             events: self.events,
             metrics: Metrics::default(),
+            limiter,
             redeem_url,
             daemon_uid: nix::unistd::geteuid().as_raw(),
+            daemon_user: server::user_name(nix::unistd::geteuid().as_raw()),
             shutdown: stop_rx,
         });
         (state, stop_tx)
     }
 
-    /// Serves the admin socket and the redeem listener until `shutdown` completes, then lets
-    /// in-flight requests finish.
+    /// Serves the admin socket, the redeem listener and (when given) the HTTPS admin listener
+    /// until `shutdown` completes, then lets in-flight requests finish.
     pub async fn run(
         self,
         admin: UnixListener,
         redeem: TcpListener,
+        admin_tls: Option<TcpListener>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), Error> {
         let local = redeem
@@ -163,6 +174,15 @@ impl Daemon {
             limits,
             stop_rx.clone(),
         ));
+        let admin_tls_task = admin_tls.map(|l| {
+            tokio::spawn(server::serve_tls(
+                l,
+                tls.clone(),
+                api::admin_router(state.clone()),
+                limits,
+                stop_rx.clone(),
+            ))
+        });
         let redeem_task = tokio::spawn(server::serve_tls(
             redeem,
             tls,
@@ -175,6 +195,9 @@ impl Daemon {
         let _ = stop_tx.send(true);
         let _ = admin_task.await;
         let _ = redeem_task.await;
+        if let Some(t) = admin_tls_task {
+            let _ = t.await;
+        }
         Ok(())
     }
 }
@@ -195,9 +218,31 @@ pub fn redeem_url_for(addr: std::net::SocketAddr) -> String {
 
 /// Binds the admin socket: its folder is created 0700, the socket under a 0077 umask (so it is
 /// never briefly open to others), a stale socket file is replaced, a live one is an error.
-pub fn bind_socket(path: &Path) -> Result<UnixListener, Error> {
+/// With `group`, the folder is 0750 and setgid to that group, and the socket is made under a
+/// 0007 umask, so it is born 0770 and owned by the group: its members can connect, nobody else.
+pub fn bind_socket(path: &Path, group: Option<&str>) -> Result<UnixListener, Error> {
+    let mut umask = 0o077;
     if let Some(parent) = path.parent() {
         private_dir(parent)?;
+        if let Some(name) = group {
+            let g = nix::unistd::Group::from_name(name)
+                .ok()
+                .flatten()
+                .ok_or_else(|| Error::Config {
+                    path: parent.to_owned(),
+                    message: format!("no group {name:?} for access.socket_group"),
+                })?;
+            nix::unistd::chown(parent, None, Some(g.gid)).map_err(|e| {
+                Error::io(
+                    format!("giving {} to group {name}", parent.display()),
+                    e.into(),
+                )
+            })?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o2750))
+                .map_err(|e| Error::io(format!("setting the mode of {}", parent.display()), e))?;
+            umask = 0o007;
+        }
     }
     if path.exists() {
         if std::os::unix::net::UnixStream::connect(path).is_ok() {
@@ -206,7 +251,7 @@ pub fn bind_socket(path: &Path) -> Result<UnixListener, Error> {
         std::fs::remove_file(path)
             .map_err(|e| Error::io(format!("removing stale {}", path.display()), e))?;
     }
-    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    let old = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(umask));
     let bound = UnixListener::bind(path);
     nix::sys::stat::umask(old);
     bound.map_err(|e| Error::io(format!("binding {}", path.display()), e))

@@ -64,7 +64,8 @@ where
     });
 }
 
-fn user_name(uid: u32) -> String {
+/// The user name of a uid, or `uid:N` when it has none.
+pub fn user_name(uid: u32) -> String {
     match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
         Ok(Some(u)) => u.name,
         _ => format!("uid:{uid}"),

@@ -432,6 +432,54 @@ pub struct ChangeEvent {
     pub audit: Option<AuditEvent>,
 }
 
+/// A personal API token (`gpa_…`) for the HTTPS admin listener, as lists show it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiToken {
+    pub id: String,
+    /// `gpa_<id>…`
+    pub prefix: String,
+    pub name: String,
+    /// The user the token acts as (its creator).
+    pub user: String,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    /// Valid only for request paths under this prefix.
+    pub path_prefix: Option<String>,
+    /// Valid only when the Referer's host ends with this value.
+    pub referrer: Option<String>,
+    pub remark: String,
+}
+
+/// `POST /v1/api-tokens`: always for the caller. Expiry defaults to 14 days, at least 1 day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateApiTokenRequest {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<DurationValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<Timestamp>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub referrer: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remark: Option<String>,
+}
+
+/// The answer to `POST /v1/api-tokens`: the only time the secret is sent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CreateApiTokenResponse {
+    pub api_token: ApiToken,
+    pub secret: String,
+}
+
+impl Drop for CreateApiTokenResponse {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.secret);
+    }
+}
+
 /// Columns tokens can be sorted by (`?sort=` and `--sort`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -10,13 +10,21 @@
 //! - `hostile`: malformed, oversized and slow input over the wire, and bad CLI input.
 //! - `operation`: first start, file modes, a second daemon, graceful shutdown, config.
 //! - `secrets`: no secret in the data folder, the logs or error bodies.
+//! - `access`: roles with real Unix users over the socket (root only; skipped otherwise).
+//! - `apitokens`: personal API tokens on the HTTPS admin listener.
+//! - `ratelimit`: failed redemptions from one address get 429; others are never slowed.
+//! - `hosts`: removing hosts, counts against uses, and `doctor`.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod access;
+mod apitokens;
 mod concurrency;
 mod crash;
 mod hostile;
+mod hosts;
 mod lifecycle;
 mod operation;
+mod ratelimit;
 mod secrets;
 mod support;
 mod tls;

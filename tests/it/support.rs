@@ -55,14 +55,18 @@ pub struct Daemon {
     pub socket: PathBuf,
     pub redeem_url: String,
     pub pin: String,
+    /// The HTTPS admin listener, when the config turns it on.
+    pub admin_url: Option<String>,
     /// Extra config (TOML) written to the config file before start.
     pub config: String,
     starts: u32,
 }
 
 impl Daemon {
+    /// A daemon whose failure limit is high enough for tests that send many bad requests from
+    /// one address (the rate-limit tests set their own).
     pub fn start() -> Daemon {
-        Daemon::start_with_config("")
+        Daemon::start_with_config("[limits]\nredeem_failures_per_minute = 100000\n")
     }
 
     pub fn start_with_config(config: &str) -> Daemon {
@@ -74,6 +78,7 @@ impl Daemon {
             socket,
             redeem_url: String::new(),
             pin: String::new(),
+            admin_url: None,
             config: config.to_owned(),
             starts: 0,
         };
@@ -137,6 +142,9 @@ impl Daemon {
             if let Some(v) = part.strip_prefix("ca_pin=") {
                 self.pin = v.to_owned();
             }
+            if let Some(v) = part.strip_prefix("admin=") {
+                self.admin_url = Some(v.to_owned());
+            }
         }
         self.child = Some(child);
         self.starts += 1;
@@ -175,6 +183,19 @@ impl Daemon {
     /// Runs the real CLI against this daemon.
     pub fn cli(&self, args: &[&str]) -> Output {
         self.cli_with_stdin(args, None)
+    }
+
+    /// Runs the CLI against the HTTPS admin listener with an API token.
+    pub fn cli_https(&self, api_token: &str, args: &[&str]) -> Output {
+        let url = self.admin_url.clone().expect("the admin listener is on");
+        Command::new(gatepass_bin())
+            .args(["--server", &url, "--ca-pin", &self.pin])
+            .args(args)
+            .env_remove("GATEPASS_SOCKET")
+            .env("GATEPASS_API_TOKEN", api_token)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
     }
 
     pub fn cli_with_stdin(&self, args: &[&str], stdin: Option<&str>) -> Output {

@@ -15,8 +15,19 @@ use clap::{Args, Parser, Subcommand};
 )]
 pub struct Cli {
     /// The daemon's Unix socket.
-    #[arg(long, global = true, env = "GATEPASS_SOCKET")]
+    #[arg(
+        long,
+        global = true,
+        env = "GATEPASS_SOCKET",
+        conflicts_with = "server"
+    )]
     pub socket: Option<PathBuf>,
+    /// The daemon's HTTPS admin listener (with an API token from GATEPASS_API_TOKEN or a prompt).
+    #[arg(long, global = true, env = "GATEPASS_SERVER")]
+    pub server: Option<String>,
+    /// The CA pin of the --server (sha256:HEX, printed by gatepassd and `gatepass doctor`).
+    #[arg(long, global = true, env = "GATEPASS_CA_PIN")]
+    pub ca_pin: Option<String>,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -31,6 +42,11 @@ pub enum Command {
     Hosts(Hosts),
     /// The audit log: who did what, and every redemption attempt.
     Audit(AuditArgs),
+    /// Personal API tokens (gpa_…) for the HTTPS admin listener.
+    #[command(subcommand, name = "apitokens")]
+    ApiTokens(ApiTokens),
+    /// Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config.
+    Doctor,
     /// Runs an embedded daemon (used by the console to start one).
     #[command(name = "__daemon", hide = true)]
     InternalDaemon(gatepassd::launcher::Args),
@@ -169,6 +185,45 @@ pub enum Hosts {
         #[command(flatten)]
         format: Format,
     },
+    /// Remove a host from the records (audited). Its token's use count stays as it was.
+    Remove {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApiTokens {
+    /// Your API tokens (admins: everyone's).
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create an API token for yourself. Prints the token alone on stdout.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Lifetime (default 14d, at least 1d).
+        #[arg(long, group = "api_expiry")]
+        ttl: Option<String>,
+        /// Expiry as an RFC 3339 date and time.
+        #[arg(long, group = "api_expiry")]
+        expires: Option<String>,
+        /// Valid only for request paths under this prefix, e.g. /v1/tokens.
+        #[arg(long)]
+        path_prefix: Option<String>,
+        /// Valid only when the Referer's host ends with this value.
+        #[arg(long)]
+        referrer: Option<String>,
+        #[arg(long)]
+        remark: Option<String>,
+        /// Print {"api_token": {…}, "secret": "gpa_…"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an API token (by id, or one of yours by name): it stops working at once.
+    Delete { id_or_name: String },
 }
 
 #[derive(Debug, Args)]

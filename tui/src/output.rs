@@ -72,11 +72,26 @@ pub fn uses(t: &Token) -> String {
     format!("{}/{}", t.uses, t.max_uses)
 }
 
-pub const TOKEN_HEADER: [&str; 9] = [
+/// True when a token's use count and its enrolled hosts disagree (hosts were removed).
+pub fn counts_differ(t: &Token) -> bool {
+    t.uses != t.hosts
+}
+
+/// The HOSTS cell: the count, flagged with `!` when it differs from the uses.
+pub fn hosts_cell(t: &Token) -> String {
+    if counts_differ(t) {
+        format!("{} !", t.hosts)
+    } else {
+        t.hosts.to_string()
+    }
+}
+
+pub const TOKEN_HEADER: [&str; 10] = [
     "NAME",
     "ID",
     "STATUS",
     "USES",
+    "HOSTS",
     "LAST USED",
     "GROUP",
     "OWNER",
@@ -90,6 +105,7 @@ pub fn token_row(t: &Token, now: Timestamp) -> Vec<String> {
         t.id.clone(),
         t.status.to_string(),
         uses(t),
+        hosts_cell(t),
         when(t.last_used_at, now, "never"),
         t.group.clone().unwrap_or_else(|| "-".into()),
         t.owner.clone(),
@@ -98,12 +114,13 @@ pub fn token_row(t: &Token, now: Timestamp) -> Vec<String> {
     ]
 }
 
-pub const TOKEN_CSV_HEADER: [&str; 13] = [
+pub const TOKEN_CSV_HEADER: [&str; 14] = [
     "id",
     "name",
     "status",
     "uses",
     "max_uses",
+    "hosts",
     "last_used_at",
     "last_used_by",
     "group",
@@ -129,6 +146,7 @@ pub fn token_csv_row(t: &Token) -> Vec<String> {
         t.status.to_string(),
         t.uses.to_string(),
         max,
+        t.hosts.to_string(),
         ts(t.last_used_at),
         t.last_used_by.clone().unwrap_or_default(),
         t.group.clone().unwrap_or_default(),

@@ -1,5 +1,6 @@
-//! The admin API (served on the Unix socket): tokens, hosts, audit, events, health and metrics.
-//! The caller is the socket peer's user; every change is audited under that name.
+//! The admin API (the Unix socket, and the optional HTTPS admin listener): tokens, hosts,
+//! audit, events, API tokens, health and metrics. Every change is audited under the caller's
+//! name; what a caller sees and may change follows their role (`api::access`).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -8,8 +9,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
-use axum::extract::{FromRequestParts, Path, Query, Request, State as S};
-use axum::http::request::Parts;
+use axum::extract::{Path, Query, Request, State as S};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -17,15 +17,17 @@ use axum::routing::{get, post};
 use futures_util::StreamExt;
 use gatepass_protocol::token::{self, TokenKind};
 use gatepass_protocol::{
-    AuditQuery, ChangeEvent, CreateTokenRequest, CreateTokenResponse, ErrorCode, Host, HostQuery,
-    PatchTokenRequest, SortColumn, Token, TokenQuery, WhoAmI,
+    ApiToken, AuditQuery, ChangeEvent, CreateApiTokenRequest, CreateApiTokenResponse,
+    CreateTokenRequest, CreateTokenResponse, ErrorCode, Host, HostQuery, PatchTokenRequest,
+    SortColumn, Token, TokenQuery, WhoAmI,
 };
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
-use super::{ApiError, Peer, State, blocking, read_json};
+use super::access::{Caller, Role};
+use super::{ApiError, State, blocking, read_json};
 use crate::model;
-use crate::store::{TokenChange, TokenRecord};
+use crate::store::{ApiTokenRecord, TokenChange, TokenRecord};
 
 pub fn routes() -> Router<Arc<State>> {
     Router::new()
@@ -38,42 +40,20 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/v1/tokens/{id}/revoke", post(revoke_token))
         .route("/v1/tokens/{id}/hosts", get(token_hosts))
         .route("/v1/hosts", get(list_hosts))
+        .route("/v1/hosts/{id}", axum::routing::delete(remove_host))
+        .route(
+            "/v1/api-tokens",
+            get(list_api_tokens).post(create_api_token),
+        )
+        .route(
+            "/v1/api-tokens/{id}",
+            axum::routing::delete(delete_api_token),
+        )
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/events", get(events))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-}
-
-/// The authenticated caller of an admin request.
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub user: String,
-    pub admin: bool,
-}
-
-impl Caller {
-    pub fn role(&self) -> &'static str {
-        if self.admin { "admin" } else { "operator" }
-    }
-}
-
-impl FromRequestParts<Arc<State>> for Caller {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, ApiError> {
-        // Enrollment tokens open the redeem endpoint and nothing else.
-        if parts.headers.contains_key(header::AUTHORIZATION) {
-            return Err(ApiError::unauthorized());
-        }
-        match parts.extensions.get::<Peer>() {
-            Some(Peer::Unix { uid, user }) => Ok(Caller {
-                user: user.clone(),
-                admin: *uid == 0 || *uid == state.daemon_uid,
-            }),
-            _ => Err(ApiError::unauthorized()),
-        }
-    }
 }
 
 fn path_id(p: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
@@ -86,8 +66,13 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad(e.body_text()))
 }
 
-/// Finds a live token by id, else by name.
-async fn resolve(state: &Arc<State>, id_or_name: &str) -> Result<TokenRecord, ApiError> {
+/// Finds a live token the caller may see, by id, else by name. Others' tokens are "not found"
+/// for operators, so their existence does not leak.
+async fn resolve(
+    state: &Arc<State>,
+    caller: &Caller,
+    id_or_name: &str,
+) -> Result<TokenRecord, ApiError> {
     let key = id_or_name.to_owned();
     let found = blocking(state, move |s| {
         if token::looks_like_id(&key)
@@ -101,7 +86,7 @@ async fn resolve(state: &Arc<State>, id_or_name: &str) -> Result<TokenRecord, Ap
         }
     })
     .await?;
-    found.ok_or_else(|| {
+    found.filter(|t| caller.may_see(&t.owner)).ok_or_else(|| {
         ApiError::new(
             ErrorCode::NotFound,
             format!("no token named or with id {id_or_name:?}"),
@@ -112,8 +97,8 @@ async fn resolve(state: &Arc<State>, id_or_name: &str) -> Result<TokenRecord, Ap
 async fn whoami(caller: Caller, S(state): S<Arc<State>>) -> Json<WhoAmI> {
     Json(WhoAmI {
         user: caller.user.clone(),
-        uid: None,
-        role: caller.role().into(),
+        uid: caller.uid,
+        role: caller.role.as_str().into(),
         daemon_version: env!("CARGO_PKG_VERSION").into(),
         redeem_url: state.redeem_url.clone(),
         ca_pin: state.ca.pin.clone(),
@@ -155,11 +140,17 @@ fn matches(t: &Token, q: &TokenQuery) -> bool {
 }
 
 async fn list_tokens(
-    _caller: Caller,
+    caller: Caller,
     S(state): S<Arc<State>>,
     q: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Token>>, ApiError> {
-    let q = query(q)?;
+    let mut q = query(q)?;
+    if !caller.sees_all() {
+        if q.owner.as_ref().is_some_and(|o| *o != caller.user) {
+            return Ok(Json(Vec::new()));
+        }
+        q.owner = Some(caller.user.clone());
+    }
     let now = state.clock.now();
     let records = blocking(&state, |s| s.list_tokens()).await?;
     let mut tokens: Vec<Token> = records
@@ -180,6 +171,7 @@ async fn create_token(
     S(state): S<Arc<State>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    caller.require_write(&state).await?;
     let body: CreateTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
     let now = state.clock.now();
     model::validate_name("name", &body.name).map_err(ApiError::bad)?;
@@ -192,11 +184,10 @@ async fn create_token(
     let owner = match body.owner {
         Some(o) if o != caller.user => {
             model::validate_name("owner", &o).map_err(ApiError::bad)?;
-            if !caller.admin {
-                return Err(ApiError::new(
-                    ErrorCode::Forbidden,
-                    "only admins may mint tokens for another owner",
-                ));
+            if caller.role != Role::Admin {
+                return Err(caller
+                    .deny(&state, "only admins may mint tokens for another owner")
+                    .await);
             }
             o
         }
@@ -257,11 +248,11 @@ pub fn join_command(state: &State) -> String {
 }
 
 async fn show_token(
-    _caller: Caller,
+    caller: Caller,
     S(state): S<Arc<State>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Token>, ApiError> {
-    let rec = resolve(&state, &path_id(id)?).await?;
+    let rec = resolve(&state, &caller, &path_id(id)?).await?;
     Ok(Json(rec.view(state.clock.now())))
 }
 
@@ -272,8 +263,9 @@ async fn patch_token(
     req: Request,
 ) -> Result<Json<Token>, ApiError> {
     let id = path_id(id)?;
+    caller.require_write(&state).await?;
     let patch: PatchTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
-    let rec = resolve(&state, &id).await?;
+    let rec = resolve(&state, &caller, &id).await?;
     if patch.name.as_ref().is_some_and(|n| *n != rec.name) {
         return Err(ApiError::new(
             ErrorCode::NameImmutable,
@@ -310,7 +302,8 @@ async fn revoke_token(
     S(state): S<Arc<State>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Token>, ApiError> {
-    let rec = resolve(&state, &path_id(id)?).await?;
+    caller.require_write(&state).await?;
+    let rec = resolve(&state, &caller, &path_id(id)?).await?;
     let now = state.clock.now();
     let after = blocking(&state, move |s| {
         s.change_token(&rec.id, TokenChange::Revoke, &caller.user, now)
@@ -324,38 +317,68 @@ async fn delete_token(
     S(state): S<Arc<State>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Token>, ApiError> {
-    let rec = resolve(&state, &path_id(id)?).await?;
+    caller.require_write(&state).await?;
+    let rec = resolve(&state, &caller, &path_id(id)?).await?;
     let now = state.clock.now();
     let gone = blocking(&state, move |s| s.delete_token(&rec.id, &caller.user, now)).await?;
     Ok(Json(gone.view(now)))
 }
 
 async fn token_hosts(
-    _caller: Caller,
+    caller: Caller,
     S(state): S<Arc<State>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Vec<Host>>, ApiError> {
-    let rec = resolve(&state, &path_id(id)?).await?;
+    let rec = resolve(&state, &caller, &path_id(id)?).await?;
     let hosts = blocking(&state, move |s| s.list_hosts(Some(&rec.id))).await?;
     Ok(Json(hosts.into_iter().map(|h| h.host).collect()))
 }
 
 async fn list_hosts(
-    _caller: Caller,
+    caller: Caller,
     S(state): S<Arc<State>>,
     q: Result<Query<HostQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Host>>, ApiError> {
     let q = query(q)?;
     let token_id = match q.token {
-        Some(t) => Some(resolve(&state, &t).await?.id),
+        Some(t) => Some(resolve(&state, &caller, &t).await?.id),
         None => None,
     };
     let hosts = blocking(&state, move |s| s.list_hosts(token_id.as_deref())).await?;
-    Ok(Json(hosts.into_iter().map(|h| h.host).collect()))
+    Ok(Json(
+        hosts
+            .into_iter()
+            .map(|h| h.host)
+            .filter(|h| caller.may_see(&h.owner))
+            .collect(),
+    ))
+}
+
+async fn remove_host(
+    caller: Caller,
+    S(state): S<Arc<State>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<Host>, ApiError> {
+    caller.require_write(&state).await?;
+    let id = path_id(id)?;
+    let not_found = || ApiError::new(ErrorCode::NotFound, format!("no host {id:?}"));
+    let lookup = id.clone();
+    let hosts = blocking(&state, move |s| s.list_hosts(None)).await?;
+    let host = hosts
+        .into_iter()
+        .find(|h| h.host.id == lookup)
+        .ok_or_else(not_found)?;
+    if !caller.may_see(&host.host.owner) {
+        return Err(not_found());
+    }
+    let now = state.clock.now();
+    let user = caller.user.clone();
+    let gone = blocking(&state, move |s| s.remove_host(&host.host.id, &user, now)).await?;
+    Ok(Json(gone.host))
 }
 
 async fn audit(
-    _caller: Caller,
+    caller: Caller,
     S(state): S<Arc<State>>,
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<Vec<gatepass_protocol::AuditEvent>>, ApiError> {
@@ -364,21 +387,58 @@ async fn audit(
     if let Some(t) = &q.token
         && !token::looks_like_id(t)
     {
-        q.token = Some(resolve(&state, t).await?.id);
+        q.token = Some(resolve(&state, &caller, t).await?.id);
     }
-    Ok(Json(blocking(&state, move |s| s.audit(&q)).await?))
+    if caller.sees_all() {
+        return Ok(Json(blocking(&state, move |s| s.audit(&q)).await?));
+    }
+    // Operators read their own actions and the trails of their own tokens.
+    let user = caller.user.clone();
+    let events = blocking(&state, move |s| {
+        let own: std::collections::BTreeSet<String> = s
+            .list_tokens()?
+            .into_iter()
+            .filter(|t| t.owner == user)
+            .map(|t| t.id)
+            .collect();
+        let mut wide = q.clone();
+        wide.limit = Some(100_000);
+        let limit = q.limit.unwrap_or(1_000);
+        let mut v: Vec<_> = s
+            .audit(&wide)?
+            .into_iter()
+            .filter(|e| e.actor == user || own.contains(&e.target))
+            .collect();
+        let skip = v.len().saturating_sub(limit);
+        Ok(v.split_off(skip))
+    })
+    .await?;
+    Ok(Json(events))
 }
 
 async fn audit_verify(
-    _caller: Caller,
+    caller: Caller,
     S(state): S<Arc<State>>,
 ) -> Result<Json<crate::store::AuditCheck>, ApiError> {
+    caller.require_overview(&state).await?;
     Ok(Json(blocking(&state, |s| s.verify_audit()).await?))
 }
 
-async fn events(_caller: Caller, S(state): S<Arc<State>>) -> impl IntoResponse {
+async fn events(caller: Caller, S(state): S<Arc<State>>) -> impl IntoResponse {
     let mut shutdown = state.shutdown.clone();
     let stream = BroadcastStream::new(state.events.subscribe())
+        .filter(move |item| {
+            // Operators hear about their own tokens, hosts and actions only.
+            let visible = match item {
+                Ok(c) if !caller.sees_all() => {
+                    c.token.as_ref().is_some_and(|t| t.owner == caller.user)
+                        || c.host.as_ref().is_some_and(|h| h.owner == caller.user)
+                        || c.audit.as_ref().is_some_and(|a| a.actor == caller.user)
+                }
+                _ => true,
+            };
+            std::future::ready(visible)
+        })
         .map(|item| {
             let change = match item {
                 Ok(c) => c,
@@ -399,11 +459,124 @@ async fn events(_caller: Caller, S(state): S<Arc<State>>) -> impl IntoResponse {
     Sse::new(stream).keep_alive(KeepAlive::default())
 }
 
+/// `GET /v1/api-tokens`: the caller's own API tokens (admins: everyone's).
+async fn list_api_tokens(
+    caller: Caller,
+    S(state): S<Arc<State>>,
+) -> Result<Json<Vec<ApiToken>>, ApiError> {
+    let user = (caller.role != Role::Admin).then(|| caller.user.clone());
+    let list = blocking(&state, move |s| s.list_api_tokens(user.as_deref())).await?;
+    Ok(Json(list.into_iter().map(|r| r.token).collect()))
+}
+
+const API_TOKEN_DEFAULT_TTL: u64 = 14 * 86_400;
+const API_TOKEN_MIN_TTL: u64 = 86_400;
+
+/// `POST /v1/api-tokens`: a token for the caller alone, shown once.
+async fn create_api_token(
+    caller: Caller,
+    S(state): S<Arc<State>>,
+    req: Request,
+) -> Result<Response, ApiError> {
+    let body: CreateApiTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
+    let now = state.clock.now();
+    model::validate_name("name", &body.name).map_err(ApiError::bad)?;
+    let remark = body.remark.unwrap_or_default();
+    model::validate_description(&remark).map_err(ApiError::bad)?;
+    let expires_at = match (body.ttl, body.expires_at) {
+        (Some(_), Some(_)) => return Err(ApiError::bad("give at most one of ttl and expires_at")),
+        (Some(t), None) => now
+            .checked_add(t.0)
+            .ok_or_else(|| ApiError::bad("ttl reaches beyond the year 9999"))?,
+        (None, Some(at)) => at,
+        (None, None) => now
+            .checked_add(API_TOKEN_DEFAULT_TTL)
+            .ok_or_else(|| ApiError::internal("clock"))?,
+    };
+    if expires_at.0 < now.0.saturating_add(API_TOKEN_MIN_TTL as i64) {
+        return Err(ApiError::bad("an API token must live at least 1 day"));
+    }
+    if let Some(p) = &body.path_prefix
+        && (!p.starts_with('/')
+            || p.len() > 256
+            || !p.is_ascii()
+            || p.chars().any(char::is_control))
+    {
+        return Err(ApiError::bad(
+            "path_prefix must be an ASCII path starting with / (at most 256 characters)",
+        ));
+    }
+    if let Some(r) = &body.referrer
+        && (r.is_empty()
+            || r.len() > 253
+            || !r
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b)))
+    {
+        return Err(ApiError::bad(
+            "referrer must be a domain (suffix) such as ci.example.org",
+        ));
+    }
+    let secret = token::generate(TokenKind::Api).map_err(ApiError::internal)?;
+    let record = ApiTokenRecord {
+        token: ApiToken {
+            id: secret.id().to_owned(),
+            prefix: secret.display_prefix(),
+            name: body.name,
+            user: caller.user.clone(),
+            created_at: now,
+            expires_at,
+            path_prefix: body.path_prefix,
+            referrer: body.referrer.map(|r| r.to_ascii_lowercase()),
+            remark,
+        },
+        secret_hash: model::hex(&state.key.hash(secret.expose())),
+    };
+    let stored = blocking(&state, move |s| s.create_api_token(record)).await?;
+    let answer = CreateApiTokenResponse {
+        api_token: stored.token.clone(),
+        secret: secret.expose().to_owned(),
+    };
+    Ok((StatusCode::CREATED, Json(&answer)).into_response())
+}
+
+/// `DELETE /v1/api-tokens/{id-or-name}`: the caller's own (admins: anyone's); stops working at once.
+async fn delete_api_token(
+    caller: Caller,
+    S(state): S<Arc<State>>,
+    id: Result<Path<String>, PathRejection>,
+) -> Result<Json<ApiToken>, ApiError> {
+    let key = path_id(id)?;
+    let user = (caller.role != Role::Admin).then(|| caller.user.clone());
+    let (k, me) = (key.clone(), caller.user.clone());
+    let found = blocking(&state, move |s| {
+        let visible = s.list_api_tokens(user.as_deref())?;
+        // By id; by name only among the caller's own tokens (names are unique per user).
+        let by_id = visible.iter().find(|r| r.token.id == k);
+        let by_name = || {
+            visible
+                .iter()
+                .find(|r| r.token.name == k && r.token.user == me)
+        };
+        Ok(by_id.or_else(by_name).cloned())
+    })
+    .await?
+    .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no API token {key:?}")))?;
+    let now = state.clock.now();
+    let actor = caller.user.clone();
+    let gone = blocking(&state, move |s| {
+        s.delete_api_token(&found.token.id, &actor, now)
+    })
+    .await?;
+    Ok(Json(gone.token))
+}
+
 async fn healthz() -> &'static str {
     "ok\n"
 }
 
-async fn metrics(_caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
+async fn metrics(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
+    caller.require_overview(&state).await?;
     let now = state.clock.now();
     let records = blocking(&state, |s| s.list_tokens()).await?;
     let mut by_status: BTreeMap<&'static str, u64> = gatepass_protocol::TokenStatus::ALL

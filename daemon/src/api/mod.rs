@@ -2,6 +2,7 @@
 //! and the two routers — `admin_router` (Unix socket) and `redeem_router` (HTTPS).
 //! Both are plain axum `Router`s, tested without sockets through `tower::ServiceExt::oneshot`.
 
+pub mod access;
 pub mod admin;
 pub mod redeem;
 

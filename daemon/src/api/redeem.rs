@@ -66,9 +66,56 @@ async fn refuse(
 }
 
 async fn redeem(S(state): S<Arc<State>>, req: Request) -> Response {
+    let source = source_of(&req);
+    if let Some(retry) = state.limiter.blocked(source, state.clock.now()) {
+        state.metrics.redeem(ErrorCode::TooManyRequests.as_str());
+        let e = ApiError::new(
+            ErrorCode::TooManyRequests,
+            "too many failed attempts from this address; try again later",
+        );
+        let mut resp = e.into_response();
+        if let Ok(v) = header::HeaderValue::from_str(&retry.to_string()) {
+            resp.headers_mut().insert(header::RETRY_AFTER, v);
+        }
+        return resp;
+    }
     match redeem_inner(&state, req).await {
         Ok(r) => r,
-        Err(e) => e.into_response(),
+        Err(e) => {
+            // Only failures that look like guessing or garbage count: a wrong or malformed token,
+            // a bad body. A valid token that is used up, expired or disabled is not an attack,
+            // and counting it would lock out a whole fleet behind one NAT. The failure that
+            // crosses the limit is audited (once per window).
+            let counts = matches!(
+                e.code,
+                ErrorCode::Unauthorized
+                    | ErrorCode::InvalidRequest
+                    | ErrorCode::InvalidJson
+                    | ErrorCode::PayloadTooLarge
+                    | ErrorCode::UnsupportedMediaType
+                    | ErrorCode::RequestTimeout
+            );
+            if counts && state.limiter.failure(source, state.clock.now()) {
+                let mut details = BTreeMap::new();
+                details.insert("source".to_string(), source.to_string());
+                details.insert(
+                    "limit_per_minute".to_string(),
+                    state.config.limits.redeem_failures_per_minute.to_string(),
+                );
+                let draft = AuditDraft {
+                    at: state.clock.now(),
+                    actor: format!("host:?@{source}"),
+                    action: "redeem_rate_limited",
+                    target: String::new(),
+                    target_name: None,
+                    details,
+                };
+                if let Err(err) = blocking(&state, move |s| s.append_audit(draft)).await {
+                    tracing::error!(error = ?err, "could not audit a rate limit");
+                }
+            }
+            e.into_response()
+        }
     }
 }
 

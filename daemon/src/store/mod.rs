@@ -10,7 +10,9 @@ pub mod redb_store;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use gatepass_protocol::{AuditEvent, AuditQuery, Host, MaxUses, Timestamp, Token, TokenStatus};
+use gatepass_protocol::{
+    ApiToken, AuditEvent, AuditQuery, Host, MaxUses, Timestamp, Token, TokenStatus,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::error::StoreError;
@@ -87,6 +89,14 @@ pub struct HostRecord {
     #[serde(flatten)]
     pub host: Host,
     pub cert_pem: Option<String>,
+}
+
+/// A personal API token as stored: the public view plus the keyed hash of its secret (hex).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiTokenRecord {
+    #[serde(flatten)]
+    pub token: ApiToken,
+    pub secret_hash: String,
 }
 
 /// A change to a token other than creation and deletion.
@@ -222,6 +232,20 @@ pub trait Store: Send + Sync + 'static {
     /// Appends an audit event on its own (e.g. a redemption refused before any lookup).
     fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError>;
     fn list_hosts(&self, token_id: Option<&str>) -> Result<Vec<HostRecord>, StoreError>;
+    /// Removes a host from the records (its token's host count drops; its uses do not).
+    fn remove_host(&self, id: &str, actor: &str, now: Timestamp) -> Result<HostRecord, StoreError>;
+    /// Stores a new API token (`NameTaken` when its user already has one of that name).
+    fn create_api_token(&self, token: ApiTokenRecord) -> Result<ApiTokenRecord, StoreError>;
+    fn get_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
+    /// All API tokens, or those of one user.
+    fn list_api_tokens(&self, user: Option<&str>) -> Result<Vec<ApiTokenRecord>, StoreError>;
+    /// Deletes an API token: it stops working at once.
+    fn delete_api_token(
+        &self,
+        id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<ApiTokenRecord, StoreError>;
     fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
     fn verify_audit(&self) -> Result<AuditCheck, StoreError>;
 }

@@ -38,6 +38,9 @@ const AUDIT: TableDefinition<u64, &[u8]> = TableDefinition::new("audit");
 /// `target/seq` (seq zero-padded to 20 digits) → (): a token's audit trail.
 const AUDIT_BY_TARGET: TableDefinition<&str, ()> = TableDefinition::new("audit_by_target");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_tokens");
+/// `user/name` → id: API token names are unique per user.
+const API_TOKEN_NAMES: TableDefinition<&str, &str> = TableDefinition::new("api_token_names");
 
 const AUDIT_HEAD: &str = "audit_head";
 const MAX_BATCH: usize = 256;
@@ -112,6 +115,8 @@ impl RedbStore {
             txn.open_table(AUDIT).map_err(StoreError::from)?;
             txn.open_table(AUDIT_BY_TARGET).map_err(StoreError::from)?;
             txn.open_table(META).map_err(StoreError::from)?;
+            txn.open_table(API_TOKENS).map_err(StoreError::from)?;
+            txn.open_table(API_TOKEN_NAMES).map_err(StoreError::from)?;
         }
         txn.commit().map_err(StoreError::from)?;
         let db = std::sync::Arc::new(db);
@@ -688,6 +693,143 @@ impl Store for RedbStore {
                     .then_with(|| a.host.id.cmp(&b.host.id))
             });
             Ok(out)
+        })
+    }
+
+    fn remove_host(&self, id: &str, actor: &str, now: Timestamp) -> Result<HostRecord, StoreError> {
+        let id = id.to_owned();
+        let actor = actor.to_owned();
+        self.write(move |b| {
+            let host: HostRecord = match b.txn.open_table(HOSTS)?.get(id.as_str())? {
+                Some(v) => get_json(v.value())?,
+                None => return Err(StoreError::NotFound(format!("host {id}"))),
+            };
+            let h = &host.host;
+            b.txn.open_table(HOSTS)?.remove(h.id.as_str())?;
+            let th = format!("{}/{}", h.token_id, h.id);
+            b.txn.open_table(TOKEN_HOSTS)?.remove(th.as_str())?;
+            if let Some(fp) = &h.key_fingerprint {
+                let key = format!("{}/{}", h.token_id, fp);
+                b.txn.open_table(HOST_KEYS)?.remove(key.as_str())?;
+            }
+            if let Some(mut t) = b.token(&h.token_id)? {
+                t.hosts = t.hosts.saturating_sub(1);
+                b.put_token(&t, now)?;
+            }
+            let mut details = BTreeMap::new();
+            details.insert("host_id".to_string(), h.id.clone());
+            details.insert("hostname".to_string(), h.hostname.clone());
+            b.audit(AuditDraft {
+                at: now,
+                actor,
+                action: "host_removed",
+                target: h.token_id.clone(),
+                target_name: Some(h.token_name.clone()),
+                details,
+            })?;
+            Ok(host)
+        })
+    }
+
+    fn create_api_token(&self, token: ApiTokenRecord) -> Result<ApiTokenRecord, StoreError> {
+        self.write(move |b| {
+            let t = &token.token;
+            let name_key = format!("{}/{}", t.user, t.name);
+            if b.txn
+                .open_table(API_TOKEN_NAMES)?
+                .get(name_key.as_str())?
+                .is_some()
+            {
+                return Err(StoreError::NameTaken(t.name.clone()));
+            }
+            if b.txn.open_table(API_TOKENS)?.get(t.id.as_str())?.is_some() {
+                return Err(StoreError::Conflict("token id collision; try again".into()));
+            }
+            b.txn
+                .open_table(API_TOKEN_NAMES)?
+                .insert(name_key.as_str(), t.id.as_str())?;
+            b.txn
+                .open_table(API_TOKENS)?
+                .insert(t.id.as_str(), serde_json::to_vec(&token)?.as_slice())?;
+            let mut details = BTreeMap::new();
+            details.insert("name".to_string(), t.name.clone());
+            details.insert("expires_at".to_string(), t.expires_at.to_rfc3339());
+            if let Some(p) = &t.path_prefix {
+                details.insert("path_prefix".to_string(), p.clone());
+            }
+            if let Some(r) = &t.referrer {
+                details.insert("referrer".to_string(), r.clone());
+            }
+            b.audit(AuditDraft {
+                at: t.created_at,
+                actor: t.user.clone(),
+                action: "api_token_created",
+                target: t.id.clone(),
+                target_name: Some(t.name.clone()),
+                details,
+            })?;
+            Ok(token)
+        })
+    }
+
+    fn get_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        self.read(|r| {
+            r.open_table(API_TOKENS)?
+                .get(id)?
+                .map(|v| get_json(v.value()))
+                .transpose()
+        })
+    }
+
+    fn list_api_tokens(&self, user: Option<&str>) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        self.read(|r| {
+            let mut out: Vec<ApiTokenRecord> = Vec::new();
+            for item in r.open_table(API_TOKENS)?.iter()? {
+                let rec: ApiTokenRecord = get_json(item?.1.value())?;
+                if user.is_none_or(|u| rec.token.user == u) {
+                    out.push(rec);
+                }
+            }
+            out.sort_by(|a, b| {
+                a.token
+                    .created_at
+                    .cmp(&b.token.created_at)
+                    .then_with(|| a.token.id.cmp(&b.token.id))
+            });
+            Ok(out)
+        })
+    }
+
+    fn delete_api_token(
+        &self,
+        id: &str,
+        actor: &str,
+        now: Timestamp,
+    ) -> Result<ApiTokenRecord, StoreError> {
+        let id = id.to_owned();
+        let actor = actor.to_owned();
+        self.write(move |b| {
+            let rec: ApiTokenRecord = match b.txn.open_table(API_TOKENS)?.get(id.as_str())? {
+                Some(v) => get_json(v.value())?,
+                None => return Err(StoreError::NotFound(format!("API token {id}"))),
+            };
+            let t = &rec.token;
+            b.txn.open_table(API_TOKENS)?.remove(t.id.as_str())?;
+            let name_key = format!("{}/{}", t.user, t.name);
+            b.txn
+                .open_table(API_TOKEN_NAMES)?
+                .remove(name_key.as_str())?;
+            let mut details = BTreeMap::new();
+            details.insert("user".to_string(), t.user.clone());
+            b.audit(AuditDraft {
+                at: now,
+                actor,
+                action: "api_token_deleted",
+                target: t.id.clone(),
+                target_name: Some(t.name.clone()),
+                details,
+            })?;
+            Ok(rec)
         })
     }
 

@@ -115,6 +115,8 @@ pub struct HttpsTarget {
     pub host: String,
     pub port: u16,
     pub trust: TrustMode,
+    /// Source address to connect from (tests use 127.0.0.2 to look like another host).
+    pub local_addr: Option<std::net::IpAddr>,
 }
 
 impl HttpsTarget {
@@ -135,7 +137,12 @@ impl HttpsTarget {
             return Err(bad());
         }
         let port = port.parse().map_err(|_| bad())?;
-        Ok(HttpsTarget { host, port, trust })
+        Ok(HttpsTarget {
+            host,
+            port,
+            trust,
+            local_addr: None,
+        })
     }
 
     fn authority(&self) -> String {
@@ -155,12 +162,28 @@ impl HttpsTarget {
         body: Vec<u8>,
     ) -> Result<RawResponse> {
         let addr = self.authority();
-        let tcp = TcpStream::connect(&addr)
-            .await
-            .map_err(|source| ClientError::Connect {
-                addr: addr.clone(),
-                source,
-            })?;
+        let connect_err = |source| ClientError::Connect {
+            addr: addr.clone(),
+            source,
+        };
+        let tcp = match self.local_addr {
+            None => TcpStream::connect(&addr).await.map_err(connect_err)?,
+            Some(local) => {
+                let remote = tokio::net::lookup_host(&addr)
+                    .await
+                    .map_err(connect_err)?
+                    .find(|r| r.is_ipv4() == local.is_ipv4())
+                    .ok_or_else(|| connect_err(std::io::ErrorKind::AddrNotAvailable.into()))?;
+                let socket = if local.is_ipv4() {
+                    tokio::net::TcpSocket::new_v4()
+                } else {
+                    tokio::net::TcpSocket::new_v6()
+                }
+                .map_err(connect_err)?;
+                socket.bind((local, 0).into()).map_err(connect_err)?;
+                socket.connect(remote).await.map_err(connect_err)?
+            }
+        };
         let tls = tls::connect(&self.host, &self.trust, tcp).await?;
         send(tls, &addr, method, path, headers, body).await
     }
@@ -395,6 +418,31 @@ impl Client {
 
     pub async fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>> {
         self.get(&format!("/v1/audit{}", query_string(q))).await
+    }
+
+    pub async fn remove_host(&self, id: &str) -> Result<Host> {
+        self.call::<(), Host>("DELETE", &format!("/v1/hosts/{}", encode(id)), None)
+            .await
+    }
+
+    pub async fn list_api_tokens(&self) -> Result<Vec<ApiToken>> {
+        self.get("/v1/api-tokens").await
+    }
+
+    pub async fn create_api_token(
+        &self,
+        req: &CreateApiTokenRequest,
+    ) -> Result<CreateApiTokenResponse> {
+        self.call("POST", "/v1/api-tokens", Some(req)).await
+    }
+
+    pub async fn delete_api_token(&self, id_or_name: &str) -> Result<ApiToken> {
+        self.call::<(), ApiToken>(
+            "DELETE",
+            &format!("/v1/api-tokens/{}", encode(id_or_name)),
+            None,
+        )
+        .await
     }
 
     pub async fn healthz(&self) -> Result<RawResponse> {

@@ -1,4 +1,4 @@
-//! `gatepass hosts list`.
+//! `gatepass hosts list` and `gatepass hosts remove`.
 
 use std::process::ExitCode;
 
@@ -10,7 +10,21 @@ use crate::cli::Hosts;
 use crate::output;
 
 pub async fn run(client: &Client, cmd: Hosts) -> anyhow::Result<ExitCode> {
-    let Hosts::List { token, format } = cmd;
+    let (token, format) = match cmd {
+        Hosts::List { token, format } => (token, format),
+        Hosts::Remove { id, json } => {
+            let host = client.remove_host(&id).await?;
+            if json {
+                print_json(&host)?;
+            } else {
+                eprintln!(
+                    "Removed host {} ({}) enrolled with token {:?}; the token's use count is unchanged.",
+                    host.id, host.hostname, host.token_name
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+    };
     let hosts = client.list_hosts(&HostQuery { token }).await?;
     if format.json {
         print_json(&hosts)?;

@@ -1,7 +1,9 @@
 //! The scriptable commands: each takes parsed arguments and a client, prints to stdout (data)
 //! and stderr (everything else), and returns an exit code or an error for `main` to print.
 
+mod apitokens;
 mod audit;
+mod doctor;
 mod hosts;
 mod tokens;
 
@@ -9,23 +11,67 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::Context;
-use gatepass_protocol::client::Client;
+use gatepass_protocol::client::{Client, Endpoint, HttpsTarget, TrustMode};
+use gatepass_protocol::token::{self, TokenKind};
 use gatepass_protocol::{TokenQuery, TokenStatus};
+use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command, UsageError};
 use crate::local;
 
-pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+/// The API token for `--server`: `GATEPASS_API_TOKEN`, else a no-echo prompt on a terminal.
+fn api_token() -> anyhow::Result<Zeroizing<String>> {
+    let raw = match std::env::var("GATEPASS_API_TOKEN") {
+        Ok(t) => Zeroizing::new(t),
+        Err(_) if std::io::stdin().is_terminal() => Zeroizing::new(rpassword::prompt_password(
+            "API token (gpa_…, not echoed): ",
+        )?),
+        Err(_) => {
+            return Err(UsageError(
+                "--server needs an API token: set GATEPASS_API_TOKEN (no terminal to ask on)"
+                    .into(),
+            )
+            .into());
+        }
+    };
+    let parsed = token::parse_kind(&raw, TokenKind::Api).context("the API token")?;
+    Ok(Zeroizing::new(parsed.expose().to_owned()))
+}
+
+/// The client the flags ask for: the Unix socket by default, or the HTTPS admin listener.
+/// The flag is true when the user named the endpoint (no local daemon is started then).
+fn client_for(cli: &Cli) -> anyhow::Result<(Client, bool)> {
+    if let Some(url) = &cli.server {
+        let pin = cli.ca_pin.clone().ok_or_else(|| {
+            UsageError(
+                "--server needs --ca-pin (or GATEPASS_CA_PIN): gatepassd prints it at start".into(),
+            )
+        })?;
+        let target = HttpsTarget::parse(url, TrustMode::Pin(pin))?;
+        let token = api_token()?;
+        let endpoint = Endpoint::Https {
+            target,
+            api_token: Some(token.to_string()),
+        };
+        return Ok((Client::new(endpoint), true));
+    }
     let explicit = cli.socket.is_some();
     let socket = cli
         .socket
+        .clone()
         .unwrap_or_else(gatepass_protocol::paths::default_socket);
-    let client = Client::unix(&socket);
+    Ok((Client::unix(&socket), explicit))
+}
+
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let (client, explicit) = client_for(&cli)?;
     match cli.command {
         None => status(client, explicit).await,
         Some(Command::Tokens(t)) => tokens::run(&client, t).await,
         Some(Command::Hosts(h)) => hosts::run(&client, h).await,
         Some(Command::Audit(a)) => audit::run(&client, a).await,
+        Some(Command::ApiTokens(a)) => apitokens::run(&client, a).await,
+        Some(Command::Doctor) => doctor::run(&client).await,
         Some(Command::InternalDaemon(_)) => Ok(ExitCode::SUCCESS),
     }
 }

@@ -71,6 +71,12 @@ pub async fn run(client: &Client, cmd: Tokens) -> anyhow::Result<ExitCode> {
             } else {
                 let rows: Vec<_> = tokens.iter().map(|t| output::token_row(t, now)).collect();
                 print!("{}", output::table(&output::TOKEN_HEADER, &rows));
+                let differ = tokens.iter().filter(|t| output::counts_differ(t)).count();
+                if differ > 0 {
+                    eprintln!(
+                        "! {differ} token(s) have fewer enrolled hosts on record than uses (hosts were removed)."
+                    );
+                }
             }
         }
         Tokens::Create(args) => create(client, *args).await?,

@@ -1,0 +1,185 @@
+//! Roles over the Unix socket, with real Unix users: the tests create them with `useradd` when
+//! run as root (as CI is) and are skipped with a printed reason otherwise.
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Output};
+
+use crate::support::{Daemon, gatepass_bin};
+
+const GROUP: &str = "gptest";
+const USERS: [&str; 5] = ["gpt-alice", "gpt-bob", "gpt-carol", "gpt-dave", "gpt-erin"];
+
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+/// Creates the group and users once (idempotent).
+fn ensure_users() -> bool {
+    if !is_root() {
+        eprintln!("skipped: roles with real users need root to create them (useradd)");
+        return false;
+    }
+    let _ = Command::new("groupadd").arg(GROUP).output();
+    for u in USERS {
+        let _ = Command::new("useradd")
+            .args(["-M", "-N", "-g", GROUP, "-s", "/usr/sbin/nologin", u])
+            .output();
+    }
+    USERS.iter().all(|u| {
+        Command::new("id")
+            .arg(u)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+fn as_user(d: &Daemon, user: &str, args: &[&str]) -> Output {
+    let socket = d.socket.to_str().unwrap();
+    Command::new("runuser")
+        .args(["-u", user, "--"])
+        .arg(gatepass_bin())
+        .args(["--socket", socket])
+        .args(args)
+        .env_remove("GATEPASS_SOCKET")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn refused(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "expected a refusal: {err}");
+    assert!(err.contains(needle), "{needle:?} not in: {err}");
+}
+
+#[tokio::test]
+async fn roles_decide_what_each_user_sees_and_may_change() {
+    if !ensure_users() {
+        return;
+    }
+    let d = Daemon::start_with_config(&format!(
+        "[access]\nadmins = [\"gpt-erin\"]\noperators = [\"gpt-alice\", \"gpt-bob\"]\nauditors = [\"gpt-carol\"]\nsocket_group = \"{GROUP}\"\n\n[limits]\nredeem_failures_per_minute = 100000\n"
+    ));
+    // Other users must be able to reach the socket folder: the temp folder itself is 0700.
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let run = d.socket.parent().unwrap();
+    assert_eq!(
+        std::fs::metadata(run).unwrap().permissions().mode() & 0o7777,
+        0o2750
+    );
+    assert_eq!(
+        std::fs::metadata(&d.socket).unwrap().permissions().mode() & 0o777,
+        0o770
+    );
+
+    // Operators mint and see their own tokens only.
+    ok(as_user(
+        &d,
+        "gpt-alice",
+        &["tokens", "create", "--name", "alice-1"],
+    ));
+    ok(as_user(
+        &d,
+        "gpt-bob",
+        &["tokens", "create", "--name", "bob-1"],
+    ));
+    let alice_list = ok(as_user(&d, "gpt-alice", &["tokens", "list", "--json"]));
+    assert!(
+        alice_list.contains("alice-1") && !alice_list.contains("bob-1"),
+        "{alice_list}"
+    );
+    let who = ok(as_user(&d, "gpt-alice", &["doctor"]));
+    assert!(who.contains("gpt-alice (operator)"), "{who}");
+    // An operator cannot see, revoke or delete another's token: it does not exist for them.
+    refused(
+        &as_user(&d, "gpt-bob", &["tokens", "show", "alice-1"]),
+        "no token named",
+    );
+    refused(
+        &as_user(&d, "gpt-bob", &["tokens", "revoke", "alice-1"]),
+        "no token named",
+    );
+    refused(
+        &as_user(&d, "gpt-bob", &["tokens", "delete", "alice-1", "--yes"]),
+        "no token named",
+    );
+    assert_eq!(d.token_json("alice-1")["status"], "active");
+    // ... nor mint for someone else.
+    refused(
+        &as_user(
+            &d,
+            "gpt-alice",
+            &["tokens", "create", "--name", "x", "--owner", "gpt-bob"],
+        ),
+        "only admins",
+    );
+
+    // The auditor reads everything and changes nothing.
+    let all = ok(as_user(&d, "gpt-carol", &["tokens", "list", "--json"]));
+    assert!(all.contains("alice-1") && all.contains("bob-1"));
+    refused(
+        &as_user(&d, "gpt-carol", &["tokens", "create", "--name", "c-1"]),
+        "read-only",
+    );
+    refused(
+        &as_user(&d, "gpt-carol", &["tokens", "revoke", "alice-1"]),
+        "read-only",
+    );
+    assert!(ok(as_user(&d, "gpt-carol", &["audit", "verify"])).contains("OK"));
+
+    // No role, no access.
+    refused(&as_user(&d, "gpt-dave", &["tokens", "list"]), "no role");
+
+    // An admin from the config mints for another owner, who then sees it.
+    ok(as_user(
+        &d,
+        "gpt-erin",
+        &[
+            "tokens",
+            "create",
+            "--name",
+            "for-alice",
+            "--owner",
+            "gpt-alice",
+        ],
+    ));
+    assert!(ok(as_user(&d, "gpt-alice", &["tokens", "list"])).contains("for-alice"));
+    assert!(!ok(as_user(&d, "gpt-bob", &["tokens", "list"])).contains("for-alice"));
+
+    // Every denial is in the audit log, with who and why.
+    let audit: serde_json::Value = serde_json::from_str(&d.cli_ok(&["audit", "--json"])).unwrap();
+    let denied: Vec<String> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "denied")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["actor"].as_str().unwrap(),
+                e["details"]["reason"].as_str().unwrap()
+            )
+        })
+        .collect();
+    for expected in [
+        "gpt-dave no role",
+        "gpt-carol auditors have read-only access",
+        "gpt-alice only admins may mint tokens for another owner",
+    ] {
+        assert!(
+            denied.iter().any(|d| d == expected),
+            "{expected:?} not in {denied:?}"
+        );
+    }
+}

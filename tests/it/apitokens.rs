@@ -1,0 +1,202 @@
+//! Personal API tokens (`gpa_…`) on the HTTPS admin listener: created for oneself, shown once,
+//! hashed at rest, refused when expired, deleted, outside their path or referrer restriction.
+
+use crate::support::{Daemon, assert_error};
+
+fn with_admin_listener() -> Daemon {
+    Daemon::start_with_config(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n",
+    )
+}
+
+fn create(d: &Daemon, args: &[&str]) -> (String, serde_json::Value) {
+    let mut all = vec!["apitokens", "create", "--json"];
+    all.extend_from_slice(args);
+    let v: serde_json::Value = serde_json::from_str(&d.cli_ok(&all)).unwrap();
+    (
+        v["secret"].as_str().unwrap().to_owned(),
+        v["api_token"].clone(),
+    )
+}
+
+async fn admin_get(
+    d: &Daemon,
+    token: &str,
+    path: &str,
+    referer: Option<&str>,
+) -> gatepass_protocol::client::RawResponse {
+    use gatepass_protocol::client::{HttpsTarget, TrustMode};
+    let target =
+        HttpsTarget::parse(d.admin_url.as_ref().unwrap(), TrustMode::Pin(d.pin.clone())).unwrap();
+    let auth = format!("Bearer {token}");
+    let mut headers = vec![("authorization", auth.as_str())];
+    if let Some(r) = referer {
+        headers.push(("referer", r));
+    }
+    target.request("GET", path, &headers, vec![]).await.unwrap()
+}
+
+#[tokio::test]
+async fn api_tokens_work_over_https_and_stop_when_they_should() {
+    let d = with_admin_listener();
+    let (secret, view) = create(&d, &["--name", "ci", "--remark", "nightly job"]);
+    assert!(secret.starts_with("gpa_"));
+    assert_eq!(view["user"], "root");
+    // Default lifetime: 14 days.
+    let expires =
+        gatepass_protocol::Timestamp::parse(view["expires_at"].as_str().unwrap()).unwrap();
+    let created =
+        gatepass_protocol::Timestamp::parse(view["created_at"].as_str().unwrap()).unwrap();
+    assert_eq!(expires.0 - created.0, 14 * 86_400);
+    // Shown once: lists never carry it.
+    let list = d.cli_ok(&["apitokens", "list", "--json"]);
+    assert!(
+        list.contains("\"ci\"") && !list.contains(&secret[16..]),
+        "{list}"
+    );
+
+    // The CLI reaches the HTTPS admin listener with it, as its user.
+    let out = d.cli_https(&secret, &["tokens", "create", "--name", "via-https"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(d.token_json("via-https")["created_by"], "root");
+    let out = d.cli_https(&secret, &["tokens", "list"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("via-https"));
+
+    // An enrollment token, or garbage, is refused on the admin listener.
+    let (gpt, _) = d.mint(&["--name", "enroll"]);
+    assert_error(
+        &admin_get(&d, &gpt, "/v1/tokens", None).await,
+        401,
+        "unauthorized",
+    );
+    assert_error(
+        &admin_get(&d, "gpa_nonsense", "/v1/tokens", None).await,
+        401,
+        "unauthorized",
+    );
+
+    // Expired: refused.
+    d.set_clock_offset(14 * 86_400 + 1);
+    assert_error(
+        &admin_get(&d, &secret, "/v1/tokens", None).await,
+        401,
+        "unauthorized",
+    );
+    let out = d.cli_https(&secret, &["tokens", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    d.set_clock_offset(0);
+    assert_eq!(admin_get(&d, &secret, "/v1/tokens", None).await.status, 200);
+
+    // Deleted: refused at once.
+    d.cli_ok(&["apitokens", "delete", "ci"]);
+    assert_error(
+        &admin_get(&d, &secret, "/v1/tokens", None).await,
+        401,
+        "unauthorized",
+    );
+
+    // Never stored in clear.
+    for entry in std::fs::read_dir(d.data_dir()).unwrap() {
+        let bytes = std::fs::read(entry.unwrap().path()).unwrap();
+        assert!(!bytes.windows(22).any(|w| w == &secret.as_bytes()[16..38]));
+    }
+    // Creation and deletion are audited; denials too.
+    let audit = d.cli_ok(&["audit", "--json"]);
+    assert!(audit.contains("api_token_created") && audit.contains("api_token_deleted"));
+    assert!(
+        audit.contains("API token expired") && audit.contains("unknown API token"),
+        "{audit}"
+    );
+}
+
+#[tokio::test]
+async fn path_and_referrer_restrictions_are_enforced() {
+    let d = with_admin_listener();
+    let (path_only, _) = create(
+        &d,
+        &["--name", "tokens-only", "--path-prefix", "/v1/tokens"],
+    );
+    assert_eq!(
+        admin_get(&d, &path_only, "/v1/tokens", None).await.status,
+        200
+    );
+    assert_eq!(
+        admin_get(&d, &path_only, "/v1/tokens?status=active", None)
+            .await
+            .status,
+        200
+    );
+    assert_error(
+        &admin_get(&d, &path_only, "/v1/audit", None).await,
+        401,
+        "unauthorized",
+    );
+
+    let (by_ref, _) = create(&d, &["--name", "from-ci", "--referrer", "example.org"]);
+    assert_error(
+        &admin_get(&d, &by_ref, "/v1/tokens", None).await,
+        401,
+        "unauthorized",
+    );
+    assert_eq!(
+        admin_get(
+            &d,
+            &by_ref,
+            "/v1/tokens",
+            Some("https://ci.example.org/job/7")
+        )
+        .await
+        .status,
+        200
+    );
+    assert_error(
+        &admin_get(&d, &by_ref, "/v1/tokens", Some("https://example.com/")).await,
+        401,
+        "unauthorized",
+    );
+}
+
+#[tokio::test]
+async fn api_token_rules_name_expiry_and_ownership() {
+    let d = with_admin_listener();
+    create(&d, &["--name", "one"]);
+    let out = d.cli(&["apitokens", "create", "--name", "one"]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    let out = d.cli(&["apitokens", "create", "--name", "short", "--ttl", "1h"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("at least 1 day"));
+    let out = d.cli(&[
+        "apitokens",
+        "create",
+        "--name",
+        "bad",
+        "--path-prefix",
+        "v1",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    // Creation is for oneself: there is no way to name another user.
+    let r = d
+        .client()
+        .raw(
+            "POST",
+            "/v1/api-tokens",
+            Some(br#"{"name":"x","user":"bob"}"#.to_vec()),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "invalid_request");
+    // The --server flags need a pin and a token.
+    let out = std::process::Command::new(crate::support::gatepass_bin())
+        .args(["--server", d.admin_url.as_ref().unwrap(), "tokens", "list"])
+        .env_remove("GATEPASS_API_TOKEN")
+        .env_remove("GATEPASS_CA_PIN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--ca-pin"));
+}

@@ -1,0 +1,99 @@
+//! `gatepass apitokens list|create|delete`: personal API tokens for the HTTPS admin listener.
+
+use std::process::ExitCode;
+
+use gatepass_protocol::client::Client;
+use gatepass_protocol::types::DurationValue;
+use gatepass_protocol::{CreateApiTokenRequest, Timestamp};
+
+use super::print_json;
+use crate::cli::{ApiTokens, UsageError};
+use crate::output;
+
+pub async fn run(client: &Client, cmd: ApiTokens) -> anyhow::Result<ExitCode> {
+    match cmd {
+        ApiTokens::List { json } => {
+            let list = client.list_api_tokens().await?;
+            if json {
+                print_json(&list)?;
+            } else if list.is_empty() {
+                eprintln!("No API tokens. Create one with: gatepass apitokens create --name NAME");
+            } else {
+                let now = Timestamp::now();
+                let rows: Vec<Vec<String>> = list
+                    .iter()
+                    .map(|t| {
+                        vec![
+                            t.name.clone(),
+                            t.id.clone(),
+                            t.user.clone(),
+                            output::when(Some(t.expires_at), now, "-"),
+                            t.path_prefix.clone().unwrap_or_else(|| "-".into()),
+                            t.referrer.clone().unwrap_or_else(|| "-".into()),
+                            t.remark.clone(),
+                        ]
+                    })
+                    .collect();
+                let header = [
+                    "NAME", "ID", "USER", "EXPIRES", "PATH", "REFERRER", "REMARK",
+                ];
+                print!("{}", output::table(&header, &rows));
+            }
+        }
+        ApiTokens::Create {
+            name,
+            ttl,
+            expires,
+            path_prefix,
+            referrer,
+            remark,
+            json,
+        } => {
+            let ttl = match ttl {
+                Some(t) => Some(DurationValue(
+                    gatepass_protocol::duration::parse_duration(&t)
+                        .map_err(|e| UsageError(format!("--ttl: {e}")))?,
+                )),
+                None => None,
+            };
+            let expires_at = match expires {
+                Some(t) => {
+                    Some(Timestamp::parse(&t).map_err(|e| UsageError(format!("--expires: {e}")))?)
+                }
+                None => None,
+            };
+            let req = CreateApiTokenRequest {
+                name,
+                ttl,
+                expires_at,
+                path_prefix,
+                referrer,
+                remark,
+            };
+            let created = client.create_api_token(&req).await?;
+            if json {
+                print_json(
+                    &serde_json::json!({"api_token": &created.api_token, "secret": &created.secret}),
+                )?;
+            } else {
+                println!("{}", created.secret);
+            }
+            let t = &created.api_token;
+            eprintln!(
+                "Created API token {:?} (id {}) for {}, expires {}. It is shown this once.",
+                t.name, t.id, t.user, t.expires_at
+            );
+            eprintln!(
+                "Use it with: GATEPASS_API_TOKEN=… gatepass --server https://HOST:PORT --ca-pin PIN …"
+            );
+        }
+        ApiTokens::Delete { id_or_name } => {
+            let t = client.delete_api_token(&id_or_name).await?;
+            eprintln!(
+                "Deleted API token {:?} ({}); it no longer works.",
+                t.name, t.id
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
