@@ -129,7 +129,8 @@ pub fn validate_facts(facts: &BTreeMap<String, serde_json::Value>) -> Result<(),
             "fact name {k:?} must be 1–{NAME_MAX} printable characters"
         ));
     }
-    Ok(())
+    let text = serde_json::to_string(facts).unwrap_or_default();
+    no_token("facts", &text)
 }
 
 /// Parses CIDRs (a bare address means that address alone) into their canonical text.
