@@ -94,6 +94,14 @@ impl IntoResponse for ApiError {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        // The unread rest of an oversized or too-slow body must not be parsed as a next request.
+        if matches!(
+            self.code,
+            ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout
+        ) {
+            resp.headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+        }
         resp
     }
 }
