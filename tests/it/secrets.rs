@@ -14,16 +14,61 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
+/// A CLI holding an API token never has it on its command line (`/proc/<pid>/cmdline`), even
+/// while it waits on a server that does not answer.
+#[tokio::test]
+async fn the_cli_keeps_tokens_off_its_command_line() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("https://{}", silent.local_addr().unwrap());
+    let token = gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Api).unwrap();
+    let mut child = std::process::Command::new(crate::support::gatepass_bin())
+        .args(["--server", &url, "--ca-pin", "sha256:00", "tokens", "list"])
+        .env("GATEPASS_API_TOKEN", token.expose())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The connection arriving proves the process is up and holding the token.
+    let (_conn, _) = silent.accept().unwrap();
+    let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        String::from_utf8_lossy(&cmdline).contains("tokens"),
+        "read the right process"
+    );
+    assert!(
+        !cmdline
+            .windows(22)
+            .any(|w| w == &token.expose().as_bytes()[16..38])
+    );
+}
+
 #[tokio::test]
 async fn secrets_never_reach_disk_logs_or_error_bodies() {
-    let mut d = Daemon::start();
+    let mut d = Daemon::start_with_config(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n",
+    );
     let mut secrets = Vec::new();
     let mut bodies = Vec::new();
+    // A personal API token, used over HTTPS, well and badly.
+    let v: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(&["apitokens", "create", "--name", "ci", "--json"]))
+            .unwrap();
+    let api = v["secret"].as_str().unwrap().to_owned();
+    let out = d.cli_https(&api, &["tokens", "list"]);
+    assert!(out.status.success());
+    let mut bad_api = api.clone();
+    bad_api.pop();
+    let out = d.cli_https(&bad_api, &["tokens", "list"]);
+    bodies.push(String::from_utf8_lossy(&out.stderr).into_owned());
+    secrets.push(api);
     for i in 0..5 {
         let (s, _) = d.mint(&["--name", &format!("s{i}"), "--uses", "2"]);
         secrets.push(s);
     }
-    for s in &secrets {
+    for s in secrets.clone().iter().skip(1) {
         for host in ["a", "b", "c"] {
             bodies.push(
                 d.redeem(s, &format!(r#"{{"hostname":"{host}"}}"#))
@@ -57,10 +102,10 @@ async fn secrets_never_reach_disk_logs_or_error_bodies() {
         bodies.push(r.text());
     }
     d.cli_ok(&["tokens", "revoke", "s0"]);
-    bodies.push(d.redeem(&secrets[0], r#"{"hostname":"z"}"#).await.text());
+    bodies.push(d.redeem(&secrets[1], r#"{"hostname":"z"}"#).await.text());
     d.restart();
     bodies.push(
-        d.redeem(&secrets[1], r#"{"hostname":"after"}"#)
+        d.redeem(&secrets[2], r#"{"hostname":"after"}"#)
             .await
             .text(),
     );

@@ -933,3 +933,75 @@ impl Store for RedbStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draft(i: u64) -> AuditDraft {
+        AuditDraft {
+            at: Timestamp(1_000 + i as i64),
+            actor: format!("user{i}"),
+            action: "created",
+            target: format!("tok{i}"),
+            target_name: None,
+            details: BTreeMap::new(),
+        }
+    }
+
+    fn store_with_events(n: u64) -> (tempfile::TempDir, RedbStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, _) = broadcast::channel(16);
+        let store = RedbStore::open(&dir.path().join("db.redb"), tx).unwrap();
+        for i in 0..n {
+            store.append_audit(draft(i)).unwrap();
+        }
+        (dir, store)
+    }
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let (_d, s) = store_with_events(5);
+        let check = s.verify_audit().unwrap();
+        assert_eq!((check.events, check.first_bad), (5, None));
+    }
+
+    #[test]
+    fn an_edited_event_is_named() {
+        let (_d, s) = store_with_events(5);
+        let mut ev = s.audit(&AuditQuery::default()).unwrap().remove(2);
+        assert_eq!(ev.seq, 3);
+        ev.actor = "someone-else".into();
+        s.tamper_audit(3, Some(ev)).unwrap();
+        let check = s.verify_audit().unwrap();
+        // Event 3 still links to event 2, but event 4 no longer follows from the edited event 3.
+        assert_eq!(check.first_bad, Some(4), "{check:?}");
+    }
+
+    #[test]
+    fn a_removed_event_is_named() {
+        let (_d, s) = store_with_events(5);
+        s.tamper_audit(2, None).unwrap();
+        let check = s.verify_audit().unwrap();
+        assert_eq!(check.first_bad, Some(3), "{check:?}");
+        assert!(check.problem.unwrap().contains("missing"));
+    }
+
+    #[test]
+    fn removing_the_newest_event_is_noticed() {
+        let (_d, s) = store_with_events(5);
+        s.tamper_audit(5, None).unwrap();
+        let check = s.verify_audit().unwrap();
+        assert!(check.first_bad.is_some(), "{check:?}");
+        assert!(check.problem.unwrap().contains("newest"));
+    }
+
+    #[test]
+    fn an_edited_last_event_is_noticed() {
+        let (_d, s) = store_with_events(3);
+        let mut ev = s.audit(&AuditQuery::default()).unwrap().remove(2);
+        ev.details.insert("forged".into(), "yes".into());
+        s.tamper_audit(3, Some(ev)).unwrap();
+        assert!(s.verify_audit().unwrap().first_bad.is_some());
+    }
+}
