@@ -35,11 +35,22 @@ fn ensure_users() -> bool {
     })
 }
 
+/// A copy of the CLI that other users can run: the build folder may sit under a private
+/// (0700) folder, as in a fresh CI clone.
+fn shared_bin(d: &Daemon) -> std::path::PathBuf {
+    let p = d.dir.path().join("gatepass");
+    if !p.exists() {
+        std::fs::copy(gatepass_bin(), &p).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    p
+}
+
 fn as_user(d: &Daemon, user: &str, args: &[&str]) -> Output {
     let socket = d.socket.to_str().unwrap();
     Command::new("runuser")
         .args(["-u", user, "--"])
-        .arg(gatepass_bin())
+        .arg(shared_bin(d))
         .args(["--socket", socket])
         .args(args)
         .env_remove("GATEPASS_SOCKET")
