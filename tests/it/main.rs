@@ -14,6 +14,7 @@
 //! - `apitokens`: personal API tokens on the HTTPS admin listener.
 //! - `ratelimit`: failed redemptions from one address get 429; others are never slowed.
 //! - `hosts`: removing hosts, counts against uses, and `doctor`.
+//! - `redeem_client`: `gatepass redeem` on a bare host: files, pin, argv, retries, exit codes.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
@@ -25,6 +26,7 @@ mod hosts;
 mod lifecycle;
 mod operation;
 mod ratelimit;
+mod redeem_client;
 mod secrets;
 mod support;
 mod tls;

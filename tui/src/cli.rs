@@ -47,9 +47,71 @@ pub enum Command {
     ApiTokens(ApiTokens),
     /// Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config.
     Doctor,
+    /// Enroll this host: redeem an enrollment token against the daemon's redeem listener
+    /// (--server https://HOST:PORT) and write ca.pem, cert.pem, key.pem and host-id.
+    #[command(after_help = REDEEM_AFTER_HELP)]
+    Redeem(RedeemArgs),
     /// Runs an embedded daemon (used by the console to start one).
     #[command(name = "__daemon", hide = true)]
     InternalDaemon(gatepassd::launcher::Args),
+}
+
+/// `gatepass redeem --help`, below the options: where the token comes from and the exit codes
+/// (the constants in `commands/redeem.rs`; a unit test there keeps the two in step).
+const REDEEM_AFTER_HELP: &str = "\
+--server is the daemon's redeem listener and --ca-pin its CA pin (both printed by gatepassd at \
+start, by `gatepass doctor` and with every minted token). Without a pin the command refuses \
+unless told --insecure-skip-pin.
+
+The token is read from --token-file (- for standard input), else the GATEPASS_TOKEN environment \
+variable, else a no-echo prompt on the terminal; never from the command line, where every user \
+sees it in the process list and it lands in shell history. It is checked offline (prefix, \
+length, checksum) before anything is sent.
+
+The host key is generated here and never leaves the host: key.pem (0600) is written before the \
+request, so running the same command again after a lost answer reuses it and the daemon returns \
+the same enrollment without spending another use (within its grace window, 10 minutes by \
+default). --out defaults to /etc/gatepass for root and ./gatepass otherwise; it is created 0700.
+
+On success the host id alone goes to standard output, a summary to standard error.
+
+Exit codes:
+  0   enrolled
+  1   unexpected answer from the daemon (internal error, not a redeem endpoint)
+  2   usage: bad flags, a token on the command line, no --ca-pin, no token source
+  3   daemon unreachable: connection refused, no answer in time, connection lost
+  4   TLS failed: the server's CA does not match --ca-pin, or no TLS at all
+  5   token rejected: malformed (checked offline) or unknown to the daemon (401)
+  6   token expired, revoked or used up (410)
+  7   token disabled, not valid from this address, or not valid yet (403)
+  8   request refused as malformed (400, 413, 415)
+  9   local file problem: an enrollment exists (use --force), cannot read or write
+  10  too many failed attempts from this address (429): wait and try again";
+
+#[derive(Debug, Args)]
+pub struct RedeemArgs {
+    /// Read the token from this file (surrounding whitespace is ignored; - reads standard input).
+    #[arg(long, value_name = "FILE")]
+    pub token_file: Option<PathBuf>,
+    /// Write ca.pem, cert.pem, key.pem and host-id here [default: /etc/gatepass for root,
+    /// ./gatepass otherwise].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// The host name to enroll as [default: the machine's host name].
+    #[arg(long, value_name = "NAME")]
+    pub hostname: Option<String>,
+    /// Enroll again even though --out already holds an enrollment (replaced only on success).
+    #[arg(long)]
+    pub force: bool,
+    /// Do not check the server's CA: anyone on the network path could take the token.
+    #[arg(long)]
+    pub insecure_skip_pin: bool,
+    /// Never used: a token on the command line is refused (see --token-file).
+    #[arg(long = "token", value_name = "TOKEN", hide = true)]
+    pub token_flag: Vec<String>,
+    /// Never used: a token on the command line is refused (see --token-file).
+    #[arg(value_name = "TOKEN", hide = true)]
+    pub token_argv: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

@@ -5,6 +5,7 @@ mod apitokens;
 mod audit;
 mod doctor;
 mod hosts;
+mod redeem;
 mod tokens;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -64,6 +65,10 @@ fn client_for(cli: &Cli) -> anyhow::Result<(Client, bool)> {
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    // A host being enrolled has nothing but this binary: no socket, no API token.
+    if let Some(Command::Redeem(args)) = cli.command {
+        return Ok(redeem::run(args, cli.server, cli.ca_pin).await);
+    }
     let (client, explicit) = client_for(&cli)?;
     match cli.command {
         None => status(client, explicit).await,
@@ -73,6 +78,8 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::ApiTokens(a)) => apitokens::run(&client, a).await,
         Some(Command::Doctor) => doctor::run(&client).await,
         Some(Command::InternalDaemon(_)) => Ok(ExitCode::SUCCESS),
+        // Handled above, before any client is built.
+        Some(Command::Redeem(_)) => Ok(ExitCode::SUCCESS),
     }
 }
 
