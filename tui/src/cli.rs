@@ -9,8 +9,8 @@ use clap::{Args, Parser, Subcommand};
     name = "gatepass",
     version,
     about = "Mint, list, revoke and audit Gatepass enrollment tokens",
-    after_help = "With no command, gatepass connects to the daemon (starting a local one if none \
-                  is running) and shows a summary.\n\nExit codes: 0 success, 1 failure, 2 usage, \
+    after_help = "With no command, gatepass opens the console against the daemon (starting a \
+                  local one if none is running); without a terminal it prints a summary.\n\nExit codes: 0 success, 1 failure, 2 usage, \
                   3 daemon unreachable."
 )]
 pub struct Cli {
@@ -28,6 +28,16 @@ pub struct Cli {
     /// The CA pin of the --server (sha256:HEX, printed by gatepassd and `gatepass doctor`).
     #[arg(long, global = true, env = "GATEPASS_CA_PIN")]
     pub ca_pin: Option<String>,
+    /// Console: look, never change anything (auditors are always read-only).
+    #[arg(long)]
+    pub readonly: bool,
+    /// Console: capture the mouse (wheel scrolls, click selects); off by default so text, such
+    /// as a revealed token, stays selectable.
+    #[arg(long)]
+    pub mouse: bool,
+    /// Console: how `c` copies a revealed token.
+    #[arg(long, value_enum, env = "GATEPASS_CLIPBOARD", default_value = "auto")]
+    pub clipboard: crate::console::clipboard::ClipboardMode,
     #[command(subcommand)]
     pub command: Option<Command>,
 }

@@ -1,26 +1,13 @@
-//! `gatepass`: the operator's command line. With a subcommand it runs one scriptable command;
-//! with none it connects to the daemon (starting a local one when none is running) and shows
-//! where things stand.
+//! `gatepass`: the operator's console and command line. With a subcommand it runs one
+//! scriptable command; with none it opens the console against the daemon (starting a local one
+//! when none is running).
 
-mod cli;
-mod commands;
-mod local;
-mod output;
+use gatepass::{cli, commands, exit};
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use gatepass_protocol::client::ClientError;
-
-/// Exit codes scripts can rely on.
-pub mod exit {
-    /// The daemon answered with an error, or the command failed.
-    pub const FAILURE: u8 = 1;
-    /// Bad command-line usage (clap uses 2 as well).
-    pub const USAGE: u8 = 2;
-    /// The daemon could not be reached.
-    pub const UNREACHABLE: u8 = 3;
-}
 
 fn main() -> ExitCode {
     let args = cli::Cli::parse();
@@ -34,6 +21,8 @@ fn main() -> ExitCode {
             }
         };
     }
+    // Read while the process has one thread: the only time it can be read soundly.
+    gatepass::console::init_local_offset();
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -71,6 +71,9 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
     let (client, explicit) = client_for(&cli)?;
     match cli.command {
+        None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
+            console(client, explicit, &cli).await
+        }
         None => status(client, explicit).await,
         Some(Command::Tokens(t)) => tokens::run(&client, t).await,
         Some(Command::Hosts(h)) => hosts::run(&client, h).await,
@@ -83,7 +86,32 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// No subcommand: connect (starting a local daemon if needed) and summarise.
+/// No subcommand on a terminal: the console, after starting a local daemon when none answers
+/// at the default socket (the console says so in its header).
+async fn console(client: Client, explicit: bool, cli: &Cli) -> anyhow::Result<ExitCode> {
+    let mut started = None;
+    // When the daemon named explicitly does not answer, the console opens anyway: it shows the
+    // error and keeps reconnecting.
+    if let Err(e) = client.whoami().await
+        && e.is_unreachable()
+        && !explicit
+    {
+        let info = local::start_daemon().await?;
+        started = Some(format!(
+            "started a local daemon (pid {}, data {})",
+            info.pid,
+            info.data_dir.display()
+        ));
+    }
+    let opts = crate::console::Options {
+        readonly: cli.readonly,
+        mouse: cli.mouse,
+        clipboard: cli.clipboard,
+    };
+    crate::console::run(client, started, opts).await
+}
+
+/// No subcommand and no terminal: connect (starting a local daemon if needed) and summarise.
 async fn status(client: Client, explicit_socket: bool) -> anyhow::Result<ExitCode> {
     let mut started = None;
     let who = match client.whoami().await {

@@ -1,0 +1,1203 @@
+//! The console's state and its one `update` function (the Elm architecture): every key, mouse
+//! event, tick and daemon answer arrives as a `Msg`; `update` changes the state and returns the
+//! `Cmd`s (requests to the daemon, clipboard, files, screen) for the runtime to carry out. No
+//! terminal and no daemon are needed to test it.
+
+use std::path::PathBuf;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
+use gatepass_protocol::{
+    ApiToken, AuditEvent, ChangeEvent, CreateTokenRequest, CreateTokenResponse, Host, Timestamp,
+    Token, TokenStatus, WhoAmI,
+};
+use ratatui_textarea::TextArea;
+use zeroize::Zeroizing;
+
+use super::form::{CreateForm, Field, FormOutcome};
+use super::keymap::{self, Action, Ctx, View};
+use super::table::{Row, StatusFilter, Table, status_word};
+use super::theme::Theme;
+
+/// Below this the console shows a "terminal too small" notice instead of a broken layout.
+pub const MIN_WIDTH: u16 = 60;
+pub const MIN_HEIGHT: u16 = 15;
+/// Rows above the first table row: header, info line, column headings.
+pub const TABLE_TOP: u16 = 3;
+/// Rows below the last table row: the footer.
+pub const TABLE_BOTTOM: u16 = 1;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conn {
+    Connecting,
+    Live,
+    Lost(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Info,
+    Ok,
+    Error,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub level: Level,
+}
+
+fn flash(level: Level, text: impl Into<String>) -> Option<Flash> {
+    Some(Flash {
+        text: text.into(),
+        level,
+    })
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChooserKind {
+    Sort,
+    Status,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chooser {
+    pub kind: ChooserKind,
+    pub cursor: usize,
+}
+
+/// The one-time reveal of a new token. The secret lives only here and is wiped when the
+/// reveal closes.
+pub struct Reveal {
+    pub id: String,
+    pub name: String,
+    pub secret: Zeroizing<String>,
+    pub join_command: String,
+    pub note: Option<Flash>,
+}
+
+impl std::fmt::Debug for Reveal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reveal")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("secret", &"<redacted>")
+            .finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfirmKind {
+    Revoke,
+    Delete,
+    RemoveHost,
+    DeleteApiToken,
+}
+
+impl ConfirmKind {
+    pub fn verb(self) -> &'static str {
+        match self {
+            ConfirmKind::Revoke => "Revoke",
+            ConfirmKind::Delete => "Delete",
+            ConfirmKind::RemoveHost => "Remove",
+            ConfirmKind::DeleteApiToken => "Delete",
+        }
+    }
+}
+
+/// A confirmation, bound to the id it was opened for.
+#[derive(Debug)]
+pub struct Confirm {
+    pub kind: ConfirmKind,
+    pub id: String,
+    pub name: String,
+    /// Enrolled hosts of the token (what happens to them is spelled out).
+    pub hosts: u64,
+    /// Deleting an active token asks for its name to be typed.
+    pub typed: Option<TextArea<'static>>,
+    /// False: Cancel is focused (the default).
+    pub on_action: bool,
+    pub busy: bool,
+    pub error: Option<String>,
+}
+
+impl Confirm {
+    pub fn typed_ok(&self) -> bool {
+        self.typed
+            .as_ref()
+            .is_none_or(|t| super::form::text_of(t) == self.name)
+    }
+}
+
+/// A token's detail view, bound to its id.
+#[derive(Debug)]
+pub struct Detail {
+    pub id: String,
+    pub hosts: Option<Result<Vec<Host>, String>>,
+    pub audit: Option<Result<Vec<AuditEvent>, String>>,
+    pub scroll: u16,
+}
+
+#[derive(Debug)]
+pub enum Modal {
+    Help { scroll: u16 },
+    Chooser(Chooser),
+    Form(Box<CreateForm>),
+    Reveal(Reveal),
+    Confirm(Box<Confirm>),
+    Detail(Detail),
+}
+
+/// Everything that can happen to the console.
+#[derive(Debug)]
+pub enum Msg {
+    Key(KeyEvent),
+    Mouse(MouseEvent),
+    Resize(u16, u16),
+    Tick(Timestamp),
+    Connected(WhoAmI),
+    Tokens(Vec<Token>),
+    Hosts(Vec<Host>),
+    Audit(Vec<AuditEvent>),
+    ApiTokens(Result<Vec<ApiToken>, String>),
+    Change(Box<ChangeEvent>),
+    Lost(String),
+    Created(Box<CreateTokenResponse>),
+    CreateFailed(String),
+    TokenChanged {
+        token: Box<Token>,
+        what: String,
+    },
+    Removed {
+        kind: ConfirmKind,
+        id: String,
+        name: String,
+    },
+    ActionFailed {
+        what: String,
+        error: String,
+    },
+    DetailLoaded {
+        id: String,
+        hosts: Result<Vec<Host>, String>,
+        audit: Result<Vec<AuditEvent>, String>,
+    },
+    Copied(String),
+    Wrote(Result<PathBuf, String>),
+}
+
+/// Work for the runtime.
+#[derive(PartialEq, Eq)]
+pub enum Cmd {
+    Reload,
+    Create(Box<CreateTokenRequest>),
+    SetDisabled {
+        id: String,
+        disabled: bool,
+    },
+    Revoke {
+        id: String,
+    },
+    Delete {
+        id: String,
+        name: String,
+    },
+    RemoveHost {
+        id: String,
+        name: String,
+    },
+    DeleteApiToken {
+        id: String,
+        name: String,
+    },
+    LoadDetail {
+        id: String,
+    },
+    Copy(Zeroizing<String>),
+    WriteSecret {
+        name: String,
+        secret: Zeroizing<String>,
+    },
+    /// Forget every cell on screen and draw afresh (after a reveal closes).
+    ClearScreen,
+    Quit,
+}
+
+impl std::fmt::Debug for Cmd {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Cmd::Copy(_) => f.write_str("Copy(<secret>)"),
+            Cmd::WriteSecret { name, .. } => write!(f, "WriteSecret({name:?}, <secret>)"),
+            Cmd::Reload => f.write_str("Reload"),
+            Cmd::Create(r) => write!(f, "Create({:?})", r.name),
+            Cmd::SetDisabled { id, disabled } => write!(f, "SetDisabled({id}, {disabled})"),
+            Cmd::Revoke { id } => write!(f, "Revoke({id})"),
+            Cmd::Delete { id, .. } => write!(f, "Delete({id})"),
+            Cmd::RemoveHost { id, .. } => write!(f, "RemoveHost({id})"),
+            Cmd::DeleteApiToken { id, .. } => write!(f, "DeleteApiToken({id})"),
+            Cmd::LoadDetail { id } => write!(f, "LoadDetail({id})"),
+            Cmd::ClearScreen => f.write_str("ClearScreen"),
+            Cmd::Quit => f.write_str("Quit"),
+        }
+    }
+}
+
+/// The console's whole state.
+#[derive(Debug)]
+pub struct App {
+    pub view: View,
+    pub tokens: Table<Token>,
+    pub hosts: Table<Host>,
+    pub audit: Table<AuditEvent>,
+    pub api_tokens: Table<ApiToken>,
+    /// Why the API tokens could not be listed, if they could not.
+    pub api_tokens_error: Option<String>,
+    pub modal: Option<Modal>,
+    /// The filter line being typed (`/`).
+    pub filter_input: Option<TextArea<'static>>,
+    pub flash: Option<Flash>,
+    pub conn: Conn,
+    pub who: Option<WhoAmI>,
+    /// Where the daemon is (socket path or URL).
+    pub endpoint: String,
+    /// Set when the console started a local daemon: said in the header.
+    pub started: Option<String>,
+    pub readonly_flag: bool,
+    pub mouse: bool,
+    pub now: Timestamp,
+    pub size: (u16, u16),
+    pub theme: Theme,
+    pub quit: bool,
+    /// Something on screen changed since the last frame.
+    pub dirty: bool,
+}
+
+/// The operations every table view shares, whatever its row type.
+pub trait TableOps {
+    fn move_by(&mut self, delta: isize);
+    fn home(&mut self);
+    fn end(&mut self);
+    fn sort_by(&mut self, col: usize);
+    fn sort(&self) -> (usize, bool);
+    fn columns(&self) -> &'static [&'static str];
+    fn filter(&self) -> &str;
+    fn set_filter(&mut self, text: &str);
+    fn status(&self) -> StatusFilter;
+    fn set_status(&mut self, s: StatusFilter);
+    fn select_visible(&mut self, n: usize);
+    fn scroll_offset(&self) -> usize;
+}
+
+impl<T: Row> TableOps for Table<T> {
+    fn move_by(&mut self, delta: isize) {
+        Table::move_by(self, delta)
+    }
+    fn home(&mut self) {
+        Table::home(self)
+    }
+    fn end(&mut self) {
+        Table::end(self)
+    }
+    fn sort_by(&mut self, col: usize) {
+        Table::sort_by(self, col)
+    }
+    fn sort(&self) -> (usize, bool) {
+        (self.sort, self.desc)
+    }
+    fn columns(&self) -> &'static [&'static str] {
+        T::COLUMNS
+    }
+    fn filter(&self) -> &str {
+        Table::filter(self)
+    }
+    fn set_filter(&mut self, text: &str) {
+        Table::set_filter(self, text)
+    }
+    fn status(&self) -> StatusFilter {
+        self.status
+    }
+    fn set_status(&mut self, s: StatusFilter) {
+        Table::set_status(self, s)
+    }
+    fn select_visible(&mut self, n: usize) {
+        Table::select_visible(self, n)
+    }
+    fn scroll_offset(&self) -> usize {
+        self.offset.get()
+    }
+}
+
+impl App {
+    pub fn new(endpoint: String, readonly: bool, theme: Theme, now: Timestamp) -> App {
+        App {
+            view: View::Tokens,
+            tokens: Table::default(),
+            hosts: Table::default(),
+            audit: Table::default(),
+            api_tokens: Table::default(),
+            api_tokens_error: None,
+            modal: None,
+            filter_input: None,
+            flash: None,
+            conn: Conn::Connecting,
+            who: None,
+            endpoint,
+            started: None,
+            readonly_flag: readonly,
+            mouse: false,
+            now,
+            size: (80, 24),
+            theme,
+            quit: false,
+            dirty: true,
+        }
+    }
+
+    /// Read-only by flag, or because the role cannot change anything.
+    pub fn readonly(&self) -> bool {
+        self.readonly_flag || self.who.as_ref().is_some_and(|w| w.role == "auditor")
+    }
+
+    pub fn is_admin(&self) -> bool {
+        self.who.as_ref().is_some_and(|w| w.role == "admin")
+    }
+
+    pub fn too_small(&self) -> bool {
+        self.size.0 < MIN_WIDTH || self.size.1 < MIN_HEIGHT
+    }
+
+    /// Table rows that fit on screen.
+    pub fn body_height(&self) -> usize {
+        usize::from(self.size.1.saturating_sub(TABLE_TOP + TABLE_BOTTOM)).max(1)
+    }
+
+    pub fn table(&mut self) -> &mut dyn TableOps {
+        match self.view {
+            View::Tokens => &mut self.tokens,
+            View::Hosts => &mut self.hosts,
+            View::Audit => &mut self.audit,
+            View::ApiTokens => &mut self.api_tokens,
+        }
+    }
+
+    pub fn table_ref(&self) -> &dyn TableOps {
+        match self.view {
+            View::Tokens => &self.tokens,
+            View::Hosts => &self.hosts,
+            View::Audit => &self.audit,
+            View::ApiTokens => &self.api_tokens,
+        }
+    }
+
+    /// Rebuilds the visible orders that changed (before drawing).
+    pub fn refresh(&mut self) {
+        let now = self.now;
+        self.tokens.refresh(now);
+        self.hosts.refresh(now);
+        self.audit.refresh(now);
+        self.api_tokens.refresh(now);
+    }
+
+    /// The key context in force.
+    pub fn ctx(&self) -> Ctx {
+        match &self.modal {
+            Some(Modal::Help { .. }) => Ctx::Help,
+            Some(Modal::Chooser(_)) => Ctx::Chooser,
+            Some(Modal::Form(f)) if f.focus == Field::Date => Ctx::Calendar,
+            Some(Modal::Form(_)) => Ctx::Form,
+            Some(Modal::Reveal(_)) => Ctx::Reveal,
+            Some(Modal::Confirm(_)) => Ctx::Dialog,
+            Some(Modal::Detail(_)) => Ctx::Detail,
+            None if self.filter_input.is_some() => Ctx::Filter,
+            None => Ctx::Table,
+        }
+    }
+}
+
+/// Applies one message; returns the work it asks for.
+pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
+    app.dirty = true;
+    match msg {
+        Msg::Key(ev) => on_key(app, ev),
+        Msg::Mouse(ev) => {
+            on_mouse(app, ev);
+            Vec::new()
+        }
+        Msg::Resize(w, h) => {
+            app.size = (w, h);
+            Vec::new()
+        }
+        Msg::Tick(now) => {
+            on_tick(app, now);
+            Vec::new()
+        }
+        Msg::Connected(who) => {
+            if matches!(app.conn, Conn::Lost(_)) {
+                app.flash = flash(Level::Ok, "Reconnected to the daemon.");
+            }
+            app.conn = Conn::Live;
+            app.who = Some(who);
+            Vec::new()
+        }
+        Msg::Tokens(v) => {
+            app.tokens.set_rows(v);
+            Vec::new()
+        }
+        Msg::Hosts(v) => {
+            app.hosts.set_rows(v);
+            Vec::new()
+        }
+        Msg::Audit(v) => {
+            app.audit.set_rows(v);
+            Vec::new()
+        }
+        Msg::ApiTokens(r) => {
+            match r {
+                Ok(v) => {
+                    app.api_tokens.set_rows(v);
+                    app.api_tokens_error = None;
+                }
+                Err(e) => app.api_tokens_error = Some(e),
+            }
+            Vec::new()
+        }
+        Msg::Change(ev) => on_change(app, *ev),
+        Msg::Lost(e) => {
+            app.conn = Conn::Lost(e);
+            Vec::new()
+        }
+        Msg::Created(resp) => {
+            let mut resp = *resp;
+            // The answer wipes its own secret when dropped; the reveal takes it over.
+            let secret = std::mem::take(&mut resp.secret);
+            let join_command = std::mem::take(&mut resp.join_command);
+            let token = resp.token.clone();
+            app.tokens.select_id(&token.id);
+            app.view = View::Tokens;
+            app.modal = Some(Modal::Reveal(Reveal {
+                id: token.id.clone(),
+                name: token.name.clone(),
+                secret: Zeroizing::new(secret),
+                join_command,
+                note: None,
+            }));
+            app.tokens.upsert(token);
+            Vec::new()
+        }
+        Msg::CreateFailed(e) => {
+            if let Some(Modal::Form(f)) = &mut app.modal {
+                f.busy = false;
+                f.server_error = Some(e);
+            } else {
+                app.flash = flash(Level::Error, format!("Not created: {e}"));
+            }
+            Vec::new()
+        }
+        Msg::TokenChanged { token, what } => {
+            if let Some(Modal::Confirm(c)) = &app.modal
+                && c.id == token.id
+            {
+                app.modal = None;
+            }
+            app.flash = flash(Level::Ok, format!("{what} {:?}.", token.name));
+            app.tokens.upsert(*token);
+            Vec::new()
+        }
+        Msg::Removed { kind, id, name } => {
+            if let Some(Modal::Confirm(c)) = &app.modal
+                && c.id == id
+            {
+                app.modal = None;
+            }
+            if let Some(Modal::Detail(d)) = &app.modal
+                && d.id == id
+            {
+                app.modal = None;
+            }
+            match kind {
+                ConfirmKind::Delete => app.tokens.remove(&id),
+                ConfirmKind::RemoveHost => app.hosts.remove(&id),
+                ConfirmKind::DeleteApiToken => app.api_tokens.remove(&id),
+                ConfirmKind::Revoke => {}
+            }
+            let what = match kind {
+                ConfirmKind::RemoveHost => "Removed host",
+                ConfirmKind::DeleteApiToken => "Deleted API token",
+                _ => "Deleted",
+            };
+            app.flash = flash(Level::Ok, format!("{what} {name:?}."));
+            Vec::new()
+        }
+        Msg::ActionFailed { what, error } => {
+            let text = format!("{what} failed: {error}");
+            if let Some(Modal::Confirm(c)) = &mut app.modal {
+                c.busy = false;
+                c.error = Some(error);
+            }
+            app.flash = flash(Level::Error, text);
+            Vec::new()
+        }
+        Msg::DetailLoaded { id, hosts, audit } => {
+            if let Some(Modal::Detail(d)) = &mut app.modal
+                && d.id == id
+            {
+                d.hosts = Some(hosts);
+                d.audit = Some(audit);
+            }
+            Vec::new()
+        }
+        Msg::Copied(text) => {
+            set_reveal_note(app, Level::Info, text);
+            Vec::new()
+        }
+        Msg::Wrote(r) => {
+            match r {
+                Ok(p) => set_reveal_note(
+                    app,
+                    Level::Ok,
+                    format!(
+                        "Written to {} (mode 0600, only you can read it).",
+                        p.display()
+                    ),
+                ),
+                Err(e) => set_reveal_note(app, Level::Error, format!("Not written: {e}")),
+            }
+            Vec::new()
+        }
+    }
+}
+
+fn set_reveal_note(app: &mut App, level: Level, text: String) {
+    if let Some(Modal::Reveal(r)) = &mut app.modal {
+        r.note = flash(level, text);
+    } else {
+        app.flash = flash(level, text);
+    }
+}
+
+fn on_tick(app: &mut App, now: Timestamp) {
+    let before = app.now.0.div_euclid(10);
+    app.now = now;
+    // Statuses that time changes (active → expired) follow without a round trip.
+    let changed = app.tokens.update_where(
+        |t| {
+            t.expires_at.is_some_and(|e| now >= e)
+                && matches!(t.status, TokenStatus::Active | TokenStatus::Disabled)
+        },
+        |t| t.status = TokenStatus::Expired,
+    );
+    // Relative times move on: redraw when they could read differently, not on every tick.
+    app.dirty = changed || now.0.div_euclid(10) != before;
+}
+
+fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
+    match ev.kind.as_str() {
+        "token" => {
+            if let Some(t) = ev.token {
+                app.tokens.upsert(t);
+            }
+        }
+        "token_deleted" => {
+            if let Some(id) = ev.token_id {
+                let name = app.tokens.get(&id).map(|t| t.name.clone());
+                app.tokens.remove(&id);
+                let bound = match &app.modal {
+                    Some(Modal::Detail(d)) => d.id == id,
+                    Some(Modal::Confirm(c)) => c.id == id && c.kind != ConfirmKind::RemoveHost,
+                    _ => false,
+                };
+                if bound {
+                    app.modal = None;
+                    app.flash = flash(
+                        Level::Info,
+                        format!("{:?} was deleted.", name.unwrap_or_default()),
+                    );
+                }
+            }
+        }
+        "host" => {
+            if let Some(h) = ev.host {
+                if let Some(Modal::Detail(d)) = &mut app.modal
+                    && d.id == h.token_id
+                    && let Some(Ok(hosts)) = &mut d.hosts
+                {
+                    hosts.retain(|x| x.id != h.id);
+                    hosts.push(h.clone());
+                }
+                app.hosts.upsert(h);
+            }
+        }
+        "audit" => {
+            if let Some(a) = ev.audit {
+                if a.action == "host_removed"
+                    && let Some(host) = a.details.get("host_id")
+                {
+                    app.hosts.remove(host);
+                    if let Some(Modal::Detail(d)) = &mut app.modal
+                        && let Some(Ok(hosts)) = &mut d.hosts
+                    {
+                        hosts.retain(|x| &x.id != host);
+                    }
+                }
+                if let Some(Modal::Detail(d)) = &mut app.modal
+                    && d.id == a.target
+                    && let Some(Ok(trail)) = &mut d.audit
+                {
+                    trail.push(a.clone());
+                }
+                app.audit.upsert(a);
+            }
+        }
+        "resync" => return vec![Cmd::Reload],
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn on_mouse(app: &mut App, ev: MouseEvent) {
+    if !app.mouse {
+        return;
+    }
+    app.refresh();
+    match (&mut app.modal, ev.kind) {
+        (Some(Modal::Detail(d)), MouseEventKind::ScrollDown) => {
+            d.scroll = d.scroll.saturating_add(3)
+        }
+        (Some(Modal::Detail(d)), MouseEventKind::ScrollUp) => d.scroll = d.scroll.saturating_sub(3),
+        (Some(_), _) => {}
+        (None, MouseEventKind::ScrollDown) => app.table().move_by(3),
+        (None, MouseEventKind::ScrollUp) => app.table().move_by(-3),
+        (None, MouseEventKind::Down(crossterm::event::MouseButton::Left)) => {
+            let top = TABLE_TOP;
+            if ev.row >= top && ev.row < app.size.1.saturating_sub(TABLE_BOTTOM) {
+                let n = app.table_ref().scroll_offset() + usize::from(ev.row - top);
+                app.table().select_visible(n);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
+    // Keys act on what is on screen: bring the visible order up to date first (cheap when
+    // nothing changed).
+    app.refresh();
+    if ev.kind == crossterm::event::KeyEventKind::Release {
+        app.dirty = false;
+        return Vec::new();
+    }
+    // Ctrl-C always quits, whatever is open (a reveal's secret is wiped on the way out).
+    if ev.code == KeyCode::Char('c') && ev.modifiers.contains(KeyModifiers::CONTROL) {
+        app.quit = true;
+        app.modal = None;
+        return vec![Cmd::Quit];
+    }
+    let ctx = app.ctx();
+    let readonly = app.readonly();
+    let binding = keymap::lookup(ctx, &ev, app.view, readonly);
+    let action = binding.map(|b| b.action);
+    match ctx {
+        Ctx::Table => table_key(app, ev, action),
+        Ctx::Filter => {
+            filter_key(app, ev, action);
+            Vec::new()
+        }
+        Ctx::Help => {
+            if let Some(Modal::Help { scroll }) = &mut app.modal {
+                match action {
+                    Some(Action::Back) => app.modal = None,
+                    Some(Action::Up) => *scroll = scroll.saturating_sub(1),
+                    Some(Action::Down) => *scroll = scroll.saturating_add(1),
+                    _ => {}
+                }
+            }
+            Vec::new()
+        }
+        Ctx::Chooser => {
+            chooser_key(app, action);
+            Vec::new()
+        }
+        Ctx::Form | Ctx::Calendar => form_key(app, ev, action),
+        Ctx::Reveal => reveal_key(app, action),
+        Ctx::Dialog => dialog_key(app, ev, action),
+        Ctx::Detail => detail_key(app, ev, action),
+    }
+}
+
+fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
+    let page = app.body_height() as isize;
+    let Some(action) = action else {
+        if let Some(b) = keymap::lookup_refused(Ctx::Table, &ev, app.view) {
+            app.flash = flash(
+                Level::Error,
+                format!(
+                    "Read-only: {} is not available ({}).",
+                    b.label,
+                    readonly_reason(app)
+                ),
+            );
+        } else {
+            app.dirty = false;
+        }
+        return Vec::new();
+    };
+    app.flash = None;
+    match action {
+        Action::Quit => {
+            app.quit = true;
+            return vec![Cmd::Quit];
+        }
+        Action::Help => app.modal = Some(Modal::Help { scroll: 0 }),
+        Action::NextView | Action::PrevView => {
+            let all = View::ALL;
+            let at = all.iter().position(|v| *v == app.view).unwrap_or(0);
+            let delta = if action == Action::NextView {
+                1
+            } else {
+                all.len() - 1
+            };
+            app.view = all[(at + delta) % all.len()];
+        }
+        Action::Up => app.table().move_by(-1),
+        Action::Down => app.table().move_by(1),
+        Action::PageUp => app.table().move_by(-page),
+        Action::PageDown => app.table().move_by(page),
+        Action::Home => app.table().home(),
+        Action::End => app.table().end(),
+        Action::Filter => {
+            let mut t = TextArea::new(vec![app.table_ref().filter().to_owned()]);
+            t.set_cursor_line_style(ratatui::style::Style::new());
+            t.move_cursor(ratatui_textarea::CursorMove::End);
+            app.filter_input = Some(t);
+        }
+        Action::StatusFilter => {
+            let cur = app.tokens.status;
+            let cursor = StatusFilter::ALL
+                .iter()
+                .position(|s| *s == cur)
+                .unwrap_or(0);
+            app.modal = Some(Modal::Chooser(Chooser {
+                kind: ChooserKind::Status,
+                cursor,
+            }));
+        }
+        Action::Sort => {
+            let cursor = app.table_ref().sort().0;
+            app.modal = Some(Modal::Chooser(Chooser {
+                kind: ChooserKind::Sort,
+                cursor,
+            }));
+        }
+        Action::Reload => {
+            app.flash = flash(Level::Info, "Loading every list again…");
+            return vec![Cmd::Reload];
+        }
+        Action::Back => {
+            app.table().set_filter("");
+            app.table().set_status(StatusFilter::All);
+        }
+        Action::New => {
+            let (allow, ttl) = app
+                .who
+                .as_ref()
+                .map(|w| (w.allow_no_expiry, w.default_ttl_seconds))
+                .unwrap_or((false, 86_400));
+            let form = CreateForm::new(app.now, app.is_admin(), allow, ttl);
+            app.modal = Some(Modal::Form(Box::new(form)));
+        }
+        Action::Details => {
+            if let Some(t) = app.tokens.selected() {
+                let id = t.id.clone();
+                app.modal = Some(Modal::Detail(Detail {
+                    id: id.clone(),
+                    hosts: None,
+                    audit: None,
+                    scroll: 0,
+                }));
+                return vec![Cmd::LoadDetail { id }];
+            }
+        }
+        Action::Revoke | Action::Delete | Action::ToggleDisable => {
+            return act_on_selection(app, action);
+        }
+        _ => {}
+    }
+    Vec::new()
+}
+
+fn readonly_reason(app: &App) -> &'static str {
+    if app.readonly_flag {
+        "started with --readonly"
+    } else {
+        "your role is auditor"
+    }
+}
+
+/// r, d and x on the selected row of the current view (or the token in the detail view).
+fn act_on_selection(app: &mut App, action: Action) -> Vec<Cmd> {
+    match app.view {
+        View::Tokens => {
+            let Some(t) = app.tokens.selected() else {
+                app.flash = flash(Level::Info, "No token selected.");
+                return Vec::new();
+            };
+            let t = t.clone();
+            token_action(app, &t, action)
+        }
+        View::Hosts if action == Action::Delete => {
+            if let Some(h) = app.hosts.selected() {
+                app.modal = Some(Modal::Confirm(Box::new(Confirm {
+                    kind: ConfirmKind::RemoveHost,
+                    id: h.id.clone(),
+                    name: h.hostname.clone(),
+                    hosts: 0,
+                    typed: None,
+                    on_action: false,
+                    busy: false,
+                    error: None,
+                })));
+            }
+            Vec::new()
+        }
+        View::ApiTokens if action == Action::Delete => {
+            if let Some(a) = app.api_tokens.selected() {
+                app.modal = Some(Modal::Confirm(Box::new(Confirm {
+                    kind: ConfirmKind::DeleteApiToken,
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                    hosts: 0,
+                    typed: None,
+                    on_action: false,
+                    busy: false,
+                    error: None,
+                })));
+            }
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
+    match action {
+        Action::ToggleDisable => {
+            if t.status == TokenStatus::Revoked {
+                app.flash = flash(
+                    Level::Error,
+                    format!("{:?} is revoked: it cannot be enabled again.", t.name),
+                );
+                return Vec::new();
+            }
+            app.flash = flash(
+                Level::Info,
+                format!(
+                    "{} {:?}…",
+                    if t.disabled { "Enabling" } else { "Disabling" },
+                    t.name
+                ),
+            );
+            vec![Cmd::SetDisabled {
+                id: t.id.clone(),
+                disabled: !t.disabled,
+            }]
+        }
+        Action::Revoke if t.status == TokenStatus::Revoked => {
+            app.flash = flash(Level::Info, format!("{:?} is already revoked.", t.name));
+            Vec::new()
+        }
+        Action::Revoke | Action::Delete => {
+            let kind = if action == Action::Revoke {
+                ConfirmKind::Revoke
+            } else {
+                ConfirmKind::Delete
+            };
+            let typed =
+                (kind == ConfirmKind::Delete && t.status == TokenStatus::Active).then(|| {
+                    let mut ta = TextArea::default();
+                    ta.set_cursor_line_style(ratatui::style::Style::new());
+                    ta.set_placeholder_text("type the token's name");
+                    ta
+                });
+            app.modal = Some(Modal::Confirm(Box::new(Confirm {
+                kind,
+                id: t.id.clone(),
+                name: t.name.clone(),
+                hosts: t.hosts,
+                typed,
+                on_action: false,
+                busy: false,
+                error: None,
+            })));
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn filter_key(app: &mut App, ev: KeyEvent, action: Option<Action>) {
+    match action {
+        Some(Action::Keep) => app.filter_input = None,
+        Some(Action::Clear) => {
+            app.filter_input = None;
+            app.table().set_filter("");
+        }
+        _ => {
+            if let Some(t) = &mut app.filter_input {
+                t.input(ev);
+                let text = super::form::text_of(t);
+                app.table().set_filter(&text);
+            }
+        }
+    }
+}
+
+fn chooser_key(app: &mut App, action: Option<Action>) {
+    let Some(Modal::Chooser(c)) = &mut app.modal else {
+        return;
+    };
+    let len = match c.kind {
+        ChooserKind::Sort => app_columns(app.view).len(),
+        ChooserKind::Status => StatusFilter::ALL.len(),
+    };
+    match action {
+        Some(Action::Up) => c.cursor = c.cursor.saturating_sub(1),
+        Some(Action::Down) => c.cursor = (c.cursor + 1).min(len.saturating_sub(1)),
+        Some(Action::Back) => app.modal = None,
+        Some(Action::Activate) => {
+            let (kind, cursor) = (c.kind, c.cursor);
+            app.modal = None;
+            match kind {
+                ChooserKind::Sort => app.table().sort_by(cursor),
+                ChooserKind::Status => {
+                    let s = StatusFilter::ALL[cursor.min(StatusFilter::ALL.len() - 1)];
+                    app.tokens.set_status(s);
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+pub fn app_columns(view: View) -> &'static [&'static str] {
+    match view {
+        View::Tokens => Token::COLUMNS,
+        View::Hosts => Host::COLUMNS,
+        View::Audit => AuditEvent::COLUMNS,
+        View::ApiTokens => ApiToken::COLUMNS,
+    }
+}
+
+fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
+    let now = app.now;
+    let Some(Modal::Form(form)) = &mut app.modal else {
+        return Vec::new();
+    };
+    let on_choice = matches!(form.focus, Field::Uses | Field::Expiry);
+    let outcome = match action {
+        Some(Action::Submit) => FormOutcome::Submit,
+        Some(Action::Back) => FormOutcome::Cancel,
+        Some(Action::NextField) => {
+            form.move_focus(1);
+            FormOutcome::Stay
+        }
+        Some(Action::PrevField) => {
+            form.move_focus(-1);
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::Left | Action::Right)) if form.focus == Field::Date => {
+            form.picker
+                .move_days(if a == Action::Left { -1 } else { 1 });
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::Up | Action::Down)) if form.focus == Field::Date => {
+            form.picker.move_days(if a == Action::Up { -7 } else { 7 });
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::PageUp | Action::PageDown)) => {
+            form.picker
+                .move_months(if a == Action::PageUp { -1 } else { 1 });
+            FormOutcome::Stay
+        }
+        Some(Action::Today) => {
+            form.picker.go_today();
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::Left | Action::Right)) if on_choice => {
+            form.cycle(if a == Action::Left { -1 } else { 1 });
+            FormOutcome::Stay
+        }
+        _ => {
+            if form.focus == Field::Date || on_choice {
+                if ev.code == KeyCode::Char(' ') && on_choice {
+                    form.cycle(1);
+                }
+            } else {
+                form.type_key(ev);
+            }
+            FormOutcome::Stay
+        }
+    };
+    match outcome {
+        FormOutcome::Stay => Vec::new(),
+        FormOutcome::Cancel => {
+            app.modal = None;
+            app.flash = flash(Level::Info, "Nothing created.");
+            Vec::new()
+        }
+        FormOutcome::Submit => {
+            if form.busy {
+                return Vec::new();
+            }
+            match form.request(now) {
+                Some(req) => {
+                    form.busy = true;
+                    form.server_error = None;
+                    vec![Cmd::Create(Box::new(req))]
+                }
+                None => Vec::new(),
+            }
+        }
+    }
+}
+
+fn reveal_key(app: &mut App, action: Option<Action>) -> Vec<Cmd> {
+    let Some(Modal::Reveal(r)) = &mut app.modal else {
+        return Vec::new();
+    };
+    match action {
+        Some(Action::Copy) => {
+            r.note = flash(Level::Info, "Copying…");
+            vec![Cmd::Copy(r.secret.clone())]
+        }
+        Some(Action::WriteFile) => vec![Cmd::WriteSecret {
+            name: r.name.clone(),
+            secret: r.secret.clone(),
+        }],
+        Some(Action::Acknowledge) => {
+            let name = r.name.clone();
+            // Dropping the reveal wipes the secret (Zeroizing); the screen is cleared so no
+            // cell of it survives in the terminal.
+            app.modal = None;
+            app.flash = flash(
+                Level::Ok,
+                format!("Created {name:?}. Its token is gone from this console."),
+            );
+            vec![Cmd::ClearScreen]
+        }
+        _ => {
+            app.dirty = false;
+            Vec::new()
+        }
+    }
+}
+
+fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
+    let Some(Modal::Confirm(c)) = &mut app.modal else {
+        return Vec::new();
+    };
+    if c.busy {
+        return Vec::new();
+    }
+    // With a name to type, letters go to the field; y is a letter like any other.
+    let typing = c.typed.is_some();
+    let action = match (typing, action, ev.code) {
+        (true, Some(Action::Confirm | Action::Back), KeyCode::Char(_)) => None,
+        (true, Some(Action::NextField), KeyCode::Left | KeyCode::Right) => None,
+        (_, a, _) => a,
+    };
+    let go = match action {
+        Some(Action::Back) => {
+            app.modal = None;
+            app.flash = flash(Level::Info, "Cancelled: nothing changed.");
+            return Vec::new();
+        }
+        Some(Action::NextField) => {
+            c.on_action = !c.on_action;
+            false
+        }
+        Some(Action::Confirm) => true,
+        Some(Action::Activate) if typing => {
+            if c.typed_ok() {
+                true
+            } else {
+                c.error = Some(format!("Type {:?} exactly to delete it.", c.name));
+                false
+            }
+        }
+        Some(Action::Activate) => {
+            if c.on_action {
+                true
+            } else {
+                app.modal = None;
+                app.flash = flash(Level::Info, "Cancelled: nothing changed.");
+                return Vec::new();
+            }
+        }
+        _ => {
+            if let Some(t) = &mut c.typed {
+                t.input(ev);
+                c.error = None;
+            }
+            false
+        }
+    };
+    if !go {
+        return Vec::new();
+    }
+    if !c.typed_ok() {
+        c.error = Some(format!("Type {:?} exactly to delete it.", c.name));
+        return Vec::new();
+    }
+    c.busy = true;
+    let (id, name) = (c.id.clone(), c.name.clone());
+    vec![match c.kind {
+        ConfirmKind::Revoke => Cmd::Revoke { id },
+        ConfirmKind::Delete => Cmd::Delete { id, name },
+        ConfirmKind::RemoveHost => Cmd::RemoveHost { id, name },
+        ConfirmKind::DeleteApiToken => Cmd::DeleteApiToken { id, name },
+    }]
+}
+
+fn detail_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
+    let Some(Modal::Detail(d)) = &mut app.modal else {
+        return Vec::new();
+    };
+    match action {
+        Some(Action::Back) => {
+            app.modal = None;
+            Vec::new()
+        }
+        Some(Action::Up) => {
+            d.scroll = d.scroll.saturating_sub(1);
+            Vec::new()
+        }
+        Some(Action::Down) => {
+            d.scroll = d.scroll.saturating_add(1);
+            Vec::new()
+        }
+        Some(Action::Help) => {
+            app.modal = Some(Modal::Help { scroll: 0 });
+            Vec::new()
+        }
+        Some(a @ (Action::Revoke | Action::Delete | Action::ToggleDisable)) => {
+            let id = d.id.clone();
+            match app.tokens.get(&id).cloned() {
+                Some(t) => token_action(app, &t, a),
+                None => Vec::new(),
+            }
+        }
+        _ => {
+            if keymap::lookup_refused(Ctx::Detail, &ev, View::Tokens).is_some() {
+                app.flash = flash(
+                    Level::Error,
+                    format!("Read-only ({}).", readonly_reason(app)),
+                );
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The status word of a token (for dialogs and the detail view).
+pub fn describe_status(t: &Token) -> &'static str {
+    status_word(t.status)
+}

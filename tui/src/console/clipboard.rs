@@ -1,0 +1,325 @@
+//! Copying the revealed token, honestly. `auto` uses the system clipboard (arboard) when there
+//! is a display and no SSH session, on its own thread with a deadline because a broken X
+//! forward can hang it; over SSH, without a display, or when the clipboard fails or hangs, it
+//! sends OSC 52 to the terminal instead (wrapped for tmux). The message says which happened:
+//! OSC 52 only asks the terminal to copy, so it never claims "copied".
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use base64::Engine;
+use zeroize::Zeroizing;
+
+/// `--clipboard` / `GATEPASS_CLIPBOARD`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ClipboardMode {
+    /// System clipboard when local with a display, OSC 52 otherwise or when it fails.
+    #[default]
+    Auto,
+    /// The system clipboard only.
+    Local,
+    /// OSC 52 through the terminal only.
+    Osc52,
+    /// Never copy (select the token with the mouse instead).
+    Off,
+}
+
+/// How long the system clipboard may take before OSC 52 is used instead.
+pub const DEADLINE: Duration = Duration::from_secs(2);
+
+/// What the environment says about the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ClipEnv {
+    pub ssh: bool,
+    pub tmux: bool,
+    pub display: bool,
+}
+
+impl ClipEnv {
+    pub fn from_env() -> ClipEnv {
+        let set = |k: &str| std::env::var_os(k).is_some_and(|v| !v.is_empty());
+        ClipEnv {
+            ssh: set("SSH_CONNECTION") || set("SSH_TTY"),
+            tmux: set("TMUX"),
+            display: set("DISPLAY") || set("WAYLAND_DISPLAY"),
+        }
+    }
+}
+
+/// What copying did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyResult {
+    /// In the system clipboard.
+    Local,
+    /// Sent to the terminal as OSC 52, with the reason the system clipboard was not used.
+    Osc52 { why: String },
+    /// Copying is turned off.
+    Off,
+    /// Nothing was copied.
+    Failed(String),
+}
+
+impl CopyResult {
+    /// The sentence the reveal shows.
+    pub fn message(&self, tmux: bool) -> String {
+        match self {
+            CopyResult::Local => "Copied to the system clipboard.".to_owned(),
+            CopyResult::Osc52 { why } => {
+                let tmux_note = if tmux {
+                    " (through tmux: it needs `set -g set-clipboard on`)"
+                } else {
+                    ""
+                };
+                format!(
+                    "Sent to the terminal via OSC 52{tmux_note} ({why}); whether it reached your \
+                     clipboard depends on the terminal allowing it. If pasting fails, select \
+                     the token with the mouse."
+                )
+            }
+            CopyResult::Off => "Copying is off (--clipboard off): select the token with the \
+                                mouse, or press w to write it to a file."
+                .to_owned(),
+            CopyResult::Failed(e) => format!(
+                "Not copied: {e}. Select the token with the mouse, or press w to write it to a \
+                 file."
+            ),
+        }
+    }
+}
+
+/// The OSC 52 sequence that asks the terminal to put `text` in the clipboard; inside tmux it
+/// is wrapped in tmux's passthrough so it reaches the outer terminal.
+pub fn osc52(text: &str, tmux: bool) -> Zeroizing<Vec<u8>> {
+    let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(text));
+    let mut out = Zeroizing::new(Vec::with_capacity(b64.len() + 24));
+    if tmux {
+        out.extend_from_slice(b"\x1bPtmux;\x1b\x1b]52;c;");
+        out.extend_from_slice(b64.as_bytes());
+        out.extend_from_slice(b"\x07\x1b\\");
+    } else {
+        out.extend_from_slice(b"\x1b]52;c;");
+        out.extend_from_slice(b64.as_bytes());
+        out.extend_from_slice(b"\x07");
+    }
+    out
+}
+
+/// A system clipboard that may fail or hang.
+pub trait LocalClipboard: Send + Sync {
+    fn set(&self, text: &str, deadline: Duration) -> Result<(), String>;
+}
+
+/// Copies `text` as `mode` asks; OSC 52 bytes go to `out` (the terminal).
+pub fn copy(
+    text: &str,
+    mode: ClipboardMode,
+    env: ClipEnv,
+    local: &dyn LocalClipboard,
+    out: &mut dyn Write,
+) -> CopyResult {
+    let mut send_osc = |why: String| match out.write_all(&osc52(text, env.tmux)) {
+        Ok(()) => {
+            let _ = out.flush();
+            CopyResult::Osc52 { why }
+        }
+        Err(e) => CopyResult::Failed(format!("cannot write to the terminal: {e}")),
+    };
+    match mode {
+        ClipboardMode::Off => CopyResult::Off,
+        ClipboardMode::Osc52 => send_osc("--clipboard osc52".into()),
+        ClipboardMode::Local => match local.set(text, DEADLINE) {
+            Ok(()) => CopyResult::Local,
+            Err(e) => CopyResult::Failed(format!("the system clipboard failed: {e}")),
+        },
+        ClipboardMode::Auto if env.ssh => send_osc("over SSH".into()),
+        ClipboardMode::Auto if !env.display => send_osc("no display for a system clipboard".into()),
+        ClipboardMode::Auto => match local.set(text, DEADLINE) {
+            Ok(()) => CopyResult::Local,
+            Err(e) => send_osc(format!("the system clipboard failed: {e}")),
+        },
+    }
+}
+
+struct Request {
+    text: Zeroizing<String>,
+    reply: mpsc::Sender<Result<(), String>>,
+}
+
+/// arboard on a thread of its own: it keeps the clipboard object alive (on X11 the contents
+/// live only as long as it does) and is given up on when it does not answer in time.
+pub struct SystemClipboard {
+    tx: Mutex<Option<mpsc::Sender<Request>>>,
+    hung: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for SystemClipboard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SystemClipboard")
+    }
+}
+
+impl Default for SystemClipboard {
+    fn default() -> Self {
+        SystemClipboard {
+            tx: Mutex::new(None),
+            hung: Arc::new(AtomicBool::new(false)),
+        }
+    }
+}
+
+impl SystemClipboard {
+    fn sender(&self) -> Result<mpsc::Sender<Request>, String> {
+        let mut guard = self
+            .tx
+            .lock()
+            .map_err(|_| "the clipboard thread failed".to_owned())?;
+        if let Some(tx) = guard.as_ref() {
+            return Ok(tx.clone());
+        }
+        let (tx, rx) = mpsc::channel::<Request>();
+        std::thread::Builder::new()
+            .name("gatepass-clipboard".into())
+            .spawn(move || {
+                let mut board: Option<arboard::Clipboard> = None;
+                for req in rx {
+                    let result = (|| {
+                        if board.is_none() {
+                            board = Some(arboard::Clipboard::new().map_err(|e| e.to_string())?);
+                        }
+                        match board.as_mut() {
+                            Some(b) => b.set_text(req.text.as_str()).map_err(|e| e.to_string()),
+                            None => Err("no clipboard".to_owned()),
+                        }
+                    })();
+                    drop(req.text);
+                    let _ = req.reply.send(result);
+                }
+            })
+            .map_err(|e| format!("cannot start the clipboard thread: {e}"))?;
+        *guard = Some(tx.clone());
+        Ok(tx)
+    }
+}
+
+impl LocalClipboard for SystemClipboard {
+    fn set(&self, text: &str, deadline: Duration) -> Result<(), String> {
+        if self.hung.load(Ordering::Relaxed) {
+            return Err("it did not answer earlier".into());
+        }
+        let (reply, answer) = mpsc::channel();
+        let req = Request {
+            text: Zeroizing::new(text.to_owned()),
+            reply,
+        };
+        self.sender()?
+            .send(req)
+            .map_err(|_| "the clipboard thread stopped".to_owned())?;
+        match answer.recv_timeout(deadline) {
+            Ok(r) => r,
+            Err(_) => {
+                self.hung.store(true, Ordering::Relaxed);
+                Err(format!("no answer within {} s", deadline.as_secs()))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    struct Hangs;
+    impl LocalClipboard for Hangs {
+        fn set(&self, _: &str, deadline: Duration) -> Result<(), String> {
+            std::thread::sleep(deadline.min(Duration::from_millis(50)));
+            Err(format!("no answer within {} s", deadline.as_secs()))
+        }
+    }
+
+    struct Works;
+    impl LocalClipboard for Works {
+        fn set(&self, _: &str, _: Duration) -> Result<(), String> {
+            Ok(())
+        }
+    }
+
+    const T: &str = "gpt_example-not-a-real-token";
+
+    fn b64() -> String {
+        base64::engine::general_purpose::STANDARD.encode(T)
+    }
+
+    #[test]
+    fn no_display_sends_osc52_and_says_so() {
+        let mut out = Vec::new();
+        let env = ClipEnv::default();
+        let r = copy(T, ClipboardMode::Auto, env, &Works, &mut out);
+        assert_eq!(out, format!("\x1b]52;c;{}\x07", b64()).into_bytes());
+        let msg = r.message(false);
+        assert!(msg.starts_with("Sent to the terminal via OSC 52"), "{msg}");
+        assert!(msg.contains("no display"), "{msg}");
+        assert!(!msg.contains("Copied"), "{msg}");
+    }
+
+    #[test]
+    fn over_ssh_osc52_is_used_even_with_a_display() {
+        let mut out = Vec::new();
+        let env = ClipEnv {
+            ssh: true,
+            tmux: true,
+            display: true,
+        };
+        let r = copy(T, ClipboardMode::Auto, env, &Works, &mut out);
+        assert_eq!(
+            out,
+            format!("\x1bPtmux;\x1b\x1b]52;c;{}\x07\x1b\\", b64()).into_bytes()
+        );
+        assert!(r.message(true).contains("set-clipboard"));
+    }
+
+    #[test]
+    fn a_hanging_clipboard_falls_back_to_osc52() {
+        let mut out = Vec::new();
+        let env = ClipEnv {
+            display: true,
+            ..ClipEnv::default()
+        };
+        let r = copy(T, ClipboardMode::Auto, env, &Hangs, &mut out);
+        assert!(matches!(r, CopyResult::Osc52 { ref why } if why.contains("no answer")));
+        assert!(!out.is_empty());
+        // With a display and a working clipboard: copied, no terminal bytes.
+        let mut out = Vec::new();
+        assert_eq!(
+            copy(T, ClipboardMode::Auto, env, &Works, &mut out),
+            CopyResult::Local
+        );
+        assert!(out.is_empty());
+        // Off and local-only never touch the terminal.
+        assert_eq!(
+            copy(T, ClipboardMode::Off, env, &Works, &mut out),
+            CopyResult::Off
+        );
+        assert!(matches!(
+            copy(T, ClipboardMode::Local, env, &Hangs, &mut out),
+            CopyResult::Failed(_)
+        ));
+        assert!(out.is_empty());
+    }
+
+    /// The real arboard path on this machine (no display in tests): it fails or answers
+    /// within the deadline, and never hangs the caller.
+    #[test]
+    fn the_system_clipboard_answers_within_its_deadline() {
+        let board = SystemClipboard::default();
+        let start = Instant::now();
+        let r = board.set(T, Duration::from_secs(2));
+        assert!(start.elapsed() < Duration::from_secs(3), "{r:?}");
+        if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
+            assert!(r.is_err(), "no display, yet the clipboard claims success");
+        }
+    }
+}

@@ -1,0 +1,905 @@
+//! Drawing: a pure function of the state onto a ratatui frame. Only the rows in view are
+//! turned into cells, so a list of 100,000 tokens costs no more to draw than one of 30.
+
+use gatepass_protocol::{Timestamp, Token};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span, Text};
+use ratatui::widgets::{
+    Block, Borders, Cell, Clear, Paragraph, Row as TRow, Table as TTable, Wrap,
+};
+
+use super::app::{
+    App, ChooserKind, Confirm, ConfirmKind, Conn, Detail, Flash, Level, MIN_HEIGHT, MIN_WIDTH,
+    Modal, Reveal, app_columns,
+};
+use super::form::{CreateForm, Field};
+use super::keymap::{self, Ctx, View};
+use super::table::{Row, StatusFilter, Table, status_word};
+use super::theme::Theme;
+use super::timefmt;
+use crate::output;
+
+/// Draws the whole screen.
+pub fn draw(f: &mut Frame<'_>, app: &App) {
+    let area = f.area();
+    let th = app.theme;
+    if app.too_small() {
+        too_small(f, area, app);
+        return;
+    }
+    let [header, info, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    draw_header(f, header, app);
+    draw_info(f, info, app);
+    match app.view {
+        View::Tokens => draw_table(
+            f,
+            body,
+            &app.tokens,
+            app,
+            token_widths(body.width),
+            token_style,
+        ),
+        View::Hosts => draw_table(f, body, &app.hosts, app, host_widths(), plain),
+        View::Audit => draw_table(f, body, &app.audit, app, audit_widths(), plain),
+        View::ApiTokens => draw_table(f, body, &app.api_tokens, app, api_widths(), plain),
+    }
+    draw_footer(f, footer, app);
+    match &app.modal {
+        None => {}
+        Some(Modal::Help { scroll }) => draw_help(f, area, app, *scroll),
+        Some(Modal::Chooser(c)) => draw_chooser(f, area, app, c.kind, c.cursor),
+        Some(Modal::Form(form)) => draw_form(f, area, app, form),
+        Some(Modal::Reveal(r)) => draw_reveal(f, area, th, r),
+        Some(Modal::Confirm(c)) => draw_confirm(f, area, app, c),
+        Some(Modal::Detail(d)) => draw_detail(f, body, app, d),
+    }
+}
+
+fn too_small(f: &mut Frame<'_>, area: Rect, app: &App) {
+    let text = vec![
+        Line::styled("Terminal too small", app.theme.error()),
+        Line::from(format!(
+            "{}×{} here; Gatepass needs at least {MIN_WIDTH}×{MIN_HEIGHT}.",
+            area.width, area.height
+        )),
+        Line::from("Enlarge the window, or press q to quit."),
+    ];
+    let h = 3.min(area.height);
+    let y = area.y + area.height.saturating_sub(h) / 2;
+    let r = Rect::new(area.x, y, area.width, h);
+    f.render_widget(
+        Paragraph::new(text)
+            .alignment(Alignment::Center)
+            .wrap(Wrap { trim: true }),
+        r,
+    );
+}
+
+fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App) {
+    let th = app.theme;
+    let mut left = vec![Span::styled(" Gatepass ", th.title())];
+    for v in View::ALL {
+        left.push(Span::raw(" "));
+        if v == app.view {
+            left.push(Span::styled(format!("[{}]", v.title()), th.selected()));
+        } else {
+            left.push(Span::raw(format!(" {} ", v.title())));
+        }
+    }
+    let who = match &app.who {
+        Some(w) => format!("{} ({})", w.user, w.role),
+        None => "…".to_owned(),
+    };
+    let (dot, state, style) = match &app.conn {
+        Conn::Connecting => ("○", "connecting", th.warn()),
+        Conn::Live => ("●", "live", th.ok()),
+        Conn::Lost(_) => ("○", "reconnecting", th.error()),
+    };
+    let ro = if app.readonly() { " · read-only" } else { "" };
+    let right = vec![
+        Span::raw(format!("{who}{ro} ")),
+        Span::styled(format!("{dot} {state} "), style),
+    ];
+    render_lr(f, area, left, right, th.header_bar());
+}
+
+fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
+    let th = app.theme;
+    let t = app.table_ref();
+    let (col, desc) = t.sort();
+    let columns = t.columns();
+    let mut left = Vec::new();
+    let (shown, total) = match app.view {
+        View::Tokens => (app.tokens.visible_len(), app.tokens.len()),
+        View::Hosts => (app.hosts.visible_len(), app.hosts.len()),
+        View::Audit => (app.audit.visible_len(), app.audit.len()),
+        View::ApiTokens => (app.api_tokens.visible_len(), app.api_tokens.len()),
+    };
+    let noun = match app.view {
+        View::Tokens => "tokens",
+        View::Hosts => "hosts",
+        View::Audit => "events",
+        View::ApiTokens => "API tokens",
+    };
+    left.push(Span::raw(if shown == total {
+        format!(" {total} {noun}")
+    } else {
+        format!(" {shown} of {total} {noun}")
+    }));
+    left.push(Span::styled(
+        format!(
+            " · sort {} {}",
+            columns.get(col).copied().unwrap_or(""),
+            if desc { "▼" } else { "▲" }
+        ),
+        th.dim(),
+    ));
+    if app.view == View::Tokens && app.tokens.status != StatusFilter::All {
+        left.push(Span::styled(
+            format!(" · status: {}", app.tokens.status.label()),
+            th.warn(),
+        ));
+    }
+    if !t.filter().is_empty() && app.filter_input.is_none() {
+        left.push(Span::styled(
+            format!(" · filter: {}", t.filter()),
+            th.warn(),
+        ));
+    }
+    let where_ = match (&app.started, &app.conn) {
+        (_, Conn::Lost(e)) => {
+            Span::styled(format!("daemon unreachable ({e}); retrying "), th.error())
+        }
+        (Some(s), _) => Span::styled(format!("{s} "), th.warn()),
+        (None, _) => Span::styled(format!("{} ", app.endpoint), th.dim()),
+    };
+    render_lr(f, area, left, vec![where_], Style::new());
+}
+
+/// One line with `left` flush left and `right` flush right (right wins when space is short).
+fn render_lr(f: &mut Frame<'_>, area: Rect, left: Vec<Span<'_>>, right: Vec<Span<'_>>, bg: Style) {
+    let rw: usize = right.iter().map(|s| s.content.chars().count()).sum();
+    let rw = (rw as u16).min(area.width);
+    let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(rw)]).areas(area);
+    f.render_widget(Paragraph::new(Line::from(left)).style(bg), l);
+    f.render_widget(
+        Paragraph::new(Line::from(right))
+            .alignment(Alignment::Right)
+            .style(bg),
+        r,
+    );
+}
+
+fn token_widths(width: u16) -> Vec<Constraint> {
+    let name = if width >= 110 { 26 } else { 16 };
+    vec![
+        Constraint::Length(name),
+        Constraint::Length(9),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Length(10),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Fill(1),
+    ]
+}
+
+fn host_widths() -> Vec<Constraint> {
+    vec![
+        Constraint::Length(20),
+        Constraint::Length(16),
+        Constraint::Length(10),
+        Constraint::Length(8),
+        Constraint::Length(15),
+        Constraint::Length(9),
+        Constraint::Fill(1),
+    ]
+}
+
+fn audit_widths() -> Vec<Constraint> {
+    vec![
+        Constraint::Length(5),
+        Constraint::Length(19),
+        Constraint::Length(14),
+        Constraint::Length(14),
+        Constraint::Length(16),
+        Constraint::Fill(1),
+    ]
+}
+
+fn api_widths() -> Vec<Constraint> {
+    vec![
+        Constraint::Length(16),
+        Constraint::Length(10),
+        Constraint::Length(9),
+        Constraint::Length(10),
+        Constraint::Length(10),
+        Constraint::Fill(1),
+        Constraint::Length(9),
+    ]
+}
+
+fn plain<T>(_: &T, _: usize, _: Theme) -> Style {
+    Style::new()
+}
+
+fn token_style(t: &Token, col: usize, th: Theme) -> Style {
+    match col {
+        1 => th.status(t.status),
+        2 if output::counts_differ(t) => th.warn(),
+        _ => Style::new(),
+    }
+}
+
+fn draw_table<T: Row>(
+    f: &mut Frame<'_>,
+    area: Rect,
+    table: &Table<T>,
+    app: &App,
+    widths: Vec<Constraint>,
+    style: fn(&T, usize, Theme) -> Style,
+) {
+    let th = app.theme;
+    let (sort, desc) = (table.sort, table.desc);
+    let header = TRow::new(T::COLUMNS.iter().enumerate().map(|(i, c)| {
+        let arrow = match (i == sort, desc) {
+            (true, false) => " ▲",
+            (true, true) => " ▼",
+            _ => "",
+        };
+        Cell::from(format!("{c}{arrow}"))
+    }))
+    .style(th.column_header());
+    let height = usize::from(area.height.saturating_sub(1));
+    let offset = table.scroll_for(height);
+    let now: Timestamp = app.now;
+    let rows: Vec<TRow<'_>> = (offset..(offset + height).min(table.visible_len()))
+        .filter_map(|n| {
+            let r = table.visible_row(n)?;
+            let selected = n == table.cursor();
+            let cells = (0..T::COLUMNS.len()).map(|c| {
+                let cell = Cell::from(r.cell(c, now));
+                if selected {
+                    cell
+                } else {
+                    cell.style(style(r, c, th))
+                }
+            });
+            let row = TRow::new(cells);
+            Some(if selected {
+                row.style(th.selected())
+            } else {
+                row
+            })
+        })
+        .collect();
+    let empty = rows.is_empty();
+    f.render_widget(
+        TTable::new(rows, widths).header(header).column_spacing(1),
+        area,
+    );
+    if empty {
+        let msg = empty_message(app, table.loaded, table.is_empty());
+        let y = area.y + 2.min(area.height.saturating_sub(1));
+        f.render_widget(
+            Paragraph::new(Line::styled(msg, th.dim())).alignment(Alignment::Center),
+            Rect::new(area.x, y, area.width, 1),
+        );
+    }
+}
+
+fn empty_message(app: &App, loaded: bool, none_at_all: bool) -> String {
+    if !loaded {
+        return match &app.conn {
+            Conn::Lost(_) => "Waiting for the daemon…".to_owned(),
+            _ => "Loading…".to_owned(),
+        };
+    }
+    if !none_at_all {
+        return "Nothing matches: Esc clears the filter and the status.".to_owned();
+    }
+    match app.view {
+        View::Tokens if app.readonly() => "No tokens yet.".to_owned(),
+        View::Tokens => "No tokens yet. Press n to mint one.".to_owned(),
+        View::Hosts => "No host has enrolled yet.".to_owned(),
+        View::Audit => "The audit log is empty.".to_owned(),
+        View::ApiTokens => match &app.api_tokens_error {
+            Some(e) => format!("API tokens cannot be listed: {e}"),
+            None => "No API tokens. Create one with `gatepass apitokens create`.".to_owned(),
+        },
+    }
+}
+
+fn hints_line(pairs: &[(&str, &str)], th: Theme, width: u16) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ")];
+    let mut used = 1usize;
+    for (k, label) in pairs {
+        let len = k.chars().count() + label.chars().count() + 3;
+        if used + len > usize::from(width) {
+            break;
+        }
+        used += len;
+        spans.push(Span::styled((*k).to_owned(), th.key()));
+        spans.push(Span::raw(format!(" {label}  ")));
+    }
+    Line::from(spans)
+}
+
+fn flash_line(flash: &Flash, th: Theme) -> Line<'static> {
+    let style = match flash.level {
+        Level::Info => Style::new(),
+        Level::Ok => th.ok(),
+        Level::Error => th.error(),
+    };
+    Line::styled(format!(" {}", flash.text), style)
+}
+
+fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
+    let th = app.theme;
+    if let Some(input) = &app.filter_input {
+        let [label, field, hint] = Layout::horizontal([
+            Constraint::Length(9),
+            Constraint::Fill(1),
+            Constraint::Length(24),
+        ])
+        .areas(area);
+        f.render_widget(Paragraph::new(Span::styled(" filter /", th.key())), label);
+        f.render_widget(input, field);
+        f.render_widget(
+            Paragraph::new(hints_line(
+                &keymap::footer(Ctx::Filter, app.view, false),
+                th,
+                hint.width,
+            )),
+            hint,
+        );
+        return;
+    }
+    if app.modal.is_none()
+        && let Some(fl) = &app.flash
+    {
+        f.render_widget(Paragraph::new(flash_line(fl, th)), area);
+        return;
+    }
+    let ctx = app.ctx();
+    let pairs = keymap::footer(ctx, app.view, app.readonly());
+    f.render_widget(Paragraph::new(hints_line(&pairs, th, area.width)), area);
+}
+
+/// A centred rectangle of at most `w`×`h` inside `area`.
+fn centered(area: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(area.width);
+    let h = h.min(area.height);
+    Rect::new(
+        area.x + (area.width - w) / 2,
+        area.y + (area.height - h) / 2,
+        w,
+        h,
+    )
+}
+
+fn popup(f: &mut Frame<'_>, r: Rect, title: &str, th: Theme) -> Rect {
+    f.render_widget(Clear, r);
+    let block = Block::bordered().title(Span::styled(format!(" {title} "), th.title()));
+    let inner = block.inner(r);
+    f.render_widget(block, r);
+    inner
+}
+
+fn draw_help(f: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
+    let th = app.theme;
+    let r = centered(area, 96, area.height.saturating_sub(2));
+    let inner = popup(f, r, "Help — Esc closes", th);
+    let mut lines = Vec::new();
+    for (title, keys) in keymap::help_sections(app.readonly()) {
+        lines.push(Line::styled(title, th.title()));
+        for (k, text) in keys {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {k:<12}"), th.key()),
+                Span::raw(text),
+            ]));
+        }
+        lines.push(Line::raw(""));
+    }
+    lines.push(Line::styled("Columns", th.title()));
+    lines.push(Line::raw(
+        "  USES 3/10: redeemed 3 times of 10 (∞: unlimited); a ! means the enrolled hosts differ \
+         from the uses (hosts were removed).",
+    ));
+    lines.push(Line::raw(
+        "  Expiring soon: active with less than 24 hours left. Times are relative; details show \
+         them in full.",
+    ));
+    f.render_widget(
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .scroll((scroll, 0)),
+        inner,
+    );
+}
+
+fn draw_chooser(f: &mut Frame<'_>, area: Rect, app: &App, kind: ChooserKind, cursor: usize) {
+    let th = app.theme;
+    let (title, items): (&str, Vec<String>) = match kind {
+        ChooserKind::Sort => {
+            let (cur, desc) = app.table_ref().sort();
+            (
+                "Sort by",
+                app_columns(app.view)
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        if i == cur {
+                            format!("{c} {} (again: flip)", if desc { "▼" } else { "▲" })
+                        } else {
+                            (*c).to_owned()
+                        }
+                    })
+                    .collect(),
+            )
+        }
+        ChooserKind::Status => (
+            "Show status",
+            StatusFilter::ALL
+                .iter()
+                .map(|s| s.label().to_owned())
+                .collect(),
+        ),
+    };
+    let h = items.len() as u16 + 2;
+    let r = centered(area, 34, h);
+    let inner = popup(f, r, title, th);
+    let lines: Vec<Line<'_>> = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let line = Line::from(format!(" {s}"));
+            if i == cursor {
+                line.style(th.selected())
+            } else {
+                line
+            }
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
+    let th = app.theme;
+    let now = app.now;
+    let r = centered(area, 84, 24);
+    let inner = popup(f, r, "New enrollment token", th);
+    let label_w = 13u16;
+    let input_w = 28u16.min(inner.width.saturating_sub(label_w + 1));
+    let mut y = inner.y;
+    let bottom = inner.y + inner.height;
+    let errors = form.errors(now);
+    let err_of = |fl: Field| {
+        errors
+            .iter()
+            .find(|(e, _)| *e == fl)
+            .map(|(_, m)| m.clone())
+    };
+    for fl in form.fields() {
+        if y >= bottom {
+            break;
+        }
+        let focused = fl == form.focus;
+        let label_style = if focused { th.key() } else { Style::new() };
+        let marker = if focused { "›" } else { " " };
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                format!("{marker}{:<12}", fl.label()),
+                label_style,
+            )),
+            Rect::new(inner.x, y, label_w, 1),
+        );
+        let field_area = Rect::new(inner.x + label_w, y, input_w, 1);
+        let rest = Rect::new(
+            inner.x + label_w + input_w + 1,
+            y,
+            inner.width.saturating_sub(label_w + input_w + 1),
+            1,
+        );
+        match fl {
+            Field::Uses => choice(f, field_area, th, focused, form.uses.label()),
+            Field::Expiry => choice(f, field_area, th, focused, form.expiry.label()),
+            Field::Date => {
+                let text = format!("{}", form.picker.cursor);
+                let style = if focused { th.selected() } else { Style::new() };
+                f.render_widget(Paragraph::new(Span::styled(text, style)), field_area);
+                let rows = calendar_lines(form, focused, th);
+                let h = (rows.len() as u16).min(bottom.saturating_sub(y + 1));
+                f.render_widget(
+                    Paragraph::new(rows),
+                    Rect::new(inner.x + label_w, y + 1, 22.min(inner.width), h),
+                );
+                y += h;
+            }
+            _ => {
+                if let Some(t) = form.text(fl) {
+                    let mut t = t.clone();
+                    let base = if focused {
+                        th.selected().remove_modifier(Modifier::BOLD)
+                    } else {
+                        th.dim().add_modifier(Modifier::UNDERLINED)
+                    };
+                    t.set_style(base);
+                    t.set_placeholder_style(base.add_modifier(Modifier::ITALIC));
+                    if !focused {
+                        t.set_cursor_style(base);
+                    }
+                    f.render_widget(&t, field_area);
+                }
+            }
+        }
+        let msg = err_of(fl);
+        if let Some(m) = msg {
+            f.render_widget(Paragraph::new(Span::styled(m, th.error())), rest);
+        } else if fl == Field::Expiry {
+            let s = match form.expires_at(now) {
+                Ok(Some(at)) => format!(
+                    "→ {} ({})",
+                    timefmt::local_with_zone(at),
+                    output::when(Some(at), now, "")
+                ),
+                Ok(None) => "→ never expires".to_owned(),
+                Err(_) => String::new(),
+            };
+            f.render_widget(Paragraph::new(Span::styled(s, th.ok())), rest);
+        }
+        y += 1;
+    }
+    // The daemon's answer to the last try, and the keys.
+    if let Some(e) = &form.server_error
+        && y < bottom
+    {
+        y += 1;
+        let h = bottom.saturating_sub(y).min(2);
+        f.render_widget(
+            Paragraph::new(Span::styled(format!("Not created: {e}"), th.error()))
+                .wrap(Wrap { trim: true }),
+            Rect::new(inner.x, y, inner.width, h),
+        );
+    }
+    if form.busy && y < bottom {
+        f.render_widget(
+            Paragraph::new(Span::styled("Creating…", th.dim())),
+            Rect::new(inner.x, bottom - 1, inner.width, 1),
+        );
+    } else if y < bottom {
+        let ctx = app.ctx();
+        let pairs = keymap::footer(ctx, View::Tokens, false);
+        f.render_widget(
+            Paragraph::new(hints_line(&pairs, th, inner.width)),
+            Rect::new(inner.x, bottom - 1, inner.width, 1),
+        );
+    }
+}
+
+fn choice(f: &mut Frame<'_>, area: Rect, th: Theme, focused: bool, label: &str) {
+    let style = if focused { th.selected() } else { Style::new() };
+    f.render_widget(
+        Paragraph::new(Span::styled(format!("‹ {label} ›"), style)),
+        area,
+    );
+}
+
+fn calendar_lines(form: &CreateForm, focused: bool, th: Theme) -> Vec<Line<'static>> {
+    let p = &form.picker;
+    let mut lines = vec![
+        Line::styled(
+            format!(
+                "{:^20}",
+                format!("{} {}", p.cursor.month(), p.cursor.year())
+            ),
+            th.title(),
+        ),
+        Line::styled("Mo Tu We Th Fr Sa Su", th.dim()),
+    ];
+    for week in p.weeks() {
+        let mut spans = Vec::new();
+        for (i, d) in week.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::raw(" "));
+            }
+            match d {
+                None => spans.push(Span::raw("  ")),
+                Some(d) => {
+                    let text = format!("{:>2}", d.day());
+                    let style = if *d == p.cursor {
+                        if focused {
+                            th.selected()
+                        } else {
+                            Style::new().add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
+                        }
+                    } else if !p.selectable(*d) {
+                        th.dim()
+                    } else if *d == p.today {
+                        Style::new().add_modifier(Modifier::BOLD)
+                    } else {
+                        Style::new()
+                    };
+                    spans.push(Span::styled(text, style));
+                }
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
+fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) {
+    let w = area.width.min(100);
+    let r_area = centered(area, w, 16);
+    f.render_widget(Clear, r_area);
+    // Top and bottom rules only: the token's row holds nothing but the token, so selecting it
+    // with the mouse picks up no border.
+    let block = Block::new()
+        .borders(Borders::TOP | Borders::BOTTOM)
+        .title(Span::styled(
+            format!(" Token created: {} ", r.name),
+            th.title(),
+        ));
+    let inner = block.inner(r_area);
+    f.render_widget(block, r_area);
+    let mut lines = vec![
+        Line::styled(
+            "This is the only time the token is shown. It cannot be recovered later.",
+            th.warn(),
+        ),
+        Line::raw(""),
+        Line::styled(r.secret.as_str().to_owned(), th.secret()),
+        Line::raw(""),
+        Line::raw("On the host, run this and paste the token at its prompt:"),
+        Line::raw(r.join_command.clone()),
+        Line::raw(""),
+    ];
+    if let Some(n) = &r.note {
+        lines.push(flash_line(n, th));
+    }
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    let keys = keymap::footer(Ctx::Reveal, View::Tokens, false);
+    let y = inner.y + inner.height.saturating_sub(1);
+    f.render_widget(
+        Paragraph::new(hints_line(&keys, th, inner.width)),
+        Rect::new(inner.x, y, inner.width, 1),
+    );
+}
+
+fn confirm_text(c: &Confirm) -> (String, String) {
+    let hosts = format!("Hosts enrolled with it: {}", c.hosts);
+    match c.kind {
+        ConfirmKind::Revoke => (
+            format!("Revoke token {:?}?", c.name),
+            format!(
+                "It can never be redeemed again; this cannot be undone. {hosts}; they keep \
+                 their identities and certificates and stay in Hosts."
+            ),
+        ),
+        ConfirmKind::Delete => (
+            format!("Delete token {:?}?", c.name),
+            format!(
+                "It disappears from every list; its audit trail stays. {hosts}; they stay \
+                 enrolled and listed in Hosts.{}",
+                if c.typed.is_some() {
+                    " It is still active: type its name, then Enter."
+                } else {
+                    ""
+                }
+            ),
+        ),
+        ConfirmKind::RemoveHost => (
+            format!("Remove host {:?}?", c.name),
+            "It leaves the list of enrolled hosts (audited), and its token's count of hosts \
+             drops by one. Its certificate is not revoked."
+                .to_owned(),
+        ),
+        ConfirmKind::DeleteApiToken => (
+            format!("Delete API token {:?}?", c.name),
+            "Anything using it is refused from now on.".to_owned(),
+        ),
+    }
+}
+
+fn draw_confirm(f: &mut Frame<'_>, area: Rect, app: &App, c: &Confirm) {
+    let th = app.theme;
+    let r = centered(area, 64, 12);
+    let inner = popup(
+        f,
+        r,
+        &format!("{} — bound to id {}", c.kind.verb(), c.id),
+        th,
+    );
+    let (q, body) = confirm_text(c);
+    let mut lines = vec![Line::styled(q, th.title()), Line::raw(body)];
+    if let Some(e) = &c.error {
+        lines.push(Line::styled(e.clone(), th.error()));
+    }
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: true }), inner);
+    let bottom = inner.y + inner.height;
+    if let Some(t) = &c.typed {
+        let y = bottom.saturating_sub(3);
+        let mut t = t.clone();
+        t.set_style(th.selected().remove_modifier(Modifier::BOLD));
+        f.render_widget(
+            &t,
+            Rect::new(inner.x + 2, y, inner.width.saturating_sub(4).min(40), 1),
+        );
+    }
+    let cancel_style = if c.on_action {
+        Style::new()
+    } else {
+        th.selected()
+    };
+    let action_style = if c.on_action {
+        th.selected()
+    } else {
+        Style::new()
+    };
+    let action_label = if c.busy {
+        format!("[ {}… ]", c.kind.verb())
+    } else {
+        format!("[ {} ]", c.kind.verb())
+    };
+    let buttons = Line::from(vec![
+        Span::styled("[ Cancel ]", cancel_style),
+        Span::raw("   "),
+        Span::styled(action_label, action_style),
+    ]);
+    f.render_widget(
+        Paragraph::new(buttons).alignment(Alignment::Center),
+        Rect::new(inner.x, bottom.saturating_sub(2), inner.width, 1),
+    );
+    let keys = keymap::footer(Ctx::Dialog, View::Tokens, false);
+    f.render_widget(
+        Paragraph::new(hints_line(&keys, th, inner.width)),
+        Rect::new(inner.x, bottom.saturating_sub(1), inner.width, 1),
+    );
+}
+
+fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
+    let th = app.theme;
+    let now = app.now;
+    f.render_widget(Clear, area);
+    let Some(t) = app.tokens.get(&d.id) else {
+        f.render_widget(Paragraph::new("This token no longer exists."), area);
+        return;
+    };
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(Span::styled(format!(" {} ", t.name), th.title()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let mut lines: Vec<Line<'_>> = Vec::new();
+    let kv = |k: &str, v: String| {
+        Line::from(vec![
+            Span::styled(format!("{k:<14}"), th.dim()),
+            Span::raw(v),
+        ])
+    };
+    let at = |ts: Option<Timestamp>, none: &str| match ts {
+        Some(ts) => format!(
+            "{} ({})",
+            timefmt::local(ts),
+            output::when(Some(ts), now, "")
+        ),
+        None => none.to_owned(),
+    };
+    lines.push(Line::from(vec![
+        Span::styled(format!("{:<14}", "status"), th.dim()),
+        Span::styled(status_word(t.status), th.status(t.status)),
+    ]));
+    lines.push(kv("id", t.id.clone()));
+    lines.push(kv(
+        "token",
+        format!("{}… (the secret is never shown again)", t.prefix),
+    ));
+    lines.push(kv(
+        "uses",
+        format!(
+            "{} (hosts enrolled: {})",
+            super::table::uses_cell(t),
+            t.hosts
+        ),
+    ));
+    if output::counts_differ(t) {
+        lines.push(Line::styled(
+            "              uses and enrolled hosts differ: hosts were removed",
+            th.warn(),
+        ));
+    }
+    lines.push(kv("last used", at(t.last_used_at, "never")));
+    if let Some(by) = &t.last_used_by {
+        lines.push(kv("last used by", by.clone()));
+    }
+    lines.push(kv("expires", at(t.expires_at, "never")));
+    lines.push(kv(
+        "created",
+        format!("{} by {}", at(Some(t.created_at), ""), t.created_by),
+    ));
+    lines.push(kv("owner", t.owner.clone()));
+    lines.push(kv("group", t.group.clone().unwrap_or_else(|| "-".into())));
+    let labels = t
+        .labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    lines.push(kv(
+        "labels",
+        if labels.is_empty() {
+            "-".into()
+        } else {
+            labels
+        },
+    ));
+    lines.push(kv("description", t.description.clone()));
+    lines.push(kv("disabled", if t.disabled { "yes" } else { "no" }.into()));
+    if let Some(rv) = t.revoked_at {
+        lines.push(kv("revoked", at(Some(rv), "")));
+    }
+    if !t.allowed_cidrs.is_empty() {
+        lines.push(kv("allowed from", t.allowed_cidrs.join(", ")));
+    }
+    if let Some(nb) = t.not_before {
+        lines.push(kv("not before", at(Some(nb), "")));
+    }
+    lines.push(Line::raw(""));
+    match &d.hosts {
+        None => lines.push(Line::styled("Enrolled hosts: loading…", th.title())),
+        Some(Err(e)) => lines.push(Line::styled(format!("Enrolled hosts: {e}"), th.error())),
+        Some(Ok(hosts)) => {
+            lines.push(Line::styled(
+                format!("Enrolled hosts ({})", hosts.len()),
+                th.title(),
+            ));
+            for h in hosts {
+                lines.push(Line::raw(format!(
+                    "  {:<24} {:<16} {:<10} {}",
+                    h.hostname,
+                    h.source_addr,
+                    output::when(Some(h.enrolled_at), now, "-"),
+                    h.id
+                )));
+            }
+        }
+    }
+    lines.push(Line::raw(""));
+    match &d.audit {
+        None => lines.push(Line::styled("Audit trail: loading…", th.title())),
+        Some(Err(e)) => lines.push(Line::styled(format!("Audit trail: {e}"), th.error())),
+        Some(Ok(events)) => {
+            lines.push(Line::styled(
+                format!("Audit trail ({})", events.len()),
+                th.title(),
+            ));
+            for e in events {
+                let details = e
+                    .details
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join(" ");
+                lines.push(Line::raw(format!(
+                    "  {} {:<14} {:<16} {details}",
+                    timefmt::local(e.at),
+                    e.action,
+                    e.actor
+                )));
+            }
+        }
+    }
+    f.render_widget(
+        Paragraph::new(Text::from(lines)).scroll((d.scroll, 0)),
+        inner,
+    );
+}

@@ -1,0 +1,492 @@
+//! The create form: text fields (ratatui-textarea), the uses choice (single / N / unlimited),
+//! the expiry choice (presets, a date from the calendar plus a time, or none), inline
+//! validation, and the request it turns into. It knows nothing of terminals or the daemon.
+
+use std::collections::BTreeMap;
+
+use crossterm::event::KeyEvent;
+use gatepass_protocol::{CreateTokenRequest, DurationValue, MaxUses, Timestamp};
+use ratatui_textarea::TextArea;
+use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
+
+use super::calendar::DatePicker;
+use super::timefmt;
+
+/// A field of the form, in focus order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    Name,
+    Description,
+    Group,
+    Labels,
+    Owner,
+    Uses,
+    Count,
+    Expiry,
+    Date,
+    Time,
+}
+
+impl Field {
+    pub fn label(self) -> &'static str {
+        match self {
+            Field::Name => "Name",
+            Field::Description => "Description",
+            Field::Group => "Group",
+            Field::Labels => "Labels",
+            Field::Owner => "Owner",
+            Field::Uses => "Uses",
+            Field::Count => "How many",
+            Field::Expiry => "Expires",
+            Field::Date => "Date",
+            Field::Time => "Time",
+        }
+    }
+
+    /// A field the operator types into.
+    pub fn is_text(self) -> bool {
+        !matches!(self, Field::Uses | Field::Expiry | Field::Date)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UsesChoice {
+    Single,
+    Count,
+    Unlimited,
+}
+
+impl UsesChoice {
+    pub const ALL: [UsesChoice; 3] = [UsesChoice::Single, UsesChoice::Count, UsesChoice::Unlimited];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            UsesChoice::Single => "single use",
+            UsesChoice::Count => "N uses",
+            UsesChoice::Unlimited => "unlimited",
+        }
+    }
+}
+
+/// The expiry choices: presets, then a picked date, then (when the daemon allows it) none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExpiryChoice {
+    After(&'static str, u64),
+    PickDate,
+    Never,
+}
+
+impl ExpiryChoice {
+    pub fn label(self) -> &'static str {
+        match self {
+            ExpiryChoice::After(l, _) => l,
+            ExpiryChoice::PickDate => "pick a date",
+            ExpiryChoice::Never => "no expiry",
+        }
+    }
+}
+
+pub const PRESETS: [ExpiryChoice; 6] = [
+    ExpiryChoice::After("15m", 15 * 60),
+    ExpiryChoice::After("1h", 3600),
+    ExpiryChoice::After("1d", 86_400),
+    ExpiryChoice::After("3d", 3 * 86_400),
+    ExpiryChoice::After("14d", 14 * 86_400),
+    ExpiryChoice::After("90d", 90 * 86_400),
+];
+
+/// What a key did to the form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FormOutcome {
+    Stay,
+    Submit,
+    Cancel,
+}
+
+#[derive(Debug)]
+pub struct CreateForm {
+    pub name: TextArea<'static>,
+    pub description: TextArea<'static>,
+    pub group: TextArea<'static>,
+    pub labels: TextArea<'static>,
+    pub owner: TextArea<'static>,
+    pub count: TextArea<'static>,
+    pub time: TextArea<'static>,
+    pub uses: UsesChoice,
+    pub expiry: ExpiryChoice,
+    pub picker: DatePicker,
+    pub focus: Field,
+    /// Admins may mint for another owner.
+    pub is_admin: bool,
+    pub allow_no_expiry: bool,
+    /// After a submit attempt every error shows, not only those of fields already typed in.
+    pub tried: bool,
+    /// The daemon's refusal of the last submit, shown in the form.
+    pub server_error: Option<String>,
+    /// A request is on its way: a second Ctrl-S does nothing.
+    pub busy: bool,
+}
+
+fn field(placeholder: &str, initial: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![initial.to_owned()]);
+    t.set_placeholder_text(placeholder.to_owned());
+    t.set_cursor_line_style(ratatui::style::Style::new());
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
+}
+
+pub fn text_of(t: &TextArea<'_>) -> String {
+    t.lines().join("")
+}
+
+impl CreateForm {
+    /// A fresh form. `default_ttl` picks the preset matching the daemon's default, if any.
+    pub fn new(now: Timestamp, is_admin: bool, allow_no_expiry: bool, default_ttl: u64) -> Self {
+        let local = timefmt::to_local(now).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+        let today = local.date();
+        // The next full hour is a sensible default time for a picked date.
+        let next_hour = (local.hour() + 1) % 24;
+        let expiry = PRESETS
+            .iter()
+            .copied()
+            .find(|p| matches!(p, ExpiryChoice::After(_, s) if *s == default_ttl))
+            .unwrap_or(ExpiryChoice::After("1d", 86_400));
+        let initial = today.next_day().unwrap_or(today);
+        CreateForm {
+            name: field("web-rollout (required)", ""),
+            description: field("what it is for", ""),
+            group: field("group hosts join, e.g. web", ""),
+            labels: field("key=value, key=value", ""),
+            owner: field("you, or another user", ""),
+            count: field("e.g. 10", "10"),
+            time: field("HH:MM", &format!("{next_hour:02}:00")),
+            uses: UsesChoice::Single,
+            expiry,
+            picker: DatePicker::new(today, initial),
+            focus: Field::Name,
+            is_admin,
+            allow_no_expiry,
+            tried: false,
+            server_error: None,
+            busy: false,
+        }
+    }
+
+    /// The fields in focus order, as they are now (some appear only with a choice).
+    pub fn fields(&self) -> Vec<Field> {
+        let mut f = vec![Field::Name, Field::Description, Field::Group, Field::Labels];
+        if self.is_admin {
+            f.push(Field::Owner);
+        }
+        f.push(Field::Uses);
+        if self.uses == UsesChoice::Count {
+            f.push(Field::Count);
+        }
+        f.push(Field::Expiry);
+        if self.expiry == ExpiryChoice::PickDate {
+            f.push(Field::Date);
+            f.push(Field::Time);
+        }
+        f
+    }
+
+    pub fn expiry_choices(&self) -> Vec<ExpiryChoice> {
+        let mut v = PRESETS.to_vec();
+        v.push(ExpiryChoice::PickDate);
+        if self.allow_no_expiry {
+            v.push(ExpiryChoice::Never);
+        }
+        v
+    }
+
+    pub fn text(&self, f: Field) -> Option<&TextArea<'static>> {
+        Some(match f {
+            Field::Name => &self.name,
+            Field::Description => &self.description,
+            Field::Group => &self.group,
+            Field::Labels => &self.labels,
+            Field::Owner => &self.owner,
+            Field::Count => &self.count,
+            Field::Time => &self.time,
+            _ => return None,
+        })
+    }
+
+    fn text_mut(&mut self, f: Field) -> Option<&mut TextArea<'static>> {
+        Some(match f {
+            Field::Name => &mut self.name,
+            Field::Description => &mut self.description,
+            Field::Group => &mut self.group,
+            Field::Labels => &mut self.labels,
+            Field::Owner => &mut self.owner,
+            Field::Count => &mut self.count,
+            Field::Time => &mut self.time,
+            _ => return None,
+        })
+    }
+
+    pub fn move_focus(&mut self, delta: isize) {
+        let fields = self.fields();
+        let at = fields.iter().position(|f| *f == self.focus).unwrap_or(0);
+        let n = fields.len() as isize;
+        let next = (at as isize + delta).rem_euclid(n) as usize;
+        self.focus = fields[next];
+    }
+
+    /// ←/→ on a choice field.
+    pub fn cycle(&mut self, delta: isize) {
+        match self.focus {
+            Field::Uses => {
+                let all = UsesChoice::ALL;
+                let at = all.iter().position(|u| *u == self.uses).unwrap_or(0) as isize;
+                self.uses = all[(at + delta).rem_euclid(all.len() as isize) as usize];
+            }
+            Field::Expiry => {
+                let all = self.expiry_choices();
+                let at = all.iter().position(|e| *e == self.expiry).unwrap_or(0) as isize;
+                self.expiry = all[(at + delta).rem_euclid(all.len() as isize) as usize];
+            }
+            _ => {}
+        }
+    }
+
+    /// A key typed into the focused text field (Enter is never a newline here).
+    pub fn type_key(&mut self, ev: KeyEvent) {
+        if ev.code == crossterm::event::KeyCode::Enter {
+            return;
+        }
+        if let Some(t) = self.text_mut(self.focus) {
+            t.input(ev);
+            self.server_error = None;
+        }
+    }
+
+    /// When the token expires with the current choices: `Ok(None)` for no expiry.
+    pub fn expires_at(&self, now: Timestamp) -> Result<Option<Timestamp>, String> {
+        match self.expiry {
+            ExpiryChoice::After(_, secs) => now
+                .checked_add(secs)
+                .map(Some)
+                .ok_or_else(|| "past year 9999".to_owned()),
+            ExpiryChoice::Never => Ok(None),
+            ExpiryChoice::PickDate => {
+                let t = parse_time(&text_of(&self.time))?;
+                let at = local_timestamp(self.picker.cursor, t);
+                if at <= now {
+                    return Err(format!(
+                        "{} is in the past: pick a later time or day",
+                        timefmt::local_with_zone(at)
+                    ));
+                }
+                Ok(Some(at))
+            }
+        }
+    }
+
+    /// Every validation error, by field. Untouched empty fields count only after a submit try.
+    pub fn errors(&self, now: Timestamp) -> Vec<(Field, String)> {
+        let mut errs = Vec::new();
+        let name = text_of(&self.name);
+        if name.trim().is_empty() {
+            if self.tried {
+                errs.push((Field::Name, "a name is required".to_owned()));
+            }
+        } else if name.chars().count() > 64 {
+            errs.push((
+                Field::Name,
+                format!("{} characters; at most 64", name.chars().count()),
+            ));
+        } else if name.trim() != name {
+            errs.push((Field::Name, "starts or ends with a space".to_owned()));
+        }
+        if text_of(&self.description).chars().count() > 512 {
+            errs.push((Field::Description, "at most 512 characters".to_owned()));
+        }
+        if let Err(e) = parse_labels(&text_of(&self.labels)) {
+            errs.push((Field::Labels, e));
+        }
+        if self.uses == UsesChoice::Count {
+            match text_of(&self.count).trim().parse::<u64>() {
+                Ok(n) if n >= 1 => {}
+                _ => errs.push((Field::Count, "a whole number, 1 or more".to_owned())),
+            }
+        }
+        if let Err(e) = self.expires_at(now) {
+            let f = match self.expiry {
+                ExpiryChoice::PickDate if parse_time(&text_of(&self.time)).is_err() => Field::Time,
+                ExpiryChoice::PickDate => Field::Date,
+                _ => Field::Expiry,
+            };
+            errs.push((f, e));
+        }
+        errs
+    }
+
+    pub fn error_for(&self, f: Field, now: Timestamp) -> Option<String> {
+        self.errors(now)
+            .into_iter()
+            .find(|(ef, _)| *ef == f)
+            .map(|(_, e)| e)
+    }
+
+    /// The request, or the first field with an error (focused, so the operator sees it).
+    pub fn request(&mut self, now: Timestamp) -> Option<CreateTokenRequest> {
+        self.tried = true;
+        if let Some((f, _)) = self.errors(now).first() {
+            self.focus = *f;
+            return None;
+        }
+        let opt = |t: &TextArea<'_>| {
+            let s = text_of(t).trim().to_owned();
+            (!s.is_empty()).then_some(s)
+        };
+        let max_uses = match self.uses {
+            UsesChoice::Single => MaxUses::Limited(1),
+            UsesChoice::Unlimited => MaxUses::Unlimited,
+            UsesChoice::Count => MaxUses::Limited(text_of(&self.count).trim().parse().ok()?),
+        };
+        let (ttl, expires_at, no_expiry) = match self.expiry {
+            ExpiryChoice::After(_, secs) => (Some(DurationValue(secs)), None, false),
+            ExpiryChoice::PickDate => (None, self.expires_at(now).ok()?, false),
+            ExpiryChoice::Never => (None, None, true),
+        };
+        Some(CreateTokenRequest {
+            name: text_of(&self.name),
+            description: opt(&self.description),
+            group: opt(&self.group),
+            labels: parse_labels(&text_of(&self.labels)).ok()?,
+            owner: if self.is_admin {
+                opt(&self.owner)
+            } else {
+                None
+            },
+            max_uses: Some(max_uses),
+            ttl,
+            expires_at,
+            no_expiry,
+            allowed_cidrs: Vec::new(),
+            not_before: None,
+        })
+    }
+}
+
+/// `HH:MM` (24-hour).
+pub fn parse_time(s: &str) -> Result<Time, String> {
+    let bad = || format!("{:?} is not a time: use HH:MM, 24-hour", s.trim());
+    let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
+    let h: u8 = h.parse().map_err(|_| bad())?;
+    let m: u8 = m.parse().map_err(|_| bad())?;
+    Time::from_hms(h, m, 0).map_err(|_| bad())
+}
+
+/// A local date and time as a timestamp (in the display zone).
+pub fn local_timestamp(d: Date, t: Time) -> Timestamp {
+    let at = PrimitiveDateTime::new(d, t).assume_offset(timefmt::offset());
+    Timestamp(at.unix_timestamp())
+}
+
+/// `key=value` pairs separated by commas or spaces.
+pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
+    let mut out = BTreeMap::new();
+    for item in s.split([',', ' ']).map(str::trim).filter(|i| !i.is_empty()) {
+        let (k, v) = item
+            .split_once('=')
+            .ok_or_else(|| format!("{item:?} is not key=value"))?;
+        let ok = !k.is_empty()
+            && k.len() <= 64
+            && k.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b));
+        if !ok {
+            return Err(format!("label key {k:?}: letters, digits, . _ / - only"));
+        }
+        if out.insert(k.to_owned(), v.to_owned()).is_some() {
+            return Err(format!("label {k} given twice"));
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crossterm::event::{KeyCode, KeyModifiers};
+    use time::macros::date;
+
+    const NOW: Timestamp = Timestamp(1_795_626_000); // 2026-11-25T14:20:00Z
+
+    fn typed(form: &mut CreateForm, s: &str) {
+        for c in s.chars() {
+            form.type_key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+        }
+    }
+
+    #[test]
+    fn a_single_use_token_for_a_picked_date() {
+        let mut f = CreateForm::new(NOW, false, true, 86_400);
+        assert_eq!(f.fields().first(), Some(&Field::Name));
+        assert!(
+            !f.fields().contains(&Field::Owner),
+            "operators name no owner"
+        );
+        typed(&mut f, "web-rollout");
+        f.focus = Field::Labels;
+        typed(&mut f, "env=prod, team=web");
+        f.focus = Field::Expiry;
+        while f.expiry != ExpiryChoice::PickDate {
+            f.cycle(1);
+        }
+        assert!(f.fields().ends_with(&[Field::Date, Field::Time]));
+        f.picker.cursor = date!(2026 - 12 - 24);
+        f.focus = Field::Time;
+        f.time = field("", "");
+        typed(&mut f, "18:30");
+        let req = f.request(NOW).expect("valid");
+        assert_eq!(req.name, "web-rollout");
+        assert_eq!(req.max_uses, Some(MaxUses::Limited(1)));
+        assert_eq!(
+            req.expires_at.map(|t| t.to_rfc3339()).as_deref(),
+            Some("2026-12-24T18:30:00Z")
+        );
+        assert_eq!(req.labels.len(), 2);
+        assert_eq!(req.ttl, None);
+    }
+
+    #[test]
+    fn errors_are_inline_and_focus_the_first_bad_field() {
+        let mut f = CreateForm::new(NOW, true, false, 86_400);
+        assert!(f.errors(NOW).is_empty(), "nothing typed: no nagging yet");
+        f.focus = Field::Labels;
+        typed(&mut f, "oops");
+        f.uses = UsesChoice::Count;
+        f.count = field("", "0");
+        assert!(f.request(NOW).is_none());
+        assert_eq!(f.focus, Field::Name);
+        let errs = f.errors(NOW);
+        let fields: Vec<Field> = errs.iter().map(|(f, _)| *f).collect();
+        assert_eq!(fields, [Field::Name, Field::Labels, Field::Count]);
+        assert!(!f.expiry_choices().contains(&ExpiryChoice::Never));
+    }
+
+    #[test]
+    fn a_time_in_the_past_today_is_refused() {
+        let mut f = CreateForm::new(NOW, false, true, 3600);
+        assert_eq!(f.expiry, ExpiryChoice::After("1h", 3600));
+        f.expiry = ExpiryChoice::PickDate;
+        f.picker.go_today();
+        f.time = field("", "09:00");
+        assert!(f.expires_at(NOW).unwrap_err().contains("in the past"));
+        f.time = field("", "25:00");
+        assert!(f.expires_at(NOW).unwrap_err().contains("HH:MM"));
+        f.time = field("", "23:59");
+        assert!(f.expires_at(NOW).unwrap().is_some());
+    }
+
+    #[test]
+    fn labels_parse_or_say_why() {
+        assert_eq!(parse_labels("").unwrap().len(), 0);
+        assert_eq!(parse_labels("a=1 b=2,c=").unwrap().len(), 3);
+        assert!(parse_labels("a").unwrap_err().contains("key=value"));
+        assert!(parse_labels("a=1,a=2").unwrap_err().contains("twice"));
+        assert!(parse_labels("bad key=1").is_err());
+    }
+}

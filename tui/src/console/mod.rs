@@ -1,0 +1,434 @@
+//! The interactive console (`gatepass` with no subcommand): views of tokens, hosts, the audit
+//! log and API tokens, live over the daemon's server-sent events, with the create form, the
+//! one-time reveal and confirmations. `app` holds the state and `update`, `draw` renders it,
+//! `keymap` is the one table of keys; this module is the runtime that connects them to the
+//! terminal, the daemon (through the protocol client only), the clipboard and files.
+
+pub mod app;
+pub mod calendar;
+pub mod clipboard;
+pub mod draw;
+pub mod form;
+pub mod keymap;
+pub mod table;
+pub mod theme;
+pub mod timefmt;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+#[cfg(test)]
+mod snapshots;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use crossterm::event::{Event, EventStream};
+use futures_util::StreamExt;
+use gatepass_protocol::client::{Client, Endpoint};
+use gatepass_protocol::{AuditQuery, HostQuery, PatchTokenRequest, Timestamp, TokenQuery};
+use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use zeroize::Zeroizing;
+
+use self::app::{App, Cmd, ConfirmKind, Msg, update};
+use self::clipboard::{ClipEnv, ClipboardMode, SystemClipboard};
+use self::theme::Theme;
+
+pub use self::timefmt::init_local_offset;
+
+/// How many audit events the console loads (the newest).
+pub const AUDIT_WINDOW: usize = 5_000;
+
+/// The console's command-line options.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub readonly: bool,
+    pub mouse: bool,
+    pub clipboard: ClipboardMode,
+}
+
+/// What reaches the event loop besides the terminal: messages for `update`, and bytes for the
+/// terminal itself (OSC 52), written between frames so they never tear a frame.
+enum Inbox {
+    Msg(Msg),
+    Terminal(Zeroizing<Vec<u8>>),
+}
+
+type Tx = UnboundedSender<Inbox>;
+
+fn send(tx: &Tx, msg: Msg) -> bool {
+    tx.send(Inbox::Msg(msg)).is_ok()
+}
+
+/// Restores the terminal however the console ends (errors included; panics have ratatui's hook).
+struct Restore {
+    mouse: bool,
+}
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        if self.mouse {
+            let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
+        }
+        ratatui::restore();
+    }
+}
+
+/// Runs the console until the operator quits. `started` says a local daemon was started for it.
+pub async fn run(
+    client: Client,
+    started: Option<String>,
+    opts: Options,
+) -> anyhow::Result<ExitCode> {
+    if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
+        anyhow::bail!(crate::cli::UsageError(
+            "the console needs a terminal; for scripts use a command (gatepass --help)".into()
+        ));
+    }
+    let endpoint = client.endpoint().describe();
+    let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
+    let _restore = Restore { mouse: opts.mouse };
+    if opts.mouse {
+        crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
+    }
+    let mut app = App::new(endpoint, opts.readonly, Theme::from_env(), Timestamp::now());
+    app.started = started;
+    app.mouse = opts.mouse;
+    let size = terminal.size()?;
+    app.size = (size.width, size.height);
+
+    let (tx, mut rx) = unbounded_channel::<Inbox>();
+    let conn = tokio::spawn(connection(client.clone(), tx.clone()));
+    let clip = Arc::new(SystemClipboard::default());
+    let mut keys = EventStream::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
+
+    let mut draw_needed = true;
+    loop {
+        if draw_needed {
+            app.refresh();
+            terminal.draw(|f| draw::draw(f, &app))?;
+            draw_needed = false;
+        }
+        let first = tokio::select! {
+            ev = keys.next() => match ev {
+                Some(Ok(Event::Key(k))) => Inbox::Msg(Msg::Key(k)),
+                Some(Ok(Event::Mouse(m))) => Inbox::Msg(Msg::Mouse(m)),
+                Some(Ok(Event::Resize(w, h))) => Inbox::Msg(Msg::Resize(w, h)),
+                Some(Ok(_)) => continue,
+                Some(Err(e)) => return Err(e).context("reading the terminal"),
+                None => break,
+            },
+            Some(m) = rx.recv() => m,
+            _ = tick.tick() => Inbox::Msg(Msg::Tick(Timestamp::now())),
+            _ = sigterm.recv() => break,
+            _ = sighup.recv() => break,
+        };
+        // Take everything already waiting before drawing: a burst of live changes costs one frame.
+        let mut batch = vec![first];
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+        }
+        for item in batch {
+            match item {
+                Inbox::Terminal(bytes) => {
+                    let out = terminal.backend_mut();
+                    out.write_all(&bytes)?;
+                    out.flush()?;
+                }
+                Inbox::Msg(msg) => {
+                    let cmds = update(&mut app, msg);
+                    draw_needed |= app.dirty;
+                    for cmd in cmds {
+                        if let Cmd::ClearScreen = cmd {
+                            terminal.clear()?;
+                            draw_needed = true;
+                        } else {
+                            run_cmd(cmd, &client, &tx, &clip, opts.clipboard);
+                        }
+                    }
+                }
+            }
+        }
+        if app.quit {
+            break;
+        }
+    }
+    conn.abort();
+    // Whatever was on screen (a reveal included) goes with the alternate screen.
+    terminal.clear()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Keeps the console connected: who am I, every list, then live changes; on any failure it
+/// says so and tries again with a short backoff.
+async fn connection(client: Client, tx: Tx) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        match client.whoami().await {
+            Ok(w) => {
+                if !send(&tx, Msg::Connected(w)) {
+                    return;
+                }
+            }
+            Err(e) => {
+                if !send(&tx, Msg::Lost(e.to_string())) {
+                    return;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(4));
+                continue;
+            }
+        }
+        backoff = Duration::from_millis(500);
+        // Subscribe before listing, so no change falls between the list and the stream.
+        let stream = client.events().await;
+        load_all(&client, &tx).await;
+        match stream {
+            Ok(mut s) => loop {
+                match s.next().await {
+                    Some(Ok(ev)) => {
+                        if !send(&tx, Msg::Change(Box::new(ev))) {
+                            return;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        send(&tx, Msg::Lost(format!("the event stream broke: {e}")));
+                        break;
+                    }
+                    None => {
+                        send(&tx, Msg::Lost("the daemon closed the event stream".into()));
+                        break;
+                    }
+                }
+            },
+            // The HTTPS admin listener has no event stream: poll instead.
+            Err(_) if matches!(client.endpoint(), Endpoint::Https { .. }) => loop {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                if client.whoami().await.is_err() {
+                    break;
+                }
+                load_all(&client, &tx).await;
+            },
+            Err(e) => {
+                send(&tx, Msg::Lost(e.to_string()));
+            }
+        }
+        tokio::time::sleep(backoff).await;
+    }
+}
+
+async fn load_all(client: &Client, tx: &Tx) {
+    match client.list_tokens(&TokenQuery::default()).await {
+        Ok(v) => send(tx, Msg::Tokens(v)),
+        Err(e) => send(tx, failed("Listing tokens", e)),
+    };
+    match client.list_hosts(&HostQuery::default()).await {
+        Ok(v) => send(tx, Msg::Hosts(v)),
+        Err(e) => send(tx, failed("Listing hosts", e)),
+    };
+    let q = AuditQuery {
+        limit: Some(AUDIT_WINDOW),
+        ..AuditQuery::default()
+    };
+    match client.audit(&q).await {
+        Ok(v) => send(tx, Msg::Audit(v)),
+        Err(e) => send(tx, failed("Reading the audit log", e)),
+    };
+    let api = client.list_api_tokens().await.map_err(|e| e.to_string());
+    send(tx, Msg::ApiTokens(api));
+}
+
+fn failed(what: &str, e: impl std::fmt::Display) -> Msg {
+    Msg::ActionFailed {
+        what: what.to_owned(),
+        error: e.to_string(),
+    }
+}
+
+/// Starts the work a command asks for; its answer comes back as a message.
+fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode: ClipboardMode) {
+    let client = client.clone();
+    let tx = tx.clone();
+    match cmd {
+        Cmd::Quit | Cmd::ClearScreen => {}
+        Cmd::Reload => {
+            tokio::spawn(async move { load_all(&client, &tx).await });
+        }
+        Cmd::Create(req) => {
+            tokio::spawn(async move {
+                let msg = match client.create_token(&req).await {
+                    Ok(r) => Msg::Created(Box::new(r)),
+                    Err(e) => Msg::CreateFailed(e.to_string()),
+                };
+                send(&tx, msg);
+            });
+        }
+        Cmd::SetDisabled { id, disabled } => {
+            tokio::spawn(async move {
+                let patch = PatchTokenRequest {
+                    disabled: Some(disabled),
+                    ..PatchTokenRequest::default()
+                };
+                let what = if disabled { "Disabled" } else { "Enabled" };
+                let msg = match client.patch_token(&id, &patch).await {
+                    Ok(token) => Msg::TokenChanged {
+                        token: Box::new(token),
+                        what: what.into(),
+                    },
+                    Err(e) => failed(if disabled { "Disabling" } else { "Enabling" }, e),
+                };
+                send(&tx, msg);
+            });
+        }
+        Cmd::Revoke { id } => {
+            tokio::spawn(async move {
+                let msg = match client.revoke_token(&id).await {
+                    Ok(token) => Msg::TokenChanged {
+                        token: Box::new(token),
+                        what: "Revoked".into(),
+                    },
+                    Err(e) => failed("Revoking", e),
+                };
+                send(&tx, msg);
+            });
+        }
+        Cmd::Delete { id, name } => {
+            tokio::spawn(async move {
+                let msg = match client.delete_token(&id).await {
+                    Ok(_) => Msg::Removed {
+                        kind: ConfirmKind::Delete,
+                        id,
+                        name,
+                    },
+                    Err(e) => failed("Deleting", e),
+                };
+                send(&tx, msg);
+            });
+        }
+        Cmd::RemoveHost { id, name } => {
+            tokio::spawn(async move {
+                let msg = match client.remove_host(&id).await {
+                    Ok(_) => Msg::Removed {
+                        kind: ConfirmKind::RemoveHost,
+                        id,
+                        name,
+                    },
+                    Err(e) => failed("Removing the host", e),
+                };
+                send(&tx, msg);
+            });
+        }
+        Cmd::DeleteApiToken { id, name } => {
+            tokio::spawn(async move {
+                let msg = match client.delete_api_token(&id).await {
+                    Ok(_) => Msg::Removed {
+                        kind: ConfirmKind::DeleteApiToken,
+                        id,
+                        name,
+                    },
+                    Err(e) => failed("Deleting the API token", e),
+                };
+                send(&tx, msg);
+            });
+        }
+        Cmd::LoadDetail { id } => {
+            tokio::spawn(async move {
+                let hosts = client.token_hosts(&id).await.map_err(|e| e.to_string());
+                let q = AuditQuery {
+                    token: Some(id.clone()),
+                    ..AuditQuery::default()
+                };
+                let audit = client.audit(&q).await.map_err(|e| e.to_string());
+                send(&tx, Msg::DetailLoaded { id, hosts, audit });
+            });
+        }
+        Cmd::Copy(secret) => {
+            let clip = Arc::clone(clip);
+            tokio::task::spawn_blocking(move || {
+                let env = ClipEnv::from_env();
+                let mut osc = Zeroizing::new(Vec::new());
+                let result = clipboard::copy(&secret, mode, env, clip.as_ref(), &mut *osc);
+                drop(secret);
+                if !osc.is_empty() {
+                    let _ = tx.send(Inbox::Terminal(osc));
+                }
+                send(&tx, Msg::Copied(result.message(env.tmux)));
+            });
+        }
+        Cmd::WriteSecret { name, secret } => {
+            tokio::task::spawn_blocking(move || {
+                let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+                let r = write_secret(&dir, &name, &secret).map_err(|e| e.to_string());
+                send(&tx, Msg::Wrote(r));
+            });
+        }
+    }
+}
+
+/// Writes the token to a new file `gatepass-token-NAME.txt` (never over an existing one) that
+/// only its owner can read.
+pub fn write_secret(dir: &std::path::Path, name: &str, secret: &str) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    for n in 1..1000 {
+        let file = if n == 1 {
+            format!("gatepass-token-{safe}.txt")
+        } else {
+            format!("gatepass-token-{safe}-{n}.txt")
+        };
+        let path = dir.join(file);
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&path)
+        {
+            Ok(mut f) => {
+                f.write_all(secret.as_bytes())?;
+                f.write_all(b"\n")?;
+                f.sync_all()?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    Err(std::io::Error::other(
+        "too many token files with this name here",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn token_files_are_private_and_never_overwritten() -> std::io::Result<()> {
+        let dir = std::env::temp_dir().join(format!("gatepass-console-w-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        let a = write_secret(&dir, "web/rollout", "gpt_one")?;
+        let b = write_secret(&dir, "web/rollout", "gpt_two")?;
+        assert_ne!(a, b);
+        assert!(a.ends_with("gatepass-token-web_rollout.txt"));
+        assert_eq!(std::fs::read_to_string(&a)?, "gpt_one\n");
+        assert_eq!(std::fs::read_to_string(&b)?, "gpt_two\n");
+        assert_eq!(std::fs::metadata(&a)?.permissions().mode() & 0o777, 0o600);
+        std::fs::remove_dir_all(&dir)
+    }
+}

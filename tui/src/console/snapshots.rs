@@ -1,0 +1,336 @@
+//! Screens on ratatui's `TestBackend`, snapshot-tested with insta at 80×24 and 120×40: the
+//! empty list, a full list sorted each way, the create form with the date picker open, a
+//! validation error, the reveal, each confirmation, detail, help, hosts, audit, the too-small
+//! notice and NO_COLOR. The screens are reached through `update` with real key presses.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gatepass_protocol::CreateTokenResponse;
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::style::{Color, Modifier};
+
+use super::app::{App, Conn, Msg, update};
+use super::draw::draw;
+use super::fixtures::{NOW, event, host, token_list, who};
+use super::theme::Theme;
+
+const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+
+fn app() -> App {
+    let mut app = App::new(
+        "unix:/run/gatepass/gatepass.sock".into(),
+        false,
+        Theme { color: true },
+        NOW,
+    );
+    app.conn = Conn::Live;
+    update(&mut app, Msg::Connected(who("admin")));
+    let tokens = token_list();
+    let hosts = vec![
+        host("web-01", &tokens[0], 1),
+        host("web-02", &tokens[0], 2),
+        host("db-01", &tokens[1], 3),
+    ];
+    let audit = vec![
+        event(1, "created", &tokens[0]),
+        event(2, "redeemed", &tokens[0]),
+        event(3, "revoked", &tokens[3]),
+    ];
+    update(&mut app, Msg::Tokens(tokens));
+    update(&mut app, Msg::Hosts(hosts));
+    update(&mut app, Msg::Audit(audit));
+    update(&mut app, Msg::ApiTokens(Ok(Vec::new())));
+    app
+}
+
+fn key(app: &mut App, code: KeyCode) {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+fn ch(app: &mut App, c: char) {
+    key(app, KeyCode::Char(c));
+}
+
+fn ctrl(app: &mut App, c: char) {
+    update(
+        app,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
+    );
+}
+
+fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        ch(app, c);
+    }
+}
+
+fn terminal(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    update(app, Msg::Resize(w, h));
+    app.refresh();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app)).unwrap();
+    t
+}
+
+fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let t = terminal(app, w, h);
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        for x in 0..w {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Snapshots the screen at both sizes.
+fn snap(name: &str, app: &mut App) {
+    for (w, h) in SIZES {
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen(app, w, h));
+    }
+}
+
+#[test]
+fn empty_list() {
+    let mut a = app();
+    update(&mut a, Msg::Tokens(Vec::new()));
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("No tokens yet. Press n to mint one."), "{s}");
+    snap("empty", &mut a);
+}
+
+#[test]
+fn full_list_sorted_each_way() {
+    let mut a = app();
+    snap("list_by_name_asc", &mut a);
+    // s opens the chooser on the current column; Enter on it flips the direction.
+    ch(&mut a, 's');
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("NAME ▼"), "{s}");
+    let web = s.find("web-rollout").unwrap();
+    let cache = s.find("cache-nodes").unwrap();
+    assert!(web < cache, "descending by name:\n{s}");
+    snap("list_by_name_desc", &mut a);
+    // Another column: USES, ascending.
+    ch(&mut a, 's');
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("USES ▲"), "{s}");
+    snap("list_by_uses_asc", &mut a);
+}
+
+#[test]
+fn create_form_with_the_date_picker_open() {
+    let mut a = app();
+    ch(&mut a, 'n');
+    typed(&mut a, "web-rollout-2");
+    // Down to Expires, then ← to "pick a date", then into the calendar.
+    while a.ctx() != super::keymap::Ctx::Form
+        || !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.focus == super::form::Field::Expiry)
+    {
+        key(&mut a, KeyCode::Tab);
+    }
+    while !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.expiry == super::form::ExpiryChoice::PickDate)
+    {
+        key(&mut a, KeyCode::Right);
+    }
+    key(&mut a, KeyCode::Tab);
+    assert_eq!(a.ctx(), super::keymap::Ctx::Calendar);
+    key(&mut a, KeyCode::Right);
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::PageDown);
+    let s = screen(&mut a, 80, 24);
+    // Tomorrow (the initial day) + 1 day + 7 days + one month.
+    assert!(s.contains("2027-01-04"), "{s}");
+    assert!(s.contains("Mo Tu We Th Fr Sa Su"), "{s}");
+    assert!(s.contains("UTC"), "the expiry shows its zone:\n{s}");
+    snap("form_date_picker", &mut a);
+}
+
+#[test]
+fn create_form_validation_error() {
+    let mut a = app();
+    ch(&mut a, 'n');
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    typed(&mut a, "not-a-pair");
+    ctrl(&mut a, 's');
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("a name is required"), "{s}");
+    assert!(s.contains("is not key=value"), "{s}");
+    snap("form_validation", &mut a);
+}
+
+const FAKE_SECRET: &str = "gpt_AbCdEfGh1234ZyXwVuTsRqPoNmLkJiHgFe012345";
+
+fn revealed() -> App {
+    let mut a = app();
+    let mut t = super::fixtures::token("fresh-token", 0);
+    t.max_uses = gatepass_protocol::MaxUses::Limited(1);
+    let resp = CreateTokenResponse {
+        token: t,
+        secret: FAKE_SECRET.into(),
+        join_command: "gatepass redeem --server https://gate.example:8443 --ca-pin \
+                       sha256:abababab --out /etc/gatepass"
+            .into(),
+    };
+    update(&mut a, Msg::Created(Box::new(resp)));
+    a
+}
+
+#[test]
+fn the_reveal() {
+    let mut a = revealed();
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains(FAKE_SECRET), "{s}");
+    assert!(s.contains("only time the token is shown"), "{s}");
+    snap("reveal", &mut a);
+    // Stray keys do not close it; Enter does, and the token is gone from the screen.
+    ch(&mut a, 'q');
+    key(&mut a, KeyCode::Down);
+    assert!(screen(&mut a, 80, 24).contains(FAKE_SECRET));
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&mut a, 80, 24);
+    assert!(!s.contains(FAKE_SECRET), "{s}");
+    assert!(a.modal.is_none());
+}
+
+#[test]
+fn each_confirmation() {
+    let mut a = app();
+    // cache-nodes (disabled) is first by name: revoke it.
+    ch(&mut a, 'r');
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Revoke token \"cache-nodes\"?"), "{s}");
+    snap("confirm_revoke", &mut a);
+    key(&mut a, KeyCode::Esc);
+    // edge-soon is active: deleting it asks for its name.
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    ch(&mut a, 'd');
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("type its name"), "{s}");
+    snap("confirm_delete_typed", &mut a);
+    key(&mut a, KeyCode::Esc);
+    // A host.
+    key(&mut a, KeyCode::Tab);
+    ch(&mut a, 'd');
+    snap("confirm_remove_host", &mut a);
+}
+
+#[test]
+fn detail_help_hosts_and_audit() {
+    let mut a = app();
+    key(&mut a, KeyCode::Enter);
+    let id = match &a.modal {
+        Some(super::app::Modal::Detail(d)) => d.id.clone(),
+        other => panic!("no detail view: {other:?}"),
+    };
+    let tokens = token_list();
+    let t = tokens.iter().find(|t| t.id == id).unwrap();
+    update(
+        &mut a,
+        Msg::DetailLoaded {
+            id: id.clone(),
+            hosts: Ok(vec![host("cache-01", t, 4)]),
+            audit: Ok(vec![event(1, "created", t), event(4, "disabled", t)]),
+        },
+    );
+    snap("detail", &mut a);
+    key(&mut a, KeyCode::Esc);
+    ch(&mut a, '?');
+    snap("help", &mut a);
+    key(&mut a, KeyCode::Esc);
+    key(&mut a, KeyCode::Tab);
+    snap("hosts", &mut a);
+    key(&mut a, KeyCode::Tab);
+    snap("audit", &mut a);
+}
+
+#[test]
+fn too_small() {
+    let mut a = app();
+    let s = screen(&mut a, 50, 12);
+    assert!(s.contains("Terminal too small"), "{s}");
+    insta::assert_snapshot!("too_small_50x12", s);
+    // Growing again brings the list back, selection intact.
+    assert!(screen(&mut a, 80, 24).contains("cache-nodes"));
+}
+
+#[test]
+fn no_color_keeps_the_selection_visible() {
+    let mut a = app();
+    a.theme = Theme { color: false };
+    key(&mut a, KeyCode::Down);
+    let t = terminal(&mut a, 80, 24);
+    let buf = t.backend().buffer();
+    let mut selected_rows = Vec::new();
+    for y in 0..24u16 {
+        let mut reversed = true;
+        for x in 0..80u16 {
+            let c = &buf[(x, y)];
+            assert!(
+                c.fg == Color::Reset && c.bg == Color::Reset,
+                "a colour at {x},{y} with NO_COLOR"
+            );
+            reversed &= c.modifier.contains(Modifier::REVERSED);
+        }
+        if reversed {
+            selected_rows.push(y);
+        }
+    }
+    // Exactly one whole row is in reverse video: the selected token (row 3 = second token).
+    assert_eq!(selected_rows, [4]);
+    snap("no_color", &mut a);
+}
+
+#[test]
+fn read_only_hides_writes_and_says_why() {
+    let mut a = app();
+    update(&mut a, Msg::Connected(who("auditor")));
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("read-only"), "{s}");
+    assert!(!s.contains("n new"), "{s}");
+    ch(&mut a, 'n');
+    assert!(a.modal.is_none());
+    let s = screen(&mut a, 80, 24);
+    assert!(
+        s.contains("Read-only: new is not available (your role is auditor)"),
+        "{s}"
+    );
+}
+
+#[test]
+fn live_changes_update_the_row_without_moving_the_selection() {
+    let mut a = app();
+    key(&mut a, KeyCode::Down); // db-primary
+    let before = screen(&mut a, 80, 24);
+    assert!(before.contains("7/∞"), "{before}");
+    let mut t = token_list().remove(0);
+    t.uses = 8;
+    t.hosts = 8;
+    update(
+        &mut a,
+        Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
+            kind: "token".into(),
+            token: Some(t),
+            token_id: None,
+            host: None,
+            audit: None,
+        })),
+    );
+    let after = screen(&mut a, 80, 24);
+    assert!(after.contains("8/∞"), "{after}");
+    assert_eq!(
+        a.tokens.selected().map(|t| t.name.as_str()),
+        Some("db-primary")
+    );
+}
