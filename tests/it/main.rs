@@ -5,6 +5,7 @@
 //! - `support`: builds the binaries if needed, starts daemons, runs the CLI, redeems over HTTPS.
 //! - `lifecycle`: create → list → redeem → exhausted → revoked → disabled → expired → deleted.
 //! - `concurrency`: exactly-once under 200 concurrent redemptions.
+//! - `console`: the console in a real pseudo-terminal (create, reveal, copy, live uses, revoke).
 //! - `crash`: SIGKILL during a storm of redemptions; nothing acknowledged is lost.
 //! - `tls`: CA pin and client certificates.
 //! - `hostile`: malformed, oversized and slow input over the wire, and bad CLI input.
@@ -20,6 +21,7 @@
 mod access;
 mod apitokens;
 mod concurrency;
+mod console;
 mod crash;
 mod hostile;
 mod hosts;

@@ -123,11 +123,15 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
         View::Audit => (app.audit.visible_len(), app.audit.len()),
         View::ApiTokens => (app.api_tokens.visible_len(), app.api_tokens.len()),
     };
-    let noun = match app.view {
-        View::Tokens => "tokens",
-        View::Hosts => "hosts",
-        View::Audit => "events",
-        View::ApiTokens => "API tokens",
+    let noun = match (app.view, total == 1) {
+        (View::Tokens, true) => "token",
+        (View::Tokens, false) => "tokens",
+        (View::Hosts, true) => "host",
+        (View::Hosts, false) => "hosts",
+        (View::Audit, true) => "event",
+        (View::Audit, false) => "events",
+        (View::ApiTokens, true) => "API token",
+        (View::ApiTokens, false) => "API tokens",
     };
     left.push(Span::raw(if shown == total {
         format!(" {total} {noun}")

@@ -146,7 +146,7 @@ pub async fn run(
                     draw_needed |= app.dirty;
                     for cmd in cmds {
                         if let Cmd::ClearScreen = cmd {
-                            terminal.clear()?;
+                            blank(&mut terminal)?;
                             draw_needed = true;
                         } else {
                             run_cmd(cmd, &client, &tx, &clip, opts.clipboard);
@@ -160,9 +160,17 @@ pub async fn run(
         }
     }
     conn.abort();
-    // Whatever was on screen (a reveal included) goes with the alternate screen.
-    terminal.clear()?;
+    // Nothing that was on screen (a reveal included) survives in the terminal.
+    blank(&mut terminal)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Overwrites every cell with a blank frame, so the next frame is drawn whole. (Unlike
+/// `Terminal::clear`, this never asks the terminal for the cursor position, which a slow or
+/// unusual terminal may not answer in time.)
+fn blank(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
+    terminal.draw(|f| f.render_widget(ratatui::widgets::Clear, f.area()))?;
+    Ok(())
 }
 
 /// Keeps the console connected: who am I, every list, then live changes; on any failure it
