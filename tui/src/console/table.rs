@@ -6,10 +6,17 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
-use gatepass_protocol::{ApiToken, AuditEvent, Host, SortColumn, Timestamp, Token, TokenStatus};
+use gatepass_protocol::{ApiToken, AuditEvent, Host, Timestamp, Token, TokenStatus};
 
 use super::timefmt;
 use crate::output;
+
+/// A sort key: one column's value, cheap to compare (no row is touched while sorting).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum SortKey<'a> {
+    Int(i64),
+    Str(&'a str),
+}
 
 /// A row type the console lists.
 pub trait Row: Clone {
@@ -20,13 +27,21 @@ pub trait Row: Clone {
     fn id(&self) -> &str;
     /// The text of one cell.
     fn cell(&self, col: usize, now: Timestamp) -> String;
-    /// Total order on one column (ties broken so the order is stable across refreshes).
-    fn compare(&self, other: &Self, col: usize) -> Ordering;
+    /// The value a column sorts by.
+    fn sort_key(&self, col: usize) -> SortKey<'_>;
+    /// The order of rows whose sort keys are equal (a total order: by name, then id).
+    fn tiebreak(&self, other: &Self) -> Ordering;
     /// The lower-case text the filter searches.
     fn haystack(&self) -> String;
     /// Whether the row passes a status filter (only tokens have statuses).
     fn passes(&self, _filter: StatusFilter, _now: Timestamp) -> bool {
         true
+    }
+    /// Total order on one column.
+    fn compare(&self, other: &Self, col: usize) -> Ordering {
+        self.sort_key(col)
+            .cmp(&other.sort_key(col))
+            .then_with(|| self.tiebreak(other))
     }
 }
 
@@ -72,11 +87,19 @@ impl StatusFilter {
 }
 
 /// One view's rows, order, filter and selection.
+///
+/// The visible order is rebuilt in full only when the sort column, the status filter or the
+/// whole list changes; then rows are sorted by `(sort key, tie-break rank)`, plain values in
+/// one array. A live change moves one row (a binary search), flipping the direction reverses,
+/// and typing more of a filter narrows the visible rows in place.
 #[derive(Debug)]
 pub struct Table<T> {
     rows: Vec<T>,
     hay: Vec<String>,
     pos: HashMap<String, usize>,
+    /// Each row's place in the tie-break order; rebuilt when it no longer covers every row.
+    ranks: Vec<u32>,
+    ranks_stale: bool,
     /// Indices into `rows`: the filtered, sorted order on screen.
     visible: Vec<usize>,
     pub sort: usize,
@@ -87,7 +110,9 @@ pub struct Table<T> {
     cursor: usize,
     /// First row drawn: a drawing concern, kept so scrolling is stable between frames.
     pub offset: Cell<usize>,
+    /// The visible order must be rebuilt from scratch.
     stale: bool,
+    now: Timestamp,
     /// Whether the daemon has answered at least once (empty vs. not loaded yet).
     pub loaded: bool,
 }
@@ -98,6 +123,8 @@ impl<T: Row> Default for Table<T> {
             rows: Vec::new(),
             hay: Vec::new(),
             pos: HashMap::new(),
+            ranks: Vec::new(),
+            ranks_stale: true,
             visible: Vec::new(),
             sort: T::DEFAULT_SORT.0,
             desc: T::DEFAULT_SORT.1,
@@ -107,6 +134,7 @@ impl<T: Row> Default for Table<T> {
             cursor: 0,
             offset: Cell::new(0),
             stale: false,
+            now: Timestamp(0),
             loaded: false,
         }
     }
@@ -123,24 +151,43 @@ impl<T: Row> Table<T> {
             .collect();
         self.rows = rows;
         self.loaded = true;
+        self.ranks_stale = true;
         self.stale = true;
     }
 
-    /// Adds a row or replaces the one with the same id.
+    /// Adds a row or replaces the one with the same id, moving just that row on screen.
     pub fn upsert(&mut self, row: T) {
         let hay = row.haystack();
-        match self.pos.get(row.id()) {
+        let i = match self.pos.get(row.id()) {
             Some(&i) => {
+                if self.rows[i].tiebreak(&row) != Ordering::Equal {
+                    self.ranks_stale = true;
+                }
                 self.rows[i] = row;
                 self.hay[i] = hay;
+                i
             }
             None => {
-                self.pos.insert(row.id().to_owned(), self.rows.len());
+                let i = self.rows.len();
+                self.pos.insert(row.id().to_owned(), i);
                 self.rows.push(row);
                 self.hay.push(hay);
+                self.ranks_stale = true;
+                i
             }
+        };
+        if !self.stale {
+            if let Some(at) = self.visible.iter().position(|&v| v == i) {
+                self.visible.remove(at);
+            }
+            if self.shows(i) {
+                let at = self
+                    .visible
+                    .partition_point(|&v| self.cmp_rows(v, i) == Ordering::Less);
+                self.visible.insert(at, i);
+            }
+            self.reselect();
         }
-        self.stale = true;
     }
 
     /// Removes the row with this id, if present.
@@ -148,12 +195,28 @@ impl<T: Row> Table<T> {
         let Some(i) = self.pos.remove(id) else {
             return;
         };
+        let last = self.rows.len() - 1;
         self.rows.swap_remove(i);
         self.hay.swap_remove(i);
+        if self.ranks.len() == last + 1 {
+            self.ranks.swap_remove(i);
+        } else {
+            self.ranks_stale = true;
+        }
         if let Some(moved) = self.rows.get(i) {
             self.pos.insert(moved.id().to_owned(), i);
         }
-        self.stale = true;
+        if !self.stale {
+            if let Some(at) = self.visible.iter().position(|&v| v == i) {
+                self.visible.remove(at);
+            }
+            if i != last {
+                for v in self.visible.iter_mut().filter(|v| **v == last) {
+                    *v = i;
+                }
+            }
+            self.reselect();
+        }
     }
 
     pub fn get(&self, id: &str) -> Option<&T> {
@@ -183,55 +246,102 @@ impl<T: Row> Table<T> {
         &self.filter
     }
 
+    /// Sets the filter text. Typing more of the same filter narrows the visible rows in place
+    /// (their order stays right); anything else rebuilds.
     pub fn set_filter(&mut self, text: &str) {
-        if self.filter != text {
-            self.filter = text.to_owned();
+        if self.filter == text {
+            return;
+        }
+        let narrower = text.to_lowercase().contains(&self.filter.to_lowercase());
+        self.filter = text.to_owned();
+        if narrower && !self.stale {
+            let needle = self.filter.to_lowercase();
+            let hay = &self.hay;
+            self.visible.retain(|&i| hay[i].contains(&needle));
+            self.reselect();
+        } else {
             self.stale = true;
         }
     }
 
     pub fn set_status(&mut self, status: StatusFilter) {
-        self.status = status;
-        self.stale = true;
+        if self.status != status {
+            self.status = status;
+            self.stale = true;
+        }
     }
 
     /// Sorts by `col`; the current column again flips the direction.
     pub fn sort_by(&mut self, col: usize) {
         if col == self.sort {
             self.desc = !self.desc;
+            if !self.stale {
+                self.visible.reverse();
+                self.reselect();
+            }
         } else {
             self.sort = col;
             self.desc = false;
+            self.stale = true;
         }
-        self.stale = true;
     }
 
     pub fn is_stale(&self) -> bool {
         self.stale
     }
 
-    /// Rebuilds the visible order if anything changed; keeps the selection on its id (or, when
-    /// that row left the view, on the row now at the same position).
+    fn shows(&self, i: usize) -> bool {
+        let needle = self.filter.to_lowercase();
+        (needle.is_empty() || self.hay[i].contains(&needle))
+            && (self.status == StatusFilter::All || self.rows[i].passes(self.status, self.now))
+    }
+
+    /// Screen order of two rows (direction included).
+    fn cmp_rows(&self, a: usize, b: usize) -> Ordering {
+        let o = self.rows[a].compare(&self.rows[b], self.sort);
+        if self.desc { o.reverse() } else { o }
+    }
+
+    fn rebuild_ranks(&mut self) {
+        let mut order: Vec<usize> = (0..self.rows.len()).collect();
+        let rows = &self.rows;
+        order.sort_unstable_by(|&a, &b| rows[a].tiebreak(&rows[b]));
+        self.ranks = vec![0; rows.len()];
+        for (rank, &i) in order.iter().enumerate() {
+            self.ranks[i] = rank as u32;
+        }
+        self.ranks_stale = false;
+    }
+
+    /// Rebuilds the visible order if it must be; keeps the selection on its id (or, when that
+    /// row left the view, on the row now at the same position).
     pub fn refresh(&mut self, now: Timestamp) {
+        self.now = now;
         if !self.stale {
             return;
         }
         self.stale = false;
+        if self.ranks_stale || self.ranks.len() != self.rows.len() {
+            self.rebuild_ranks();
+        }
         let needle = self.filter.to_lowercase();
-        let rows = &self.rows;
-        let hay = &self.hay;
-        let status = self.status;
-        let mut visible: Vec<usize> = (0..rows.len())
+        let (rows, hay, ranks) = (&self.rows, &self.hay, &self.ranks);
+        let (status, col) = (self.status, self.sort);
+        let mut keyed: Vec<(SortKey<'_>, u32, u32)> = (0..rows.len())
             .filter(|&i| needle.is_empty() || hay[i].contains(&needle))
             .filter(|&i| status == StatusFilter::All || rows[i].passes(status, now))
+            .map(|i| (rows[i].sort_key(col), ranks[i], i as u32))
             .collect();
-        let col = self.sort;
+        keyed.sort_unstable();
         if self.desc {
-            visible.sort_unstable_by(|&a, &b| rows[b].compare(&rows[a], col));
-        } else {
-            visible.sort_unstable_by(|&a, &b| rows[a].compare(&rows[b], col));
+            keyed.reverse();
         }
-        self.visible = visible;
+        self.visible = keyed.into_iter().map(|k| k.2 as usize).collect();
+        self.reselect();
+    }
+
+    /// Puts the cursor back on the selected id, or keeps its position when that row is gone.
+    fn reselect(&mut self) {
         let found = self.selected.as_deref().and_then(|id| {
             let i = *self.pos.get(id)?;
             self.visible.iter().position(|&v| v == i)
@@ -301,10 +411,12 @@ impl<T: Row> Table<T> {
         }
     }
 
-    /// Selects a row by id (it shows once the next refresh runs).
+    /// Selects a row by id (it shows once the row is visible).
     pub fn select_id(&mut self, id: &str) {
         self.selected = Some(id.to_owned());
-        self.stale = true;
+        if !self.stale {
+            self.reselect();
+        }
     }
 
     /// The first row to draw so the cursor shows in a body of `height` rows.
@@ -322,20 +434,17 @@ impl<T: Row> Table<T> {
     }
 }
 
+fn opt_str(s: &Option<String>) -> SortKey<'_> {
+    SortKey::Str(s.as_deref().unwrap_or(""))
+}
+
+fn ts(t: Option<Timestamp>, none: i64) -> SortKey<'static> {
+    SortKey::Int(t.map_or(none, |t| t.0))
+}
+
 fn text(s: &Option<String>) -> String {
     s.clone().unwrap_or_else(|| "-".into())
 }
-
-const TOKEN_SORT: [SortColumn; 8] = [
-    SortColumn::Name,
-    SortColumn::Status,
-    SortColumn::Uses,
-    SortColumn::LastUsed,
-    SortColumn::Group,
-    SortColumn::Owner,
-    SortColumn::Expires,
-    SortColumn::Description,
-];
 
 /// The USES cell: `3/10`, `7/∞`, flagged with `!` when the enrolled hosts differ (removed hosts).
 pub fn uses_cell(t: &Token) -> String {
@@ -378,12 +487,30 @@ impl Row for Token {
         }
     }
 
-    fn compare(&self, other: &Self, col: usize) -> Ordering {
-        TOKEN_SORT
-            .get(col)
-            .copied()
-            .unwrap_or_default()
-            .compare(self, other)
+    fn sort_key(&self, col: usize) -> SortKey<'_> {
+        match col {
+            0 => SortKey::Str(&self.name),
+            1 => SortKey::Int(self.status as i64),
+            2 => {
+                let max = match self.max_uses {
+                    gatepass_protocol::MaxUses::Limited(n) => n.min((1 << 22) - 2),
+                    gatepass_protocol::MaxUses::Unlimited => (1 << 22) - 1,
+                };
+                SortKey::Int(((self.uses.min(1 << 40) << 22) | max) as i64)
+            }
+            3 => ts(self.last_used_at, i64::MIN),
+            4 => opt_str(&self.group),
+            5 => SortKey::Str(&self.owner),
+            // No expiry sorts after every date.
+            6 => ts(self.expires_at, i64::MAX),
+            _ => SortKey::Str(&self.description),
+        }
+    }
+
+    fn tiebreak(&self, other: &Self) -> Ordering {
+        self.name
+            .cmp(&other.name)
+            .then_with(|| self.id.cmp(&other.id))
     }
 
     fn haystack(&self) -> String {
@@ -447,17 +574,20 @@ impl Row for Host {
         }
     }
 
-    fn compare(&self, o: &Self, col: usize) -> Ordering {
-        let primary = match col {
-            0 => self.hostname.cmp(&o.hostname),
-            1 => self.token_name.cmp(&o.token_name),
-            2 => self.group.cmp(&o.group),
-            3 => self.owner.cmp(&o.owner),
-            4 => self.source_addr.cmp(&o.source_addr),
-            5 => self.enrolled_at.cmp(&o.enrolled_at),
-            _ => Ordering::Equal,
-        };
-        primary.then_with(|| self.id.cmp(&o.id))
+    fn sort_key(&self, col: usize) -> SortKey<'_> {
+        match col {
+            0 => SortKey::Str(&self.hostname),
+            1 => SortKey::Str(&self.token_name),
+            2 => opt_str(&self.group),
+            3 => SortKey::Str(&self.owner),
+            4 => SortKey::Str(&self.source_addr),
+            5 => SortKey::Int(self.enrolled_at.0),
+            _ => SortKey::Str(&self.id),
+        }
+    }
+
+    fn tiebreak(&self, o: &Self) -> Ordering {
+        self.id.cmp(&o.id)
     }
 
     fn haystack(&self) -> String {
@@ -497,15 +627,19 @@ impl Row for AuditEvent {
         }
     }
 
-    fn compare(&self, o: &Self, col: usize) -> Ordering {
-        let primary = match col {
-            1 => self.at.cmp(&o.at),
-            2 => self.actor.cmp(&o.actor),
-            3 => self.action.cmp(&o.action),
-            4 => self.target_name.cmp(&o.target_name),
-            _ => Ordering::Equal,
-        };
-        primary.then_with(|| self.seq.cmp(&o.seq))
+    fn sort_key(&self, col: usize) -> SortKey<'_> {
+        match col {
+            0 => SortKey::Int(self.seq as i64),
+            1 => SortKey::Int(self.at.0),
+            2 => SortKey::Str(&self.actor),
+            3 => SortKey::Str(&self.action),
+            4 => opt_str(&self.target_name),
+            _ => SortKey::Int(0),
+        }
+    }
+
+    fn tiebreak(&self, o: &Self) -> Ordering {
+        self.seq.cmp(&o.seq)
     }
 
     fn haystack(&self) -> String {
@@ -535,17 +669,20 @@ impl Row for ApiToken {
         }
     }
 
-    fn compare(&self, o: &Self, col: usize) -> Ordering {
-        let primary = match col {
-            0 => self.name.cmp(&o.name),
-            1 => self.user.cmp(&o.user),
-            2 => self.expires_at.cmp(&o.expires_at),
-            3 => self.path_prefix.cmp(&o.path_prefix),
-            4 => self.referrer.cmp(&o.referrer),
-            5 => self.remark.cmp(&o.remark),
-            _ => self.created_at.cmp(&o.created_at),
-        };
-        primary.then_with(|| self.id.cmp(&o.id))
+    fn sort_key(&self, col: usize) -> SortKey<'_> {
+        match col {
+            0 => SortKey::Str(&self.name),
+            1 => SortKey::Str(&self.user),
+            2 => SortKey::Int(self.expires_at.0),
+            3 => opt_str(&self.path_prefix),
+            4 => opt_str(&self.referrer),
+            5 => SortKey::Str(&self.remark),
+            _ => SortKey::Int(self.created_at.0),
+        }
+    }
+
+    fn tiebreak(&self, o: &Self) -> Ordering {
+        self.id.cmp(&o.id)
     }
 
     fn haystack(&self) -> String {
@@ -633,6 +770,73 @@ mod tests {
         t.set_filter("env=prod");
         t.refresh(now);
         assert_eq!(t.visible_len(), 3);
+    }
+
+    /// Live changes, removals, flips and narrowing filters are applied in place; after any
+    /// sequence of them the screen order must equal a rebuild from scratch.
+    #[test]
+    fn incremental_changes_match_a_full_rebuild() {
+        let now = Timestamp(1_000_000);
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut t: Table<Token> = Table::default();
+        t.set_rows(
+            (0..200)
+                .map(|i| token(&format!("t{}", i % 50), i % 7))
+                .collect(),
+        );
+        t.refresh(now);
+        for step in 0..2_000 {
+            match next(6) {
+                0 | 1 => {
+                    let mut row = token(&format!("t{}", next(60)), next(9));
+                    row.id = format!("id{}", next(260));
+                    row.status = TokenStatus::ALL[next(5) as usize];
+                    t.upsert(row);
+                }
+                2 => {
+                    let id = format!("id{}", next(260));
+                    t.remove(&id);
+                }
+                3 => {
+                    let col = if next(2) == 0 {
+                        t.sort
+                    } else {
+                        next(8) as usize
+                    };
+                    t.sort_by(col);
+                }
+                4 => {
+                    let f = ["", "t1", "t12", "t2", "prod"][next(5) as usize];
+                    t.set_filter(f);
+                }
+                _ => t.move_by(next(7) as isize - 3),
+            }
+            if next(4) == 0 {
+                t.refresh(now);
+            }
+            t.refresh(now);
+            let mut fresh: Table<Token> = Table::default();
+            fresh.set_rows(t.rows.clone());
+            fresh.sort = t.sort;
+            fresh.desc = t.desc;
+            fresh.set_filter(t.filter());
+            fresh.refresh(now);
+            let order = |x: &Table<Token>| {
+                (0..x.visible_len())
+                    .map(|i| x.visible_row(i).map(|r| r.id.clone()).unwrap_or_default())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(order(&t), order(&fresh), "after step {step}");
+            if let Some(sel) = t.selected() {
+                assert_eq!(Some(sel.id.as_str()), t.selected_id(), "after step {step}");
+            }
+        }
     }
 
     #[test]

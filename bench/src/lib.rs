@@ -1,0 +1,159 @@
+//! What the benchmarks share: a real release `gatepassd` on a temp folder (built if needed),
+//! tokens minted concurrently over its socket, the daemon's resident memory, percentiles.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use gatepass_protocol::client::Client;
+use gatepass_protocol::{CreateTokenRequest, MaxUses};
+
+/// The workspace root (benchmarks build and find binaries there).
+pub fn workspace_root() -> anyhow::Result<PathBuf> {
+    Ok(Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .context("workspace")?
+        .to_path_buf())
+}
+
+/// Builds the release `gatepassd` and returns its path.
+pub fn build_daemon() -> anyhow::Result<PathBuf> {
+    let root = workspace_root()?;
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let ok = Command::new(cargo)
+        .args(["build", "--release", "--quiet", "-p", "gatepassd"])
+        .current_dir(&root)
+        .status()?
+        .success();
+    if !ok {
+        bail!("building gatepassd failed");
+    }
+    Ok(root.join("target/release/gatepassd"))
+}
+
+/// A running release daemon on a temp folder, killed on drop.
+pub struct BenchDaemon {
+    pub child: Child,
+    pub dir: tempfile::TempDir,
+    pub socket: PathBuf,
+    pub redeem_url: String,
+    pub pin: String,
+}
+
+impl BenchDaemon {
+    /// Starts a daemon on a fresh temp folder.
+    pub fn start() -> anyhow::Result<BenchDaemon> {
+        let dir = tempfile::tempdir()?;
+        Self::start_in(dir)
+    }
+
+    /// Starts a daemon on `dir` (which may already hold a data folder).
+    pub fn start_in(dir: tempfile::TempDir) -> anyhow::Result<BenchDaemon> {
+        let bin = build_daemon()?;
+        let socket = dir.path().join("gp.sock");
+        let mut child = Command::new(bin)
+            .arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--socket")
+            .arg(&socket)
+            .args(["--listen", "127.0.0.1:0"])
+            .env("GATEPASSD_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()?;
+        let mut line = String::new();
+        std::io::BufRead::read_line(
+            &mut std::io::BufReader::new(child.stdout.take().context("stdout")?),
+            &mut line,
+        )?;
+        let field = |k: &str| {
+            line.split_whitespace()
+                .find_map(|p| p.strip_prefix(k))
+                .map(str::to_owned)
+                .with_context(|| format!("no {k} in the ready line {line:?}"))
+        };
+        let (redeem_url, pin) = (field("redeem=")?, field("ca_pin=")?);
+        Ok(BenchDaemon {
+            child,
+            dir,
+            socket,
+            redeem_url,
+            pin,
+        })
+    }
+
+    pub fn client(&self) -> Client {
+        Client::unix(&self.socket)
+    }
+
+    /// The daemon's resident set size in KiB (from /proc).
+    pub fn rss_kib(&self) -> Option<u64> {
+        rss_kib(self.child.id())
+    }
+}
+
+impl Drop for BenchDaemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// VmRSS of a process, in KiB.
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+}
+
+/// Mints `count` tokens named `{prefix}-{i}` over the socket from `concurrency` clients (their
+/// writes share commits); returns the secrets in order of `i`.
+pub async fn mint(
+    client: &Client,
+    prefix: &str,
+    count: usize,
+    max_uses: MaxUses,
+    concurrency: usize,
+) -> anyhow::Result<Vec<String>> {
+    let mut minters = Vec::new();
+    for w in 0..concurrency {
+        let client = client.clone();
+        let prefix = prefix.to_owned();
+        minters.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for i in (w..count).step_by(concurrency) {
+                let req = CreateTokenRequest {
+                    name: format!("{prefix}-{i}"),
+                    description: Some(format!("benchmark token {i}")),
+                    group: Some(format!("group-{}", i % 17)),
+                    max_uses: Some(max_uses),
+                    ..Default::default()
+                };
+                out.push((i, client.create_token(&req).await?.secret.clone()));
+            }
+            anyhow::Ok(out)
+        }));
+    }
+    let mut all = Vec::with_capacity(count);
+    for m in minters {
+        all.extend(m.await??);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, s)| s).collect())
+}
+
+/// The `p` quantile (0..=1) of sorted durations.
+pub fn pct(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    let i = ((sorted.len() as f64 * p) as usize).min(sorted.len() - 1);
+    sorted[i]
+}
+
+pub fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
