@@ -97,6 +97,8 @@ pub struct LimitsConfig {
     pub request_timeout: DurationValue,
     pub redeem_failures_per_minute: u32,
     pub rate_limit_addresses: usize,
+    /// Memory the store may use to cache database pages, in MiB.
+    pub store_cache_mib: usize,
 }
 
 impl Default for LimitsConfig {
@@ -107,6 +109,7 @@ impl Default for LimitsConfig {
             request_timeout: DurationValue(30),
             redeem_failures_per_minute: 10,
             rate_limit_addresses: 100_000,
+            store_cache_mib: 32,
         }
     }
 }

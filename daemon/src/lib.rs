@@ -97,6 +97,7 @@ impl Daemon {
         let store = Arc::new(RedbStore::open(
             &data_dir.join("gatepass.redb"),
             events.clone(),
+            config.limits.store_cache_mib.saturating_mul(1024 * 1024),
         )?);
         let ca = Ca::load_or_create(&data_dir, &config.server_names(), config.redeem.cert_days)?;
         Ok(Daemon {

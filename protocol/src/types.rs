@@ -36,18 +36,101 @@ impl Timestamp {
     }
 
     pub fn parse(input: &str) -> Result<Timestamp, Error> {
-        let t = OffsetDateTime::parse(input.trim(), &Rfc3339).map_err(|_| Error::Time {
+        let input = input.trim();
+        // The form this crate writes (UTC, whole seconds) is read directly; anything else
+        // (offsets, fractions) goes through the full RFC 3339 parser.
+        if let Some(t) = parse_utc_seconds(input.as_bytes()) {
+            return Ok(t);
+        }
+        let t = OffsetDateTime::parse(input, &Rfc3339).map_err(|_| Error::Time {
             input: input.to_owned(),
         })?;
         Ok(Timestamp(t.unix_timestamp()))
     }
 
+    /// `YYYY-MM-DDTHH:MM:SSZ` (what the wire and the store carry; lists hold many of them, so
+    /// this is written directly rather than through a general formatter).
     pub fn to_rfc3339(self) -> String {
-        OffsetDateTime::from_unix_timestamp(self.0)
-            .ok()
-            .and_then(|t| t.format(&Rfc3339).ok())
-            .unwrap_or_else(|| self.0.to_string())
+        if !(Self::MIN.0..=Self::MAX.0).contains(&self.0) {
+            return self.0.to_string();
+        }
+        let days = self.0.div_euclid(86_400);
+        let sod = self.0.rem_euclid(86_400);
+        let (y, m, d) = civil_from_days(days);
+        let mut b = *b"0000-00-00T00:00:00Z";
+        let put = |b: &mut [u8; 20], at: usize, v: i64, width: usize| {
+            let mut v = v;
+            for i in (0..width).rev() {
+                b[at + i] = b'0' + (v % 10) as u8;
+                v /= 10;
+            }
+        };
+        put(&mut b, 0, y, 4);
+        put(&mut b, 5, m, 2);
+        put(&mut b, 8, d, 2);
+        put(&mut b, 11, sod / 3600, 2);
+        put(&mut b, 14, sod / 60 % 60, 2);
+        put(&mut b, 17, sod % 60, 2);
+        String::from_utf8_lossy(&b).into_owned()
     }
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian calendar
+/// (H. Hinnant's `civil_from_days`).
+fn civil_from_days(z: i64) -> (i64, i64, i64) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    (y, m, d)
+}
+
+/// (year, month, day) to days since 1970-01-01 (H. Hinnant's `days_from_civil`).
+fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = if m > 2 { m - 3 } else { m + 9 };
+    let doy = (153 * mp + 2) / 5 + d - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+/// Exactly `YYYY-MM-DDTHH:MM:SSZ` with valid fields, or `None` (the caller falls back to the
+/// full parser, which also gives the error message).
+fn parse_utc_seconds(b: &[u8]) -> Option<Timestamp> {
+    if b.len() != 20 || b[4] != b'-' || b[7] != b'-' || b[10] != b'T' || b[19] != b'Z' {
+        return None;
+    }
+    if b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<i64> {
+        b[from..to].iter().try_fold(0i64, |acc, c| {
+            c.is_ascii_digit().then(|| acc * 10 + i64::from(c - b'0'))
+        })
+    };
+    let (y, mo, d) = (num(0, 4)?, num(5, 7)?, num(8, 10)?);
+    let (h, mi, sec) = (num(11, 13)?, num(14, 16)?, num(17, 19)?);
+    let leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    let month_days = match mo {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if y < 1 || d < 1 || d > month_days || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    Some(Timestamp(
+        days_from_civil(y, mo, d) * 86_400 + h * 3600 + mi * 60 + sec,
+    ))
 }
 
 impl fmt::Display for Timestamp {
@@ -605,6 +688,71 @@ pub struct AuditQuery {
 
 #[cfg(test)]
 mod tests {
+
+    mod timestamps {
+        use super::super::Timestamp;
+        use proptest::prelude::*;
+        use time::OffsetDateTime;
+        use time::format_description::well_known::Rfc3339;
+
+        fn reference(t: i64) -> String {
+            OffsetDateTime::from_unix_timestamp(t)
+                .unwrap()
+                .format(&Rfc3339)
+                .unwrap()
+        }
+
+        proptest! {
+            /// The direct writer and reader agree with the general RFC 3339 ones everywhere in
+            /// the range, 0001 to 9999.
+            #[test]
+            fn fast_paths_match_the_general_formatter(t in Timestamp::MIN.0..=Timestamp::MAX.0) {
+                let s = Timestamp(t).to_rfc3339();
+                prop_assert_eq!(&s, &reference(t));
+                prop_assert_eq!(Timestamp::parse(&s).unwrap(), Timestamp(t));
+            }
+        }
+
+        #[test]
+        fn edges_and_what_falls_back() {
+            for t in [
+                Timestamp::MIN.0,
+                -1,
+                0,
+                951_782_400,
+                2_147_483_647,
+                4_294_967_295,
+                Timestamp::MAX.0,
+            ] {
+                assert_eq!(Timestamp(t).to_rfc3339(), reference(t));
+            }
+            // Offsets and fractions take the general path and mean the same instant.
+            assert_eq!(
+                Timestamp::parse("2030-01-31T19:00:00+01:00").unwrap(),
+                Timestamp::parse("2030-01-31T18:00:00Z").unwrap()
+            );
+            assert_eq!(
+                Timestamp::parse("2030-01-31T18:00:00.9Z").unwrap().0,
+                Timestamp::parse("2030-01-31T18:00:00Z").unwrap().0
+            );
+            // Impossible dates are refused, not wrapped.
+            for bad in [
+                "2026-02-29T00:00:00Z",
+                "2026-13-01T00:00:00Z",
+                "2026-04-31T00:00:00Z",
+                "2026-01-01T24:00:00Z",
+                "2026-1-01T00:00:00Z",
+            ] {
+                assert!(Timestamp::parse(bad).is_err(), "{bad}");
+            }
+            assert_eq!(
+                Timestamp::parse("2024-02-29T12:00:00Z")
+                    .unwrap()
+                    .to_rfc3339(),
+                "2024-02-29T12:00:00Z"
+            );
+        }
+    }
     use super::*;
 
     #[test]

@@ -9,14 +9,14 @@ use crate::support::{Daemon, gatepass_bin};
 const GROUP: &str = "gptest";
 const USERS: [&str; 5] = ["gpt-alice", "gpt-bob", "gpt-carol", "gpt-dave", "gpt-erin"];
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
         .unwrap_or(false)
 }
 
 /// Creates the group and users once (idempotent).
-fn ensure_users() -> bool {
+pub fn ensure_users() -> bool {
     if !is_root() {
         eprintln!("skipped: roles with real users need root to create them (useradd)");
         return false;

@@ -28,7 +28,16 @@ struct Console {
 }
 
 impl Console {
+    /// The console against a test daemon, in a session with no display, SSH or tmux.
     fn start(d: &Daemon) -> Console {
+        let mut cmd = Command::new(gatepass_bin());
+        cmd.env("GATEPASS_SOCKET", &d.socket)
+            .current_dir(d.dir.path());
+        Console::spawn(cmd)
+    }
+
+    /// Runs `cmd` on the slave side of a new pty, in a session of its own.
+    fn spawn(mut cmd: Command) -> Console {
         let ws = nix::pty::Winsize {
             ws_row: ROWS,
             ws_col: COLS,
@@ -37,9 +46,7 @@ impl Console {
         };
         let pty = nix::pty::openpty(Some(&ws), None).unwrap();
         let slave: OwnedFd = pty.slave;
-        let mut cmd = Command::new(gatepass_bin());
-        cmd.env("GATEPASS_SOCKET", &d.socket)
-            .env("TERM", "xterm-256color")
+        cmd.env("TERM", "xterm-256color")
             .env_remove("DISPLAY")
             .env_remove("WAYLAND_DISPLAY")
             .env_remove("SSH_CONNECTION")
@@ -47,7 +54,6 @@ impl Console {
             .env_remove("TMUX")
             .env_remove("NO_COLOR")
             .env_remove("GATEPASS_CLIPBOARD")
-            .current_dir(d.dir.path())
             .stdin(Stdio::from(slave.try_clone().unwrap()))
             .stdout(Stdio::from(slave.try_clone().unwrap()))
             .stderr(Stdio::from(slave));
@@ -134,7 +140,7 @@ impl Drop for Console {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_operator_mints_watches_and_revokes_in_a_real_terminal() {
-    let d = Daemon::start();
+    let mut d = Daemon::start();
     let mut c = Console::start(&d);
     c.wait_text("No tokens yet. Press n to mint one.");
     assert!(c.screen().contains("● live"));
@@ -200,6 +206,14 @@ async fn an_operator_mints_watches_and_revokes_in_a_real_terminal() {
     assert_eq!(shown["status"], "revoked");
     assert_eq!(shown["uses"], 1);
 
+    // The daemon goes away: the console says so and keeps trying; it comes back: live again,
+    // with the same rows.
+    d.kill();
+    c.wait_text("reconnecting");
+    d.restart();
+    c.wait_text("● live");
+    assert!(c.row_of("e2e-console").contains("revoked"));
+
     // Quit: exit 0, the alternate screen left, no token on the main screen.
     c.send(b"q");
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -219,6 +233,81 @@ async fn an_operator_mints_watches_and_revokes_in_a_real_terminal() {
         !c.parser.lock().unwrap().screen().alternate_screen()
     });
     assert!(!c.screen().contains(&token[4..]), "{}", c.screen());
+}
+
+/// First run: no daemon at the default socket, so the console starts one (embedded store in
+/// the user's data folder) and says so in its header. Run as an ordinary user (root's default
+/// paths are the system's), created with useradd when the tests run as root.
+#[test]
+fn first_run_starts_a_local_daemon_and_says_so() {
+    let root = crate::access::is_root();
+    if root && !crate::access::ensure_users() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    let bin = dir.path().join("gatepass");
+    std::fs::copy(gatepass_bin(), &bin).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let home_s = home.to_str().unwrap().to_owned();
+    let env = [
+        format!("HOME={home_s}"),
+        format!("XDG_DATA_HOME={home_s}/data"),
+        "XDG_RUNTIME_DIR=".to_owned(),
+        // The embedded daemon's redeem listener on a free port (8443 may be taken).
+        "GATEPASSD_LISTEN=127.0.0.1:0".to_owned(),
+    ];
+    let mut cmd = if root {
+        let user = "gpt-erin";
+        assert!(
+            Command::new("chown")
+                .args([user, &home_s])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let mut c = Command::new("runuser");
+        c.args(["-u", user, "--", "env"]).args(&env).arg(&bin);
+        c
+    } else {
+        let mut c = Command::new("env");
+        c.args(&env).arg(&bin);
+        c
+    };
+    cmd.env_remove("GATEPASS_SOCKET")
+        .env_remove("GATEPASS_SERVER")
+        .current_dir(&home);
+    let mut c = Console::spawn(cmd);
+    let s = c.wait_text("started a local daemon");
+    let pid: Option<i32> = s
+        .split("pid ")
+        .nth(1)
+        .and_then(|r| r.split(|ch: char| !ch.is_ascii_digit()).next())
+        .and_then(|p| p.parse().ok());
+    let kill_daemon = || {
+        if let Some(pid) = pid {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+        }
+    };
+    let s = c.wait_text("● live");
+    assert!(s.contains("No tokens yet"), "{s}");
+    c.send(b"q");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while c.child.try_wait().unwrap().is_none() {
+        assert!(Instant::now() < deadline, "the console did not quit");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The daemon outlives the console, with its store in the user's data folder.
+    assert!(home.join("data/gatepass/gatepass.redb").exists());
+    assert!(home.join("data/gatepass/run/gatepass.sock").exists());
+    kill_daemon();
+    assert!(pid.is_some(), "no pid in the header: {s}");
 }
 
 #[test]

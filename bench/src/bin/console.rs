@@ -74,6 +74,14 @@ async fn main() -> anyhow::Result<()> {
         lists.push(t.elapsed());
     }
     lists.sort();
+    // The same list split in two: the daemon's answer arriving, then the client decoding it.
+    let t = Instant::now();
+    let raw = client.raw("GET", "/v1/tokens", None).await?;
+    let fetched = t.elapsed();
+    let t = Instant::now();
+    let decoded: Vec<gatepass_protocol::Token> = gatepass_protocol::client::decode(raw.clone())?;
+    let decode = t.elapsed();
+    anyhow::ensure!(decoded.len() == tokens.len(), "the two lists differ");
     // Idle: nothing in flight for a moment.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let rss = daemon.rss_kib();
@@ -162,6 +170,12 @@ async fn main() -> anyhow::Result<()> {
         ms(pct(&lists, 0.5)),
         rss.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
             .unwrap_or_else(|| "n/a".into())
+    );
+    println!(
+        "  of which: answer received {:.0} ms ({:.1} MiB of JSON), decoded by the client {:.0} ms",
+        ms(fetched),
+        raw.body.len() as f64 / 1048576.0,
+        ms(decode)
     );
     println!(
         "  first load into the console (sort + draw): {:.1} ms",

@@ -81,7 +81,11 @@ impl std::fmt::Debug for RedbStore {
 impl RedbStore {
     /// Opens (or creates, 0600) the database at `path` and starts the writer thread. Change
     /// events are sent on `events` after each commit.
-    pub fn open(path: &Path, events: broadcast::Sender<ChangeEvent>) -> Result<RedbStore, Error> {
+    pub fn open(
+        path: &Path,
+        events: broadcast::Sender<ChangeEvent>,
+        cache_bytes: usize,
+    ) -> Result<RedbStore, Error> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()
             .read(true)
@@ -98,6 +102,7 @@ impl RedbStore {
             other => Error::Store(StoreError::from(other)),
         })?;
         let db = Database::builder()
+            .set_cache_size(cache_bytes)
             .create_with_backend(backend)
             .map_err(|e| match e {
                 ::redb::DatabaseError::DatabaseAlreadyOpen => {
@@ -952,7 +957,7 @@ mod tests {
     fn store_with_events(n: u64) -> (tempfile::TempDir, RedbStore) {
         let dir = tempfile::tempdir().unwrap();
         let (tx, _) = broadcast::channel(16);
-        let store = RedbStore::open(&dir.path().join("db.redb"), tx).unwrap();
+        let store = RedbStore::open(&dir.path().join("db.redb"), tx, 1 << 20).unwrap();
         for i in 0..n {
             store.append_audit(draft(i)).unwrap();
         }
