@@ -51,6 +51,14 @@ pub fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
+/// `k=v` pairs joined by `sep` (labels, audit details).
+pub fn pairs(map: &std::collections::BTreeMap<String, String>, sep: &str) -> String {
+    map.iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(sep)
+}
+
 pub fn when(t: Option<Timestamp>, now: Timestamp, none: &str) -> String {
     match t {
         Some(t) => relative(t.0.saturating_sub(now.0)),
@@ -275,12 +283,7 @@ pub fn audit_row(e: &AuditEvent) -> Vec<String> {
         (None, false) => e.target.clone(),
         (None, true) => "-".into(),
     };
-    let details = e
-        .details
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(" ");
+    let details = pairs(&e.details, " ");
     vec![
         e.seq.to_string(),
         e.at.to_rfc3339(),

@@ -121,6 +121,20 @@ pub struct Confirm {
 }
 
 impl Confirm {
+    /// A dialog with Cancel focused, bound to `id`.
+    pub fn new(kind: ConfirmKind, id: &str, name: &str, hosts: u64) -> Confirm {
+        Confirm {
+            kind,
+            id: id.to_owned(),
+            name: name.to_owned(),
+            hosts,
+            typed: None,
+            on_action: false,
+            busy: false,
+            error: None,
+        }
+    }
+
     pub fn typed_ok(&self) -> bool {
         self.typed
             .as_ref()
@@ -845,31 +859,15 @@ fn act_on_selection(app: &mut App, action: Action) -> Vec<Cmd> {
         }
         View::Hosts if action == Action::Delete => {
             if let Some(h) = app.hosts.selected() {
-                app.modal = Some(Modal::Confirm(Box::new(Confirm {
-                    kind: ConfirmKind::RemoveHost,
-                    id: h.id.clone(),
-                    name: h.hostname.clone(),
-                    hosts: 0,
-                    typed: None,
-                    on_action: false,
-                    busy: false,
-                    error: None,
-                })));
+                let c = Confirm::new(ConfirmKind::RemoveHost, &h.id, &h.hostname, 0);
+                app.modal = Some(Modal::Confirm(Box::new(c)));
             }
             Vec::new()
         }
         View::ApiTokens if action == Action::Delete => {
             if let Some(a) = app.api_tokens.selected() {
-                app.modal = Some(Modal::Confirm(Box::new(Confirm {
-                    kind: ConfirmKind::DeleteApiToken,
-                    id: a.id.clone(),
-                    name: a.name.clone(),
-                    hosts: 0,
-                    typed: None,
-                    on_action: false,
-                    busy: false,
-                    error: None,
-                })));
+                let c = Confirm::new(ConfirmKind::DeleteApiToken, &a.id, &a.name, 0);
+                app.modal = Some(Modal::Confirm(Box::new(c)));
             }
             Vec::new()
         }
@@ -917,16 +915,9 @@ fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
                     ta.set_placeholder_text("type the token's name");
                     ta
                 });
-            app.modal = Some(Modal::Confirm(Box::new(Confirm {
-                kind,
-                id: t.id.clone(),
-                name: t.name.clone(),
-                hosts: t.hosts,
-                typed,
-                on_action: false,
-                busy: false,
-                error: None,
-            })));
+            let mut c = Confirm::new(kind, &t.id, &t.name, t.hosts);
+            c.typed = typed;
+            app.modal = Some(Modal::Confirm(Box::new(c)));
             Vec::new()
         }
         _ => Vec::new(),

@@ -832,12 +832,7 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
     ));
     lines.push(kv("owner", t.owner.clone()));
     lines.push(kv("group", t.group.clone().unwrap_or_else(|| "-".into())));
-    let labels = t
-        .labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let labels = output::pairs(&t.labels, ", ");
     lines.push(kv(
         "labels",
         if labels.is_empty() {
@@ -887,12 +882,7 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
                 th.title(),
             ));
             for e in events {
-                let details = e
-                    .details
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect::<Vec<_>>()
-                    .join(" ");
+                let details = output::pairs(&e.details, " ");
                 lines.push(Line::raw(format!(
                     "  {} {:<14} {:<16} {details}",
                     timefmt::local(e.at),
