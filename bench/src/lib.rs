@@ -87,6 +87,15 @@ impl BenchDaemon {
         Client::unix(&self.socket)
     }
 
+    /// Stops the daemon with SIGTERM (as a service manager would) and hands back its folder.
+    pub fn stop(mut self) -> anyhow::Result<tempfile::TempDir> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        self.child.wait()?;
+        Ok(std::mem::replace(&mut self.dir, tempfile::tempdir()?))
+    }
+
     /// The daemon's resident set size in KiB (from /proc).
     pub fn rss_kib(&self) -> Option<u64> {
         rss_kib(self.child.id())

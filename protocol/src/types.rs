@@ -213,13 +213,47 @@ impl Serialize for MaxUses {
 
 impl<'de> Deserialize<'de> for MaxUses {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let msg = "max_uses must be a positive integer or \"unlimited\"";
-        let text = match serde_json::Value::deserialize(d)? {
-            serde_json::Value::Number(n) if n.is_u64() || n.is_i64() => n.to_string(),
-            serde_json::Value::String(s) if s == "unlimited" => s,
-            _ => return Err(serde::de::Error::custom(msg)),
-        };
-        MaxUses::parse(&text).map_err(serde::de::Error::custom)
+        // A visitor, not a detour through `serde_json::Value`: lists decode one per token.
+        struct V;
+        const MSG: &str = "max_uses must be a positive integer or \"unlimited\"";
+        fn wrong<E: serde::de::Error>() -> Result<MaxUses, E> {
+            Err(E::custom(MSG))
+        }
+        impl<'v> serde::de::Visitor<'v> for V {
+            type Value = MaxUses;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(MSG)
+            }
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<MaxUses, E> {
+                MaxUses::parse(&n.to_string()).map_err(E::custom)
+            }
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<MaxUses, E> {
+                MaxUses::parse(&n.to_string()).map_err(E::custom)
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<MaxUses, E> {
+                if s == "unlimited" {
+                    Ok(MaxUses::Unlimited)
+                } else {
+                    wrong()
+                }
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<MaxUses, E> {
+                wrong()
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<MaxUses, E> {
+                wrong()
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<MaxUses, E> {
+                wrong()
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'v>>(self, _: A) -> Result<MaxUses, A::Error> {
+                wrong()
+            }
+            fn visit_map<A: serde::de::MapAccess<'v>>(self, _: A) -> Result<MaxUses, A::Error> {
+                wrong()
+            }
+        }
+        d.deserialize_any(V)
     }
 }
 

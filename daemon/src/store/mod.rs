@@ -53,6 +53,36 @@ impl TokenRecord {
         )
     }
 
+    /// The API view, moving the fields out (lists turn many records into views).
+    pub fn into_view(self, now: Timestamp) -> Token {
+        let status = self.status(now);
+        Token {
+            prefix: gatepass_protocol::token::public_display(
+                gatepass_protocol::TokenKind::Enrollment,
+                &self.id,
+            ),
+            id: self.id,
+            name: self.name,
+            description: self.description,
+            group: self.group,
+            labels: self.labels,
+            owner: self.owner,
+            max_uses: self.max_uses,
+            uses: self.uses,
+            last_used_at: self.last_used_at,
+            last_used_by: self.last_used_by,
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            created_by: self.created_by,
+            disabled: self.disabled,
+            revoked_at: self.revoked_at,
+            allowed_cidrs: self.allowed_cidrs,
+            not_before: self.not_before,
+            hosts: self.hosts,
+            status,
+        }
+    }
+
     /// The API view: everything but the secret's hash.
     pub fn view(&self, now: Timestamp) -> Token {
         Token {

@@ -161,6 +161,27 @@ impl HttpsTarget {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Result<RawResponse> {
+        let tls = self.connect_tls().await?;
+        send(tls, &self.authority(), method, path, headers, body).await
+    }
+
+    /// Opens one TLS connection for many requests (HTTP/1.1 keep-alive), as a proxy in front of
+    /// the daemon would.
+    pub async fn keep_alive(&self) -> Result<KeepAlive> {
+        let tls = self.connect_tls().await?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(tls))
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        tokio::spawn(async move {
+            let _ = conn.await;
+        });
+        Ok(KeepAlive {
+            sender,
+            authority: self.authority(),
+        })
+    }
+
+    async fn connect_tls(&self) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
         let addr = self.authority();
         let connect_err = |source| ClientError::Connect {
             addr: addr.clone(),
@@ -184,9 +205,57 @@ impl HttpsTarget {
                 socket.connect(remote).await.map_err(connect_err)?
             }
         };
-        let tls = tls::connect(&self.host, &self.trust, tcp).await?;
-        send(tls, &addr, method, path, headers, body).await
+        tls::connect(&self.host, &self.trust, tcp).await
     }
+}
+
+/// One kept-alive HTTPS connection: requests go one after another on it.
+#[derive(Debug)]
+pub struct KeepAlive {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    authority: String,
+}
+
+impl KeepAlive {
+    pub async fn request(
+        &mut self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Vec<u8>,
+    ) -> Result<RawResponse> {
+        self.sender
+            .ready()
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let req = build_request(&self.authority, method, path, headers, body)?;
+        let resp = self
+            .sender
+            .send_request(req)
+            .await
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        read_response(resp).await
+    }
+}
+
+fn build_request(
+    authority: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Result<Request<Full<Bytes>>> {
+    let method =
+        Method::from_bytes(method.as_bytes()).map_err(|e| ClientError::Http(e.to_string()))?;
+    let mut req = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("host", authority);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    req.body(Full::new(Bytes::from(body)))
+        .map_err(|e| ClientError::Http(e.to_string()))
 }
 
 /// Where the admin API is.
@@ -226,18 +295,7 @@ where
         // The connection ends with the request; its error, if any, shows in the answer.
         let _ = conn.await;
     });
-    let method =
-        Method::from_bytes(method.as_bytes()).map_err(|e| ClientError::Http(e.to_string()))?;
-    let mut req = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", authority);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let req = req
-        .body(Full::new(Bytes::from(body)))
-        .map_err(|e| ClientError::Http(e.to_string()))?;
+    let req = build_request(authority, method, path, headers, body)?;
     let resp = sender
         .send_request(req)
         .await
