@@ -64,6 +64,8 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     mint(&client, "bench", args.tokens, MaxUses::Limited(5), 64).await?;
     let minted = t.elapsed();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let rss_minted = daemon.rss_kib();
 
     // Listing every token over the socket, as the console does on connect.
     let mut lists = Vec::new();
@@ -169,6 +171,12 @@ async fn main() -> anyhow::Result<()> {
         ms(lists[0]),
         ms(pct(&lists, 0.5)),
         rss.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+            .unwrap_or_else(|| "n/a".into())
+    );
+    println!(
+        "  daemon RSS idle after minting, before any list: {}",
+        rss_minted
+            .map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
             .unwrap_or_else(|| "n/a".into())
     );
     println!(

@@ -168,6 +168,10 @@ async fn list_tokens(
         }
         let mut body = Vec::with_capacity(tokens.len() * 512 + 2);
         serde_json::to_writer(&mut body, &tokens)?;
+        if tokens.len() >= 10_000 {
+            drop(tokens);
+            crate::release_freed_memory();
+        }
         Ok(body)
     })
     .await?;
