@@ -235,6 +235,25 @@ pub struct AuditCheck {
     pub problem: Option<String>,
 }
 
+/// The answer to a write queued for the next group commit, to be awaited: no thread waits
+/// for the commit.
+#[derive(Debug)]
+pub struct Queued<T> {
+    pub(crate) rx: tokio::sync::oneshot::Receiver<Result<T, StoreError>>,
+    /// Whether the write reached the queue at all.
+    pub(crate) queued: Result<(), StoreError>,
+}
+
+impl<T> Queued<T> {
+    /// The result, once the commit holding the write is durable (or failed).
+    pub async fn wait(self) -> Result<T, StoreError> {
+        self.queued?;
+        self.rx
+            .await
+            .map_err(|_| StoreError::Backend("the write batch was aborted".into()))?
+    }
+}
+
 /// The storage layer the daemon uses.
 pub trait Store: Send + Sync + 'static {
     /// Stores a new token (fails with `NameTaken` on a duplicate live name) and audits it.
@@ -259,6 +278,8 @@ pub trait Store: Send + Sync + 'static {
     /// Checks and spends one use, records the host and the audit event, all in one durable
     /// transaction. Refusals are audited too.
     fn redeem(&self, attempt: RedeemAttempt) -> Result<RedeemOutcome, StoreError>;
+    /// The same transaction as `redeem`, answered through `Queued` for the async redeem path.
+    fn redeem_queued(&self, attempt: RedeemAttempt) -> Queued<RedeemOutcome>;
     /// Appends an audit event on its own (e.g. a redemption refused before any lookup).
     fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError>;
     fn list_hosts(&self, token_id: Option<&str>) -> Result<Vec<HostRecord>, StoreError>;

@@ -135,28 +135,53 @@ impl RedbStore {
     }
 
     /// Runs `f` inside the next write batch and waits until that batch is durable.
-    fn write<T: Send + 'static>(
+    /// Queues `f` for the writer's next batch; `answer` gets its result once the batch's commit
+    /// is durable (or failed).
+    fn enqueue<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let (tx, rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
+        answer: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+    ) -> Result<(), StoreError> {
         let job: Job = Box::new(move |batch| {
             let result = f(batch);
             let fatal = matches!(&result, Err(e) if e.is_backend());
             let reply: Reply = Box::new(move |commit| {
-                let answer = match commit {
+                answer(match commit {
                     Ok(()) => result,
                     Err(e) => Err(StoreError::Backend(e)),
-                };
-                let _ = tx.send(answer);
+                });
             });
             (fatal, reply)
         });
         self.queue
             .send(job)
-            .map_err(|_| StoreError::Backend("the writer has stopped".into()))?;
+            .map_err(|_| StoreError::Backend("the writer has stopped".into()))
+    }
+
+    /// A write that blocks the calling thread until its commit.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
+        self.enqueue(f, move |r| {
+            let _ = tx.send(r);
+        })?;
         rx.recv()
             .map_err(|_| StoreError::Backend("the write batch was aborted".into()))?
+    }
+
+    /// A write whose answer is awaited: no thread waits for the commit.
+    fn write_queued<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
+    ) -> Queued<T> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let on_answer = move |r| {
+            let _ = tx.send(r);
+        };
+        let queued = self.enqueue(f, on_answer);
+        Queued { rx, queued }
     }
 
     fn read<T>(
@@ -660,6 +685,10 @@ impl Store for RedbStore {
 
     fn redeem(&self, attempt: RedeemAttempt) -> Result<RedeemOutcome, StoreError> {
         self.write(move |b| b.redeem(attempt))
+    }
+
+    fn redeem_queued(&self, attempt: RedeemAttempt) -> Queued<RedeemOutcome> {
+        self.write_queued(move |b| b.redeem(attempt))
     }
 
     fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
