@@ -6,19 +6,9 @@ use std::process::ExitCode;
 
 use gatepass_protocol::client::{Client, Endpoint};
 
-/// How the console would copy a secret from here.
-pub fn clipboard_path() -> &'static str {
-    let ssh = std::env::var_os("SSH_CONNECTION").is_some() || std::env::var_os("SSH_TTY").is_some();
-    let display =
-        std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some();
-    match (ssh, display) {
-        (true, _) => "OSC 52 through the terminal (SSH session)",
-        (false, true) => "the local system clipboard (a display is available), OSC 52 as fallback",
-        (false, false) => "OSC 52 through the terminal (no display here)",
-    }
-}
+use crate::console::clipboard::{ClipEnv, ClipboardMode, describe};
 
-pub async fn run(client: &Client) -> anyhow::Result<ExitCode> {
+pub async fn run(client: &Client, clipboard: ClipboardMode) -> anyhow::Result<ExitCode> {
     let mut ok = true;
     let mut line = |good: bool, what: &str, detail: String| {
         ok &= good;
@@ -38,7 +28,7 @@ pub async fn run(client: &Client) -> anyhow::Result<ExitCode> {
         }
         Err(e) => line(false, "daemon", e.to_string()),
     }
-    line(true, "clipboard", clipboard_path().to_owned());
+    line(true, "clipboard", describe(clipboard, ClipEnv::from_env()));
     let data = gatepass_protocol::paths::default_data_dir();
     let config = data.join("gatepassd.toml");
     match (&client.endpoint(), config.exists()) {

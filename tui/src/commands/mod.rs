@@ -79,7 +79,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Some(Command::Hosts(h)) => hosts::run(&client, h).await,
         Some(Command::Audit(a)) => audit::run(&client, a).await,
         Some(Command::ApiTokens(a)) => apitokens::run(&client, a).await,
-        Some(Command::Doctor) => doctor::run(&client).await,
+        Some(Command::Doctor) => doctor::run(&client, cli.clipboard).await,
         Some(Command::InternalDaemon(_)) => Ok(ExitCode::SUCCESS),
         // Handled above, before any client is built.
         Some(Command::Redeem(_)) => Ok(ExitCode::SUCCESS),

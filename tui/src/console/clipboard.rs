@@ -49,6 +49,25 @@ impl ClipEnv {
     }
 }
 
+/// How `c` would copy from this session, in words (for `gatepass doctor`).
+pub fn describe(mode: ClipboardMode, env: ClipEnv) -> String {
+    let osc = if env.tmux {
+        "OSC 52 through the terminal, wrapped for tmux (needs `set -g set-clipboard on`)"
+    } else {
+        "OSC 52 through the terminal"
+    };
+    match mode {
+        ClipboardMode::Off => "off (--clipboard off): nothing is copied".to_owned(),
+        ClipboardMode::Osc52 => format!("{osc} (--clipboard osc52)"),
+        ClipboardMode::Local => "the system clipboard only (--clipboard local)".to_owned(),
+        ClipboardMode::Auto if env.ssh => format!("{osc} (SSH session)"),
+        ClipboardMode::Auto if !env.display => format!("{osc} (no display here)"),
+        ClipboardMode::Auto => {
+            format!("the system clipboard (a display is available), {osc} if it fails or hangs")
+        }
+    }
+}
+
 /// What copying did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CopyResult {
@@ -308,6 +327,25 @@ mod tests {
             CopyResult::Failed(_)
         ));
         assert!(out.is_empty());
+    }
+
+    #[test]
+    fn doctor_describes_the_path_a_copy_would_take() {
+        let none = ClipEnv::default();
+        assert!(describe(ClipboardMode::Auto, none).contains("no display"));
+        let ssh_tmux = ClipEnv {
+            ssh: true,
+            tmux: true,
+            display: true,
+        };
+        let d = describe(ClipboardMode::Auto, ssh_tmux);
+        assert!(d.contains("SSH") && d.contains("tmux"), "{d}");
+        let local = ClipEnv {
+            display: true,
+            ..none
+        };
+        assert!(describe(ClipboardMode::Auto, local).starts_with("the system clipboard"));
+        assert!(describe(ClipboardMode::Off, local).starts_with("off"));
     }
 
     /// The real arboard path on this machine (no display in tests): it fails or answers
