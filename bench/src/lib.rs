@@ -58,7 +58,11 @@ impl BenchDaemon {
             .arg("--socket")
             .arg(&socket)
             .args(["--listen", "127.0.0.1:0"])
-            .env("GATEPASSD_LOG", "warn")
+            // GATEPASS_BENCH_LOG=info shows the daemon's per-request timings.
+            .env(
+                "GATEPASSD_LOG",
+                std::env::var("GATEPASS_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
