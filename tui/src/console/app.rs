@@ -153,7 +153,15 @@ pub struct Detail {
 
 #[derive(Debug)]
 pub enum Modal {
-    Help { scroll: u16 },
+    Help {
+        scroll: u16,
+    },
+    /// One row of the hosts, audit or API tokens view, every field in full.
+    Record {
+        title: String,
+        fields: Vec<(String, String)>,
+        scroll: u16,
+    },
     Chooser(Chooser),
     Form(Box<CreateForm>),
     Reveal(Reveal),
@@ -283,6 +291,8 @@ pub struct App {
     pub quit: bool,
     /// Something on screen changed since the last frame.
     pub dirty: bool,
+    /// How far the open help or detail can scroll (written when it is drawn).
+    pub scroll_max: std::cell::Cell<u16>,
 }
 
 /// The operations every table view shares, whatever its row type.
@@ -363,6 +373,7 @@ impl App {
             theme,
             quit: false,
             dirty: true,
+            scroll_max: std::cell::Cell::new(u16::MAX),
         }
     }
 
@@ -419,7 +430,9 @@ impl App {
             Some(Modal::Form(f)) if f.focus == Field::Date => Ctx::Calendar,
             Some(Modal::Form(_)) => Ctx::Form,
             Some(Modal::Reveal(_)) => Ctx::Reveal,
+            Some(Modal::Confirm(c)) if c.typed.is_some() => Ctx::TypedDialog,
             Some(Modal::Confirm(_)) => Ctx::Dialog,
+            Some(Modal::Record { .. }) => Ctx::Detail,
             Some(Modal::Detail(_)) => Ctx::Detail,
             None if self.filter_input.is_some() => Ctx::Filter,
             None => Ctx::Table,
@@ -705,6 +718,15 @@ fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
         app.modal = None;
         return vec![Cmd::Quit];
     }
+    // Nothing acts blind: below the size floor only q quits (as the notice says).
+    if app.too_small() {
+        if ev.code == KeyCode::Char('q') && app.modal.is_none() {
+            app.quit = true;
+            return vec![Cmd::Quit];
+        }
+        app.dirty = false;
+        return Vec::new();
+    }
     let ctx = app.ctx();
     let readonly = app.readonly();
     let binding = keymap::lookup(ctx, &ev, app.view, readonly);
@@ -716,11 +738,14 @@ fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
             Vec::new()
         }
         Ctx::Help => {
+            let max = app.scroll_max.get();
             if let Some(Modal::Help { scroll }) = &mut app.modal {
                 match action {
                     Some(Action::Back) => app.modal = None,
                     Some(Action::Up) => *scroll = scroll.saturating_sub(1),
-                    Some(Action::Down) => *scroll = scroll.saturating_add(1),
+                    Some(Action::Down) => *scroll = scroll.saturating_add(1).min(max),
+                    Some(Action::Home) => *scroll = 0,
+                    Some(Action::End) => *scroll = max,
                     _ => {}
                 }
             }
@@ -732,7 +757,7 @@ fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
         }
         Ctx::Form | Ctx::Calendar => form_key(app, ev, action),
         Ctx::Reveal => reveal_key(app, action),
-        Ctx::Dialog => dialog_key(app, ev, action),
+        Ctx::Dialog | Ctx::TypedDialog => dialog_key(app, ev, action),
         Ctx::Detail => detail_key(app, ev, action),
     }
 }
@@ -779,6 +804,8 @@ fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
         Action::End => app.table().end(),
         Action::Filter => {
             let mut t = TextArea::new(vec![app.table_ref().filter().to_owned()]);
+            // No undo history: a token pasted here must not linger in it.
+            t.set_max_histories(0);
             t.set_cursor_line_style(ratatui::style::Style::new());
             t.move_cursor(ratatui_textarea::CursorMove::End);
             app.filter_input = Some(t);
@@ -817,6 +844,15 @@ fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
                 .unwrap_or((false, 86_400));
             let form = CreateForm::new(app.now, app.is_admin(), allow, ttl);
             app.modal = Some(Modal::Form(Box::new(form)));
+        }
+        Action::Details if app.view != View::Tokens => {
+            if let Some((title, fields)) = record_of(app) {
+                app.modal = Some(Modal::Record {
+                    title,
+                    fields,
+                    scroll: 0,
+                });
+            }
         }
         Action::Details => {
             if let Some(t) = app.tokens.selected() {
@@ -934,7 +970,16 @@ fn filter_key(app: &mut App, ev: KeyEvent, action: Option<Action>) {
         _ => {
             if let Some(t) = &mut app.filter_input {
                 t.input(ev);
-                let text = super::form::text_of(t);
+                let mut text = super::form::text_of(t);
+                // A whole token pasted (say, one found leaked) finds its row by id; the secret
+                // part leaves the field at once.
+                if let Some(public) = public_part(&text) {
+                    text = public;
+                    *t = TextArea::new(vec![text.clone()]);
+                    t.set_max_histories(0);
+                    t.set_cursor_line_style(ratatui::style::Style::new());
+                    t.move_cursor(ratatui_textarea::CursorMove::End);
+                }
                 app.table().set_filter(&text);
             }
         }
@@ -1059,6 +1104,10 @@ fn reveal_key(app: &mut App, action: Option<Action>) -> Vec<Cmd> {
             r.note = flash(Level::Info, "Copying…");
             vec![Cmd::Copy(r.secret.clone())]
         }
+        Some(Action::CopyCommand) => {
+            r.note = flash(Level::Info, "Copying the host command…");
+            vec![Cmd::Copy(Zeroizing::new(r.join_command.clone()))]
+        }
         Some(Action::WriteFile) => vec![Cmd::WriteSecret {
             name: r.name.clone(),
             secret: r.secret.clone(),
@@ -1106,6 +1155,11 @@ fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
             false
         }
         Some(Action::Confirm) => true,
+        Some(Action::Activate) if typing && !c.on_action => {
+            app.modal = None;
+            app.flash = flash(Level::Info, "Cancelled: nothing changed.");
+            return Vec::new();
+        }
         Some(Action::Activate) if typing => {
             if c.typed_ok() {
                 true
@@ -1127,6 +1181,8 @@ fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
             if let Some(t) = &mut c.typed {
                 t.input(ev);
                 c.error = None;
+                // Delete takes the focus once the name matches, and gives it back if not.
+                c.on_action = c.typed_ok();
             }
             false
         }
@@ -1149,6 +1205,17 @@ fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
 }
 
 fn detail_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
+    app.flash = None;
+    let max = app.scroll_max.get();
+    if let Some(Modal::Record { scroll, .. }) = &mut app.modal {
+        match action {
+            Some(Action::Back) => app.modal = None,
+            Some(Action::Up) => *scroll = scroll.saturating_sub(1),
+            Some(Action::Down) => *scroll = scroll.saturating_add(1).min(max),
+            _ => {}
+        }
+        return Vec::new();
+    }
     let Some(Modal::Detail(d)) = &mut app.modal else {
         return Vec::new();
     };
@@ -1162,7 +1229,7 @@ fn detail_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
             Vec::new()
         }
         Some(Action::Down) => {
-            d.scroll = d.scroll.saturating_add(1);
+            d.scroll = d.scroll.saturating_add(1).min(max);
             Vec::new()
         }
         Some(Action::Help) => {
@@ -1191,4 +1258,92 @@ fn detail_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
 /// The status word of a token (for dialogs and the detail view).
 pub fn describe_status(t: &Token) -> &'static str {
     status_word(t.status)
+}
+
+/// "gpt_<id>" when `text` holds a whole enrollment token, so a pasted token is searched for by
+/// its public part only.
+fn public_part(text: &str) -> Option<String> {
+    let t = gatepass_protocol::token::parse(text.trim()).ok()?;
+    Some(format!("gpt_{}", t.id()))
+}
+
+/// The selected row of the hosts, audit or API tokens view, as (title, every field).
+fn record_of(app: &App) -> Option<(String, Vec<(String, String)>)> {
+    let kv = |k: &str, v: String| (k.to_owned(), v);
+    let at = |t: Timestamp| {
+        format!(
+            "{} {}",
+            super::timefmt::local(t),
+            super::timefmt::zone_name(super::timefmt::offset())
+        )
+    };
+    match app.view {
+        View::Hosts => {
+            let h = app.hosts.selected()?;
+            let mut f = vec![
+                kv("id", h.id.clone()),
+                kv("hostname", h.hostname.clone()),
+                kv("token", format!("{} ({})", h.token_name, h.token_id)),
+                kv("group", h.group.clone().unwrap_or_else(|| "-".into())),
+                kv("labels", crate::output::pairs(&h.labels, ", ")),
+                kv("owner", h.owner.clone()),
+                kv("source", h.source_addr.clone()),
+                kv("enrolled", at(h.enrolled_at)),
+                kv(
+                    "key",
+                    h.key_fingerprint
+                        .clone()
+                        .unwrap_or_else(|| "none (no CSR)".into()),
+                ),
+            ];
+            for (k, v) in &h.facts {
+                f.push((format!("fact {k}"), v.to_string()));
+            }
+            Some((format!("Host {}", h.hostname), f))
+        }
+        View::Audit => {
+            let e = app.audit.selected()?;
+            let mut f = vec![
+                kv("seq", e.seq.to_string()),
+                kv("time", at(e.at)),
+                kv("actor", e.actor.clone()),
+                kv("action", e.action.clone()),
+                kv(
+                    "target",
+                    match &e.target_name {
+                        Some(n) => format!("{n} ({})", e.target),
+                        None => e.target.clone(),
+                    },
+                ),
+            ];
+            for (k, v) in &e.details {
+                f.push((k.clone(), v.clone()));
+            }
+            f.push(kv("prev hash", e.prev_hash.clone()));
+            Some((format!("Audit event {}", e.seq), f))
+        }
+        View::ApiTokens => {
+            let a = app.api_tokens.selected()?;
+            Some((
+                format!("API token {}", a.name),
+                vec![
+                    kv("id", a.id.clone()),
+                    kv("name", a.name.clone()),
+                    kv("user", a.user.clone()),
+                    kv("created", at(a.created_at)),
+                    kv("expires", at(a.expires_at)),
+                    kv(
+                        "path",
+                        a.path_prefix.clone().unwrap_or_else(|| "any".into()),
+                    ),
+                    kv(
+                        "referrer",
+                        a.referrer.clone().unwrap_or_else(|| "any".into()),
+                    ),
+                    kv("remark", a.remark.clone()),
+                ],
+            ))
+        }
+        View::Tokens => None,
+    }
 }

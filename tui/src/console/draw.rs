@@ -60,6 +60,11 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
         Some(Modal::Reveal(r)) => draw_reveal(f, area, th, r),
         Some(Modal::Confirm(c)) => draw_confirm(f, area, app, c),
         Some(Modal::Detail(d)) => draw_detail(f, body, app, d),
+        Some(Modal::Record {
+            title,
+            fields,
+            scroll,
+        }) => draw_record(f, body, app, title, fields, *scroll),
     }
 }
 
@@ -170,7 +175,12 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
 
 /// One line with `left` flush left and `right` flush right (right wins when space is short).
 fn render_lr(f: &mut Frame<'_>, area: Rect, left: Vec<Span<'_>>, right: Vec<Span<'_>>, bg: Style) {
-    let rw: usize = right.iter().map(|s| s.content.chars().count()).sum();
+    // Two columns more than the right side needs: the left side never runs into it.
+    let rw: usize = right
+        .iter()
+        .map(|s| s.content.chars().count())
+        .sum::<usize>()
+        + 2;
     let rw = (rw as u16).min(area.width);
     let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(rw)]).areas(area);
     f.render_widget(Paragraph::new(Line::from(left)).style(bg), l);
@@ -322,17 +332,36 @@ fn empty_message(app: &App, loaded: bool, none_at_all: bool) -> String {
     }
 }
 
+/// Key hints that fit in `width`. "help" and "quit" always show, at the end; when others do
+/// not fit, a "…" before them says so (and `?` lists everything).
 fn hints_line(pairs: &[(&str, &str)], th: Theme, width: u16) -> Line<'static> {
+    let len = |k: &str, l: &str| k.chars().count() + l.chars().count() + 3;
+    let pinned_label = |l: &str| l == "help" || l == "quit";
+    type Hints<'a> = Vec<(&'a str, &'a str)>;
+    let (pinned, rest): (Hints<'_>, Hints<'_>) =
+        pairs.iter().copied().partition(|(_, l)| pinned_label(l));
+    let avail = usize::from(width).saturating_sub(1);
+    let pinned_len: usize = pinned.iter().map(|(k, l)| len(k, l)).sum();
+    let rest_len: usize = rest.iter().map(|(k, l)| len(k, l)).sum();
+    let cut = pinned_len + rest_len > avail;
+    let budget = avail.saturating_sub(pinned_len + if cut { 3 } else { 0 });
     let mut spans = vec![Span::raw(" ")];
-    let mut used = 1usize;
-    for (k, label) in pairs {
-        let len = k.chars().count() + label.chars().count() + 3;
-        if used + len > usize::from(width) {
+    let mut used = 0usize;
+    for (k, l) in &rest {
+        let n = len(k, l);
+        if used + n > budget {
             break;
         }
-        used += len;
+        used += n;
         spans.push(Span::styled((*k).to_owned(), th.key()));
-        spans.push(Span::raw(format!(" {label}  ")));
+        spans.push(Span::raw(format!(" {l}  ")));
+    }
+    if cut {
+        spans.push(Span::styled("…  ", th.dim()));
+    }
+    for (k, l) in pinned {
+        spans.push(Span::styled(k.to_owned(), th.key()));
+        spans.push(Span::raw(format!(" {l}  ")));
     }
     Line::from(spans)
 }
@@ -367,10 +396,15 @@ fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
         );
         return;
     }
-    if app.modal.is_none()
+    if matches!(app.modal, None | Some(Modal::Detail(_)))
         && let Some(fl) = &app.flash
     {
         f.render_widget(Paragraph::new(flash_line(fl, th)), area);
+        return;
+    }
+    if let Some(Modal::Record { .. }) = &app.modal {
+        let pairs = [("↑/↓", "scroll"), ("Esc", "back")];
+        f.render_widget(Paragraph::new(hints_line(&pairs, th, area.width)), area);
         return;
     }
     let ctx = app.ctx();
@@ -422,6 +456,48 @@ fn draw_help(f: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
         "  Expiring soon: active with less than 24 hours left. Times are relative; details show \
          them in full.",
     ));
+    f.render_widget(
+        Paragraph::new(lines.clone())
+            .wrap(Wrap { trim: false })
+            .scroll((clamp_scroll(app, &lines, inner, scroll), 0)),
+        inner,
+    );
+}
+
+/// Notes how far `lines` can scroll in `area` (for `update`) and clamps `scroll` to it.
+fn clamp_scroll(app: &App, lines: &[Line<'_>], area: Rect, scroll: u16) -> u16 {
+    let w = usize::from(area.width.max(1));
+    let total: usize = lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
+    let max = u16::try_from(total.saturating_sub(usize::from(area.height))).unwrap_or(u16::MAX);
+    app.scroll_max.set(max);
+    scroll.min(max)
+}
+
+fn draw_record(
+    f: &mut Frame<'_>,
+    area: Rect,
+    app: &App,
+    title: &str,
+    fields: &[(String, String)],
+    scroll: u16,
+) {
+    let th = app.theme;
+    f.render_widget(Clear, area);
+    let block = Block::new()
+        .borders(Borders::TOP)
+        .title(Span::styled(format!(" {title} "), th.title()));
+    let inner = block.inner(area);
+    f.render_widget(block, area);
+    let lines: Vec<Line<'_>> = fields
+        .iter()
+        .map(|(k, v)| {
+            Line::from(vec![
+                Span::styled(format!("{k:<14}"), th.dim()),
+                Span::raw(v.clone()),
+            ])
+        })
+        .collect();
+    let scroll = clamp_scroll(app, &lines, inner, scroll);
     f.render_widget(
         Paragraph::new(lines)
             .wrap(Wrap { trim: false })
@@ -479,12 +555,12 @@ fn draw_chooser(f: &mut Frame<'_>, area: Rect, app: &App, kind: ChooserKind, cur
 fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
     let th = app.theme;
     let now = app.now;
-    let r = centered(area, 84, 24);
+    let r = centered(area, 100, 26);
     let inner = popup(f, r, "New enrollment token", th);
     let label_w = 13u16;
     let input_w = 28u16.min(inner.width.saturating_sub(label_w + 1));
-    let mut y = inner.y;
-    let bottom = inner.y + inner.height;
+    // Bottom: two lines for the message that matters now, one for the keys.
+    let fields_h = inner.height.saturating_sub(3);
     let errors = form.errors(now);
     let err_of = |fl: Field| {
         errors
@@ -492,13 +568,41 @@ fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
             .find(|(e, _)| *e == fl)
             .map(|(_, m)| m.clone())
     };
-    for fl in form.fields() {
-        if y >= bottom {
-            break;
+    // Each field's height (the date carries its calendar); scroll so the focused one shows.
+    let cal = calendar_lines(form, form.focus == Field::Date, th);
+    let rows: Vec<(Field, u16)> = form
+        .fields()
+        .into_iter()
+        .map(|fl| {
+            (
+                fl,
+                if fl == Field::Date {
+                    1 + cal.len() as u16
+                } else {
+                    1
+                },
+            )
+        })
+        .collect();
+    let mut top = 0u16;
+    let mut offset = 0u16;
+    for (fl, h) in &rows {
+        if *fl == form.focus && top + h > fields_h {
+            offset = top + h - fields_h;
         }
-        let focused = fl == form.focus;
-        let label_style = if focused { th.key() } else { Style::new() };
-        let marker = if focused { "›" } else { " " };
+        top += h;
+    }
+    let mut vy = 0u16; // virtual row of the current field
+    for (fl, h) in rows {
+        let start = vy;
+        vy += h;
+        if start < offset || start >= offset + fields_h {
+            continue;
+        }
+        let y = inner.y + start - offset;
+        let fl_focused = fl == form.focus;
+        let label_style = if fl_focused { th.key() } else { Style::new() };
+        let marker = if fl_focused { "›" } else { " " };
         f.render_widget(
             Paragraph::new(Span::styled(
                 format!("{marker}{:<12}", fl.label()),
@@ -514,40 +618,45 @@ fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
             1,
         );
         match fl {
-            Field::Uses => choice(f, field_area, th, focused, form.uses.label()),
-            Field::Expiry => choice(f, field_area, th, focused, form.expiry.label()),
+            Field::Uses => choice(f, field_area, th, fl_focused, form.uses.label()),
+            Field::Expiry => choice(f, field_area, th, fl_focused, form.expiry.label()),
             Field::Date => {
                 let text = format!("{}", form.picker.cursor);
-                let style = if focused { th.selected() } else { Style::new() };
+                let style = if fl_focused {
+                    th.selected()
+                } else {
+                    Style::new()
+                };
                 f.render_widget(Paragraph::new(Span::styled(text, style)), field_area);
-                let rows = calendar_lines(form, focused, th);
-                let h = (rows.len() as u16).min(bottom.saturating_sub(y + 1));
+                let room = (offset + fields_h).saturating_sub(start + 1);
+                let h = (cal.len() as u16).min(room);
                 f.render_widget(
-                    Paragraph::new(rows),
+                    Paragraph::new(cal.clone()),
                     Rect::new(inner.x + label_w, y + 1, 22.min(inner.width), h),
                 );
-                y += h;
             }
             _ => {
                 if let Some(t) = form.text(fl) {
                     let mut t = t.clone();
-                    let base = if focused {
+                    let base = if fl_focused {
                         th.selected().remove_modifier(Modifier::BOLD)
                     } else {
                         th.dim().add_modifier(Modifier::UNDERLINED)
                     };
                     t.set_style(base);
                     t.set_placeholder_style(base.add_modifier(Modifier::ITALIC));
-                    if !focused {
+                    if !fl_focused {
                         t.set_cursor_style(base);
                     }
                     f.render_widget(&t, field_area);
                 }
             }
         }
-        let msg = err_of(fl);
-        if let Some(m) = msg {
-            f.render_widget(Paragraph::new(Span::styled(m, th.error())), rest);
+        if let Some(m) = err_of(fl) {
+            f.render_widget(
+                Paragraph::new(Span::styled(format!("✗ {m}"), th.error())),
+                rest,
+            );
         } else if fl == Field::Expiry {
             let s = match form.expires_at(now) {
                 Ok(Some(at)) => format!(
@@ -560,32 +669,28 @@ fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
             };
             f.render_widget(Paragraph::new(Span::styled(s, th.ok())), rest);
         }
-        y += 1;
     }
-    // The daemon's answer to the last try, and the keys.
-    if let Some(e) = &form.server_error
-        && y < bottom
-    {
-        y += 1;
-        let h = bottom.saturating_sub(y).min(2);
+    // The message that matters now, in full: the daemon's refusal, else the focused field's
+    // error, else the first one.
+    let msg = match &form.server_error {
+        Some(e) => Some(format!("Not created: {e}")),
+        None => err_of(form.focus)
+            .map(|m| format!("{}: {m}", form.focus.label()))
+            .or_else(|| errors.first().map(|(fl, m)| format!("{}: {m}", fl.label()))),
+    };
+    let bottom = inner.y + inner.height;
+    if let Some(m) = msg {
         f.render_widget(
-            Paragraph::new(Span::styled(format!("Not created: {e}"), th.error()))
-                .wrap(Wrap { trim: true }),
-            Rect::new(inner.x, y, inner.width, h),
+            Paragraph::new(Span::styled(m, th.error())).wrap(Wrap { trim: true }),
+            Rect::new(inner.x, bottom.saturating_sub(3), inner.width, 2),
         );
     }
-    if form.busy && y < bottom {
-        f.render_widget(
-            Paragraph::new(Span::styled("Creating…", th.dim())),
-            Rect::new(inner.x, bottom - 1, inner.width, 1),
-        );
-    } else if y < bottom {
-        let ctx = app.ctx();
-        let pairs = keymap::footer(ctx, View::Tokens, false);
-        f.render_widget(
-            Paragraph::new(hints_line(&pairs, th, inner.width)),
-            Rect::new(inner.x, bottom - 1, inner.width, 1),
-        );
+    let last = Rect::new(inner.x, bottom.saturating_sub(1), inner.width, 1);
+    if form.busy {
+        f.render_widget(Paragraph::new(Span::styled("Creating…", th.dim())), last);
+    } else {
+        let pairs = keymap::footer(app.ctx(), View::Tokens, false);
+        f.render_widget(Paragraph::new(hints_line(&pairs, th, inner.width)), last);
     }
 }
 
@@ -642,8 +747,8 @@ fn calendar_lines(form: &CreateForm, focused: bool, th: Theme) -> Vec<Line<'stat
 }
 
 fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) {
-    let w = area.width.min(100);
-    let r_area = centered(area, w, 16);
+    // The whole width: the host command is long, and every column spared keeps it on one line.
+    let r_area = centered(area, area.width, 16);
     f.render_widget(Clear, r_area);
     // Top and bottom rules only: the token's row holds nothing but the token, so selecting it
     // with the mouse picks up no border.
@@ -663,14 +768,20 @@ fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) {
         Line::raw(""),
         Line::styled(r.secret.as_str().to_owned(), th.secret()),
         Line::raw(""),
-        Line::raw("On the host, run this and paste the token at its prompt:"),
+        Line::raw("On the host, run this and paste the token at its prompt (j copies it):"),
         Line::raw(r.join_command.clone()),
         Line::raw(""),
     ];
     if let Some(n) = &r.note {
         lines.push(flash_line(n, th));
     }
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    let text_area = Rect::new(
+        inner.x,
+        inner.y,
+        inner.width,
+        inner.height.saturating_sub(1),
+    );
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
     let keys = keymap::footer(Ctx::Reveal, View::Tokens, false);
     let y = inner.y + inner.height.saturating_sub(1);
     f.render_widget(
@@ -763,7 +874,7 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, app: &App, c: &Confirm) {
         Paragraph::new(buttons).alignment(Alignment::Center),
         Rect::new(inner.x, bottom.saturating_sub(2), inner.width, 1),
     );
-    let keys = keymap::footer(Ctx::Dialog, View::Tokens, false);
+    let keys = keymap::footer(app.ctx(), View::Tokens, false);
     f.render_widget(
         Paragraph::new(hints_line(&keys, th, inner.width)),
         Rect::new(inner.x, bottom.saturating_sub(1), inner.width, 1),
@@ -790,9 +901,10 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
             Span::raw(v),
         ])
     };
+    let zone = timefmt::zone_name(timefmt::offset());
     let at = |ts: Option<Timestamp>, none: &str| match ts {
         Some(ts) => format!(
-            "{} ({})",
+            "{} {zone} ({})",
             timefmt::local(ts),
             output::when(Some(ts), now, "")
         ),
@@ -805,7 +917,7 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
     lines.push(kv("id", t.id.clone()));
     lines.push(kv(
         "token",
-        format!("{}… (the secret is never shown again)", t.prefix),
+        format!("{} (the secret is never shown again)", t.prefix),
     ));
     lines.push(kv(
         "uses",
@@ -893,7 +1005,9 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
         }
     }
     f.render_widget(
-        Paragraph::new(Text::from(lines)).scroll((d.scroll, 0)),
+        Paragraph::new(Text::from(lines.clone()))
+            .wrap(Wrap { trim: false })
+            .scroll((clamp_scroll(app, &lines, inner, d.scroll), 0)),
         inner,
     );
 }

@@ -307,8 +307,11 @@ impl CreateForm {
         }
         if self.uses == UsesChoice::Count {
             match text_of(&self.count).trim().parse::<u64>() {
-                Ok(n) if n >= 1 => {}
-                _ => errs.push((Field::Count, "a whole number, 1 or more".to_owned())),
+                Ok(n) if (1..=MaxUses::MAX_LIMIT).contains(&n) => {}
+                _ => errs.push((
+                    Field::Count,
+                    format!("a whole number from 1 to {}", MaxUses::MAX_LIMIT),
+                )),
             }
         }
         if let Err(e) = self.expires_at(now) {

@@ -17,6 +17,8 @@ pub enum Ctx {
     Calendar,
     /// A confirmation dialog.
     Dialog,
+    /// A confirmation that needs the token's name typed (deleting an active token).
+    TypedDialog,
     /// The one-time reveal of a new token.
     Reveal,
     /// The sort or status chooser.
@@ -35,6 +37,7 @@ impl Ctx {
             Ctx::Form => "New token form",
             Ctx::Calendar => "Date picker (in the form)",
             Ctx::Dialog => "Confirmations",
+            Ctx::TypedDialog => "Deleting an active token",
             Ctx::Reveal => "One-time reveal",
             Ctx::Chooser => "Sort and status choosers",
             Ctx::Filter => "Filter line",
@@ -75,6 +78,7 @@ pub enum Action {
     Confirm,
     Activate,
     Copy,
+    CopyCommand,
     WriteFile,
     Acknowledge,
     Keep,
@@ -197,16 +201,13 @@ pub const BINDINGS: &[Binding] = &[
         b(C::Table, &[k('n')], "n", "new", "Mint a new token", A::New),
         Only::Tokens,
     ),
-    on(
-        b(
-            C::Table,
-            &[code(KeyCode::Enter)],
-            "Enter",
-            "details",
-            "Show every field, the enrolled hosts and the token's audit trail",
-            A::Details,
-        ),
-        Only::Tokens,
+    b(
+        C::Table,
+        &[code(KeyCode::Enter)],
+        "Enter",
+        "details",
+        "Show the whole row: for a token every field, its enrolled hosts and its audit trail",
+        A::Details,
     ),
     w(
         b(
@@ -564,6 +565,31 @@ pub const BINDINGS: &[Binding] = &[
         "Cancel: nothing changes",
         A::Back,
     ),
+    // Typed confirmation.
+    b(
+        C::TypedDialog,
+        &[code(KeyCode::Enter)],
+        "type the name, Enter",
+        "delete",
+        "Type the token's name; once it matches, Enter presses Delete (focused then)",
+        A::Activate,
+    ),
+    b(
+        C::TypedDialog,
+        &[code(KeyCode::Tab), code(KeyCode::BackTab)],
+        "Tab",
+        "switch",
+        "Move between Cancel and Delete (Enter presses the focused one)",
+        A::NextField,
+    ),
+    b(
+        C::TypedDialog,
+        &[code(KeyCode::Esc)],
+        "Esc",
+        "cancel",
+        "Cancel: nothing changes",
+        A::Back,
+    ),
     // Reveal.
     b(
         C::Reveal,
@@ -572,6 +598,14 @@ pub const BINDINGS: &[Binding] = &[
         "copy",
         "Copy the token: system clipboard, or OSC 52 through the terminal",
         A::Copy,
+    ),
+    b(
+        C::Reveal,
+        &[k('j')],
+        "j",
+        "copy command",
+        "Copy the host's join command (a long line the terminal may wrap when selected)",
+        A::CopyCommand,
     ),
     b(
         C::Reveal,
@@ -657,6 +691,15 @@ pub const BINDINGS: &[Binding] = &[
         A::Up,
     ),
     b(C::Help, &[code(KeyCode::Down), k('j')], "", "", "", A::Down),
+    b(
+        C::Help,
+        &[code(KeyCode::Home), k('g')],
+        "Home/End",
+        "",
+        "Top or bottom",
+        A::Home,
+    ),
+    b(C::Help, &[code(KeyCode::End), k('G')], "", "", "", A::End),
 ];
 
 /// Keys that work everywhere, listed in help.
@@ -727,6 +770,7 @@ pub fn help_sections(readonly: bool) -> Vec<(&'static str, Vec<(&'static str, &'
         Ctx::Form,
         Ctx::Calendar,
         Ctx::Dialog,
+        Ctx::TypedDialog,
         Ctx::Reveal,
         Ctx::Chooser,
         Ctx::Filter,
@@ -833,6 +877,7 @@ mod tests {
             Ctx::Form,
             Ctx::Calendar,
             Ctx::Dialog,
+            Ctx::TypedDialog,
             Ctx::Reveal,
             Ctx::Chooser,
             Ctx::Filter,

@@ -334,3 +334,135 @@ fn live_changes_update_the_row_without_moving_the_selection() {
         Some("db-primary")
     );
 }
+
+#[test]
+fn the_footer_always_offers_help_and_quit() {
+    let mut a = app();
+    let s = screen(&mut a, 80, 24);
+    let footer = s.lines().nth(23).unwrap_or_default();
+    assert!(
+        footer.contains("? help") && footer.contains("q quit"),
+        "{footer}"
+    );
+    assert!(
+        footer.contains('…'),
+        "keys were left out without a sign: {footer}"
+    );
+    let wide = screen(&mut a, 120, 40);
+    let footer = wide.lines().nth(39).unwrap_or_default();
+    assert!(
+        footer.contains("s sort") && !footer.contains('…'),
+        "{footer}"
+    );
+}
+
+#[test]
+fn below_the_floor_keys_do_nothing_but_quit() {
+    let mut a = app();
+    update(&mut a, Msg::Resize(50, 12));
+    let cmds = update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)),
+    );
+    assert!(cmds.is_empty(), "{cmds:?}");
+    ch(&mut a, 'n');
+    assert!(a.modal.is_none());
+    let cmds = update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)),
+    );
+    assert!(matches!(cmds.as_slice(), [super::app::Cmd::Quit]));
+}
+
+#[test]
+fn a_typed_delete_presses_the_focused_button() {
+    let mut a = app();
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down); // edge-soon, active
+    ch(&mut a, 'd');
+    assert_eq!(a.ctx(), super::keymap::Ctx::TypedDialog);
+    typed(&mut a, "edge-soo");
+    // Not matching yet: Cancel keeps the focus, and Enter cancels.
+    let mut b = app();
+    key(&mut b, KeyCode::Down);
+    key(&mut b, KeyCode::Down);
+    ch(&mut b, 'd');
+    typed(&mut b, "edge-soo");
+    let cmds = update(
+        &mut b,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    assert!(cmds.is_empty() && b.modal.is_none());
+    // Matching: Delete takes the focus; y and n were letters of the name, not answers.
+    ch(&mut a, 'n');
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("type the name, Enter delete"), "{s}");
+    let cmds = update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    assert!(
+        matches!(cmds.as_slice(), [super::app::Cmd::Delete { name, .. }] if name == "edge-soon"),
+        "{cmds:?}"
+    );
+    // Tab back to Cancel, and Enter cancels even with the name typed.
+    let mut c = app();
+    key(&mut c, KeyCode::Down);
+    key(&mut c, KeyCode::Down);
+    ch(&mut c, 'd');
+    typed(&mut c, "edge-soon");
+    key(&mut c, KeyCode::Tab);
+    let cmds = update(
+        &mut c,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    );
+    assert!(cmds.is_empty() && c.modal.is_none(), "{cmds:?}");
+}
+
+#[test]
+fn a_pasted_token_is_found_by_its_public_part_and_leaves_the_field() {
+    let mut a = app();
+    let mut t = super::fixtures::token("leaky", 0);
+    let real =
+        gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
+    t.id = real.id().to_owned();
+    update(
+        &mut a,
+        Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
+            kind: "token".into(),
+            token: Some(t),
+            token_id: None,
+            host: None,
+            audit: None,
+        })),
+    );
+    ch(&mut a, '/');
+    typed(&mut a, real.expose());
+    let s = screen(&mut a, 80, 24);
+    assert!(
+        !s.contains(&real.expose()[16..]),
+        "the secret part stayed on screen:\n{s}"
+    );
+    assert_eq!(a.tokens.visible_len(), 1, "{s}");
+    assert_eq!(a.tokens.selected().map(|t| t.name.as_str()), Some("leaky"));
+}
+
+#[test]
+fn an_audit_row_opens_in_full() {
+    let mut a = app();
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&mut a, 80, 24);
+    assert!(
+        s.contains("Audit event 3") && s.contains("prev hash"),
+        "{s}"
+    );
+    for _ in 0..50 {
+        key(&mut a, KeyCode::Down);
+    }
+    // Scrolling stops at the end instead of running into empty space.
+    assert!(screen(&mut a, 80, 24).contains("prev hash"));
+    key(&mut a, KeyCode::Esc);
+    assert!(a.modal.is_none());
+}

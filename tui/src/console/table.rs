@@ -515,7 +515,7 @@ impl Row for Token {
 
     fn haystack(&self) -> String {
         let mut s = format!(
-            "{} {} {} {} {} {}",
+            "{} gpt_{} {} {} {} {}",
             self.name,
             self.id,
             self.description,
