@@ -150,6 +150,8 @@ fn a_wrong_pin_refuses_before_the_token_leaves_the_host() {
     assert_eq!(audit_actions(&d), ["created"]);
     assert_eq!(d.token_json(&id)["uses"], 0);
     assert!(!out.join("cert.pem").exists());
+    // The key made for the attempt that sent nothing is not left behind.
+    assert!(!out.join("key.pem").exists());
 
     // No pin at all is refused unless told to skip the check.
     let o = redeem_cmd(

@@ -22,7 +22,8 @@ pub struct Cli {
         conflicts_with = "server"
     )]
     pub socket: Option<PathBuf>,
-    /// The daemon's HTTPS admin listener (with an API token from GATEPASS_API_TOKEN or a prompt).
+    /// The daemon over HTTPS: its admin listener for commands (with an API token from
+    /// GATEPASS_API_TOKEN or a prompt); for `redeem`, its redeem listener.
     #[arg(long, global = true, env = "GATEPASS_SERVER")]
     pub server: Option<String>,
     /// The CA pin of the --server (sha256:HEX, printed by gatepassd and `gatepass doctor`).
@@ -129,6 +130,8 @@ pub enum StatusArg {
     Active,
     Disabled,
     Expired,
+    /// Every use spent (also accepted: used-up).
+    #[value(alias = "used-up")]
     Exhausted,
     Revoked,
 }

@@ -21,9 +21,12 @@ pub async fn start_daemon() -> anyhow::Result<Started> {
     let data_dir = gatepass_protocol::paths::default_data_dir();
     gatepassd::private_dir(&data_dir)?;
     let log = data_dir.join("gatepassd.log");
+    use std::os::unix::fs::OpenOptionsExt;
+    // Like every file in the data folder: only its owner reads it.
     let log_file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
+        .mode(0o600)
         .open(&log)
         .with_context(|| format!("opening {}", log.display()))?;
     let exe = std::env::current_exe().context("finding the gatepass binary")?;

@@ -29,21 +29,25 @@ pub async fn run(client: &Client, clipboard: ClipboardMode) -> anyhow::Result<Ex
         Err(e) => line(false, "daemon", e.to_string()),
     }
     line(true, "clipboard", describe(clipboard, ClipEnv::from_env()));
+    // The daemon does not say where its config is; only the default setup can be told apart.
     let data = gatepass_protocol::paths::default_data_dir();
     let config = data.join("gatepassd.toml");
-    match (&client.endpoint(), config.exists()) {
-        (Endpoint::Unix(_), true) => line(
-            true,
-            "config",
-            format!("{} (default location)", config.display()),
+    let default_socket = gatepass_protocol::paths::default_socket();
+    let detail = match client.endpoint() {
+        Endpoint::Unix(p) if *p == default_socket && config.exists() => format!(
+            "{} (the default location, for the daemon on the default socket)",
+            config.display()
         ),
-        (Endpoint::Unix(_), false) => line(
-            true,
-            "config",
-            format!("none at {} (the daemon may use --config)", config.display()),
+        Endpoint::Unix(p) if *p == default_socket => format!(
+            "none at {} (the daemon on the default socket may use --config)",
+            config.display()
         ),
-        (Endpoint::Https { .. }, _) => line(true, "config", "on the daemon's host".into()),
-    }
+        Endpoint::Unix(_) => "not known from here: this daemon has its own socket, so its \
+                              config is wherever its --config or --data-dir say"
+            .to_owned(),
+        Endpoint::Https { .. } => "on the daemon's host".to_owned(),
+    };
+    line(true, "config", detail);
     Ok(if ok {
         ExitCode::SUCCESS
     } else {

@@ -147,7 +147,7 @@ async fn status(client: Client, explicit_socket: bool) -> anyhow::Result<ExitCod
     );
     let count = |s: TokenStatus| tokens.iter().filter(|t| t.status == s).count();
     println!(
-        "Tokens: {} — {} active, {} disabled, {} expired, {} used up, {} revoked.",
+        "Tokens: {} — {} active, {} disabled, {} expired, {} exhausted, {} revoked.",
         tokens.len(),
         count(TokenStatus::Active),
         count(TokenStatus::Disabled),

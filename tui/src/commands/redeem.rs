@@ -308,7 +308,15 @@ async fn redeem(
                 ),
             ));
         }
-        Ok(Err(e)) => return Err(transport_failure(e, &authority, &retry_hint)),
+        Ok(Err(e)) => {
+            // Refused before anything was sent (no connection, or not the pinned server): a
+            // key made for this attempt can go, so no stray key.pem is left behind.
+            let unsent = matches!(e, ClientError::Connect { .. } | ClientError::Tls(_));
+            if unsent && !reused {
+                let _ = fs::remove_file(&key_path);
+            }
+            return Err(transport_failure(e, &authority, &retry_hint));
+        }
         Ok(Ok(r)) => r,
     };
     if resp.status != 201 {

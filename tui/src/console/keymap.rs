@@ -256,7 +256,7 @@ pub const BINDINGS: &[Binding] = &[
             &[k('f')],
             "f",
             "status",
-            "Show only one status: active, disabled, expired, used up, revoked, expiring soon, never used",
+            "Show only one status: active, disabled, expired, exhausted, revoked, expiring soon, never used",
             A::StatusFilter,
         ),
         Only::Tokens,

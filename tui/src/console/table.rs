@@ -78,7 +78,7 @@ impl StatusFilter {
             StatusFilter::Is(TokenStatus::Active) => "active",
             StatusFilter::Is(TokenStatus::Disabled) => "disabled",
             StatusFilter::Is(TokenStatus::Expired) => "expired",
-            StatusFilter::Is(TokenStatus::Exhausted) => "used up",
+            StatusFilter::Is(TokenStatus::Exhausted) => "exhausted (used up)",
             StatusFilter::Is(TokenStatus::Revoked) => "revoked",
             StatusFilter::ExpiringSoon => "expiring soon (< 24h)",
             StatusFilter::NeverUsed => "never used",
@@ -544,12 +544,9 @@ impl Row for Token {
     }
 }
 
-/// The status as the console writes it ("used up" reads better than "exhausted").
+/// The status as the console writes it: the product's own words, as the CLI and API use them.
 pub fn status_word(s: TokenStatus) -> &'static str {
-    match s {
-        TokenStatus::Exhausted => "used up",
-        other => other.as_str(),
-    }
+    s.as_str()
 }
 
 impl Row for Host {
