@@ -408,7 +408,18 @@ fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     }
     let ctx = app.ctx();
-    let pairs = keymap::footer(ctx, app.view, app.readonly());
+    let mut pairs = keymap::footer(ctx, app.view, app.readonly());
+    // Keys that act on a row are not offered when there is no row.
+    let no_rows = match app.view {
+        View::Tokens => app.tokens.visible_len() == 0,
+        View::Hosts => app.hosts.visible_len() == 0,
+        View::Audit => app.audit.visible_len() == 0,
+        View::ApiTokens => app.api_tokens.visible_len() == 0,
+    };
+    if ctx == Ctx::Table && no_rows {
+        let row_keys = ["details", "revoke", "delete", "disable/enable"];
+        pairs.retain(|(_, label)| !row_keys.contains(label));
+    }
     f.render_widget(Paragraph::new(hints_line(&pairs, th, area.width)), area);
 }
 

@@ -100,6 +100,11 @@ fn empty_list() {
     update(&mut a, Msg::Tokens(Vec::new()));
     let s = screen(&mut a, 80, 24);
     assert!(s.contains("No tokens yet. Press n to mint one."), "{s}");
+    let footer = s.lines().nth(23).unwrap_or_default();
+    assert!(
+        footer.contains("n new") && !footer.contains("revoke"),
+        "{footer}"
+    );
     snap("empty", &mut a);
 }
 
