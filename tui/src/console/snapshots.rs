@@ -379,48 +379,45 @@ fn below_the_floor_keys_do_nothing_but_quit() {
     assert!(matches!(cmds.as_slice(), [super::app::Cmd::Quit]));
 }
 
-#[test]
-fn a_typed_delete_presses_the_focused_button() {
+/// The app with the delete dialog open on edge-soon (active: its name must be typed) and
+/// `typed` typed into it.
+fn typed_delete(typed_text: &str) -> App {
     let mut a = app();
     key(&mut a, KeyCode::Down);
-    key(&mut a, KeyCode::Down); // edge-soon, active
+    key(&mut a, KeyCode::Down);
     ch(&mut a, 'd');
     assert_eq!(a.ctx(), super::keymap::Ctx::TypedDialog);
-    typed(&mut a, "edge-soo");
-    // Not matching yet: Cancel keeps the focus, and Enter cancels.
-    let mut b = app();
-    key(&mut b, KeyCode::Down);
-    key(&mut b, KeyCode::Down);
-    ch(&mut b, 'd');
-    typed(&mut b, "edge-soo");
-    let cmds = update(
-        &mut b,
+    typed(&mut a, typed_text);
+    a
+}
+
+fn enter(a: &mut App) -> Vec<super::app::Cmd> {
+    update(
+        a,
         Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-    );
+    )
+}
+
+#[test]
+fn a_typed_delete_presses_the_focused_button() {
+    // Not matching yet: Cancel keeps the focus, and Enter cancels.
+    let mut b = typed_delete("edge-soo");
+    let cmds = enter(&mut b);
     assert!(cmds.is_empty() && b.modal.is_none());
-    // Matching: Delete takes the focus; y and n were letters of the name, not answers.
+    // Matching: Delete takes the focus; y and n are letters of the name, not answers.
+    let mut a = typed_delete("edge-soo");
     ch(&mut a, 'n');
     let s = screen(&mut a, 80, 24);
     assert!(s.contains("type the name, Enter delete"), "{s}");
-    let cmds = update(
-        &mut a,
-        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-    );
+    let cmds = enter(&mut a);
     assert!(
         matches!(cmds.as_slice(), [super::app::Cmd::Delete { name, .. }] if name == "edge-soon"),
         "{cmds:?}"
     );
     // Tab back to Cancel, and Enter cancels even with the name typed.
-    let mut c = app();
-    key(&mut c, KeyCode::Down);
-    key(&mut c, KeyCode::Down);
-    ch(&mut c, 'd');
-    typed(&mut c, "edge-soon");
+    let mut c = typed_delete("edge-soon");
     key(&mut c, KeyCode::Tab);
-    let cmds = update(
-        &mut c,
-        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-    );
+    let cmds = enter(&mut c);
     assert!(cmds.is_empty() && c.modal.is_none(), "{cmds:?}");
 }
 
