@@ -217,6 +217,15 @@ fn each_confirmation() {
     assert!(s.contains("Revoke token \"cache-nodes\"?"), "{s}");
     snap("confirm_revoke", &mut a);
     key(&mut a, KeyCode::Esc);
+    // Deleting a token that is not active: y is enough.
+    ch(&mut a, 'd');
+    let s = screen(&mut a, 80, 24);
+    assert!(
+        s.contains("Delete token \"cache-nodes\"?") && !s.contains("type its name"),
+        "{s}"
+    );
+    snap("confirm_delete", &mut a);
+    key(&mut a, KeyCode::Esc);
     // edge-soon is active: deleting it asks for its name.
     key(&mut a, KeyCode::Down);
     key(&mut a, KeyCode::Down);
