@@ -3,7 +3,8 @@
 
 use std::path::PathBuf;
 
-fn is_root() -> bool {
+/// Whether this process runs as root (its defaults are the system's paths).
+pub fn is_root() -> bool {
     // Reading the effective uid needs no unsafe code: /proc/self is owned by it.
     std::fs::metadata("/proc/self")
         .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)

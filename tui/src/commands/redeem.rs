@@ -11,7 +11,7 @@
 use std::collections::BTreeMap;
 use std::fs::{self, DirBuilder, File, OpenOptions};
 use std::io::{self, IsTerminal, Read, Write};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -446,8 +446,7 @@ fn check_hostname(name: &str, given: bool) -> Outcome<()> {
 
 /// `/etc/gatepass` for root, `./gatepass` for anyone else.
 fn default_out_dir() -> PathBuf {
-    let root = fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0);
-    if root {
+    if gatepass_protocol::paths::is_root() {
         PathBuf::from("/etc/gatepass")
     } else {
         PathBuf::from("gatepass")
@@ -760,7 +759,7 @@ mod tests {
         write_atomic(&dir, "k", b"one", 0o600)?;
         write_atomic(&dir, "k", b"two", 0o600)?;
         let meta = fs::metadata(dir.join("k"))?;
-        assert_eq!(meta.mode() & 0o777, 0o600);
+        assert_eq!(std::os::unix::fs::MetadataExt::mode(&meta) & 0o777, 0o600);
         assert_eq!(fs::read(dir.join("k"))?, b"two");
         // No temporary file is left behind.
         let names: Vec<_> = fs::read_dir(&dir)?

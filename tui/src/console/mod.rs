@@ -259,6 +259,17 @@ fn failed(what: &str, e: impl std::fmt::Display) -> Msg {
     }
 }
 
+/// Runs `work` on the runtime and hands its message to the event loop.
+fn answer(tx: Tx, work: impl std::future::Future<Output = Msg> + Send + 'static) {
+    tokio::spawn(async move {
+        send(&tx, work.await);
+    });
+}
+
+fn removed(kind: ConfirmKind, id: String, name: String) -> Msg {
+    Msg::Removed { kind, id, name }
+}
+
 /// Starts the work a command asks for; its answer comes back as a message.
 fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode: ClipboardMode) {
     let client = client.clone();
@@ -268,94 +279,61 @@ fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode
         Cmd::Reload => {
             tokio::spawn(async move { load_all(&client, &tx).await });
         }
-        Cmd::Create(req) => {
-            tokio::spawn(async move {
-                let msg = match client.create_token(&req).await {
-                    Ok(r) => Msg::Created(Box::new(r)),
-                    Err(e) => Msg::CreateFailed(e.to_string()),
-                };
-                send(&tx, msg);
-            });
-        }
-        Cmd::SetDisabled { id, disabled } => {
-            tokio::spawn(async move {
-                let patch = PatchTokenRequest {
-                    disabled: Some(disabled),
-                    ..PatchTokenRequest::default()
-                };
-                let what = if disabled { "Disabled" } else { "Enabled" };
-                let msg = match client.patch_token(&id, &patch).await {
-                    Ok(token) => Msg::TokenChanged {
-                        token: Box::new(token),
-                        what: what.into(),
-                    },
-                    Err(e) => failed(if disabled { "Disabling" } else { "Enabling" }, e),
-                };
-                send(&tx, msg);
-            });
-        }
-        Cmd::Revoke { id } => {
-            tokio::spawn(async move {
-                let msg = match client.revoke_token(&id).await {
-                    Ok(token) => Msg::TokenChanged {
-                        token: Box::new(token),
-                        what: "Revoked".into(),
-                    },
-                    Err(e) => failed("Revoking", e),
-                };
-                send(&tx, msg);
-            });
-        }
-        Cmd::Delete { id, name } => {
-            tokio::spawn(async move {
-                let msg = match client.delete_token(&id).await {
-                    Ok(_) => Msg::Removed {
-                        kind: ConfirmKind::Delete,
-                        id,
-                        name,
-                    },
-                    Err(e) => failed("Deleting", e),
-                };
-                send(&tx, msg);
-            });
-        }
-        Cmd::RemoveHost { id, name } => {
-            tokio::spawn(async move {
-                let msg = match client.remove_host(&id).await {
-                    Ok(_) => Msg::Removed {
-                        kind: ConfirmKind::RemoveHost,
-                        id,
-                        name,
-                    },
-                    Err(e) => failed("Removing the host", e),
-                };
-                send(&tx, msg);
-            });
-        }
-        Cmd::DeleteApiToken { id, name } => {
-            tokio::spawn(async move {
-                let msg = match client.delete_api_token(&id).await {
-                    Ok(_) => Msg::Removed {
-                        kind: ConfirmKind::DeleteApiToken,
-                        id,
-                        name,
-                    },
-                    Err(e) => failed("Deleting the API token", e),
-                };
-                send(&tx, msg);
-            });
-        }
-        Cmd::LoadDetail { id } => {
-            tokio::spawn(async move {
-                let hosts = client.token_hosts(&id).await.map_err(|e| e.to_string());
-                let q = AuditQuery {
-                    token: Some(id.clone()),
-                    ..AuditQuery::default()
-                };
-                let audit = client.audit(&q).await.map_err(|e| e.to_string());
-                send(&tx, Msg::DetailLoaded { id, hosts, audit });
-            });
-        }
+        Cmd::Create(req) => answer(tx, async move {
+            match client.create_token(&req).await {
+                Ok(r) => Msg::Created(Box::new(r)),
+                Err(e) => Msg::CreateFailed(e.to_string()),
+            }
+        }),
+        Cmd::SetDisabled { id, disabled } => answer(tx, async move {
+            let patch = PatchTokenRequest {
+                disabled: Some(disabled),
+                ..PatchTokenRequest::default()
+            };
+            match client.patch_token(&id, &patch).await {
+                Ok(token) => Msg::TokenChanged {
+                    token: Box::new(token),
+                    what: if disabled { "Disabled" } else { "Enabled" }.into(),
+                },
+                Err(e) => failed(if disabled { "Disabling" } else { "Enabling" }, e),
+            }
+        }),
+        Cmd::Revoke { id } => answer(tx, async move {
+            match client.revoke_token(&id).await {
+                Ok(token) => Msg::TokenChanged {
+                    token: Box::new(token),
+                    what: "Revoked".into(),
+                },
+                Err(e) => failed("Revoking", e),
+            }
+        }),
+        Cmd::Delete { id, name } => answer(tx, async move {
+            match client.delete_token(&id).await {
+                Ok(_) => removed(ConfirmKind::Delete, id, name),
+                Err(e) => failed("Deleting", e),
+            }
+        }),
+        Cmd::RemoveHost { id, name } => answer(tx, async move {
+            match client.remove_host(&id).await {
+                Ok(_) => removed(ConfirmKind::RemoveHost, id, name),
+                Err(e) => failed("Removing the host", e),
+            }
+        }),
+        Cmd::DeleteApiToken { id, name } => answer(tx, async move {
+            match client.delete_api_token(&id).await {
+                Ok(_) => removed(ConfirmKind::DeleteApiToken, id, name),
+                Err(e) => failed("Deleting the API token", e),
+            }
+        }),
+        Cmd::LoadDetail { id } => answer(tx, async move {
+            let hosts = client.token_hosts(&id).await.map_err(|e| e.to_string());
+            let q = AuditQuery {
+                token: Some(id.clone()),
+                ..AuditQuery::default()
+            };
+            let audit = client.audit(&q).await.map_err(|e| e.to_string());
+            Msg::DetailLoaded { id, hosts, audit }
+        }),
         Cmd::Copy(secret) => {
             let clip = Arc::clone(clip);
             tokio::task::spawn_blocking(move || {

@@ -136,7 +136,7 @@ fn create_form_with_the_date_picker_open() {
     let mut a = app();
     ch(&mut a, 'n');
     typed(&mut a, "web-rollout-2");
-    // Down to Expires, then ← to "pick a date", then into the calendar.
+    // Down to Expires, then → to "pick a date", then into the calendar.
     while a.ctx() != super::keymap::Ctx::Form
         || !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.focus == super::form::Field::Expiry)
     {
