@@ -99,6 +99,9 @@ pub struct LimitsConfig {
     pub rate_limit_addresses: usize,
     /// Memory the store may use to cache database pages, in MiB.
     pub store_cache_mib: usize,
+    /// Size of the redo journal that makes write batches durable, in MiB (preallocated; 0 makes
+    /// every batch a durable database commit instead).
+    pub journal_mib: u64,
 }
 
 impl Default for LimitsConfig {
@@ -110,6 +113,7 @@ impl Default for LimitsConfig {
             redeem_failures_per_minute: 10,
             rate_limit_addresses: 100_000,
             store_cache_mib: 32,
+            journal_mib: 64,
         }
     }
 }

@@ -74,5 +74,6 @@ backend_from!(
     redb::StorageError,
     redb::CommitError,
     redb::SetDurabilityError,
-    serde_json::Error
+    serde_json::Error,
+    std::io::Error
 );

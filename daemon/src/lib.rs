@@ -110,6 +110,7 @@ impl Daemon {
             &data_dir.join("gatepass.redb"),
             events.clone(),
             config.limits.store_cache_mib.saturating_mul(1024 * 1024),
+            config.limits.journal_mib.saturating_mul(1024 * 1024),
         )?);
         let ca = Ca::load_or_create(&data_dir, &config.server_names(), config.redeem.cert_days)?;
         Ok(Daemon {

@@ -14,14 +14,16 @@
 
 use std::path::Path;
 use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use ::redb::{
-    Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
+    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
     WriteTransaction,
 };
 use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, Host, Timestamp};
 use tokio::sync::broadcast;
 
+use super::journal::Journal;
 use super::*;
 use crate::error::{Error, StoreError};
 use crate::model;
@@ -43,6 +45,12 @@ const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_token
 const API_TOKEN_NAMES: TableDefinition<&str, &str> = TableDefinition::new("api_token_names");
 
 const AUDIT_HEAD: &str = "audit_head";
+/// The sequence number of the last journal record the database holds (u64, little-endian).
+const JOURNAL_SEQ: &str = "journal_seq";
+/// A writer with nothing to do for this long folds the journal into the database.
+const IDLE_CHECKPOINT: Duration = Duration::from_secs(1);
+/// At least this often under steady load, a batch commits durably instead of being journaled.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 const MAX_BATCH: usize = 256;
 const DEFAULT_AUDIT_LIMIT: usize = 1_000;
 const MAX_AUDIT_LIMIT: usize = 100_000;
@@ -54,11 +62,141 @@ struct AuditHead {
     last_hash: String,
 }
 
-/// A write being built inside a batch: the open transaction plus what to announce once it is
-/// committed.
+/// A write being built inside a batch: the open transaction, its operations as the journal
+/// records them, and what to announce once it is committed.
 pub struct Batch {
     txn: WriteTransaction,
     events: Vec<ChangeEvent>,
+    log: Vec<u8>,
+}
+
+/// The tables a batch changes, as journal records name them (the tag is the index in `ALL`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Tbl {
+    Tokens,
+    Names,
+    Hosts,
+    TokenHosts,
+    HostKeys,
+    Audit,
+    AuditByTarget,
+    Meta,
+    ApiTokens,
+    ApiTokenNames,
+}
+
+impl Tbl {
+    const ALL: [Tbl; 10] = [
+        Tbl::Tokens,
+        Tbl::Names,
+        Tbl::Hosts,
+        Tbl::TokenHosts,
+        Tbl::HostKeys,
+        Tbl::Audit,
+        Tbl::AuditByTarget,
+        Tbl::Meta,
+        Tbl::ApiTokens,
+        Tbl::ApiTokenNames,
+    ];
+
+    fn tag(self) -> u8 {
+        Tbl::ALL.iter().position(|t| *t == self).unwrap_or_default() as u8
+    }
+}
+
+/// A journal operation's tag byte: the table's tag, plus this bit for a put (else a removal).
+const PUT: u8 = 0x80;
+
+fn damaged() -> StoreError {
+    StoreError::Backend("a journal record is damaged".into())
+}
+
+/// Applies one put (`value` is `Some`) or removal to `txn`. The same function runs for a live
+/// batch and for a journal replay, so a replay redoes exactly what the batch did. Keys and
+/// values are bytes: UTF-8 text, except the audit table's key (a little-endian u64); index
+/// tables ignore the value.
+fn apply_op(
+    txn: &WriteTransaction,
+    table: Tbl,
+    key: &[u8],
+    value: Option<&[u8]>,
+) -> Result<(), StoreError> {
+    let text = |b| std::str::from_utf8(b).map_err(|_| damaged());
+    match table {
+        Tbl::Audit => {
+            let seq = u64::from_le_bytes(key.try_into().map_err(|_| damaged())?);
+            let mut t = txn.open_table(AUDIT)?;
+            match value {
+                Some(v) => drop(t.insert(seq, v)?),
+                None => drop(t.remove(seq)?),
+            }
+        }
+        Tbl::Tokens | Tbl::Hosts | Tbl::Meta | Tbl::ApiTokens => {
+            let def = match table {
+                Tbl::Tokens => TOKENS,
+                Tbl::Hosts => HOSTS,
+                Tbl::Meta => META,
+                _ => API_TOKENS,
+            };
+            let mut t = txn.open_table(def)?;
+            match value {
+                Some(v) => drop(t.insert(text(key)?, v)?),
+                None => drop(t.remove(text(key)?)?),
+            }
+        }
+        Tbl::Names | Tbl::HostKeys | Tbl::ApiTokenNames => {
+            let def = match table {
+                Tbl::Names => NAMES,
+                Tbl::HostKeys => HOST_KEYS,
+                _ => API_TOKEN_NAMES,
+            };
+            let mut t = txn.open_table(def)?;
+            match value {
+                Some(v) => drop(t.insert(text(key)?, text(v)?)?),
+                None => drop(t.remove(text(key)?)?),
+            }
+        }
+        Tbl::TokenHosts | Tbl::AuditByTarget => {
+            let def = if table == Tbl::TokenHosts {
+                TOKEN_HOSTS
+            } else {
+                AUDIT_BY_TARGET
+            };
+            let mut t = txn.open_table(def)?;
+            match value {
+                Some(_) => drop(t.insert(text(key)?, ())?),
+                None => drop(t.remove(text(key)?)?),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Splits a length-prefixed (u32, little-endian) field off the front of `p`.
+fn take_field(p: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
+    let (len, rest) = p.split_first_chunk::<4>().ok_or_else(damaged)?;
+    let len = u32::from_le_bytes(*len) as usize;
+    if rest.len() < len {
+        return Err(damaged());
+    }
+    Ok(rest.split_at(len))
+}
+
+/// Redoes one journal record (a batch's operations, in order) inside `txn`.
+fn replay_record(txn: &WriteTransaction, mut p: &[u8]) -> Result<(), StoreError> {
+    while let Some((&head, rest)) = p.split_first() {
+        let table = *Tbl::ALL.get(usize::from(head & !PUT)).ok_or_else(damaged)?;
+        let (key, rest) = take_field(rest)?;
+        let (value, rest) = if head & PUT != 0 {
+            let (v, r) = take_field(rest)?;
+            (Some(v), r)
+        } else {
+            (None, rest)
+        };
+        apply_op(txn, table, key, value)?;
+        p = rest;
+    }
+    Ok(())
 }
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
@@ -79,12 +217,15 @@ impl std::fmt::Debug for RedbStore {
 }
 
 impl RedbStore {
-    /// Opens (or creates, 0600) the database at `path` and starts the writer thread. Change
-    /// events are sent on `events` after each commit.
+    /// Opens (or creates, 0600) the database at `path` and its journal beside it (same name,
+    /// `.journal`, preallocated to `journal_bytes`), redoes the batches the journal holds past
+    /// the last checkpoint, and starts the writer thread. Change events are sent on `events`
+    /// after each commit.
     pub fn open(
         path: &Path,
         events: broadcast::Sender<ChangeEvent>,
         cache_bytes: usize,
+        journal_bytes: u64,
     ) -> Result<RedbStore, Error> {
         use std::os::unix::fs::OpenOptionsExt;
         let file = std::fs::OpenOptions::new()
@@ -124,12 +265,23 @@ impl RedbStore {
             txn.open_table(API_TOKEN_NAMES).map_err(StoreError::from)?;
         }
         txn.commit().map_err(StoreError::from)?;
+        let journal_path = path.with_extension("journal");
+        let mut journal = Journal::open(&journal_path, journal_bytes)
+            .map_err(|e| Error::io(format!("opening {}", journal_path.display()), e))?;
+        let seq = replay(&db, &mut journal)?;
         let db = std::sync::Arc::new(db);
         let (tx, rx) = mpsc::channel::<Job>();
-        let writer_db = db.clone();
+        let writer = Writer {
+            db: db.clone(),
+            journal,
+            seq,
+            last_checkpoint: Instant::now(),
+            broken: None,
+            events,
+        };
         std::thread::Builder::new()
             .name("gatepass-writer".into())
-            .spawn(move || writer(writer_db, rx, events))
+            .spawn(move || writer.run(rx))
             .map_err(|e| Error::io("starting the writer thread", e))?;
         Ok(RedbStore { db, queue: tx })
     }
@@ -200,79 +352,183 @@ impl RedbStore {
         replacement: Option<AuditEvent>,
     ) -> Result<(), StoreError> {
         self.write(move |b| {
-            let mut t = b.txn.open_table(AUDIT)?;
-            match replacement {
-                Some(ev) => {
-                    t.insert(seq, serde_json::to_vec(&ev)?.as_slice())?;
-                }
-                None => {
-                    t.remove(seq)?;
-                }
-            }
-            Ok(())
+            let value = replacement.map(|ev| serde_json::to_vec(&ev)).transpose()?;
+            b.op(Tbl::Audit, &seq.to_le_bytes(), value.as_deref())
         })
     }
 }
 
-fn writer(
+/// The writer thread's state: the database, the journal, and where the checkpoints are.
+struct Writer {
     db: std::sync::Arc<Database>,
-    rx: mpsc::Receiver<Job>,
+    journal: Journal,
+    /// Sequence number of the last batch that changed anything (journaled or checkpointed).
+    seq: u64,
+    last_checkpoint: Instant,
+    /// Set when the journal could not be written nor its partial record cancelled: from then on
+    /// every write is refused, so no answer can contradict what a restart would replay.
+    broken: Option<String>,
     events: broadcast::Sender<ChangeEvent>,
-) {
-    while let Ok(first) = rx.recv() {
-        let mut jobs = vec![first];
-        while jobs.len() < MAX_BATCH {
-            match rx.try_recv() {
-                Ok(j) => jobs.push(j),
-                Err(_) => break,
+}
+
+impl Writer {
+    fn run(mut self, rx: mpsc::Receiver<Job>) {
+        loop {
+            let first = match rx.recv_timeout(IDLE_CHECKPOINT) {
+                Ok(job) => job,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    self.checkpoint_if_needed();
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    self.checkpoint_if_needed();
+                    return;
+                }
+            };
+            let mut jobs = vec![first];
+            while jobs.len() < MAX_BATCH {
+                match rx.try_recv() {
+                    Ok(j) => jobs.push(j),
+                    Err(_) => break,
+                }
             }
-        }
-        let txn = match db.begin_write() {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::error!(error = %e, "cannot start a write transaction");
+            if let Some(why) = &self.broken {
+                tracing::error!(error = %why, "refusing writes");
                 continue; // dropping the jobs answers each caller with an error
             }
-        };
-        let mut batch = Batch {
-            txn,
-            events: Vec::new(),
-        };
-        let mut replies = Vec::with_capacity(jobs.len());
-        let mut failed = None;
-        for job in jobs {
-            let (fatal, reply) = job(&mut batch);
-            replies.push(reply);
-            if fatal {
-                failed = Some("a storage error aborted the batch".to_string());
-                break;
+            let txn = match self.db.begin_write() {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot start a write transaction");
+                    continue;
+                }
+            };
+            let mut batch = Batch {
+                txn,
+                events: Vec::new(),
+                log: Vec::new(),
+            };
+            let mut replies = Vec::with_capacity(jobs.len());
+            let mut failed = None;
+            for job in jobs {
+                let (fatal, reply) = job(&mut batch);
+                replies.push(reply);
+                if fatal {
+                    failed = Some("a storage error aborted the batch".to_string());
+                    break;
+                }
             }
-        }
-        let Batch {
-            txn,
-            events: changes,
-        } = batch;
-        let outcome = match failed {
-            Some(msg) => {
-                let _ = txn.abort();
-                Err(msg)
+            let Batch {
+                txn,
+                events: changes,
+                log,
+            } = batch;
+            let outcome = match failed {
+                Some(msg) => {
+                    let _ = txn.abort();
+                    Err(msg)
+                }
+                None => self.commit(txn, &log).map_err(|e| {
+                    tracing::error!(error = %e, "commit failed");
+                    e.to_string()
+                }),
+            };
+            let ok = outcome.is_ok();
+            for reply in replies {
+                reply(outcome.clone());
             }
-            None => txn.commit().map_err(|e| {
-                tracing::error!(error = %e, "commit failed");
-                e.to_string()
-            }),
-        };
-        let ok = outcome.is_ok();
-        for reply in replies {
-            reply(outcome.clone());
-        }
-        if ok {
-            for c in changes {
-                // No listeners is fine.
-                let _ = events.send(c);
+            if ok {
+                for c in changes {
+                    // No listeners is fine.
+                    let _ = self.events.send(c);
+                }
             }
         }
     }
+
+    /// Makes a batch durable: its record goes to the journal (one write, one fdatasync), then
+    /// the transaction commits without an fsync of its own, which readers see at once. When the
+    /// journal is full or a checkpoint is due, the batch commits durably instead.
+    fn commit(&mut self, mut txn: WriteTransaction, log: &[u8]) -> Result<(), StoreError> {
+        if log.is_empty() {
+            txn.abort()?; // nothing changed
+            return Ok(());
+        }
+        let seq = self.seq + 1;
+        if self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
+            let io = |e: std::io::Error| StoreError::Backend(format!("journal: {e}"));
+            if let Some(at) = self.journal.append(seq, log).map_err(io)? {
+                self.seq = seq;
+                txn.set_durability(Durability::None)?;
+                return txn.commit().map_err(|e| {
+                    if let Err(v) = self.journal.void(at) {
+                        self.broken = Some(format!("journal: {v}"));
+                    }
+                    self.seq = seq - 1;
+                    StoreError::from(e)
+                });
+            }
+        }
+        self.seq = seq;
+        self.checkpoint(txn)
+    }
+
+    /// A durable commit that also records the last batch it holds; the journal starts over.
+    fn checkpoint(&mut self, mut txn: WriteTransaction) -> Result<(), StoreError> {
+        txn.open_table(META)?
+            .insert(JOURNAL_SEQ, self.seq.to_le_bytes().as_slice())?;
+        txn.set_durability(Durability::Immediate)?;
+        txn.commit()?;
+        self.journal.reset();
+        self.last_checkpoint = Instant::now();
+        Ok(())
+    }
+
+    /// When idle or stopping: folds the journal into the database so a restart replays little.
+    fn checkpoint_if_needed(&mut self) {
+        if self.journal.used() == 0 || self.broken.is_some() {
+            return;
+        }
+        let done = self
+            .db
+            .begin_write()
+            .map_err(StoreError::from)
+            .and_then(|txn| self.checkpoint(txn));
+        if let Err(e) = done {
+            tracing::error!(error = %e, "checkpoint failed");
+        }
+    }
+}
+
+/// Redoes the journal's batches past the database's last checkpoint, in one durable commit.
+/// Returns the sequence number of the last batch the database now holds.
+fn replay(db: &Database, journal: &mut Journal) -> Result<u64, Error> {
+    let txn = db.begin_write().map_err(StoreError::from)?;
+    let after = match txn
+        .open_table(META)
+        .map_err(StoreError::from)?
+        .get(JOURNAL_SEQ)
+    {
+        Ok(Some(v)) => u64::from_le_bytes(v.value().try_into().map_err(|_| damaged())?),
+        Ok(None) => 0,
+        Err(e) => return Err(StoreError::from(e).into()),
+    };
+    let last = journal.replay(after, |_, record| replay_record(&txn, record))?;
+    if last == after {
+        txn.abort().map_err(StoreError::from)?;
+        return Ok(after);
+    }
+    txn.open_table(META)
+        .map_err(StoreError::from)?
+        .insert(JOURNAL_SEQ, last.to_le_bytes().as_slice())
+        .map_err(StoreError::from)?;
+    txn.commit().map_err(StoreError::from)?;
+    tracing::info!(
+        batches = last - after,
+        "redid the journal's batches after the last checkpoint"
+    );
+    journal.reset();
+    Ok(last)
 }
 
 fn get_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
@@ -280,6 +536,32 @@ fn get_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreErro
 }
 
 impl Batch {
+    /// Puts (`Some`) or removes a key, in the transaction and in the batch's journal record.
+    fn op(&mut self, table: Tbl, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
+        let field = |log: &mut Vec<u8>, bytes: &[u8]| -> Result<(), StoreError> {
+            let len = u32::try_from(bytes.len())
+                .map_err(|_| StoreError::Backend("a record is too large".into()))?;
+            log.extend_from_slice(&len.to_le_bytes());
+            log.extend_from_slice(bytes);
+            Ok(())
+        };
+        self.log
+            .push(table.tag() | if value.is_some() { PUT } else { 0 });
+        field(&mut self.log, key)?;
+        if let Some(v) = value {
+            field(&mut self.log, v)?;
+        }
+        apply_op(&self.txn, table, key, value)
+    }
+
+    fn put(&mut self, table: Tbl, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.op(table, key.as_bytes(), Some(value))
+    }
+
+    fn del(&mut self, table: Tbl, key: &str) -> Result<(), StoreError> {
+        self.op(table, key.as_bytes(), None)
+    }
+
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         let t = self.txn.open_table(TOKENS)?;
         let v = t.get(id)?;
@@ -287,8 +569,7 @@ impl Batch {
     }
 
     fn put_token(&mut self, rec: &TokenRecord, now: Timestamp) -> Result<(), StoreError> {
-        let mut t = self.txn.open_table(TOKENS)?;
-        t.insert(rec.id.as_str(), serde_json::to_vec(rec)?.as_slice())?;
+        self.put(Tbl::Tokens, &rec.id, &serde_json::to_vec(rec)?)?;
         self.events.push(ChangeEvent {
             kind: "token".into(),
             token: Some(rec.view(now)),
@@ -300,8 +581,7 @@ impl Batch {
     }
 
     fn audit(&mut self, d: AuditDraft) -> Result<AuditEvent, StoreError> {
-        let mut meta = self.txn.open_table(META)?;
-        let head: AuditHead = match meta.get(AUDIT_HEAD)? {
+        let head: AuditHead = match self.txn.open_table(META)?.get(AUDIT_HEAD)? {
             Some(v) => get_json(v.value())?,
             None => AuditHead {
                 next_seq: 1,
@@ -322,15 +602,15 @@ impl Batch {
             next_seq: ev.seq + 1,
             last_hash: audit_hash(&ev),
         };
-        meta.insert(AUDIT_HEAD, serde_json::to_vec(&new_head)?.as_slice())?;
-        self.txn
-            .open_table(AUDIT)?
-            .insert(ev.seq, serde_json::to_vec(&ev)?.as_slice())?;
+        self.put(Tbl::Meta, AUDIT_HEAD, &serde_json::to_vec(&new_head)?)?;
+        self.op(
+            Tbl::Audit,
+            &ev.seq.to_le_bytes(),
+            Some(&serde_json::to_vec(&ev)?),
+        )?;
         if !ev.target.is_empty() {
             let key = format!("{}/{:020}", ev.target, ev.seq);
-            self.txn
-                .open_table(AUDIT_BY_TARGET)?
-                .insert(key.as_str(), ())?;
+            self.put(Tbl::AuditByTarget, &key, b"")?;
         }
         self.events.push(ChangeEvent {
             kind: "audit".into(),
@@ -434,16 +714,12 @@ impl Batch {
             cert_pem: a.cert_pem,
         };
         self.put_token(&rec, a.now)?;
-        self.txn
-            .open_table(HOSTS)?
-            .insert(host.host.id.as_str(), serde_json::to_vec(&host)?.as_slice())?;
+        self.put(Tbl::Hosts, &host.host.id, &serde_json::to_vec(&host)?)?;
         let th = format!("{}/{}", rec.id, host.host.id);
-        self.txn.open_table(TOKEN_HOSTS)?.insert(th.as_str(), ())?;
+        self.put(Tbl::TokenHosts, &th, b"")?;
         if let Some(fp) = &a.key_fingerprint {
             let key = format!("{}/{}", rec.id, fp);
-            self.txn
-                .open_table(HOST_KEYS)?
-                .insert(key.as_str(), host.host.id.as_str())?;
+            self.put(Tbl::HostKeys, &key, host.host.id.as_bytes())?;
         }
         details.insert("host_id".into(), host.host.id.clone());
         details.insert("uses".into(), format!("{}/{}", rec.uses, rec.max_uses));
@@ -532,9 +808,7 @@ impl Store for RedbStore {
             if b.token(&token.id)?.is_some() {
                 return Err(StoreError::Conflict("token id collision; try again".into()));
             }
-            b.txn
-                .open_table(NAMES)?
-                .insert(token.name.as_str(), token.id.as_str())?;
+            b.put(Tbl::Names, &token.name, token.id.as_bytes())?;
             b.put_token(&token, token.created_at)?;
             let mut details = BTreeMap::new();
             details.insert("max_uses".to_string(), token.max_uses.to_string());
@@ -658,8 +932,8 @@ impl Store for RedbStore {
             let rec = b
                 .token(&id)?
                 .ok_or_else(|| StoreError::NotFound(id.clone()))?;
-            b.txn.open_table(TOKENS)?.remove(rec.id.as_str())?;
-            b.txn.open_table(NAMES)?.remove(rec.name.as_str())?;
+            b.del(Tbl::Tokens, &rec.id)?;
+            b.del(Tbl::Names, &rec.name)?;
             let mut details = BTreeMap::new();
             details.insert("status".to_string(), rec.status(now).to_string());
             details.insert("uses".to_string(), rec.uses.to_string());
@@ -739,12 +1013,10 @@ impl Store for RedbStore {
                 None => return Err(StoreError::NotFound(format!("host {id}"))),
             };
             let h = &host.host;
-            b.txn.open_table(HOSTS)?.remove(h.id.as_str())?;
-            let th = format!("{}/{}", h.token_id, h.id);
-            b.txn.open_table(TOKEN_HOSTS)?.remove(th.as_str())?;
+            b.del(Tbl::Hosts, &h.id)?;
+            b.del(Tbl::TokenHosts, &format!("{}/{}", h.token_id, h.id))?;
             if let Some(fp) = &h.key_fingerprint {
-                let key = format!("{}/{}", h.token_id, fp);
-                b.txn.open_table(HOST_KEYS)?.remove(key.as_str())?;
+                b.del(Tbl::HostKeys, &format!("{}/{}", h.token_id, fp))?;
             }
             if let Some(mut t) = b.token(&h.token_id)? {
                 t.hosts = t.hosts.saturating_sub(1);
@@ -779,12 +1051,8 @@ impl Store for RedbStore {
             if b.txn.open_table(API_TOKENS)?.get(t.id.as_str())?.is_some() {
                 return Err(StoreError::Conflict("token id collision; try again".into()));
             }
-            b.txn
-                .open_table(API_TOKEN_NAMES)?
-                .insert(name_key.as_str(), t.id.as_str())?;
-            b.txn
-                .open_table(API_TOKENS)?
-                .insert(t.id.as_str(), serde_json::to_vec(&token)?.as_slice())?;
+            b.put(Tbl::ApiTokenNames, &name_key, t.id.as_bytes())?;
+            b.put(Tbl::ApiTokens, &t.id, &serde_json::to_vec(&token)?)?;
             let mut details = BTreeMap::new();
             details.insert("name".to_string(), t.name.clone());
             details.insert("expires_at".to_string(), t.expires_at.to_rfc3339());
@@ -848,11 +1116,8 @@ impl Store for RedbStore {
                 None => return Err(StoreError::NotFound(format!("API token {id}"))),
             };
             let t = &rec.token;
-            b.txn.open_table(API_TOKENS)?.remove(t.id.as_str())?;
-            let name_key = format!("{}/{}", t.user, t.name);
-            b.txn
-                .open_table(API_TOKEN_NAMES)?
-                .remove(name_key.as_str())?;
+            b.del(Tbl::ApiTokens, &t.id)?;
+            b.del(Tbl::ApiTokenNames, &format!("{}/{}", t.user, t.name))?;
             let mut details = BTreeMap::new();
             details.insert("user".to_string(), t.user.clone());
             b.audit(AuditDraft {
@@ -986,7 +1251,7 @@ mod tests {
     fn store_with_events(n: u64) -> (tempfile::TempDir, RedbStore) {
         let dir = tempfile::tempdir().unwrap();
         let (tx, _) = broadcast::channel(16);
-        let store = RedbStore::open(&dir.path().join("db.redb"), tx, 1 << 20).unwrap();
+        let store = RedbStore::open(&dir.path().join("db.redb"), tx, 1 << 20, 1 << 20).unwrap();
         for i in 0..n {
             store.append_audit(draft(i)).unwrap();
         }
