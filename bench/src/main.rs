@@ -122,6 +122,8 @@ async fn drive(
             }
         })
     };
+    eprintln!("single-use-race: racing (daemon pid {pid})");
+    eprintln!("{name}: timed phase started (daemon pid {pid})");
     let ticks0 = cpu_ticks(pid);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
@@ -219,6 +221,7 @@ async fn race(d: &BenchDaemon, tokens: usize, racers: usize) -> anyhow::Result<R
     let total = tokens * racers;
     let barrier = Arc::new(tokio::sync::Barrier::new(total));
     let pid = d.child.id();
+    eprintln!("single-use-race: racing (daemon pid {pid})");
     let ticks0 = cpu_ticks(pid);
     let start = Instant::now();
     let mut tasks = Vec::new();

@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
+use crate::store::DurabilityStats;
+
 #[derive(Debug, Default)]
 pub struct Metrics {
     redeem: Mutex<BTreeMap<&'static str, u64>>,
@@ -18,7 +20,12 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, tokens_by_status: &BTreeMap<&'static str, u64>, hosts: u64) -> String {
+    pub fn render(
+        &self,
+        tokens_by_status: &BTreeMap<&'static str, u64>,
+        hosts: u64,
+        durability: DurabilityStats,
+    ) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -41,6 +48,36 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE gatepass_hosts gauge");
         let _ = writeln!(out, "gatepass_hosts {hosts}");
+        let _ = writeln!(
+            out,
+            "# HELP gatepass_store_journaled_batches_total Write batches made durable by the journal."
+        );
+        let _ = writeln!(out, "# TYPE gatepass_store_journaled_batches_total counter");
+        let _ = writeln!(
+            out,
+            "gatepass_store_journaled_batches_total {}",
+            durability.journaled_batches
+        );
+        let _ = writeln!(
+            out,
+            "# HELP gatepass_store_checkpoints_total Durable database commits (journal folded in)."
+        );
+        let _ = writeln!(out, "# TYPE gatepass_store_checkpoints_total counter");
+        let _ = writeln!(
+            out,
+            "gatepass_store_checkpoints_total {}",
+            durability.checkpoints
+        );
+        let _ = writeln!(
+            out,
+            "# HELP gatepass_store_journal_bytes Journal bytes since the last checkpoint (what a restart would redo)."
+        );
+        let _ = writeln!(out, "# TYPE gatepass_store_journal_bytes gauge");
+        let _ = writeln!(
+            out,
+            "gatepass_store_journal_bytes {}",
+            durability.journal_bytes
+        );
         out
     }
 }

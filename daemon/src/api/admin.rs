@@ -600,6 +600,8 @@ async fn metrics(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Ap
         *by_status.entry(r.status(now).as_str()).or_default() += 1;
         hosts += r.hosts;
     }
-    let text = state.metrics.render(&by_status, hosts);
+    let text = state
+        .metrics
+        .render(&by_status, hosts, state.store.durability_stats());
     Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
 }

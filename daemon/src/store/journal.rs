@@ -113,31 +113,54 @@ impl Journal {
         Ok(last)
     }
 
+    /// Bytes a record with a payload of `payload_len` bytes takes in the journal.
+    pub fn record_len(payload_len: usize) -> u64 {
+        (HEADER + payload_len) as u64
+    }
+
+    /// The journal's size: records since the last checkpoint must fit in it.
+    pub fn capacity(&self) -> u64 {
+        self.capacity
+    }
+
     /// Writes one record and waits until it is on disk. Returns where it starts, or `None`
-    /// when it does not fit (the caller checkpoints instead). After an error the journal ends
-    /// before this record, as if it had never been started.
+    /// when it does not fit (and nothing was written).
     pub fn append(&mut self, seq: u64, payload: &[u8]) -> std::io::Result<Option<u64>> {
-        let len = u32::try_from(payload.len()).map_err(|_| std::io::ErrorKind::InvalidInput)?;
         let start = self.offset;
-        if start + HEADER as u64 + u64::from(len) > self.capacity {
-            return Ok(None);
+        Ok(self.append_all(&[(seq, payload)])?.then_some(start))
+    }
+
+    /// Writes records (consecutive sequence numbers) with one write, and waits until they are on
+    /// disk. Returns `false` when they do not fit (and nothing was written). After an error
+    /// the journal ends before them, as if they had never been started.
+    pub fn append_all(&mut self, records: &[(u64, &[u8])]) -> std::io::Result<bool> {
+        let total: u64 = records
+            .iter()
+            .map(|(_, p)| Journal::record_len(p.len()))
+            .sum();
+        let start = self.offset;
+        if start + total > self.capacity {
+            return Ok(false);
         }
-        let mut record = Vec::with_capacity(HEADER + payload.len());
-        record.extend_from_slice(&seq.to_le_bytes());
-        record.extend_from_slice(&len.to_le_bytes());
-        record.extend_from_slice(&checksum(seq, len, payload).to_le_bytes());
-        record.extend_from_slice(payload);
+        let mut buf = Vec::with_capacity(total as usize);
+        for (seq, payload) in records {
+            let len = u32::try_from(payload.len()).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+            buf.extend_from_slice(&seq.to_le_bytes());
+            buf.extend_from_slice(&len.to_le_bytes());
+            buf.extend_from_slice(&checksum(*seq, len, payload).to_le_bytes());
+            buf.extend_from_slice(payload);
+        }
         let written = self
             .file
-            .write_all_at(&record, start)
+            .write_all_at(&buf, start)
             .and_then(|()| self.file.sync_data());
         if let Err(e) = written {
-            // Best effort: the record may be on disk in part or whole; zero its header.
+            // Best effort: the records may be on disk in part or whole; zero the first header.
             let _ = self.void(start);
             return Err(e);
         }
-        self.offset = start + record.len() as u64;
-        Ok(Some(start))
+        self.offset = start + total;
+        Ok(true)
     }
 
     /// Cancels the record at `start` (the last one written): its header is zeroed on disk, so

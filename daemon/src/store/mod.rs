@@ -255,8 +255,23 @@ impl<T> Queued<T> {
     }
 }
 
+/// How writes have been made durable since start, for `GET /metrics`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DurabilityStats {
+    /// Write batches made durable through the journal.
+    pub journaled_batches: u64,
+    /// Durable database commits (each holds every batch before it).
+    pub checkpoints: u64,
+    /// Bytes of journal records since the last checkpoint: what a restart would redo now.
+    pub journal_bytes: u64,
+}
+
 /// The storage layer the daemon uses.
 pub trait Store: Send + Sync + 'static {
+    /// Counters of how writes became durable (zero for a store without a journal).
+    fn durability_stats(&self) -> DurabilityStats {
+        DurabilityStats::default()
+    }
     /// Stores a new token (fails with `NameTaken` on a duplicate live name) and audits it.
     fn create_token(&self, token: TokenRecord) -> Result<TokenRecord, StoreError>;
     fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;

@@ -13,6 +13,7 @@
 //! Reads use redb's MVCC read transactions on the caller's thread and never wait for the writer.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -206,6 +207,7 @@ type Job = Box<dyn FnOnce(&mut Batch) -> (bool, Reply) + Send>;
 
 pub struct RedbStore {
     db: std::sync::Arc<Database>,
+    counters: std::sync::Arc<Counters>,
     // Sending half of the writer's queue; the writer thread ends when the store is dropped.
     queue: mpsc::Sender<Job>,
 }
@@ -271,19 +273,32 @@ impl RedbStore {
         let seq = replay(&db, &mut journal)?;
         let db = std::sync::Arc::new(db);
         let (tx, rx) = mpsc::channel::<Job>();
+        let (synced, synced_rx) = mpsc::channel::<Synced>();
+        let broken = Broken::default();
+        let counters = std::sync::Arc::new(Counters::default());
         let writer = Writer {
+            counters: counters.clone(),
             db: db.clone(),
-            journal,
             seq,
+            used: 0,
+            capacity: journal.capacity(),
             last_checkpoint: Instant::now(),
-            broken: None,
-            events,
+            broken: broken.clone(),
+            synced,
         };
+        std::thread::Builder::new()
+            .name("gatepass-journal".into())
+            .spawn(move || journal_thread(journal, synced_rx, events, broken))
+            .map_err(|e| Error::io("starting the journal thread", e))?;
         std::thread::Builder::new()
             .name("gatepass-writer".into())
             .spawn(move || writer.run(rx))
             .map_err(|e| Error::io("starting the writer thread", e))?;
-        Ok(RedbStore { db, queue: tx })
+        Ok(RedbStore {
+            db,
+            counters,
+            queue: tx,
+        })
     }
 
     /// Runs `f` inside the next write batch and waits until that batch is durable.
@@ -358,17 +373,42 @@ impl RedbStore {
     }
 }
 
-/// The writer thread's state: the database, the journal, and where the checkpoints are.
+/// The writer thread's state. It runs batches one after another, each in a write transaction
+/// committed without fsync, and hands them, in order, to the journal thread, which makes them
+/// durable and answers; so the next batch is built while the last one's record is written.
 struct Writer {
     db: std::sync::Arc<Database>,
-    journal: Journal,
-    /// Sequence number of the last batch that changed anything (journaled or checkpointed).
+    /// Sequence number of the last batch journaled or checkpointed.
     seq: u64,
+    /// Bytes of journal records handed over since the last checkpoint, and the room there is.
+    used: u64,
+    capacity: u64,
     last_checkpoint: Instant,
-    /// Set when the journal could not be written nor its partial record cancelled: from then on
-    /// every write is refused, so no answer can contradict what a restart would replay.
-    broken: Option<String>,
-    events: broadcast::Sender<ChangeEvent>,
+    broken: Broken,
+    synced: mpsc::Sender<Synced>,
+    counters: std::sync::Arc<Counters>,
+}
+
+/// The writer's counters, read by `durability_stats`.
+#[derive(Debug, Default)]
+struct Counters {
+    journaled: AtomicU64,
+    checkpoints: AtomicU64,
+    journal_bytes: AtomicU64,
+}
+
+/// Set when the journal could not be written: the database then holds batches that are not
+/// durable, so every later write is refused until a restart redoes the journal's good part.
+type Broken = std::sync::Arc<std::sync::Mutex<Option<String>>>;
+
+/// A committed batch on its way to its callers, in commit order.
+struct Synced {
+    /// The batch's journal record, or `None` for a checkpoint (durable already, with everything
+    /// before it: the journal starts over) or a batch that changed nothing.
+    record: Option<(u64, Vec<u8>)>,
+    checkpoint: bool,
+    replies: Vec<Reply>,
+    changes: Vec<ChangeEvent>,
 }
 
 impl Writer {
@@ -392,8 +432,8 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if let Some(why) = &self.broken {
-                tracing::error!(error = %why, "refusing writes");
+            if let Some(why) = broken_reason(&self.broken) {
+                tracing::error!(error = %why, "refusing writes until gatepassd restarts");
                 continue; // dropping the jobs answers each caller with an error
             }
             let txn = match self.db.begin_write() {
@@ -409,84 +449,86 @@ impl Writer {
                 log: Vec::new(),
             };
             let mut replies = Vec::with_capacity(jobs.len());
-            let mut failed = None;
+            let mut failed = false;
             for job in jobs {
                 let (fatal, reply) = job(&mut batch);
                 replies.push(reply);
                 if fatal {
-                    failed = Some("a storage error aborted the batch".to_string());
+                    failed = true;
                     break;
                 }
             }
-            let Batch {
-                txn,
-                events: changes,
-                log,
-            } = batch;
-            let outcome = match failed {
-                Some(msg) => {
-                    let _ = txn.abort();
-                    Err(msg)
-                }
-                None => self.commit(txn, &log).map_err(|e| {
+            let Batch { txn, events, log } = batch;
+            let committed = if failed {
+                let _ = txn.abort();
+                Err("a storage error aborted the batch".to_string())
+            } else {
+                self.commit(txn, log).map_err(|e| {
                     tracing::error!(error = %e, "commit failed");
                     e.to_string()
-                }),
+                })
             };
-            let ok = outcome.is_ok();
-            for reply in replies {
-                reply(outcome.clone());
-            }
-            if ok {
-                for c in changes {
-                    // No listeners is fine.
-                    let _ = self.events.send(c);
+            match committed {
+                Ok((record, checkpoint)) => self.hand_over(Synced {
+                    record,
+                    checkpoint,
+                    replies,
+                    changes: events,
+                }),
+                Err(e) => {
+                    for reply in replies {
+                        reply(Err(e.clone()));
+                    }
                 }
             }
         }
     }
 
-    /// Makes a batch durable: its record goes to the journal (one write, one fdatasync), then
-    /// the transaction commits without an fsync of its own, which readers see at once. When the
-    /// journal is full or a checkpoint is due, the batch commits durably instead.
-    fn commit(&mut self, mut txn: WriteTransaction, log: &[u8]) -> Result<(), StoreError> {
+    /// Commits a batch: without fsync when its journal record fits (the journal thread makes it
+    /// durable), else durably as a checkpoint. Returns the record to journal, and whether this
+    /// was a checkpoint.
+    #[allow(clippy::type_complexity)]
+    fn commit(
+        &mut self,
+        mut txn: WriteTransaction,
+        log: Vec<u8>,
+    ) -> Result<(Option<(u64, Vec<u8>)>, bool), StoreError> {
         if log.is_empty() {
-            txn.abort()?; // nothing changed
-            return Ok(());
+            txn.abort()?; // nothing changed; answered once what it saw is durable
+            return Ok((None, false));
         }
-        let seq = self.seq + 1;
-        if self.last_checkpoint.elapsed() < CHECKPOINT_EVERY {
-            let io = |e: std::io::Error| StoreError::Backend(format!("journal: {e}"));
-            if let Some(at) = self.journal.append(seq, log).map_err(io)? {
-                self.seq = seq;
-                txn.set_durability(Durability::None)?;
-                return txn.commit().map_err(|e| {
-                    if let Err(v) = self.journal.void(at) {
-                        self.broken = Some(format!("journal: {v}"));
-                    }
-                    self.seq = seq - 1;
-                    StoreError::from(e)
-                });
-            }
+        let len = Journal::record_len(log.len());
+        if self.last_checkpoint.elapsed() < CHECKPOINT_EVERY && self.used + len <= self.capacity {
+            txn.set_durability(Durability::None)?;
+            txn.commit()?;
+            self.seq += 1;
+            self.used += len;
+            self.counters.journaled.fetch_add(1, Ordering::Relaxed);
+            self.counters
+                .journal_bytes
+                .store(self.used, Ordering::Relaxed);
+            return Ok((Some((self.seq, log)), false));
         }
-        self.seq = seq;
-        self.checkpoint(txn)
+        self.checkpoint(txn)?;
+        Ok((None, true))
     }
 
-    /// A durable commit that also records the last batch it holds; the journal starts over.
+    /// A durable commit that also records the last batch the database holds.
     fn checkpoint(&mut self, mut txn: WriteTransaction) -> Result<(), StoreError> {
         txn.open_table(META)?
             .insert(JOURNAL_SEQ, self.seq.to_le_bytes().as_slice())?;
         txn.set_durability(Durability::Immediate)?;
         txn.commit()?;
-        self.journal.reset();
+        self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
+        self.counters.journal_bytes.store(0, Ordering::Relaxed);
+        self.used = 0;
         self.last_checkpoint = Instant::now();
         Ok(())
     }
 
-    /// When idle or stopping: folds the journal into the database so a restart replays little.
+    /// When idle or stopping: folds the journal into the database so a restart redoes little.
     fn checkpoint_if_needed(&mut self) {
-        if self.journal.used() == 0 || self.broken.is_some() {
+        if self.used == 0 || broken_reason(&self.broken).is_some() {
             return;
         }
         let done = self
@@ -494,8 +536,84 @@ impl Writer {
             .begin_write()
             .map_err(StoreError::from)
             .and_then(|txn| self.checkpoint(txn));
-        if let Err(e) = done {
-            tracing::error!(error = %e, "checkpoint failed");
+        match done {
+            Ok(()) => self.hand_over(Synced {
+                record: None,
+                checkpoint: true,
+                replies: Vec::new(),
+                changes: Vec::new(),
+            }),
+            Err(e) => tracing::error!(error = %e, "checkpoint failed"),
+        }
+    }
+
+    fn hand_over(&self, s: Synced) {
+        if self.synced.send(s).is_err() {
+            // The journal thread is gone (it only stops when this thread does): the replies
+            // dropped with the message answer their callers with an error.
+            tracing::error!("the journal thread has stopped");
+        }
+    }
+}
+
+fn broken_reason(b: &Broken) -> Option<String> {
+    b.lock()
+        .map(|g| g.clone())
+        .unwrap_or_else(|p| p.into_inner().clone())
+}
+
+/// The journal thread: takes every committed batch waiting, writes their records with one
+/// write and one fdatasync, then answers their callers and announces their changes, in order.
+fn journal_thread(
+    mut journal: Journal,
+    rx: mpsc::Receiver<Synced>,
+    events: broadcast::Sender<ChangeEvent>,
+    broken: Broken,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut items = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            items.push(more);
+        }
+        // Whatever precedes the last checkpoint is durable through it; the rest is journaled
+        // from the start of the file.
+        let fresh = match items.iter().rposition(|i| i.checkpoint) {
+            Some(k) => {
+                journal.reset();
+                k + 1
+            }
+            None => 0,
+        };
+        let records: Vec<(u64, &[u8])> = items[fresh..]
+            .iter()
+            .filter_map(|i| i.record.as_ref().map(|(seq, log)| (*seq, log.as_slice())))
+            .collect();
+        let written = match broken_reason(&broken) {
+            Some(why) => Err(why),
+            None if records.is_empty() => Ok(()),
+            None => match journal.append_all(&records) {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("journal: a record did not fit".to_string()),
+                Err(e) => Err(format!("journal: {e}")),
+            },
+        };
+        if let Err(why) = &written {
+            tracing::error!(error = %why, "the journal cannot be written; refusing writes until gatepassd restarts");
+            if let Ok(mut b) = broken.lock() {
+                b.get_or_insert_with(|| why.clone());
+            }
+        }
+        for (i, item) in items.into_iter().enumerate() {
+            let outcome = if i < fresh { Ok(()) } else { written.clone() };
+            let ok = outcome.is_ok();
+            for reply in item.replies {
+                reply(outcome.clone());
+            }
+            if ok {
+                for c in item.changes {
+                    let _ = events.send(c); // no listeners is fine
+                }
+            }
         }
     }
 }
@@ -800,6 +918,14 @@ fn change_details(change: &TokenChange, before: &TokenRecord) -> (Vec<AuditActio
 }
 
 impl Store for RedbStore {
+    fn durability_stats(&self) -> DurabilityStats {
+        DurabilityStats {
+            journaled_batches: self.counters.journaled.load(Ordering::Relaxed),
+            checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
+            journal_bytes: self.counters.journal_bytes.load(Ordering::Relaxed),
+        }
+    }
+
     fn create_token(&self, token: TokenRecord) -> Result<TokenRecord, StoreError> {
         self.write(move |b| {
             if b.txn.open_table(NAMES)?.get(token.name.as_str())?.is_some() {
