@@ -5,6 +5,7 @@
 //! Invariant: this crate knows nothing of axum, redb or ratatui. Without the `client` feature it
 //! has no I/O at all, so everything here is tested without sockets.
 
+pub mod binary;
 pub mod duration;
 pub mod error;
 pub mod paths;
@@ -27,4 +28,6 @@ pub enum Error {
     Duration { input: String, reason: &'static str },
     #[error("invalid time {input:?}: expected RFC 3339, e.g. 2030-01-31T18:00:00Z")]
     Time { input: String },
+    #[error("damaged binary data: {0}")]
+    Binary(&'static str),
 }

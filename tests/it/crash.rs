@@ -53,7 +53,10 @@ async fn sigkill_without_a_journal_loses_nothing_acknowledged() {
         20,
         |before, after| {
             assert_eq!(after.journaled, 0, "{after:?}");
-            assert!(after.checkpoints > before.checkpoints, "{before:?} → {after:?}");
+            assert!(
+                after.checkpoints > before.checkpoints,
+                "{before:?} → {after:?}"
+            );
         },
     )
     .await;

@@ -1,5 +1,7 @@
 //! The whole life of a token through the real CLI and real HTTPS redemptions.
 
+use gatepass_protocol::binary;
+
 use crate::support::{Daemon, assert_error};
 
 #[tokio::test]
@@ -244,4 +246,71 @@ async fn list_sorts_filters_and_exports_csv() {
         Some(2),
         "--json and --csv exclude each other"
     );
+}
+
+#[tokio::test]
+async fn the_binary_token_list_says_what_the_json_one_says() {
+    let d = Daemon::start();
+    d.mint(&["--name", "plain"]);
+    d.mint(&[
+        "--name",
+        "rich é",
+        "--group",
+        "web",
+        "--label",
+        "plan=gold",
+        "--label",
+        "tier=1",
+        "--description",
+        "quotes \" and \\ backslashes",
+        "--uses",
+        "unlimited",
+        "--no-expiry",
+    ]);
+    d.mint(&["--name", "gone", "--uses", "3"]);
+    d.cli_ok(&["tokens", "revoke", "gone"]);
+    let c = d.client();
+
+    let json = c.raw("GET", "/v1/tokens?sort=name", None).await.unwrap();
+    assert_eq!(json.status, 200);
+    assert_eq!(json.header("content-type"), Some("application/json"));
+    let from_json: Vec<gatepass_protocol::Token> = gatepass_protocol::client::decode(json).unwrap();
+    assert_eq!(from_json.len(), 3);
+
+    let bin = c
+        .raw_accepting(
+            "GET",
+            "/v1/tokens?sort=name",
+            None,
+            Some("text/html, application/vnd.gatepass.token-list;q=0.9"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(bin.header("content-type"), Some(binary::TOKEN_LIST));
+    assert_eq!(binary::decode_tokens(&bin.body).unwrap(), from_json);
+    // The typed client asks for the binary form and gets the same list.
+    let q = gatepass_protocol::TokenQuery {
+        sort: Some(gatepass_protocol::SortColumn::Name),
+        ..Default::default()
+    };
+    assert_eq!(c.list_tokens(&q).await.unwrap(), from_json);
+
+    // Any other Accept gets JSON.
+    for accept in [
+        "application/json",
+        "*/*",
+        "application/vnd.gatepass.token-list2",
+        "text/é",
+    ] {
+        let r = c
+            .raw_accepting("GET", "/v1/tokens", None, Some(accept))
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "{accept}");
+        assert_eq!(
+            r.header("content-type"),
+            Some("application/json"),
+            "{accept}"
+        );
+    }
 }

@@ -25,6 +25,9 @@ struct Args {
     /// Times each operation is repeated.
     #[arg(long, default_value_t = 40)]
     rounds: usize,
+    /// Times the whole list is fetched over the socket.
+    #[arg(long, default_value_t = 5)]
+    lists: usize,
 }
 
 struct Bench {
@@ -64,13 +67,15 @@ async fn main() -> anyhow::Result<()> {
     let t = Instant::now();
     mint(&client, "bench", args.tokens, MaxUses::Limited(5), 64).await?;
     let minted = t.elapsed();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Idle: nothing in flight for two seconds (the store checkpoints after one).
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_minted = daemon.rss_kib();
 
     // Listing every token over the socket, as the console does on connect.
+    eprintln!("listing (daemon pid {})", daemon.child.id());
     let mut lists = Vec::new();
     let mut tokens = Vec::new();
-    for _ in 0..5 {
+    for _ in 0..args.lists {
         let t = Instant::now();
         tokens = client.list_tokens(&TokenQuery::default()).await?;
         lists.push(t.elapsed());
@@ -84,9 +89,14 @@ async fn main() -> anyhow::Result<()> {
     let decoded: Vec<gatepass_protocol::Token> = gatepass_protocol::client::decode(raw.clone())?;
     let decode = t.elapsed();
     anyhow::ensure!(decoded.len() == tokens.len(), "the two lists differ");
-    // Idle: nothing in flight for a moment.
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = daemon.rss_kib();
+    if std::env::var_os("GATEPASS_BENCH_RSS_TRACE").is_some() {
+        for s in 0..8 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            eprintln!("rss after {} s: {:?} KiB", s + 3, daemon.rss_kib());
+        }
+    }
 
     let (w, h) = (120, 40);
     let mut app = App::new(

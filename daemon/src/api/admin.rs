@@ -10,11 +10,12 @@ use axum::Json;
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State as S};
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt;
+use gatepass_protocol::binary;
 use gatepass_protocol::token::{self, TokenKind};
 use gatepass_protocol::{
     ApiToken, AuditQuery, ChangeEvent, CreateApiTokenRequest, CreateApiTokenResponse,
@@ -142,8 +143,16 @@ fn matches(t: &Token, q: &TokenQuery) -> bool {
 async fn list_tokens(
     caller: Caller,
     S(state): S<Arc<State>>,
+    headers: HeaderMap,
     q: Result<Query<TokenQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
+    // The console and CLI ask for the compact binary list; everyone else gets JSON.
+    let binary = headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.split(';').next().map(str::trim) == Some(binary::TOKEN_LIST));
     let mut q = query(q)?;
     if !caller.sees_all() {
         if q.owner.as_ref().is_some_and(|o| *o != caller.user) {
@@ -166,16 +175,31 @@ async fn list_tokens(
         if q.desc {
             tokens.reverse();
         }
-        let mut body = Vec::with_capacity(tokens.len() * 512 + 2);
-        serde_json::to_writer(&mut body, &tokens)?;
-        if tokens.len() >= 10_000 {
-            drop(tokens);
-            crate::release_freed_memory();
-        }
-        Ok(body)
+        let body = if binary {
+            binary::encode_tokens(&tokens)
+        } else {
+            let mut body = Vec::with_capacity(tokens.len() * 512 + 2);
+            serde_json::to_writer(&mut body, &tokens)?;
+            body
+        };
+        Ok((body, tokens))
     })
     .await?;
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    let (body, tokens) = body;
+    // Freeing a large list (a million small allocations) and handing the memory back to the
+    // system happen after the answer, not before it.
+    if tokens.len() >= 10_000 {
+        tokio::task::spawn_blocking(move || {
+            drop(tokens);
+            crate::release_freed_memory();
+        });
+    }
+    let content_type = if binary {
+        binary::TOKEN_LIST
+    } else {
+        "application/json"
+    };
+    Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }
 
 async fn create_token(

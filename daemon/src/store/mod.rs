@@ -5,6 +5,7 @@
 //! on disk. Implementations may commit several concurrent calls together (group commit), as long
 //! as each call's checks see the effects of the calls committed before it in the same batch.
 
+pub mod codec;
 pub mod journal;
 pub mod redb_store;
 

@@ -24,6 +24,7 @@ use ::redb::{
 use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, Host, Timestamp};
 use tokio::sync::broadcast;
 
+use super::codec::{decode_token, encode_token};
 use super::journal::Journal;
 use super::*;
 use crate::error::{Error, StoreError};
@@ -683,11 +684,11 @@ impl Batch {
     fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         let t = self.txn.open_table(TOKENS)?;
         let v = t.get(id)?;
-        v.map(|v| get_json(v.value())).transpose()
+        v.map(|v| decode_token(v.value())).transpose()
     }
 
     fn put_token(&mut self, rec: &TokenRecord, now: Timestamp) -> Result<(), StoreError> {
-        self.put(Tbl::Tokens, &rec.id, &serde_json::to_vec(rec)?)?;
+        self.put(Tbl::Tokens, &rec.id, &encode_token(rec))?;
         self.events.push(ChangeEvent {
             kind: "token".into(),
             token: Some(rec.view(now)),
@@ -965,7 +966,7 @@ impl Store for RedbStore {
         self.read(|r| {
             let t = r.open_table(TOKENS)?;
             let v = t.get(id)?;
-            v.map(|v| get_json(v.value())).transpose()
+            v.map(|v| decode_token(v.value())).transpose()
         })
     }
 
@@ -983,7 +984,7 @@ impl Store for RedbStore {
             let mut out = Vec::with_capacity(t.len()? as usize);
             for item in t.iter()? {
                 let (_, v) = item?;
-                out.push(get_json(v.value())?);
+                out.push(decode_token(v.value())?);
             }
             Ok(out)
         })

@@ -376,10 +376,24 @@ impl Client {
         path: &str,
         body: Option<Vec<u8>>,
     ) -> Result<RawResponse> {
+        self.raw_accepting(method, path, body, None).await
+    }
+
+    /// `raw`, with an `Accept` header naming the answer's preferred form.
+    pub async fn raw_accepting(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Vec<u8>>,
+        accept: Option<&str>,
+    ) -> Result<RawResponse> {
         let fut = async {
             let mut headers: Vec<(&str, &str)> = Vec::new();
             if body.is_some() {
                 headers.push(("content-type", "application/json"));
+            }
+            if let Some(a) = accept {
+                headers.push(("accept", a));
             }
             let body = body.unwrap_or_default();
             match &self.endpoint {
@@ -424,8 +438,22 @@ impl Client {
         self.get("/v1/whoami").await
     }
 
+    /// Asks for the compact binary list (`binary::TOKEN_LIST`); a daemon that answers in JSON
+    /// is understood too.
     pub async fn list_tokens(&self, q: &TokenQuery) -> Result<Vec<Token>> {
-        self.get(&format!("/v1/tokens{}", query_string(q))).await
+        let path = format!("/v1/tokens{}", query_string(q));
+        let resp = self
+            .raw_accepting("GET", &path, None, Some(crate::binary::TOKEN_LIST))
+            .await?;
+        if (200..300).contains(&resp.status)
+            && resp.header("content-type") == Some(crate::binary::TOKEN_LIST)
+        {
+            return crate::binary::decode_tokens(&resp.body).map_err(|e| ClientError::Decode {
+                status: resp.status,
+                detail: e.to_string(),
+            });
+        }
+        decode(resp)
     }
 
     pub async fn create_token(&self, req: &CreateTokenRequest) -> Result<CreateTokenResponse> {

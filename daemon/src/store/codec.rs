@@ -1,0 +1,193 @@
+//! The stored form of a token record: the compact binary layout of `gatepass_protocol::binary`
+//! (a token is decoded and re-encoded by every redemption, and a full list decodes every token
+//! on record). A version byte leads (`1`); records written as JSON by earlier versions (they
+//! start with `{`) are still read, and are rewritten in this form the next time they change.
+//!
+//! Field order: id, name, description, group, labels, owner, max_uses, uses, last_used_at,
+//! last_used_by, expires_at, created_at, created_by, disabled, revoked_at, allowed_cidrs,
+//! not_before, hosts, secret_hash.
+
+use gatepass_protocol::binary::{Reader, Writer};
+
+use super::TokenRecord;
+use crate::error::StoreError;
+
+const V1: u8 = 1;
+
+pub fn encode_token(r: &TokenRecord) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(256));
+    w.byte(V1);
+    w.str(&r.id);
+    w.str(&r.name);
+    w.str(&r.description);
+    w.opt(r.group.as_deref(), Writer::str);
+    w.labels(&r.labels);
+    w.str(&r.owner);
+    w.max_uses(r.max_uses);
+    w.u64(r.uses);
+    w.opt(r.last_used_at, Writer::ts);
+    w.opt(r.last_used_by.as_deref(), Writer::str);
+    w.opt(r.expires_at, Writer::ts);
+    w.ts(r.created_at);
+    w.str(&r.created_by);
+    w.flag(r.disabled);
+    w.opt(r.revoked_at, Writer::ts);
+    w.strings(&r.allowed_cidrs);
+    w.opt(r.not_before, Writer::ts);
+    w.u64(r.hosts);
+    w.str(&r.secret_hash);
+    w.0
+}
+
+pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord, StoreError> {
+    match bytes.first() {
+        Some(&V1) => {}
+        Some(b'{') => return Ok(serde_json::from_slice(bytes)?),
+        _ => return Err(damaged()),
+    }
+    let mut r = Reader(&bytes[1..]);
+    let rec = (|| {
+        let rec = TokenRecord {
+            id: r.string()?,
+            name: r.string()?,
+            description: r.string()?,
+            group: r.opt(Reader::string)?,
+            labels: r.labels()?,
+            owner: r.string()?,
+            max_uses: r.max_uses()?,
+            uses: r.u64()?,
+            last_used_at: r.opt(Reader::ts)?,
+            last_used_by: r.opt(Reader::string)?,
+            expires_at: r.opt(Reader::ts)?,
+            created_at: r.ts()?,
+            created_by: r.string()?,
+            disabled: r.flag()?,
+            revoked_at: r.opt(Reader::ts)?,
+            allowed_cidrs: r.strings()?,
+            not_before: r.opt(Reader::ts)?,
+            hosts: r.u64()?,
+            secret_hash: r.string()?,
+        };
+        r.end()?;
+        Ok::<_, gatepass_protocol::Error>(rec)
+    })();
+    rec.map_err(|_| damaged())
+}
+
+fn damaged() -> StoreError {
+    StoreError::Backend("a stored token record is damaged".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use gatepass_protocol::{MaxUses, Timestamp};
+
+    use super::*;
+
+    fn full() -> TokenRecord {
+        TokenRecord {
+            id: "AbCdEfGh12345678".into(),
+            name: "web-rollout é".into(),
+            description: "for the \"web\" fleet\nline two".into(),
+            group: Some("web".into()),
+            labels: [
+                ("env".to_string(), "prod".to_string()),
+                ("k".into(), String::new()),
+            ]
+            .into_iter()
+            .collect(),
+            owner: "alice".into(),
+            max_uses: MaxUses::Limited(1_000_000_000),
+            uses: 7,
+            last_used_at: Some(Timestamp(1_700_000_500)),
+            last_used_by: Some("h1 (10.0.0.1)".into()),
+            expires_at: Some(Timestamp(1_800_000_000)),
+            created_at: Timestamp(1_600_000_000),
+            created_by: "root".into(),
+            disabled: true,
+            revoked_at: Some(Timestamp(1_700_000_000)),
+            allowed_cidrs: vec!["10.0.0.0/8".into(), "::1/128".into()],
+            not_before: Some(Timestamp(1_650_000_000)),
+            hosts: 3,
+            secret_hash: "ab".repeat(32),
+        }
+    }
+
+    fn bare() -> TokenRecord {
+        TokenRecord {
+            group: None,
+            labels: BTreeMap::new(),
+            max_uses: MaxUses::Unlimited,
+            last_used_at: None,
+            last_used_by: None,
+            expires_at: None,
+            disabled: false,
+            revoked_at: None,
+            allowed_cidrs: vec![],
+            not_before: None,
+            description: String::new(),
+            ..full()
+        }
+    }
+
+    #[test]
+    fn records_come_back_as_they_went_in() {
+        let huge = TokenRecord {
+            max_uses: MaxUses::Limited(u64::MAX),
+            uses: u64::MAX,
+            hosts: u64::MAX,
+            last_used_at: Some(Timestamp(-5)),
+            expires_at: Some(Timestamp(i64::MAX)),
+            created_at: Timestamp(i64::MIN),
+            ..full()
+        };
+        for rec in [full(), bare(), huge] {
+            let bytes = encode_token(&rec);
+            assert_eq!(decode_token(&bytes).unwrap(), rec);
+            assert!(bytes.len() < serde_json::to_vec(&rec).unwrap().len());
+        }
+    }
+
+    #[test]
+    fn records_stored_as_json_are_still_read() {
+        for rec in [full(), bare()] {
+            let json = serde_json::to_vec(&rec).unwrap();
+            assert_eq!(decode_token(&json).unwrap(), rec);
+        }
+    }
+
+    #[test]
+    fn every_truncation_or_extension_is_refused_without_a_panic() {
+        let bytes = encode_token(&full());
+        for n in 0..bytes.len() {
+            assert!(
+                decode_token(&bytes[..n]).is_err(),
+                "a {n}-byte prefix was accepted"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode_token(&longer).is_err());
+        let mut wrong_version = bytes;
+        wrong_version[0] = 2;
+        assert!(decode_token(&wrong_version).is_err());
+    }
+
+    #[test]
+    fn a_damaged_count_is_refused() {
+        // The labels count of `bare()` sits after the version byte, three strings and the group
+        // flag; make it claim four billion labels.
+        let rec = bare();
+        let mut bytes = encode_token(&rec);
+        let at = 1
+            + [&rec.id, &rec.name, &rec.description]
+                .iter()
+                .map(|s| 4 + s.len())
+                .sum::<usize>()
+            + 1;
+        bytes[at..at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(decode_token(&bytes).is_err());
+    }
+}

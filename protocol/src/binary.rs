@@ -1,0 +1,329 @@
+//! A compact binary form for large answers, and the primitives it is built from (the daemon
+//! stores its token records with the same `Writer` and `Reader`).
+//!
+//! `GET /v1/tokens` answers in this form when the request's `Accept` names [`TOKEN_LIST`]
+//! (the console and the CLI do): 100,000 tokens are decoded several times faster than from
+//! JSON, with no escaping to scan. Anything else gets JSON, so scripts see no difference.
+//!
+//! Layout: strings are a u32 length and UTF-8 bytes, integers little-endian, an optional field
+//! is a 0/1 byte then the value, a list or map a u32 count then its items, `max_uses` is 0
+//! (unlimited) or 1 and a u64, a status its index in `TokenStatus::ALL`. A token list is a
+//! version byte (1), a u32 count, then each token's fields in the order of [`Token`].
+
+use std::collections::BTreeMap;
+
+use crate::{Error, MaxUses, Timestamp, Token, TokenStatus};
+
+/// The media type of a token list in this form.
+pub const TOKEN_LIST: &str = "application/vnd.gatepass.token-list";
+
+const V1: u8 = 1;
+
+fn damaged(what: &'static str) -> Error {
+    Error::Binary(what)
+}
+
+/// Appends fields to a buffer.
+#[derive(Debug, Default)]
+pub struct Writer(pub Vec<u8>);
+
+impl Writer {
+    pub fn byte(&mut self, b: u8) {
+        self.0.push(b);
+    }
+    /// A length or count. Every one this crate writes is bounded far below 4 GiB by the request
+    /// limits; a larger one is written as `u32::MAX` and refused when read back.
+    pub fn count(&mut self, n: usize) {
+        self.0
+            .extend_from_slice(&u32::try_from(n).unwrap_or(u32::MAX).to_le_bytes());
+    }
+    pub fn u64(&mut self, n: u64) {
+        self.0.extend_from_slice(&n.to_le_bytes());
+    }
+    pub fn ts(&mut self, t: Timestamp) {
+        self.0.extend_from_slice(&t.0.to_le_bytes());
+    }
+    pub fn flag(&mut self, b: bool) {
+        self.0.push(u8::from(b));
+    }
+    pub fn str(&mut self, s: &str) {
+        self.count(s.len());
+        self.0.extend_from_slice(s.as_bytes());
+    }
+    pub fn opt<T>(&mut self, v: Option<T>, put: fn(&mut Writer, T)) {
+        match v {
+            None => self.0.push(0),
+            Some(v) => {
+                self.0.push(1);
+                put(self, v);
+            }
+        }
+    }
+    pub fn max_uses(&mut self, m: MaxUses) {
+        match m {
+            MaxUses::Unlimited => self.0.push(0),
+            MaxUses::Limited(n) => {
+                self.0.push(1);
+                self.u64(n);
+            }
+        }
+    }
+    pub fn labels(&mut self, labels: &BTreeMap<String, String>) {
+        self.count(labels.len());
+        for (k, v) in labels {
+            self.str(k);
+            self.str(v);
+        }
+    }
+    pub fn strings(&mut self, items: &[String]) {
+        self.count(items.len());
+        for s in items {
+            self.str(s);
+        }
+    }
+}
+
+/// Takes fields off the front of a byte slice; every method refuses (never panics on) short,
+/// oversized or malformed input.
+#[derive(Debug)]
+pub struct Reader<'a>(pub &'a [u8]);
+
+impl Reader<'_> {
+    fn take<const N: usize>(&mut self) -> Result<[u8; N], Error> {
+        let (head, rest) = self
+            .0
+            .split_first_chunk::<N>()
+            .ok_or_else(|| damaged("it ends too soon"))?;
+        self.0 = rest;
+        Ok(*head)
+    }
+    pub fn byte(&mut self) -> Result<u8, Error> {
+        Ok(self.take::<1>()?[0])
+    }
+    pub fn flag(&mut self) -> Result<bool, Error> {
+        match self.byte()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            _ => Err(damaged("a flag is neither 0 nor 1")),
+        }
+    }
+    /// A count of items that each take at least `min_item` bytes: a damaged count cannot make
+    /// the caller allocate for more items than the input could hold.
+    pub fn count(&mut self, min_item: usize) -> Result<usize, Error> {
+        let n = u32::from_le_bytes(self.take()?) as usize;
+        if n.saturating_mul(min_item.max(1)) > self.0.len() {
+            return Err(damaged("a count exceeds the data"));
+        }
+        Ok(n)
+    }
+    pub fn u64(&mut self) -> Result<u64, Error> {
+        Ok(u64::from_le_bytes(self.take()?))
+    }
+    pub fn ts(&mut self) -> Result<Timestamp, Error> {
+        Ok(Timestamp(i64::from_le_bytes(self.take()?)))
+    }
+    pub fn string(&mut self) -> Result<String, Error> {
+        let n = self.count(1)?;
+        let (s, rest) = self.0.split_at(n);
+        self.0 = rest;
+        String::from_utf8(s.to_vec()).map_err(|_| damaged("a string is not UTF-8"))
+    }
+    pub fn opt<T>(&mut self, get: fn(&mut Self) -> Result<T, Error>) -> Result<Option<T>, Error> {
+        if self.flag()? {
+            get(self).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+    pub fn max_uses(&mut self) -> Result<MaxUses, Error> {
+        match self.byte()? {
+            0 => Ok(MaxUses::Unlimited),
+            1 => Ok(MaxUses::Limited(self.u64()?)),
+            _ => Err(damaged("max_uses has an unknown form")),
+        }
+    }
+    pub fn labels(&mut self) -> Result<BTreeMap<String, String>, Error> {
+        let n = self.count(8)?;
+        let mut m = BTreeMap::new();
+        for _ in 0..n {
+            let k = self.string()?;
+            m.insert(k, self.string()?);
+        }
+        Ok(m)
+    }
+    pub fn strings(&mut self) -> Result<Vec<String>, Error> {
+        let n = self.count(4)?;
+        (0..n).map(|_| self.string()).collect()
+    }
+    /// Refuses bytes left over after the last field.
+    pub fn end(&self) -> Result<(), Error> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(damaged("bytes follow the last field"))
+        }
+    }
+}
+
+/// A token list in the binary form.
+pub fn encode_tokens(tokens: &[Token]) -> Vec<u8> {
+    let mut w = Writer(Vec::with_capacity(5 + tokens.len() * 200));
+    w.byte(V1);
+    w.count(tokens.len());
+    for t in tokens {
+        w.str(&t.id);
+        w.str(&t.prefix);
+        w.str(&t.name);
+        w.str(&t.description);
+        w.opt(t.group.as_deref(), Writer::str);
+        w.labels(&t.labels);
+        w.str(&t.owner);
+        w.max_uses(t.max_uses);
+        w.u64(t.uses);
+        w.opt(t.last_used_at, Writer::ts);
+        w.opt(t.last_used_by.as_deref(), Writer::str);
+        w.opt(t.expires_at, Writer::ts);
+        w.ts(t.created_at);
+        w.str(&t.created_by);
+        w.flag(t.disabled);
+        w.opt(t.revoked_at, Writer::ts);
+        w.strings(&t.allowed_cidrs);
+        w.opt(t.not_before, Writer::ts);
+        w.u64(t.hosts);
+        let status = TokenStatus::ALL.iter().position(|s| *s == t.status);
+        w.byte(status.unwrap_or_default() as u8);
+    }
+    w.0
+}
+
+/// Reads a token list written by [`encode_tokens`].
+pub fn decode_tokens(bytes: &[u8]) -> Result<Vec<Token>, Error> {
+    let mut r = Reader(bytes);
+    if r.byte()? != V1 {
+        return Err(damaged("unknown version"));
+    }
+    // The smallest token takes well over 64 bytes.
+    let n = r.count(64)?;
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        out.push(Token {
+            id: r.string()?,
+            prefix: r.string()?,
+            name: r.string()?,
+            description: r.string()?,
+            group: r.opt(Reader::string)?,
+            labels: r.labels()?,
+            owner: r.string()?,
+            max_uses: r.max_uses()?,
+            uses: r.u64()?,
+            last_used_at: r.opt(Reader::ts)?,
+            last_used_by: r.opt(Reader::string)?,
+            expires_at: r.opt(Reader::ts)?,
+            created_at: r.ts()?,
+            created_by: r.string()?,
+            disabled: r.flag()?,
+            revoked_at: r.opt(Reader::ts)?,
+            allowed_cidrs: r.strings()?,
+            not_before: r.opt(Reader::ts)?,
+            hosts: r.u64()?,
+            status: *TokenStatus::ALL
+                .get(usize::from(r.byte()?))
+                .ok_or_else(|| damaged("unknown status"))?,
+        });
+    }
+    r.end()?;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn token(i: u64, status: TokenStatus) -> Token {
+        Token {
+            id: format!("AbCdEfGh{i:08}"),
+            prefix: format!("gpt_AbCdEfGh{i:08}…"),
+            name: format!("rollout-{i} é"),
+            description: "for the \"web\" fleet\nline two".into(),
+            group: i.is_multiple_of(2).then(|| "web".to_string()),
+            labels: [("env".to_string(), "prod".to_string())]
+                .into_iter()
+                .collect(),
+            owner: "alice".into(),
+            max_uses: if i.is_multiple_of(3) {
+                MaxUses::Unlimited
+            } else {
+                MaxUses::Limited(u64::MAX - i)
+            },
+            uses: i,
+            last_used_at: (i % 2 == 1).then_some(Timestamp(-5)),
+            last_used_by: Some("h1 (10.0.0.1)".into()),
+            expires_at: Some(Timestamp(i64::MAX)),
+            created_at: Timestamp(i64::MIN),
+            created_by: "root".into(),
+            disabled: i.is_multiple_of(2),
+            revoked_at: None,
+            allowed_cidrs: vec!["10.0.0.0/8".into(), "::1/128".into()],
+            not_before: Some(Timestamp(0)),
+            hosts: 3,
+            status,
+        }
+    }
+
+    fn list() -> Vec<Token> {
+        TokenStatus::ALL
+            .iter()
+            .enumerate()
+            .map(|(i, s)| token(i as u64, *s))
+            .collect()
+    }
+
+    #[test]
+    fn a_token_list_comes_back_as_it_went_in() {
+        let tokens = list();
+        let bytes = encode_tokens(&tokens);
+        assert_eq!(decode_tokens(&bytes).unwrap(), tokens);
+        assert_eq!(decode_tokens(&encode_tokens(&[])).unwrap(), vec![]);
+        assert!(bytes.len() < serde_json::to_vec(&tokens).unwrap().len() / 2);
+    }
+
+    #[test]
+    fn damaged_lists_are_refused_without_a_panic() {
+        let bytes = encode_tokens(&list());
+        for n in 0..bytes.len() {
+            assert!(
+                decode_tokens(&bytes[..n]).is_err(),
+                "a {n}-byte prefix was accepted"
+            );
+        }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(decode_tokens(&longer).is_err());
+        // A count of four billion tokens in a short input: refused before any allocation.
+        let mut huge = bytes.clone();
+        huge[1..5].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert_eq!(
+            decode_tokens(&huge),
+            Err(Error::Binary("a count exceeds the data"))
+        );
+        let mut version = bytes;
+        version[0] = 9;
+        assert!(decode_tokens(&version).is_err());
+    }
+
+    #[test]
+    fn every_byte_flipped_is_either_refused_or_read_as_some_list() {
+        let bytes = encode_tokens(&list()[..2]);
+        for i in 0..bytes.len() {
+            for x in [0x01, 0x80, 0xff] {
+                let mut b = bytes.clone();
+                b[i] ^= x;
+                // Must return, not panic; a count or length changed cannot go unnoticed, as
+                // the bytes would no longer end where the last token does.
+                if let Ok(l) = decode_tokens(&b) {
+                    assert_eq!(l.len(), 2);
+                }
+            }
+        }
+    }
+}
