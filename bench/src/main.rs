@@ -122,7 +122,6 @@ async fn drive(
             }
         })
     };
-    eprintln!("single-use-race: racing (daemon pid {pid})");
     eprintln!("{name}: timed phase started (daemon pid {pid})");
     let ticks0 = cpu_ticks(pid);
     let start = Instant::now();

@@ -99,8 +99,8 @@ pub fn release_freed_memory() {
 }
 
 impl Daemon {
-    /// Opens (creating on first start) the data folder: `gatepass.redb` (0600), `hmac.key`
-    /// (0600), and the CA and server certificates.
+    /// Opens (creating on first start) the data folder: `gatepass.redb` and its redo journal
+    /// `gatepass.journal` (0600), `hmac.key` (0600), and the CA and server certificates.
     pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Daemon, Error> {
         let data_dir = config.data_dir();
         private_dir(&data_dir)?;

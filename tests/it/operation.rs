@@ -15,7 +15,13 @@ async fn first_start_creates_private_files() {
     let d = Daemon::start();
     let data = d.data_dir();
     assert_eq!(mode(&data), 0o700);
-    for f in ["gatepass.redb", "hmac.key", "ca.key", "server.key"] {
+    for f in [
+        "gatepass.redb",
+        "gatepass.journal",
+        "hmac.key",
+        "ca.key",
+        "server.key",
+    ] {
         assert_eq!(mode(&data.join(f)), 0o600, "{f}");
     }
     assert_eq!(mode(d.socket.parent().unwrap()), 0o700);

@@ -18,6 +18,24 @@ pub enum SortKey<'a> {
     Str(&'a str),
 }
 
+impl SortKey<'_> {
+    /// A pair ordered as the key is (an equal pair says nothing): the variant, then the integer
+    /// or a string's first 16 bytes. Sorting on it first settles most comparisons without
+    /// reading the strings, which lie all over the heap.
+    fn prefix(&self) -> (u8, u128) {
+        match self {
+            // Flipping the sign bit maps i64 order onto u64 order.
+            SortKey::Int(n) => (0, u128::from((*n as u64) ^ (1 << 63))),
+            SortKey::Str(s) => {
+                let mut b = [0u8; 16];
+                let n = s.len().min(16);
+                b[..n].copy_from_slice(&s.as_bytes()[..n]);
+                (1, u128::from_be_bytes(b))
+            }
+        }
+    }
+}
+
 /// A row type the console lists.
 pub trait Row: Clone {
     /// Column headings, in display order.
@@ -327,16 +345,19 @@ impl<T: Row> Table<T> {
         let needle = self.filter.to_lowercase();
         let (rows, hay, ranks) = (&self.rows, &self.hay, &self.ranks);
         let (status, col) = (self.status, self.sort);
-        let mut keyed: Vec<(SortKey<'_>, u32, u32)> = (0..rows.len())
+        let mut keyed: Vec<((u8, u128), SortKey<'_>, u32, u32)> = (0..rows.len())
             .filter(|&i| needle.is_empty() || hay[i].contains(&needle))
             .filter(|&i| status == StatusFilter::All || rows[i].passes(status, now))
-            .map(|i| (rows[i].sort_key(col), ranks[i], i as u32))
+            .map(|i| {
+                let key = rows[i].sort_key(col);
+                (key.prefix(), key, ranks[i], i as u32)
+            })
             .collect();
         keyed.sort_unstable();
         if self.desc {
             keyed.reverse();
         }
-        self.visible = keyed.into_iter().map(|k| k.2 as usize).collect();
+        self.visible = keyed.into_iter().map(|k| k.3 as usize).collect();
         self.reselect();
     }
 
@@ -703,6 +724,40 @@ mod tests {
         (0..t.visible_len())
             .map(|i| t.visible_row(i).map(|r| r.name.clone()).unwrap_or_default())
             .collect()
+    }
+
+    #[test]
+    fn a_keys_prefix_never_contradicts_its_order() {
+        let strings = [
+            "",
+            "\0",
+            "a",
+            "a\0",
+            "ab",
+            "bench-00001",
+            "bench-000010",
+            "bench-00002",
+            "bench-1234567890123",
+            "bench-1234567890124",
+            "é",
+            "ée",
+            "z",
+            "\u{10ffff}",
+        ];
+        let mut keys: Vec<SortKey<'_>> = strings.iter().map(|s| SortKey::Str(s)).collect();
+        keys.extend([i64::MIN, -1, 0, 1, i64::MAX].map(SortKey::Int));
+        for a in &keys {
+            for b in &keys {
+                if a.prefix() < b.prefix() {
+                    assert!(a < b, "{a:?} vs {b:?}");
+                }
+                if a == b {
+                    assert_eq!(a.prefix(), b.prefix());
+                }
+            }
+        }
+        // Sixteen bytes settle keys that share a long start.
+        assert!(SortKey::Str("bench-00001").prefix() < SortKey::Str("bench-00002").prefix());
     }
 
     #[test]
