@@ -42,42 +42,37 @@ impl Metrics {
         for (k, v) in tokens_by_status {
             let _ = writeln!(out, "gatepass_tokens{{status=\"{k}\"}} {v}");
         }
-        let _ = writeln!(
-            out,
-            "# HELP gatepass_hosts Hosts enrolled with tokens still on record."
-        );
-        let _ = writeln!(out, "# TYPE gatepass_hosts gauge");
-        let _ = writeln!(out, "gatepass_hosts {hosts}");
-        let _ = writeln!(
-            out,
-            "# HELP gatepass_store_journaled_batches_total Write batches made durable by the journal."
-        );
-        let _ = writeln!(out, "# TYPE gatepass_store_journaled_batches_total counter");
-        let _ = writeln!(
-            out,
-            "gatepass_store_journaled_batches_total {}",
-            durability.journaled_batches
-        );
-        let _ = writeln!(
-            out,
-            "# HELP gatepass_store_checkpoints_total Durable database commits (journal folded in)."
-        );
-        let _ = writeln!(out, "# TYPE gatepass_store_checkpoints_total counter");
-        let _ = writeln!(
-            out,
-            "gatepass_store_checkpoints_total {}",
-            durability.checkpoints
-        );
-        let _ = writeln!(
-            out,
-            "# HELP gatepass_store_journal_bytes Journal bytes since the last checkpoint (what a restart would redo)."
-        );
-        let _ = writeln!(out, "# TYPE gatepass_store_journal_bytes gauge");
-        let _ = writeln!(
-            out,
-            "gatepass_store_journal_bytes {}",
-            durability.journal_bytes
-        );
+        let single = [
+            (
+                "gatepass_hosts",
+                "gauge",
+                "Hosts enrolled with tokens still on record.",
+                hosts,
+            ),
+            (
+                "gatepass_store_journaled_batches_total",
+                "counter",
+                "Write batches made durable by the journal.",
+                durability.journaled_batches,
+            ),
+            (
+                "gatepass_store_checkpoints_total",
+                "counter",
+                "Durable database commits (journal folded in).",
+                durability.checkpoints,
+            ),
+            (
+                "gatepass_store_journal_bytes",
+                "gauge",
+                "Journal bytes since the last checkpoint (what a restart would redo).",
+                durability.journal_bytes,
+            ),
+        ];
+        for (name, kind, help, value) in single {
+            let _ = writeln!(out, "# HELP {name} {help}");
+            let _ = writeln!(out, "# TYPE {name} {kind}");
+            let _ = writeln!(out, "{name} {value}");
+        }
         out
     }
 }

@@ -8,7 +8,8 @@
 //! Layout: strings are a u32 length and UTF-8 bytes, integers little-endian, an optional field
 //! is a 0/1 byte then the value, a list or map a u32 count then its items, `max_uses` is 0
 //! (unlimited) or 1 and a u64, a status its index in `TokenStatus::ALL`. A token list is a
-//! version byte (1), a u32 count, then each token's fields in the order of [`Token`].
+//! version byte (1), a u32 count, then for each token the fields it shares with a stored record
+//! ([`write_token_fields`]), its prefix and its status.
 
 use std::collections::BTreeMap;
 
@@ -165,31 +166,72 @@ impl Reader<'_> {
     }
 }
 
-/// A token list in the binary form.
+/// Writes the fields a stored token record and a [`Token`] share, in their binary order: id,
+/// name, description, group, labels, owner, max_uses, uses, last_used_at, last_used_by,
+/// expires_at, created_at, created_by, disabled, revoked_at, allowed_cidrs, not_before, hosts.
+#[macro_export]
+macro_rules! write_token_fields {
+    ($w:expr, $t:expr) => {{
+        let (w, t) = (&mut $w, &$t);
+        w.str(&t.id);
+        w.str(&t.name);
+        w.str(&t.description);
+        w.opt(t.group.as_deref(), $crate::binary::Writer::str);
+        w.labels(&t.labels);
+        w.str(&t.owner);
+        w.max_uses(t.max_uses);
+        w.u64(t.uses);
+        w.opt(t.last_used_at, $crate::binary::Writer::ts);
+        w.opt(t.last_used_by.as_deref(), $crate::binary::Writer::str);
+        w.opt(t.expires_at, $crate::binary::Writer::ts);
+        w.ts(t.created_at);
+        w.str(&t.created_by);
+        w.flag(t.disabled);
+        w.opt(t.revoked_at, $crate::binary::Writer::ts);
+        w.strings(&t.allowed_cidrs);
+        w.opt(t.not_before, $crate::binary::Writer::ts);
+        w.u64(t.hosts);
+    }};
+}
+
+/// Builds `$ty` from the shared fields (see [`write_token_fields`]) read off the `Reader` `$r`,
+/// then the extra fields given, evaluated in the order written. Returns early with the
+/// `Reader`'s error (`?`) on damaged input.
+#[macro_export]
+macro_rules! read_token_fields {
+    ($r:ident, $ty:ident { $($extra:ident : $e:expr),* $(,)? }) => {
+        $ty {
+            id: $r.string()?,
+            name: $r.string()?,
+            description: $r.string()?,
+            group: $r.opt($crate::binary::Reader::string)?,
+            labels: $r.labels()?,
+            owner: $r.string()?,
+            max_uses: $r.max_uses()?,
+            uses: $r.u64()?,
+            last_used_at: $r.opt($crate::binary::Reader::ts)?,
+            last_used_by: $r.opt($crate::binary::Reader::string)?,
+            expires_at: $r.opt($crate::binary::Reader::ts)?,
+            created_at: $r.ts()?,
+            created_by: $r.string()?,
+            disabled: $r.flag()?,
+            revoked_at: $r.opt($crate::binary::Reader::ts)?,
+            allowed_cidrs: $r.strings()?,
+            not_before: $r.opt($crate::binary::Reader::ts)?,
+            hosts: $r.u64()?,
+            $($extra: $e),*
+        }
+    };
+}
+
+/// A token list in the binary form: each token's shared fields, then its prefix and status.
 pub fn encode_tokens(tokens: &[Token]) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(5 + tokens.len() * 200));
     w.byte(V1);
     w.count(tokens.len());
     for t in tokens {
-        w.str(&t.id);
+        write_token_fields!(w, *t);
         w.str(&t.prefix);
-        w.str(&t.name);
-        w.str(&t.description);
-        w.opt(t.group.as_deref(), Writer::str);
-        w.labels(&t.labels);
-        w.str(&t.owner);
-        w.max_uses(t.max_uses);
-        w.u64(t.uses);
-        w.opt(t.last_used_at, Writer::ts);
-        w.opt(t.last_used_by.as_deref(), Writer::str);
-        w.opt(t.expires_at, Writer::ts);
-        w.ts(t.created_at);
-        w.str(&t.created_by);
-        w.flag(t.disabled);
-        w.opt(t.revoked_at, Writer::ts);
-        w.strings(&t.allowed_cidrs);
-        w.opt(t.not_before, Writer::ts);
-        w.u64(t.hosts);
         let status = TokenStatus::ALL.iter().position(|s| *s == t.status);
         w.byte(status.unwrap_or_default() as u8);
     }
@@ -206,30 +248,15 @@ pub fn decode_tokens(bytes: &[u8]) -> Result<Vec<Token>, Error> {
     let n = r.count(64)?;
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
-        out.push(Token {
-            id: r.string()?,
-            prefix: r.string()?,
-            name: r.string()?,
-            description: r.string()?,
-            group: r.opt(Reader::string)?,
-            labels: r.labels()?,
-            owner: r.string()?,
-            max_uses: r.max_uses()?,
-            uses: r.u64()?,
-            last_used_at: r.opt(Reader::ts)?,
-            last_used_by: r.opt(Reader::string)?,
-            expires_at: r.opt(Reader::ts)?,
-            created_at: r.ts()?,
-            created_by: r.string()?,
-            disabled: r.flag()?,
-            revoked_at: r.opt(Reader::ts)?,
-            allowed_cidrs: r.strings()?,
-            not_before: r.opt(Reader::ts)?,
-            hosts: r.u64()?,
-            status: *TokenStatus::ALL
-                .get(usize::from(r.byte()?))
-                .ok_or_else(|| damaged("unknown status"))?,
-        });
+        out.push(read_token_fields!(
+            r,
+            Token {
+                prefix: r.string()?,
+                status: *TokenStatus::ALL
+                    .get(usize::from(r.byte()?))
+                    .ok_or_else(|| damaged("unknown status"))?,
+            }
+        ));
     }
     r.end()?;
     Ok(out)

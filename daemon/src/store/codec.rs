@@ -3,9 +3,8 @@
 //! on record). A version byte leads (`1`); records written as JSON by earlier versions (they
 //! start with `{`) are still read, and are rewritten in this form the next time they change.
 //!
-//! Field order: id, name, description, group, labels, owner, max_uses, uses, last_used_at,
-//! last_used_by, expires_at, created_at, created_by, disabled, revoked_at, allowed_cidrs,
-//! not_before, hosts, secret_hash.
+//! Fields: those a record shares with the API's `Token` (`write_token_fields!`), then
+//! secret_hash.
 
 use gatepass_protocol::binary::{Reader, Writer};
 
@@ -17,24 +16,7 @@ const V1: u8 = 1;
 pub fn encode_token(r: &TokenRecord) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(256));
     w.byte(V1);
-    w.str(&r.id);
-    w.str(&r.name);
-    w.str(&r.description);
-    w.opt(r.group.as_deref(), Writer::str);
-    w.labels(&r.labels);
-    w.str(&r.owner);
-    w.max_uses(r.max_uses);
-    w.u64(r.uses);
-    w.opt(r.last_used_at, Writer::ts);
-    w.opt(r.last_used_by.as_deref(), Writer::str);
-    w.opt(r.expires_at, Writer::ts);
-    w.ts(r.created_at);
-    w.str(&r.created_by);
-    w.flag(r.disabled);
-    w.opt(r.revoked_at, Writer::ts);
-    w.strings(&r.allowed_cidrs);
-    w.opt(r.not_before, Writer::ts);
-    w.u64(r.hosts);
+    gatepass_protocol::write_token_fields!(w, *r);
     w.str(&r.secret_hash);
     w.0
 }
@@ -47,27 +29,12 @@ pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord, StoreError> {
     }
     let mut r = Reader(&bytes[1..]);
     let rec = (|| {
-        let rec = TokenRecord {
-            id: r.string()?,
-            name: r.string()?,
-            description: r.string()?,
-            group: r.opt(Reader::string)?,
-            labels: r.labels()?,
-            owner: r.string()?,
-            max_uses: r.max_uses()?,
-            uses: r.u64()?,
-            last_used_at: r.opt(Reader::ts)?,
-            last_used_by: r.opt(Reader::string)?,
-            expires_at: r.opt(Reader::ts)?,
-            created_at: r.ts()?,
-            created_by: r.string()?,
-            disabled: r.flag()?,
-            revoked_at: r.opt(Reader::ts)?,
-            allowed_cidrs: r.strings()?,
-            not_before: r.opt(Reader::ts)?,
-            hosts: r.u64()?,
-            secret_hash: r.string()?,
-        };
+        let rec = gatepass_protocol::read_token_fields!(
+            r,
+            TokenRecord {
+                secret_hash: r.string()?,
+            }
+        );
         r.end()?;
         Ok::<_, gatepass_protocol::Error>(rec)
     })();

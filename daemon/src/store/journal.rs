@@ -27,6 +27,18 @@ pub struct Journal {
     offset: u64,
 }
 
+/// Opens `path` for reading and writing, creating it with mode 0600 (never truncating).
+pub fn open_private(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
 fn checksum(seq: u64, len: u32, payload: &[u8]) -> u32 {
     let mut h = crc32fast::Hasher::new();
     h.update(&seq.to_le_bytes());
@@ -39,14 +51,7 @@ impl Journal {
     /// Opens (or creates, 0600) the journal and preallocates it to `capacity` bytes. Writing
     /// starts at offset 0: call [`Journal::replay`] first to recover what the file holds.
     pub fn open(path: &Path, capacity: u64) -> std::io::Result<Journal> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)?;
+        let file = open_private(path)?;
         let len = file.metadata()?.len();
         if len < capacity {
             // Real zeros, not a sparse or fallocated range: overwriting written blocks is what

@@ -230,14 +230,7 @@ impl RedbStore {
         cache_bytes: usize,
         journal_bytes: u64,
     ) -> Result<RedbStore, Error> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o600)
-            .open(path)
+        let file = super::journal::open_private(path)
             .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
         let backend = ::redb::backends::FileBackend::new(file).map_err(|e| match e {
             ::redb::DatabaseError::DatabaseAlreadyOpen => {
