@@ -186,7 +186,8 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
     // Read-only pre-check: unknown ids and wrong secrets are refused before any signing.
     // A point read of a few pages, usually cached: done in place rather than handed to a
     // blocking thread (a thread hop costs more than the read).
-    let current = state.store.get_token(&token_id)?;
+    // Not waiting for pending writes: the writer checks again inside the transaction.
+    let current = state.store.peek_token(&token_id)?;
     let known = current.as_ref().is_some_and(|rec| {
         crate::secrets::hash_eq(
             model::hex(&presented_hash).as_bytes(),

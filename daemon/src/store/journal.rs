@@ -48,31 +48,43 @@ fn checksum(seq: u64, len: u32, payload: &[u8]) -> u32 {
 }
 
 impl Journal {
-    /// Opens (or creates, 0600) the journal and preallocates it to `capacity` bytes. Writing
-    /// starts at offset 0: call [`Journal::replay`] first to recover what the file holds.
-    pub fn open(path: &Path, capacity: u64) -> std::io::Result<Journal> {
+    /// Opens (or creates, 0600) the journal as it is: call [`Journal::replay`] to recover what
+    /// it holds, then [`Journal::resize`] before writing.
+    pub fn open(path: &Path) -> std::io::Result<Journal> {
         let file = open_private(path)?;
-        let len = file.metadata()?.len();
-        if len < capacity {
-            // Real zeros, not a sparse or fallocated range: overwriting written blocks is what
-            // keeps each later fdatasync to the data alone.
-            let zeros = vec![0u8; 1 << 20];
-            let mut at = len;
-            while at < capacity {
-                let n = (capacity - at).min(zeros.len() as u64) as usize;
-                file.write_all_at(&zeros[..n], at)?;
-                at += n as u64;
-            }
-            file.sync_all()?;
-            if let Some(dir) = path.parent() {
-                File::open(dir)?.sync_all()?;
-            }
-        }
+        let capacity = file.metadata()?.len();
         Ok(Journal {
             file,
-            capacity: capacity.max(len),
+            capacity,
             offset: 0,
         })
+    }
+
+    /// The most records the file can hold now: no sequence number in it is more than this
+    /// above the last checkpoint's.
+    pub fn max_records(&self) -> u64 {
+        self.capacity / HEADER as u64
+    }
+
+    /// Makes the file exactly `capacity` bytes, zeros where it grows, and durable; writing starts
+    /// at offset 0. With `discard`, everything it held is zeroed first (a journal that belongs
+    /// to no database on record).
+    pub fn resize(&mut self, capacity: u64, discard: bool) -> std::io::Result<()> {
+        let len = if discard { 0 } else { self.capacity };
+        self.file.set_len(len.min(capacity))?;
+        // Real zeros, not a sparse or fallocated range: overwriting written blocks is what keeps
+        // each later fdatasync to the data alone.
+        let zeros = vec![0u8; 1 << 20];
+        let mut at = len.min(capacity);
+        while at < capacity {
+            let n = (capacity - at).min(zeros.len() as u64) as usize;
+            self.file.write_all_at(&zeros[..n], at)?;
+            at += n as u64;
+        }
+        self.file.sync_all()?;
+        self.capacity = capacity;
+        self.offset = 0;
+        Ok(())
     }
 
     /// Calls `apply` with every record after `after`, in order, as long as they continue the
@@ -137,7 +149,8 @@ impl Journal {
 
     /// Writes records (consecutive sequence numbers) with one write, and waits until they are on
     /// disk. Returns `false` when they do not fit (and nothing was written). After an error
-    /// the journal ends before them, as if they had never been started.
+    /// nothing is known of what reached the disk: the caller must stop writing (the store stops
+    /// the process; a restart replays what is whole).
     pub fn append_all(&mut self, records: &[(u64, &[u8])]) -> std::io::Result<bool> {
         let total: u64 = records
             .iter()
@@ -155,26 +168,10 @@ impl Journal {
             buf.extend_from_slice(&checksum(*seq, len, payload).to_le_bytes());
             buf.extend_from_slice(payload);
         }
-        let written = self
-            .file
-            .write_all_at(&buf, start)
-            .and_then(|()| self.file.sync_data());
-        if let Err(e) = written {
-            // Best effort: the records may be on disk in part or whole; zero the first header.
-            let _ = self.void(start);
-            return Err(e);
-        }
+        self.file.write_all_at(&buf, start)?;
+        self.file.sync_data()?;
         self.offset = start + total;
         Ok(true)
-    }
-
-    /// Cancels the record at `start` (the last one written): its header is zeroed on disk, so
-    /// the journal ends there again.
-    pub fn void(&mut self, start: u64) -> std::io::Result<()> {
-        self.file.write_all_at(&[0u8; HEADER], start)?;
-        self.file.sync_data()?;
-        self.offset = start;
-        Ok(())
     }
 
     /// After a checkpoint holds everything written so far: the next record goes to offset 0.
@@ -201,6 +198,12 @@ fn read_or_end(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> 
 mod tests {
     use super::*;
 
+    fn sized(path: &Path, capacity: u64) -> Journal {
+        let mut j = Journal::open(path).unwrap();
+        j.resize(capacity, false).unwrap();
+        j
+    }
+
     fn records(j: &mut Journal, after: u64) -> Vec<(u64, Vec<u8>)> {
         let mut out = Vec::new();
         j.replay(after, |seq, p| {
@@ -215,12 +218,13 @@ mod tests {
     fn records_come_back_in_order_and_writing_continues_after_them() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j");
-        let mut j = Journal::open(&path, 4096).unwrap();
+        let mut j = sized(&path, 4096);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
         j.append(1, b"one").unwrap().unwrap();
         j.append(2, b"two").unwrap().unwrap();
         drop(j);
-        let mut j = Journal::open(&path, 4096).unwrap();
+        let mut j = Journal::open(&path).unwrap();
+        assert_eq!(j.max_records(), 4096 / HEADER as u64);
         assert_eq!(
             records(&mut j, 0),
             vec![(1, b"one".to_vec()), (2, b"two".to_vec())]
@@ -238,7 +242,7 @@ mod tests {
     fn a_torn_record_ends_the_journal() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("j");
-        let mut j = Journal::open(&path, 4096).unwrap();
+        let mut j = sized(&path, 4096);
         j.append(1, b"kept").unwrap().unwrap();
         let second = j.append(2, b"torn in half").unwrap().unwrap();
         j.append(3, b"after the tear").unwrap().unwrap();
@@ -251,23 +255,27 @@ mod tests {
     }
 
     #[test]
-    fn a_voided_record_is_gone_and_its_place_reused() {
+    fn resizing_keeps_records_unless_told_to_discard_them() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(&dir.path().join("j"), 4096).unwrap();
+        let path = dir.path().join("j");
+        let mut j = sized(&path, 4096);
         j.append(1, b"a").unwrap().unwrap();
-        let at = j.append(2, b"b").unwrap().unwrap();
-        j.void(at).unwrap();
-        assert_eq!(j.append(2, b"c").unwrap(), Some(at));
-        assert_eq!(
-            records(&mut j, 0),
-            vec![(1, b"a".to_vec()), (2, b"c".to_vec())]
-        );
+        j.resize(8192, false).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 8192);
+        assert_eq!(records(&mut j, 0), vec![(1, b"a".to_vec())]);
+        j.resize(64, false).unwrap();
+        assert_eq!(records(&mut j, 0), vec![(1, b"a".to_vec())]);
+        j.resize(4096, true).unwrap();
+        assert_eq!(records(&mut j, 0), vec![]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
+        j.resize(0, false).unwrap();
+        assert_eq!(j.append(1, b"x").unwrap(), None, "no room at all");
     }
 
     #[test]
     fn after_a_reset_leftovers_of_the_older_round_are_not_replayed() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(&dir.path().join("j"), 4096).unwrap();
+        let mut j = sized(&dir.path().join("j"), 4096);
         for seq in 1..=5 {
             j.append(seq, b"an older, longer record").unwrap().unwrap();
         }
@@ -287,7 +295,7 @@ mod tests {
     #[test]
     fn a_record_that_does_not_fit_is_refused_without_writing() {
         let dir = tempfile::tempdir().unwrap();
-        let mut j = Journal::open(&dir.path().join("j"), 64).unwrap();
+        let mut j = sized(&dir.path().join("j"), 64);
         assert_eq!(j.append(1, &[7u8; 40]).unwrap(), Some(0));
         assert_eq!(j.append(2, &[7u8; 40]).unwrap(), None);
         assert_eq!(j.used(), 56);

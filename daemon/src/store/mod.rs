@@ -276,6 +276,12 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new token (fails with `NameTaken` on a duplicate live name) and audits it.
     fn create_token(&self, token: TokenRecord) -> Result<TokenRecord, StoreError>;
     fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+    /// `get_token` without waiting for pending writes to become durable, so it never blocks:
+    /// the answer may hold a change a crash could still undo. Only for checks the writer
+    /// repeats inside the transaction (the redeem pre-check).
+    fn peek_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.get_token(id)
+    }
     fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     fn change_token(

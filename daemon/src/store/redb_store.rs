@@ -209,6 +209,7 @@ type Job = Box<dyn FnOnce(&mut Batch) -> (bool, Reply) + Send>;
 pub struct RedbStore {
     db: std::sync::Arc<Database>,
     counters: std::sync::Arc<Counters>,
+    visibility: std::sync::Arc<Visibility>,
     // Sending half of the writer's queue; the writer thread ends when the store is dropped.
     queue: mpsc::Sender<Job>,
 }
@@ -262,14 +263,14 @@ impl RedbStore {
         }
         txn.commit().map_err(StoreError::from)?;
         let journal_path = path.with_extension("journal");
-        let mut journal = Journal::open(&journal_path, journal_bytes)
-            .map_err(|e| Error::io(format!("opening {}", journal_path.display()), e))?;
-        let seq = replay(&db, &mut journal)?;
+        let journal_err = |e| Error::io(format!("opening {}", journal_path.display()), e);
+        let mut journal = Journal::open(&journal_path).map_err(journal_err)?;
+        let seq = replay(&db, &mut journal, journal_bytes)?;
         let db = std::sync::Arc::new(db);
         let (tx, rx) = mpsc::channel::<Job>();
         let (synced, synced_rx) = mpsc::channel::<Synced>();
-        let broken = Broken::default();
         let counters = std::sync::Arc::new(Counters::default());
+        let visibility = std::sync::Arc::new(Visibility::new(seq));
         let writer = Writer {
             counters: counters.clone(),
             db: db.clone(),
@@ -277,12 +278,13 @@ impl RedbStore {
             used: 0,
             capacity: journal.capacity(),
             last_checkpoint: Instant::now(),
-            broken: broken.clone(),
             synced,
+            visibility: visibility.clone(),
         };
+        let journal_visibility = visibility.clone();
         std::thread::Builder::new()
             .name("gatepass-journal".into())
-            .spawn(move || journal_thread(journal, synced_rx, events, broken))
+            .spawn(move || journal_thread(journal, synced_rx, events, &journal_visibility))
             .map_err(|e| Error::io("starting the journal thread", e))?;
         std::thread::Builder::new()
             .name("gatepass-writer".into())
@@ -291,6 +293,7 @@ impl RedbStore {
         Ok(RedbStore {
             db,
             counters,
+            visibility,
             queue: tx,
         })
     }
@@ -345,11 +348,14 @@ impl RedbStore {
         Queued { rx, queued }
     }
 
+    /// A read of durable state: it waits until every batch its snapshot may hold is durable
+    /// (at most one journal write), so no change is ever shown before a crash could undo it.
     fn read<T>(
         &self,
         f: impl FnOnce(&::redb::ReadTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
         let txn = self.db.begin_read()?;
+        self.visibility.wait_durable()?;
         f(&txn)
     }
 
@@ -378,9 +384,65 @@ struct Writer {
     used: u64,
     capacity: u64,
     last_checkpoint: Instant,
-    broken: Broken,
     synced: mpsc::Sender<Synced>,
     counters: std::sync::Arc<Counters>,
+    visibility: std::sync::Arc<Visibility>,
+}
+
+/// Which batches readers may see and which are durable. The writer raises `committed` just
+/// before a batch becomes visible; the journal thread raises `durable` once it is on disk.
+/// A reader that took its snapshot waits until `durable` reaches the `committed` it saw after.
+#[derive(Debug)]
+struct Visibility {
+    committed: AtomicU64,
+    durable: std::sync::Mutex<u64>,
+    changed: std::sync::Condvar,
+}
+
+/// Longer than any journal write takes; past it a read fails instead of hanging.
+const DURABLE_WAIT: Duration = Duration::from_secs(30);
+
+impl Visibility {
+    fn new(seq: u64) -> Visibility {
+        Visibility {
+            committed: AtomicU64::new(seq),
+            durable: std::sync::Mutex::new(seq),
+            changed: std::sync::Condvar::new(),
+        }
+    }
+
+    fn wait_durable(&self) -> Result<(), StoreError> {
+        let need = self.committed.load(Ordering::SeqCst);
+        let lock = self
+            .durable
+            .lock()
+            .map_err(|_| StoreError::Backend("the journal thread failed".into()))?;
+        let (durable, timeout) = self
+            .changed
+            .wait_timeout_while(lock, DURABLE_WAIT, |d| *d < need)
+            .map_err(|_| StoreError::Backend("the journal thread failed".into()))?;
+        if timeout.timed_out() && *durable < need {
+            return Err(StoreError::Backend("the journal is not answering".into()));
+        }
+        Ok(())
+    }
+
+    fn set_durable(&self, seq: u64) {
+        if let Ok(mut d) = self.durable.lock() {
+            *d = (*d).max(seq);
+        }
+        self.changed.notify_all();
+    }
+}
+
+/// Stops the process after a failed commit or journal write. What readers may have seen, or
+/// what later batches were built on, is then not known to be on disk; carrying on (or closing
+/// the database cleanly, which would make it durable) could leave a store that no replay makes
+/// whole. A restart recovers the last checkpoint plus every journal record that is whole.
+fn fail_stop(what: &str, e: &dyn std::fmt::Display) -> ! {
+    tracing::error!(error = %e, "{what}; stopping so that a restart recovers from the journal");
+    eprintln!("gatepassd: {what}: {e}; stopping so that a restart recovers from the journal");
+    std::process::abort()
 }
 
 /// The writer's counters, read by `durability_stats`.
@@ -391,16 +453,14 @@ struct Counters {
     journal_bytes: AtomicU64,
 }
 
-/// Set when the journal could not be written: the database then holds batches that are not
-/// durable, so every later write is refused until a restart redoes the journal's good part.
-type Broken = std::sync::Arc<std::sync::Mutex<Option<String>>>;
-
 /// A committed batch on its way to its callers, in commit order.
 struct Synced {
     /// The batch's journal record, or `None` for a checkpoint (durable already, with everything
     /// before it: the journal starts over) or a batch that changed nothing.
     record: Option<(u64, Vec<u8>)>,
     checkpoint: bool,
+    /// The writer's sequence number when it handed this over: durable once this item is.
+    upto: u64,
     replies: Vec<Reply>,
     changes: Vec<ChangeEvent>,
 }
@@ -426,10 +486,6 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            if let Some(why) = broken_reason(&self.broken) {
-                tracing::error!(error = %why, "refusing writes until gatepassd restarts");
-                continue; // dropping the jobs answers each caller with an error
-            }
             let txn = match self.db.begin_write() {
                 Ok(t) => t,
                 Err(e) => {
@@ -453,58 +509,57 @@ impl Writer {
                 }
             }
             let Batch { txn, events, log } = batch;
-            let committed = if failed {
+            if failed {
+                // Nothing of the batch was committed: its callers learn so now.
                 let _ = txn.abort();
-                Err("a storage error aborted the batch".to_string())
-            } else {
-                self.commit(txn, log).map_err(|e| {
-                    tracing::error!(error = %e, "commit failed");
-                    e.to_string()
-                })
-            };
-            match committed {
-                Ok((record, checkpoint)) => self.hand_over(Synced {
-                    record,
-                    checkpoint,
-                    replies,
-                    changes: events,
-                }),
-                Err(e) => {
-                    for reply in replies {
-                        reply(Err(e.clone()));
-                    }
+                for reply in replies {
+                    reply(Err("a storage error aborted the batch".to_string()));
                 }
+                continue;
             }
+            let (record, checkpoint) = self.commit(txn, log);
+            self.hand_over(Synced {
+                record,
+                checkpoint,
+                upto: self.seq,
+                replies,
+                changes: events,
+            });
         }
     }
 
     /// Commits a batch: without fsync when its journal record fits (the journal thread makes it
     /// durable), else durably as a checkpoint. Returns the record to journal, and whether this
-    /// was a checkpoint.
-    #[allow(clippy::type_complexity)]
-    fn commit(
-        &mut self,
-        mut txn: WriteTransaction,
-        log: Vec<u8>,
-    ) -> Result<(Option<(u64, Vec<u8>)>, bool), StoreError> {
+    /// was a checkpoint. A failed commit stops the process (`fail_stop`).
+    fn commit(&mut self, txn: WriteTransaction, log: Vec<u8>) -> (Option<(u64, Vec<u8>)>, bool) {
         if log.is_empty() {
-            txn.abort()?; // nothing changed; answered once what it saw is durable
-            return Ok((None, false));
+            let _ = txn.abort(); // nothing changed; answered once what it saw is durable
+            return (None, false);
         }
         let len = Journal::record_len(log.len());
         if self.last_checkpoint.elapsed() < CHECKPOINT_EVERY && self.used + len <= self.capacity {
-            txn.set_durability(Durability::None)?;
-            txn.commit()?;
+            self.visibility
+                .committed
+                .store(self.seq + 1, Ordering::SeqCst);
+            let mut txn = txn;
+            if let Err(e) = txn.set_durability(Durability::None) {
+                fail_stop("a write batch could not be committed", &e);
+            }
+            if let Err(e) = txn.commit() {
+                fail_stop("a write batch could not be committed", &e);
+            }
             self.seq += 1;
             self.used += len;
             self.counters.journaled.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .journal_bytes
                 .store(self.used, Ordering::Relaxed);
-            return Ok((Some((self.seq, log)), false));
+            return (Some((self.seq, log)), false);
         }
-        self.checkpoint(txn)?;
-        Ok((None, true))
+        if let Err(e) = self.checkpoint(txn) {
+            fail_stop("a checkpoint could not be committed", &e);
+        }
+        (None, true)
     }
 
     /// A durable commit that also records the last batch the database holds.
@@ -522,7 +577,7 @@ impl Writer {
 
     /// When idle or stopping: folds the journal into the database so a restart redoes little.
     fn checkpoint_if_needed(&mut self) {
-        if self.used == 0 || broken_reason(&self.broken).is_some() {
+        if self.used == 0 {
             return;
         }
         let done = self
@@ -530,15 +585,16 @@ impl Writer {
             .begin_write()
             .map_err(StoreError::from)
             .and_then(|txn| self.checkpoint(txn));
-        match done {
-            Ok(()) => self.hand_over(Synced {
-                record: None,
-                checkpoint: true,
-                replies: Vec::new(),
-                changes: Vec::new(),
-            }),
-            Err(e) => tracing::error!(error = %e, "checkpoint failed"),
+        if let Err(e) = done {
+            fail_stop("a checkpoint could not be committed", &e);
         }
+        self.hand_over(Synced {
+            record: None,
+            checkpoint: true,
+            upto: self.seq,
+            replies: Vec::new(),
+            changes: Vec::new(),
+        });
     }
 
     fn hand_over(&self, s: Synced) {
@@ -550,19 +606,13 @@ impl Writer {
     }
 }
 
-fn broken_reason(b: &Broken) -> Option<String> {
-    b.lock()
-        .map(|g| g.clone())
-        .unwrap_or_else(|p| p.into_inner().clone())
-}
-
 /// The journal thread: takes every committed batch waiting, writes their records with one
 /// write and one fdatasync, then answers their callers and announces their changes, in order.
 fn journal_thread(
     mut journal: Journal,
     rx: mpsc::Receiver<Synced>,
     events: broadcast::Sender<ChangeEvent>,
-    broken: Broken,
+    visibility: &Visibility,
 ) {
     while let Ok(first) = rx.recv() {
         let mut items = vec![first];
@@ -582,65 +632,69 @@ fn journal_thread(
             .iter()
             .filter_map(|i| i.record.as_ref().map(|(seq, log)| (*seq, log.as_slice())))
             .collect();
-        let written = match broken_reason(&broken) {
-            Some(why) => Err(why),
-            None if records.is_empty() => Ok(()),
-            None => match journal.append_all(&records) {
-                Ok(true) => Ok(()),
-                Ok(false) => Err("journal: a record did not fit".to_string()),
-                Err(e) => Err(format!("journal: {e}")),
-            },
-        };
-        if let Err(why) = &written {
-            tracing::error!(error = %why, "the journal cannot be written; refusing writes until gatepassd restarts");
-            if let Ok(mut b) = broken.lock() {
-                b.get_or_insert_with(|| why.clone());
+        if !records.is_empty() {
+            match journal.append_all(&records) {
+                Ok(true) => {}
+                Ok(false) => fail_stop("the journal write", &"a record did not fit"),
+                Err(e) => fail_stop("the journal write failed", &e),
             }
         }
-        for (i, item) in items.into_iter().enumerate() {
-            let outcome = if i < fresh { Ok(()) } else { written.clone() };
-            let ok = outcome.is_ok();
+        if let Some(upto) = items.iter().map(|i| i.upto).max() {
+            visibility.set_durable(upto);
+        }
+        for item in items {
             for reply in item.replies {
-                reply(outcome.clone());
+                reply(Ok(()));
             }
-            if ok {
-                for c in item.changes {
-                    let _ = events.send(c); // no listeners is fine
-                }
+            for c in item.changes {
+                let _ = events.send(c); // no listeners is fine
             }
         }
     }
 }
 
-/// Redoes the journal's batches past the database's last checkpoint, in one durable commit.
-/// Returns the sequence number of the last batch the database now holds.
-fn replay(db: &Database, journal: &mut Journal) -> Result<u64, Error> {
+/// Redoes the journal's batches past the database's last checkpoint, then sizes the journal to
+/// `capacity`. Returns the sequence number the next batch follows.
+///
+/// The number recorded at the end is raised past every sequence number the old file could
+/// hold, so no record left over in it (one behind a torn write, say) can ever pass for a new
+/// one. A database that records no number has never had this journal (it is new, or the file
+/// beside it belongs to another): the journal is discarded, not replayed.
+fn replay(db: &Database, journal: &mut Journal, capacity: u64) -> Result<u64, Error> {
     let txn = db.begin_write().map_err(StoreError::from)?;
     let after = match txn
         .open_table(META)
         .map_err(StoreError::from)?
         .get(JOURNAL_SEQ)
     {
-        Ok(Some(v)) => u64::from_le_bytes(v.value().try_into().map_err(|_| damaged())?),
-        Ok(None) => 0,
+        Ok(Some(v)) => Some(u64::from_le_bytes(
+            v.value().try_into().map_err(|_| damaged())?,
+        )),
+        Ok(None) => None,
         Err(e) => return Err(StoreError::from(e).into()),
     };
-    let last = journal.replay(after, |_, record| replay_record(&txn, record))?;
-    if last == after {
-        txn.abort().map_err(StoreError::from)?;
-        return Ok(after);
-    }
+    let last = match after {
+        Some(after) => journal.replay(after, |_, record| replay_record(&txn, record))?,
+        None => 0,
+    };
+    let base = last.saturating_add(journal.max_records()).saturating_add(1);
     txn.open_table(META)
         .map_err(StoreError::from)?
-        .insert(JOURNAL_SEQ, last.to_le_bytes().as_slice())
+        .insert(JOURNAL_SEQ, base.to_le_bytes().as_slice())
         .map_err(StoreError::from)?;
     txn.commit().map_err(StoreError::from)?;
-    tracing::info!(
-        batches = last - after,
-        "redid the journal's batches after the last checkpoint"
-    );
-    journal.reset();
-    Ok(last)
+    if let Some(after) = after
+        && last > after
+    {
+        tracing::info!(
+            batches = last - after,
+            "redid the journal's batches after the last checkpoint"
+        );
+    }
+    journal
+        .resize(capacity, after.is_none())
+        .map_err(|e| Error::io("sizing the journal", e))?;
+    Ok(base)
 }
 
 fn get_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
@@ -961,6 +1015,13 @@ impl Store for RedbStore {
             let v = t.get(id)?;
             v.map(|v| decode_token(v.value())).transpose()
         })
+    }
+
+    fn peek_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let r = self.db.begin_read()?;
+        let t = r.open_table(TOKENS)?;
+        let v = t.get(id)?;
+        v.map(|v| decode_token(v.value())).transpose()
     }
 
     fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {
@@ -1356,6 +1417,101 @@ impl Store for RedbStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A journal record that puts `key` → `value` into the META table.
+    fn put_meta(key: &str, value: &str) -> Vec<u8> {
+        let mut p = vec![Tbl::Meta.tag() | PUT];
+        for field in [key.as_bytes(), value.as_bytes()] {
+            p.extend_from_slice(&(field.len() as u32).to_le_bytes());
+            p.extend_from_slice(field);
+        }
+        p
+    }
+
+    fn meta(db: &Database, key: &str) -> Option<Vec<u8>> {
+        let r = db.begin_read().unwrap();
+        let t = r.open_table(META).unwrap();
+        t.get(key).unwrap().map(|v| v.value().to_vec())
+    }
+
+    fn database(dir: &tempfile::TempDir, journal_seq: Option<u64>) -> Database {
+        let db = Database::create(dir.path().join("db.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        if let Some(seq) = journal_seq {
+            txn.open_table(META)
+                .unwrap()
+                .insert(JOURNAL_SEQ, seq.to_le_bytes().as_slice())
+                .unwrap();
+        }
+        txn.commit().unwrap();
+        db
+    }
+
+    #[test]
+    fn a_record_left_behind_a_torn_one_is_never_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir, Some(100));
+        let path = dir.path().join("db.journal");
+        let mut j = Journal::open(&path).unwrap();
+        j.resize(4096, false).unwrap();
+        // 101 and 102 written together; the crash tore 101 but left 102 whole.
+        j.append(101, &put_meta("a", "torn")).unwrap().unwrap();
+        let second = j.append(102, &put_meta("b", "left")).unwrap().unwrap();
+        let file = journal::open_private(&path).unwrap();
+        std::os::unix::fs::FileExt::write_all_at(&file, b"X", second - 1).unwrap();
+
+        let mut j = Journal::open(&path).unwrap();
+        let base = replay(&db, &mut j, 4096).unwrap();
+        assert!(
+            base > 102,
+            "the next batches must not reuse 101 or 102: {base}"
+        );
+        // A new round writes a record where the torn one was; later restarts find 102 behind
+        // it again, and must not take it for the next batch.
+        // Same length as the torn record, so the old 102 lines up right behind it.
+        j.append(base + 1, &put_meta("c", "newx")).unwrap().unwrap();
+        let mut j = Journal::open(&path).unwrap();
+        let next = replay(&db, &mut j, 4096).unwrap();
+        assert_eq!(meta(&db, "c").as_deref(), Some(b"newx".as_slice()));
+        assert_eq!(meta(&db, "a"), None);
+        assert_eq!(meta(&db, "b"), None, "a leftover record was replayed");
+        let mut j = Journal::open(&path).unwrap();
+        replay(&db, &mut j, 4096).unwrap();
+        assert_eq!(meta(&db, "b"), None);
+        assert!(next > base + 1);
+    }
+
+    #[test]
+    fn a_journal_beside_a_database_that_never_had_it_is_discarded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("db.journal");
+        let mut j = Journal::open(&path).unwrap();
+        j.resize(4096, false).unwrap();
+        j.append(1, &put_meta("old", "record")).unwrap().unwrap();
+        // A new database (the old one was deleted) with the old journal beside it.
+        let db = database(&dir, None);
+        let mut j = Journal::open(&path).unwrap();
+        replay(&db, &mut j, 8192).unwrap();
+        assert_eq!(meta(&db, "old"), None);
+        let mut j = Journal::open(&path).unwrap();
+        replay(&db, &mut j, 8192).unwrap();
+        assert_eq!(meta(&db, "old"), None);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 8192);
+    }
+
+    #[test]
+    fn a_journal_made_smaller_or_turned_off_keeps_nothing_beyond_its_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = database(&dir, Some(0));
+        let path = dir.path().join("db.journal");
+        let mut j = Journal::open(&path).unwrap();
+        j.resize(1 << 20, false).unwrap();
+        j.append(1, &put_meta("kept", "yes")).unwrap().unwrap();
+        let mut j = Journal::open(&path).unwrap();
+        replay(&db, &mut j, 0).unwrap();
+        assert_eq!(meta(&db, "kept").as_deref(), Some(b"yes".as_slice()));
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
 
     fn draft(i: u64) -> AuditDraft {
         AuditDraft {
