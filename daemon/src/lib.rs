@@ -212,6 +212,17 @@ impl Daemon {
         if let Some(t) = admin_tls_task {
             let _ = t.await;
         }
+        // Fold the journal into the database, so the next start has nothing to redo.
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.checkpoint()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "final checkpoint failed; the next start redoes the journal")
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "final checkpoint failed; the next start redoes the journal")
+            }
+        }
         Ok(())
     }
 }

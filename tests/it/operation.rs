@@ -78,6 +78,10 @@ async fn sigterm_shuts_down_gracefully_and_a_restart_keeps_everything() {
     d.restart();
     assert_eq!(d.pin, pin, "the CA survives a restart");
     assert_eq!(d.token_json(&id)["uses"], 1);
+    // The shutdown folded the journal into the database: the restart had nothing to redo.
+    let log = std::fs::read_to_string(d.log_path()).unwrap();
+    assert!(log.contains("listening"), "{log}");
+    assert!(!log.contains("redid the journal"), "{log}");
     assert_eq!(d.redeem(&secret, r#"{"hostname":"b"}"#).await.status, 201);
 }
 

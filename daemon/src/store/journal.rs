@@ -23,6 +23,8 @@ const HEADER: usize = 16;
 #[derive(Debug)]
 pub struct Journal {
     file: File,
+    /// The folder holding the file, synced with it so the file itself survives a power loss.
+    dir: Option<std::path::PathBuf>,
     capacity: u64,
     offset: u64,
 }
@@ -55,6 +57,7 @@ impl Journal {
         let capacity = file.metadata()?.len();
         Ok(Journal {
             file,
+            dir: path.parent().map(Path::to_path_buf),
             capacity,
             offset: 0,
         })
@@ -82,6 +85,9 @@ impl Journal {
             at += n as u64;
         }
         self.file.sync_all()?;
+        if let Some(dir) = &self.dir {
+            File::open(dir)?.sync_all()?;
+        }
         self.capacity = capacity;
         self.offset = 0;
         Ok(())

@@ -269,6 +269,12 @@ pub struct DurabilityStats {
 
 /// The storage layer the daemon uses.
 pub trait Store: Send + Sync + 'static {
+    /// Makes everything written so far durable in the database itself (a checkpoint), so a
+    /// restart has nothing to redo. Called at shutdown.
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Counters of how writes became durable (zero for a store without a journal).
     fn durability_stats(&self) -> DurabilityStats {
         DurabilityStats::default()

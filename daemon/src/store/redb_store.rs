@@ -70,6 +70,8 @@ pub struct Batch {
     txn: WriteTransaction,
     events: Vec<ChangeEvent>,
     log: Vec<u8>,
+    /// Commit this batch durably (a checkpoint), whatever it holds.
+    checkpoint: bool,
 }
 
 /// The tables a batch changes, as journal records name them (the tag is the index in `ALL`).
@@ -282,13 +284,24 @@ impl RedbStore {
             visibility: visibility.clone(),
         };
         let journal_visibility = visibility.clone();
+        // A panic in either thread stops the process like any other failed write (`fail_stop`).
         std::thread::Builder::new()
             .name("gatepass-journal".into())
-            .spawn(move || journal_thread(journal, synced_rx, events, &journal_visibility))
+            .spawn(move || {
+                let run = || journal_thread(journal, synced_rx, events, &journal_visibility);
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+                    fail_stop("the journal thread panicked", &"see above");
+                }
+            })
             .map_err(|e| Error::io("starting the journal thread", e))?;
         std::thread::Builder::new()
             .name("gatepass-writer".into())
-            .spawn(move || writer.run(rx))
+            .spawn(move || {
+                let run = || writer.run(rx);
+                if std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).is_err() {
+                    fail_stop("the writer thread panicked", &"see above");
+                }
+            })
             .map_err(|e| Error::io("starting the writer thread", e))?;
         Ok(RedbStore {
             db,
@@ -497,6 +510,7 @@ impl Writer {
                 txn,
                 events: Vec::new(),
                 log: Vec::new(),
+                checkpoint: false,
             };
             let mut replies = Vec::with_capacity(jobs.len());
             let mut failed = false;
@@ -508,7 +522,12 @@ impl Writer {
                     break;
                 }
             }
-            let Batch { txn, events, log } = batch;
+            let Batch {
+                txn,
+                events,
+                log,
+                checkpoint,
+            } = batch;
             if failed {
                 // Nothing of the batch was committed: its callers learn so now.
                 let _ = txn.abort();
@@ -517,7 +536,7 @@ impl Writer {
                 }
                 continue;
             }
-            let (record, checkpoint) = self.commit(txn, log);
+            let (record, checkpoint) = self.commit(txn, log, checkpoint);
             self.hand_over(Synced {
                 record,
                 checkpoint,
@@ -531,13 +550,21 @@ impl Writer {
     /// Commits a batch: without fsync when its journal record fits (the journal thread makes it
     /// durable), else durably as a checkpoint. Returns the record to journal, and whether this
     /// was a checkpoint. A failed commit stops the process (`fail_stop`).
-    fn commit(&mut self, txn: WriteTransaction, log: Vec<u8>) -> (Option<(u64, Vec<u8>)>, bool) {
-        if log.is_empty() {
+    fn commit(
+        &mut self,
+        txn: WriteTransaction,
+        log: Vec<u8>,
+        force_checkpoint: bool,
+    ) -> (Option<(u64, Vec<u8>)>, bool) {
+        if log.is_empty() && !force_checkpoint {
             let _ = txn.abort(); // nothing changed; answered once what it saw is durable
             return (None, false);
         }
         let len = Journal::record_len(log.len());
-        if self.last_checkpoint.elapsed() < CHECKPOINT_EVERY && self.used + len <= self.capacity {
+        if !force_checkpoint
+            && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY
+            && self.used + len <= self.capacity
+        {
             self.visibility
                 .committed
                 .store(self.seq + 1, Ordering::SeqCst);
@@ -599,9 +626,8 @@ impl Writer {
 
     fn hand_over(&self, s: Synced) {
         if self.synced.send(s).is_err() {
-            // The journal thread is gone (it only stops when this thread does): the replies
-            // dropped with the message answer their callers with an error.
-            tracing::error!("the journal thread has stopped");
+            // The journal thread is gone: nothing committed from now on could become durable.
+            fail_stop("the journal thread has stopped", &"no receiver");
         }
     }
 }
@@ -678,6 +704,13 @@ fn replay(db: &Database, journal: &mut Journal, capacity: u64) -> Result<u64, Er
         None => 0,
     };
     let base = last.saturating_add(journal.max_records()).saturating_add(1);
+    if after.is_none() {
+        // Zeroed before the number is stored: a crash in between must not leave a database
+        // that would replay another's records.
+        journal
+            .resize(capacity, true)
+            .map_err(|e| Error::io("sizing the journal", e))?;
+    }
     txn.open_table(META)
         .map_err(StoreError::from)?
         .insert(JOURNAL_SEQ, base.to_le_bytes().as_slice())
@@ -691,9 +724,11 @@ fn replay(db: &Database, journal: &mut Journal, capacity: u64) -> Result<u64, Er
             "redid the journal's batches after the last checkpoint"
         );
     }
-    journal
-        .resize(capacity, after.is_none())
-        .map_err(|e| Error::io("sizing the journal", e))?;
+    if after.is_some() {
+        journal
+            .resize(capacity, false)
+            .map_err(|e| Error::io("sizing the journal", e))?;
+    }
     Ok(base)
 }
 
@@ -966,6 +1001,13 @@ fn change_details(change: &TokenChange, before: &TokenRecord) -> (Vec<AuditActio
 }
 
 impl Store for RedbStore {
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        self.write(|b| {
+            b.checkpoint = true;
+            Ok(())
+        })
+    }
+
     fn durability_stats(&self) -> DurabilityStats {
         DurabilityStats {
             journaled_batches: self.counters.journaled.load(Ordering::Relaxed),
