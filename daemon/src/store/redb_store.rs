@@ -664,6 +664,11 @@ fn journal_thread(
                 Ok(false) => fail_stop("the journal write", &"a record did not fit"),
                 Err(e) => fail_stop("the journal write failed", &e),
             }
+        } else if fresh > 0 {
+            // Only an optimisation (replay skips what a checkpoint holds): failing it is harmless.
+            if let Err(e) = journal.clear_head() {
+                tracing::warn!(error = %e, "could not clear the journal's head");
+            }
         }
         if let Some(upto) = items.iter().map(|i| i.upto).max() {
             visibility.set_durable(upto);
