@@ -332,9 +332,12 @@ pub trait Store: Send + Sync + 'static {
 
 /// The hash that links an audit event to the next one: SHA-256 of its JSON form.
 pub fn audit_hash(event: &AuditEvent) -> String {
-    let bytes = serde_json::to_vec(event).unwrap_or_default();
-    let d = ring::digest::digest(&ring::digest::SHA256, &bytes);
-    d.as_ref().iter().map(|b| format!("{b:02x}")).collect()
+    audit_hash_of(&serde_json::to_vec(event).unwrap_or_default())
+}
+
+/// `audit_hash` of an event already serialized (`serde_json::to_vec`).
+pub fn audit_hash_of(event_json: &[u8]) -> String {
+    crate::model::hex(ring::digest::digest(&ring::digest::SHA256, event_json).as_ref())
 }
 
 /// The `prev_hash` of the very first event.

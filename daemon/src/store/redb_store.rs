@@ -804,16 +804,14 @@ impl Batch {
             details: d.details,
             prev_hash: head.last_hash,
         };
+        // One serialization: stored, and hashed into the chain.
+        let json = serde_json::to_vec(&ev)?;
         let new_head = AuditHead {
             next_seq: ev.seq + 1,
-            last_hash: audit_hash(&ev),
+            last_hash: audit_hash_of(&json),
         };
         self.put(Tbl::Meta, AUDIT_HEAD, &serde_json::to_vec(&new_head)?)?;
-        self.op(
-            Tbl::Audit,
-            &ev.seq.to_le_bytes(),
-            Some(&serde_json::to_vec(&ev)?),
-        )?;
+        self.op(Tbl::Audit, &ev.seq.to_le_bytes(), Some(&json))?;
         if !ev.target.is_empty() {
             let key = format!("{}/{:020}", ev.target, ev.seq);
             self.put(Tbl::AuditByTarget, &key, b"")?;
