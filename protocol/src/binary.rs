@@ -13,7 +13,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::{Error, MaxUses, Timestamp, Token, TokenStatus};
+use crate::token::{TokenKind, public_display};
+use crate::{Error, MaxUses, SortColumn, Timestamp, Token, TokenKeys, TokenStatus};
 
 /// The media type of a token list in this form.
 pub const TOKEN_LIST: &str = "application/vnd.gatepass.token-list";
@@ -89,7 +90,7 @@ impl Writer {
 #[derive(Debug)]
 pub struct Reader<'a>(pub &'a [u8]);
 
-impl Reader<'_> {
+impl<'a> Reader<'a> {
     fn take<const N: usize>(&mut self) -> Result<[u8; N], Error> {
         let (head, rest) = self
             .0
@@ -124,10 +125,14 @@ impl Reader<'_> {
         Ok(Timestamp(i64::from_le_bytes(self.take()?)))
     }
     pub fn string(&mut self) -> Result<String, Error> {
+        self.str_ref().map(str::to_owned)
+    }
+    /// A string, borrowed from the input.
+    pub fn str_ref(&mut self) -> Result<&'a str, Error> {
         let n = self.count(1)?;
         let (s, rest) = self.0.split_at(n);
         self.0 = rest;
-        String::from_utf8(s.to_vec()).map_err(|_| damaged("a string is not UTF-8"))
+        std::str::from_utf8(s).map_err(|_| damaged("a string is not UTF-8"))
     }
     pub fn opt<T>(&mut self, get: fn(&mut Self) -> Result<T, Error>) -> Result<Option<T>, Error> {
         if self.flag()? {
@@ -232,10 +237,142 @@ pub fn encode_tokens(tokens: &[Token]) -> Vec<u8> {
     for t in tokens {
         write_token_fields!(w, *t);
         w.str(&t.prefix);
-        let status = TokenStatus::ALL.iter().position(|s| *s == t.status);
-        w.byte(status.unwrap_or_default() as u8);
+        w.byte(status_byte(t.status));
     }
     w.0
+}
+
+fn status_byte(status: TokenStatus) -> u8 {
+    let i = TokenStatus::ALL.iter().position(|s| *s == status);
+    i.unwrap_or_default() as u8
+}
+
+/// Reads the fields a stored record and a [`Token`] share (see [`write_token_fields`]) off the
+/// front of `bytes` without copying any. Returns the keys lists sort and filter by, with the
+/// status derived at `now`, and how many bytes the fields take.
+pub fn skim_token_fields(bytes: &[u8], now: Timestamp) -> Result<(TokenKeys<'_>, usize), Error> {
+    let mut r = Reader(bytes);
+    let id = r.str_ref()?;
+    let name = r.str_ref()?;
+    let description = r.str_ref()?;
+    let group = r.opt(Reader::str_ref)?;
+    for _ in 0..r.count(8)? {
+        r.str_ref()?;
+        r.str_ref()?;
+    }
+    let owner = r.str_ref()?;
+    let max_uses = r.max_uses()?;
+    let uses = r.u64()?;
+    let last_used_at = r.opt(Reader::ts)?;
+    r.opt(Reader::str_ref)?; // last_used_by
+    let expires_at = r.opt(Reader::ts)?;
+    let created_at = r.ts()?;
+    r.str_ref()?; // created_by
+    let disabled = r.flag()?;
+    let revoked_at = r.opt(Reader::ts)?;
+    for _ in 0..r.count(4)? {
+        r.str_ref()?; // allowed_cidrs
+    }
+    r.opt(Reader::ts)?; // not_before
+    r.u64()?; // hosts
+    let status = TokenStatus::derive(
+        revoked_at.is_some(),
+        uses,
+        max_uses,
+        expires_at,
+        disabled,
+        now,
+    );
+    let keys = TokenKeys {
+        id,
+        name,
+        description,
+        group,
+        owner,
+        max_uses,
+        uses,
+        last_used_at,
+        expires_at,
+        created_at,
+        status,
+    };
+    Ok((keys, bytes.len() - r.0.len()))
+}
+
+/// Builds a token list in the binary form out of entries whose shared fields are already
+/// encoded (the daemon's stored records hold them in this very form): the caller filters, the
+/// builder sorts on keys read back from its own buffer, so no [`Token`] is built for any entry.
+#[derive(Debug, Default)]
+pub struct TokenListBuilder {
+    buf: Vec<u8>,
+    spans: Vec<(usize, usize)>,
+}
+
+impl TokenListBuilder {
+    pub fn with_capacity(tokens: usize) -> TokenListBuilder {
+        TokenListBuilder {
+            buf: Vec::with_capacity(tokens.saturating_mul(200)),
+            spans: Vec::with_capacity(tokens),
+        }
+    }
+
+    /// How many tokens the list holds.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Adds a token given its encoded shared fields, as [`skim_token_fields`] measured them
+    /// (`keys` are what it returned).
+    pub fn push_encoded(&mut self, fields: &[u8], keys: &TokenKeys<'_>) {
+        let start = self.buf.len();
+        let mut w = Writer(std::mem::take(&mut self.buf));
+        w.0.extend_from_slice(fields);
+        w.str(&public_display(TokenKind::Enrollment, keys.id));
+        w.byte(status_byte(keys.status));
+        self.buf = w.0;
+        self.spans.push((start, self.buf.len()));
+    }
+
+    /// Adds a token that is not encoded yet.
+    pub fn push(&mut self, t: &Token) {
+        let start = self.buf.len();
+        let mut w = Writer(std::mem::take(&mut self.buf));
+        write_token_fields!(w, *t);
+        w.str(&t.prefix);
+        w.byte(status_byte(t.status));
+        self.buf = w.0;
+        self.spans.push((start, self.buf.len()));
+    }
+
+    /// The list, sorted by `column` (`desc`: the reverse), as [`decode_tokens`] reads it.
+    pub fn finish(self, column: SortColumn, desc: bool) -> Result<Vec<u8>, Error> {
+        let mut keyed = Vec::with_capacity(self.spans.len());
+        for &(start, end) in &self.spans {
+            let entry = &self.buf[start..end];
+            let (mut keys, _) = skim_token_fields(entry, Timestamp(0))?;
+            // The status was derived when the entry was added: it is the entry's last byte.
+            let status = entry.last().map(|b| usize::from(*b));
+            keys.status = status
+                .and_then(|i| TokenStatus::ALL.get(i).copied())
+                .ok_or_else(|| damaged("unknown status"))?;
+            keyed.push((keys, start, end));
+        }
+        keyed.sort_unstable_by(|a, b| column.compare_keys(&a.0, &b.0));
+        if desc {
+            keyed.reverse();
+        }
+        let mut w = Writer(Vec::with_capacity(5 + self.buf.len()));
+        w.byte(V1);
+        w.count(keyed.len());
+        for (_, start, end) in keyed {
+            w.0.extend_from_slice(&self.buf[start..end]);
+        }
+        Ok(w.0)
+    }
 }
 
 /// Reads a token list written by [`encode_tokens`].
@@ -303,6 +440,59 @@ mod tests {
             .enumerate()
             .map(|(i, s)| token(i as u64, *s))
             .collect()
+    }
+
+    #[test]
+    fn skimming_reads_the_keys_and_the_length_of_the_shared_fields() {
+        for t in list() {
+            let mut w = Writer::default();
+            write_token_fields!(w, t);
+            let fields = w.0.len();
+            w.str("the stored record's own fields follow");
+            let (keys, len) = skim_token_fields(&w.0, Timestamp(0)).unwrap();
+            assert_eq!(len, fields);
+            let mut expected = t.keys();
+            expected.status = t.status_at(Timestamp(0));
+            assert_eq!(keys, expected);
+            for n in 0..fields {
+                assert!(skim_token_fields(&w.0[..n], Timestamp(0)).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn a_built_list_equals_the_encoded_sorted_list() {
+        // Both ways in: already encoded fields (a stored record) and whole tokens.
+        let mut tokens: Vec<Token> = (0..40)
+            .map(|i| {
+                let mut t = token(i * 7919 % 40, TokenStatus::ALL[(i % 5) as usize]);
+                t.name = format!("n{}", i % 6);
+                t.created_at = Timestamp((i % 9) as i64);
+                t
+            })
+            .collect();
+        for column in SortColumn::ALL {
+            for desc in [false, true] {
+                let mut b = TokenListBuilder::with_capacity(tokens.len());
+                for (i, t) in tokens.iter().enumerate() {
+                    if i % 2 == 0 {
+                        b.push(t);
+                        continue;
+                    }
+                    let mut w = Writer::default();
+                    write_token_fields!(w, *t);
+                    let (mut keys, len) = skim_token_fields(&w.0, Timestamp(0)).unwrap();
+                    keys.status = t.status;
+                    b.push_encoded(&w.0[..len], &keys);
+                }
+                let built = b.finish(column, desc).unwrap();
+                tokens.sort_by(|a, b| column.compare(a, b));
+                if desc {
+                    tokens.reverse();
+                }
+                assert_eq!(built, encode_tokens(&tokens), "{column:?} desc={desc}");
+            }
+        }
     }
 
     #[test]

@@ -347,7 +347,41 @@ pub struct Token {
     pub status: TokenStatus,
 }
 
+/// The fields of a token that lists sort and filter by, borrowed: from a [`Token`], or straight
+/// from a token's binary form (`binary::skim_token_fields`), so a large list can be filtered and
+/// sorted without building a `Token` for each entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenKeys<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub group: Option<&'a str>,
+    pub owner: &'a str,
+    pub max_uses: MaxUses,
+    pub uses: u64,
+    pub last_used_at: Option<Timestamp>,
+    pub expires_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+    pub status: TokenStatus,
+}
+
 impl Token {
+    pub fn keys(&self) -> TokenKeys<'_> {
+        TokenKeys {
+            id: &self.id,
+            name: &self.name,
+            description: &self.description,
+            group: self.group.as_deref(),
+            owner: &self.owner,
+            max_uses: self.max_uses,
+            uses: self.uses,
+            last_used_at: self.last_used_at,
+            expires_at: self.expires_at,
+            created_at: self.created_at,
+            status: self.status,
+        }
+    }
+
     /// Recomputes `status` for the given time.
     pub fn status_at(&self, now: Timestamp) -> TokenStatus {
         TokenStatus::derive(
@@ -648,6 +682,11 @@ impl SortColumn {
     /// Orders two tokens by this column (ascending), ties broken by name then id so the order
     /// is total and stable across refreshes.
     pub fn compare(self, a: &Token, b: &Token) -> std::cmp::Ordering {
+        self.compare_keys(&a.keys(), &b.keys())
+    }
+
+    /// [`SortColumn::compare`] on borrowed keys.
+    pub fn compare_keys(self, a: &TokenKeys<'_>, b: &TokenKeys<'_>) -> std::cmp::Ordering {
         use std::cmp::Ordering;
         let primary = match self {
             SortColumn::Name => Ordering::Equal,
@@ -655,7 +694,7 @@ impl SortColumn {
             SortColumn::Uses => a.uses.cmp(&b.uses).then(a.max_uses.cmp(&b.max_uses)),
             SortColumn::LastUsed => a.last_used_at.cmp(&b.last_used_at),
             SortColumn::Group => a.group.cmp(&b.group),
-            SortColumn::Owner => a.owner.cmp(&b.owner),
+            SortColumn::Owner => a.owner.cmp(b.owner),
             // No expiry sorts after every date.
             SortColumn::Expires => match (a.expires_at, b.expires_at) {
                 (Some(x), Some(y)) => x.cmp(&y),
@@ -664,11 +703,11 @@ impl SortColumn {
                 (None, None) => Ordering::Equal,
             },
             SortColumn::Created => a.created_at.cmp(&b.created_at),
-            SortColumn::Description => a.description.cmp(&b.description),
+            SortColumn::Description => a.description.cmp(b.description),
         };
         primary
-            .then_with(|| a.name.cmp(&b.name))
-            .then_with(|| a.id.cmp(&b.id))
+            .then_with(|| a.name.cmp(b.name))
+            .then_with(|| a.id.cmp(b.id))
     }
 }
 

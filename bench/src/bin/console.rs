@@ -14,6 +14,7 @@ use gatepass::console::app::{App, Msg, update};
 use gatepass::console::draw::draw;
 use gatepass::console::theme::Theme;
 use gatepass_bench::{BenchDaemon, mint, ms, pct};
+use gatepass_protocol::binary;
 use gatepass_protocol::{ChangeEvent, MaxUses, Timestamp, TokenQuery};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -83,14 +84,22 @@ async fn main() -> anyhow::Result<()> {
     lists.sort();
     // The same list split in two: the daemon's answer arriving, then the client decoding it.
     let t = Instant::now();
-    let raw = client.raw("GET", "/v1/tokens", None).await?;
+    let raw = client
+        .raw_accepting("GET", "/v1/tokens", None, Some(binary::TOKEN_LIST))
+        .await?;
     let fetched = t.elapsed();
     let t = Instant::now();
-    let decoded: Vec<gatepass_protocol::Token> = gatepass_protocol::client::decode(raw.clone())?;
+    let decoded = binary::decode_tokens(&raw.body)?;
     let decode = t.elapsed();
-    anyhow::ensure!(decoded.len() == tokens.len(), "the two lists differ");
+    anyhow::ensure!(decoded == tokens, "the two lists differ");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = daemon.rss_kib();
+    // What a script's JSON list (a `Token` built for every record) leaves behind.
+    let json = client.raw("GET", "/v1/tokens", None).await?;
+    let json_mib = json.body.len() as f64 / 1048576.0;
+    drop(json);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_json = daemon.rss_kib();
     if std::env::var_os("GATEPASS_BENCH_RSS_TRACE").is_some() {
         for s in 0..8 {
             tokio::time::sleep(Duration::from_secs(1)).await;
@@ -190,10 +199,16 @@ async fn main() -> anyhow::Result<()> {
             .unwrap_or_else(|| "n/a".into())
     );
     println!(
-        "  of which: answer received {:.0} ms ({:.1} MiB of JSON), decoded by the client {:.0} ms",
+        "  of which: answer received {:.0} ms ({:.1} MiB binary), decoded by the client {:.0} ms",
         ms(fetched),
         raw.body.len() as f64 / 1048576.0,
         ms(decode)
+    );
+    println!(
+        "  daemon RSS idle after one JSON list too ({json_mib:.1} MiB of JSON): {}",
+        rss_json
+            .map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
+            .unwrap_or_else(|| "n/a".into())
     );
     println!(
         "  first load into the console (sort + draw): {:.1} ms",

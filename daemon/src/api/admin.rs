@@ -20,13 +20,14 @@ use gatepass_protocol::token::{self, TokenKind};
 use gatepass_protocol::{
     ApiToken, AuditQuery, ChangeEvent, CreateApiTokenRequest, CreateApiTokenResponse,
     CreateTokenRequest, CreateTokenResponse, ErrorCode, Host, HostQuery, PatchTokenRequest,
-    SortColumn, Token, TokenQuery, WhoAmI,
+    SortColumn, Token, TokenKeys, TokenQuery, WhoAmI,
 };
 use tokio_stream::wrappers::BroadcastStream;
 use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::access::{Caller, Role};
 use super::{ApiError, State, blocking, read_json};
+use crate::error::StoreError;
 use crate::model;
 use crate::store::{ApiTokenRecord, TokenChange, TokenRecord};
 
@@ -108,17 +109,17 @@ async fn whoami(caller: Caller, S(state): S<Arc<State>>) -> Json<WhoAmI> {
     })
 }
 
-fn matches(t: &Token, q: &TokenQuery) -> bool {
+fn matches(t: &TokenKeys<'_>, q: &TokenQuery) -> bool {
     if q.status.is_some_and(|s| s != t.status) {
         return false;
     }
     if q.group
         .as_ref()
-        .is_some_and(|g| t.group.as_deref() != Some(g.as_str()))
+        .is_some_and(|g| t.group != Some(g.as_str()))
     {
         return false;
     }
-    if q.owner.as_ref().is_some_and(|o| &t.owner != o) {
+    if q.owner.as_ref().is_some_and(|o| t.owner != o) {
         return false;
     }
     if let Some(text) =
@@ -126,13 +127,7 @@ fn matches(t: &Token, q: &TokenQuery) -> bool {
             .map(|s| s.to_lowercase())
             .filter(|s| !s.is_empty())
     {
-        let hay = [
-            t.name.as_str(),
-            t.description.as_str(),
-            t.group.as_deref().unwrap_or(""),
-            t.owner.as_str(),
-            t.id.as_str(),
-        ];
+        let hay = [t.name, t.description, t.group.unwrap_or(""), t.owner, t.id];
         if !hay.iter().any(|h| h.to_lowercase().contains(&text)) {
             return false;
         }
@@ -163,32 +158,37 @@ async fn list_tokens(
     let now = state.clock.now();
     // Decoding, sorting and encoding a large list is CPU work: off the async workers, with the
     // answer written into one buffer sized up front.
+    let col = q.sort.unwrap_or(SortColumn::Created);
     let body = blocking(&state, move |s| {
+        if binary {
+            // Straight from the stored bytes: the records are already in the list's form.
+            let list = s.token_list(now, &|k| matches(k, &q))?;
+            let large = list.len() >= 10_000;
+            let body = list
+                .finish(col, q.desc)
+                .map_err(|e| StoreError::Backend(e.to_string()))?;
+            return Ok((body, Vec::new(), large));
+        }
         let mut tokens: Vec<Token> = s
             .list_tokens()?
             .into_iter()
             .map(|r| r.into_view(now))
-            .filter(|t| matches(t, &q))
+            .filter(|t| matches(&t.keys(), &q))
             .collect();
-        let col = q.sort.unwrap_or(SortColumn::Created);
         tokens.sort_unstable_by(|a, b| col.compare(a, b));
         if q.desc {
             tokens.reverse();
         }
-        let body = if binary {
-            binary::encode_tokens(&tokens)
-        } else {
-            let mut body = Vec::with_capacity(tokens.len() * 512 + 2);
-            serde_json::to_writer(&mut body, &tokens)?;
-            body
-        };
-        Ok((body, tokens))
+        let mut body = Vec::with_capacity(tokens.len() * 512 + 2);
+        serde_json::to_writer(&mut body, &tokens)?;
+        let large = tokens.len() >= 10_000;
+        Ok((body, tokens, large))
     })
     .await?;
-    let (body, tokens) = body;
-    // Freeing a large list (a million small allocations) and handing the memory back to the
-    // system happen after the answer, not before it.
-    if tokens.len() >= 10_000 {
+    let (body, tokens, large) = body;
+    // Freeing a large list (a million small allocations, or a few large buffers the allocator
+    // would keep) and handing the memory back to the system happen after the answer.
+    if large {
         tokio::task::spawn_blocking(move || {
             drop(tokens);
             crate::release_freed_memory();

@@ -6,7 +6,8 @@
 //! Fields: those a record shares with the API's `Token` (`write_token_fields!`), then
 //! secret_hash.
 
-use gatepass_protocol::binary::{Reader, Writer};
+use gatepass_protocol::binary::{Reader, TokenListBuilder, Writer, skim_token_fields};
+use gatepass_protocol::{Timestamp, TokenKeys};
 
 use super::TokenRecord;
 use crate::error::StoreError;
@@ -39,6 +40,28 @@ pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord, StoreError> {
         Ok::<_, gatepass_protocol::Error>(rec)
     })();
     rec.map_err(|_| damaged())
+}
+
+/// Adds a stored record to a token list when `keep` accepts it: a record in the binary form is
+/// copied field for field, without decoding; a JSON record of an earlier version is decoded.
+pub fn add_to_list(
+    bytes: &[u8],
+    now: Timestamp,
+    keep: &dyn Fn(&TokenKeys<'_>) -> bool,
+    list: &mut TokenListBuilder,
+) -> Result<(), StoreError> {
+    if let Some((&V1, fields)) = bytes.split_first() {
+        let (keys, len) = skim_token_fields(fields, now).map_err(|_| damaged())?;
+        if keep(&keys) {
+            list.push_encoded(&fields[..len], &keys);
+        }
+    } else {
+        let token = decode_token(bytes)?.into_view(now);
+        if keep(&token.keys()) {
+            list.push(&token);
+        }
+    }
+    Ok(())
 }
 
 fn damaged() -> StoreError {

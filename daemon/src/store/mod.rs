@@ -12,8 +12,9 @@ pub mod redb_store;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use gatepass_protocol::binary::TokenListBuilder;
 use gatepass_protocol::{
-    ApiToken, AuditEvent, AuditQuery, Host, MaxUses, Timestamp, Token, TokenStatus,
+    ApiToken, AuditEvent, AuditQuery, Host, MaxUses, Timestamp, Token, TokenKeys, TokenStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -290,6 +291,13 @@ pub trait Store: Send + Sync + 'static {
     }
     fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+    /// The tokens `keep` accepts (given their keys, status derived at `now`), ready to be sorted
+    /// and sent in the binary list form; no record is decoded into a `TokenRecord` to get there.
+    fn token_list(
+        &self,
+        now: Timestamp,
+        keep: &dyn Fn(&TokenKeys<'_>) -> bool,
+    ) -> Result<TokenListBuilder, StoreError>;
     fn change_token(
         &self,
         id: &str,

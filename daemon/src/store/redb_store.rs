@@ -1,16 +1,26 @@
-//! The embedded store on redb, with group commit.
+//! The embedded store on redb, with group commit through a redo journal.
 //!
 //! All writes go through one writer thread. It takes the first queued write, then whatever else
-//! is already queued (up to `MAX_BATCH`), runs them one after another inside ONE write
-//! transaction, commits it durably (fsync), and only then answers each caller. Each write sees
-//! the effects of the writes before it in the batch, so limits hold exactly as if they were
-//! committed one by one; under load, many redemptions share one fsync.
+//! is already queued (up to `MAX_BATCH`), and runs them one after another as one batch inside its
+//! write transaction, recording every table change in the batch's journal record. The journal
+//! thread appends the records of every batch waiting with one write and one fdatasync, and only
+//! then answers their callers; meanwhile the writer builds the next batch. Each write sees the
+//! effects of the writes before it, so limits hold exactly as if they were committed one by one;
+//! under load, many redemptions share one fsync.
+//!
+//! The write transaction is committed to redb without fsync (the journal is what makes it
+//! durable) when a batch other than redemptions needs to be seen at once, when a reader asks for
+//! it, or `COMMIT_DELAY` after it began; so a burst of redemptions copies each page it touches
+//! once. Checkpoints (durable commits that record the last batch they hold) let the journal start
+//! over; a start redoes what the last checkpoint lacks.
 //!
 //! A write's own refusal (name taken, token exhausted) leaves nothing behind but what it chose to
-//! write (e.g. the audit event of a refused redemption); a storage error aborts the whole batch
-//! and every write in it answers with that error, so nothing unacknowledged is ever reported done.
+//! write (e.g. the audit event of a refused redemption); a storage error drops the whole batch
+//! and every write in it answers with that error, so nothing unacknowledged is ever reported done
+//! (the batches before it in the transaction are redone into a new one).
 //!
-//! Reads use redb's MVCC read transactions on the caller's thread and never wait for the writer.
+//! Reads use redb's MVCC read transactions on the caller's thread. They first have the writer
+//! commit what it holds (only when it holds anything), then wait until their snapshot is durable.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,7 +34,7 @@ use ::redb::{
 use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, Host, Timestamp};
 use tokio::sync::broadcast;
 
-use super::codec::{decode_token, encode_token};
+use super::codec::{add_to_list, decode_token, encode_token};
 use super::journal::Journal;
 use super::*;
 use crate::error::{Error, StoreError};
@@ -53,6 +63,9 @@ const JOURNAL_SEQ: &str = "journal_seq";
 const IDLE_CHECKPOINT: Duration = Duration::from_secs(1);
 /// At least this often under steady load, a batch commits durably instead of being journaled.
 const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+/// The longest a write may wait in the writer's open transaction before readers' snapshots
+/// show it (a reader that needs it sooner asks for a commit).
+const COMMIT_DELAY: Duration = Duration::from_millis(50);
 const MAX_BATCH: usize = 256;
 const DEFAULT_AUDIT_LIMIT: usize = 1_000;
 const MAX_AUDIT_LIMIT: usize = 100_000;
@@ -72,6 +85,9 @@ pub struct Batch {
     log: Vec<u8>,
     /// Commit this batch durably (a checkpoint), whatever it holds.
     checkpoint: bool,
+    /// Make this batch visible to readers when it ends rather than when the writer next
+    /// commits (set by every write but redemptions and audit appends).
+    visible_now: bool,
 }
 
 /// The tables a batch changes, as journal records name them (the tag is the index in `ALL`).
@@ -233,6 +249,17 @@ impl RedbStore {
         cache_bytes: usize,
         journal_bytes: u64,
     ) -> Result<RedbStore, Error> {
+        Self::open_with(path, events, cache_bytes, journal_bytes, COMMIT_DELAY)
+    }
+
+    /// `open`, with how long a redemption may wait in the writer's open transaction.
+    fn open_with(
+        path: &Path,
+        events: broadcast::Sender<ChangeEvent>,
+        cache_bytes: usize,
+        journal_bytes: u64,
+        commit_delay: Duration,
+    ) -> Result<RedbStore, Error> {
         let file = super::journal::open_private(path)
             .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
         let backend = ::redb::backends::FileBackend::new(file).map_err(|e| match e {
@@ -274,6 +301,9 @@ impl RedbStore {
         let counters = std::sync::Arc::new(Counters::default());
         let visibility = std::sync::Arc::new(Visibility::new(seq));
         let writer = Writer {
+            commit_delay,
+            open: None,
+            held: Vec::new(),
             counters: counters.clone(),
             db: db.clone(),
             seq,
@@ -314,12 +344,17 @@ impl RedbStore {
     /// Runs `f` inside the next write batch and waits until that batch is durable.
     /// Queues `f` for the writer's next batch; `answer` gets its result once the batch's commit
     /// is durable (or failed).
+    /// `visible_now`: readers' snapshots show the write as soon as it is answered; otherwise it
+    /// may wait in the writer's open transaction until a reader asks for it (`read`) or the
+    /// next commit (at most the commit delay later).
     fn enqueue<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
         answer: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+        visible_now: bool,
     ) -> Result<(), StoreError> {
         let job: Job = Box::new(move |batch| {
+            batch.visible_now |= visible_now;
             let result = f(batch);
             let fatal = matches!(&result, Err(e) if e.is_backend());
             let reply: Reply = Box::new(move |commit| {
@@ -335,20 +370,30 @@ impl RedbStore {
             .map_err(|_| StoreError::Backend("the writer has stopped".into()))
     }
 
-    /// A write that blocks the calling thread until its commit.
+    /// A write that blocks the calling thread until it is durable and visible.
     fn write<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
+        self.write_with(f, true)
+    }
+
+    /// A write that blocks the calling thread until it is durable.
+    fn write_with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
+        visible_now: bool,
+    ) -> Result<T, StoreError> {
         let (tx, rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
-        self.enqueue(f, move |r| {
+        let answer = move |r| {
             let _ = tx.send(r);
-        })?;
+        };
+        self.enqueue(f, answer, visible_now)?;
         rx.recv()
             .map_err(|_| StoreError::Backend("the write batch was aborted".into()))?
     }
 
-    /// A write whose answer is awaited: no thread waits for the commit.
+    /// A redemption, whose answer is awaited: no thread waits for the commit.
     fn write_queued<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
@@ -357,16 +402,24 @@ impl RedbStore {
         let on_answer = move |r| {
             let _ = tx.send(r);
         };
-        let queued = self.enqueue(f, on_answer);
+        let queued = self.enqueue(f, on_answer, false);
         Queued { rx, queued }
     }
 
-    /// A read of durable state: it waits until every batch its snapshot may hold is durable
-    /// (at most one journal write), so no change is ever shown before a crash could undo it.
+    /// A read of durable state that shows every write answered before it began: batches the
+    /// writer holds in its open transaction are committed first (one round trip through the
+    /// writer, only when there are any), and the read waits until every batch its snapshot may
+    /// hold is durable (at most one journal write), so no change is ever shown before a crash
+    /// could undo it.
     fn read<T>(
         &self,
         f: impl FnOnce(&::redb::ReadTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
+        if self.visibility.visible.load(Ordering::SeqCst)
+            < self.visibility.applied.load(Ordering::SeqCst)
+        {
+            self.write(|_| Ok(()))?;
+        }
         let txn = self.db.begin_read()?;
         self.visibility.wait_durable()?;
         f(&txn)
@@ -386,11 +439,21 @@ impl RedbStore {
     }
 }
 
-/// The writer thread's state. It runs batches one after another, each in a write transaction
-/// committed without fsync, and hands them, in order, to the journal thread, which makes them
-/// durable and answers; so the next batch is built while the last one's record is written.
+/// The writer thread's state. It runs batches one after another inside a write transaction and
+/// hands their journal records, in order, to the journal thread, which makes them durable and
+/// answers; so the next batch is built while the last one's record is written. The transaction
+/// stays open across batches (each page a burst touches is copied once, not once per batch) and
+/// is committed without fsync when a write or a reader needs to see it, or the commit delay
+/// (`COMMIT_DELAY`) after it began; the journal makes it durable meanwhile.
 struct Writer {
     db: std::sync::Arc<Database>,
+    /// How long a batch that need not be visible at once may wait for the commit.
+    commit_delay: Duration,
+    /// The open transaction, when it holds answered (or about to be) batches, and when it began.
+    open: Option<(WriteTransaction, Instant)>,
+    /// The journal records of the batches in `open`: redone into a new transaction when a
+    /// later batch in it fails and the transaction must be dropped.
+    held: Vec<Vec<u8>>,
     /// Sequence number of the last batch journaled or checkpointed.
     seq: u64,
     /// Bytes of journal records handed over since the last checkpoint, and the room there is.
@@ -402,12 +465,15 @@ struct Writer {
     visibility: std::sync::Arc<Visibility>,
 }
 
-/// Which batches readers may see and which are durable. The writer raises `committed` just
-/// before a batch becomes visible; the journal thread raises `durable` once it is on disk.
-/// A reader that took its snapshot waits until `durable` reaches the `committed` it saw after.
+/// Which batches readers may see and which are durable. The writer raises `applied` when a
+/// batch is in its open transaction, `committed` just before that transaction's commit and
+/// `visible` after it; the journal thread raises `durable` once a batch is on disk. A reader
+/// that took its snapshot waits until `durable` reaches the `committed` it saw after.
 #[derive(Debug)]
 struct Visibility {
+    applied: AtomicU64,
     committed: AtomicU64,
+    visible: AtomicU64,
     durable: std::sync::Mutex<u64>,
     changed: std::sync::Condvar,
 }
@@ -418,7 +484,9 @@ const DURABLE_WAIT: Duration = Duration::from_secs(30);
 impl Visibility {
     fn new(seq: u64) -> Visibility {
         Visibility {
+            applied: AtomicU64::new(seq),
             committed: AtomicU64::new(seq),
+            visible: AtomicU64::new(seq),
             durable: std::sync::Mutex::new(seq),
             changed: std::sync::Condvar::new(),
         }
@@ -481,10 +549,17 @@ struct Synced {
 impl Writer {
     fn run(mut self, rx: mpsc::Receiver<Job>) {
         loop {
-            let first = match rx.recv_timeout(IDLE_CHECKPOINT) {
+            let wait = match &self.open {
+                Some((_, since)) => self.commit_delay.saturating_sub(since.elapsed()),
+                None => IDLE_CHECKPOINT,
+            };
+            let first = match rx.recv_timeout(wait) {
                 Ok(job) => job,
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    self.checkpoint_if_needed();
+                    match self.open.take() {
+                        Some((txn, _)) => self.commit(txn),
+                        None => self.checkpoint_if_needed(),
+                    }
                     continue;
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
@@ -499,18 +574,22 @@ impl Writer {
                     Err(_) => break,
                 }
             }
-            let txn = match self.db.begin_write() {
-                Ok(t) => t,
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot start a write transaction");
-                    continue;
-                }
+            let (txn, since) = match self.open.take() {
+                Some(open) => open,
+                None => match self.db.begin_write() {
+                    Ok(t) => (t, Instant::now()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "cannot start a write transaction");
+                        continue;
+                    }
+                },
             };
             let mut batch = Batch {
                 txn,
                 events: Vec::new(),
                 log: Vec::new(),
                 checkpoint: false,
+                visible_now: false,
             };
             let mut replies = Vec::with_capacity(jobs.len());
             let mut failed = false;
@@ -527,16 +606,19 @@ impl Writer {
                 events,
                 log,
                 checkpoint,
+                visible_now,
             } = batch;
             if failed {
-                // Nothing of the batch was committed: its callers learn so now.
+                // Nothing of the batch is kept: its callers learn so now. The batches before it
+                // in the same transaction are redone into a new one.
                 let _ = txn.abort();
                 for reply in replies {
                     reply(Err("a storage error aborted the batch".to_string()));
                 }
+                self.redo_held(since);
                 continue;
             }
-            let (record, checkpoint) = self.commit(txn, log, checkpoint);
+            let (record, checkpoint) = self.finish(txn, since, log, checkpoint, visible_now);
             self.hand_over(Synced {
                 record,
                 checkpoint,
@@ -547,17 +629,27 @@ impl Writer {
         }
     }
 
-    /// Commits a batch: without fsync when its journal record fits (the journal thread makes it
-    /// durable), else durably as a checkpoint. Returns the record to journal, and whether this
-    /// was a checkpoint. A failed commit stops the process (`fail_stop`).
-    fn commit(
+    /// Ends a batch: its record goes to the journal when it fits (the transaction stays open
+    /// unless the batch or its age asks for a commit), else the transaction is committed durably
+    /// as a checkpoint. Returns the record to journal, and whether this was a checkpoint.
+    fn finish(
         &mut self,
         txn: WriteTransaction,
+        since: Instant,
         log: Vec<u8>,
         force_checkpoint: bool,
+        visible_now: bool,
     ) -> (Option<(u64, Vec<u8>)>, bool) {
+        let due = visible_now || since.elapsed() >= self.commit_delay;
         if log.is_empty() && !force_checkpoint {
-            let _ = txn.abort(); // nothing changed; answered once what it saw is durable
+            // Nothing changed; answered once what it saw is durable.
+            if self.held.is_empty() {
+                let _ = txn.abort();
+            } else if due {
+                self.commit(txn);
+            } else {
+                self.open = Some((txn, since));
+            }
             return (None, false);
         }
         let len = Journal::record_len(log.len());
@@ -565,22 +657,19 @@ impl Writer {
             && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY
             && self.used + len <= self.capacity
         {
-            self.visibility
-                .committed
-                .store(self.seq + 1, Ordering::SeqCst);
-            let mut txn = txn;
-            if let Err(e) = txn.set_durability(Durability::None) {
-                fail_stop("a write batch could not be committed", &e);
-            }
-            if let Err(e) = txn.commit() {
-                fail_stop("a write batch could not be committed", &e);
-            }
             self.seq += 1;
             self.used += len;
+            self.visibility.applied.store(self.seq, Ordering::SeqCst);
             self.counters.journaled.fetch_add(1, Ordering::Relaxed);
             self.counters
                 .journal_bytes
                 .store(self.used, Ordering::Relaxed);
+            self.held.push(log.clone());
+            if due {
+                self.commit(txn);
+            } else {
+                self.open = Some((txn, since));
+            }
             return (Some((self.seq, log)), false);
         }
         if let Err(e) = self.checkpoint(txn) {
@@ -589,12 +678,51 @@ impl Writer {
         (None, true)
     }
 
+    /// Commits the open transaction without fsync: its batches are journaled (or on their way).
+    /// A failed commit stops the process (`fail_stop`).
+    fn commit(&mut self, mut txn: WriteTransaction) {
+        self.visibility.committed.store(self.seq, Ordering::SeqCst);
+        if let Err(e) = txn.set_durability(Durability::None) {
+            fail_stop("a write batch could not be committed", &e);
+        }
+        if let Err(e) = txn.commit() {
+            fail_stop("a write batch could not be committed", &e);
+        }
+        self.visibility.visible.store(self.seq, Ordering::SeqCst);
+        self.held.clear();
+    }
+
+    /// After a failed batch: a new transaction holding again the batches the dropped one held
+    /// (answered, or about to be, once journaled). Failing that stops the process.
+    fn redo_held(&mut self, since: Instant) {
+        if self.held.is_empty() {
+            return;
+        }
+        let redone = self
+            .db
+            .begin_write()
+            .map_err(StoreError::from)
+            .and_then(|txn| {
+                for log in &self.held {
+                    replay_record(&txn, log)?;
+                }
+                Ok(txn)
+            });
+        match redone {
+            Ok(txn) => self.open = Some((txn, since)),
+            Err(e) => fail_stop("the batches before a failed one could not be redone", &e),
+        }
+    }
+
     /// A durable commit that also records the last batch the database holds.
     fn checkpoint(&mut self, mut txn: WriteTransaction) -> Result<(), StoreError> {
+        self.visibility.committed.store(self.seq, Ordering::SeqCst);
         txn.open_table(META)?
             .insert(JOURNAL_SEQ, self.seq.to_le_bytes().as_slice())?;
         txn.set_durability(Durability::Immediate)?;
         txn.commit()?;
+        self.visibility.visible.store(self.seq, Ordering::SeqCst);
+        self.held.clear();
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.counters.journal_bytes.store(0, Ordering::Relaxed);
         self.used = 0;
@@ -604,14 +732,14 @@ impl Writer {
 
     /// When idle or stopping: folds the journal into the database so a restart redoes little.
     fn checkpoint_if_needed(&mut self) {
-        if self.used == 0 {
+        if self.used == 0 && self.open.is_none() {
             return;
         }
-        let done = self
-            .db
-            .begin_write()
-            .map_err(StoreError::from)
-            .and_then(|txn| self.checkpoint(txn));
+        let done = match self.open.take() {
+            Some((txn, _)) => Ok(txn),
+            None => self.db.begin_write().map_err(StoreError::from),
+        }
+        .and_then(|txn| self.checkpoint(txn));
         if let Err(e) = done {
             fail_stop("a checkpoint could not be committed", &e);
         }
@@ -1089,6 +1217,22 @@ impl Store for RedbStore {
         })
     }
 
+    fn token_list(
+        &self,
+        now: Timestamp,
+        keep: &dyn Fn(&TokenKeys<'_>) -> bool,
+    ) -> Result<TokenListBuilder, StoreError> {
+        self.read(|r| {
+            let t = r.open_table(TOKENS)?;
+            let mut list = TokenListBuilder::with_capacity(t.len()? as usize);
+            for item in t.iter()? {
+                let (_, v) = item?;
+                add_to_list(v.value(), now, keep, &mut list)?;
+            }
+            Ok(list)
+        })
+    }
+
     fn change_token(
         &self,
         id: &str,
@@ -1184,7 +1328,7 @@ impl Store for RedbStore {
     }
 
     fn redeem(&self, attempt: RedeemAttempt) -> Result<RedeemOutcome, StoreError> {
-        self.write(move |b| b.redeem(attempt))
+        self.write_with(move |b| b.redeem(attempt), false)
     }
 
     fn redeem_queued(&self, attempt: RedeemAttempt) -> Queued<RedeemOutcome> {
@@ -1192,7 +1336,7 @@ impl Store for RedbStore {
     }
 
     fn append_audit(&self, draft: AuditDraft) -> Result<AuditEvent, StoreError> {
-        self.write(move |b| b.audit(draft))
+        self.write_with(move |b| b.audit(draft), false)
     }
 
     fn list_hosts(&self, token_id: Option<&str>) -> Result<Vec<HostRecord>, StoreError> {
@@ -1577,6 +1721,83 @@ mod tests {
             store.append_audit(draft(i)).unwrap();
         }
         (dir, store)
+    }
+
+    /// A store whose writer never commits on its own: what it holds stays held until a read
+    /// or a write that must be seen asks for it.
+    fn holding_store() -> (tempfile::TempDir, RedbStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, _) = broadcast::channel(16);
+        let path = dir.path().join("db.redb");
+        let hour = Duration::from_secs(3600);
+        let store = RedbStore::open_with(&path, tx, 1 << 20, 1 << 20, hour).unwrap();
+        (dir, store)
+    }
+
+    fn read_meta(s: &RedbStore, key: &str) -> Option<Vec<u8>> {
+        s.read(|r| Ok(r.open_table(META)?.get(key)?.map(|v| v.value().to_vec())))
+            .unwrap()
+    }
+
+    fn held(s: &RedbStore) -> bool {
+        s.visibility.visible.load(Ordering::SeqCst) < s.visibility.applied.load(Ordering::SeqCst)
+    }
+
+    #[test]
+    fn an_answered_redemption_is_seen_by_the_next_read() {
+        let (_d, s) = holding_store();
+        s.write_with(|b| b.put(Tbl::Meta, "a", b"1"), false)
+            .unwrap();
+        assert!(
+            held(&s),
+            "a deferred write should wait in the open transaction"
+        );
+        let seen_before = s.db.begin_read().unwrap();
+        assert!(
+            seen_before
+                .open_table(META)
+                .unwrap()
+                .get("a")
+                .unwrap()
+                .is_none()
+        );
+        assert_eq!(read_meta(&s, "a").as_deref(), Some(b"1".as_slice()));
+        assert!(!held(&s), "the read should have had the writer commit");
+        // A write that must be seen at once commits what was held with it.
+        s.write_with(|b| b.put(Tbl::Meta, "b", b"2"), false)
+            .unwrap();
+        s.write(|b| b.put(Tbl::Meta, "c", b"3")).unwrap();
+        assert!(!held(&s));
+        let r = s.db.begin_read().unwrap();
+        assert!(r.open_table(META).unwrap().get("b").unwrap().is_some());
+    }
+
+    #[test]
+    fn a_failed_batch_keeps_the_answered_ones_before_it() {
+        let (_d, s) = holding_store();
+        s.write_with(|b| b.put(Tbl::Meta, "a", b"1"), false)
+            .unwrap();
+        assert!(held(&s));
+        let failed = s.write_with(
+            |b| {
+                b.put(Tbl::Meta, "b", b"2")?;
+                Err::<(), _>(StoreError::Backend("disk on fire".into()))
+            },
+            false,
+        );
+        assert!(matches!(failed, Err(StoreError::Backend(_))));
+        s.write_with(|b| b.put(Tbl::Meta, "c", b"3"), false)
+            .unwrap();
+        assert_eq!(read_meta(&s, "a").as_deref(), Some(b"1".as_slice()));
+        assert_eq!(
+            read_meta(&s, "b"),
+            None,
+            "the failed batch left a change behind"
+        );
+        assert_eq!(read_meta(&s, "c").as_deref(), Some(b"3".as_slice()));
+        // And the redone transaction is what a checkpoint makes durable.
+        s.checkpoint().unwrap();
+        assert_eq!(read_meta(&s, "a").as_deref(), Some(b"1".as_slice()));
     }
 
     #[test]
