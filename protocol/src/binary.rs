@@ -13,7 +13,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::token::{TokenKind, public_display};
+use crate::token::{TokenKind, public_display_parts};
 use crate::{Error, MaxUses, SortColumn, Timestamp, Token, TokenKeys, TokenStatus};
 
 /// The media type of a token list in this form.
@@ -51,6 +51,13 @@ impl Writer {
     pub fn str(&mut self, s: &str) {
         self.count(s.len());
         self.0.extend_from_slice(s.as_bytes());
+    }
+    /// One string, written from its pieces.
+    pub fn concat(&mut self, parts: &[&str]) {
+        self.count(parts.iter().map(|p| p.len()).sum());
+        for p in parts {
+            self.0.extend_from_slice(p.as_bytes());
+        }
     }
     pub fn opt<T>(&mut self, v: Option<T>, put: fn(&mut Writer, T)) {
         match v {
@@ -331,7 +338,7 @@ impl TokenListBuilder {
         let start = self.buf.len();
         let mut w = Writer(std::mem::take(&mut self.buf));
         w.0.extend_from_slice(fields);
-        w.str(&public_display(TokenKind::Enrollment, keys.id));
+        w.concat(&public_display_parts(TokenKind::Enrollment, keys.id));
         w.byte(status_byte(keys.status));
         self.buf = w.0;
         self.spans.push((start, self.buf.len()));
@@ -359,16 +366,16 @@ impl TokenListBuilder {
             keys.status = status
                 .and_then(|i| TokenStatus::ALL.get(i).copied())
                 .ok_or_else(|| damaged("unknown status"))?;
-            keyed.push((keys, start, end));
+            keyed.push((column.prefix_key(&keys), keys, start, end));
         }
-        keyed.sort_unstable_by(|a, b| column.compare_keys(&a.0, &b.0));
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| column.compare_keys(&a.1, &b.1)));
         if desc {
             keyed.reverse();
         }
         let mut w = Writer(Vec::with_capacity(5 + self.buf.len()));
         w.byte(V1);
         w.count(keyed.len());
-        for (_, start, end) in keyed {
+        for (_, _, start, end) in keyed {
             w.0.extend_from_slice(&self.buf[start..end]);
         }
         Ok(w.0)

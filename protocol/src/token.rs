@@ -96,7 +96,12 @@ impl ParsedToken {
 
 /// `gpt_<id>…`, the form lists show once the token itself is gone.
 pub fn public_display(kind: TokenKind, id: &str) -> String {
-    format!("{}{}…", kind.prefix(), id)
+    public_display_parts(kind, id).concat()
+}
+
+/// The pieces of [`public_display`], for writers that need no `String`.
+pub fn public_display_parts(kind: TokenKind, id: &str) -> [&str; 3] {
+    [kind.prefix(), id, "…"]
 }
 
 /// Makes a new token of `kind` from the operating system's random source.

@@ -88,6 +88,10 @@ pub struct Batch {
     /// Make this batch visible to readers when it ends rather than when the writer next
     /// commits (set by every write but redemptions and audit appends).
     visible_now: bool,
+    /// Whether anyone follows `/v1/events`: change events are only built for listeners.
+    listening: bool,
+    /// The audit chain's head as this batch leaves it, stored once when the batch ends.
+    head: Option<AuditHead>,
 }
 
 /// The tables a batch changes, as journal records name them (the tag is the index in `ALL`).
@@ -302,6 +306,7 @@ impl RedbStore {
         let visibility = std::sync::Arc::new(Visibility::new(seq));
         let writer = Writer {
             commit_delay,
+            events: events.clone(),
             open: None,
             held: Vec::new(),
             counters: counters.clone(),
@@ -449,6 +454,8 @@ struct Writer {
     db: std::sync::Arc<Database>,
     /// How long a batch that need not be visible at once may wait for the commit.
     commit_delay: Duration,
+    /// Where change events go: the writer only builds them while someone listens.
+    events: broadcast::Sender<ChangeEvent>,
     /// The open transaction, when it holds answered (or about to be) batches, and when it began.
     open: Option<(WriteTransaction, Instant)>,
     /// The journal records of the batches in `open`: redone into a new transaction when a
@@ -590,6 +597,8 @@ impl Writer {
                 log: Vec::new(),
                 checkpoint: false,
                 visible_now: false,
+                listening: self.events.receiver_count() > 0,
+                head: None,
             };
             let mut replies = Vec::with_capacity(jobs.len());
             let mut failed = false;
@@ -601,12 +610,17 @@ impl Writer {
                     break;
                 }
             }
+            if !failed && let Err(e) = batch.store_head() {
+                tracing::error!(error = %e, "cannot store the audit chain's head");
+                failed = true;
+            }
             let Batch {
                 txn,
                 events,
                 log,
                 checkpoint,
                 visible_now,
+                ..
             } = batch;
             if failed {
                 // Nothing of the batch is kept: its callers learn so now. The batches before it
@@ -904,7 +918,7 @@ impl Batch {
 
     fn put_token(&mut self, rec: &TokenRecord, now: Timestamp) -> Result<(), StoreError> {
         self.put(Tbl::Tokens, &rec.id, &encode_token(rec))?;
-        self.events.push(ChangeEvent {
+        self.announce(|| ChangeEvent {
             kind: "token".into(),
             token: Some(rec.view(now)),
             token_id: Some(rec.id.clone()),
@@ -914,12 +928,31 @@ impl Batch {
         Ok(())
     }
 
+    /// Queues a change event for `/v1/events`, built only when someone listens. (A console
+    /// subscribes before it lists, and the list shows every batch begun before that.)
+    fn announce(&mut self, event: impl FnOnce() -> ChangeEvent) {
+        if self.listening {
+            self.events.push(event());
+        }
+    }
+
+    /// Stores the audit chain's head if this batch moved it: once per batch, not per event.
+    fn store_head(&mut self) -> Result<(), StoreError> {
+        if let Some(head) = self.head.take() {
+            self.put(Tbl::Meta, AUDIT_HEAD, &serde_json::to_vec(&head)?)?;
+        }
+        Ok(())
+    }
+
     fn audit(&mut self, d: AuditDraft) -> Result<AuditEvent, StoreError> {
-        let head: AuditHead = match self.txn.open_table(META)?.get(AUDIT_HEAD)? {
-            Some(v) => get_json(v.value())?,
-            None => AuditHead {
-                next_seq: 1,
-                last_hash: GENESIS_HASH.into(),
+        let head: AuditHead = match self.head.take() {
+            Some(head) => head,
+            None => match self.txn.open_table(META)?.get(AUDIT_HEAD)? {
+                Some(v) => get_json(v.value())?,
+                None => AuditHead {
+                    next_seq: 1,
+                    last_hash: GENESIS_HASH.into(),
+                },
             },
         };
         let ev = AuditEvent {
@@ -934,17 +967,16 @@ impl Batch {
         };
         // One serialization: stored, and hashed into the chain.
         let json = serde_json::to_vec(&ev)?;
-        let new_head = AuditHead {
+        self.head = Some(AuditHead {
             next_seq: ev.seq + 1,
             last_hash: audit_hash_of(&json),
-        };
-        self.put(Tbl::Meta, AUDIT_HEAD, &serde_json::to_vec(&new_head)?)?;
+        });
         self.op(Tbl::Audit, &ev.seq.to_le_bytes(), Some(&json))?;
         if !ev.target.is_empty() {
             let key = format!("{}/{:020}", ev.target, ev.seq);
             self.put(Tbl::AuditByTarget, &key, b"")?;
         }
-        self.events.push(ChangeEvent {
+        self.announce(|| ChangeEvent {
             kind: "audit".into(),
             token: None,
             token_id: None,
@@ -1064,7 +1096,7 @@ impl Batch {
             details,
         };
         self.audit(draft)?;
-        self.events.push(ChangeEvent {
+        self.announce(|| ChangeEvent {
             kind: "host".into(),
             token: None,
             token_id: Some(rec.id.clone()),
@@ -1316,7 +1348,7 @@ impl Store for RedbStore {
                 target_name: Some(rec.name.clone()),
                 details,
             })?;
-            b.events.push(ChangeEvent {
+            b.announce(|| ChangeEvent {
                 kind: "token_deleted".into(),
                 token: None,
                 token_id: Some(rec.id.clone()),
