@@ -98,6 +98,18 @@ pub fn release_freed_memory() {
     }
 }
 
+/// Large blocks (a list's answer, its working buffers) get their own mapping, returned to the
+/// system as soon as they are freed. Left to itself, glibc raises this threshold after the first
+/// such block is freed, and later ones land inside per-thread heaps, where they stay resident.
+pub fn tune_allocator() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[allow(unsafe_code)]
+    // SAFETY: mallopt takes two integers and only changes the allocator's tuning.
+    unsafe {
+        nix::libc::mallopt(nix::libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
+}
+
 impl Daemon {
     /// Opens (creating on first start) the data folder: `gatepass.redb` and its redo journal
     /// `gatepass.journal` (0600), `hmac.key` (0600), and the CA and server certificates.

@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() {
+    gatepassd::tune_allocator();
     let args = gatepassd::launcher::Args::parse();
     if let Err(e) = gatepassd::launcher::run(args) {
         eprintln!("gatepassd: {e}");

@@ -308,28 +308,40 @@ pub fn skim_token_fields(bytes: &[u8], now: Timestamp) -> Result<(TokenKeys<'_>,
 
 /// Builds a token list in the binary form out of entries whose shared fields are already
 /// encoded (the daemon's stored records hold them in this very form): the caller filters, the
-/// builder sorts on keys read back from its own buffer, so no [`Token`] is built for any entry.
-#[derive(Debug, Default)]
+/// builder sorts, so no [`Token`] is built for any entry. Each entry's prefix key
+/// ([`SortColumn::prefix_key`]) is taken as it is added; only entries whose prefix keys tie are
+/// read back and compared in full.
+#[derive(Debug)]
 pub struct TokenListBuilder {
+    column: SortColumn,
     buf: Vec<u8>,
-    spans: Vec<(usize, usize)>,
+    entries: Vec<Entry>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Entry {
+    key: (u128, u128),
+    start: usize,
+    end: usize,
 }
 
 impl TokenListBuilder {
-    pub fn with_capacity(tokens: usize) -> TokenListBuilder {
+    /// A list to be sorted by `column`, with room for `tokens`.
+    pub fn new(column: SortColumn, tokens: usize) -> TokenListBuilder {
         TokenListBuilder {
+            column,
             buf: Vec::with_capacity(tokens.saturating_mul(200)),
-            spans: Vec::with_capacity(tokens),
+            entries: Vec::with_capacity(tokens),
         }
     }
 
     /// How many tokens the list holds.
     pub fn len(&self) -> usize {
-        self.spans.len()
+        self.entries.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.spans.is_empty()
+        self.entries.is_empty()
     }
 
     /// Adds a token given its encoded shared fields, as [`skim_token_fields`] measured them
@@ -341,7 +353,11 @@ impl TokenListBuilder {
         w.concat(&public_display_parts(TokenKind::Enrollment, keys.id));
         w.byte(status_byte(keys.status));
         self.buf = w.0;
-        self.spans.push((start, self.buf.len()));
+        self.entries.push(Entry {
+            key: self.column.prefix_key(keys),
+            start,
+            end: self.buf.len(),
+        });
     }
 
     /// Adds a token that is not encoded yet.
@@ -352,31 +368,56 @@ impl TokenListBuilder {
         w.str(&t.prefix);
         w.byte(status_byte(t.status));
         self.buf = w.0;
-        self.spans.push((start, self.buf.len()));
+        self.entries.push(Entry {
+            key: self.column.prefix_key(&t.keys()),
+            start,
+            end: self.buf.len(),
+        });
     }
 
-    /// The list, sorted by `column` (`desc`: the reverse), as [`decode_tokens`] reads it.
-    pub fn finish(self, column: SortColumn, desc: bool) -> Result<Vec<u8>, Error> {
-        let mut keyed = Vec::with_capacity(self.spans.len());
-        for &(start, end) in &self.spans {
-            let entry = &self.buf[start..end];
-            let (mut keys, _) = skim_token_fields(entry, Timestamp(0))?;
-            // The status was derived when the entry was added: it is the entry's last byte.
-            let status = entry.last().map(|b| usize::from(*b));
-            keys.status = status
-                .and_then(|i| TokenStatus::ALL.get(i).copied())
-                .ok_or_else(|| damaged("unknown status"))?;
-            keyed.push((column.prefix_key(&keys), keys, start, end));
+    /// The keys of an entry, read back from the buffer.
+    fn keys(&self, e: &Entry) -> Result<TokenKeys<'_>, Error> {
+        let entry = &self.buf[e.start..e.end];
+        let (mut keys, _) = skim_token_fields(entry, Timestamp(0))?;
+        // The status was derived when the entry was added: it is the entry's last byte.
+        let status = entry.last().map(|b| usize::from(*b));
+        keys.status = status
+            .and_then(|i| TokenStatus::ALL.get(i).copied())
+            .ok_or_else(|| damaged("unknown status"))?;
+        Ok(keys)
+    }
+
+    /// The list, sorted by the builder's column (`desc`: the reverse), as [`decode_tokens`]
+    /// reads it.
+    pub fn finish(mut self, desc: bool) -> Result<Vec<u8>, Error> {
+        let mut entries = std::mem::take(&mut self.entries);
+        entries.sort_unstable_by_key(|e| e.key);
+        // Where prefix keys tie, the full comparison orders the run.
+        let mut i = 0;
+        while i < entries.len() {
+            let key = entries[i].key;
+            let run = entries[i..].iter().take_while(|e| e.key == key).count();
+            if run > 1 {
+                let slice = &mut entries[i..i + run];
+                let mut keyed = slice
+                    .iter()
+                    .map(|e| Ok((self.keys(e)?, *e)))
+                    .collect::<Result<Vec<_>, Error>>()?;
+                keyed.sort_unstable_by(|a, b| self.column.compare_keys(&a.0, &b.0));
+                for (dst, (_, e)) in slice.iter_mut().zip(keyed) {
+                    *dst = e;
+                }
+            }
+            i += run;
         }
-        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| column.compare_keys(&a.1, &b.1)));
         if desc {
-            keyed.reverse();
+            entries.reverse();
         }
         let mut w = Writer(Vec::with_capacity(5 + self.buf.len()));
         w.byte(V1);
-        w.count(keyed.len());
-        for (_, _, start, end) in keyed {
-            w.0.extend_from_slice(&self.buf[start..end]);
+        w.count(entries.len());
+        for e in entries {
+            w.0.extend_from_slice(&self.buf[e.start..e.end]);
         }
         Ok(w.0)
     }
@@ -480,7 +521,7 @@ mod tests {
             .collect();
         for column in SortColumn::ALL {
             for desc in [false, true] {
-                let mut b = TokenListBuilder::with_capacity(tokens.len());
+                let mut b = TokenListBuilder::new(column, tokens.len());
                 for (i, t) in tokens.iter().enumerate() {
                     if i % 2 == 0 {
                         b.push(t);
@@ -492,7 +533,7 @@ mod tests {
                     keys.status = t.status;
                     b.push_encoded(&w.0[..len], &keys);
                 }
-                let built = b.finish(column, desc).unwrap();
+                let built = b.finish(desc).unwrap();
                 tokens.sort_by(|a, b| column.compare(a, b));
                 if desc {
                     tokens.reverse();

@@ -162,10 +162,10 @@ async fn list_tokens(
     let body = blocking(&state, move |s| {
         if binary {
             // Straight from the stored bytes: the records are already in the list's form.
-            let list = s.token_list(now, &|k| matches(k, &q))?;
+            let list = s.token_list(now, col, &|k| matches(k, &q))?;
             let large = list.len() >= 10_000;
             let body = list
-                .finish(col, q.desc)
+                .finish(q.desc)
                 .map_err(|e| StoreError::Backend(e.to_string()))?;
             return Ok((body, Vec::new(), large));
         }
@@ -186,20 +186,47 @@ async fn list_tokens(
     })
     .await?;
     let (body, tokens, large) = body;
-    // Freeing a large list (a million small allocations, or a few large buffers the allocator
-    // would keep) and handing the memory back to the system happen after the answer.
-    if large {
-        tokio::task::spawn_blocking(move || {
-            drop(tokens);
-            crate::release_freed_memory();
-        });
-    }
     let content_type = if binary {
         binary::TOKEN_LIST
     } else {
         "application/json"
     };
+    if large {
+        let body = bytes::Bytes::from_owner(LargeAnswer { body, tokens });
+        return Ok(([(header::CONTENT_TYPE, content_type)], body).into_response());
+    }
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
+}
+
+/// A large list's answer and what it was made from. Once the answer has been sent, both are
+/// freed (a million small allocations, or a few large buffers) and the memory handed back to
+/// the system, on a blocking thread: an idle daemon does not keep the peak of its last list.
+struct LargeAnswer {
+    body: Vec<u8>,
+    tokens: Vec<Token>,
+}
+
+impl AsRef<[u8]> for LargeAnswer {
+    fn as_ref(&self) -> &[u8] {
+        &self.body
+    }
+}
+
+impl Drop for LargeAnswer {
+    fn drop(&mut self) {
+        let (body, tokens) = (
+            std::mem::take(&mut self.body),
+            std::mem::take(&mut self.tokens),
+        );
+        let release = move || {
+            drop((body, tokens));
+            crate::release_freed_memory();
+        };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(release)),
+            Err(_) => release(),
+        }
+    }
 }
 
 async fn create_token(

@@ -14,7 +14,8 @@ use std::net::IpAddr;
 
 use gatepass_protocol::binary::TokenListBuilder;
 use gatepass_protocol::{
-    ApiToken, AuditEvent, AuditQuery, Host, MaxUses, Timestamp, Token, TokenKeys, TokenStatus,
+    ApiToken, AuditEvent, AuditQuery, Host, MaxUses, SortColumn, Timestamp, Token, TokenKeys,
+    TokenStatus,
 };
 use serde::{Deserialize, Serialize};
 
@@ -292,10 +293,12 @@ pub trait Store: Send + Sync + 'static {
     fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// The tokens `keep` accepts (given their keys, status derived at `now`), ready to be sorted
-    /// and sent in the binary list form; no record is decoded into a `TokenRecord` to get there.
+    /// by `column` and sent in the binary list form; no record is decoded into a `TokenRecord`
+    /// to get there.
     fn token_list(
         &self,
         now: Timestamp,
+        column: SortColumn,
         keep: &dyn Fn(&TokenKeys<'_>) -> bool,
     ) -> Result<TokenListBuilder, StoreError>;
     fn change_token(

@@ -1252,11 +1252,12 @@ impl Store for RedbStore {
     fn token_list(
         &self,
         now: Timestamp,
+        column: SortColumn,
         keep: &dyn Fn(&TokenKeys<'_>) -> bool,
     ) -> Result<TokenListBuilder, StoreError> {
         self.read(|r| {
             let t = r.open_table(TOKENS)?;
-            let mut list = TokenListBuilder::with_capacity(t.len()? as usize);
+            let mut list = TokenListBuilder::new(column, t.len()? as usize);
             for item in t.iter()? {
                 let (_, v) = item?;
                 add_to_list(v.value(), now, keep, &mut list)?;
