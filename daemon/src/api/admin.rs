@@ -186,40 +186,37 @@ async fn list_tokens(
     })
     .await?;
     let (body, tokens, large) = body;
+    if large {
+        // A million small allocations: freed off the async workers, now.
+        tokio::task::spawn_blocking(move || drop(tokens));
+    }
     let content_type = if binary {
         binary::TOKEN_LIST
     } else {
         "application/json"
     };
     if large {
-        let body = bytes::Bytes::from_owner(LargeAnswer { body, tokens });
+        let body = bytes::Bytes::from_owner(LargeAnswer(body));
         return Ok(([(header::CONTENT_TYPE, content_type)], body).into_response());
     }
     Ok(([(header::CONTENT_TYPE, content_type)], body).into_response())
 }
 
-/// A large list's answer and what it was made from. Once the answer has been sent, both are
-/// freed (a million small allocations, or a few large buffers) and the memory handed back to
-/// the system, on a blocking thread: an idle daemon does not keep the peak of its last list.
-struct LargeAnswer {
-    body: Vec<u8>,
-    tokens: Vec<Token>,
-}
+/// A large list's answer. Once it has been sent it is freed and the memory handed back to the
+/// system, on a blocking thread: an idle daemon does not keep the peak of its last list.
+struct LargeAnswer(Vec<u8>);
 
 impl AsRef<[u8]> for LargeAnswer {
     fn as_ref(&self) -> &[u8] {
-        &self.body
+        &self.0
     }
 }
 
 impl Drop for LargeAnswer {
     fn drop(&mut self) {
-        let (body, tokens) = (
-            std::mem::take(&mut self.body),
-            std::mem::take(&mut self.tokens),
-        );
+        let body = std::mem::take(&mut self.0);
         let release = move || {
-            drop((body, tokens));
+            drop(body);
             crate::release_freed_memory();
         };
         match tokio::runtime::Handle::try_current() {
@@ -487,9 +484,13 @@ async fn audit_verify(
     Ok(Json(blocking(&state, |s| s.verify_audit()).await?))
 }
 
-async fn events(caller: Caller, S(state): S<Arc<State>>) -> impl IntoResponse {
+async fn events(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
     let mut shutdown = state.shutdown.clone();
-    let stream = BroadcastStream::new(state.events.subscribe())
+    let subscribed = state.events.subscribe();
+    // Batches begun before the subscription built no events (nobody listened): they are made
+    // visible before the stream opens, so the list a client takes next holds them.
+    blocking(&state, |s| s.sync()).await?;
+    let stream = BroadcastStream::new(subscribed)
         .filter(move |item| {
             // Operators hear about their own tokens, hosts and actions only.
             let visible = match item {
@@ -519,7 +520,9 @@ async fn events(caller: Caller, S(state): S<Arc<State>>) -> impl IntoResponse {
         .take_until(async move {
             crate::server::stopped(&mut shutdown).await;
         });
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response())
 }
 
 /// `GET /v1/api-tokens`: the caller's own API tokens (admins: everyone's).

@@ -277,6 +277,12 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Returns once every write begun before the call is in what reads see (and durable), so a
+    /// change-event listener that subscribed first and lists next misses nothing in between.
+    fn sync(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Counters of how writes became durable (zero for a store without a journal).
     fn durability_stats(&self) -> DurabilityStats {
         DurabilityStats::default()
