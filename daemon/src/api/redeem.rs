@@ -187,15 +187,11 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
     // A point read of a few pages, usually cached: done in place rather than handed to a
     // blocking thread (a thread hop costs more than the read).
     // Not waiting for pending writes: the writer checks again inside the transaction.
-    let current = state.store.peek_token(&token_id)?;
-    let known = current.as_ref().is_some_and(|rec| {
-        crate::secrets::hash_eq(
-            model::hex(&presented_hash).as_bytes(),
-            rec.secret_hash.as_bytes(),
-        )
-    });
-    if !known {
-        let reason = if current.is_some() {
+    let matches = state
+        .store
+        .peek_secret(&token_id, &model::hex(&presented_hash))?;
+    if matches != Some(true) {
+        let reason = if matches.is_some() {
             "wrong_secret"
         } else {
             "unknown_token"

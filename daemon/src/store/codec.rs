@@ -42,6 +42,20 @@ pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord, StoreError> {
     rec.map_err(|_| damaged())
 }
 
+/// The secret hash (hex) of a stored record, read in place when the record is in the binary
+/// form (the redeem pre-check needs nothing else).
+pub fn with_secret_hash<T>(bytes: &[u8], f: impl FnOnce(&str) -> T) -> Result<T, StoreError> {
+    if let Some((&V1, fields)) = bytes.split_first() {
+        let (_, len) = skim_token_fields(fields, Timestamp(0)).map_err(|_| damaged())?;
+        let mut r = Reader(&fields[len..]);
+        let hash = r.str_ref().map_err(|_| damaged())?;
+        r.end().map_err(|_| damaged())?;
+        Ok(f(hash))
+    } else {
+        Ok(f(&decode_token(bytes)?.secret_hash))
+    }
+}
+
 /// Adds a stored record to a token list when `keep` accepts it: a record in the binary form is
 /// copied field for field, without decoding; a JSON record of an earlier version is decoded.
 pub fn add_to_list(
@@ -149,6 +163,18 @@ mod tests {
     }
 
     #[test]
+    fn the_secret_hash_is_read_in_place_from_either_form() {
+        for rec in [full(), bare()] {
+            let binary = encode_token(&rec);
+            let json = serde_json::to_vec(&rec).unwrap();
+            for bytes in [&binary, &json] {
+                let hash = with_secret_hash(bytes, str::to_owned).unwrap();
+                assert_eq!(hash, rec.secret_hash);
+            }
+        }
+    }
+
+    #[test]
     fn every_truncation_or_extension_is_refused_without_a_panic() {
         let bytes = encode_token(&full());
         for n in 0..bytes.len() {
@@ -156,7 +182,11 @@ mod tests {
                 decode_token(&bytes[..n]).is_err(),
                 "a {n}-byte prefix was accepted"
             );
+            assert!(with_secret_hash(&bytes[..n], |_| ()).is_err());
         }
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert!(with_secret_hash(&longer, |_| ()).is_err());
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(decode_token(&longer).is_err());

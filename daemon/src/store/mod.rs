@@ -290,11 +290,15 @@ pub trait Store: Send + Sync + 'static {
     /// Stores a new token (fails with `NameTaken` on a duplicate live name) and audits it.
     fn create_token(&self, token: TokenRecord) -> Result<TokenRecord, StoreError>;
     fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
-    /// `get_token` without waiting for pending writes to become durable, so it never blocks:
-    /// the answer may hold a change a crash could still undo. Only for checks the writer
-    /// repeats inside the transaction (the redeem pre-check).
-    fn peek_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        self.get_token(id)
+    /// Whether token `id` exists (`None`: no such token) and its stored secret hash (hex)
+    /// equals `hash_hex`, compared in constant time. Reads the last commit without waiting for
+    /// pending writes, so it never blocks: the answer may miss a change the writer still holds,
+    /// or one a crash could undo. Only for checks the writer repeats inside the transaction
+    /// (the redeem pre-check).
+    fn peek_secret(&self, id: &str, hash_hex: &str) -> Result<Option<bool>, StoreError> {
+        Ok(self
+            .get_token(id)?
+            .map(|t| crate::secrets::hash_eq(t.secret_hash.as_bytes(), hash_hex.as_bytes())))
     }
     fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;

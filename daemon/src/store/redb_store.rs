@@ -34,7 +34,7 @@ use ::redb::{
 use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, Host, Timestamp};
 use tokio::sync::broadcast;
 
-use super::codec::{add_to_list, decode_token, encode_token};
+use super::codec::{add_to_list, decode_token, encode_token, with_secret_hash};
 use super::journal::Journal;
 use super::*;
 use crate::error::{Error, StoreError};
@@ -1255,11 +1255,16 @@ impl Store for RedbStore {
         })
     }
 
-    fn peek_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+    fn peek_secret(&self, id: &str, hash_hex: &str) -> Result<Option<bool>, StoreError> {
         let r = self.db.begin_read()?;
         let t = r.open_table(TOKENS)?;
         let v = t.get(id)?;
-        v.map(|v| decode_token(v.value())).transpose()
+        v.map(|v| {
+            with_secret_hash(v.value(), |stored| {
+                crate::secrets::hash_eq(stored.as_bytes(), hash_hex.as_bytes())
+            })
+        })
+        .transpose()
     }
 
     fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {
