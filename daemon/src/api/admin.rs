@@ -187,8 +187,11 @@ async fn list_tokens(
     .await?;
     let (body, tokens, large) = body;
     if large {
-        // A million small allocations: freed off the async workers, now.
-        tokio::task::spawn_blocking(move || drop(tokens));
+        // A million small allocations: freed off the async workers, now, and handed back.
+        tokio::task::spawn_blocking(move || {
+            drop(tokens);
+            crate::release_freed_memory();
+        });
     }
     let content_type = if binary {
         binary::TOKEN_LIST
