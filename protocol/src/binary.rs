@@ -314,7 +314,7 @@ pub fn skim_token_fields(bytes: &[u8], now: Timestamp) -> Result<(TokenKeys<'_>,
 #[derive(Debug)]
 pub struct TokenListBuilder {
     column: SortColumn,
-    buf: Vec<u8>,
+    buf: Writer,
     entries: Vec<Entry>,
 }
 
@@ -330,7 +330,7 @@ impl TokenListBuilder {
     pub fn new(column: SortColumn, tokens: usize) -> TokenListBuilder {
         TokenListBuilder {
             column,
-            buf: Vec::with_capacity(tokens.saturating_mul(200)),
+            buf: Writer(Vec::with_capacity(tokens.saturating_mul(200))),
             entries: Vec::with_capacity(tokens),
         }
     }
@@ -347,37 +347,33 @@ impl TokenListBuilder {
     /// Adds a token given its encoded shared fields, as [`skim_token_fields`] measured them
     /// (`keys` are what it returned).
     pub fn push_encoded(&mut self, fields: &[u8], keys: &TokenKeys<'_>) {
-        let start = self.buf.len();
-        let mut w = Writer(std::mem::take(&mut self.buf));
-        w.0.extend_from_slice(fields);
-        w.concat(&public_display_parts(TokenKind::Enrollment, keys.id));
-        w.byte(status_byte(keys.status));
-        self.buf = w.0;
-        self.entries.push(Entry {
-            key: self.column.prefix_key(keys),
-            start,
-            end: self.buf.len(),
+        self.append(self.column.prefix_key(keys), |w| {
+            w.0.extend_from_slice(fields);
+            w.concat(&public_display_parts(TokenKind::Enrollment, keys.id));
+            w.byte(status_byte(keys.status));
         });
     }
 
     /// Adds a token that is not encoded yet.
     pub fn push(&mut self, t: &Token) {
-        let start = self.buf.len();
-        let mut w = Writer(std::mem::take(&mut self.buf));
-        write_token_fields!(w, *t);
-        w.str(&t.prefix);
-        w.byte(status_byte(t.status));
-        self.buf = w.0;
-        self.entries.push(Entry {
-            key: self.column.prefix_key(&t.keys()),
-            start,
-            end: self.buf.len(),
+        self.append(self.column.prefix_key(&t.keys()), |w| {
+            write_token_fields!(*w, *t);
+            w.str(&t.prefix);
+            w.byte(status_byte(t.status));
         });
+    }
+
+    /// Writes one entry into the buffer and records where it lies.
+    fn append(&mut self, key: (u128, u128), write: impl FnOnce(&mut Writer)) {
+        let start = self.buf.0.len();
+        write(&mut self.buf);
+        let end = self.buf.0.len();
+        self.entries.push(Entry { key, start, end });
     }
 
     /// The keys of an entry, read back from the buffer.
     fn keys(&self, e: &Entry) -> Result<TokenKeys<'_>, Error> {
-        let entry = &self.buf[e.start..e.end];
+        let entry = &self.buf.0[e.start..e.end];
         let (mut keys, _) = skim_token_fields(entry, Timestamp(0))?;
         // The status was derived when the entry was added: it is the entry's last byte.
         let status = entry.last().map(|b| usize::from(*b));
@@ -413,11 +409,11 @@ impl TokenListBuilder {
         if desc {
             entries.reverse();
         }
-        let mut w = Writer(Vec::with_capacity(5 + self.buf.len()));
+        let mut w = Writer(Vec::with_capacity(5 + self.buf.0.len()));
         w.byte(V1);
         w.count(entries.len());
         for e in entries {
-            w.0.extend_from_slice(&self.buf[e.start..e.end]);
+            w.0.extend_from_slice(&self.buf.0[e.start..e.end]);
         }
         Ok(w.0)
     }

@@ -186,7 +186,7 @@ async fn list_tokens(
     })
     .await?;
     let (body, tokens, large) = body;
-    if large {
+    if large && !tokens.is_empty() {
         // A million small allocations: freed off the async workers, now, and handed back.
         tokio::task::spawn_blocking(move || {
             drop(tokens);

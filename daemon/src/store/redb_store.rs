@@ -224,6 +224,9 @@ fn replay_record(txn: &WriteTransaction, mut p: &[u8]) -> Result<(), StoreError>
 }
 
 type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
+/// A batch's journal record, shared by the journal thread (which writes it) and the writer
+/// (which keeps it until its transaction commits, to redo it should that transaction be dropped).
+type Record = std::sync::Arc<Vec<u8>>;
 /// A queued write: runs inside the batch transaction and returns whether it hit a storage
 /// error (which aborts the batch) and how to answer its caller once the commit is known.
 type Job = Box<dyn FnOnce(&mut Batch) -> (bool, Reply) + Send>;
@@ -491,7 +494,7 @@ struct Writer {
     open: Option<(WriteTransaction, Instant)>,
     /// The journal records of the batches in `open`: redone into a new transaction when a
     /// later batch in it fails and the transaction must be dropped.
-    held: Vec<Vec<u8>>,
+    held: Vec<Record>,
     /// Sequence number of the last batch journaled or checkpointed.
     seq: u64,
     /// Bytes of journal records handed over since the last checkpoint, and the room there is.
@@ -576,7 +579,7 @@ struct Counters {
 struct Synced {
     /// The batch's journal record, or `None` for a checkpoint (durable already, with everything
     /// before it: the journal starts over) or a batch that changed nothing.
-    record: Option<(u64, Vec<u8>)>,
+    record: Option<(u64, Record)>,
     checkpoint: bool,
     /// The writer's sequence number when it handed this over: durable once this item is.
     upto: u64,
@@ -684,7 +687,7 @@ impl Writer {
         log: Vec<u8>,
         force_checkpoint: bool,
         visible_now: bool,
-    ) -> (Option<(u64, Vec<u8>)>, bool) {
+    ) -> (Option<(u64, Record)>, bool) {
         let due = visible_now || since.elapsed() >= self.commit_delay;
         if log.is_empty() && !force_checkpoint {
             // Nothing changed; answered once what it saw is durable.
@@ -709,6 +712,8 @@ impl Writer {
             self.counters
                 .journal_bytes
                 .store(self.used, Ordering::Relaxed);
+            // Shared with the journal thread, not copied.
+            let log = std::sync::Arc::new(log);
             self.held.push(log.clone());
             if due {
                 self.commit(txn);
