@@ -347,3 +347,36 @@ async fn the_binary_token_list_says_what_the_json_one_says() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_reader_that_stops_early_is_not_an_error() {
+    use std::io::Read;
+    let d = Daemon::start();
+    let c = d.client();
+    // Enough tokens that the JSON list (~100 KiB) overflows the pipe's buffer.
+    for i in 0..120 {
+        let req = gatepass_protocol::CreateTokenRequest {
+            name: format!("pipe-{i}"),
+            description: Some("x".repeat(400)),
+            ..Default::default()
+        };
+        c.create_token(&req).await.unwrap();
+    }
+    let mut child = std::process::Command::new(crate::support::gatepass_bin())
+        .args(["tokens", "list", "--json"])
+        .env("GATEPASS_SOCKET", &d.socket)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -c 10`: read a little, then close the pipe.
+    let mut first = [0u8; 10];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

@@ -13,6 +13,7 @@ fn main() -> ExitCode {
     let args = cli::Cli::parse();
     if let Some(cli::Command::InternalDaemon(d)) = args.command {
         // The console's embedded daemon: the same code as the gatepassd binary.
+        gatepassd::tune_allocator();
         return match gatepassd::launcher::run(d) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -35,6 +36,10 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::dispatch(args)) {
         Ok(code) => code,
+        Err(e) if reader_went_away(&e) => {
+            // `gatepass tokens list --json | head`: the reader has all it wanted.
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let code = match e.downcast_ref::<ClientError>() {
                 Some(c) if c.is_unreachable() => exit::UNREACHABLE,
@@ -47,4 +52,18 @@ fn main() -> ExitCode {
             ExitCode::from(code)
         }
     }
+}
+
+/// Whether writing the output failed only because whoever reads it closed the pipe (not a
+/// connection to the daemon breaking).
+fn reader_went_away(e: &anyhow::Error) -> bool {
+    let from_daemon = e.chain().any(|c| c.downcast_ref::<ClientError>().is_some());
+    !from_daemon
+        && e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+                || c.downcast_ref::<serde_json::Error>()
+                    .and_then(|j| j.io_error_kind())
+                    .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
+        })
 }
