@@ -311,16 +311,25 @@ pub fn skim_token_fields(bytes: &[u8], now: Timestamp) -> Result<(TokenKeys<'_>,
 /// builder sorts, so no [`Token`] is built for any entry. Each entry's prefix key
 /// ([`SortColumn::prefix_key`]) is taken as it is added; only entries whose prefix keys tie are
 /// read back and compared in full.
+///
+/// A large list can be built in parts on several threads, each part sorted there
+/// ([`TokenListBuilder::sort`]), then merged ([`TokenListBuilder::merge`]): the entries stay in
+/// the buffer of the part that wrote them.
 #[derive(Debug)]
 pub struct TokenListBuilder {
     column: SortColumn,
-    buf: Writer,
+    /// One buffer per merged part; this builder's own entries are written into the last.
+    bufs: Vec<Vec<u8>>,
     entries: Vec<Entry>,
+    /// Whether `entries` are in order (true until one is added).
+    sorted: bool,
 }
 
 #[derive(Debug, Clone, Copy)]
 struct Entry {
     key: (u128, u128),
+    /// Which of `bufs` holds the entry.
+    part: usize,
     start: usize,
     end: usize,
 }
@@ -330,8 +339,9 @@ impl TokenListBuilder {
     pub fn new(column: SortColumn, tokens: usize) -> TokenListBuilder {
         TokenListBuilder {
             column,
-            buf: Writer(Vec::with_capacity(tokens.saturating_mul(200))),
+            bufs: vec![Vec::with_capacity(tokens.saturating_mul(200))],
             entries: Vec::with_capacity(tokens),
+            sorted: true,
         }
     }
 
@@ -365,15 +375,29 @@ impl TokenListBuilder {
 
     /// Writes one entry into the buffer and records where it lies.
     fn append(&mut self, key: (u128, u128), write: impl FnOnce(&mut Writer)) {
-        let start = self.buf.0.len();
-        write(&mut self.buf);
-        let end = self.buf.0.len();
-        self.entries.push(Entry { key, start, end });
+        let part = self.bufs.len() - 1;
+        let mut w = Writer(std::mem::take(&mut self.bufs[part]));
+        let start = w.0.len();
+        write(&mut w);
+        let end = w.0.len();
+        self.bufs[part] = w.0;
+        self.entries.push(Entry {
+            key,
+            part,
+            start,
+            end,
+        });
+        self.sorted = false;
     }
 
-    /// The keys of an entry, read back from the buffer.
+    /// An entry's bytes.
+    fn bytes(&self, e: &Entry) -> &[u8] {
+        &self.bufs[e.part][e.start..e.end]
+    }
+
+    /// The keys of an entry, read back from its buffer.
     fn keys(&self, e: &Entry) -> Result<TokenKeys<'_>, Error> {
-        let entry = &self.buf.0[e.start..e.end];
+        let entry = self.bytes(e);
         let (mut keys, _) = skim_token_fields(entry, Timestamp(0))?;
         // The status was derived when the entry was added: it is the entry's last byte.
         let status = entry.last().map(|b| usize::from(*b));
@@ -383,9 +407,11 @@ impl TokenListBuilder {
         Ok(keys)
     }
 
-    /// The list, sorted by the builder's column (`desc`: the reverse), as [`decode_tokens`]
-    /// reads it.
-    pub fn finish(mut self, desc: bool) -> Result<Vec<u8>, Error> {
+    /// Puts the entries in the order of the builder's column.
+    pub fn sort(&mut self) -> Result<(), Error> {
+        if self.sorted {
+            return Ok(());
+        }
         let mut entries = std::mem::take(&mut self.entries);
         entries.sort_unstable_by_key(|e| e.key);
         // Where prefix keys tie, the full comparison orders the run.
@@ -406,14 +432,65 @@ impl TokenListBuilder {
             }
             i += run;
         }
+        self.entries = entries;
+        self.sorted = true;
+        Ok(())
+    }
+
+    /// One list of this one's entries and `other`'s (built for the same column), in order.
+    /// Each is sorted first if it is not yet; the merge itself is one pass.
+    pub fn merge(mut self, mut other: TokenListBuilder) -> Result<TokenListBuilder, Error> {
+        if self.column != other.column {
+            return Err(damaged("lists sorted by different columns"));
+        }
+        self.sort()?;
+        other.sort()?;
+        let offset = self.bufs.len();
+        let theirs: Vec<Entry> = other
+            .entries
+            .iter()
+            .map(|e| Entry {
+                part: e.part + offset,
+                ..*e
+            })
+            .collect();
+        self.bufs.append(&mut other.bufs);
+        let ours = std::mem::take(&mut self.entries);
+        let mut merged = Vec::with_capacity(ours.len() + theirs.len());
+        let (mut a, mut b) = (ours.into_iter().peekable(), theirs.into_iter().peekable());
+        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+            // On a tie the entry of the first list goes first, as a stable sort would.
+            let order = match x.key.cmp(&y.key) {
+                std::cmp::Ordering::Equal => {
+                    self.column.compare_keys(&self.keys(x)?, &self.keys(y)?)
+                }
+                o => o,
+            };
+            let next = if order.is_gt() { b.next() } else { a.next() };
+            merged.extend(next);
+        }
+        merged.extend(a);
+        merged.extend(b);
+        self.entries = merged;
+        // A builder's own entries go into its last buffer: start a fresh one.
+        self.bufs.push(Vec::new());
+        Ok(self)
+    }
+
+    /// The list, sorted by the builder's column (`desc`: the reverse), as [`decode_tokens`]
+    /// reads it.
+    pub fn finish(mut self, desc: bool) -> Result<Vec<u8>, Error> {
+        self.sort()?;
+        let mut entries = std::mem::take(&mut self.entries);
         if desc {
             entries.reverse();
         }
-        let mut w = Writer(Vec::with_capacity(5 + self.buf.0.len()));
+        let total: usize = self.bufs.iter().map(Vec::len).sum();
+        let mut w = Writer(Vec::with_capacity(5 + total));
         w.byte(V1);
         w.count(entries.len());
-        for e in entries {
-            w.0.extend_from_slice(&self.buf.0[e.start..e.end]);
+        for e in &entries {
+            w.0.extend_from_slice(self.bytes(e));
         }
         Ok(w.0)
     }
@@ -537,6 +614,49 @@ mod tests {
                 assert_eq!(built, encode_tokens(&tokens), "{column:?} desc={desc}");
             }
         }
+    }
+
+    #[test]
+    fn lists_built_in_parts_and_merged_equal_the_list_built_whole() {
+        let mut tokens: Vec<Token> = (0..60)
+            .map(|i| {
+                let mut t = token(i * 7919 % 60, TokenStatus::ALL[(i % 5) as usize]);
+                // Alike past any prefix key: the merge must compare them in full.
+                t.name = format!("{:0>40}", i % 4);
+                t.created_at = Timestamp((i % 3) as i64);
+                t
+            })
+            .collect();
+        for column in SortColumn::ALL {
+            for desc in [false, true] {
+                let part = |ts: &[Token]| {
+                    let mut b = TokenListBuilder::new(column, ts.len());
+                    ts.iter().for_each(|t| b.push(t));
+                    b
+                };
+                // Uneven parts, one empty, merged in turn; entries added after a merge are
+                // sorted in with the merged ones.
+                let merged = part(&tokens[..7])
+                    .merge(part(&tokens[7..40]))
+                    .unwrap()
+                    .merge(part(&[]))
+                    .unwrap();
+                let mut more = merged.merge(part(&tokens[40..50])).unwrap();
+                tokens[50..].iter().for_each(|t| more.push(t));
+                let built = more.finish(desc).unwrap();
+                tokens.sort_by(|a, b| column.compare(a, b));
+                if desc {
+                    tokens.reverse();
+                }
+                assert_eq!(built, encode_tokens(&tokens), "{column:?} desc={desc}");
+            }
+        }
+        let by_name = TokenListBuilder::new(SortColumn::Name, 0);
+        assert!(
+            by_name
+                .merge(TokenListBuilder::new(SortColumn::Uses, 0))
+                .is_err()
+        );
     }
 
     #[test]

@@ -309,7 +309,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         now: Timestamp,
         column: SortColumn,
-        keep: &dyn Fn(&TokenKeys<'_>) -> bool,
+        keep: &(dyn Fn(&TokenKeys<'_>) -> bool + Sync),
     ) -> Result<TokenListBuilder, StoreError>;
     fn change_token(
         &self,

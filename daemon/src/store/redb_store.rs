@@ -21,6 +21,8 @@
 //!
 //! Reads use redb's MVCC read transactions on the caller's thread. They first have the writer
 //! commit what it holds (only when it holds anything), then wait until their snapshot is durable.
+//! A large token list is read from one snapshot in two halves of the key space at once, each
+//! sorted on its own thread, then merged (`token_list`, `midpoint`).
 
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -28,8 +30,8 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use ::redb::{
-    Database, Durability, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition,
-    WriteTransaction,
+    Database, Durability, Range, ReadableDatabase, ReadableTable, ReadableTableMetadata,
+    TableDefinition, WriteTransaction,
 };
 use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, Host, Timestamp};
 use tokio::sync::broadcast;
@@ -67,6 +69,8 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 /// show it (a reader that needs it sooner asks for a commit).
 const COMMIT_DELAY: Duration = Duration::from_millis(50);
 const MAX_BATCH: usize = 256;
+/// From this many tokens on, a list is read and sorted in two halves at once.
+const PARALLEL_LIST: usize = 20_000;
 const DEFAULT_AUDIT_LIMIT: usize = 1_000;
 const MAX_AUDIT_LIMIT: usize = 100_000;
 
@@ -130,6 +134,36 @@ impl Tbl {
 
 /// A journal operation's tag byte: the table's tag, plus this bit for a put (else a removal).
 const PUT: u8 = 0x80;
+
+/// A key past `lo` and no later than `hi` that splits keys spread evenly between them into two
+/// halves of about the same size: the mean of their first 8 bytes, up to its first byte that is
+/// not ASCII. `None` when no such key is left (`lo` and `hi` share their first 8 bytes, say).
+fn midpoint(lo: &str, hi: &str) -> Option<String> {
+    let head = |s: &str| {
+        let mut b = [0u8; 8];
+        let n = s.len().min(8);
+        b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        u64::from_be_bytes(b)
+    };
+    let (a, b) = (head(lo), head(hi));
+    if a >= b {
+        return None;
+    }
+    let mid = (a + (b - a) / 2).to_be_bytes();
+    // Cut at the first byte that is not ASCII text (the mean carries halves into lower bytes):
+    // a shorter key sorts no later, and what is left still has to lie past `lo`.
+    let end = mid
+        .iter()
+        .position(|&c| c == 0 || !c.is_ascii())
+        .unwrap_or(mid.len());
+    let mid = std::str::from_utf8(&mid[..end]).ok()?;
+    (mid > lo && mid <= hi).then(|| mid.to_owned())
+}
+
+/// A list the builder could not read back: only damaged stored records get there.
+fn damaged_list(e: gatepass_protocol::Error) -> StoreError {
+    StoreError::Backend(format!("a stored token record is damaged: {e}"))
+}
 
 fn damaged() -> StoreError {
     StoreError::Backend("a journal record is damaged".into())
@@ -237,6 +271,8 @@ pub struct RedbStore {
     visibility: std::sync::Arc<Visibility>,
     // Sending half of the writer's queue; the writer thread ends when the store is dropped.
     queue: mpsc::Sender<Job>,
+    /// From how many tokens on a list is read in two halves at once (`PARALLEL_LIST`).
+    parallel_list: usize,
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -346,6 +382,7 @@ impl RedbStore {
             counters,
             visibility,
             queue: tx,
+            parallel_list: PARALLEL_LIST,
         })
     }
 
@@ -1296,16 +1333,38 @@ impl Store for RedbStore {
         &self,
         now: Timestamp,
         column: SortColumn,
-        keep: &dyn Fn(&TokenKeys<'_>) -> bool,
+        keep: &(dyn Fn(&TokenKeys<'_>) -> bool + Sync),
     ) -> Result<TokenListBuilder, StoreError> {
         self.read(|r| {
             let t = r.open_table(TOKENS)?;
-            let mut list = TokenListBuilder::new(column, t.len()? as usize);
-            for item in t.iter()? {
-                let (_, v) = item?;
-                add_to_list(v.value(), now, keep, &mut list)?;
-            }
-            Ok(list)
+            let n = t.len()? as usize;
+            let part = |range: Range<'_, &str, &[u8]>, n: usize| {
+                let mut list = TokenListBuilder::new(column, n);
+                for item in range {
+                    let (_, v) = item?;
+                    add_to_list(v.value(), now, keep, &mut list)?;
+                }
+                list.sort().map_err(damaged_list)?;
+                Ok::<_, StoreError>(list)
+            };
+            let split = match (t.first()?, t.last()?) {
+                (Some((lo, _)), Some((hi, _))) if n >= self.parallel_list => {
+                    midpoint(lo.value(), hi.value())
+                }
+                _ => None,
+            };
+            let Some(mid) = split else {
+                return part(t.range::<&str>(..)?, n);
+            };
+            // Two halves of the key space, read and sorted at once, then merged.
+            std::thread::scope(|scope| {
+                let upper = scope.spawn(|| part(t.range(mid.as_str()..)?, n / 2));
+                let lower = part(t.range(..mid.as_str())?, n / 2)?;
+                let upper = upper
+                    .join()
+                    .map_err(|_| StoreError::Backend("a listing thread failed".into()))??;
+                lower.merge(upper).map_err(damaged_list)
+            })
         })
     }
 
@@ -1927,5 +1986,106 @@ mod tests {
         ev.details.insert("forged".into(), "yes".into());
         s.tamper_audit(3, Some(ev)).unwrap();
         assert!(s.verify_audit().unwrap().first_bad.is_some());
+    }
+
+    fn token_record(i: u64) -> TokenRecord {
+        use gatepass_protocol::MaxUses;
+        TokenRecord {
+            id: gatepass_protocol::token::random_id(gatepass_protocol::token::ID_LEN).unwrap(),
+            // Names unique but alike past any sort prefix, few distinct times: many ties the
+            // full comparison breaks.
+            name: format!("{:0>24}-{i}", i % 7),
+            description: format!("batch {}", i % 3),
+            group: (!i.is_multiple_of(4)).then(|| format!("g{}", i % 5)),
+            labels: BTreeMap::new(),
+            owner: format!("owner{}", i % 3),
+            max_uses: if i.is_multiple_of(6) {
+                MaxUses::Unlimited
+            } else {
+                MaxUses::Limited(i % 4 + 1)
+            },
+            uses: i % 3,
+            last_used_at: i.is_multiple_of(2).then_some(Timestamp(i as i64 % 11)),
+            last_used_by: None,
+            expires_at: (!i.is_multiple_of(5)).then_some(Timestamp(1_000 + i as i64 % 13)),
+            created_at: Timestamp(i as i64 % 17),
+            created_by: "admin".into(),
+            disabled: i.is_multiple_of(9),
+            revoked_at: i.is_multiple_of(10).then_some(Timestamp(5)),
+            allowed_cidrs: vec![],
+            not_before: None,
+            hosts: i % 3,
+            secret_hash: model::hex(&[i as u8; 32]),
+        }
+    }
+
+    #[test]
+    fn a_list_read_in_two_halves_equals_the_list_read_in_one() {
+        let (_d, mut s) = holding_store();
+        for i in 0..400 {
+            s.create_token(token_record(i)).unwrap();
+        }
+        let (first, last) = s
+            .read(|r| {
+                let t = r.open_table(TOKENS)?;
+                let key = |e: Option<(::redb::AccessGuard<&str>, _)>| {
+                    e.map(|(k, _)| k.value().to_owned())
+                };
+                Ok((key(t.first()?), key(t.last()?)))
+            })
+            .unwrap();
+        let (first, last) = (first.unwrap(), last.unwrap());
+        let mid = midpoint(&first, &last).expect("random ids have a midpoint");
+        let now = Timestamp(1_005);
+        let filters: [&(dyn Fn(&TokenKeys<'_>) -> bool + Sync); 3] = [
+            &|_| true,
+            &|k| k.status == gatepass_protocol::TokenStatus::Active,
+            &|k| k.group == Some("g1"),
+        ];
+        for column in SortColumn::ALL {
+            for desc in [false, true] {
+                for keep in filters {
+                    let mut list = |parallel: usize| {
+                        s.parallel_list = parallel;
+                        s.token_list(now, column, keep)
+                            .unwrap()
+                            .finish(desc)
+                            .unwrap()
+                    };
+                    let whole = list(usize::MAX);
+                    let halves = list(2);
+                    assert_eq!(halves, whole, "{column:?} desc={desc}");
+                    let tokens = gatepass_protocol::binary::decode_tokens(&halves).unwrap();
+                    // Both halves contributed.
+                    assert!(
+                        tokens.iter().any(|t| t.id < mid) && tokens.iter().any(|t| t.id >= mid)
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_midpoint_splits_between_its_ends() {
+        for (lo, hi) in [
+            ("0000", "zzzz"),
+            ("AbCdEfGhIjKl", "AbCdEfGhIjKm"),
+            ("a", "b"),
+            ("Zz", "a"),
+            ("0", "0000000000001"),
+        ] {
+            if let Some(mid) = midpoint(lo, hi) {
+                assert!(lo < mid.as_str() && mid.as_str() <= hi, "{lo} {mid} {hi}");
+            }
+        }
+        assert!(midpoint("0000", "zzzz").is_some());
+        assert_eq!(midpoint("same", "same"), None);
+        assert_eq!(midpoint("zzzz", "0000"), None);
+        // Sharing the first 8 bytes: no split point there.
+        assert_eq!(midpoint("AbCdEfGhIjKl", "AbCdEfGhIjKm"), None);
+        // Not text once averaged: cut to what is.
+        assert_eq!(midpoint("\u{7f}", "\u{e9}"), None);
+        assert_eq!(midpoint("0z", "z0").as_deref(), Some("UU"));
+        assert_eq!(midpoint("1z", "z0").as_deref(), Some("U"));
     }
 }
