@@ -19,8 +19,20 @@ pub const CIDRS_MAX: usize = 32;
 pub const HOSTNAME_MAX: usize = 253;
 pub const FACTS_MAX: usize = 64;
 
+/// Characters that change how the text around them reads without being seen themselves:
+/// bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) can make a
+/// name shown in a terminal read as another one; zero-width spaces and joiners that join nothing
+/// (U+200B, U+2060, U+FEFF) make two different names look alike. (U+200C/U+200D and the
+/// direction marks U+200E/U+200F stay allowed: scripts and emoji need them.)
+fn deceptive(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}'
+    )
+}
+
 fn printable(s: &str) -> bool {
-    !s.chars().any(char::is_control)
+    !s.chars().any(|c| c.is_control() || deceptive(c))
 }
 
 /// True when `s` holds a whole, valid Gatepass token (enrollment or API): such text is refused
@@ -58,7 +70,7 @@ pub fn validate_name(field: &str, s: &str) -> Result<(), String> {
         ));
     }
     if !printable(s) {
-        return Err(format!("{field} contains a control character"));
+        return Err(format!("{field} contains a control or invisible character"));
     }
     if s.trim() != s {
         return Err(format!("{field} starts or ends with a space"));
@@ -74,7 +86,7 @@ pub fn validate_description(s: &str) -> Result<(), String> {
         ));
     }
     if !printable(s) {
-        return Err("description contains a control character".into());
+        return Err("description contains a control or invisible character".into());
     }
     no_token("description", s)
 }
@@ -334,6 +346,24 @@ mod tests {
         assert!(validate_name("name", "a\nb").is_err());
         assert!(validate_name("name", &"é".repeat(64)).is_ok());
         assert!(validate_name("name", &"é".repeat(65)).is_err());
+        // Text that reads as something else, or looks like another name, is refused.
+        for bad in [
+            "web\u{202E}tuo",
+            "a\u{2066}b\u{2069}",
+            "we\u{200B}b",
+            "\u{FEFF}x",
+            "x\u{2060}y",
+        ] {
+            let e = validate_name("name", bad).unwrap_err();
+            assert!(e.contains("invisible"), "{bad:?}: {e}");
+            assert!(validate_description(bad).is_err(), "{bad:?}");
+            let labels = [("k".to_string(), bad.to_string())].into_iter().collect();
+            assert!(validate_labels(&labels).is_err(), "{bad:?}");
+        }
+        // What scripts and emoji need stays allowed.
+        for good in ["می\u{200C}خواهم", "👩\u{200D}💻", "abc\u{200F}"] {
+            assert!(validate_name("name", good).is_ok(), "{good:?}");
+        }
     }
 
     #[test]

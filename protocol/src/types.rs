@@ -181,6 +181,11 @@ impl MaxUses {
                 Self::MAX_LIMIT
             )),
             Ok(n) => Ok(MaxUses::Limited(n)),
+            // Digits too many for any number: too large, not "not a number".
+            Err(_) if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => Err(format!(
+                "uses must be at most {} (or unlimited)",
+                Self::MAX_LIMIT
+            )),
             Err(_) => Err(format!("uses must be a number or \"unlimited\", not {s:?}")),
         }
     }
@@ -990,6 +995,16 @@ mod tests {
         }
         assert_eq!(MaxUses::parse("unlimited"), Ok(MaxUses::Unlimited));
         assert!(MaxUses::parse("0").is_err());
+        // Too large says so, whether or not it fits a u64.
+        for big in ["1000000001", "99999999999999999999999"] {
+            let e = MaxUses::parse(big).unwrap_err();
+            assert!(e.contains("at most 1000000000"), "{big}: {e}");
+        }
+        assert!(
+            MaxUses::parse("12x")
+                .unwrap_err()
+                .contains("must be a number")
+        );
     }
 
     #[test]

@@ -239,6 +239,8 @@ async fn admin_api_refuses_bad_bodies_with_the_error_shape() {
             400,
             "invalid_request",
         ),
+        ("GET", "/v1/audit?limit=0", None, 400, "invalid_request"),
+        ("GET", "/v1/audit?limit=-1", None, 400, "invalid_request"),
         ("GET", "/v1/nothing", None, 404, "not_found"),
         ("PUT", "/v1/tokens", None, 405, "method_not_allowed"),
     ];
@@ -316,6 +318,18 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
             "--uses",
         ),
         (
+            vec![
+                "tokens",
+                "create",
+                "--name",
+                "x",
+                "--uses",
+                "99999999999999999999",
+            ],
+            2,
+            "at most 1000000000",
+        ),
+        (
             vec!["tokens", "create", "--name", "x", "--ttl", "0"],
             1,
             "at least 1 second",
@@ -370,6 +384,7 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
         (vec!["tokens", "show", "missing"], 1, "no token named"),
         (vec!["tokens", "delete", "taken"], 2, "pass --yes"),
         (vec!["audit", "--since", "last tuesday"], 2, "--since"),
+        (vec!["audit", "--limit", "0"], 2, "--limit"),
     ];
     for (args, exit, needle) in cases {
         let out = d.cli(&args);

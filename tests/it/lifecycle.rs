@@ -118,6 +118,15 @@ async fn token_lifecycle_through_cli_and_https() {
     );
     d.cli_ok(&["tokens", "enable", "web-3"]);
     assert_eq!(d.redeem(&s3, r#"{"hostname":"c"}"#).await.status, 201);
+    // The form lists show a token in (`gpt_<id>…`, with or without the ellipsis) names it too.
+    let shown = d.token_json("web-3")["prefix"].as_str().unwrap().to_owned();
+    assert!(shown.starts_with("gpt_") && shown.ends_with('…'), "{shown}");
+    for form in [shown.as_str(), shown.trim_end_matches('…')] {
+        assert!(
+            d.cli_ok(&["tokens", "show", form]).contains("web-3"),
+            "{form}"
+        );
+    }
 
     // expired → 410, with the daemon's clock moved forward (to the second).
     let (s4, _) = d.mint(&["--name", "web-4", "--ttl", "1h", "--uses", "unlimited"]);

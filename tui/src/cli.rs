@@ -314,8 +314,8 @@ pub struct AuditArgs {
     /// Only events by this actor (a user name, or host:NAME@ADDRESS).
     #[arg(long)]
     pub actor: Option<String>,
-    /// At most this many events (the newest).
-    #[arg(long)]
+    /// At most this many events (the newest; at least 1).
+    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     pub limit: Option<usize>,
     #[arg(long)]
     pub json: bool,

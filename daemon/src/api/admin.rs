@@ -82,9 +82,16 @@ async fn resolve(
         {
             return Ok(Some(t));
         }
-        match s.token_id_by_name(&key)? {
-            Some(id) => s.get_token(&id),
-            None => Ok(None),
+        if let Some(id) = s.token_id_by_name(&key)? {
+            return s.get_token(&id);
+        }
+        // The form lists show a token in, `gpt_<id>…`, names it too.
+        let shown = key
+            .strip_prefix(token::TokenKind::Enrollment.prefix())
+            .map(|rest| rest.strip_suffix('…').unwrap_or(rest));
+        match shown {
+            Some(id) if token::looks_like_id(id) => s.get_token(id),
+            _ => Ok(None),
         }
     })
     .await?;
@@ -446,6 +453,9 @@ async fn audit(
     q: Result<Query<AuditQuery>, QueryRejection>,
 ) -> Result<Json<Vec<gatepass_protocol::AuditEvent>>, ApiError> {
     let mut q = query(q)?;
+    if q.limit == Some(0) {
+        return Err(ApiError::bad("limit must be at least 1"));
+    }
     // A token may be named by its name while it lives; after deletion only its id finds it.
     if let Some(t) = &q.token
         && !token::looks_like_id(t)
