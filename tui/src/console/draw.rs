@@ -165,12 +165,33 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
     }
     let where_ = match (&app.started, &app.conn) {
         (_, Conn::Lost(e)) => {
-            Span::styled(format!("daemon unreachable ({e}); retrying "), th.error())
+            // The reason is shortened to the room there is; "retrying" and the count on the
+            // left always show.
+            let frame = "daemon unreachable (); retrying ".chars().count();
+            let room = usize::from(area.width).saturating_sub(frame + INFO_LEFT_MIN);
+            let reason = elide(e, room);
+            Span::styled(
+                format!("daemon unreachable ({reason}); retrying "),
+                th.error(),
+            )
         }
         (Some(s), _) => Span::styled(format!("{s} "), th.warn()),
         (None, _) => Span::styled(format!("{} ", app.endpoint), th.dim()),
     };
     render_lr(f, area, left, vec![where_], Style::new());
+}
+
+/// Columns the info line keeps for its left side (the count) when the right side is long.
+const INFO_LEFT_MIN: usize = 16;
+
+/// `s` cut to at most `max` characters, the cut marked with "…".
+fn elide(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
 }
 
 /// One line with `left` flush left and `right` flush right (right wins when space is short).
@@ -448,31 +469,87 @@ fn draw_help(f: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
     let r = centered(area, 96, area.height.saturating_sub(2));
     let inner = popup(f, r, "Help — Esc closes", th);
     let mut lines = Vec::new();
+    let width = usize::from(inner.width);
     for (title, keys) in keymap::help_sections(app.readonly()) {
         lines.push(Line::styled(title, th.title()));
         for (k, text) in keys {
-            lines.push(Line::from(vec![
-                Span::styled(format!("  {k:<12}"), th.key()),
-                Span::raw(text),
-            ]));
+            let key = format!("  {k}");
+            // A key label too long for its column gets a line of its own.
+            let first = if key.chars().count() < HELP_KEY_COLUMN {
+                format!("{key:<HELP_KEY_COLUMN$}")
+            } else {
+                lines.push(Line::styled(key, th.key()));
+                " ".repeat(HELP_KEY_COLUMN)
+            };
+            hanging(&mut lines, Span::styled(first, th.key()), text, width);
         }
         lines.push(Line::raw(""));
     }
     lines.push(Line::styled("Columns", th.title()));
-    lines.push(Line::raw(
-        "  USES 3/10: redeemed 3 times of 10 (∞: unlimited); a ! means the enrolled hosts differ \
+    for text in [
+        "USES 3/10: redeemed 3 times of 10 (∞: unlimited); a ! means the enrolled hosts differ \
          from the uses (hosts were removed).",
-    ));
-    lines.push(Line::raw(
-        "  Expiring soon: active with less than 24 hours left. Times are relative; details show \
+        "Expiring soon: active with less than 24 hours left. Times are relative; details show \
          them in full.",
-    ));
+    ] {
+        hanging(&mut lines, Span::raw("  "), text, width);
+    }
     f.render_widget(
         Paragraph::new(lines.clone())
             .wrap(Wrap { trim: false })
             .scroll((clamp_scroll(app, &lines, inner, scroll), 0)),
         inner,
     );
+}
+
+/// Width of the help's key column: descriptions start, and wrap, after it.
+const HELP_KEY_COLUMN: usize = 14;
+
+/// Adds `text` after `lead`, wrapped at word boundaries to `width` columns, each following line
+/// indented to where the text began (a hanging indent, so the key column stays clear).
+fn hanging(lines: &mut Vec<Line<'static>>, lead: Span<'static>, text: &str, width: usize) {
+    let indent = lead.width();
+    let room = width.saturating_sub(indent).max(16);
+    let mut rows: Vec<String> = vec![String::new()];
+    for word in text.split_whitespace() {
+        let mut word = word.to_owned();
+        loop {
+            let row = rows.last_mut().map_or(0, |r| Span::raw(r.as_str()).width());
+            let need = Span::raw(word.as_str()).width() + usize::from(row > 0);
+            if row + need <= room {
+                if let Some(r) = rows.last_mut() {
+                    if row > 0 {
+                        r.push(' ');
+                    }
+                    r.push_str(&word);
+                }
+                break;
+            }
+            if row > 0 {
+                rows.push(String::new());
+                continue;
+            }
+            // A word longer than a whole row: cut it.
+            let cut: String = word.chars().take(room).collect();
+            word = word.chars().skip(room).collect();
+            if let Some(r) = rows.last_mut() {
+                r.push_str(&cut);
+            }
+            rows.push(String::new());
+        }
+    }
+    if rows.len() > 1 && rows.last().is_some_and(String::is_empty) {
+        rows.pop();
+    }
+    let pad = " ".repeat(indent);
+    for (i, row) in rows.into_iter().enumerate() {
+        let head = if i == 0 {
+            lead.clone()
+        } else {
+            Span::raw(pad.clone())
+        };
+        lines.push(Line::from(vec![head, Span::raw(row)]));
+    }
 }
 
 /// Notes how far `lines` can scroll in `area` (for `update`) and clamps `scroll` to it.

@@ -477,3 +477,59 @@ fn an_audit_row_opens_in_full() {
     key(&mut a, KeyCode::Esc);
     assert!(a.modal.is_none());
 }
+
+#[test]
+fn help_keeps_long_key_labels_and_wrapped_text_clear_of_each_other() {
+    let mut a = app();
+    ch(&mut a, '?');
+    key(&mut a, KeyCode::End);
+    let s = screen(&mut a, 120, 40);
+    let lines: Vec<Vec<char>> = s.lines().map(|l| l.chars().collect()).collect();
+    let find = |line: &[char], what: &str| {
+        let w: Vec<char> = what.chars().collect();
+        line.windows(w.len()).position(|x| x == w.as_slice())
+    };
+    let (row, col) = lines
+        .iter()
+        .enumerate()
+        .find_map(|(i, l)| find(l, "type the name, Enter").map(|c| (i, c)))
+        .unwrap_or_else(|| panic!("no typed-confirmation key in the help:\n{s}"));
+    // The label is longer than the key column: its description starts on the next line, at
+    // the description column, and nothing runs into the label.
+    let after: String = lines[row][col + "type the name, Enter".len()..]
+        .iter()
+        .collect();
+    assert_eq!(after.trim_end_matches('│').trim(), "", "{s}");
+    let next = find(&lines[row + 1], "Type the token's name");
+    assert_eq!(next, Some(col - 2 + 14), "{s}");
+}
+
+#[test]
+fn a_long_connection_error_is_shortened_and_keeps_the_line_readable() {
+    let mut a = app();
+    let reason = format!(
+        "cannot connect to {}/gatepassd.sock: No such file or directory (os error 2)",
+        "/run/user/1000/a-rather-long-runtime-folder/gatepass".repeat(2)
+    );
+    update(&mut a, Msg::Lost(reason.clone()));
+    for (w, h) in [(120, 40), (80, 24)] {
+        let s = screen(&mut a, w, h);
+        let info = s.lines().nth(1).unwrap_or_default();
+        assert!(
+            info.contains("daemon unreachable (cannot connect")
+                && info.contains("…); retrying")
+                && info.starts_with(" 6 tokens"),
+            "{w}x{h}: {info:?}"
+        );
+        assert!(!info.contains(&reason), "{w}x{h}: {info:?}");
+    }
+    // A short reason is shown whole.
+    update(&mut a, Msg::Lost("connection refused".into()));
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("daemon unreachable (connection refused); retrying")),
+        "{s}"
+    );
+}
