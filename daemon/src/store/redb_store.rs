@@ -83,8 +83,8 @@ struct AuditHead {
 
 /// A write being built inside a batch: the open transaction, its operations as the journal
 /// records them, and what to announce once it is committed.
-pub struct Batch {
-    txn: WriteTransaction,
+pub struct Batch<'t> {
+    tables: Tables<'t>,
     events: Vec<ChangeEvent>,
     log: Vec<u8>,
     /// Commit this batch durably (a checkpoint), whatever it holds.
@@ -96,6 +96,45 @@ pub struct Batch {
     listening: bool,
     /// The audit chain's head as this batch leaves it, stored once when the batch ends.
     head: Option<AuditHead>,
+}
+
+/// Declares `Tables`: one slot per table, and an accessor that opens the table on first use.
+macro_rules! tables {
+    ($($name:ident: $def:ident => $k:ty, $v:ty;)*) => {
+        /// The tables a batch (or a replay) has opened, kept open until it ends: opening a
+        /// table costs about as much as a small insert, and a redemption touches six.
+        struct Tables<'t> {
+            txn: &'t WriteTransaction,
+            $($name: Option<::redb::Table<'t, $k, $v>>,)*
+        }
+
+        impl<'t> Tables<'t> {
+            fn new(txn: &'t WriteTransaction) -> Tables<'t> {
+                Tables { txn, $($name: None,)* }
+            }
+
+            $(fn $name(&mut self) -> Result<&mut ::redb::Table<'t, $k, $v>, StoreError> {
+                let table = match self.$name.take() {
+                    Some(t) => t,
+                    None => self.txn.open_table($def)?,
+                };
+                Ok(self.$name.insert(table))
+            })*
+        }
+    };
+}
+
+tables! {
+    tokens: TOKENS => &'static str, &'static [u8];
+    names: NAMES => &'static str, &'static str;
+    hosts: HOSTS => &'static str, &'static [u8];
+    token_hosts: TOKEN_HOSTS => &'static str, ();
+    host_keys: HOST_KEYS => &'static str, &'static str;
+    audit: AUDIT => u64, &'static [u8];
+    audit_by_target: AUDIT_BY_TARGET => &'static str, ();
+    meta: META => &'static str, &'static [u8];
+    api_tokens: API_TOKENS => &'static str, &'static [u8];
+    api_token_names: API_TOKEN_NAMES => &'static str, &'static str;
 }
 
 /// The tables a batch changes, as journal records name them (the tag is the index in `ALL`).
@@ -169,12 +208,12 @@ fn damaged() -> StoreError {
     StoreError::Backend("a journal record is damaged".into())
 }
 
-/// Applies one put (`value` is `Some`) or removal to `txn`. The same function runs for a live
-/// batch and for a journal replay, so a replay redoes exactly what the batch did. Keys and
-/// values are bytes: UTF-8 text, except the audit table's key (a little-endian u64); index
-/// tables ignore the value.
+/// Applies one put (`value` is `Some`) or removal to the batch's (or replay's) tables. The same
+/// function runs for a live batch and for a journal replay, so a replay redoes exactly what the
+/// batch did. Keys and values are bytes: UTF-8 text, except the audit table's key (a
+/// little-endian u64); index tables ignore the value.
 fn apply_op(
-    txn: &WriteTransaction,
+    tables: &mut Tables<'_>,
     table: Tbl,
     key: &[u8],
     value: Option<&[u8]>,
@@ -183,44 +222,41 @@ fn apply_op(
     match table {
         Tbl::Audit => {
             let seq = u64::from_le_bytes(key.try_into().map_err(|_| damaged())?);
-            let mut t = txn.open_table(AUDIT)?;
+            let t = tables.audit()?;
             match value {
                 Some(v) => drop(t.insert(seq, v)?),
                 None => drop(t.remove(seq)?),
             }
         }
         Tbl::Tokens | Tbl::Hosts | Tbl::Meta | Tbl::ApiTokens => {
-            let def = match table {
-                Tbl::Tokens => TOKENS,
-                Tbl::Hosts => HOSTS,
-                Tbl::Meta => META,
-                _ => API_TOKENS,
+            let t = match table {
+                Tbl::Tokens => tables.tokens()?,
+                Tbl::Hosts => tables.hosts()?,
+                Tbl::Meta => tables.meta()?,
+                _ => tables.api_tokens()?,
             };
-            let mut t = txn.open_table(def)?;
             match value {
                 Some(v) => drop(t.insert(text(key)?, v)?),
                 None => drop(t.remove(text(key)?)?),
             }
         }
         Tbl::Names | Tbl::HostKeys | Tbl::ApiTokenNames => {
-            let def = match table {
-                Tbl::Names => NAMES,
-                Tbl::HostKeys => HOST_KEYS,
-                _ => API_TOKEN_NAMES,
+            let t = match table {
+                Tbl::Names => tables.names()?,
+                Tbl::HostKeys => tables.host_keys()?,
+                _ => tables.api_token_names()?,
             };
-            let mut t = txn.open_table(def)?;
             match value {
                 Some(v) => drop(t.insert(text(key)?, text(v)?)?),
                 None => drop(t.remove(text(key)?)?),
             }
         }
         Tbl::TokenHosts | Tbl::AuditByTarget => {
-            let def = if table == Tbl::TokenHosts {
-                TOKEN_HOSTS
+            let t = if table == Tbl::TokenHosts {
+                tables.token_hosts()?
             } else {
-                AUDIT_BY_TARGET
+                tables.audit_by_target()?
             };
-            let mut t = txn.open_table(def)?;
             match value {
                 Some(_) => drop(t.insert(text(key)?, ())?),
                 None => drop(t.remove(text(key)?)?),
@@ -242,6 +278,7 @@ fn take_field(p: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
 
 /// Redoes one journal record (a batch's operations, in order) inside `txn`.
 fn replay_record(txn: &WriteTransaction, mut p: &[u8]) -> Result<(), StoreError> {
+    let mut tables = Tables::new(txn);
     while let Some((&head, rest)) = p.split_first() {
         let table = *Tbl::ALL.get(usize::from(head & !PUT)).ok_or_else(damaged)?;
         let (key, rest) = take_field(rest)?;
@@ -251,7 +288,7 @@ fn replay_record(txn: &WriteTransaction, mut p: &[u8]) -> Result<(), StoreError>
         } else {
             (None, rest)
         };
-        apply_op(txn, table, key, value)?;
+        apply_op(&mut tables, table, key, value)?;
         p = rest;
     }
     Ok(())
@@ -263,7 +300,7 @@ type Reply = Box<dyn FnOnce(Result<(), String>) + Send>;
 type Record = std::sync::Arc<Vec<u8>>;
 /// A queued write: runs inside the batch transaction and returns whether it hit a storage
 /// error (which aborts the batch) and how to answer its caller once the commit is known.
-type Job = Box<dyn FnOnce(&mut Batch) -> (bool, Reply) + Send>;
+type Job = Box<dyn FnOnce(&mut Batch<'_>) -> (bool, Reply) + Send>;
 
 pub struct RedbStore {
     db: std::sync::Arc<Database>,
@@ -394,7 +431,7 @@ impl RedbStore {
     /// next commit (at most the commit delay later).
     fn enqueue<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
         answer: impl FnOnce(Result<T, StoreError>) + Send + 'static,
         visible_now: bool,
     ) -> Result<(), StoreError> {
@@ -418,7 +455,7 @@ impl RedbStore {
     /// A write that blocks the calling thread until it is durable and visible.
     fn write<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         self.write_with(f, true)
     }
@@ -426,7 +463,7 @@ impl RedbStore {
     /// A write that blocks the calling thread until it is durable.
     fn write_with<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
         visible_now: bool,
     ) -> Result<T, StoreError> {
         let (tx, rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
@@ -441,7 +478,7 @@ impl RedbStore {
     /// A redemption, whose answer is awaited: no thread waits for the commit.
     fn write_queued<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Batch) -> Result<T, StoreError> + Send + 'static,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
     ) -> Queued<T> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let on_answer = move |r| {
@@ -488,7 +525,7 @@ impl RedbStore {
 
     /// An empty write (`mark` may flag the batch), retried when a failure elsewhere in its
     /// batch aborted it.
-    fn write_empty(&self, mark: fn(&mut Batch)) -> Result<(), StoreError> {
+    fn write_empty(&self, mark: fn(&mut Batch<'_>)) -> Result<(), StoreError> {
         let mut tries = 0;
         loop {
             match self.write(move |b| {
@@ -662,37 +699,34 @@ impl Writer {
                     }
                 },
             };
-            let mut batch = Batch {
-                txn,
-                events: Vec::new(),
-                log: Vec::new(),
-                checkpoint: false,
-                visible_now: false,
-                listening: self.events.receiver_count() > 0,
-                head: None,
-            };
             let mut replies = Vec::with_capacity(jobs.len());
             let mut failed = false;
-            for job in jobs {
-                let (fatal, reply) = job(&mut batch);
-                replies.push(reply);
-                if fatal {
-                    failed = true;
-                    break;
+            // The batch borrows the transaction for its tables, which close (handing their
+            // roots back to the transaction) when it ends with this block.
+            let (events, log, checkpoint, visible_now) = {
+                let mut batch = Batch {
+                    tables: Tables::new(&txn),
+                    events: Vec::new(),
+                    log: Vec::new(),
+                    checkpoint: false,
+                    visible_now: false,
+                    listening: self.events.receiver_count() > 0,
+                    head: None,
+                };
+                for job in jobs {
+                    let (fatal, reply) = job(&mut batch);
+                    replies.push(reply);
+                    if fatal {
+                        failed = true;
+                        break;
+                    }
                 }
-            }
-            if !failed && let Err(e) = batch.store_head() {
-                tracing::error!(error = %e, "cannot store the audit chain's head");
-                failed = true;
-            }
-            let Batch {
-                txn,
-                events,
-                log,
-                checkpoint,
-                visible_now,
-                ..
-            } = batch;
+                if !failed && let Err(e) = batch.store_head() {
+                    tracing::error!(error = %e, "cannot store the audit chain's head");
+                    failed = true;
+                }
+                (batch.events, batch.log, batch.checkpoint, batch.visible_now)
+            };
             if failed {
                 // Nothing of the batch is kept: its callers learn so now. The batches before it
                 // in the same transaction are redone into a new one.
@@ -956,7 +990,7 @@ fn get_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreErro
     Ok(serde_json::from_slice(bytes)?)
 }
 
-impl Batch {
+impl Batch<'_> {
     /// Puts (`Some`) or removes a key, in the transaction and in the batch's journal record.
     fn op(&mut self, table: Tbl, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
         let field = |log: &mut Vec<u8>, bytes: &[u8]| -> Result<(), StoreError> {
@@ -972,7 +1006,7 @@ impl Batch {
         if let Some(v) = value {
             field(&mut self.log, v)?;
         }
-        apply_op(&self.txn, table, key, value)
+        apply_op(&mut self.tables, table, key, value)
     }
 
     fn put(&mut self, table: Tbl, key: &str, value: &[u8]) -> Result<(), StoreError> {
@@ -983,9 +1017,8 @@ impl Batch {
         self.op(table, key.as_bytes(), None)
     }
 
-    fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let t = self.txn.open_table(TOKENS)?;
-        let v = t.get(id)?;
+    fn token(&mut self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let v = self.tables.tokens()?.get(id)?;
         v.map(|v| decode_token(v.value())).transpose()
     }
 
@@ -1021,7 +1054,7 @@ impl Batch {
     fn audit(&mut self, d: AuditDraft) -> Result<AuditEvent, StoreError> {
         let head: AuditHead = match self.head.take() {
             Some(head) => head,
-            None => match self.txn.open_table(META)?.get(AUDIT_HEAD)? {
+            None => match self.tables.meta()?.get(AUDIT_HEAD)? {
                 Some(v) => get_json(v.value())?,
                 None => AuditHead {
                     next_seq: 1,
@@ -1088,14 +1121,14 @@ impl Batch {
         if let (true, Some(fp)) = (secret_ok, &a.key_fingerprint) {
             let key = format!("{}/{}", rec.id, fp);
             let existing = self
-                .txn
-                .open_table(HOST_KEYS)?
+                .tables
+                .host_keys()?
                 .get(key.as_str())?
                 .map(|v| v.value().to_owned());
             if let Some(host_id) = existing {
                 let host: Option<HostRecord> = self
-                    .txn
-                    .open_table(HOSTS)?
+                    .tables
+                    .hosts()?
                     .get(host_id.as_str())?
                     .map(|v| get_json(v.value()))
                     .transpose()?;
@@ -1256,7 +1289,7 @@ impl Store for RedbStore {
 
     fn create_token(&self, token: TokenRecord) -> Result<TokenRecord, StoreError> {
         self.write(move |b| {
-            if b.txn.open_table(NAMES)?.get(token.name.as_str())?.is_some() {
+            if b.tables.names()?.get(token.name.as_str())?.is_some() {
                 return Err(StoreError::NameTaken(token.name.clone()));
             }
             if b.token(&token.id)?.is_some() {
@@ -1513,7 +1546,7 @@ impl Store for RedbStore {
         let id = id.to_owned();
         let actor = actor.to_owned();
         self.write(move |b| {
-            let host: HostRecord = match b.txn.open_table(HOSTS)?.get(id.as_str())? {
+            let host: HostRecord = match b.tables.hosts()?.get(id.as_str())? {
                 Some(v) => get_json(v.value())?,
                 None => return Err(StoreError::NotFound(format!("host {id}"))),
             };
@@ -1546,14 +1579,14 @@ impl Store for RedbStore {
         self.write(move |b| {
             let t = &token.token;
             let name_key = format!("{}/{}", t.user, t.name);
-            if b.txn
-                .open_table(API_TOKEN_NAMES)?
+            if b.tables
+                .api_token_names()?
                 .get(name_key.as_str())?
                 .is_some()
             {
                 return Err(StoreError::NameTaken(t.name.clone()));
             }
-            if b.txn.open_table(API_TOKENS)?.get(t.id.as_str())?.is_some() {
+            if b.tables.api_tokens()?.get(t.id.as_str())?.is_some() {
                 return Err(StoreError::Conflict("token id collision; try again".into()));
             }
             b.put(Tbl::ApiTokenNames, &name_key, t.id.as_bytes())?;
@@ -1617,7 +1650,7 @@ impl Store for RedbStore {
         let id = id.to_owned();
         let actor = actor.to_owned();
         self.write(move |b| {
-            let rec: ApiTokenRecord = match b.txn.open_table(API_TOKENS)?.get(id.as_str())? {
+            let rec: ApiTokenRecord = match b.tables.api_tokens()?.get(id.as_str())? {
                 Some(v) => get_json(v.value())?,
                 None => return Err(StoreError::NotFound(format!("API token {id}"))),
             };
