@@ -19,20 +19,70 @@ pub const CIDRS_MAX: usize = 32;
 pub const HOSTNAME_MAX: usize = 253;
 pub const FACTS_MAX: usize = 64;
 
-/// Characters that change how the text around them reads without being seen themselves:
-/// bidirectional embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) can make a
-/// name shown in a terminal read as another one; zero-width spaces and joiners that join nothing
-/// (U+200B, U+2060, U+FEFF) make two different names look alike. (U+200C/U+200D and the
-/// direction marks U+200E/U+200F stay allowed: scripts and emoji need them.)
-fn deceptive(c: char) -> bool {
+/// Characters that reorder the text around them when shown (bidirectional embeddings,
+/// overrides and isolates: a name or description shown in a terminal could read as other text),
+/// and the line and paragraph separators, which break a line without being control characters.
+/// Refused in all text a user or a host stores.
+fn reorders_or_breaks(c: char) -> bool {
     matches!(
         c,
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200B}' | '\u{2060}' | '\u{FEFF}'
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
     )
 }
 
+/// Characters that show as nothing: Unicode's format characters (zero-width spaces, direction
+/// marks, the soft hyphen, tags…), the combining grapheme joiner and the Hangul fillers. Two
+/// names that differ only by them look alike, so names refuse them; the zero-width joiner and
+/// non-joiner are allowed between two non-ASCII characters, where scripts and emoji need them.
+fn invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}'
+            | '\u{034F}'
+            | '\u{0600}'..='\u{0605}'
+            | '\u{061C}'
+            | '\u{06DD}'
+            | '\u{070F}'
+            | '\u{0890}'..='\u{0891}'
+            | '\u{08E2}'
+            | '\u{115F}'..='\u{1160}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{206A}'..='\u{206F}'
+            | '\u{3164}'
+            | '\u{FEFF}'
+            | '\u{FFA0}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{110BD}'
+            | '\u{110CD}'
+            | '\u{13430}'..='\u{1343F}'
+            | '\u{1BCA0}'..='\u{1BCA3}'
+            | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0001}'
+            | '\u{E0020}'..='\u{E007F}'
+    )
+}
+
+/// Text that shows as what it is: no control character, nothing that reorders or breaks it.
 fn printable(s: &str) -> bool {
-    !s.chars().any(|c| c.is_control() || deceptive(c))
+    !s.chars().any(|c| c.is_control() || reorders_or_breaks(c))
+}
+
+/// A name that looks like nothing but itself: printable, with nothing invisible in it (a
+/// zero-width joiner or non-joiner only between two non-ASCII characters).
+fn plain_name(s: &str) -> bool {
+    let chars: Vec<char> = s.chars().collect();
+    printable(s)
+        && chars.iter().enumerate().all(|(i, &c)| {
+            if c == '\u{200C}' || c == '\u{200D}' {
+                let before = i.checked_sub(1).and_then(|j| chars.get(j));
+                let after = chars.get(i + 1);
+                return before.is_some_and(|b| !b.is_ascii())
+                    && after.is_some_and(|a| !a.is_ascii());
+            }
+            !invisible(c)
+        })
 }
 
 /// True when `s` holds a whole, valid Gatepass token (enrollment or API): such text is refused
@@ -69,11 +119,19 @@ pub fn validate_name(field: &str, s: &str) -> Result<(), String> {
             "{field} is {n} characters long; at most {NAME_MAX} are allowed"
         ));
     }
-    if !printable(s) {
-        return Err(format!("{field} contains a control or invisible character"));
+    if !plain_name(s) {
+        return Err(format!(
+            "{field} contains a control or invisible character, or one that reorders text"
+        ));
     }
     if s.trim() != s {
         return Err(format!("{field} starts or ends with a space"));
+    }
+    if gatepass_protocol::token::id_in_display_form(s).is_some() {
+        return Err(format!(
+            "{field} has the form tokens are shown in (their prefix and id), which names another \
+             token"
+        ));
     }
     no_token(field, s)
 }
@@ -86,7 +144,7 @@ pub fn validate_description(s: &str) -> Result<(), String> {
         ));
     }
     if !printable(s) {
-        return Err("description contains a control or invisible character".into());
+        return Err("description contains a control character, or one that reorders text".into());
     }
     no_token("description", s)
 }
@@ -107,7 +165,8 @@ pub fn validate_labels(labels: &BTreeMap<String, String>) -> Result<(), String> 
         }
         if v.chars().count() > LABEL_VALUE_MAX || !printable(v) {
             return Err(format!(
-                "label {k}: the value must be at most {LABEL_VALUE_MAX} printable characters"
+                "label {k}: the value must be at most {LABEL_VALUE_MAX} characters, with no \
+                 control character or one that reorders text"
             ));
         }
         no_token(&format!("label {k}"), v)?;
@@ -135,10 +194,26 @@ pub fn validate_facts(facts: &BTreeMap<String, serde_json::Value>) -> Result<(),
     }
     if let Some(k) = facts
         .keys()
-        .find(|k| k.is_empty() || k.chars().count() > NAME_MAX || !printable(k))
+        .find(|k| k.is_empty() || k.chars().count() > NAME_MAX || !plain_name(k))
     {
         return Err(format!(
-            "fact name {k:?} must be 1–{NAME_MAX} printable characters"
+            "fact name {k:?} must be 1–{NAME_MAX} printable, visible characters"
+        ));
+    }
+    // Values are shown to operators as JSON, which escapes control characters but not these.
+    fn reorders(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.chars().any(reorders_or_breaks),
+            serde_json::Value::Array(items) => items.iter().any(reorders),
+            serde_json::Value::Object(m) => m
+                .iter()
+                .any(|(k, v)| k.chars().any(reorders_or_breaks) || reorders(v)),
+            _ => false,
+        }
+    }
+    if let Some(k) = facts.iter().find(|(_, v)| reorders(v)).map(|(k, _)| k) {
+        return Err(format!(
+            "fact {k:?} holds a character that reorders or breaks text"
         ));
     }
     let text = serde_json::to_string(facts).unwrap_or_default();
@@ -346,22 +421,49 @@ mod tests {
         assert!(validate_name("name", "a\nb").is_err());
         assert!(validate_name("name", &"é".repeat(64)).is_ok());
         assert!(validate_name("name", &"é".repeat(65)).is_err());
-        // Text that reads as something else, or looks like another name, is refused.
-        for bad in [
-            "web\u{202E}tuo",
-            "a\u{2066}b\u{2069}",
-            "we\u{200B}b",
-            "\u{FEFF}x",
-            "x\u{2060}y",
+        // The form lists show tokens in names a token; a name may not take it.
+        for shown in [
+            "gpt_AbCdEfGh1234…",
+            "gpt_AbCdEfGh1234...",
+            "gpt_AbCdEfGh1234",
         ] {
+            assert!(validate_name("name", shown).is_err(), "{shown}");
+        }
+        assert!(validate_name("name", "gpt_web").is_ok());
+        assert!(validate_name("name", "webservers01").is_ok());
+        // Text that reorders or breaks what is shown is refused everywhere.
+        for bad in ["web\u{202E}tuo", "a\u{2066}b\u{2069}", "line\u{2028}break"] {
             let e = validate_name("name", bad).unwrap_err();
-            assert!(e.contains("invisible"), "{bad:?}: {e}");
+            assert!(e.contains("reorders"), "{bad:?}: {e}");
             assert!(validate_description(bad).is_err(), "{bad:?}");
             let labels = [("k".to_string(), bad.to_string())].into_iter().collect();
             assert!(validate_labels(&labels).is_err(), "{bad:?}");
+            let facts = [("os".to_string(), serde_json::json!({"name": [bad]}))];
+            assert!(
+                validate_facts(&facts.into_iter().collect()).is_err(),
+                "{bad:?}"
+            );
         }
-        // What scripts and emoji need stays allowed.
-        for good in ["می\u{200C}خواهم", "👩\u{200D}💻", "abc\u{200F}"] {
+        // Names that look like other names are refused: invisible characters, and joiners
+        // between ASCII letters.
+        for bad in [
+            "we\u{200B}b",
+            "\u{FEFF}x",
+            "x\u{2060}y",
+            "abc\u{200F}",
+            "so\u{00AD}ft",
+            "we\u{200D}b",
+            "tag\u{E0041}",
+            "\u{3164}",
+        ] {
+            let e = validate_name("name", bad).unwrap_err();
+            assert!(e.contains("invisible"), "{bad:?}: {e}");
+        }
+        // Free text keeps what scripts need (Thai and Khmer separate words with U+200B).
+        assert!(validate_description("ภาษา\u{200B}ไทย").is_ok());
+        // Names keep the joiners scripts and emoji need.
+        for good in ["می\u{200C}خواهم", "👩\u{200D}💻", "देव\u{200D}नागरी"]
+        {
             assert!(validate_name("name", good).is_ok(), "{good:?}");
         }
     }

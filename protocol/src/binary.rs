@@ -457,20 +457,39 @@ impl TokenListBuilder {
         self.bufs.append(&mut other.bufs);
         let ours = std::mem::take(&mut self.entries);
         let mut merged = Vec::with_capacity(ours.len() + theirs.len());
-        let (mut a, mut b) = (ours.into_iter().peekable(), theirs.into_iter().peekable());
-        while let (Some(x), Some(y)) = (a.peek(), b.peek()) {
+        let (mut i, mut j) = (0, 0);
+        // The full keys of the two heads, read back only when their prefix keys tie, and kept
+        // while that head stays (a long run of ties reads each entry once, not per comparison).
+        let (mut ka, mut kb) = (None, None);
+        while let (Some(x), Some(y)) = (ours.get(i), theirs.get(j)) {
             // On a tie the entry of the first list goes first, as a stable sort would.
             let order = match x.key.cmp(&y.key) {
                 std::cmp::Ordering::Equal => {
-                    self.column.compare_keys(&self.keys(x)?, &self.keys(y)?)
+                    if ka.is_none() {
+                        ka = Some(self.keys(x)?);
+                    }
+                    if kb.is_none() {
+                        kb = Some(self.keys(y)?);
+                    }
+                    match (&ka, &kb) {
+                        (Some(a), Some(b)) => self.column.compare_keys(a, b),
+                        _ => std::cmp::Ordering::Equal,
+                    }
                 }
                 o => o,
             };
-            let next = if order.is_gt() { b.next() } else { a.next() };
-            merged.extend(next);
+            if order.is_gt() {
+                merged.push(*y);
+                j += 1;
+                kb = None;
+            } else {
+                merged.push(*x);
+                i += 1;
+                ka = None;
+            }
         }
-        merged.extend(a);
-        merged.extend(b);
+        merged.extend_from_slice(&ours[i..]);
+        merged.extend_from_slice(&theirs[j..]);
         self.entries = merged;
         // A builder's own entries go into its last buffer: start a fresh one.
         self.bufs.push(Vec::new());
@@ -618,7 +637,7 @@ mod tests {
 
     #[test]
     fn lists_built_in_parts_and_merged_equal_the_list_built_whole() {
-        let mut tokens: Vec<Token> = (0..60)
+        let tokens: Vec<Token> = (0..60)
             .map(|i| {
                 let mut t = token(i * 7919 % 60, TokenStatus::ALL[(i % 5) as usize]);
                 // Alike past any prefix key: the merge must compare them in full.
@@ -628,27 +647,40 @@ mod tests {
             })
             .collect();
         for column in SortColumn::ALL {
-            for desc in [false, true] {
-                let part = |ts: &[Token]| {
-                    let mut b = TokenListBuilder::new(column, ts.len());
-                    ts.iter().for_each(|t| b.push(t));
-                    b
-                };
-                // Uneven parts, one empty, merged in turn; entries added after a merge are
-                // sorted in with the merged ones.
-                let merged = part(&tokens[..7])
+            let part = |ts: &[Token]| {
+                let mut b = TokenListBuilder::new(column, ts.len());
+                ts.iter().for_each(|t| b.push(t));
+                b
+            };
+            let merged = || {
+                // Uneven parts, one empty, merged in turn.
+                part(&tokens[..7])
                     .merge(part(&tokens[7..40]))
                     .unwrap()
                     .merge(part(&[]))
-                    .unwrap();
-                let mut more = merged.merge(part(&tokens[40..50])).unwrap();
-                tokens[50..].iter().for_each(|t| more.push(t));
-                let built = more.finish(desc).unwrap();
-                tokens.sort_by(|a, b| column.compare(a, b));
+                    .unwrap()
+                    .merge(part(&tokens[40..]))
+                    .unwrap()
+            };
+            for desc in [false, true] {
+                let mut expected = tokens.clone();
+                expected.sort_by(|a, b| column.compare(a, b));
                 if desc {
-                    tokens.reverse();
+                    expected.reverse();
                 }
-                assert_eq!(built, encode_tokens(&tokens), "{column:?} desc={desc}");
+                let expected = encode_tokens(&expected);
+                // The merge alone puts them in order: nothing sorts them again.
+                let m = merged();
+                assert!(m.sorted);
+                assert_eq!(m.finish(desc).unwrap(), expected, "{column:?} desc={desc}");
+                // Entries added after a merge are sorted in with the merged ones.
+                let mut more = part(&tokens[..30]).merge(part(&tokens[30..50])).unwrap();
+                tokens[50..].iter().for_each(|t| more.push(t));
+                assert_eq!(
+                    more.finish(desc).unwrap(),
+                    expected,
+                    "{column:?} desc={desc}"
+                );
             }
         }
         let by_name = TokenListBuilder::new(SortColumn::Name, 0);

@@ -231,9 +231,38 @@ pub fn looks_like_id(id: &str) -> bool {
     id.len() == ID_LEN && id.bytes().all(|b| digit_value(b).is_some())
 }
 
+/// The id in an enrollment token's display form ([`public_display_parts`]: `gpt_<id>…`, also
+/// with three dots or none, as copies of it come), if `s` is one.
+pub fn id_in_display_form(s: &str) -> Option<&str> {
+    let rest = s.strip_prefix(TokenKind::Enrollment.prefix())?;
+    let id = rest
+        .strip_suffix('…')
+        .or_else(|| rest.strip_suffix("..."))
+        .unwrap_or(rest);
+    looks_like_id(id).then_some(id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_display_form_gives_its_id() {
+        let id = "AbCdEfGh1234";
+        let shown: String = public_display_parts(TokenKind::Enrollment, id).concat();
+        assert_eq!(id_in_display_form(&shown), Some(id));
+        assert_eq!(id_in_display_form(&format!("gpt_{id}...")), Some(id));
+        assert_eq!(id_in_display_form(&format!("gpt_{id}")), Some(id));
+        for other in [
+            id,
+            "gpt_short…",
+            "gpa_AbCdEfGh1234…",
+            "gpt_AbCdEfGh1234……",
+            "gpt_",
+        ] {
+            assert_eq!(id_in_display_form(other), None, "{other}");
+        }
+    }
     use proptest::prelude::*;
 
     fn fresh() -> ParsedToken {

@@ -118,15 +118,42 @@ async fn token_lifecycle_through_cli_and_https() {
     );
     d.cli_ok(&["tokens", "enable", "web-3"]);
     assert_eq!(d.redeem(&s3, r#"{"hostname":"c"}"#).await.status, 201);
-    // The form lists show a token in (`gpt_<id>…`, with or without the ellipsis) names it too.
+    // The form lists show a token in (`gpt_<id>…`, with three dots or none) names it too.
     let shown = d.token_json("web-3")["prefix"].as_str().unwrap().to_owned();
     assert!(shown.starts_with("gpt_") && shown.ends_with('…'), "{shown}");
-    for form in [shown.as_str(), shown.trim_end_matches('…')] {
+    let id3 = shown
+        .trim_start_matches("gpt_")
+        .trim_end_matches('…')
+        .to_owned();
+    let dots = format!("gpt_{id3}...");
+    for form in [shown.as_str(), shown.trim_end_matches('…'), dots.as_str()] {
         assert!(
             d.cli_ok(&["tokens", "show", form]).contains("web-3"),
             "{form}"
         );
     }
+    // No name may take that form, so none can stand in for another token.
+    let out = d.cli(&["tokens", "create", "--name", &shown]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("the form tokens are shown in"), "{err}");
+    // A whole token pasted in finds its token by id, and is never echoed back.
+    let out = d.cli(&["tokens", "show", &s3]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("web-3"));
+    let (gone, _) = d.mint(&["--name", "gone"]);
+    d.cli_ok(&["tokens", "delete", "gone", "--yes"]);
+    let out = d.cli(&["tokens", "show", &gone]);
+    assert_eq!(out.status.code(), Some(1));
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+    );
+    assert!(stderr.contains("no token with id"), "{stderr}");
+    assert!(
+        !stderr.contains(&gone) && !stdout.contains(&gone),
+        "{stderr}"
+    );
 
     // expired → 410, with the daemon's clock moved forward (to the second).
     let (s4, _) = d.mint(&["--name", "web-4", "--ttl", "1h", "--uses", "unlimited"]);

@@ -68,39 +68,38 @@ fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad(e.body_text()))
 }
 
-/// Finds a live token the caller may see, by id, else by name. Others' tokens are "not found"
-/// for operators, so their existence does not leak.
+/// Finds a live token the caller may see: by id, by the form lists show it in (`gpt_<id>…`),
+/// else by name (names never take either form, so neither can stand in for another token). A
+/// whole token pasted in is looked up by its id alone, and never echoed. Others' tokens are
+/// "not found" for operators, so their existence does not leak.
 async fn resolve(
     state: &Arc<State>,
     caller: &Caller,
     id_or_name: &str,
 ) -> Result<TokenRecord, ApiError> {
-    let key = id_or_name.to_owned();
+    let (key, asked) = match token::parse(id_or_name) {
+        Ok(whole) => (whole.id().to_owned(), format!("with id {:?}", whole.id())),
+        Err(_) => (
+            id_or_name.to_owned(),
+            format!("named or with id {id_or_name:?}"),
+        ),
+    };
     let found = blocking(state, move |s| {
-        if token::looks_like_id(&key)
-            && let Some(t) = s.get_token(&key)?
+        let id = token::id_in_display_form(&key).unwrap_or(&key);
+        if token::looks_like_id(id)
+            && let Some(t) = s.get_token(id)?
         {
             return Ok(Some(t));
         }
-        if let Some(id) = s.token_id_by_name(&key)? {
-            return s.get_token(&id);
-        }
-        // The form lists show a token in, `gpt_<id>…`, names it too.
-        let shown = key
-            .strip_prefix(token::TokenKind::Enrollment.prefix())
-            .map(|rest| rest.strip_suffix('…').unwrap_or(rest));
-        match shown {
-            Some(id) if token::looks_like_id(id) => s.get_token(id),
-            _ => Ok(None),
+        match s.token_id_by_name(&key)? {
+            Some(id) => s.get_token(&id),
+            None => Ok(None),
         }
     })
     .await?;
-    found.filter(|t| caller.may_see(&t.owner)).ok_or_else(|| {
-        ApiError::new(
-            ErrorCode::NotFound,
-            format!("no token named or with id {id_or_name:?}"),
-        )
-    })
+    found
+        .filter(|t| caller.may_see(&t.owner))
+        .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no token {asked}")))
 }
 
 async fn whoami(caller: Caller, S(state): S<Arc<State>>) -> Json<WhoAmI> {

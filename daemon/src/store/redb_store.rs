@@ -71,6 +71,9 @@ const COMMIT_DELAY: Duration = Duration::from_millis(50);
 const MAX_BATCH: usize = 256;
 /// From this many tokens on, a list is read and sorted in two halves at once.
 const PARALLEL_LIST: usize = 20_000;
+/// How many lists were read in two halves (tests check the split happened).
+#[cfg(test)]
+static LISTS_SPLIT: AtomicU64 = AtomicU64::new(0);
 const DEFAULT_AUDIT_LIMIT: usize = 1_000;
 const MAX_AUDIT_LIMIT: usize = 100_000;
 
@@ -1390,13 +1393,20 @@ impl Store for RedbStore {
                 return part(t.range::<&str>(..)?, n);
             };
             // Two halves of the key space, read and sorted at once, then merged.
+            #[cfg(test)]
+            LISTS_SPLIT.fetch_add(1, Ordering::Relaxed);
             std::thread::scope(|scope| {
                 let upper = scope.spawn(|| part(t.range(mid.as_str()..)?, n / 2));
-                let lower = part(t.range(..mid.as_str())?, n / 2)?;
+                let lower = t
+                    .range(..mid.as_str())
+                    .map_err(StoreError::from)
+                    .and_then(|range| part(range, n / 2));
+                // Joined whatever the lower half did: a panic there is an error, not a panic
+                // of the scope.
                 let upper = upper
                     .join()
-                    .map_err(|_| StoreError::Backend("a listing thread failed".into()))??;
-                lower.merge(upper).map_err(damaged_list)
+                    .map_err(|_| StoreError::Backend("a listing thread failed".into()));
+                lower?.merge(upper??).map_err(damaged_list)
             })
         })
     }
@@ -2080,16 +2090,18 @@ mod tests {
                 for keep in filters {
                     let mut list = |parallel: usize| {
                         s.parallel_list = parallel;
-                        s.token_list(now, column, keep)
-                            .unwrap()
-                            .finish(desc)
-                            .unwrap()
+                        let before = LISTS_SPLIT.load(Ordering::Relaxed);
+                        let list = s.token_list(now, column, keep).unwrap();
+                        let split = LISTS_SPLIT.load(Ordering::Relaxed) > before;
+                        (list.finish(desc).unwrap(), split)
                     };
-                    let whole = list(usize::MAX);
-                    let halves = list(2);
+                    let (whole, split) = list(usize::MAX);
+                    assert!(!split);
+                    let (halves, split) = list(2);
+                    assert!(split, "the list was not read in two halves");
                     assert_eq!(halves, whole, "{column:?} desc={desc}");
                     let tokens = gatepass_protocol::binary::decode_tokens(&halves).unwrap();
-                    // Both halves contributed.
+                    // The listed tokens lie on both sides of the split (both threads had work).
                     assert!(
                         tokens.iter().any(|t| t.id < mid) && tokens.iter().any(|t| t.id >= mid)
                     );
