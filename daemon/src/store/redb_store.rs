@@ -587,13 +587,29 @@ struct Writer {
 /// batch is in its open transaction, `committed` just before that transaction's commit and
 /// `visible` after it; the journal thread raises `durable` once a batch is on disk. A reader
 /// that took its snapshot waits until `durable` reaches the `committed` it saw after.
-#[derive(Debug)]
 struct Visibility {
     applied: AtomicU64,
     committed: AtomicU64,
     visible: AtomicU64,
     durable: std::sync::Mutex<u64>,
     changed: std::sync::Condvar,
+    /// The tokens table as of a commit (`visible` then), for the redeem pre-check: a read
+    /// transaction and a table opened per request cost more than the look-up. Used only while
+    /// `visible` has not moved; the writer drops it at each commit, so it never keeps an old
+    /// snapshot's pages from being reused.
+    peek: std::sync::Mutex<Option<(u64, PeekTable)>>,
+}
+
+type PeekTable = std::sync::Arc<::redb::ReadOnlyTable<&'static str, &'static [u8]>>;
+
+impl std::fmt::Debug for Visibility {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Visibility")
+            .field("applied", &self.applied)
+            .field("committed", &self.committed)
+            .field("visible", &self.visible)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Longer than any journal write takes; past it a read fails instead of hanging.
@@ -607,7 +623,35 @@ impl Visibility {
             visible: AtomicU64::new(seq),
             durable: std::sync::Mutex::new(seq),
             changed: std::sync::Condvar::new(),
+            peek: std::sync::Mutex::new(None),
         }
+    }
+
+    /// A commit made `seq` visible: the pre-check's table is opened again when next needed.
+    fn set_visible(&self, seq: u64) {
+        self.visible.store(seq, Ordering::SeqCst);
+        if let Ok(mut peek) = self.peek.lock() {
+            *peek = None;
+        }
+    }
+
+    /// The tokens table as of the last commit (or a later one).
+    fn peek_table(&self, db: &Database) -> Result<PeekTable, StoreError> {
+        // Read before the snapshot is taken: a commit in between leaves the table marked older
+        // than it is (opened again next time), never newer.
+        let visible = self.visible.load(Ordering::SeqCst);
+        let mut slot = self
+            .peek
+            .lock()
+            .map_err(|_| StoreError::Backend("the writer thread failed".into()))?;
+        if let Some((seq, table)) = &*slot
+            && *seq == visible
+        {
+            return Ok(table.clone());
+        }
+        let table = std::sync::Arc::new(db.begin_read()?.open_table(TOKENS)?);
+        *slot = Some((visible, table.clone()));
+        Ok(table)
     }
 
     fn wait_durable(&self) -> Result<(), StoreError> {
@@ -812,7 +856,7 @@ impl Writer {
         if let Err(e) = txn.commit() {
             fail_stop("a write batch could not be committed", &e);
         }
-        self.visibility.visible.store(self.seq, Ordering::SeqCst);
+        self.visibility.set_visible(self.seq);
         self.held.clear();
     }
 
@@ -845,7 +889,7 @@ impl Writer {
             .insert(JOURNAL_SEQ, self.seq.to_le_bytes().as_slice())?;
         txn.set_durability(Durability::Immediate)?;
         txn.commit()?;
-        self.visibility.visible.store(self.seq, Ordering::SeqCst);
+        self.visibility.set_visible(self.seq);
         self.held.clear();
         self.counters.checkpoints.fetch_add(1, Ordering::Relaxed);
         self.counters.journal_bytes.store(0, Ordering::Relaxed);
@@ -1334,8 +1378,7 @@ impl Store for RedbStore {
     }
 
     fn peek_secret(&self, id: &str, hash_hex: &str) -> Result<Option<bool>, StoreError> {
-        let r = self.db.begin_read()?;
-        let t = r.open_table(TOKENS)?;
+        let t = self.visibility.peek_table(&self.db)?;
         let v = t.get(id)?;
         v.map(|v| {
             with_secret_hash(v.value(), |stored| {
@@ -2107,6 +2150,25 @@ mod tests {
                     );
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_pre_check_sees_every_change_committed_before_it() {
+        let (_d, s) = holding_store();
+        let mut ids = Vec::new();
+        for i in 0..20 {
+            let rec = token_record(i);
+            let (id, hash) = (rec.id.clone(), rec.secret_hash.clone());
+            s.create_token(rec).unwrap();
+            // Right after the mint, whatever the pre-check looked at before.
+            assert_eq!(s.peek_secret(&id, &hash).unwrap(), Some(true));
+            assert_eq!(s.peek_secret(&id, &"f".repeat(64)).unwrap(), Some(false));
+            ids.push(id);
+        }
+        for id in &ids {
+            s.delete_token(id, "admin", Timestamp(9)).unwrap();
+            assert_eq!(s.peek_secret(id, &"f".repeat(64)).unwrap(), None);
         }
     }
 
