@@ -600,17 +600,23 @@ mod tests {
         }
     }
 
+    /// `n` tokens in a scrambled order, with every status, the names `name` gives and `times`
+    /// distinct creation times: many ties for the later columns and the id to break.
+    fn alike(n: u64, name: impl Fn(u64) -> String, times: u64) -> Vec<Token> {
+        (0..n)
+            .map(|i| {
+                let mut t = token(i * 7919 % n, TokenStatus::ALL[(i % 5) as usize]);
+                t.name = name(i);
+                t.created_at = Timestamp((i % times) as i64);
+                t
+            })
+            .collect()
+    }
+
     #[test]
     fn a_built_list_equals_the_encoded_sorted_list() {
         // Both ways in: already encoded fields (a stored record) and whole tokens.
-        let mut tokens: Vec<Token> = (0..40)
-            .map(|i| {
-                let mut t = token(i * 7919 % 40, TokenStatus::ALL[(i % 5) as usize]);
-                t.name = format!("n{}", i % 6);
-                t.created_at = Timestamp((i % 9) as i64);
-                t
-            })
-            .collect();
+        let mut tokens = alike(40, |i| format!("n{}", i % 6), 9);
         for column in SortColumn::ALL {
             for desc in [false, true] {
                 let mut b = TokenListBuilder::new(column, tokens.len());
@@ -637,15 +643,8 @@ mod tests {
 
     #[test]
     fn lists_built_in_parts_and_merged_equal_the_list_built_whole() {
-        let tokens: Vec<Token> = (0..60)
-            .map(|i| {
-                let mut t = token(i * 7919 % 60, TokenStatus::ALL[(i % 5) as usize]);
-                // Alike past any prefix key: the merge must compare them in full.
-                t.name = format!("{:0>40}", i % 4);
-                t.created_at = Timestamp((i % 3) as i64);
-                t
-            })
-            .collect();
+        // Names alike past any prefix key: the merge must compare them in full.
+        let tokens = alike(60, |i| format!("{:0>40}", i % 4), 3);
         for column in SortColumn::ALL {
             let part = |ts: &[Token]| {
                 let mut b = TokenListBuilder::new(column, ts.len());
