@@ -13,7 +13,7 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gatepass::console::app::{App, Msg, update};
 use gatepass::console::draw::draw;
 use gatepass::console::theme::Theme;
-use gatepass_bench::{BenchDaemon, mint, ms, pct};
+use gatepass_bench::{BenchDaemon, mint, ms, pct, status_kib};
 use gatepass_protocol::binary;
 use gatepass_protocol::{ChangeEvent, MaxUses, Timestamp, TokenQuery};
 use ratatui::Terminal;
@@ -94,6 +94,8 @@ async fn main() -> anyhow::Result<()> {
     anyhow::ensure!(decoded == tokens, "the two lists differ");
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss = daemon.rss_kib();
+    let pid = daemon.child.id();
+    let rss_parts = [status_kib(pid, "RssAnon"), status_kib(pid, "RssFile")];
     // What a script's JSON list (a `Token` built for every record) leaves behind.
     let json = client.raw("GET", "/v1/tokens", None).await?;
     let json_mib = json.body.len() as f64 / 1048576.0;
@@ -192,6 +194,13 @@ async fn main() -> anyhow::Result<()> {
         rss.map(|k| format!("{:.1} MiB", k as f64 / 1024.0))
             .unwrap_or_else(|| "n/a".into())
     );
+    if let [Some(anon), Some(file)] = rss_parts {
+        println!(
+            "  of which: {:.1} MiB anonymous (heap, page cache), {:.1} MiB mapped files (the binary)",
+            anon as f64 / 1024.0,
+            file as f64 / 1024.0
+        );
+    }
     println!(
         "  daemon RSS idle after minting, before any list: {}",
         rss_minted
