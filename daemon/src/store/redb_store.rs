@@ -593,10 +593,12 @@ struct Visibility {
     visible: AtomicU64,
     durable: std::sync::Mutex<u64>,
     changed: std::sync::Condvar,
-    /// The tokens table as of a commit (`visible` then), for the redeem pre-check: a read
+    /// How many commits (batches and checkpoints) the writer has made.
+    commits: AtomicU64,
+    /// The tokens table as of a commit (`commits` then), for the redeem pre-check: a read
     /// transaction and a table opened per request cost more than the look-up. Used only while
-    /// `visible` has not moved; the writer drops it at each commit, so it never keeps an old
-    /// snapshot's pages from being reused.
+    /// `commits` has not moved; the writer drops it at each commit when it can, so an idle
+    /// daemon keeps no old snapshot's pages from being reused.
     peek: std::sync::Mutex<Option<(u64, PeekTable)>>,
 }
 
@@ -608,6 +610,8 @@ impl std::fmt::Debug for Visibility {
             .field("applied", &self.applied)
             .field("committed", &self.committed)
             .field("visible", &self.visible)
+            .field("durable", &self.durable.try_lock().map(|d| *d).ok())
+            .field("commits", &self.commits)
             .finish_non_exhaustive()
     }
 }
@@ -623,34 +627,37 @@ impl Visibility {
             visible: AtomicU64::new(seq),
             durable: std::sync::Mutex::new(seq),
             changed: std::sync::Condvar::new(),
+            commits: AtomicU64::new(0),
             peek: std::sync::Mutex::new(None),
         }
     }
 
-    /// A commit made `seq` visible: the pre-check's table is opened again when next needed.
+    /// A commit made `seq` visible (a checkpoint may leave `seq` where it was: every commit
+    /// counts in `commits`, which is what the pre-check's table is checked against).
     fn set_visible(&self, seq: u64) {
         self.visible.store(seq, Ordering::SeqCst);
-        if let Ok(mut peek) = self.peek.lock() {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+        // Only so an idle daemon holds no old snapshot: skipped when a pre-check holds the
+        // slot, which then sees the count has moved.
+        if let Ok(mut peek) = self.peek.try_lock() {
             *peek = None;
         }
     }
 
     /// The tokens table as of the last commit (or a later one).
     fn peek_table(&self, db: &Database) -> Result<PeekTable, StoreError> {
+        // Only a cache: a panic elsewhere while it was held leaves nothing to distrust.
+        let mut slot = self.peek.lock().unwrap_or_else(|p| p.into_inner());
         // Read before the snapshot is taken: a commit in between leaves the table marked older
         // than it is (opened again next time), never newer.
-        let visible = self.visible.load(Ordering::SeqCst);
-        let mut slot = self
-            .peek
-            .lock()
-            .map_err(|_| StoreError::Backend("the writer thread failed".into()))?;
-        if let Some((seq, table)) = &*slot
-            && *seq == visible
+        let commits = self.commits.load(Ordering::SeqCst);
+        if let Some((seen, table)) = &*slot
+            && *seen == commits
         {
             return Ok(table.clone());
         }
         let table = std::sync::Arc::new(db.begin_read()?.open_table(TOKENS)?);
-        *slot = Some((visible, table.clone()));
+        *slot = Some((commits, table.clone()));
         Ok(table)
     }
 
@@ -2155,7 +2162,19 @@ mod tests {
 
     #[test]
     fn the_pre_check_sees_every_change_committed_before_it() {
-        let (_d, s) = holding_store();
+        // With the journal (batches move the sequence number) and without (every batch is a
+        // checkpoint, which leaves it where it was).
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, _) = broadcast::channel(16);
+        let hour = Duration::from_secs(3600);
+        let unjournaled =
+            RedbStore::open_with(&dir.path().join("db.redb"), tx, 1 << 20, 0, hour).unwrap();
+        let (_held, journaled) = holding_store();
+        pre_check_sees_changes(&journaled);
+        pre_check_sees_changes(&unjournaled);
+    }
+
+    fn pre_check_sees_changes(s: &RedbStore) {
         let mut ids = Vec::new();
         for i in 0..20 {
             let rec = token_record(i);
@@ -2170,6 +2189,15 @@ mod tests {
             s.delete_token(id, "admin", Timestamp(9)).unwrap();
             assert_eq!(s.peek_secret(id, &"f".repeat(64)).unwrap(), None);
         }
+        // A commit while a pre-check holds the cached table (the writer cannot drop it then):
+        // the commit count alone sends the next pre-check to a new snapshot.
+        let rec = token_record(77);
+        let (id, hash) = (rec.id.clone(), rec.secret_hash.clone());
+        assert_eq!(s.peek_secret(&id, &hash).unwrap(), None);
+        let held = s.visibility.peek.lock().unwrap();
+        s.create_token(rec).unwrap();
+        drop(held);
+        assert_eq!(s.peek_secret(&id, &hash).unwrap(), Some(true));
     }
 
     #[test]
