@@ -132,6 +132,11 @@ async fn token_lifecycle_through_cli_and_https() {
             "{form}"
         );
     }
+    // Nor may a name be another token's id (ids are looked up first).
+    let out = d.cli(&["tokens", "create", "--name", &id3]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(err.contains("another token's id"), "{err}");
     // No name may take that form, so none can stand in for another token.
     let out = d.cli(&["tokens", "create", "--name", &shown]);
     assert_eq!(out.status.code(), Some(1));

@@ -12,7 +12,8 @@ use rustls::server::WebPkiClientVerifier;
 
 use crate::support::{Daemon, gatepass_bin};
 
-/// Runs `gatepass redeem` as a bare host would: no socket, no API token, the token in a file.
+/// Runs `gatepass redeem` as a host would: no API token, the token in a file. GATEPASS_SOCKET is
+/// set, as on an operator's machine that exports it: `--server` wins over it.
 fn redeem_cmd(d: &Daemon, pin: Option<&str>, token: Option<&str>, extra: &[&str]) -> Output {
     let token_file = d.dir.path().join("token-for-host");
     let mut cmd = Command::new(gatepass_bin());
@@ -26,7 +27,8 @@ fn redeem_cmd(d: &Daemon, pin: Option<&str>, token: Option<&str>, extra: &[&str]
         cmd.arg("--token-file").arg(&token_file);
     }
     cmd.args(extra)
-        .env_remove("GATEPASS_SOCKET")
+        .env("GATEPASS_SOCKET", &d.socket)
+        .env_remove("GATEPASS_SERVER")
         .env_remove("GATEPASS_TOKEN")
         .env_remove("GATEPASS_API_TOKEN")
         .stdin(Stdio::null())

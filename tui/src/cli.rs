@@ -14,17 +14,12 @@ use clap::{Args, Parser, Subcommand};
                   3 daemon unreachable."
 )]
 pub struct Cli {
-    /// The daemon's Unix socket.
-    #[arg(
-        long,
-        global = true,
-        env = "GATEPASS_SOCKET",
-        conflicts_with = "server"
-    )]
+    /// The daemon's Unix socket [env: GATEPASS_SOCKET].
+    #[arg(long, global = true, conflicts_with = "server")]
     pub socket: Option<PathBuf>,
     /// The daemon over HTTPS: its admin listener for commands (with an API token from
-    /// GATEPASS_API_TOKEN or a prompt); for `redeem`, its redeem listener.
-    #[arg(long, global = true, env = "GATEPASS_SERVER")]
+    /// GATEPASS_API_TOKEN or a prompt); for `redeem`, its redeem listener [env: GATEPASS_SERVER].
+    #[arg(long, global = true)]
     pub server: Option<String>,
     /// The CA pin of the --server (sha256:HEX, printed by gatepassd and `gatepass doctor`).
     #[arg(long, global = true, env = "GATEPASS_CA_PIN")]
@@ -334,6 +329,51 @@ pub enum AuditCommand {
 #[derive(Debug)]
 pub struct UsageError(pub String);
 
+impl Cli {
+    /// Fills `--socket` / `--server` from GATEPASS_SOCKET / GATEPASS_SERVER. A flag on the
+    /// command line wins over both variables, so `redeem --server …` works on a machine that
+    /// exports GATEPASS_SOCKET for its admin commands; `redeem` only ever reads GATEPASS_SERVER.
+    /// Both variables and neither flag is a usage error: nothing says which daemon is meant.
+    pub fn with_env(self) -> Result<Cli, UsageError> {
+        self.with_vars(|k| std::env::var_os(k).filter(|v| !v.is_empty()))
+    }
+
+    fn with_vars(
+        mut self,
+        var: impl Fn(&str) -> Option<std::ffi::OsString>,
+    ) -> Result<Cli, UsageError> {
+        let server = || {
+            var("GATEPASS_SERVER")
+                .map(|v| {
+                    v.into_string()
+                        .map_err(|_| UsageError("GATEPASS_SERVER is not valid text".into()))
+                })
+                .transpose()
+        };
+        if matches!(self.command, Some(Command::Redeem(_))) {
+            if self.server.is_none() {
+                self.server = server()?;
+            }
+            return Ok(self);
+        }
+        if self.socket.is_some() || self.server.is_some() {
+            return Ok(self);
+        }
+        match (var("GATEPASS_SOCKET"), server()?) {
+            (Some(_), Some(_)) => Err(UsageError(
+                "GATEPASS_SOCKET and GATEPASS_SERVER are both set; pass --socket or --server to \
+                 choose"
+                    .into(),
+            )),
+            (socket, server) => {
+                self.socket = socket.map(PathBuf::from);
+                self.server = server;
+                Ok(self)
+            }
+        }
+    }
+}
+
 impl std::fmt::Display for UsageError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.0)
@@ -341,3 +381,53 @@ impl std::fmt::Display for UsageError {
 }
 
 impl std::error::Error for UsageError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(args: &[&str], vars: &[(&str, &str)]) -> Result<Cli, UsageError> {
+        let cli = Cli::try_parse_from(std::iter::once("gatepass").chain(args.iter().copied()))
+            .map_err(|e| UsageError(e.to_string()))?;
+        let vars: Vec<(String, String)> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        cli.with_vars(|k| vars.iter().find(|(n, _)| n == k).map(|(_, v)| v.into()))
+    }
+
+    #[test]
+    fn flags_win_over_the_environment_and_redeem_reads_only_the_server() {
+        let sock = ("GATEPASS_SOCKET", "/run/gp.sock");
+        let server = ("GATEPASS_SERVER", "https://gp.example:8443");
+        // A machine that exports the socket can still redeem against a server.
+        let c = parsed(&["--server", "https://h:1", "redeem"], &[sock]).unwrap();
+        assert_eq!(c.server.as_deref(), Some("https://h:1"));
+        let c = parsed(&["redeem"], &[sock, server]).unwrap();
+        assert_eq!(c.server.as_deref(), Some(server.1));
+        // Commands: the variable stands for its flag; a flag wins over the other variable.
+        let c = parsed(&["tokens", "list"], &[sock]).unwrap();
+        assert_eq!(c.socket.as_deref(), Some(std::path::Path::new(sock.1)));
+        let c = parsed(&["--socket", "/tmp/x.sock", "tokens", "list"], &[server]).unwrap();
+        assert_eq!((c.socket.is_some(), c.server), (true, None));
+        let c = parsed(&["--server", "https://h:1", "tokens", "list"], &[sock]).unwrap();
+        assert_eq!((c.socket, c.server.as_deref()), (None, Some("https://h:1")));
+        // Both variables and no flag: which daemon is meant is not known.
+        assert!(parsed(&["tokens", "list"], &[sock, server]).is_err());
+        // Both flags: still refused.
+        assert!(
+            parsed(
+                &[
+                    "--socket",
+                    "/s",
+                    "--server",
+                    "https://h:1",
+                    "tokens",
+                    "list"
+                ],
+                &[]
+            )
+            .is_err()
+        );
+    }
+}

@@ -6,10 +6,12 @@ use gatepass_protocol::{AuditEvent, Host, Timestamp, Token};
 
 /// Prints rows under a header, each column as wide as its widest cell (in characters).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    // Columns a terminal gives the text: wide (CJK) characters take two, joiners none.
+    let width = |s: &str| ratatui::text::Span::raw(s).width();
+    let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
-            widths[i] = widths[i].max(c.chars().count());
+            widths[i] = widths[i].max(width(c));
         }
     }
     let line = |cells: Vec<&str>| {
@@ -19,7 +21,7 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
                 s.push_str(c);
             } else {
                 s.push_str(c);
-                s.push_str(&" ".repeat(widths[i] - c.chars().count() + 2));
+                s.push_str(&" ".repeat(widths[i] - width(c) + 2));
             }
         }
         s.trim_end().to_owned()
@@ -30,6 +32,26 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         out.push_str(&line(r.iter().map(String::as_str).collect()));
         out.push('\n');
     }
+    out
+}
+
+/// A name in double quotes, as it reads: only what could disturb the terminal (control
+/// characters, text-direction overrides and isolates, line separators — older records may hold
+/// them) and the quote and backslash are escaped, so scripts and emoji show as themselves.
+pub fn quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        let disturbs = c.is_control()
+            || matches!(c, '"' | '\\' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+            || matches!(c, '\u{2028}' | '\u{2029}');
+        if disturbs {
+            out.extend(c.escape_debug());
+        } else {
+            out.push(c);
+        }
+    }
+    out.push('"');
     out
 }
 
@@ -297,6 +319,35 @@ pub fn audit_row(e: &AuditEvent) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tables_align_by_terminal_columns() {
+        let rows = vec![
+            vec![
+                "東京サーバー".to_string(),
+                "東京".to_string(),
+                "x".to_string(),
+            ],
+            vec!["web".to_string(), "g".to_string(), "y".to_string()],
+        ];
+        let t = table(&["NAME", "GROUP", "OWNER"], &rows);
+        // The third column starts at the same terminal column on every line.
+        let col = |line: &str, cell: &str| {
+            let at = line.find(cell).unwrap();
+            ratatui::text::Span::raw(&line[..at]).width()
+        };
+        let lines: Vec<&str> = t.lines().collect();
+        assert_eq!(col(lines[0], "OWNER"), col(lines[1], "x"), "{t}");
+        assert_eq!(col(lines[1], "x"), col(lines[2], "y"), "{t}");
+    }
+
+    #[test]
+    fn names_are_quoted_as_they_read() {
+        assert_eq!(quoted("👩\u{200D}💻"), "\"👩\u{200D}💻\"");
+        assert_eq!(quoted("می\u{200C}خواهم"), "\"می\u{200C}خواهم\"");
+        assert_eq!(quoted("a\"b\\c"), r#""a\"b\\c""#);
+        assert_eq!(quoted("x\u{202E}y\nz"), r#""x\u{202e}y\nz""#);
+    }
 
     #[test]
     fn tables_align_on_characters_not_bytes() {

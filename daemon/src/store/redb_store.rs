@@ -1349,6 +1349,15 @@ impl Store for RedbStore {
             if b.token(&token.id)?.is_some() {
                 return Err(StoreError::Conflict("token id collision; try again".into()));
             }
+            // Look-ups try ids first: a name that is another token's id would stand for it.
+            if gatepass_protocol::token::looks_like_id(&token.name)
+                && b.tables.tokens()?.get(token.name.as_str())?.is_some()
+            {
+                return Err(StoreError::Conflict(format!(
+                    "the name {:?} is another token's id; choose another name",
+                    token.name
+                )));
+            }
             b.put(Tbl::Names, &token.name, token.id.as_bytes())?;
             b.put_token(&token, token.created_at)?;
             let mut details = BTreeMap::new();

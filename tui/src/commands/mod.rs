@@ -65,6 +65,7 @@ fn client_for(cli: &Cli) -> anyhow::Result<(Client, bool)> {
 }
 
 pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cli = cli.with_env()?;
     // A host being enrolled has nothing but this binary: no socket, no API token.
     if let Some(Command::Redeem(args)) = cli.command {
         return Ok(redeem::run(args, cli.server, cli.ca_pin).await);

@@ -118,8 +118,8 @@ pub async fn run(client: &Client, cmd: Tokens) -> anyhow::Result<ExitCode> {
             let token = client.get_token(&name_or_id).await?;
             if !yes {
                 let question = format!(
-                    "Delete token {:?} ({}, {} uses, {} enrolled host(s))? It leaves lists; its audit trail and hosts stay.",
-                    token.name,
+                    "Delete token {} ({}, {} uses, {} enrolled host(s))? It leaves lists; its audit trail and hosts stay.",
+                    output::quoted(&token.name),
                     token.status,
                     output::uses(&token),
                     token.hosts
@@ -132,7 +132,11 @@ pub async fn run(client: &Client, cmd: Tokens) -> anyhow::Result<ExitCode> {
                 }
             }
             client.delete_token(&token.id).await?;
-            eprintln!("Deleted token {:?} ({}).", token.name, token.id);
+            eprintln!(
+                "Deleted token {} ({}).",
+                output::quoted(&token.name),
+                token.id
+            );
         }
         Tokens::Purge { dry_run, yes } => {
             let all = client.list_tokens(&TokenQuery::default()).await?;
@@ -176,8 +180,10 @@ fn report(token: &gatepass_protocol::Token, json: bool, what: &str) -> anyhow::R
         print_json(token)
     } else {
         eprintln!(
-            "Token {:?} ({}) {what}; status now {}.",
-            token.name, token.id, token.status
+            "Token {} ({}) {what}; status now {}.",
+            output::quoted(&token.name),
+            token.id,
+            token.status
         );
         Ok(())
     }
@@ -258,8 +264,9 @@ async fn create(client: &Client, a: CreateArgs) -> anyhow::Result<()> {
         None => "never expires".to_owned(),
     };
     eprintln!(
-        "Created token {:?} (id {}, {uses}, {expiry}).",
-        t.name, t.id
+        "Created token {} (id {}, {uses}, {expiry}).",
+        output::quoted(&t.name),
+        t.id
     );
     eprintln!("It is shown this once and cannot be recovered. On the host, run:");
     eprintln!("  {}", created.join_command);
