@@ -106,22 +106,41 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Replaces anything shaped like a token with its prefix, so no message can carry a secret
-/// (serde's messages quote the values they reject).
+/// Replaces anything shaped like a token's secret with "[redacted]", so no message or log line
+/// can carry one (serde's messages quote the values they reject): after a `gpt_`/`gpa_` prefix
+/// in any case, a run of letters and digits longer than an id; without the prefix, a run as long
+/// as an id and a secret together. An id alone (lists show `gpt_<id>…`) stays readable.
 pub fn redact(s: &str) -> String {
+    use gatepass_protocol::token::{ID_LEN, SECRET_LEN};
+    let lower = s.to_ascii_lowercase(); // the same byte offsets
+    let alnum = |c: char| c.is_ascii_alphanumeric();
     let mut out = String::with_capacity(s.len());
-    let mut rest = s;
-    while let Some(i) = rest.find("gpt_").into_iter().chain(rest.find("gpa_")).min() {
-        out.push_str(&rest[..i]);
-        out.push_str(&rest[i..i + 4]);
-        out.push_str("[redacted]");
-        let tail = &rest[i + 4..];
-        let skip = tail
-            .find(|c: char| !c.is_ascii_alphanumeric())
-            .unwrap_or(tail.len());
-        rest = &tail[skip..];
+    let mut i = 0;
+    while let Some(c) = s[i..].chars().next() {
+        let run_starts = alnum(c) && !s[..i].ends_with(alnum);
+        if !run_starts {
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let prefixed = lower[i..].starts_with("gpt_") || lower[i..].starts_with("gpa_");
+        let body = if prefixed { i + 4 } else { i };
+        let len = s[body..]
+            .find(|c: char| !alnum(c))
+            .unwrap_or(s.len() - body);
+        let secret = if prefixed {
+            len > ID_LEN
+        } else {
+            len >= ID_LEN + SECRET_LEN
+        };
+        out.push_str(&s[i..body]);
+        if secret {
+            out.push_str("[redacted]");
+        } else {
+            out.push_str(&s[body..body + len]);
+        }
+        i = body + len;
     }
-    out.push_str(rest);
     out
 }
 
@@ -254,8 +273,32 @@ mod tests {
 
     #[test]
     fn redact_hides_anything_token_shaped() {
-        assert_eq!(redact("bad gpt_abcDEF123 here"), "bad gpt_[redacted] here");
-        assert_eq!(redact("gpa_x\"gpt_y"), "gpa_[redacted]\"gpt_[redacted]");
-        assert_eq!(redact("nothing"), "nothing");
+        let token =
+            gatepass_protocol::token::generate(gatepass_protocol::token::TokenKind::Enrollment)
+                .unwrap();
+        let whole = token.expose().to_owned();
+        let body = &whole[4..];
+        for (input, shown) in [
+            (
+                format!("bad {whole} here"),
+                "bad gpt_[redacted] here".to_string(),
+            ),
+            (
+                format!("x\"{}\"y", whole.to_uppercase()),
+                "x\"GPT_[redacted]\"y".into(),
+            ),
+            (format!("/v1/tokens/{body}"), "/v1/tokens/[redacted]".into()),
+            (format!("{}…", &whole[..30]), "gpt_[redacted]…".into()),
+            (format!("gpa_{body}é"), "gpa_[redacted]é".into()),
+        ] {
+            assert_eq!(redact(&input), shown);
+        }
+        // Ids (and the form lists show a token in) stay readable; so does other text.
+        assert_eq!(
+            redact("no token gpt_AbCdEfGh1234…"),
+            "no token gpt_AbCdEfGh1234…"
+        );
+        assert_eq!(redact("gpa_x\"gpt_y"), "gpa_x\"gpt_y");
+        assert_eq!(redact("nothing é ünïcode 12"), "nothing é ünïcode 12");
     }
 }
