@@ -183,6 +183,7 @@ pub enum Tokens {
     Revoke(Target),
     /// Delete a token: it leaves lists, its audit trail stays.
     Delete {
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         name_or_id: String,
         /// Do not ask for confirmation.
         #[arg(long)]
@@ -201,6 +202,7 @@ pub enum Tokens {
 
 #[derive(Debug, Args)]
 pub struct Target {
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub name_or_id: String,
     #[arg(long)]
     pub json: bool,
@@ -429,5 +431,13 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn an_empty_name_or_id_is_a_usage_error() {
+        for cmd in ["show", "disable", "enable", "revoke", "delete"] {
+            assert!(parsed(&["tokens", cmd, ""], &[]).is_err(), "{cmd}");
+            assert!(parsed(&["tokens", cmd, "web"], &[]).is_ok(), "{cmd}");
+        }
     }
 }
