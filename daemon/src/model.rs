@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use gatepass_protocol::text::reorders_or_breaks;
 use gatepass_protocol::{MaxUses, Timestamp, TokenStatus};
 use ipnet::IpNet;
 
@@ -18,17 +19,6 @@ pub const LABEL_VALUE_MAX: usize = 256;
 pub const CIDRS_MAX: usize = 32;
 pub const HOSTNAME_MAX: usize = 253;
 pub const FACTS_MAX: usize = 64;
-
-/// Characters that reorder the text around them when shown (bidirectional embeddings,
-/// overrides and isolates: a name or description shown in a terminal could read as other text),
-/// and the line and paragraph separators, which break a line without being control characters.
-/// Refused in all text a user or a host stores.
-fn reorders_or_breaks(c: char) -> bool {
-    matches!(
-        c,
-        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{2028}' | '\u{2029}'
-    )
-}
 
 /// Characters that show as nothing: Unicode's format characters (zero-width spaces, direction
 /// marks, the soft hyphen, tags…), the combining grapheme joiner and the Hangul fillers. Two

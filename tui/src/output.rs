@@ -43,8 +43,8 @@ pub fn quoted(s: &str) -> String {
     out.push('"');
     for c in s.chars() {
         let disturbs = c.is_control()
-            || matches!(c, '"' | '\\' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
-            || matches!(c, '\u{2028}' | '\u{2029}');
+            || matches!(c, '"' | '\\')
+            || gatepass_protocol::text::reorders_or_breaks(c);
         if disturbs {
             out.extend(c.escape_debug());
         } else {
