@@ -17,7 +17,7 @@ const LIMITS: &str = "[limits]\nredeem_failures_per_minute = 100000\n";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_during_a_redemption_storm_loses_nothing_acknowledged() {
     // Each kill lands with journaled batches that no checkpoint holds yet: the restart redoes them.
-    storm(LIMITS, 4, 60, 20, |before, after| {
+    storm(LIMITS, 4, 60, 20, 0, |before, after| {
         assert!(
             after.journal > 0,
             "nothing left to redo at the kill: {after:?}"
@@ -29,11 +29,14 @@ async fn sigkill_during_a_redemption_storm_loses_nothing_acknowledged() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_with_a_journal_that_keeps_filling_up_loses_nothing_acknowledged() {
+    // A redemption is journaled as its inputs (about a hundred bytes): facts of 2 KiB each make
+    // 1200 of them fill the 1 MiB journal twice.
     storm(
         &format!("{LIMITS}journal_mib = 1\n"),
         50,
         100,
         1200,
+        2048,
         |before, after| {
             assert!(
                 after.checkpoints > before.checkpoints,
@@ -51,6 +54,7 @@ async fn sigkill_without_a_journal_loses_nothing_acknowledged() {
         8,
         30,
         20,
+        0,
         |before, after| {
             assert_eq!(after.journaled, 0, "{after:?}");
             assert!(
@@ -87,13 +91,14 @@ async fn durability(d: &Daemon) -> Durability {
 
 /// `token_count` tokens of `max_uses` uses each, redeemed by `CLIENTS` clients (each client
 /// moving from token to token), killed three times, each time once `kill_after` redemptions of
-/// the round succeeded. `during` checks the durability counters from the round's start to just
-/// before the kill.
+/// the round succeeded. Each request carries a fact of `pad` bytes (none when 0). `during` checks
+/// the durability counters from the round's start to just before the kill.
 async fn storm(
     config: &str,
     token_count: usize,
     max_uses: u64,
     kill_after: usize,
+    pad: usize,
     during: fn(Durability, Durability),
 ) {
     let mut d = Daemon::start_with_config(config);
@@ -124,7 +129,11 @@ async fn storm(
                     n += 1;
                     let (secret, token_id) = &tokens[(c + n * 7) % tokens.len()];
                     let auth = format!("Bearer {secret}");
-                    let body = format!(r#"{{"hostname":"r{round}-c{c}-n{n}"}}"#);
+                    let facts = match pad {
+                        0 => String::new(),
+                        n => format!(r#","facts":{{"pad":"{}"}}"#, "p".repeat(n)),
+                    };
+                    let body = format!(r#"{{"hostname":"r{round}-c{c}-n{n}"{facts}}}"#);
                     let headers = [
                         ("authorization", auth.as_str()),
                         ("content-type", "application/json"),

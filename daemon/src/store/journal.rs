@@ -4,7 +4,7 @@
 //! The file is preallocated (zeros) to a fixed capacity so that appending never changes its size
 //! and `fdatasync` has no metadata to flush. Each record is one batch: a 16-byte header
 //! (sequence number, payload length, CRC-32 of both and of the payload) and the payload, the
-//! batch's table operations as encoded by `store::redb_store`. Records follow each other from
+//! batch's table operations (and redemptions, as their inputs) as encoded by `store::redb_store`. Records follow each other from
 //! offset 0; when the store checkpoints (a durable redb commit that records the last sequence
 //! number it holds), writing starts again at offset 0.
 //!

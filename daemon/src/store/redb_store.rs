@@ -99,6 +99,12 @@ pub struct Batch<'t> {
     listening: bool,
     /// The audit chain's head as this batch leaves it, stored once when the batch ends.
     head: Option<AuditHead>,
+    /// Whether table writes go into `log`: not while a redemption runs, whose record holds its
+    /// inputs instead (`Batch::redeem`), nor in a replay.
+    logging: bool,
+    /// A table write was logged since the last redemption record: a replay forgets the head it
+    /// carries at such a write, so the head must be stored before the next redemption's record.
+    wrote_since_redeem: bool,
 }
 
 /// Declares `Tables`: one slot per table, and an accessor that opens the table on first use.
@@ -176,6 +182,8 @@ impl Tbl {
 
 /// A journal operation's tag byte: the table's tag, plus this bit for a put (else a removal).
 const PUT: u8 = 0x80;
+/// The tag byte of a redemption's record (`codec::encode_attempt`): replayed by running it again.
+const REDEEM: u8 = 0x40;
 
 /// A key past `lo` and no later than `hi` that splits keys spread evenly between them into two
 /// halves of about the same size: the mean of their first 8 bytes, up to its first byte that is
@@ -279,10 +287,19 @@ fn take_field(p: &[u8]) -> Result<(&[u8], &[u8]), StoreError> {
     Ok(rest.split_at(len))
 }
 
-/// Redoes one journal record (a batch's operations, in order) inside `txn`.
+/// Redoes one journal record (a batch's operations, in order) inside `txn`: table writes are
+/// applied as they are; a redemption runs again on the state the writes before it left, which
+/// is the state it first ran on.
 fn replay_record(txn: &WriteTransaction, mut p: &[u8]) -> Result<(), StoreError> {
-    let mut tables = Tables::new(txn);
+    let mut batch = Batch::new(txn, false);
+    batch.logging = false;
     while let Some((&head, rest)) = p.split_first() {
+        if head == REDEEM {
+            let (attempt, rest) = take_field(rest)?;
+            batch.apply_redeem(codec::decode_attempt(attempt)?)?;
+            p = rest;
+            continue;
+        }
         let table = *Tbl::ALL.get(usize::from(head & !PUT)).ok_or_else(damaged)?;
         let (key, rest) = take_field(rest)?;
         let (value, rest) = if head & PUT != 0 {
@@ -291,7 +308,10 @@ fn replay_record(txn: &WriteTransaction, mut p: &[u8]) -> Result<(), StoreError>
         } else {
             (None, rest)
         };
-        apply_op(&mut tables, table, key, value)?;
+        apply_op(&mut batch.tables, table, key, value)?;
+        // The live batch stored its head before the next redemption's record (see
+        // `wrote_since_redeem`); that redemption reads it from the table.
+        batch.head = None;
         p = rest;
     }
     Ok(())
@@ -758,15 +778,7 @@ impl Writer {
             // The batch borrows the transaction for its tables, which close (handing their
             // roots back to the transaction) when it ends with this block.
             let (events, log, checkpoint, visible_now) = {
-                let mut batch = Batch {
-                    tables: Tables::new(&txn),
-                    events: Vec::new(),
-                    log: Vec::new(),
-                    checkpoint: false,
-                    visible_now: false,
-                    listening: self.events.receiver_count() > 0,
-                    head: None,
-                };
+                let mut batch = Batch::new(&txn, self.events.receiver_count() > 0);
                 for job in jobs {
                     let (fatal, reply) = job(&mut batch);
                     replies.push(reply);
@@ -1044,21 +1056,42 @@ fn get_json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreErro
     Ok(serde_json::from_slice(bytes)?)
 }
 
+/// Appends a length-prefixed (u32, little-endian) field to a journal record.
+fn put_field(log: &mut Vec<u8>, bytes: &[u8]) -> Result<(), StoreError> {
+    let len = u32::try_from(bytes.len())
+        .map_err(|_| StoreError::Backend("a record is too large".into()))?;
+    log.extend_from_slice(&len.to_le_bytes());
+    log.extend_from_slice(bytes);
+    Ok(())
+}
+
+impl<'t> Batch<'t> {
+    fn new(txn: &'t WriteTransaction, listening: bool) -> Batch<'t> {
+        Batch {
+            tables: Tables::new(txn),
+            events: Vec::new(),
+            log: Vec::new(),
+            checkpoint: false,
+            visible_now: false,
+            listening,
+            head: None,
+            logging: true,
+            wrote_since_redeem: false,
+        }
+    }
+}
+
 impl Batch<'_> {
     /// Puts (`Some`) or removes a key, in the transaction and in the batch's journal record.
     fn op(&mut self, table: Tbl, key: &[u8], value: Option<&[u8]>) -> Result<(), StoreError> {
-        let field = |log: &mut Vec<u8>, bytes: &[u8]| -> Result<(), StoreError> {
-            let len = u32::try_from(bytes.len())
-                .map_err(|_| StoreError::Backend("a record is too large".into()))?;
-            log.extend_from_slice(&len.to_le_bytes());
-            log.extend_from_slice(bytes);
-            Ok(())
-        };
-        self.log
-            .push(table.tag() | if value.is_some() { PUT } else { 0 });
-        field(&mut self.log, key)?;
-        if let Some(v) = value {
-            field(&mut self.log, v)?;
+        if self.logging {
+            self.log
+                .push(table.tag() | if value.is_some() { PUT } else { 0 });
+            put_field(&mut self.log, key)?;
+            if let Some(v) = value {
+                put_field(&mut self.log, v)?;
+            }
+            self.wrote_since_redeem = true;
         }
         apply_op(&mut self.tables, table, key, value)
     }
@@ -1147,7 +1180,27 @@ impl Batch<'_> {
         Ok(ev)
     }
 
+    /// A redemption, journaled as its inputs (`codec::encode_attempt`) rather than as the
+    /// table writes it makes: a replay runs it again (`replay_record`).
     fn redeem(&mut self, a: RedeemAttempt) -> Result<RedeemOutcome, StoreError> {
+        if !self.logging {
+            return self.apply_redeem(a);
+        }
+        if self.wrote_since_redeem && self.head.is_some() {
+            // A replay drops the head it carries at a table write; store it so the replayed
+            // redemption reads what this one is about to use.
+            self.store_head()?;
+        }
+        self.log.push(REDEEM);
+        put_field(&mut self.log, &codec::encode_attempt(&a)?)?;
+        self.wrote_since_redeem = false;
+        self.logging = false;
+        let outcome = self.apply_redeem(a);
+        self.logging = true;
+        outcome
+    }
+
+    fn apply_redeem(&mut self, a: RedeemAttempt) -> Result<RedeemOutcome, StoreError> {
         let actor = format!("host:{}@{}", a.hostname, a.source);
         let mut details = BTreeMap::new();
         details.insert("hostname".to_string(), a.hostname.clone());
@@ -2207,6 +2260,183 @@ mod tests {
         s.create_token(rec).unwrap();
         drop(held);
         assert_eq!(s.peek_secret(&id, &hash).unwrap(), Some(true));
+    }
+
+    /// Every table's entries as bytes, but the journal's sequence number (a replay raises it).
+    fn dump(s: &RedbStore) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+        s.read(|r| {
+            let mut out = Vec::new();
+            macro_rules! each {
+                ($($def:ident: $key:expr, $val:expr;)*) => {$(
+                    for e in r.open_table($def)?.iter()? {
+                        let (k, v) = e?;
+                        out.push((stringify!($def), $key(k.value()), $val(v.value())));
+                    }
+                )*};
+            }
+            let bytes = |b: &[u8]| b.to_vec();
+            let text = |t: &str| t.as_bytes().to_vec();
+            let unit = |()| Vec::new();
+            each! {
+                TOKENS: text, bytes;
+                NAMES: text, text;
+                HOSTS: text, bytes;
+                TOKEN_HOSTS: text, unit;
+                HOST_KEYS: text, text;
+                AUDIT: |n: u64| n.to_le_bytes().to_vec(), bytes;
+                AUDIT_BY_TARGET: text, unit;
+                META: text, bytes;
+                API_TOKENS: text, bytes;
+                API_TOKEN_NAMES: text, text;
+            }
+            out.retain(|(t, k, _)| !(*t == "META" && k == JOURNAL_SEQ.as_bytes()));
+            Ok(out)
+        })
+        .unwrap()
+    }
+
+    fn redeemable(i: u64) -> TokenRecord {
+        TokenRecord {
+            max_uses: gatepass_protocol::MaxUses::Limited(2),
+            uses: 0,
+            expires_at: None,
+            disabled: false,
+            revoked_at: None,
+            ..token_record(i)
+        }
+    }
+
+    fn attempt(rec: &TokenRecord, hash: u8, n: u64, fingerprint: Option<&str>) -> RedeemAttempt {
+        let facts = serde_json::json!({
+            "load": 0.1 + 0.2,
+            "tiny": 5e-324,
+            "nested": {"z": [1, "two", null, 1.5e300], "a": true},
+        });
+        RedeemAttempt {
+            token_id: rec.id.clone(),
+            presented_hash: [hash; 32],
+            hostname: format!("host-{n}"),
+            source: if n.is_multiple_of(2) {
+                "10.1.2.3".parse().unwrap()
+            } else {
+                "2001:db8::7".parse().unwrap()
+            },
+            key_fingerprint: fingerprint.map(str::to_owned),
+            facts: serde_json::from_value(facts).unwrap(),
+            host_id: format!("h{n:08}"),
+            cert_pem: n.is_multiple_of(3).then(|| format!("-----CERT {n}-----")),
+            now: Timestamp(1_000 + n as i64),
+            grace_seconds: 600,
+        }
+    }
+
+    #[test]
+    fn a_crash_redoes_journaled_redemptions_exactly() {
+        let (dir, s) = holding_store();
+        let tokens: Vec<TokenRecord> = (1..=4).map(redeemable).collect();
+        for t in &tokens {
+            s.create_token(t.clone()).unwrap();
+        }
+        let (a, b, c) = (tokens[0].clone(), tokens[1].clone(), tokens[2].clone());
+        let b2 = b.clone();
+        // One batch mixing redemptions of every outcome with audit events and table writes
+        // made directly, so the audit chain runs through both kinds of record.
+        s.write_with(
+            move |batch| {
+                let draft = |n: u64| AuditDraft {
+                    at: Timestamp(2_000 + n as i64),
+                    actor: "admin".into(),
+                    action: "note",
+                    target: a.id.clone(),
+                    target_name: None,
+                    details: BTreeMap::new(),
+                };
+                let ok = |o: &RedeemOutcome| matches!(o, RedeemOutcome::Enrolled { .. });
+                assert!(ok(&batch.redeem(attempt(&a, 1, 1, Some("fp1")))?));
+                batch.audit(draft(1))?;
+                let again = batch.redeem(attempt(&a, 1, 2, Some("fp1")))?;
+                assert!(matches!(again, RedeemOutcome::Replayed { .. }));
+                let wrong = batch.redeem(attempt(&a, 9, 3, None))?;
+                assert!(matches!(wrong, RedeemOutcome::Denied(_)));
+                batch.put(Tbl::Meta, "note", b"x")?;
+                batch.audit(draft(2))?;
+                assert!(ok(&batch.redeem(attempt(&b, 2, 4, None))?));
+                let unknown = RedeemAttempt {
+                    token_id: "NoSuchToken1".into(),
+                    ..attempt(&b, 2, 5, None)
+                };
+                assert!(matches!(batch.redeem(unknown)?, RedeemOutcome::Denied(_)));
+                Ok(())
+            },
+            false,
+        )
+        .unwrap();
+        // Batches of redemptions alone, a use limit reached, an audit event between batches.
+        for n in 6..9 {
+            s.redeem(attempt(&c, 3, n, None)).unwrap();
+        }
+        s.append_audit(AuditDraft {
+            at: Timestamp(3_000),
+            actor: "admin".into(),
+            action: "note",
+            target: String::new(),
+            target_name: None,
+            details: BTreeMap::new(),
+        })
+        .unwrap();
+        s.redeem(attempt(&b2, 2, 9, Some("fp9"))).unwrap();
+        assert!(held(&s), "the batches should wait in the open transaction");
+        let live = dump(&s);
+        assert!(live.iter().any(|(t, _, _)| *t == "HOSTS"));
+
+        // A crash now: the database file holds only the checkpoint made at open, the journal
+        // every batch since.
+        let copy = tempfile::tempdir().unwrap();
+        for f in std::fs::read_dir(dir.path()).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), copy.path().join(f.file_name())).unwrap();
+        }
+        let (tx, _) = broadcast::channel(16);
+        let hour = Duration::from_secs(3600);
+        let path = copy.path().join("db.redb");
+        let redone = RedbStore::open_with(&path, tx, 1 << 20, 1 << 20, hour).unwrap();
+        let replayed = dump(&redone);
+        assert_eq!(replayed.len(), live.len());
+        for (l, r) in live.iter().zip(&replayed) {
+            assert_eq!(l, r, "table {} differs after the replay", l.0);
+        }
+        assert!(redone.verify_audit().unwrap().first_bad.is_none());
+    }
+
+    #[test]
+    fn a_redemption_is_journaled_as_its_inputs() {
+        let (_d, s) = holding_store();
+        let tokens: Vec<TokenRecord> = (1..=40).map(redeemable).collect();
+        for t in &tokens {
+            s.create_token(t.clone()).unwrap();
+        }
+        let before = s.counters.journal_bytes.load(Ordering::Relaxed);
+        // One batch, as in a herd.
+        s.write_with(
+            move |batch| {
+                for (n, t) in tokens.iter().enumerate() {
+                    let a = RedeemAttempt {
+                        facts: BTreeMap::new(),
+                        cert_pem: None,
+                        ..attempt(t, n as u8 + 1, n as u64, None)
+                    };
+                    let o = batch.redeem(a)?;
+                    assert!(matches!(o, RedeemOutcome::Enrolled { .. }));
+                }
+                Ok(())
+            },
+            false,
+        )
+        .unwrap();
+        let per = (s.counters.journal_bytes.load(Ordering::Relaxed) - before) / 40;
+        // The table writes a redemption makes (token, host, audit event, two index entries)
+        // take about a kilobyte; its inputs, about a hundred bytes.
+        assert!(per < 200, "{per} journal bytes per redemption");
     }
 
     #[test]
