@@ -112,7 +112,7 @@ impl Default for LimitsConfig {
             request_timeout: DurationValue(30),
             redeem_failures_per_minute: 10,
             rate_limit_addresses: 100_000,
-            store_cache_mib: 32,
+            store_cache_mib: 24,
             journal_mib: 64,
         }
     }

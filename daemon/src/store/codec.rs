@@ -84,10 +84,12 @@ fn damaged() -> StoreError {
     StoreError::Backend("a stored token record is damaged".into())
 }
 
-/// The journal's form of one redemption: its inputs, not its effects. Replayed, they run the
-/// same `Batch::redeem` against the same state and so redo exactly what it did (the record is a
-/// tenth of the size of the table writes it stands for, and the journal's fsync is what a herd
-/// waits on). A change to what a redemption writes must change this version byte.
+/// The journal's form of one redemption: its inputs, not its effects. Replayed, they run
+/// `Batch::apply_redeem` again on the same state and so redo exactly what it did (the record is
+/// a tenth of the size of the table writes it stands for). That holds only for the code that
+/// wrote the record: this byte versions what a redemption writes, not just this layout, and any
+/// change to `apply_redeem`'s effects (rules, records, audit details) must change it. A record of
+/// another version is refused, never redone differently.
 const REDEEM_V1: u8 = 1;
 
 pub fn encode_attempt(a: &RedeemAttempt) -> Result<Vec<u8>, StoreError> {
@@ -112,10 +114,19 @@ pub fn encode_attempt(a: &RedeemAttempt) -> Result<Vec<u8>, StoreError> {
 
 pub fn decode_attempt(bytes: &[u8]) -> Result<RedeemAttempt, StoreError> {
     let bad = |_| StoreError::Backend("a journaled redemption is damaged".into());
-    let Some((&REDEEM_V1, rest)) = bytes.split_first() else {
-        return Err(StoreError::Backend(
-            "a journaled redemption has an unknown version".into(),
-        ));
+    let rest = match bytes.split_first() {
+        Some((&REDEEM_V1, rest)) => rest,
+        Some((v, _)) => {
+            return Err(StoreError::Backend(format!(
+                "the journal holds redemptions recorded by another version of gatepassd \
+                 (form {v}); start that version once so it folds them into the database"
+            )));
+        }
+        None => {
+            return Err(StoreError::Backend(
+                "a journaled redemption is empty".into(),
+            ));
+        }
     };
     let mut r = Reader(rest);
     let token_id = r.string().map_err(bad)?;
@@ -264,9 +275,10 @@ mod tests {
     fn attempts() -> [RedeemAttempt; 2] {
         let facts = serde_json::json!({
             "load": 0.1 + 0.2,
-            "tiny": 5e-324,
+            // Both mis-round in serde_json's default (fast) float parsing.
+            "tiny": 1.0715660391465826e-75,
             "big": u64::MAX,
-            "nested": {"b": [1, "two", null, -1.5e300], "a": {"é": true}},
+            "nested": {"b": [1, "two", null, -1.603964615428183e143], "a": {"é": true}},
         });
         let full = RedeemAttempt {
             token_id: "AbCdEfGh1234".into(),

@@ -2309,8 +2309,8 @@ mod tests {
     fn attempt(rec: &TokenRecord, hash: u8, n: u64, fingerprint: Option<&str>) -> RedeemAttempt {
         let facts = serde_json::json!({
             "load": 0.1 + 0.2,
-            "tiny": 5e-324,
-            "nested": {"z": [1, "two", null, 1.5e300], "a": true},
+            "tiny": 1.0715660391465826e-75,
+            "nested": {"z": [1, "two", null, -1.603964615428183e143], "a": true},
         });
         RedeemAttempt {
             token_id: rec.id.clone(),
@@ -2406,6 +2406,65 @@ mod tests {
             assert_eq!(l, r, "table {} differs after the replay", l.0);
         }
         assert!(redone.verify_audit().unwrap().first_bad.is_none());
+    }
+
+    /// Redemptions of every kind, with an audit event between them, left in the open
+    /// transaction; then, with `fail`, a batch that fails (so the held ones are redone from
+    /// their records). Returns the tables as a read then sees them.
+    fn held_redemptions(
+        tokens: &[TokenRecord],
+        fail: bool,
+    ) -> Vec<(&'static str, Vec<u8>, Vec<u8>)> {
+        let (_d, s) = holding_store();
+        for t in tokens {
+            s.create_token(t.clone()).unwrap();
+        }
+        let (a, b) = (tokens[0].clone(), tokens[1].clone());
+        s.write_with(
+            move |batch| {
+                batch.redeem(attempt(&a, 1, 1, Some("fp1")))?;
+                batch.audit(AuditDraft {
+                    at: Timestamp(2_000),
+                    actor: "admin".into(),
+                    action: "note",
+                    target: a.id.clone(),
+                    target_name: None,
+                    details: BTreeMap::new(),
+                })?;
+                batch.redeem(attempt(&a, 1, 2, Some("fp1")))?;
+                batch.redeem(attempt(&b, 2, 3, None))?;
+                batch.redeem(attempt(&a, 9, 4, None))?;
+                Ok(())
+            },
+            false,
+        )
+        .unwrap();
+        s.redeem(attempt(&tokens[2], 3, 5, None)).unwrap();
+        assert!(held(&s));
+        if fail {
+            let b = tokens[1].clone();
+            let failed = s.write_with(
+                move |batch| {
+                    batch.redeem(attempt(&b, 2, 6, None))?;
+                    Err::<(), _>(StoreError::Backend("disk on fire".into()))
+                },
+                false,
+            );
+            assert!(matches!(failed, Err(StoreError::Backend(_))));
+        }
+        dump(&s)
+    }
+
+    #[test]
+    fn a_failed_batch_redoes_the_redemptions_held_before_it() {
+        let tokens: Vec<TokenRecord> = (1..=3).map(redeemable).collect();
+        let clean = held_redemptions(&tokens, false);
+        let redone = held_redemptions(&tokens, true);
+        assert!(clean.iter().any(|(t, _, _)| *t == "HOSTS"));
+        assert_eq!(redone.len(), clean.len());
+        for (c, r) in clean.iter().zip(&redone) {
+            assert_eq!(c, r, "table {} differs after the redo", c.0);
+        }
     }
 
     #[test]
