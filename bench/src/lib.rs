@@ -52,25 +52,32 @@ impl BenchDaemon {
     pub fn start_in(dir: tempfile::TempDir) -> anyhow::Result<BenchDaemon> {
         let bin = build_daemon()?;
         let socket = dir.path().join("gp.sock");
-        let mut child = Command::new(bin)
-            .arg("--data-dir")
+        // The daemon logs at its default level (a line per request), into a file beside its
+        // data: GATEPASS_BENCH_LOG sets another level.
+        let log_path = dir.path().join("daemon.log");
+        let log = std::fs::File::create(&log_path)?;
+        let mut cmd = Command::new(bin);
+        cmd.arg("--data-dir")
             .arg(dir.path().join("data"))
             .arg("--socket")
             .arg(&socket)
             .args(["--listen", "127.0.0.1:0"])
-            // GATEPASS_BENCH_LOG=info shows the daemon's per-request timings.
-            .env(
-                "GATEPASSD_LOG",
-                std::env::var("GATEPASS_BENCH_LOG").unwrap_or_else(|_| "warn".into()),
-            )
+            .env_remove("GATEPASSD_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()?;
+            .stderr(log);
+        if let Ok(level) = std::env::var("GATEPASS_BENCH_LOG") {
+            cmd.env("GATEPASSD_LOG", level);
+        }
+        let mut child = cmd.spawn()?;
         let mut line = String::new();
         std::io::BufRead::read_line(
             &mut std::io::BufReader::new(child.stdout.take().context("stdout")?),
             &mut line,
         )?;
+        if line.is_empty() {
+            let log = std::fs::read_to_string(&log_path).unwrap_or_default();
+            anyhow::bail!("gatepassd did not start:\n{log}");
+        }
         let field = |k: &str| {
             line.split_whitespace()
                 .find_map(|p| p.strip_prefix(k))

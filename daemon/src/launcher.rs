@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use clap::Parser;
+use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::clock::{Clock, OffsetFileClock, SystemClock};
 use crate::config::{Config, EXAMPLE};
@@ -88,12 +89,18 @@ async fn shutdown_signal() {
 pub fn run(args: Args) -> Result<(), Error> {
     // Everything the daemon creates is private to its user.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    // Lines are written by a thread of their own (`logging`); the guard writes what is left when
+    // `run` returns.
+    let (writer, _log) = match crate::logging::start(Box::new(std::io::stderr())) {
+        Ok((w, guard)) => (BoxMakeWriter::new(w), Some(guard)),
+        Err(_) => (BoxMakeWriter::new(std::io::stderr), None),
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("GATEPASSD_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(false)
         .try_init();
     let cfg = load_config(&args)?;

@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod error;
 pub mod launcher;
+pub mod logging;
 pub mod metrics;
 pub mod model;
 pub mod ratelimit;

@@ -711,6 +711,7 @@ impl Visibility {
 /// whole. A restart recovers the last checkpoint plus every journal record that is whole.
 fn fail_stop(what: &str, e: &dyn std::fmt::Display) -> ! {
     tracing::error!(error = %e, "{what}; stopping so that a restart recovers from the journal");
+    crate::logging::flush();
     eprintln!("gatepassd: {what}: {e}; stopping so that a restart recovers from the journal");
     std::process::abort()
 }
