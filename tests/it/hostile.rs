@@ -391,6 +391,7 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(exit), "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: not one line: {err}");
         assert!(out.stdout.is_empty(), "{args:?} printed to stdout");
     }
     let out = d.cli(&["tokens", "show", "missing"]);

@@ -287,6 +287,25 @@ async fn list_sorts_filters_and_exports_csv() {
         Some(2),
         "--json and --csv exclude each other"
     );
+    // Usage errors are one line on stderr, as scripts expect (not clap's paragraph).
+    for args in [
+        &["tokens", "list", "--json", "--csv"][..],
+        &["tokens", "create", "--bogus"],
+        &["tokens", "show"],
+        &["tokens", "create", "--name", "x", "--uses", "many"],
+    ] {
+        let out = d.cli(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.starts_with("gatepass: "), "{err}");
+    }
+    let out = d.cli(&["tokens", "create", "--bogus"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("'--bogus'") && err.contains("(usage: gatepass tokens create "),
+        "{err}"
+    );
 }
 
 #[tokio::test]

@@ -312,7 +312,7 @@ pub struct AuditArgs {
     #[arg(long)]
     pub actor: Option<String>,
     /// At most this many events (the newest; at least 1).
-    #[arg(long, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    #[arg(long, value_parser = positive)]
     pub limit: Option<usize>,
     #[arg(long)]
     pub json: bool,
@@ -330,6 +330,15 @@ pub enum AuditCommand {
 /// A mistake in how the command was called (exit code 2).
 #[derive(Debug)]
 pub struct UsageError(pub String);
+
+/// A count of at least 1.
+fn positive(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("{s:?} is not a whole number")),
+    }
+}
 
 impl Cli {
     /// Fills `--socket` / `--server` from GATEPASS_SOCKET / GATEPASS_SERVER. A flag on the

@@ -6,11 +6,10 @@ use gatepass::{cli, commands, exit};
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use gatepass_protocol::client::ClientError;
 
 fn main() -> ExitCode {
-    let args = cli::Cli::parse();
+    let args: cli::Cli = gatepassd::launcher::parse_or_exit("gatepass");
     if let Some(cli::Command::InternalDaemon(d)) = args.command {
         // The console's embedded daemon: the same code as the gatepassd binary.
         gatepassd::tune_allocator();
