@@ -2348,6 +2348,15 @@ mod tests {
         .unwrap()
     }
 
+    /// Tokens 1..=n, minted into `s`, each good for two redemptions.
+    fn minted(s: &RedbStore, n: u64) -> Vec<TokenRecord> {
+        let tokens: Vec<TokenRecord> = (1..=n).map(redeemable).collect();
+        for t in &tokens {
+            s.create_token(t.clone()).unwrap();
+        }
+        tokens
+    }
+
     fn redeemable(i: u64) -> TokenRecord {
         TokenRecord {
             max_uses: gatepass_protocol::MaxUses::Limited(2),
@@ -2386,10 +2395,7 @@ mod tests {
     #[test]
     fn a_crash_redoes_journaled_redemptions_exactly() {
         let (dir, s) = holding_store();
-        let tokens: Vec<TokenRecord> = (1..=4).map(redeemable).collect();
-        for t in &tokens {
-            s.create_token(t.clone()).unwrap();
-        }
+        let tokens = minted(&s, 4);
         let (a, b, c) = (tokens[0].clone(), tokens[1].clone(), tokens[2].clone());
         let b2 = b.clone();
         // One batch mixing redemptions of every outcome with audit events and table writes
@@ -2531,10 +2537,7 @@ mod tests {
         };
         let s = RedbStore::open_with(&dir.path().join("db.redb"), tx, 1 << 20, 1 << 20, tuning)
             .unwrap();
-        let tokens: Vec<TokenRecord> = (1..=12).map(redeemable).collect();
-        for t in &tokens {
-            s.create_token(t.clone()).unwrap();
-        }
+        let tokens = minted(&s, 12);
         let checkpoints = || s.counters.checkpoints.load(Ordering::Relaxed);
         let before = checkpoints();
         let mut at = Vec::new();
@@ -2549,10 +2552,7 @@ mod tests {
     #[test]
     fn a_redemption_is_journaled_as_its_inputs() {
         let (_d, s) = holding_store();
-        let tokens: Vec<TokenRecord> = (1..=40).map(redeemable).collect();
-        for t in &tokens {
-            s.create_token(t.clone()).unwrap();
-        }
+        let tokens = minted(&s, 40);
         let before = s.counters.journal_bytes.load(Ordering::Relaxed);
         // One batch, as in a herd.
         s.write_with(
