@@ -37,7 +37,10 @@ pub struct Args {
     pub admin_listen: Option<String>,
 }
 
-fn load_config(args: &Args) -> Result<Config, Error> {
+/// The configuration, and where to write the documented defaults once the daemon has started
+/// (a first start without `--config`: nothing is written before the listeners are bound).
+fn load_config(args: &Args) -> Result<(Config, Option<PathBuf>), Error> {
+    let mut first_start = None;
     let mut cfg = match &args.config {
         Some(p) => Config::load(p)?,
         None => {
@@ -45,14 +48,14 @@ fn load_config(args: &Args) -> Result<Config, Error> {
                 .data_dir
                 .clone()
                 .unwrap_or_else(gatepass_protocol::paths::default_data_dir);
-            crate::private_dir(&dir)?;
             let p = dir.join("gatepassd.toml");
-            if !p.exists() {
-                std::fs::write(&p, EXAMPLE)
-                    .map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
-                tracing::info!(path = %p.display(), "wrote a config with the documented defaults");
+            if p.exists() {
+                Config::load(&p)?
+            } else {
+                let cfg = Config::parse(EXAMPLE, &p)?;
+                first_start = Some(p);
+                cfg
             }
-            Config::load(&p)?
         }
     };
     if let Some(d) = &args.data_dir {
@@ -67,7 +70,7 @@ fn load_config(args: &Args) -> Result<Config, Error> {
     if let Some(l) = &args.admin_listen {
         cfg.admin.listen = Some(l.clone());
     }
-    Ok(cfg)
+    Ok((cfg, first_start))
 }
 
 async fn shutdown_signal() {
@@ -156,7 +159,7 @@ pub fn run(args: Args) -> Result<(), Error> {
         .with_writer(writer)
         .with_ansi(false)
         .try_init();
-    let cfg = load_config(&args)?;
+    let (cfg, first_start) = load_config(&args)?;
     let clock: Arc<dyn Clock> = match std::env::var_os("GATEPASSD_TEST_CLOCK_FILE") {
         Some(p) => {
             tracing::warn!(path = ?p, "TEST CLOCK: time is shifted by the offset in this file");
@@ -171,8 +174,8 @@ pub fn run(args: Args) -> Result<(), Error> {
         let listen = cfg.redeem.listen.clone();
         let admin_listen = cfg.admin.listen.clone();
         let group = cfg.access.socket_group.clone();
-        let daemon = Daemon::open(cfg, clock)?;
-        let admin = bind_socket(&socket_path, group.as_deref())?;
+        // The network listeners first: an address that cannot be bound leaves nothing behind
+        // (no data folder, no socket file).
         let redeem = tokio::net::TcpListener::bind(&listen)
             .await
             .map_err(|e| Error::io(format!("binding the redeem listener on {listen}"), e))?;
@@ -185,6 +188,16 @@ pub fn run(args: Args) -> Result<(), Error> {
             ),
             None => None,
         };
+        if let Some(p) = &first_start {
+            if let Some(dir) = p.parent() {
+                crate::private_dir(dir)?;
+            }
+            std::fs::write(p, EXAMPLE)
+                .map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
+            tracing::info!(path = %p.display(), "wrote a config with the documented defaults");
+        }
+        let daemon = Daemon::open(cfg, clock)?;
+        let admin = bind_socket(&socket_path, group.as_deref())?;
         let mut ready = format!(
             "gatepassd ready socket={} redeem=https://{} ca_pin={}",
             socket_path.display(),

@@ -385,6 +385,9 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
         (vec!["tokens", "delete", "taken"], 2, "pass --yes"),
         (vec!["audit", "--since", "last tuesday"], 2, "--since"),
         (vec!["audit", "--limit", "0"], 2, "--limit"),
+        (vec!["audit", "--limit", "-1"], 2, "must be at least 1"),
+        (vec!["hosts", "remove", ""], 2, "<ID>"),
+        (vec!["apitokens", "delete", ""], 2, "<ID_OR_NAME>"),
     ];
     for (args, exit, needle) in cases {
         let out = d.cli(&args);

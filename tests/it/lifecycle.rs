@@ -287,6 +287,13 @@ async fn list_sorts_filters_and_exports_csv() {
         Some(2),
         "--json and --csv exclude each other"
     );
+    // A filter that matches nothing says so (tokens exist).
+    let out = d.cli(&["tokens", "list", "--group", "nosuch"]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr).trim(),
+        "No tokens match these filters."
+    );
     // Usage errors are one line on stderr, as scripts expect (not clap's paragraph).
     for args in [
         &["tokens", "list", "--json", "--csv"][..],

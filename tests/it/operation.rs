@@ -61,6 +61,33 @@ async fn a_second_daemon_on_the_same_data_folder_fails_clearly() {
     d.mint(&["--name", "still-works"]);
 }
 
+#[test]
+fn a_listen_address_that_cannot_be_bound_leaves_nothing_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    for (flag, what) in [
+        ("--listen", "redeem listener"),
+        ("--admin-listen", "admin listener"),
+    ] {
+        let mut cmd = Command::new(gatepassd_bin());
+        cmd.arg("--data-dir")
+            .arg(dir.path().join("data"))
+            .arg("--socket")
+            .arg(dir.path().join("gp.sock"));
+        if flag == "--admin-listen" {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        let out = cmd.args([flag, "notanaddr"]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(
+            err.contains(&format!("binding the {what} on notanaddr")),
+            "{err}"
+        );
+        let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert!(left.is_empty(), "{flag}: left behind {left:?}");
+    }
+}
+
 #[tokio::test]
 async fn sigterm_shuts_down_gracefully_and_a_restart_keeps_everything() {
     let mut d = Daemon::start();

@@ -259,6 +259,7 @@ pub enum Hosts {
     },
     /// Remove a host from the records (audited). Its token's use count stays as it was.
     Remove {
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         id: String,
         #[arg(long)]
         json: bool,
@@ -295,7 +296,10 @@ pub enum ApiTokens {
         json: bool,
     },
     /// Delete an API token (by id, or one of yours by name): it stops working at once.
-    Delete { id_or_name: String },
+    Delete {
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        id_or_name: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -312,7 +316,7 @@ pub struct AuditArgs {
     #[arg(long)]
     pub actor: Option<String>,
     /// At most this many events (the newest; at least 1).
-    #[arg(long, value_parser = positive)]
+    #[arg(long, value_parser = positive, allow_negative_numbers = true)]
     pub limit: Option<usize>,
     #[arg(long)]
     pub json: bool,
@@ -336,6 +340,7 @@ fn positive(s: &str) -> Result<usize, String> {
     match s.parse::<usize>() {
         Ok(0) => Err("must be at least 1".into()),
         Ok(n) => Ok(n),
+        Err(_) if s.parse::<i128>().is_ok() => Err("must be at least 1".into()),
         Err(_) => Err(format!("{s:?} is not a whole number")),
     }
 }

@@ -258,8 +258,9 @@ async fn redeem(
             )
         })?;
         eprintln!(
-            "Reusing the host key in {} from an earlier attempt whose answer did not arrive: \
-             the daemon returns that enrollment without spending another use.",
+            "Reusing the host key in {} from an earlier attempt that did not enroll this host: \
+             if the daemon enrolled it after all, it returns that enrollment without spending \
+             another use.",
             key_path.display()
         );
         key

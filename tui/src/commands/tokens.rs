@@ -66,6 +66,8 @@ pub async fn run(client: &Client, cmd: Tokens) -> anyhow::Result<ExitCode> {
             } else if format.csv {
                 let rows: Vec<_> = tokens.iter().map(output::token_csv_row).collect();
                 print!("{}", output::csv(&output::TOKEN_CSV_HEADER, &rows));
+            } else if tokens.is_empty() && (q.status.is_some() || q.group.is_some()) {
+                eprintln!("No tokens match these filters.");
             } else if tokens.is_empty() {
                 eprintln!("No tokens. Mint one with: gatepass tokens create --name NAME");
             } else {
