@@ -73,10 +73,19 @@ fn load_config(args: &Args) -> Result<(Config, Option<PathBuf>), Error> {
     Ok((cfg, first_start))
 }
 
-async fn shutdown_signal() {
+/// Completes at SIGTERM or SIGINT. The handlers are in place when this returns (before the ready
+/// line is printed), so a stop sent as soon as the daemon says it is ready is a clean stop.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
     let term = signal(SignalKind::terminate());
     let int = signal(SignalKind::interrupt());
+    async move { wait_for_signal(term, int).await }
+}
+
+async fn wait_for_signal(
+    term: std::io::Result<tokio::signal::unix::Signal>,
+    int: std::io::Result<tokio::signal::unix::Signal>,
+) {
     match (term, int) {
         (Ok(mut t), Ok(mut i)) => {
             tokio::select! {
@@ -151,14 +160,22 @@ pub fn run(args: Args) -> Result<(), Error> {
         Ok((w, guard)) => (BoxMakeWriter::new(w), Some(guard)),
         Err(_) => (BoxMakeWriter::new(std::io::stderr), None),
     };
+    let (filter, unreadable) = match tracing_subscriber::EnvFilter::try_from_env("GATEPASSD_LOG") {
+        Ok(f) => (f, None),
+        // Unset is the default; set but unreadable is said once logging runs.
+        Err(e) => (
+            tracing_subscriber::EnvFilter::new("info"),
+            std::env::var("GATEPASSD_LOG").ok().map(|v| (v, e)),
+        ),
+    };
     let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("GATEPASSD_LOG")
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
         .with_writer(writer)
         .with_ansi(false)
         .try_init();
+    if let Some((value, e)) = unreadable {
+        tracing::warn!(%value, error = %e, "GATEPASSD_LOG is not a log filter; logging at info");
+    }
     let (cfg, first_start) = load_config(&args)?;
     let clock: Arc<dyn Clock> = match std::env::var_os("GATEPASSD_TEST_CLOCK_FILE") {
         Some(p) => {
@@ -209,8 +226,9 @@ pub fn run(args: Args) -> Result<(), Error> {
             ready.push_str(&format!(" admin=https://{a}"));
         }
         tracing::info!(socket = %socket_path.display(), redeem = %addr, data = %daemon.data_dir().display(), "gatepassd listening");
+        let stop = shutdown_signal();
         println!("{ready}");
-        let result = daemon.run(admin, redeem, admin_tls, shutdown_signal()).await;
+        let result = daemon.run(admin, redeem, admin_tls, stop).await;
         let _ = std::fs::remove_file(&socket_path);
         result?;
         tracing::info!("stopped");

@@ -387,6 +387,23 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
         (vec!["audit", "--limit", "0"], 2, "--limit"),
         (vec!["audit", "--limit", "-1"], 2, "must be at least 1"),
         (vec!["hosts", "remove", ""], 2, "<ID>"),
+        (
+            vec![
+                "tokens",
+                "create",
+                "--name",
+                "c",
+                "--allow-cidr",
+                "999.1.1.1/99",
+            ],
+            2,
+            "--allow-cidr",
+        ),
+        (
+            vec!["tokens", "create", "--name", "l", "--label", "=v"],
+            2,
+            "--label",
+        ),
         (vec!["apitokens", "delete", ""], 2, "<ID_OR_NAME>"),
     ];
     for (args, exit, needle) in cases {

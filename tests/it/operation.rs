@@ -62,6 +62,38 @@ async fn a_second_daemon_on_the_same_data_folder_fails_clearly() {
 }
 
 #[test]
+fn an_unreadable_log_filter_is_said_and_logging_goes_on_at_info() {
+    use std::io::BufRead;
+    let dir = tempfile::tempdir().unwrap();
+    let log = std::fs::File::create(dir.path().join("log")).unwrap();
+    let mut child = Command::new(gatepassd_bin())
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .arg("--socket")
+        .arg(dir.path().join("gp.sock"))
+        .args(["--listen", "127.0.0.1:0"])
+        .env("GATEPASSD_LOG", "[[[")
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
+    assert!(ready.starts_with("gatepassd ready"), "{ready}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let text = std::fs::read_to_string(dir.path().join("log")).unwrap();
+    assert!(text.contains("GATEPASSD_LOG is not a log filter"), "{text}");
+    assert!(text.contains("INFO") && text.contains("stopped"), "{text}");
+}
+
+#[test]
 fn a_listen_address_that_cannot_be_bound_leaves_nothing_behind() {
     let dir = tempfile::tempdir().unwrap();
     for (flag, what) in [

@@ -199,6 +199,8 @@ fn parse_labels(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
             .ok_or_else(|| usage(format!("--label {l:?}: expected KEY=VALUE")))?;
         labels.insert(k.trim().to_owned(), v.to_owned());
     }
+    // The daemon's own rules, checked here so a bad flag is a usage error (exit 2).
+    gatepassd::model::validate_labels(&labels).map_err(|e| usage(format!("--label: {e}")))?;
     Ok(labels)
 }
 
@@ -239,7 +241,11 @@ async fn create(client: &Client, a: CreateArgs) -> anyhow::Result<()> {
         ttl,
         expires_at,
         no_expiry: a.no_expiry,
-        allowed_cidrs: a.allowed_cidrs,
+        allowed_cidrs: {
+            gatepassd::model::normalise_cidrs(&a.allowed_cidrs)
+                .map_err(|e| usage(format!("--allow-cidr: {e}")))?;
+            a.allowed_cidrs
+        },
         not_before,
     };
     let created = client.create_token(&req).await?;
