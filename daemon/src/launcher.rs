@@ -77,9 +77,10 @@ fn load_config(args: &Args) -> Result<(Config, Option<PathBuf>), Error> {
 /// line is printed), so a stop sent as soon as the daemon says it is ready is a clean stop.
 fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let term = signal(SignalKind::terminate());
-    let int = signal(SignalKind::interrupt());
-    async move { wait_for_signal(term, int).await }
+    wait_for_signal(
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    )
 }
 
 async fn wait_for_signal(

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 /// How long the writing thread lets lines gather after the first one of a batch.
 const GATHER: Duration = Duration::from_millis(2);
-/// Past this, the logging thread writes the buffer itself rather than let it grow.
+/// Past this, a thread that appends a line writes the buffer itself rather than let it grow.
 const MAX_BUFFERED: usize = 1 << 20;
 
 type Output = Box<dyn Write + Send>;
@@ -39,7 +39,7 @@ impl std::fmt::Debug for Sink {
     }
 }
 
-/// The sink `fail_stop` and the daemon's end flush (the one `init` installed).
+/// The sink `start` made, for `flush` (called by `fail_stop` before it aborts).
 static INSTALLED: OnceLock<Arc<Sink>> = OnceLock::new();
 
 impl Sink {
@@ -121,7 +121,7 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Writer {
     }
 }
 
-/// The formatter's writer, and (dropped) the end of the writing thread after a last flush.
+/// The formatter's writer: each event it formats is appended to the sink.
 #[derive(Debug)]
 pub struct Writer {
     sink: Arc<Sink>,

@@ -337,10 +337,9 @@ pub struct UsageError(pub String);
 
 /// A count of at least 1.
 fn positive(s: &str) -> Result<usize, String> {
-    match s.parse::<usize>() {
-        Ok(0) => Err("must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) if s.parse::<i128>().is_ok() => Err("must be at least 1".into()),
+    match s.parse::<i128>() {
+        Ok(n) if n < 1 => Err("must be at least 1".into()),
+        Ok(n) => usize::try_from(n).map_err(|_| format!("must be at most {}", usize::MAX)),
         Err(_) => Err(format!("{s:?} is not a whole number")),
     }
 }
@@ -400,6 +399,16 @@ impl std::error::Error for UsageError {}
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_count_out_of_range_is_named_for_what_it_is() {
+        assert_eq!(positive("7"), Ok(7));
+        assert_eq!(positive("0").unwrap_err(), "must be at least 1");
+        assert_eq!(positive("-3").unwrap_err(), "must be at least 1");
+        let huge = positive("99999999999999999999999").unwrap_err();
+        assert!(huge.starts_with("must be at most"), "{huge}");
+        assert!(positive("x").unwrap_err().contains("not a whole number"));
+    }
+
     use super::*;
 
     fn parsed(args: &[&str], vars: &[(&str, &str)]) -> Result<Cli, UsageError> {
