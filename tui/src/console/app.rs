@@ -293,6 +293,8 @@ pub struct App {
     pub dirty: bool,
     /// How far the open help or detail can scroll (written when it is drawn).
     pub scroll_max: std::cell::Cell<u16>,
+    /// How many lines of it show at once (written when it is drawn): a page.
+    pub scroll_page: std::cell::Cell<u16>,
 }
 
 /// The operations every table view shares, whatever its row type.
@@ -374,6 +376,7 @@ impl App {
             quit: false,
             dirty: true,
             scroll_max: std::cell::Cell::new(u16::MAX),
+            scroll_page: std::cell::Cell::new(1),
         }
     }
 
@@ -738,15 +741,14 @@ fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
             Vec::new()
         }
         Ctx::Help => {
-            let max = app.scroll_max.get();
+            let (max, page) = (app.scroll_max.get(), app.scroll_page.get());
             if let Some(Modal::Help { scroll }) = &mut app.modal {
                 match action {
                     Some(Action::Back) => app.modal = None,
-                    Some(Action::Up) => *scroll = scroll.saturating_sub(1),
-                    Some(Action::Down) => *scroll = scroll.saturating_add(1).min(max),
                     Some(Action::Home) => *scroll = 0,
                     Some(Action::End) => *scroll = max,
-                    _ => {}
+                    Some(a) => *scroll = scrolled(*scroll, a, page, max),
+                    None => {}
                 }
             }
             Vec::new()
@@ -971,8 +973,8 @@ fn filter_key(app: &mut App, ev: KeyEvent, action: Option<Action>) {
             if let Some(t) = &mut app.filter_input {
                 t.input(ev);
                 let mut text = super::form::text_of(t);
-                // A whole token pasted (say, one found leaked) finds its row by id; the secret
-                // part leaves the field at once.
+                // A token pasted (say, one found leaked) finds its row by id; its secret part
+                // leaves the field with the character that starts it.
                 if let Some(public) = public_part(&text) {
                     text = public;
                     *t = TextArea::new(vec![text.clone()]);
@@ -1206,13 +1208,12 @@ fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
 
 fn detail_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
     app.flash = None;
-    let max = app.scroll_max.get();
+    let (max, page) = (app.scroll_max.get(), app.scroll_page.get());
     if let Some(Modal::Record { scroll, .. }) = &mut app.modal {
         match action {
             Some(Action::Back) => app.modal = None,
-            Some(Action::Up) => *scroll = scroll.saturating_sub(1),
-            Some(Action::Down) => *scroll = scroll.saturating_add(1).min(max),
-            _ => {}
+            Some(a) => *scroll = scrolled(*scroll, a, page, max),
+            None => {}
         }
         return Vec::new();
     }
@@ -1224,12 +1225,8 @@ fn detail_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
             app.modal = None;
             Vec::new()
         }
-        Some(Action::Up) => {
-            d.scroll = d.scroll.saturating_sub(1);
-            Vec::new()
-        }
-        Some(Action::Down) => {
-            d.scroll = d.scroll.saturating_add(1).min(max);
+        Some(a @ (Action::Up | Action::Down | Action::PageUp | Action::PageDown)) => {
+            d.scroll = scrolled(d.scroll, a, page, max);
             Vec::new()
         }
         Some(Action::Help) => {
@@ -1260,11 +1257,49 @@ pub fn describe_status(t: &Token) -> &'static str {
     status_word(t.status)
 }
 
-/// "gpt_<id>" when `text` holds a whole enrollment token, so a pasted token is searched for by
-/// its public part only.
+/// Where a scrolled text (help, details) is after `action`: a line or a page (`page` lines) up
+/// or down, never past `max`; any other action leaves it.
+fn scrolled(scroll: u16, action: Action, page: u16, max: u16) -> u16 {
+    let page = page.saturating_sub(1).max(1);
+    match action {
+        Action::Up => scroll.saturating_sub(1),
+        Action::Down => scroll.saturating_add(1).min(max),
+        Action::PageUp => scroll.saturating_sub(page),
+        Action::PageDown => scroll.saturating_add(page).min(max),
+        _ => scroll,
+    }
+}
+
+/// `text` with each word shaped like a token (`gpt_` or `gpa_`, a public id, then more of the
+/// token's alphabet) cut to its public part, or `None` when there is none: a pasted token is
+/// searched for by its id, and no secret part stays in the field — not even of a mistyped or
+/// cut-short token, which does not parse. A display form (`gpt_<id>…`) is left as it is.
 fn public_part(text: &str) -> Option<String> {
-    let t = gatepass_protocol::token::parse(text.trim()).ok()?;
-    Some(format!("gpt_{}", t.id()))
+    use gatepass_protocol::token::{ALPHABET, ID_LEN, PREFIX_LEN, TokenKind};
+    let secret_shaped = |word: &str| {
+        let b = word.as_bytes();
+        let prefixed = [TokenKind::Enrollment, TokenKind::Api]
+            .iter()
+            .any(|k| word.starts_with(k.prefix()));
+        prefixed
+            && b.len() > PREFIX_LEN + ID_LEN
+            && b[PREFIX_LEN..=PREFIX_LEN + ID_LEN]
+                .iter()
+                .all(|c| ALPHABET.contains(c))
+    };
+    let mut cut = false;
+    let mut out = String::with_capacity(text.len());
+    for piece in text.split_inclusive(char::is_whitespace) {
+        let word = piece.trim_end_matches(char::is_whitespace);
+        if secret_shaped(word) {
+            cut = true;
+            out.push_str(&word[..PREFIX_LEN + ID_LEN]);
+            out.push_str(&piece[word.len()..]);
+        } else {
+            out.push_str(piece);
+        }
+    }
+    cut.then_some(out)
 }
 
 /// The selected row of the hosts, audit or API tokens view, as (title, every field).

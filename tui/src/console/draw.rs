@@ -3,7 +3,7 @@
 
 use gatepass_protocol::{Timestamp, Token};
 use ratatui::Frame;
-use ratatui::layout::{Alignment, Constraint, Layout, Rect};
+use ratatui::layout::{Alignment, Constraint, Flex, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span, Text};
 use ratatui::widgets::{
@@ -20,6 +20,7 @@ use super::table::{Row, StatusFilter, Table, status_word};
 use super::theme::Theme;
 use super::timefmt;
 use crate::output;
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Draws the whole screen.
 pub fn draw(f: &mut Frame<'_>, app: &App) {
@@ -184,14 +185,38 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
 /// Columns the info line keeps for its left side (the count) when the right side is long.
 const INFO_LEFT_MIN: usize = 16;
 
-/// `s` cut to at most `max` characters, the cut marked with "…".
+/// `s` cut to at most `max` terminal columns, the cut marked with "…" (wide characters count
+/// two columns, combining marks none).
 fn elide(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
+    if s.width() <= max {
         return s.to_owned();
     }
-    let mut out: String = s.chars().take(max.saturating_sub(1)).collect();
-    out.push('…');
+    let room = max.saturating_sub(1);
+    let mut used = 0;
+    let mut out = String::new();
+    for c in s.chars() {
+        let w = c.width().unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    if max > 0 {
+        out.push('…');
+    }
     out
+}
+
+/// The width of each column as the table lays them out in `width` (one column apart).
+fn column_widths(width: u16, widths: &[Constraint]) -> Vec<usize> {
+    Layout::horizontal(widths.iter().copied())
+        .flex(Flex::Start)
+        .spacing(1)
+        .split(Rect::new(0, 0, width, 1))
+        .iter()
+        .map(|r| usize::from(r.width))
+        .collect()
 }
 
 /// One line with `left` flush left and `right` flush right (right wins when space is short).
@@ -284,13 +309,19 @@ fn draw_table<T: Row>(
 ) {
     let th = app.theme;
     let (sort, desc) = (table.sort, table.desc);
+    // A cell longer than its column ends in "…", so a cut name is never taken for a whole one.
+    let cols = column_widths(area.width, &widths);
     let header = TRow::new(T::COLUMNS.iter().enumerate().map(|(i, c)| {
         let arrow = match (i == sort, desc) {
             (true, false) => " ▲",
             (true, true) => " ▼",
             _ => "",
         };
-        Cell::from(format!("{c}{arrow}"))
+        // A narrow column keeps its sort arrow and cuts the heading.
+        let room = cols
+            .get(i)
+            .map_or(usize::MAX, |w| w.saturating_sub(arrow.width()));
+        Cell::from(format!("{}{arrow}", elide(c, room)))
     }))
     .style(th.column_header());
     let height = usize::from(area.height.saturating_sub(1));
@@ -301,7 +332,11 @@ fn draw_table<T: Row>(
             let r = table.visible_row(n)?;
             let selected = n == table.cursor();
             let cells = (0..T::COLUMNS.len()).map(|c| {
-                let cell = Cell::from(r.cell(c, now));
+                let text = r.cell(c, now);
+                let cell = match cols.get(c) {
+                    Some(&w) if text.width() > w => Cell::from(elide(&text, w)),
+                    _ => Cell::from(text),
+                };
                 if selected {
                     cell
                 } else {
@@ -318,7 +353,10 @@ fn draw_table<T: Row>(
         .collect();
     let empty = rows.is_empty();
     f.render_widget(
-        TTable::new(rows, widths).header(header).column_spacing(1),
+        TTable::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .flex(Flex::Start),
         area,
     );
     if empty {
@@ -558,6 +596,7 @@ fn clamp_scroll(app: &App, lines: &[Line<'_>], area: Rect, scroll: u16) -> u16 {
     let total: usize = lines.iter().map(|l| l.width().max(1).div_ceil(w)).sum();
     let max = u16::try_from(total.saturating_sub(usize::from(area.height))).unwrap_or(u16::MAX);
     app.scroll_max.set(max);
+    app.scroll_page.set(area.height);
     scroll.min(max)
 }
 

@@ -533,3 +533,157 @@ fn a_long_connection_error_is_shortened_and_keeps_the_line_readable() {
         "{s}"
     );
 }
+
+#[test]
+fn a_cell_longer_than_its_column_ends_in_an_ellipsis_and_keeps_the_columns_aligned() {
+    let mut a = app();
+    let mut list = token_list();
+    list.push(super::fixtures::token(
+        "a-rather-long-token-name-for-the-web-tier",
+        0,
+    ));
+    // Wide characters: two columns each, so the cut counts columns, not characters.
+    list.push(super::fixtures::token(
+        "東京データセンター本番環境クラスタ",
+        0,
+    ));
+    update(&mut a, Msg::Tokens(list));
+    for (w, h, name_w) in [(80u16, 24u16, 16u16), (120, 40, 26)] {
+        let t = terminal(&mut a, w, h);
+        let buf = t.backend().buffer();
+        let row = |start: &str| {
+            (0..h)
+                .find(|&y| buf[(0, y)].symbol() == start)
+                .unwrap_or_else(|| panic!("no row starting {start:?} at {w}x{h}"))
+        };
+        for y in [row("a"), row("東")] {
+            let name: String = (0..name_w).map(|x| buf[(x, y)].symbol()).collect();
+            assert!(name.trim_end().ends_with('…'), "{w}x{h}: {name:?}");
+            // The status column starts where it does on every other row.
+            let status: String = (name_w + 1..name_w + 7)
+                .map(|x| buf[(x, y)].symbol())
+                .collect();
+            assert_eq!(status, "active", "{w}x{h}: row {y}");
+        }
+        let s = screen(&mut a, w, h);
+        // A name that fits is shown whole, without a mark.
+        assert!(s.contains("web-rollout  "), "{s}");
+        assert!(s.lines().any(|l| l.starts_with("NAME ▲")), "{s}");
+    }
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("a-rather-long-t… active"), "{s}");
+}
+
+#[test]
+fn a_narrow_sorted_column_keeps_its_arrow() {
+    let mut a = app();
+    // Sort by DESCRIPTION, the last column: at 80 columns it is 4 wide.
+    ch(&mut a, 's');
+    for _ in 0..7 {
+        key(&mut a, KeyCode::Down);
+    }
+    key(&mut a, KeyCode::Enter);
+    let s = screen(&mut a, 80, 24);
+    let header = s
+        .lines()
+        .find(|l| l.starts_with("NAME"))
+        .unwrap_or_default();
+    assert!(header.ends_with("D… ▲"), "{header:?}\n{s}");
+}
+
+#[test]
+fn no_part_of_a_token_secret_shows_in_the_filter_even_typed_or_mistyped() {
+    let real =
+        gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
+    let full = real.expose().to_owned();
+    // The same token with its last character changed: its checksum fails, so it does not parse.
+    let last = full.chars().last().unwrap_or('0');
+    let mistyped = format!(
+        "{}{}",
+        &full[..full.len() - 1],
+        if last == 'a' { 'b' } else { 'a' }
+    );
+    assert!(gatepass_protocol::token::parse(&mistyped).is_err());
+    let public = format!("gpt_{}", real.id());
+    for input in [full.as_str(), mistyped.as_str()] {
+        let mut a = app();
+        ch(&mut a, '/');
+        typed(&mut a, "web ");
+        // Tokens are ASCII: byte and character positions agree.
+        for (i, c) in input.char_indices() {
+            ch(&mut a, c);
+            let s = screen(&mut a, 120, 40);
+            // From the first character past the public id on, only the id stays.
+            if i >= public.len() {
+                assert!(
+                    !s.contains(&input[..=i]),
+                    "a secret part showed after {} characters:\n{s}",
+                    i + 1
+                );
+                assert_eq!(a.table_ref().filter(), format!("web {public}"));
+            }
+        }
+        assert_eq!(a.table_ref().filter(), format!("web {public}"));
+    }
+    // A display form, as lists show it, is searched for as it is.
+    let mut a = app();
+    ch(&mut a, '/');
+    typed(&mut a, &format!("{public}…"));
+    assert_eq!(a.table_ref().filter(), format!("{public}…"));
+}
+
+#[test]
+fn help_and_details_page_with_pgup_and_pgdn() {
+    let mut a = app();
+    ch(&mut a, '?');
+    let top = screen(&mut a, 80, 24);
+    key(&mut a, KeyCode::PageDown);
+    let paged = screen(&mut a, 80, 24);
+    assert_ne!(top, paged, "PgDn did not move the help");
+    let Some(super::app::Modal::Help { scroll }) = a.modal else {
+        panic!("the help closed");
+    };
+    // A page is the lines in view less one, so the last line read stays in sight.
+    let page = a.scroll_page.get();
+    assert!(page > 5, "page {page}");
+    assert_eq!(scroll, page - 1);
+    for _ in 0..100 {
+        key(&mut a, KeyCode::PageDown);
+    }
+    let Some(super::app::Modal::Help { scroll }) = a.modal else {
+        panic!("the help closed");
+    };
+    assert_eq!(scroll, a.scroll_max.get(), "PgDn runs past the end");
+    for _ in 0..100 {
+        key(&mut a, KeyCode::PageUp);
+    }
+    assert_eq!(screen(&mut a, 80, 24), top);
+    key(&mut a, KeyCode::Esc);
+    // A token's details page the same way, once its hosts run past the screen.
+    key(&mut a, KeyCode::Enter);
+    let Some(super::app::Modal::Detail(d)) = &a.modal else {
+        panic!("no details");
+    };
+    let id = d.id.clone();
+    let t = a
+        .tokens
+        .selected()
+        .cloned()
+        .unwrap_or_else(|| panic!("no token"));
+    let hosts = (0..40)
+        .map(|n| super::fixtures::host(&format!("web-{n:02}"), &t, n))
+        .collect();
+    update(
+        &mut a,
+        Msg::DetailLoaded {
+            id,
+            hosts: Ok(hosts),
+            audit: Ok(Vec::new()),
+        },
+    );
+    let top = screen(&mut a, 80, 24);
+    key(&mut a, KeyCode::PageDown);
+    assert_ne!(screen(&mut a, 80, 24), top, "PgDn did not move the details");
+    key(&mut a, KeyCode::PageUp);
+    assert_eq!(screen(&mut a, 80, 24), top);
+}
