@@ -138,3 +138,28 @@ async fn secrets_never_reach_disk_logs_or_error_bodies() {
         }
     }
 }
+
+/// An admin listener that is not there: exit code 3 and one line that says why once (the
+/// connection error used to be repeated after the message that already held it).
+#[test]
+fn an_admin_listener_that_is_not_there_is_one_line_with_its_cause_once() {
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap();
+    // Closed again: nothing listens there now.
+    let url = format!("https://{addr}");
+    let token = gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Api).unwrap();
+    let out = std::process::Command::new(crate::support::gatepass_bin())
+        .args(["--server", &url, "--ca-pin", "sha256:00", "tokens", "list"])
+        .env_remove("GATEPASS_SOCKET")
+        .env("GATEPASS_API_TOKEN", token.expose())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains(&format!("cannot reach {addr}")), "{err}");
+    assert_eq!(err.matches("refused").count(), 1, "{err}");
+    assert!(!err.contains(&token.expose()[16..]), "{err}");
+}

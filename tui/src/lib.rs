@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod console;
+pub mod error;
 pub mod local;
 pub mod output;
 

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use anyhow::Context;
+use crate::error::{Context, Error, Result};
 use gatepass_protocol::client::Client;
 
 #[derive(Debug)]
@@ -16,7 +16,7 @@ pub struct Started {
     pub log: PathBuf,
 }
 
-pub async fn start_daemon() -> anyhow::Result<Started> {
+pub async fn start_daemon() -> Result<Started> {
     use std::os::unix::process::CommandExt;
     let data_dir = gatepass_protocol::paths::default_data_dir();
     gatepassd::private_dir(&data_dir)?;
@@ -46,10 +46,10 @@ pub async fn start_daemon() -> anyhow::Result<Started> {
         match client.healthz().await {
             Ok(_) => break,
             Err(e) if tokio::time::Instant::now() > deadline => {
-                anyhow::bail!(
+                return Err(Error::Failed(format!(
                     "the local daemon did not start ({e}); see {}",
                     log.display()
-                )
+                )));
             }
             Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
         }

@@ -6,8 +6,6 @@ use gatepass::{cli, commands, exit};
 
 use std::process::ExitCode;
 
-use gatepass_protocol::client::ClientError;
-
 fn main() -> ExitCode {
     let args: cli::Cli = gatepassd::launcher::parse_or_exit("gatepass");
     if let Some(cli::Command::InternalDaemon(d)) = args.command {
@@ -35,34 +33,11 @@ fn main() -> ExitCode {
     };
     match runtime.block_on(commands::dispatch(args)) {
         Ok(code) => code,
-        Err(e) if reader_went_away(&e) => {
-            // `gatepass tokens list --json | head`: the reader has all it wanted.
-            ExitCode::SUCCESS
-        }
+        // `gatepass tokens list --json | head`: the reader has all it wanted.
+        Err(e) if e.reader_went_away() => ExitCode::SUCCESS,
         Err(e) => {
-            let code = match e.downcast_ref::<ClientError>() {
-                Some(c) if c.is_unreachable() => exit::UNREACHABLE,
-                _ if e.downcast_ref::<cli::UsageError>().is_some() => exit::USAGE,
-                _ => exit::FAILURE,
-            };
-            // One line: the outermost message, then its causes.
-            let msg: Vec<String> = e.chain().map(|c| c.to_string()).collect();
-            eprintln!("gatepass: {}", msg.join(": "));
-            ExitCode::from(code)
+            eprintln!("gatepass: {}", e.one_line());
+            ExitCode::from(e.exit_code())
         }
     }
-}
-
-/// Whether writing the output failed only because whoever reads it closed the pipe (not a
-/// connection to the daemon breaking).
-fn reader_went_away(e: &anyhow::Error) -> bool {
-    let from_daemon = e.chain().any(|c| c.downcast_ref::<ClientError>().is_some());
-    !from_daemon
-        && e.chain().any(|c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-                || c.downcast_ref::<serde_json::Error>()
-                    .and_then(|j| j.io_error_kind())
-                    .is_some_and(|k| k == std::io::ErrorKind::BrokenPipe)
-        })
 }

@@ -10,7 +10,7 @@ use super::print_json;
 use crate::cli::{ApiTokens, UsageError};
 use crate::output;
 
-pub async fn run(client: &Client, cmd: ApiTokens) -> anyhow::Result<ExitCode> {
+pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCode> {
     match cmd {
         ApiTokens::List { json } => {
             let list = client.list_api_tokens().await?;

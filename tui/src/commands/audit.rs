@@ -22,7 +22,7 @@ fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, UsageError> {
     Ok(Timestamp(now.0.saturating_sub(secs as i64)))
 }
 
-pub async fn run(client: &Client, a: AuditArgs) -> anyhow::Result<ExitCode> {
+pub async fn run(client: &Client, a: AuditArgs) -> crate::error::Result<ExitCode> {
     if let Some(AuditCommand::Verify { json }) = a.command {
         let check: serde_json::Value =
             gatepass_protocol::client::decode(client.raw("GET", "/v1/audit/verify", None).await?)?;

@@ -8,7 +8,7 @@ use gatepass_protocol::client::{Client, Endpoint};
 
 use crate::console::clipboard::{ClipEnv, ClipboardMode, describe};
 
-pub async fn run(client: &Client, clipboard: ClipboardMode) -> anyhow::Result<ExitCode> {
+pub async fn run(client: &Client, clipboard: ClipboardMode) -> crate::error::Result<ExitCode> {
     let mut ok = true;
     let mut line = |good: bool, what: &str, detail: String| {
         ok &= good;

@@ -9,7 +9,7 @@ use super::print_json;
 use crate::cli::Hosts;
 use crate::output;
 
-pub async fn run(client: &Client, cmd: Hosts) -> anyhow::Result<ExitCode> {
+pub async fn run(client: &Client, cmd: Hosts) -> crate::error::Result<ExitCode> {
     let (token, format) = match cmd {
         Hosts::List { token, format } => (token, format),
         Hosts::Remove { id, json } => {

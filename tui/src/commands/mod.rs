@@ -11,17 +11,17 @@ mod tokens;
 use std::io::{BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use gatepass_protocol::client::{Client, Endpoint, HttpsTarget, TrustMode};
 use gatepass_protocol::token::{self, TokenKind};
 use gatepass_protocol::{TokenQuery, TokenStatus};
 use zeroize::Zeroizing;
 
 use crate::cli::{Cli, Command, UsageError};
+use crate::error::{Context, Result};
 use crate::local;
 
 /// The API token for `--server`: `GATEPASS_API_TOKEN`, else a no-echo prompt on a terminal.
-fn api_token() -> anyhow::Result<Zeroizing<String>> {
+fn api_token() -> Result<Zeroizing<String>> {
     let raw = match std::env::var("GATEPASS_API_TOKEN") {
         Ok(t) => Zeroizing::new(t),
         Err(_) if std::io::stdin().is_terminal() => Zeroizing::new(rpassword::prompt_password(
@@ -41,7 +41,7 @@ fn api_token() -> anyhow::Result<Zeroizing<String>> {
 
 /// The client the flags ask for: the Unix socket by default, or the HTTPS admin listener.
 /// The flag is true when the user named the endpoint (no local daemon is started then).
-fn client_for(cli: &Cli) -> anyhow::Result<(Client, bool)> {
+fn client_for(cli: &Cli) -> Result<(Client, bool)> {
     if let Some(url) = &cli.server {
         let pin = cli.ca_pin.clone().ok_or_else(|| {
             UsageError(
@@ -64,7 +64,7 @@ fn client_for(cli: &Cli) -> anyhow::Result<(Client, bool)> {
     Ok((Client::unix(&socket), explicit))
 }
 
-pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let cli = cli.with_env()?;
     // A host being enrolled has nothing but this binary: no socket, no API token.
     if let Some(Command::Redeem(args)) = cli.command {
@@ -89,7 +89,7 @@ pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
 
 /// No subcommand on a terminal: the console, after starting a local daemon when none answers
 /// at the default socket (the console says so in its header).
-async fn console(client: Client, explicit: bool, cli: &Cli) -> anyhow::Result<ExitCode> {
+async fn console(client: Client, explicit: bool, cli: &Cli) -> Result<ExitCode> {
     let mut started = None;
     // When the daemon named explicitly does not answer, the console opens anyway: it shows the
     // error and keeps reconnecting.
@@ -113,7 +113,7 @@ async fn console(client: Client, explicit: bool, cli: &Cli) -> anyhow::Result<Ex
 }
 
 /// No subcommand and no terminal: connect (starting a local daemon if needed) and summarise.
-async fn status(client: Client, explicit_socket: bool) -> anyhow::Result<ExitCode> {
+async fn status(client: Client, explicit_socket: bool) -> Result<ExitCode> {
     let mut started = None;
     let who = match client.whoami().await {
         Ok(w) => w,
@@ -165,7 +165,7 @@ async fn status(client: Client, explicit_socket: bool) -> anyhow::Result<ExitCod
 }
 
 /// Asks a yes/no question on the terminal; refuses (with a usage error) when there is none.
-pub fn confirm(question: &str, expected: Option<&str>) -> anyhow::Result<bool> {
+pub fn confirm(question: &str, expected: Option<&str>) -> Result<bool> {
     if !std::io::stdin().is_terminal() {
         return Err(UsageError("no terminal to confirm on: pass --yes".into()).into());
     }
@@ -184,7 +184,7 @@ pub fn confirm(question: &str, expected: Option<&str>) -> anyhow::Result<bool> {
     })
 }
 
-pub fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+pub fn print_json<T: serde::Serialize>(value: &T) -> Result<()> {
     let mut out = std::io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, value)?;
     writeln!(out)?;

@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 
-use anyhow::Context;
 use gatepass_protocol::client::Client;
 use gatepass_protocol::types::DurationValue;
 use gatepass_protocol::{
@@ -13,6 +12,7 @@ use serde::Serialize;
 
 use super::{confirm, print_json};
 use crate::cli::{CreateArgs, SortArg, StatusArg, Tokens, UsageError};
+use crate::error::{Context, Error, Result};
 use crate::output;
 
 fn status_of(s: StatusArg) -> TokenStatus {
@@ -39,11 +39,11 @@ fn sort_of(s: SortArg) -> SortColumn {
     }
 }
 
-fn usage(msg: impl Into<String>) -> anyhow::Error {
+fn usage(msg: impl Into<String>) -> Error {
     UsageError(msg.into()).into()
 }
 
-pub async fn run(client: &Client, cmd: Tokens) -> anyhow::Result<ExitCode> {
+pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
     let now = Timestamp::now();
     match cmd {
         Tokens::List {
@@ -177,7 +177,7 @@ pub async fn run(client: &Client, cmd: Tokens) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn report(token: &gatepass_protocol::Token, json: bool, what: &str) -> anyhow::Result<()> {
+fn report(token: &gatepass_protocol::Token, json: bool, what: &str) -> Result<()> {
     if json {
         print_json(token)
     } else {
@@ -191,7 +191,7 @@ fn report(token: &gatepass_protocol::Token, json: bool, what: &str) -> anyhow::R
     }
 }
 
-fn parse_labels(list: &[String]) -> anyhow::Result<BTreeMap<String, String>> {
+fn parse_labels(list: &[String]) -> Result<BTreeMap<String, String>> {
     let mut labels = BTreeMap::new();
     for l in list {
         let (k, v) = l
@@ -211,7 +211,7 @@ struct Created<'a> {
     secret: &'a str,
 }
 
-async fn create(client: &Client, a: CreateArgs) -> anyhow::Result<()> {
+async fn create(client: &Client, a: CreateArgs) -> Result<()> {
     let ttl = match &a.ttl {
         Some(t) => Some(DurationValue(
             gatepass_protocol::duration::parse_duration(t)

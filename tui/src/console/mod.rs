@@ -25,7 +25,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
+use crate::error::{Context, Result};
 use crossterm::event::{Event, EventStream};
 use futures_util::StreamExt;
 use gatepass_protocol::client::{Client, Endpoint};
@@ -78,15 +78,12 @@ impl Drop for Restore {
 }
 
 /// Runs the console until the operator quits. `started` says a local daemon was started for it.
-pub async fn run(
-    client: Client,
-    started: Option<String>,
-    opts: Options,
-) -> anyhow::Result<ExitCode> {
+pub async fn run(client: Client, started: Option<String>, opts: Options) -> Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
-        anyhow::bail!(crate::cli::UsageError(
-            "the console needs a terminal; for scripts use a command (gatepass --help)".into()
-        ));
+        return Err(crate::cli::UsageError(
+            "the console needs a terminal; for scripts use a command (gatepass --help)".into(),
+        )
+        .into());
     }
     let endpoint = client.endpoint().describe();
     let mut terminal = ratatui::try_init().context("cannot take over the terminal")?;
