@@ -242,9 +242,97 @@ pub fn id_in_display_form(s: &str) -> Option<&str> {
     looks_like_id(id).then_some(id)
 }
 
+/// `s` with what follows the id in each token-shaped run of letters and digits replaced by
+/// `with(id, rest)`, or `None` when `s` holds none. Token-shaped: after a `gpt_`/`gpa_` prefix in
+/// any case, wherever it stands, more than an id's worth (up to a whole token's body, so a second
+/// token right after the first is seen for one too); without the prefix, a run as long as an id
+/// and a secret together (a token's body copied alone). An id alone (lists show `gpt_<id>…`) is
+/// not one. Serves both hiding secrets in messages and keeping them off the console's screen.
+pub fn replace_secrets(s: &str, with: impl Fn(&str, &str) -> String) -> Option<String> {
+    const BODY_LEN: usize = ID_LEN + SECRET_LEN + CHECKSUM_LEN;
+    let lower = s.to_ascii_lowercase(); // the same byte offsets
+    let alnum = |c: char| c.is_ascii_alphanumeric();
+    let mut out = String::with_capacity(s.len());
+    let mut found = false;
+    let mut i = 0;
+    while let Some(c) = s[i..].chars().next() {
+        let prefixed = [TokenKind::Enrollment, TokenKind::Api]
+            .iter()
+            .any(|k| lower[i..].starts_with(k.prefix()));
+        let run_starts = alnum(c) && !s[..i].ends_with(alnum);
+        if !prefixed && !run_starts {
+            out.push(c);
+            i += c.len_utf8();
+            continue;
+        }
+        let body = if prefixed { i + PREFIX_LEN } else { i };
+        let mut len = s[body..]
+            .find(|c: char| !alnum(c))
+            .unwrap_or(s.len() - body);
+        let secret = if prefixed {
+            len = len.min(BODY_LEN);
+            len > ID_LEN
+        } else {
+            len >= ID_LEN + SECRET_LEN
+        };
+        out.push_str(&s[i..body]);
+        if secret {
+            found = true;
+            // ASCII: any byte offset in the run is a character boundary.
+            let (id, rest) = s[body..body + len].split_at(ID_LEN);
+            out.push_str(&with(id, rest));
+        } else {
+            out.push_str(&s[body..body + len]);
+        }
+        i = body + len;
+    }
+    found.then_some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_token_in_a_text_is_found_whatever_surrounds_it() {
+        let t = generate(TokenKind::Enrollment).unwrap();
+        let a = generate(TokenKind::Api).unwrap();
+        let (full, id, body) = (t.expose(), t.id(), &t.expose()[PREFIX_LEN..]);
+        let keep_id = |id: &str, _: &str| id.to_owned();
+        for (input, shown) in [
+            (full.to_owned(), format!("gpt_{id}")),
+            (format!("X={full};"), format!("X=gpt_{id};")),
+            (
+                format!("\"{}\"", full.to_uppercase()),
+                format!("\"GPT_{}\"", id.to_uppercase()),
+            ),
+            // Back to back: the second is found although a letter stands before its prefix.
+            (
+                format!("{full}{}", a.expose()),
+                format!("gpt_{id}gpa_{}", a.id()),
+            ),
+            // The body alone, and a body cut short after its id.
+            (format!("é{body}é"), format!("é{id}é")),
+            (
+                full[..PREFIX_LEN + ID_LEN + 1].to_owned(),
+                format!("gpt_{id}"),
+            ),
+        ] {
+            assert_eq!(replace_secrets(&input, keep_id), Some(shown), "{input}");
+        }
+        // What is handed to `with`: the id, then the rest of the body.
+        let parts = replace_secrets(full, |id, rest| format!("{id}|{rest}"));
+        assert_eq!(parts, Some(format!("gpt_{id}|{}", &body[ID_LEN..])));
+        // Nothing token-shaped: an id (as lists show it), a short word, other text.
+        for plain in [
+            format!("gpt_{id}…"),
+            format!("gpt_{id}"),
+            "gpt_ gpa_x web-01 ünïcode".to_owned(),
+            body[..ID_LEN + SECRET_LEN - 1].to_owned(),
+        ] {
+            assert_eq!(replace_secrets(&plain, keep_id), None, "{plain}");
+        }
+    }
 
     #[test]
     fn a_display_form_gives_its_id() {

@@ -194,6 +194,26 @@ async fn an_operator_mints_watches_and_revokes_in_a_real_terminal() {
     });
     assert!(c.row_of("e2e-console").contains("active"));
 
+    // The token pasted into the filter (the terminal's bracketed paste, as a real paste sends
+    // it, here with the line break a copied line ends in): its row is found by id and its
+    // secret is never drawn.
+    c.send(b"/");
+    c.wait_text("filter /");
+    // (The reveal drew the token before: only what the terminal gets from here on counts.)
+    let from = c.raw.lock().unwrap().len();
+    c.send(format!("\x1b[200~{token}\n\x1b[201~").as_bytes());
+    let id = &token[..16];
+    c.wait_text(&format!("filter /{id}"));
+    let raw = c.raw.lock().unwrap()[from..].to_vec();
+    assert!(
+        !raw.windows(6)
+            .any(|w| token.as_bytes()[16..].windows(6).any(|s| s == w)),
+        "the secret was drawn"
+    );
+    assert!(c.row_of("e2e-console").contains("active"));
+    c.send(b"\x1b");
+    c.wait_for("the filter to clear", |s| !s.contains("filter /"));
+
     // Revoke through the dialog: Cancel is focused, y confirms.
     c.send(b"r");
     c.wait_text("Revoke token \"e2e-console\"?");
@@ -228,6 +248,10 @@ async fn an_operator_mints_watches_and_revokes_in_a_real_terminal() {
     let raw = c.raw.lock().unwrap().clone();
     let leave_alt = b"\x1b[?1049l";
     assert!(raw.windows(leave_alt.len()).any(|w| w == leave_alt));
+    // Bracketed paste was asked for, and is switched off again for the shell.
+    for mode in [b"\x1b[?2004h", b"\x1b[?2004l"] {
+        assert!(raw.windows(mode.len()).any(|w| w == mode), "{mode:?}");
+    }
     // Give the reader thread the last bytes, then look at the main screen.
     c.wait_for("the main screen", |_| {
         !c.parser.lock().unwrap().screen().alternate_screen()

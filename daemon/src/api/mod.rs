@@ -111,37 +111,8 @@ impl IntoResponse for ApiError {
 /// in any case, a run of letters and digits longer than an id; without the prefix, a run as long
 /// as an id and a secret together. An id alone (lists show `gpt_<id>…`) stays readable.
 pub fn redact(s: &str) -> String {
-    use gatepass_protocol::token::{ID_LEN, SECRET_LEN};
-    let lower = s.to_ascii_lowercase(); // the same byte offsets
-    let alnum = |c: char| c.is_ascii_alphanumeric();
-    let mut out = String::with_capacity(s.len());
-    let mut i = 0;
-    while let Some(c) = s[i..].chars().next() {
-        let run_starts = alnum(c) && !s[..i].ends_with(alnum);
-        if !run_starts {
-            out.push(c);
-            i += c.len_utf8();
-            continue;
-        }
-        let prefixed = lower[i..].starts_with("gpt_") || lower[i..].starts_with("gpa_");
-        let body = if prefixed { i + 4 } else { i };
-        let len = s[body..]
-            .find(|c: char| !alnum(c))
-            .unwrap_or(s.len() - body);
-        let secret = if prefixed {
-            len > ID_LEN
-        } else {
-            len >= ID_LEN + SECRET_LEN
-        };
-        out.push_str(&s[i..body]);
-        if secret {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(&s[body..body + len]);
-        }
-        i = body + len;
-    }
-    out
+    gatepass_protocol::token::replace_secrets(s, |_, _| "[redacted]".to_owned())
+        .unwrap_or_else(|| s.to_owned())
 }
 
 /// Reads a JSON body: 415 unless it says JSON, 413 past `limit` (before reading when the length

@@ -173,6 +173,8 @@ pub enum Modal {
 #[derive(Debug)]
 pub enum Msg {
     Key(KeyEvent),
+    /// Text pasted (bracketed paste): it arrives whole, so it is drawn once, not a key at a time.
+    Paste(Pasted),
     Mouse(MouseEvent),
     Resize(u16, u16),
     Tick(Timestamp),
@@ -443,11 +445,24 @@ impl App {
     }
 }
 
+/// Pasted text. It may be a token: wiped when dropped, and never shown by `Debug`.
+pub struct Pasted(pub Zeroizing<String>);
+
+impl std::fmt::Debug for Pasted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pasted({} characters)", self.0.chars().count())
+    }
+}
+
 /// Applies one message; returns the work it asks for.
 pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
     app.dirty = true;
     match msg {
         Msg::Key(ev) => on_key(app, ev),
+        Msg::Paste(text) => {
+            on_paste(app, &text.0);
+            Vec::new()
+        }
         Msg::Mouse(ev) => {
             on_mouse(app, ev);
             Vec::new()
@@ -707,6 +722,37 @@ fn on_mouse(app: &mut App, ev: MouseEvent) {
     }
 }
 
+/// Pasted text goes, as typed, into the field that has the focus — the filter, a form's text
+/// field, the name a delete asks for — and nowhere else, where its letters would be commands.
+/// Line breaks and other control characters are dropped.
+fn on_paste(app: &mut App, text: &str) {
+    app.refresh();
+    let keys = text
+        .chars()
+        .filter(|c| !c.is_control())
+        .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    match app.ctx() {
+        _ if app.too_small() => app.dirty = false,
+        // Whole: two tokens pasted together are told apart only as one text.
+        Ctx::Filter => {
+            let clean: Zeroizing<String> =
+                Zeroizing::new(text.chars().filter(|c| !c.is_control()).collect());
+            filter_edit(app, |t| {
+                t.insert_str(&clean);
+            });
+        }
+        Ctx::Form => {
+            if let Some(Modal::Form(form)) = &mut app.modal {
+                keys.for_each(|k| form.type_key(k));
+            }
+        }
+        Ctx::TypedDialog => keys.for_each(|k| {
+            dialog_key(app, k, None);
+        }),
+        _ => app.dirty = false,
+    }
+}
+
 fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
     // Keys act on what is on screen: bring the visible order up to date first (cheap when
     // nothing changed).
@@ -805,12 +851,7 @@ fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
         Action::Home => app.table().home(),
         Action::End => app.table().end(),
         Action::Filter => {
-            let mut t = TextArea::new(vec![app.table_ref().filter().to_owned()]);
-            // No undo history: a token pasted here must not linger in it.
-            t.set_max_histories(0);
-            t.set_cursor_line_style(ratatui::style::Style::new());
-            t.move_cursor(ratatui_textarea::CursorMove::End);
-            app.filter_input = Some(t);
+            app.filter_input = Some(filter_line(app.table_ref().filter()));
         }
         Action::StatusFilter => {
             let cur = app.tokens.status;
@@ -969,23 +1010,36 @@ fn filter_key(app: &mut App, ev: KeyEvent, action: Option<Action>) {
             app.filter_input = None;
             app.table().set_filter("");
         }
-        _ => {
-            if let Some(t) = &mut app.filter_input {
-                t.input(ev);
-                let mut text = super::form::text_of(t);
-                // A token pasted (say, one found leaked) finds its row by id; its secret part
-                // leaves the field with the character that starts it.
-                if let Some(public) = public_part(&text) {
-                    text = public;
-                    *t = TextArea::new(vec![text.clone()]);
-                    t.set_max_histories(0);
-                    t.set_cursor_line_style(ratatui::style::Style::new());
-                    t.move_cursor(ratatui_textarea::CursorMove::End);
-                }
-                app.table().set_filter(&text);
-            }
-        }
+        _ => filter_edit(app, |t| {
+            t.input(ev);
+        }),
     }
+}
+
+/// Edits the filter line, then filters by what it holds. A token in it (say, one found leaked)
+/// is cut to its public part first, which finds its row by id: the secret part leaves the field
+/// with the character that starts it, or with the paste that brought it.
+fn filter_edit(app: &mut App, edit: impl FnOnce(&mut TextArea<'static>)) {
+    let Some(t) = &mut app.filter_input else {
+        return;
+    };
+    edit(t);
+    let mut text = super::form::text_of(t);
+    if let Some(public) = public_part(&text) {
+        text = public;
+        *t = filter_line(&text);
+    }
+    app.table().set_filter(&text);
+}
+
+/// The filter line holding `text`, the cursor at its end. It keeps no undo history: a secret
+/// cut from it must not come back with an undo.
+fn filter_line(text: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![text.to_owned()]);
+    t.set_max_histories(0);
+    t.set_cursor_line_style(ratatui::style::Style::new());
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
 }
 
 fn chooser_key(app: &mut App, action: Option<Action>) {
@@ -1270,36 +1324,12 @@ fn scrolled(scroll: u16, action: Action, page: u16, max: u16) -> u16 {
     }
 }
 
-/// `text` with each word shaped like a token (`gpt_` or `gpa_`, a public id, then more of the
-/// token's alphabet) cut to its public part, or `None` when there is none: a pasted token is
-/// searched for by its id, and no secret part stays in the field — not even of a mistyped or
-/// cut-short token, which does not parse. A display form (`gpt_<id>…`) is left as it is.
+/// `text` with each token in it cut to its public part (`gpt_<id>`; a bare body to its id), or
+/// `None` when it holds none: a pasted token is searched for by its id, and no secret part stays
+/// in the field — whatever surrounds it (`GATEPASS_TOKEN=…`, quotes, two at once), and from a
+/// mistyped or cut-short token too, which does not parse. A display form (`gpt_<id>…`) is left.
 fn public_part(text: &str) -> Option<String> {
-    use gatepass_protocol::token::{ALPHABET, ID_LEN, PREFIX_LEN, TokenKind};
-    let secret_shaped = |word: &str| {
-        let b = word.as_bytes();
-        let prefixed = [TokenKind::Enrollment, TokenKind::Api]
-            .iter()
-            .any(|k| word.starts_with(k.prefix()));
-        prefixed
-            && b.len() > PREFIX_LEN + ID_LEN
-            && b[PREFIX_LEN..=PREFIX_LEN + ID_LEN]
-                .iter()
-                .all(|c| ALPHABET.contains(c))
-    };
-    let mut cut = false;
-    let mut out = String::with_capacity(text.len());
-    for piece in text.split_inclusive(char::is_whitespace) {
-        let word = piece.trim_end_matches(char::is_whitespace);
-        if secret_shaped(word) {
-            cut = true;
-            out.push_str(&word[..PREFIX_LEN + ID_LEN]);
-            out.push_str(&piece[word.len()..]);
-        } else {
-            out.push_str(piece);
-        }
-    }
-    cut.then_some(out)
+    gatepass_protocol::token::replace_secrets(text, |id, _| id.to_owned())
 }
 
 /// The selected row of the hosts, audit or API tokens view, as (title, every field).

@@ -33,7 +33,7 @@ use gatepass_protocol::{AuditQuery, HostQuery, PatchTokenRequest, Timestamp, Tok
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
 use zeroize::Zeroizing;
 
-use self::app::{App, Cmd, ConfirmKind, Msg, update};
+use self::app::{App, Cmd, ConfirmKind, Msg, Pasted, update};
 use self::clipboard::{ClipEnv, ClipboardMode, SystemClipboard};
 use self::theme::Theme;
 
@@ -73,6 +73,7 @@ impl Drop for Restore {
         if self.mouse {
             let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableMouseCapture);
         }
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
         ratatui::restore();
     }
 }
@@ -91,6 +92,9 @@ pub async fn run(client: Client, started: Option<String>, opts: Options) -> Resu
     if opts.mouse {
         crossterm::execute!(std::io::stdout(), crossterm::event::EnableMouseCapture)?;
     }
+    // A paste arrives whole (one frame), so a pasted token's secret is never drawn on its way to
+    // being cut out of the filter.
+    crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste)?;
     let mut app = App::new(endpoint, opts.readonly, Theme::from_env(), Timestamp::now());
     app.started = started;
     app.mouse = opts.mouse;
@@ -116,6 +120,7 @@ pub async fn run(client: Client, started: Option<String>, opts: Options) -> Resu
             ev = keys.next() => match ev {
                 Some(Ok(Event::Key(k))) => Inbox::Msg(Msg::Key(k)),
                 Some(Ok(Event::Mouse(m))) => Inbox::Msg(Msg::Mouse(m)),
+                Some(Ok(Event::Paste(p))) => Inbox::Msg(Msg::Paste(Pasted(Zeroizing::new(p)))),
                 Some(Ok(Event::Resize(w, h))) => Inbox::Msg(Msg::Resize(w, h)),
                 Some(Ok(_)) => continue,
                 Some(Err(e)) => return Err(e).context("reading the terminal"),

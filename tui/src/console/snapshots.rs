@@ -591,8 +591,15 @@ fn a_narrow_sorted_column_keeps_its_arrow() {
     assert!(header.ends_with("D… ▲"), "{header:?}\n{s}");
 }
 
+fn paste(app: &mut App, text: &str) {
+    update(
+        app,
+        Msg::Paste(super::app::Pasted(zeroize::Zeroizing::new(text.to_owned()))),
+    );
+}
+
 #[test]
-fn no_part_of_a_token_secret_shows_in_the_filter_even_typed_or_mistyped() {
+fn no_part_of_a_token_secret_shows_in_the_filter_typed_or_pasted_whatever_surrounds_it() {
     let real =
         gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
     let full = real.expose().to_owned();
@@ -605,31 +612,78 @@ fn no_part_of_a_token_secret_shows_in_the_filter_even_typed_or_mistyped() {
     );
     assert!(gatepass_protocol::token::parse(&mistyped).is_err());
     let public = format!("gpt_{}", real.id());
-    for input in [full.as_str(), mistyped.as_str()] {
+    // Any 6 characters in a row of what follows the id: none may ever be on screen.
+    let after_id = full[public.len()..].to_owned();
+    let shows_secret =
+        |screen: &str| (0..=after_id.len() - 6).any(|i| screen.contains(&after_id[i..i + 6]));
+    let cases = [
+        (full.clone(), public.clone()),
+        (format!("web {mistyped}"), format!("web {public}")),
+        (
+            format!("GATEPASS_TOKEN={full}"),
+            format!("GATEPASS_TOKEN={public}"),
+        ),
+        (format!("\"{full}\""), format!("\"{public}\"")),
+        (format!("token:{full}"), format!("token:{public}")),
+        (format!("({full})"), format!("({public})")),
+        // Two at once can only be told apart when they arrive together (typed, the second's
+        // first letters read as the first one's secret), so this one is only pasted.
+        (format!("{full}{full}"), format!("{public}{public}")),
+    ];
+    for (n, (input, expected)) in cases.iter().enumerate() {
+        // Typed a key at a time: from the first character past the id, only the id stays.
         let mut a = app();
         ch(&mut a, '/');
-        typed(&mut a, "web ");
-        // Tokens are ASCII: byte and character positions agree.
-        for (i, c) in input.char_indices() {
+        for c in input.chars().filter(|_| n + 1 < cases.len()) {
             ch(&mut a, c);
             let s = screen(&mut a, 120, 40);
-            // From the first character past the public id on, only the id stays.
-            if i >= public.len() {
-                assert!(
-                    !s.contains(&input[..=i]),
-                    "a secret part showed after {} characters:\n{s}",
-                    i + 1
-                );
-                assert_eq!(a.table_ref().filter(), format!("web {public}"));
-            }
+            assert!(!shows_secret(&s), "typing {input:?}:\n{s}");
         }
-        assert_eq!(a.table_ref().filter(), format!("web {public}"));
+        if n + 1 < cases.len() {
+            assert_eq!(a.table_ref().filter(), expected);
+        }
+        // Pasted: it arrives whole and is drawn once.
+        let mut a = app();
+        ch(&mut a, '/');
+        paste(&mut a, input);
+        assert!(!shows_secret(&screen(&mut a, 120, 40)), "pasting {input:?}");
+        assert_eq!(a.table_ref().filter(), expected);
+        // Kept (Enter), the info line shows the filter: the same, wide enough for all of it.
+        key(&mut a, KeyCode::Enter);
+        let s = screen(&mut a, 200, 40);
+        assert!(s.contains(expected.as_str()) && !shows_secret(&s), "{s}");
     }
+    // A token's body alone, pasted (a key at a time it could not be told from a word until it
+    // is long enough): its id stays.
+    let mut a = app();
+    ch(&mut a, '/');
+    paste(&mut a, &full[4..]);
+    assert!(!shows_secret(&screen(&mut a, 120, 40)));
+    assert_eq!(a.table_ref().filter(), real.id());
     // A display form, as lists show it, is searched for as it is.
     let mut a = app();
     ch(&mut a, '/');
     typed(&mut a, &format!("{public}…"));
     assert_eq!(a.table_ref().filter(), format!("{public}…"));
+}
+
+#[test]
+fn a_paste_goes_only_into_a_field_with_the_focus() {
+    // In the table its letters would be commands (d delete, q quit): nothing happens.
+    let mut a = app();
+    let before = screen(&mut a, 80, 24);
+    paste(&mut a, "dq\nx");
+    assert!(a.modal.is_none() && !a.quit);
+    assert_eq!(screen(&mut a, 80, 24), before);
+    // Into the create form's name field, without its line break.
+    ch(&mut a, 'n');
+    paste(&mut a, "web-rollout\n");
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("web-rollout"), "{s}");
+    let Some(super::app::Modal::Form(f)) = &a.modal else {
+        panic!("the form closed");
+    };
+    assert_eq!(super::form::text_of(&f.name), "web-rollout");
 }
 
 #[test]
