@@ -791,8 +791,6 @@ fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
             if let Some(Modal::Help { scroll }) = &mut app.modal {
                 match action {
                     Some(Action::Back) => app.modal = None,
-                    Some(Action::Home) => *scroll = 0,
-                    Some(Action::End) => *scroll = max,
                     Some(a) => *scroll = scrolled(*scroll, a, page, max),
                     None => {}
                 }
@@ -1279,7 +1277,14 @@ fn detail_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
             app.modal = None;
             Vec::new()
         }
-        Some(a @ (Action::Up | Action::Down | Action::PageUp | Action::PageDown)) => {
+        Some(
+            a @ (Action::Up
+            | Action::Down
+            | Action::PageUp
+            | Action::PageDown
+            | Action::Home
+            | Action::End),
+        ) => {
             d.scroll = scrolled(d.scroll, a, page, max);
             Vec::new()
         }
@@ -1312,7 +1317,7 @@ pub fn describe_status(t: &Token) -> &'static str {
 }
 
 /// Where a scrolled text (help, details) is after `action`: a line or a page (`page` lines) up
-/// or down, never past `max`; any other action leaves it.
+/// or down, or the top or bottom, never past `max`; any other action leaves it.
 fn scrolled(scroll: u16, action: Action, page: u16, max: u16) -> u16 {
     let page = page.saturating_sub(1).max(1);
     match action {
@@ -1320,6 +1325,8 @@ fn scrolled(scroll: u16, action: Action, page: u16, max: u16) -> u16 {
         Action::Down => scroll.saturating_add(1).min(max),
         Action::PageUp => scroll.saturating_sub(page),
         Action::PageDown => scroll.saturating_add(page).min(max),
+        Action::Home => 0,
+        Action::End => max,
         _ => scroll,
     }
 }

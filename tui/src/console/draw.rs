@@ -208,6 +208,14 @@ fn elide(s: &str, max: usize) -> String {
     out
 }
 
+/// `s` cut (with "…") or padded with spaces to exactly `cols` terminal columns.
+fn padded(s: &str, cols: usize) -> String {
+    let mut out = elide(s, cols);
+    let w = out.width();
+    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(w)));
+    out
+}
+
 /// The width of each column as the table lays them out in `width` (one column apart).
 fn column_widths(width: u16, widths: &[Constraint]) -> Vec<usize> {
     Layout::horizontal(widths.iter().copied())
@@ -567,12 +575,12 @@ fn hanging(lines: &mut Vec<Line<'static>>, lead: Span<'static>, text: &str, widt
                 rows.push(String::new());
                 continue;
             }
-            // A word longer than a whole row: cut it.
-            let cut: String = word.chars().take(room).collect();
-            word = word.chars().skip(room).collect();
+            // A word longer than a whole row: cut it (by columns: wide characters take two).
+            let at = split_at_width(&word, room);
             if let Some(r) = rows.last_mut() {
-                r.push_str(&cut);
+                r.push_str(&word[..at]);
             }
+            word = word[at..].to_owned();
             rows.push(String::new());
         }
     }
@@ -588,6 +596,29 @@ fn hanging(lines: &mut Vec<Line<'static>>, lead: Span<'static>, text: &str, widt
         };
         lines.push(Line::from(vec![head, Span::raw(row)]));
     }
+}
+
+/// The byte offset where `s` passes `cols` terminal columns (at least one character, so a row
+/// always takes something).
+fn split_at_width(s: &str, cols: usize) -> usize {
+    let mut used = 0;
+    for (i, c) in s.char_indices() {
+        used += c.width().unwrap_or(0);
+        if used > cols {
+            return if i == 0 { c.len_utf8() } else { i };
+        }
+    }
+    s.len()
+}
+
+/// A field of a details view: its name in a column of its own, its value wrapped beside it.
+fn field(lines: &mut Vec<Line<'static>>, th: Theme, name: &str, value: &str, width: usize) {
+    hanging(
+        lines,
+        Span::styled(format!("{name:<13} "), th.dim()),
+        value,
+        width,
+    );
 }
 
 /// Notes how far `lines` can scroll in `area` (for `update`) and clamps `scroll` to it.
@@ -615,15 +646,12 @@ fn draw_record(
         .title(Span::styled(format!(" {title} "), th.title()));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let lines: Vec<Line<'_>> = fields
-        .iter()
-        .map(|(k, v)| {
-            Line::from(vec![
-                Span::styled(format!("{k:<14}"), th.dim()),
-                Span::raw(v.clone()),
-            ])
-        })
-        .collect();
+    // Wrapped here, not by the paragraph: the rows counted are the rows drawn, so scrolling
+    // reaches the end.
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    for (k, v) in fields {
+        field(&mut lines, th, k, v, usize::from(inner.width));
+    }
     let scroll = clamp_scroll(app, &lines, inner, scroll);
     f.render_widget(
         Paragraph::new(lines)
@@ -1021,13 +1049,11 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
         .title(Span::styled(format!(" {} ", t.name), th.title()));
     let inner = block.inner(area);
     f.render_widget(block, area);
-    let mut lines: Vec<Line<'_>> = Vec::new();
-    let kv = |k: &str, v: String| {
-        Line::from(vec![
-            Span::styled(format!("{k:<14}"), th.dim()),
-            Span::raw(v),
-        ])
-    };
+    // Wrapped here, not by the paragraph: the rows counted are the rows drawn, so scrolling
+    // reaches the end.
+    let width = usize::from(inner.width);
+    let mut lines: Vec<Line<'static>> = Vec::new();
+    let kv = |lines: &mut Vec<Line<'static>>, k: &str, v: String| field(lines, th, k, &v, width);
     let zone = timefmt::zone_name(timefmt::offset());
     let at = |ts: Option<Timestamp>, none: &str| match ts {
         Some(ts) => format!(
@@ -1041,55 +1067,67 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
         Span::styled(format!("{:<14}", "status"), th.dim()),
         Span::styled(status_word(t.status), th.status(t.status)),
     ]));
-    lines.push(kv("id", t.id.clone()));
-    lines.push(kv(
+    kv(&mut lines, "id", t.id.clone());
+    kv(
+        &mut lines,
         "token",
         format!("{} (the secret is never shown again)", t.prefix),
-    ));
-    lines.push(kv(
+    );
+    kv(
+        &mut lines,
         "uses",
         format!(
             "{} (hosts enrolled: {})",
             super::table::uses_cell(t),
             t.hosts
         ),
-    ));
+    );
     if output::counts_differ(t) {
         lines.push(Line::styled(
             "              uses and enrolled hosts differ: hosts were removed",
             th.warn(),
         ));
     }
-    lines.push(kv("last used", at(t.last_used_at, "never")));
+    kv(&mut lines, "last used", at(t.last_used_at, "never"));
     if let Some(by) = &t.last_used_by {
-        lines.push(kv("last used by", by.clone()));
+        kv(&mut lines, "last used by", by.clone());
     }
-    lines.push(kv("expires", at(t.expires_at, "never")));
-    lines.push(kv(
+    kv(&mut lines, "expires", at(t.expires_at, "never"));
+    kv(
+        &mut lines,
         "created",
         format!("{} by {}", at(Some(t.created_at), ""), t.created_by),
-    ));
-    lines.push(kv("owner", t.owner.clone()));
-    lines.push(kv("group", t.group.clone().unwrap_or_else(|| "-".into())));
+    );
+    kv(&mut lines, "owner", t.owner.clone());
+    kv(
+        &mut lines,
+        "group",
+        t.group.clone().unwrap_or_else(|| "-".into()),
+    );
     let labels = output::pairs(&t.labels, ", ");
-    lines.push(kv(
+    kv(
+        &mut lines,
         "labels",
         if labels.is_empty() {
             "-".into()
         } else {
             labels
         },
-    ));
-    lines.push(kv("description", t.description.clone()));
-    lines.push(kv("disabled", if t.disabled { "yes" } else { "no" }.into()));
+    );
+    kv(&mut lines, "description", t.description.clone());
+    kv(
+        &mut lines,
+        "disabled",
+        if t.disabled { "yes" } else { "no" }.into(),
+    );
     if let Some(rv) = t.revoked_at {
-        lines.push(kv("revoked", at(Some(rv), "")));
+        kv(&mut lines, "revoked", at(Some(rv), ""));
     }
     if !t.allowed_cidrs.is_empty() {
-        lines.push(kv("allowed from", t.allowed_cidrs.join(", ")));
+        kv(&mut lines, "allowed from", t.allowed_cidrs.join(", "));
     }
     if let Some(nb) = t.not_before {
-        lines.push(kv("not before", at(Some(nb), "")));
+        kv(&mut lines, "not before", at(Some(nb), ""));
     }
     lines.push(Line::raw(""));
     match &d.hosts {
@@ -1101,13 +1139,15 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
                 th.title(),
             ));
             for h in hosts {
-                lines.push(Line::raw(format!(
-                    "  {:<24} {:<16} {:<10} {}",
-                    h.hostname,
+                // A row per host, cut to the width (a long hostname ends in "…").
+                let row = format!(
+                    "  {} {:<16} {:<10} {}",
+                    padded(&h.hostname, 24),
                     h.source_addr,
                     output::when(Some(h.enrolled_at), now, "-"),
                     h.id
-                )));
+                );
+                lines.push(Line::raw(elide(&row, width)));
             }
         }
     }
@@ -1121,13 +1161,10 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
                 th.title(),
             ));
             for e in events {
-                let details = output::pairs(&e.details, " ");
-                lines.push(Line::raw(format!(
-                    "  {} {:<14} {:<16} {details}",
-                    timefmt::local(e.at),
-                    e.action,
-                    e.actor
-                )));
+                // Who and the details wrap beside the time and action.
+                let lead = format!("  {} {} ", timefmt::local(e.at), padded(&e.action, 14));
+                let text = format!("{} {}", e.actor, output::pairs(&e.details, " "));
+                hanging(&mut lines, Span::raw(lead), &text, width);
             }
         }
     }

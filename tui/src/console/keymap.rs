@@ -419,6 +419,15 @@ pub const BINDINGS: &[Binding] = &[
     ),
     b(
         C::Detail,
+        &[code(KeyCode::Home), k('g')],
+        "Home/End",
+        "",
+        "Top or bottom",
+        A::Home,
+    ),
+    b(C::Detail, &[code(KeyCode::End), k('G')], "", "", "", A::End),
+    b(
+        C::Detail,
         &[code(KeyCode::Esc), k('q'), code(KeyCode::Enter)],
         "Esc",
         "back",

@@ -741,3 +741,76 @@ fn help_and_details_page_with_pgup_and_pgdn() {
     key(&mut a, KeyCode::PageUp);
     assert_eq!(screen(&mut a, 80, 24), top);
 }
+
+#[test]
+fn details_scroll_to_their_last_wrapped_line_and_keep_long_hostnames_on_one_row() {
+    let mut a = app();
+    key(&mut a, KeyCode::Enter);
+    let Some(super::app::Modal::Detail(d)) = &a.modal else {
+        panic!("no details");
+    };
+    let id = d.id.clone();
+    let t = a
+        .tokens
+        .selected()
+        .cloned()
+        .unwrap_or_else(|| panic!("no token"));
+    let long = "lab-03-a-very-long-hostname-in-the-eu-west-datacenter";
+    let mut hosts = vec![super::fixtures::host(long, &t, 1)];
+    hosts.extend((2..5).map(|n| super::fixtures::host(&format!("lab-{n:02}"), &t, n)));
+    // Audit details long enough to wrap several times at 80 columns.
+    let audit = (1..4)
+        .map(|seq| {
+            let mut e = event(seq, "redeemed", &t);
+            e.actor = "host:lab-03@127.0.0.1".into();
+            for (k, v) in [
+                ("host_id", format!("0Vc3dF7sfz7zjy{seq:02}")),
+                ("hostname", long.to_owned()),
+                ("source", "127.0.0.1".to_owned()),
+                ("uses", format!("{seq}/∞")),
+            ] {
+                e.details.insert(k.into(), v);
+            }
+            e
+        })
+        .collect();
+    update(
+        &mut a,
+        Msg::DetailLoaded {
+            id,
+            hosts: Ok(hosts),
+            audit: Ok(audit),
+        },
+    );
+    let top = screen(&mut a, 80, 24);
+    // The long hostname is cut with "…", and its row keeps its other columns.
+    let row = top
+        .lines()
+        .find(|l| l.starts_with("  lab-03-a-very"))
+        .unwrap_or_else(|| panic!("no host row:\n{top}"));
+    assert!(row.contains("lab-03-a-very-long-host… 10.0.0.1"), "{row}");
+    // End, and PgDn as far as it goes, both show the very last line: the last event's uses.
+    key(&mut a, KeyCode::End);
+    let end = screen(&mut a, 80, 24);
+    assert!(end.contains("uses=3/∞"), "{end}");
+    ch(&mut a, 'g');
+    assert_eq!(screen(&mut a, 80, 24), top);
+    for _ in 0..20 {
+        key(&mut a, KeyCode::PageDown);
+    }
+    assert_eq!(screen(&mut a, 80, 24), end);
+    // An event's wrapped rows start under its first row's text, after the time and action.
+    let lines: Vec<Vec<char>> = end.lines().map(|l| l.chars().collect()).collect();
+    let first = lines
+        .iter()
+        .position(|l| l.iter().collect::<String>().contains("redeemed"))
+        .unwrap_or_else(|| panic!("{end}"));
+    let text_col = "  2026-11-25 15:21:00 redeemed       ".chars().count();
+    assert_eq!(lines[first][text_col - 1], ' ', "{end}");
+    assert_ne!(lines[first][text_col], ' ', "{end}");
+    let next = &lines[first + 1];
+    assert!(
+        next[..text_col].iter().all(|c| *c == ' ') && next[text_col] != ' ',
+        "{end}"
+    );
+}
