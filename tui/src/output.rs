@@ -7,7 +7,6 @@ use gatepass_protocol::{AuditEvent, Host, Timestamp, Token};
 /// Prints rows under a header, each column as wide as its widest cell (in characters).
 pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     // Columns a terminal gives the text: wide (CJK) characters take two, joiners none.
-    let width = |s: &str| ratatui::text::Span::raw(s).width();
     let mut widths: Vec<usize> = header.iter().map(|h| width(h)).collect();
     for r in rows {
         for (i, c) in r.iter().enumerate() {
@@ -88,14 +87,37 @@ pub fn when(t: Option<Timestamp>, now: Timestamp, none: &str) -> String {
     }
 }
 
-fn short(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_owned()
-    } else {
-        let mut t: String = s.chars().take(max - 1).collect();
-        t.push('…');
-        t
+/// The columns a terminal gives `s`: wide (CJK) characters take two, combining marks none.
+pub fn width(s: &str) -> usize {
+    unicode_width::UnicodeWidthStr::width(s)
+}
+
+/// `s` cut to at most `max` terminal columns, the cut marked with "…".
+pub fn elide(s: &str, max: usize) -> String {
+    if width(s) <= max {
+        return s.to_owned();
     }
+    let room = max.saturating_sub(1);
+    let mut used = 0;
+    let mut out = String::new();
+    for c in s.chars() {
+        let w = unicode_width::UnicodeWidthChar::width(c).unwrap_or(0);
+        if used + w > room {
+            break;
+        }
+        used += w;
+        out.push(c);
+    }
+    if max > 0 {
+        out.push('…');
+    }
+    out
+}
+
+/// A name as messages quote it ([`quoted`]), cut to 32 columns so the rest of a one-line
+/// message still shows.
+pub fn name(s: &str) -> String {
+    quoted(&elide(s, 32))
 }
 
 pub fn uses(t: &Token) -> String {
@@ -140,7 +162,7 @@ pub fn token_row(t: &Token, now: Timestamp) -> Vec<String> {
         t.group.clone().unwrap_or_else(|| "-".into()),
         t.owner.clone(),
         when(t.expires_at, now, "never"),
-        short(&t.description, 40),
+        elide(&t.description, 40),
     ]
 }
 
@@ -368,8 +390,15 @@ mod tests {
     }
 
     #[test]
-    fn long_descriptions_are_shortened_with_an_ellipsis() {
-        assert_eq!(short("abcdef", 4), "abc…");
-        assert_eq!(short("abc", 4), "abc");
+    fn long_text_is_shortened_by_terminal_columns_with_an_ellipsis() {
+        assert_eq!(elide("abcdef", 4), "abc…");
+        assert_eq!(elide("abc", 4), "abc");
+        // Two columns a character: 東京 is 4 columns, and a cut never splits one.
+        assert_eq!(elide("東京データ", 6), "東京…");
+        assert_eq!(elide("東京データ", 5), "東京…");
+        assert_eq!(elide("東京データ", 10), "東京データ");
+        assert_eq!(elide("abc", 0), "");
+        assert_eq!(name("a\"b"), r#""a\"b""#);
+        assert_eq!(width(&name(&"x".repeat(80))), 34);
     }
 }

@@ -17,6 +17,7 @@ use super::form::{CreateForm, Field, FormOutcome};
 use super::keymap::{self, Action, Ctx, View};
 use super::table::{Row, StatusFilter, Table, status_word};
 use super::theme::Theme;
+use crate::output;
 
 /// Below this the console shows a "terminal too small" notice instead of a broken layout.
 pub const MIN_WIDTH: u16 = 60;
@@ -543,7 +544,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             {
                 app.modal = None;
             }
-            app.flash = flash(Level::Ok, format!("{what} {:?}.", token.name));
+            app.flash = flash(Level::Ok, format!("{what} {}.", output::name(&token.name)));
             app.tokens.upsert(*token);
             Vec::new()
         }
@@ -569,7 +570,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 ConfirmKind::DeleteApiToken => "Deleted API token",
                 _ => "Deleted",
             };
-            app.flash = flash(Level::Ok, format!("{what} {name:?}."));
+            app.flash = flash(Level::Ok, format!("{what} {}.", output::name(&name)));
             Vec::new()
         }
         Msg::ActionFailed { what, error } => {
@@ -654,7 +655,7 @@ fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
                     app.modal = None;
                     app.flash = flash(
                         Level::Info,
-                        format!("{:?} was deleted.", name.unwrap_or_default()),
+                        format!("{} was deleted.", output::name(&name.unwrap_or_default())),
                     );
                 }
             }
@@ -958,16 +959,19 @@ fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
             if t.status == TokenStatus::Revoked {
                 app.flash = flash(
                     Level::Error,
-                    format!("{:?} is revoked: it cannot be enabled again.", t.name),
+                    format!(
+                        "{} is revoked: it cannot be enabled again.",
+                        output::name(&t.name)
+                    ),
                 );
                 return Vec::new();
             }
             app.flash = flash(
                 Level::Info,
                 format!(
-                    "{} {:?}…",
+                    "{} {}…",
                     if t.disabled { "Enabling" } else { "Disabling" },
-                    t.name
+                    output::name(&t.name)
                 ),
             );
             vec![Cmd::SetDisabled {
@@ -976,7 +980,10 @@ fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
             }]
         }
         Action::Revoke if t.status == TokenStatus::Revoked => {
-            app.flash = flash(Level::Info, format!("{:?} is already revoked.", t.name));
+            app.flash = flash(
+                Level::Info,
+                format!("{} is already revoked.", output::name(&t.name)),
+            );
             Vec::new()
         }
         Action::Revoke | Action::Delete => {
@@ -1173,7 +1180,10 @@ fn reveal_key(app: &mut App, action: Option<Action>) -> Vec<Cmd> {
             app.modal = None;
             app.flash = flash(
                 Level::Ok,
-                format!("Created {name:?}. Its token is gone from this console."),
+                format!(
+                    "Created {}. Its token is gone from this console.",
+                    output::name(&name)
+                ),
             );
             vec![Cmd::ClearScreen]
         }

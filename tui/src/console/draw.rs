@@ -20,6 +20,7 @@ use super::table::{Row, StatusFilter, Table, status_word};
 use super::theme::Theme;
 use super::timefmt;
 use crate::output;
+use crate::output::elide;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
 /// Draws the whole screen.
@@ -114,7 +115,7 @@ fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App) {
         Span::raw(format!("{who}{ro} ")),
         Span::styled(format!("{dot} {state} "), style),
     ];
-    render_lr(f, area, left, right, th.header_bar());
+    render_lr(f, area, left, right, th.header_bar(), usize::MAX);
 }
 
 fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
@@ -164,12 +165,14 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
             th.warn(),
         ));
     }
+    // The count and the sort always show; the rest gives way to the right side if it must.
+    let keep: usize = left.iter().take(2).map(Span::width).sum();
     let where_ = match (&app.started, &app.conn) {
         (_, Conn::Lost(e)) => {
-            // The reason is shortened to the room there is; "retrying" and the count on the
-            // left always show.
+            // The reason is shortened to the room there is; "retrying", and the count and
+            // sort on the left, always show.
             let frame = "daemon unreachable (); retrying ".chars().count();
-            let room = usize::from(area.width).saturating_sub(frame + INFO_LEFT_MIN);
+            let room = usize::from(area.width).saturating_sub(frame + keep + 2);
             let reason = elide(e, room);
             Span::styled(
                 format!("daemon unreachable ({reason}); retrying "),
@@ -179,33 +182,7 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
         (Some(s), _) => Span::styled(format!("{s} "), th.warn()),
         (None, _) => Span::styled(format!("{} ", app.endpoint), th.dim()),
     };
-    render_lr(f, area, left, vec![where_], Style::new());
-}
-
-/// Columns the info line keeps for its left side (the count) when the right side is long.
-const INFO_LEFT_MIN: usize = 16;
-
-/// `s` cut to at most `max` terminal columns, the cut marked with "…" (wide characters count
-/// two columns, combining marks none).
-fn elide(s: &str, max: usize) -> String {
-    if s.width() <= max {
-        return s.to_owned();
-    }
-    let room = max.saturating_sub(1);
-    let mut used = 0;
-    let mut out = String::new();
-    for c in s.chars() {
-        let w = c.width().unwrap_or(0);
-        if used + w > room {
-            break;
-        }
-        used += w;
-        out.push(c);
-    }
-    if max > 0 {
-        out.push('…');
-    }
-    out
+    render_lr(f, area, left, vec![where_], Style::new(), keep);
 }
 
 /// `s` cut (with "…") or padded with spaces to exactly `cols` terminal columns.
@@ -227,14 +204,25 @@ fn column_widths(width: u16, widths: &[Constraint]) -> Vec<usize> {
         .collect()
 }
 
-/// One line with `left` flush left and `right` flush right (right wins when space is short).
-fn render_lr(f: &mut Frame<'_>, area: Rect, left: Vec<Span<'_>>, right: Vec<Span<'_>>, bg: Style) {
-    // Two columns more than the right side needs: the left side never runs into it.
-    let rw: usize = right
-        .iter()
-        .map(|s| s.content.chars().count())
-        .sum::<usize>()
-        + 2;
+/// One line with `left` flush left and `right` flush right. When both do not fit, the right
+/// side gives way down to the first `keep_left` columns of the left; whatever is cut, on
+/// either side, ends in "…".
+fn render_lr(
+    f: &mut Frame<'_>,
+    area: Rect,
+    left: Vec<Span<'_>>,
+    right: Vec<Span<'_>>,
+    bg: Style,
+    keep_left: usize,
+) {
+    let total = usize::from(area.width);
+    let spans_width = |spans: &[Span<'_>]| spans.iter().map(Span::width).sum::<usize>();
+    let (lw, rw) = (spans_width(&left), spans_width(&right));
+    // Two columns between the sides, so the left never runs into the right.
+    let right_room = total.saturating_sub(lw.min(keep_left) + 2);
+    let right = elide_spans(right, right_room.max(total.saturating_sub(lw + 2)));
+    let rw = rw.min(spans_width(&right)) + 2;
+    let left = elide_spans(left, total.saturating_sub(rw));
     let rw = (rw as u16).min(area.width);
     let [l, r] = Layout::horizontal([Constraint::Fill(1), Constraint::Length(rw)]).areas(area);
     f.render_widget(Paragraph::new(Line::from(left)).style(bg), l);
@@ -244,6 +232,30 @@ fn render_lr(f: &mut Frame<'_>, area: Rect, left: Vec<Span<'_>>, right: Vec<Span
             .style(bg),
         r,
     );
+}
+
+/// `spans` cut to `cols` terminal columns, the cut marked with "…" (styles kept).
+fn elide_spans(spans: Vec<Span<'_>>, cols: usize) -> Vec<Span<'_>> {
+    let mut used = 0;
+    let mut out = Vec::with_capacity(spans.len());
+    for s in spans {
+        let w = s.width();
+        if used + w <= cols {
+            used += w;
+            out.push(s);
+            continue;
+        }
+        let cut = elide(&s.content, cols - used);
+        if !cut.is_empty() {
+            out.push(Span::styled(cut, s.style));
+        } else if let Some(last) = out.pop() {
+            // No room left for the mark in this span: it goes at the end of the one before.
+            let room = last.width();
+            out.push(Span::styled(elide(&last.content, room), last.style));
+        }
+        break;
+    }
+    out
 }
 
 fn token_widths(width: u16) -> Vec<Constraint> {
@@ -442,6 +454,12 @@ fn flash_line(flash: &Flash, th: Theme) -> Line<'static> {
     Line::styled(format!(" {}", flash.text), style)
 }
 
+/// A message on the footer's one line: cut with "…" if it must be.
+fn flash_fitted(flash: &Flash, th: Theme, width: u16) -> Line<'static> {
+    let line = flash_line(flash, th);
+    Line::from(elide_spans(line.spans, usize::from(width))).style(line.style)
+}
+
 fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
     let th = app.theme;
     if let Some(input) = &app.filter_input {
@@ -466,7 +484,7 @@ fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
     if matches!(app.modal, None | Some(Modal::Detail(_)))
         && let Some(fl) = &app.flash
     {
-        f.render_widget(Paragraph::new(flash_line(fl, th)), area);
+        f.render_widget(Paragraph::new(flash_fitted(fl, th, area.width)), area);
         return;
     }
     if let Some(Modal::Record { .. }) = &app.modal {

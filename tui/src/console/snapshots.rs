@@ -814,3 +814,52 @@ fn details_scroll_to_their_last_wrapped_line_and_keep_long_hostnames_on_one_row(
         "{end}"
     );
 }
+
+#[test]
+fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
+    let mut a = app();
+    a.started = Some(format!(
+        "started a local daemon (pid 4242, data {})",
+        "/home/operator/.local/share/gatepass".repeat(2)
+    ));
+    let s = screen(&mut a, 80, 24);
+    let info = s.lines().nth(1).unwrap_or_default();
+    // The count and the sort show whole; the right side gives way, and says it was cut.
+    assert!(info.starts_with(" 6 tokens · sort NAME ▲  "), "{info:?}");
+    assert!(info.ends_with('…'), "{info:?}");
+    assert_eq!(info.chars().count(), 80, "{info:?}");
+    // A message naming a long token: the name is cut, so the message's end still shows.
+    let mut t = super::fixtures::token("x", 0);
+    t.name = "production-eu-west-primary-replica-nodes-rollout-2026-11".into();
+    update(
+        &mut a,
+        Msg::TokenChanged {
+            token: Box::new(t),
+            what: "Disabled".into(),
+        },
+    );
+    let s = screen(&mut a, 80, 24);
+    let footer = s.lines().last().unwrap_or_default();
+    assert_eq!(
+        footer, " Disabled \"production-eu-west-primary-repl…\".",
+        "{s}"
+    );
+    // A message longer than the line ends in "…".
+    update(
+        &mut a,
+        Msg::ActionFailed {
+            what: "Revoke".into(),
+            error: "the daemon answered something this console cannot read: ".repeat(2),
+        },
+    );
+    let s = screen(&mut a, 80, 24);
+    let footer = s.lines().last().unwrap_or_default();
+    assert!(
+        footer.starts_with(" Revoke failed: the daemon"),
+        "{footer:?}"
+    );
+    assert!(
+        footer.ends_with('…') && footer.chars().count() == 80,
+        "{footer:?}"
+    );
+}
