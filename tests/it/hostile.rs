@@ -295,13 +295,14 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
     let d = Daemon::start();
     d.mint(&["--name", "taken"]);
     let long = "n".repeat(65);
+    let long_text = "d".repeat(513);
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
         (
             vec!["tokens", "create", "--name", ""],
-            1,
-            "name is required",
+            2,
+            "--name is required",
         ),
-        (vec!["tokens", "create", "--name", &long], 1, "at most 64"),
+        (vec!["tokens", "create", "--name", &long], 2, "at most 64"),
         (
             vec!["tokens", "create", "--name", "taken"],
             1,
@@ -331,8 +332,8 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
         ),
         (
             vec!["tokens", "create", "--name", "x", "--ttl", "0"],
-            1,
-            "at least 1 second",
+            2,
+            "--ttl: must be at least 1 second",
         ),
         (
             vec![
@@ -355,7 +356,7 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
                 "--expires",
                 "2001-01-01T00:00:00Z",
             ],
-            1,
+            2,
             "not in the future",
         ),
         (
@@ -405,6 +406,39 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
             "--label",
         ),
         (vec!["apitokens", "delete", ""], 2, "<ID_OR_NAME>"),
+        // The daemon's rules, checked before anything is sent: usage errors.
+        (
+            vec![
+                "tokens",
+                "create",
+                "--name",
+                "x",
+                "--description",
+                &long_text,
+            ],
+            2,
+            "--description is 513 characters long",
+        ),
+        (
+            vec!["tokens", "create", "--name", "x", "--group", " web"],
+            2,
+            "--group starts or ends with a space",
+        ),
+        (
+            vec!["tokens", "create", "--name", "x", "--ttl", "0s"],
+            2,
+            "--ttl: must be at least 1 second",
+        ),
+        (
+            vec!["apitokens", "create", "--name", ""],
+            2,
+            "--name is required",
+        ),
+        (
+            vec!["apitokens", "create", "--name", "ci", "--ttl", "0"],
+            2,
+            "--ttl: must be at least 1 second",
+        ),
     ];
     for (args, exit, needle) in cases {
         let out = d.cli(&args);

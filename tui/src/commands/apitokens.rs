@@ -3,7 +3,6 @@
 use std::process::ExitCode;
 
 use gatepass_protocol::client::Client;
-use gatepass_protocol::types::DurationValue;
 use gatepass_protocol::{CreateApiTokenRequest, Timestamp};
 
 use super::print_json;
@@ -49,13 +48,8 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
             remark,
             json,
         } => {
-            let ttl = match ttl {
-                Some(t) => Some(DurationValue(
-                    gatepass_protocol::duration::parse_duration(&t)
-                        .map_err(|e| UsageError(format!("--ttl: {e}")))?,
-                )),
-                None => None,
-            };
+            gatepassd::model::validate_name("--name", &name).map_err(UsageError)?;
+            let ttl = ttl.as_deref().map(super::tokens::lifetime).transpose()?;
             let expires_at = match expires {
                 Some(t) => {
                     Some(Timestamp::parse(&t).map_err(|e| UsageError(format!("--expires: {e}")))?)

@@ -204,6 +204,15 @@ fn parse_labels(list: &[String]) -> Result<BTreeMap<String, String>> {
     Ok(labels)
 }
 
+/// A `--ttl`: a duration of at least one second.
+pub(super) fn lifetime(t: &str) -> Result<DurationValue> {
+    match gatepass_protocol::duration::parse_duration(t) {
+        Ok(0) => Err(usage("--ttl: must be at least 1 second")),
+        Ok(secs) => Ok(DurationValue(secs)),
+        Err(e) => Err(usage(format!("--ttl: {e}"))),
+    }
+}
+
 /// What `tokens create --json` prints.
 #[derive(Serialize)]
 struct Created<'a> {
@@ -212,17 +221,28 @@ struct Created<'a> {
 }
 
 async fn create(client: &Client, a: CreateArgs) -> Result<()> {
-    let ttl = match &a.ttl {
-        Some(t) => Some(DurationValue(
-            gatepass_protocol::duration::parse_duration(t)
-                .map_err(|e| usage(format!("--ttl: {e}")))?,
-        )),
-        None => None,
-    };
+    // The daemon's own rules, checked here so a bad flag is a usage error (exit 2); what only
+    // the daemon knows (a name taken, its lifetime cap) it still says itself.
+    use gatepassd::model;
+    model::validate_name("--name", &a.name).map_err(usage)?;
+    model::validate_description(a.description.as_deref().unwrap_or(""))
+        .map_err(|e| usage(format!("--{e}")))?;
+    if let Some(g) = &a.group {
+        model::validate_name("--group", g).map_err(usage)?;
+    }
+    if let Some(o) = &a.owner {
+        model::validate_name("--owner", o).map_err(usage)?;
+    }
+    let ttl = a.ttl.as_deref().map(lifetime).transpose()?;
     let expires_at = match &a.expires {
         Some(t) => Some(Timestamp::parse(t).map_err(|e| usage(format!("--expires: {e}")))?),
         None => None,
     };
+    if let Some(at) = expires_at
+        && at <= Timestamp::now()
+    {
+        return Err(usage(format!("--expires: {at} is not in the future")));
+    }
     let not_before = match &a.not_before {
         Some(t) => Some(Timestamp::parse(t).map_err(|e| usage(format!("--not-before: {e}")))?),
         None => None,

@@ -237,7 +237,11 @@ pub enum Cmd {
     LoadDetail {
         id: String,
     },
-    Copy(Zeroizing<String>),
+    /// Copies `text`; `what` names it in the message that says how ("the token").
+    Copy {
+        text: Zeroizing<String>,
+        what: &'static str,
+    },
     WriteSecret {
         name: String,
         secret: Zeroizing<String>,
@@ -250,7 +254,7 @@ pub enum Cmd {
 impl std::fmt::Debug for Cmd {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Cmd::Copy(_) => f.write_str("Copy(<secret>)"),
+            Cmd::Copy { what, .. } => write!(f, "Copy({what}: <secret>)"),
             Cmd::WriteSecret { name, .. } => write!(f, "WriteSecret({name:?}, <secret>)"),
             Cmd::Reload => f.write_str("Reload"),
             Cmd::Create(r) => write!(f, "Create({:?})", r.name),
@@ -1163,11 +1167,17 @@ fn reveal_key(app: &mut App, action: Option<Action>) -> Vec<Cmd> {
     match action {
         Some(Action::Copy) => {
             r.note = flash(Level::Info, "Copying…");
-            vec![Cmd::Copy(r.secret.clone())]
+            vec![Cmd::Copy {
+                text: r.secret.clone(),
+                what: "the token",
+            }]
         }
         Some(Action::CopyCommand) => {
             r.note = flash(Level::Info, "Copying the host command…");
-            vec![Cmd::Copy(Zeroizing::new(r.join_command.clone()))]
+            vec![Cmd::Copy {
+                text: Zeroizing::new(r.join_command.clone()),
+                what: "the host command",
+            }]
         }
         Some(Action::WriteFile) => vec![Cmd::WriteSecret {
             name: r.name.clone(),

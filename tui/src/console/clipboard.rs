@@ -82,46 +82,49 @@ pub enum CopyResult {
 }
 
 impl CopyResult {
-    /// The sentence the reveal shows.
-    pub fn message(&self, tmux: bool) -> String {
+    /// The sentence the reveal shows; `what` names what was copied ("the token").
+    pub fn message(&self, tmux: bool, what: &str) -> String {
         match self {
             CopyResult::Local => "Copied to the system clipboard.".to_owned(),
             CopyResult::Osc52 { why } => {
                 let tmux_note = if tmux {
-                    " (through tmux: it needs `set -g set-clipboard on`)"
+                    " (through tmux: it needs `set -g set-clipboard on` or `set -g \
+                     allow-passthrough on`)"
                 } else {
                     ""
                 };
                 format!(
                     "Sent to the terminal via OSC 52{tmux_note} ({why}); whether it reached your \
                      clipboard depends on the terminal allowing it. If pasting fails, select \
-                     the token with the mouse."
+                     {what} with the mouse."
                 )
             }
-            CopyResult::Off => "Copying is off (--clipboard off): select the token with the \
-                                mouse, or press w to write it to a file."
-                .to_owned(),
+            CopyResult::Off => format!(
+                "Copying is off (--clipboard off): select {what} with the mouse, or press w to \
+                 write the token to a file."
+            ),
             CopyResult::Failed(e) => format!(
-                "Not copied: {e}. Select the token with the mouse, or press w to write it to a \
-                 file."
+                "Not copied: {e}. Select {what} with the mouse, or press w to write the token to \
+                 a file."
             ),
         }
     }
 }
 
-/// The OSC 52 sequence that asks the terminal to put `text` in the clipboard; inside tmux it
-/// is wrapped in tmux's passthrough so it reaches the outer terminal.
+/// The OSC 52 sequence that asks the terminal to put `text` in the clipboard. Inside tmux it
+/// goes twice: as it is, for tmux itself (`set-clipboard on`: tmux keeps it and passes it on to
+/// the outer terminal), and wrapped in tmux's passthrough, straight to the outer terminal
+/// (`allow-passthrough on`); either setting is enough.
 pub fn osc52(text: &str, tmux: bool) -> Zeroizing<Vec<u8>> {
     let b64 = Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(text));
-    let mut out = Zeroizing::new(Vec::with_capacity(b64.len() + 24));
+    let mut out = Zeroizing::new(Vec::with_capacity(2 * b64.len() + 32));
+    out.extend_from_slice(b"\x1b]52;c;");
+    out.extend_from_slice(b64.as_bytes());
+    out.extend_from_slice(b"\x07");
     if tmux {
         out.extend_from_slice(b"\x1bPtmux;\x1b\x1b]52;c;");
         out.extend_from_slice(b64.as_bytes());
         out.extend_from_slice(b"\x07\x1b\\");
-    } else {
-        out.extend_from_slice(b"\x1b]52;c;");
-        out.extend_from_slice(b64.as_bytes());
-        out.extend_from_slice(b"\x07");
     }
     out
 }
@@ -278,7 +281,7 @@ mod tests {
         let env = ClipEnv::default();
         let r = copy(T, ClipboardMode::Auto, env, &Works, &mut out);
         assert_eq!(out, format!("\x1b]52;c;{}\x07", b64()).into_bytes());
-        let msg = r.message(false);
+        let msg = r.message(false, "the token");
         assert!(msg.starts_with("Sent to the terminal via OSC 52"), "{msg}");
         assert!(msg.contains("no display"), "{msg}");
         assert!(!msg.contains("Copied"), "{msg}");
@@ -293,11 +296,24 @@ mod tests {
             display: true,
         };
         let r = copy(T, ClipboardMode::Auto, env, &Works, &mut out);
+        // For tmux itself, then passed through to the outer terminal.
         assert_eq!(
             out,
-            format!("\x1bPtmux;\x1b\x1b]52;c;{}\x07\x1b\\", b64()).into_bytes()
+            format!(
+                "\x1b]52;c;{0}\x07\x1bPtmux;\x1b\x1b]52;c;{0}\x07\x1b\\",
+                b64()
+            )
+            .into_bytes()
         );
-        assert!(r.message(true).contains("set-clipboard"));
+        let msg = r.message(true, "the host command");
+        assert!(
+            msg.contains("set-clipboard on") && msg.contains("allow-passthrough on"),
+            "{msg}"
+        );
+        assert!(
+            msg.ends_with("select the host command with the mouse."),
+            "{msg}"
+        );
     }
 
     #[test]

@@ -336,7 +336,7 @@ fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode
             let audit = client.audit(&q).await.map_err(|e| e.to_string());
             Msg::DetailLoaded { id, hosts, audit }
         }),
-        Cmd::Copy(secret) => {
+        Cmd::Copy { text: secret, what } => {
             let clip = Arc::clone(clip);
             tokio::task::spawn_blocking(move || {
                 let env = ClipEnv::from_env();
@@ -346,7 +346,7 @@ fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode
                 if !osc.is_empty() {
                     let _ = tx.send(Inbox::Terminal(osc));
                 }
-                send(&tx, Msg::Copied(result.message(env.tmux)));
+                send(&tx, Msg::Copied(result.message(env.tmux, what)));
             });
         }
         Cmd::WriteSecret { name, secret } => {
