@@ -783,6 +783,17 @@ fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
             )),
             Rect::new(inner.x, y, label_w, 1),
         );
+        // A text field takes the whole row (a 64-character name shows whole at 80 columns)
+        // unless it has an error to show beside it.
+        let wide = matches!(
+            fl,
+            Field::Name | Field::Description | Field::Group | Field::Labels | Field::Owner
+        ) && err_of(fl).is_none();
+        let input_w = if wide {
+            inner.width.saturating_sub(label_w)
+        } else {
+            input_w
+        };
         let field_area = Rect::new(inner.x + label_w, y, input_w, 1);
         let rest = Rect::new(
             inner.x + label_w + input_w + 1,
@@ -1000,7 +1011,9 @@ fn confirm_text(c: &Confirm) -> (String, String) {
 
 fn draw_confirm(f: &mut Frame<'_>, area: Rect, app: &App, c: &Confirm) {
     let th = app.theme;
-    let r = centered(area, 64, 12);
+    // Wide enough, with a name to type, for the longest name (64) and the cursor after it.
+    let w = if c.typed.is_some() { 72 } else { 64 };
+    let r = centered(area, w, 12);
     let inner = popup(
         f,
         r,
@@ -1020,7 +1033,7 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, app: &App, c: &Confirm) {
         t.set_style(th.selected().remove_modifier(Modifier::BOLD));
         f.render_widget(
             &t,
-            Rect::new(inner.x + 2, y, inner.width.saturating_sub(4).min(40), 1),
+            Rect::new(inner.x + 2, y, inner.width.saturating_sub(4), 1),
         );
     }
     let cancel_style = if c.on_action {

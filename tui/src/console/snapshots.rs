@@ -863,3 +863,22 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
         "{footer:?}"
     );
 }
+
+#[test]
+fn a_name_of_the_longest_allowed_length_shows_whole_where_it_is_typed() {
+    let name = format!(
+        "{}-rollout",
+        "production-eu-west-primary-replica-nodes".repeat(2)
+    );
+    let name: String = name.chars().take(64).collect();
+    // In the create form, at the smallest size.
+    let mut a = app();
+    ch(&mut a, 'n');
+    typed(&mut a, &name);
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains(&name), "{s}");
+    // In the delete dialog that asks for the name to be typed.
+    let a = &mut typed_delete(&name);
+    let s = screen(a, 80, 24);
+    assert!(s.contains(&name), "{s}");
+}
