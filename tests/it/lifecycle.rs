@@ -137,9 +137,10 @@ async fn token_lifecycle_through_cli_and_https() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(err.contains("another token's id"), "{err}");
-    // No name may take that form, so none can stand in for another token.
+    // No name may take that form, so none can stand in for another token (a rule the CLI
+    // checks itself: a usage error).
     let out = d.cli(&["tokens", "create", "--name", &shown]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(err.contains("the form tokens are shown in"), "{err}");
     // A whole token pasted in finds its token by id, and is never echoed back.
