@@ -704,14 +704,7 @@ impl SortColumn {
         fn ts(t: Timestamp) -> u128 {
             u128::from((t.0 as u64) ^ (1 << 63))
         }
-        /// The first 16 bytes, big-endian, padded with zeros: where two of these differ, the
-        /// texts compare the same way.
-        fn text(s: &str) -> u128 {
-            let mut b = [0u8; 16];
-            let n = s.len().min(16);
-            b[..n].copy_from_slice(&s.as_bytes()[..n]);
-            u128::from_be_bytes(b)
-        }
+        use crate::text::text_prefix as text;
         let (primary, whole) = match self {
             SortColumn::Name => (0, true),
             SortColumn::Status => (k.status as u128, true),
@@ -740,14 +733,18 @@ impl SortColumn {
 
     /// [`SortColumn::compare`] on borrowed keys.
     pub fn compare_keys(self, a: &TokenKeys<'_>, b: &TokenKeys<'_>) -> std::cmp::Ordering {
+        use crate::text::text_order;
         use std::cmp::Ordering;
         let primary = match self {
             SortColumn::Name => Ordering::Equal,
             SortColumn::Status => a.status.cmp(&b.status),
             SortColumn::Uses => a.uses.cmp(&b.uses).then(a.max_uses.cmp(&b.max_uses)),
             SortColumn::LastUsed => a.last_used_at.cmp(&b.last_used_at),
-            SortColumn::Group => a.group.cmp(&b.group),
-            SortColumn::Owner => a.owner.cmp(b.owner),
+            SortColumn::Group => match (a.group, b.group) {
+                (Some(x), Some(y)) => text_order(x, y),
+                (x, y) => x.is_some().cmp(&y.is_some()),
+            },
+            SortColumn::Owner => text_order(a.owner, b.owner),
             // No expiry sorts after every date.
             SortColumn::Expires => match (a.expires_at, b.expires_at) {
                 (Some(x), Some(y)) => x.cmp(&y),
@@ -756,10 +753,10 @@ impl SortColumn {
                 (None, None) => Ordering::Equal,
             },
             SortColumn::Created => a.created_at.cmp(&b.created_at),
-            SortColumn::Description => a.description.cmp(b.description),
+            SortColumn::Description => text_order(a.description, b.description),
         };
         primary
-            .then_with(|| a.name.cmp(b.name))
+            .then_with(|| text_order(a.name, b.name))
             .then_with(|| a.id.cmp(b.id))
     }
 }
@@ -819,10 +816,13 @@ mod tests {
         use super::super::*;
 
         /// Texts that share long prefixes, hold NULs, or end where another goes on.
-        const TEXTS: [&str; 10] = [
+        const TEXTS: [&str; 13] = [
             "",
             "a",
+            "A",
             "b",
+            "Zulu",
+            "aaaaaaaaaaaaaaaA",
             "a\0",
             "aaaaaaaaaaaaaaa",
             "aaaaaaaaaaaaaaaa",

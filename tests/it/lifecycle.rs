@@ -448,3 +448,48 @@ async fn a_reader_that_stops_early_is_not_an_error() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Names sort as people read them: `alpha-lower` before `Zulu-upper` (byte order put every
+/// capital first), the same in the table, JSON and the binary list the console reads.
+#[tokio::test]
+async fn lists_sort_names_without_regard_to_case() {
+    let d = Daemon::start();
+    for (name, owner) in [
+        ("Zulu-upper", "Bob"),
+        ("alpha-lower", "carol"),
+        ("Beta", "alice"),
+    ] {
+        d.mint(&["--name", name, "--owner", owner]);
+    }
+    let json = |args: &[&str]| -> Vec<String> {
+        let mut all = vec!["tokens", "list", "--json"];
+        all.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&d.cli_ok(&all)).unwrap();
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        json(&["--sort", "name"]),
+        ["alpha-lower", "Beta", "Zulu-upper"]
+    );
+    assert_eq!(
+        json(&["--sort", "name", "--desc"]),
+        ["Zulu-upper", "Beta", "alpha-lower"]
+    );
+    // By owner: alice, Bob, carol.
+    assert_eq!(
+        json(&["--sort", "owner"]),
+        ["Beta", "Zulu-upper", "alpha-lower"]
+    );
+    // The table (read from the binary list) in the same order.
+    let table = d.cli_ok(&["tokens", "list", "--sort", "name"]);
+    let rows: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(rows, ["alpha-lower", "Beta", "Zulu-upper"], "{table}");
+}

@@ -882,3 +882,20 @@ fn a_name_of_the_longest_allowed_length_shows_whole_where_it_is_typed() {
     let s = screen(a, 80, 24);
     assert!(s.contains(&name), "{s}");
 }
+
+#[test]
+fn names_sort_without_regard_to_case_as_the_daemon_lists_them() {
+    let mut a = app();
+    let list = ["Zulu-upper", "alpha-lower", "Beta"]
+        .map(|n| super::fixtures::token(n, 0))
+        .to_vec();
+    update(&mut a, Msg::Tokens(list));
+    let s = screen(&mut a, 80, 24);
+    let rows: Vec<&str> = s
+        .lines()
+        .skip(3)
+        .filter_map(|l| l.split_whitespace().next())
+        .take(3)
+        .collect();
+    assert_eq!(rows, ["alpha-lower", "Beta", "Zulu-upper"], "{s}");
+}

@@ -6,32 +6,46 @@ use std::cell::Cell;
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
+use gatepass_protocol::text::{text_order, text_prefix};
 use gatepass_protocol::{ApiToken, AuditEvent, Host, Timestamp, Token, TokenStatus};
 
 use super::timefmt;
 use crate::output;
 
-/// A sort key: one column's value, cheap to compare (no row is touched while sorting).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+/// A sort key: one column's value, cheap to compare (no row is touched while sorting). Texts
+/// sort as the daemon's lists do ([`text_order`]: A–Z as a–z).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey<'a> {
     Int(i64),
     Str(&'a str),
 }
 
+impl Ord for SortKey<'_> {
+    fn cmp(&self, other: &Self) -> Ordering {
+        match (self, other) {
+            (SortKey::Int(a), SortKey::Int(b)) => a.cmp(b),
+            (SortKey::Str(a), SortKey::Str(b)) => text_order(a, b),
+            (SortKey::Int(_), SortKey::Str(_)) => Ordering::Less,
+            (SortKey::Str(_), SortKey::Int(_)) => Ordering::Greater,
+        }
+    }
+}
+
+impl PartialOrd for SortKey<'_> {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
 impl SortKey<'_> {
     /// A pair ordered as the key is (an equal pair says nothing): the variant, then the integer
-    /// or a string's first 16 bytes. Sorting on it first settles most comparisons without
-    /// reading the strings, which lie all over the heap.
+    /// or a string's first 16 bytes as [`text_order`] sees them. Sorting on it first settles
+    /// most comparisons without reading the strings, which lie all over the heap.
     fn prefix(&self) -> (u8, u128) {
         match self {
             // Flipping the sign bit maps i64 order onto u64 order.
             SortKey::Int(n) => (0, u128::from((*n as u64) ^ (1 << 63))),
-            SortKey::Str(s) => {
-                let mut b = [0u8; 16];
-                let n = s.len().min(16);
-                b[..n].copy_from_slice(&s.as_bytes()[..n]);
-                (1, u128::from_be_bytes(b))
-            }
+            SortKey::Str(s) => (1, text_prefix(s)),
         }
     }
 }
@@ -529,9 +543,7 @@ impl Row for Token {
     }
 
     fn tiebreak(&self, other: &Self) -> Ordering {
-        self.name
-            .cmp(&other.name)
-            .then_with(|| self.id.cmp(&other.id))
+        text_order(&self.name, &other.name).then_with(|| self.id.cmp(&other.id))
     }
 
     fn haystack(&self) -> String {
@@ -732,9 +744,14 @@ mod tests {
             "",
             "\0",
             "a",
+            "A",
             "a\0",
             "ab",
+            "Ab",
+            "B",
+            "Zulu",
             "bench-00001",
+            "BENCH-00001",
             "bench-000010",
             "bench-00002",
             "bench-1234567890123",
