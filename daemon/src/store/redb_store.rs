@@ -1473,6 +1473,21 @@ impl Store for RedbStore {
             if let Some(g) = &token.group {
                 details.insert("group".to_string(), g.clone());
             }
+            // What the token hands its hosts, and where and from when it may be redeemed.
+            if !token.labels.is_empty() {
+                let labels: Vec<String> = token
+                    .labels
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect();
+                details.insert("labels".to_string(), labels.join(", "));
+            }
+            if !token.allowed_cidrs.is_empty() {
+                details.insert("allowed_cidrs".to_string(), token.allowed_cidrs.join(", "));
+            }
+            if let Some(nb) = token.not_before {
+                details.insert("not_before".to_string(), nb.to_rfc3339());
+            }
             b.audit(AuditDraft {
                 at: token.created_at,
                 actor: token.created_by.clone(),
@@ -2195,6 +2210,36 @@ mod tests {
         ev.details.insert("forged".into(), "yes".into());
         s.tamper_audit(3, Some(ev)).unwrap();
         assert!(s.verify_audit().unwrap().first_bad.is_some());
+    }
+
+    #[test]
+    fn the_created_event_says_what_the_token_grants() {
+        let (_d, s) = store_with_events(0);
+        let mut t = token_record(1);
+        t.labels.insert("plan".into(), "gold".into());
+        t.labels.insert("env".into(), "prod".into());
+        t.allowed_cidrs = vec!["10.0.0.0/8".into(), "192.168.1.0/24".into()];
+        t.not_before = Some(Timestamp(1_800_000_000));
+        s.create_token(t.clone()).unwrap();
+        let ev = s.audit(&AuditQuery::default()).unwrap().remove(0);
+        assert_eq!(ev.action, "created");
+        let d = &ev.details;
+        assert_eq!(d["labels"], "env=prod, plan=gold");
+        assert_eq!(d["allowed_cidrs"], "10.0.0.0/8, 192.168.1.0/24");
+        assert_eq!(d["not_before"], "2027-01-15T08:00:00Z");
+        // A token without them gets none of these keys.
+        let plain = token_record(2);
+        s.create_token(plain.clone()).unwrap();
+        let ev = s
+            .audit(&AuditQuery::default())
+            .unwrap()
+            .into_iter()
+            .find(|e| e.target == plain.id)
+            .unwrap();
+        for k in ["labels", "allowed_cidrs", "not_before"] {
+            assert!(!ev.details.contains_key(k), "{k}: {ev:?}");
+        }
+        assert!(s.verify_audit().unwrap().first_bad.is_none());
     }
 
     fn token_record(i: u64) -> TokenRecord {
