@@ -246,16 +246,7 @@ async fn list_sorts_filters_and_exports_csv() {
         "has, a comma",
     ]);
     d.mint(&["--name", "c-token", "--group", "web", "--no-expiry"]);
-    let names = |args: &[&str]| -> Vec<String> {
-        let mut all = vec!["tokens", "list", "--json"];
-        all.extend_from_slice(args);
-        let v: serde_json::Value = serde_json::from_str(&d.cli_ok(&all)).unwrap();
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let names = |args: &[&str]| listed_names(&d, args);
     assert_eq!(
         names(&["--sort", "name"]),
         ["a-token", "b-token", "c-token"]
@@ -461,16 +452,7 @@ async fn lists_sort_names_without_regard_to_case() {
     ] {
         d.mint(&["--name", name, "--owner", owner]);
     }
-    let json = |args: &[&str]| -> Vec<String> {
-        let mut all = vec!["tokens", "list", "--json"];
-        all.extend_from_slice(args);
-        let v: serde_json::Value = serde_json::from_str(&d.cli_ok(&all)).unwrap();
-        v.as_array()
-            .unwrap()
-            .iter()
-            .map(|t| t["name"].as_str().unwrap().to_owned())
-            .collect()
-    };
+    let json = |args: &[&str]| listed_names(&d, args);
     assert_eq!(
         json(&["--sort", "name"]),
         ["alpha-lower", "Beta", "Zulu-upper"]
@@ -492,4 +474,16 @@ async fn lists_sort_names_without_regard_to_case() {
         .filter_map(|l| l.split_whitespace().next())
         .collect();
     assert_eq!(rows, ["alpha-lower", "Beta", "Zulu-upper"], "{table}");
+}
+
+/// The names `tokens list --json ARGS` gives, in its order.
+fn listed_names(d: &Daemon, args: &[&str]) -> Vec<String> {
+    let mut all = vec!["tokens", "list", "--json"];
+    all.extend_from_slice(args);
+    let v: serde_json::Value = serde_json::from_str(&d.cli_ok(&all)).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_owned())
+        .collect()
 }

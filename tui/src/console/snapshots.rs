@@ -714,27 +714,12 @@ fn help_and_details_page_with_pgup_and_pgdn() {
     assert_eq!(screen(&mut a, 80, 24), top);
     key(&mut a, KeyCode::Esc);
     // A token's details page the same way, once its hosts run past the screen.
-    key(&mut a, KeyCode::Enter);
-    let Some(super::app::Modal::Detail(d)) = &a.modal else {
-        panic!("no details");
-    };
-    let id = d.id.clone();
-    let t = a
-        .tokens
-        .selected()
-        .cloned()
-        .unwrap_or_else(|| panic!("no token"));
-    let hosts = (0..40)
-        .map(|n| super::fixtures::host(&format!("web-{n:02}"), &t, n))
-        .collect();
-    update(
-        &mut a,
-        Msg::DetailLoaded {
-            id,
-            hosts: Ok(hosts),
-            audit: Ok(Vec::new()),
-        },
-    );
+    open_details(&mut a, |t| {
+        let hosts = (0..40)
+            .map(|n| super::fixtures::host(&format!("web-{n:02}"), t, n))
+            .collect();
+        (hosts, Vec::new())
+    });
     let top = screen(&mut a, 80, 24);
     key(&mut a, KeyCode::PageDown);
     assert_ne!(screen(&mut a, 80, 24), top, "PgDn did not move the details");
@@ -742,10 +727,17 @@ fn help_and_details_page_with_pgup_and_pgdn() {
     assert_eq!(screen(&mut a, 80, 24), top);
 }
 
-#[test]
-fn details_scroll_to_their_last_wrapped_line_and_keep_long_hostnames_on_one_row() {
-    let mut a = app();
-    key(&mut a, KeyCode::Enter);
+/// Opens the selected token's details, loaded with the hosts and audit events `make` gives.
+fn open_details(
+    a: &mut App,
+    make: impl FnOnce(
+        &gatepass_protocol::Token,
+    ) -> (
+        Vec<gatepass_protocol::Host>,
+        Vec<gatepass_protocol::AuditEvent>,
+    ),
+) {
+    key(a, KeyCode::Enter);
     let Some(super::app::Modal::Detail(d)) = &a.modal else {
         panic!("no details");
     };
@@ -755,33 +747,42 @@ fn details_scroll_to_their_last_wrapped_line_and_keep_long_hostnames_on_one_row(
         .selected()
         .cloned()
         .unwrap_or_else(|| panic!("no token"));
-    let long = "lab-03-a-very-long-hostname-in-the-eu-west-datacenter";
-    let mut hosts = vec![super::fixtures::host(long, &t, 1)];
-    hosts.extend((2..5).map(|n| super::fixtures::host(&format!("lab-{n:02}"), &t, n)));
-    // Audit details long enough to wrap several times at 80 columns.
-    let audit = (1..4)
-        .map(|seq| {
-            let mut e = event(seq, "redeemed", &t);
-            e.actor = "host:lab-03@127.0.0.1".into();
-            for (k, v) in [
-                ("host_id", format!("0Vc3dF7sfz7zjy{seq:02}")),
-                ("hostname", long.to_owned()),
-                ("source", "127.0.0.1".to_owned()),
-                ("uses", format!("{seq}/∞")),
-            ] {
-                e.details.insert(k.into(), v);
-            }
-            e
-        })
-        .collect();
+    let (hosts, audit) = make(&t);
     update(
-        &mut a,
+        a,
         Msg::DetailLoaded {
             id,
             hosts: Ok(hosts),
             audit: Ok(audit),
         },
     );
+}
+
+#[test]
+fn details_scroll_to_their_last_wrapped_line_and_keep_long_hostnames_on_one_row() {
+    let mut a = app();
+    let long = "lab-03-a-very-long-hostname-in-the-eu-west-datacenter";
+    open_details(&mut a, |t| {
+        let mut hosts = vec![super::fixtures::host(long, t, 1)];
+        hosts.extend((2..5).map(|n| super::fixtures::host(&format!("lab-{n:02}"), t, n)));
+        // Audit details long enough to wrap several times at 80 columns.
+        let audit = (1..4)
+            .map(|seq| {
+                let mut e = event(seq, "redeemed", t);
+                e.actor = "host:lab-03@127.0.0.1".into();
+                for (k, v) in [
+                    ("host_id", format!("0Vc3dF7sfz7zjy{seq:02}")),
+                    ("hostname", long.to_owned()),
+                    ("source", "127.0.0.1".to_owned()),
+                    ("uses", format!("{seq}/∞")),
+                ] {
+                    e.details.insert(k.into(), v);
+                }
+                e
+            })
+            .collect();
+        (hosts, audit)
+    });
     let top = screen(&mut a, 80, 24);
     // The long hostname is cut with "…", and its row keeps its other columns.
     let row = top
