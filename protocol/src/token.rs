@@ -121,20 +121,29 @@ pub fn random_id(len: usize) -> Result<String, getrandom::Error> {
     Ok(s)
 }
 
+/// Ids a [`time_ordered_id`] can tell apart within one millisecond (62³).
+pub const IDS_PER_MILLISECOND: u32 = 62 * 62 * 62;
+
 /// A 16-character id that sorts by creation time: 8 base62 digits of milliseconds since the
-/// epoch (the alphabet is in ASCII order, so text order is time order), then 8 random ones.
-/// Records keyed by it are appended at the end of their table instead of scattered across it,
-/// which keeps the pages a commit rewrites few.
-pub fn time_ordered_id(millis: u64) -> Result<String, getrandom::Error> {
+/// epoch (the alphabet is in ASCII order, so text order is time order), 3 of `seq` (a count
+/// within that millisecond, below [`IDS_PER_MILLISECOND`]: ids one process makes are unique and
+/// in order), then 5 random ones. Records keyed by it are appended at the end of their table
+/// instead of scattered across it, which keeps the pages a commit rewrites few.
+pub fn time_ordered_id(millis: u64, seq: u32) -> Result<String, getrandom::Error> {
     let mut s = String::with_capacity(16);
-    let mut digits = [0u8; 8];
+    let mut digits = [0u8; 11];
     let mut v = millis;
-    for d in digits.iter_mut().rev() {
+    for d in digits[..8].iter_mut().rev() {
+        *d = ALPHABET[(v % 62) as usize];
+        v /= 62;
+    }
+    let mut v = seq % IDS_PER_MILLISECOND;
+    for d in digits[8..].iter_mut().rev() {
         *d = ALPHABET[(v % 62) as usize];
         v /= 62;
     }
     s.extend(digits.iter().map(|&b| b as char));
-    random_base62(&mut s, 8)?;
+    random_base62(&mut s, 5)?;
     Ok(s)
 }
 
@@ -419,14 +428,24 @@ mod tests {
     }
 
     #[test]
-    fn time_ordered_ids_sort_by_time() {
-        let a = time_ordered_id(1_795_626_000_000).unwrap();
-        let b = time_ordered_id(1_795_626_000_001).unwrap();
-        let c = time_ordered_id(1_795_626_123_456).unwrap();
-        assert!(a < b && b < c, "{a} {b} {c}");
+    fn time_ordered_ids_sort_by_time_then_sequence() {
+        let a = time_ordered_id(1_795_626_000_000, 0).unwrap();
+        let a2 = time_ordered_id(1_795_626_000_000, 1).unwrap();
+        let a3 = time_ordered_id(1_795_626_000_000, IDS_PER_MILLISECOND - 1).unwrap();
+        let b = time_ordered_id(1_795_626_000_001, 0).unwrap();
+        let c = time_ordered_id(1_795_626_123_456, 7).unwrap();
+        assert!(
+            a < a2 && a2 < a3 && a3 < b && b < c,
+            "{a} {a2} {a3} {b} {c}"
+        );
         assert_eq!(a.len(), 16);
         assert!(a.bytes().all(|ch| ALPHABET.contains(&ch)));
-        assert_ne!(a[8..], time_ordered_id(1_795_626_000_000).unwrap()[8..]);
+        assert_eq!(&a3[8..11], "zzz");
+        // The random part differs between two ids of the same time and count.
+        assert_ne!(
+            a[11..],
+            time_ordered_id(1_795_626_000_000, 0).unwrap()[11..]
+        );
     }
 
     proptest! {
