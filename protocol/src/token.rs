@@ -264,11 +264,14 @@ pub fn replace_secrets(s: &str, with: impl Fn(&str, &str) -> String) -> Option<S
     let mut out = String::with_capacity(s.len());
     let mut found = false;
     let mut i = 0;
+    // Where the last body found ended: a run may start there although a letter precedes it
+    // (a second body right after a first one's 40 characters).
+    let mut resume = 0;
     while let Some(c) = s[i..].chars().next() {
         let prefixed = [TokenKind::Enrollment, TokenKind::Api]
             .iter()
             .any(|k| lower[i..].starts_with(k.prefix()));
-        let run_starts = alnum(c) && !s[..i].ends_with(alnum);
+        let run_starts = alnum(c) && (i == resume || !s[..i].ends_with(alnum));
         if !prefixed && !run_starts {
             out.push(c);
             i += c.len_utf8();
@@ -284,16 +287,24 @@ pub fn replace_secrets(s: &str, with: impl Fn(&str, &str) -> String) -> Option<S
         } else {
             len >= ID_LEN + SECRET_LEN
         };
-        out.push_str(&s[i..body]);
         if secret {
             found = true;
+            out.push_str(&s[i..body]);
             // ASCII: any byte offset in the run is a character boundary.
             let (id, rest) = s[body..body + len].split_at(ID_LEN);
             out.push_str(&with(id, rest));
+            i = body + len;
+            resume = i;
+        } else if prefixed {
+            // Only the prefix is passed over: another may start inside what follows.
+            out.push_str(&s[i..body]);
+            i = body;
         } else {
-            out.push_str(&s[body..body + len]);
+            // One character at a time through a run too short to be a body: a prefix inside
+            // it (`Xgpt_…`) is still seen.
+            out.push(c);
+            i += c.len_utf8();
         }
-        i = body + len;
     }
     found.then_some(out)
 }
@@ -322,6 +333,12 @@ mod tests {
             ),
             // The body alone, and a body cut short after its id.
             (format!("é{body}é"), format!("é{id}é")),
+            // A prefix inside a word, after a prefix with nothing behind it, and a second body
+            // right after the first one's 40 characters.
+            (format!("X{full}"), format!("Xgpt_{id}")),
+            (format!("token{full}!"), format!("tokengpt_{id}!")),
+            (format!("gpt_{full}"), format!("gpt_gpt_{id}")),
+            (format!("{full}{body}"), format!("gpt_{id}{id}")),
             (
                 full[..PREFIX_LEN + ID_LEN + 1].to_owned(),
                 format!("gpt_{id}"),

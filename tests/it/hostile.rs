@@ -435,6 +435,30 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
             "--name is required",
         ),
         (
+            vec![
+                "apitokens",
+                "create",
+                "--name",
+                "ci",
+                "--remark",
+                &long_text,
+            ],
+            2,
+            "--remark: description is 513 characters long",
+        ),
+        (
+            vec![
+                "apitokens",
+                "create",
+                "--name",
+                "ci",
+                "--expires",
+                "2001-01-01T00:00:00Z",
+            ],
+            2,
+            "not in the future",
+        ),
+        (
             vec!["apitokens", "create", "--name", "ci", "--ttl", "0"],
             2,
             "--ttl: must be at least 1 second",

@@ -49,6 +49,10 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
             json,
         } => {
             gatepassd::model::validate_name("--name", &name).map_err(UsageError)?;
+            if let Some(r) = &remark {
+                gatepassd::model::validate_description(r)
+                    .map_err(|e| UsageError(format!("--remark: {e}")))?;
+            }
             let ttl = ttl.as_deref().map(super::tokens::lifetime).transpose()?;
             let expires_at = match expires {
                 Some(t) => {
@@ -56,6 +60,11 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
                 }
                 None => None,
             };
+            if let Some(at) = expires_at
+                && at <= Timestamp::now()
+            {
+                return Err(UsageError(format!("--expires: {at} is not in the future")).into());
+            }
             let req = CreateApiTokenRequest {
                 name,
                 ttl,

@@ -732,28 +732,32 @@ fn on_mouse(app: &mut App, ev: MouseEvent) {
 /// Line breaks and other control characters are dropped.
 fn on_paste(app: &mut App, text: &str) {
     app.refresh();
-    let keys = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE));
+    // Inserted whole, then any token in it cut to its public part: two tokens pasted together
+    // are told apart only as one text.
+    let clean: Zeroizing<String> =
+        Zeroizing::new(text.chars().filter(|c| !c.is_control()).collect());
+    let paste = |t: &mut TextArea<'static>| {
+        t.insert_str(clean.as_str());
+        super::form::cut_secrets(t);
+    };
     match app.ctx() {
         _ if app.too_small() => app.dirty = false,
-        // Whole: two tokens pasted together are told apart only as one text.
-        Ctx::Filter => {
-            let clean: Zeroizing<String> =
-                Zeroizing::new(text.chars().filter(|c| !c.is_control()).collect());
-            filter_edit(app, |t| {
-                t.insert_str(&clean);
-            });
-        }
+        Ctx::Filter => filter_edit(app, paste),
         Ctx::Form => {
             if let Some(Modal::Form(form)) = &mut app.modal {
-                keys.for_each(|k| form.type_key(k));
+                form.edit_focused(paste);
             }
         }
-        Ctx::TypedDialog => keys.for_each(|k| {
-            dialog_key(app, k, None);
-        }),
+        Ctx::TypedDialog => {
+            if let Some(Modal::Confirm(c)) = &mut app.modal
+                && let Some(t) = &mut c.typed
+                && !c.busy
+            {
+                paste(t);
+                c.error = None;
+                c.on_action = c.typed_ok();
+            }
+        }
         _ => app.dirty = false,
     }
 }
@@ -999,6 +1003,7 @@ fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
             let typed =
                 (kind == ConfirmKind::Delete && t.status == TokenStatus::Active).then(|| {
                     let mut ta = TextArea::default();
+                    ta.set_max_histories(0);
                     ta.set_cursor_line_style(ratatui::style::Style::new());
                     ta.set_placeholder_text("type the token's name");
                     ta
@@ -1033,11 +1038,8 @@ fn filter_edit(app: &mut App, edit: impl FnOnce(&mut TextArea<'static>)) {
         return;
     };
     edit(t);
-    let mut text = super::form::text_of(t);
-    if let Some(public) = public_part(&text) {
-        text = public;
-        *t = filter_line(&text);
-    }
+    super::form::cut_secrets(t);
+    let text = super::form::text_of(t);
     app.table().set_filter(&text);
 }
 
@@ -1254,6 +1256,7 @@ fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
         _ => {
             if let Some(t) = &mut c.typed {
                 t.input(ev);
+                super::form::cut_secrets(t);
                 c.error = None;
                 // Delete takes the focus once the name matches, and gives it back if not.
                 c.on_action = c.typed_ok();
@@ -1349,14 +1352,6 @@ fn scrolled(scroll: u16, action: Action, page: u16, max: u16) -> u16 {
         Action::End => max,
         _ => scroll,
     }
-}
-
-/// `text` with each token in it cut to its public part (`gpt_<id>`; a bare body to its id), or
-/// `None` when it holds none: a pasted token is searched for by its id, and no secret part stays
-/// in the field — whatever surrounds it (`GATEPASS_TOKEN=…`, quotes, two at once), and from a
-/// mistyped or cut-short token too, which does not parse. A display form (`gpt_<id>…`) is left.
-fn public_part(text: &str) -> Option<String> {
-    gatepass_protocol::token::replace_secrets(text, |id, _| id.to_owned())
 }
 
 /// The selected row of the hosts, audit or API tokens view, as (title, every field).

@@ -159,14 +159,15 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
             th.warn(),
         ));
     }
+    // The count, the sort and the status filter always show; a text filter gives way to the
+    // right side if it must (cut, with "…").
+    let keep: usize = left.iter().map(Span::width).sum();
     if !t.filter().is_empty() && app.filter_input.is_none() {
         left.push(Span::styled(
             format!(" · filter: {}", t.filter()),
             th.warn(),
         ));
     }
-    // The count and the sort always show; the rest gives way to the right side if it must.
-    let keep: usize = left.iter().take(2).map(Span::width).sum();
     let where_ = match (&app.started, &app.conn) {
         (_, Conn::Lost(e)) => {
             // The reason is shortened to the room there is; "retrying", and the count and
@@ -218,8 +219,14 @@ fn render_lr(
     let total = usize::from(area.width);
     let spans_width = |spans: &[Span<'_>]| spans.iter().map(Span::width).sum::<usize>();
     let (lw, rw) = (spans_width(&left), spans_width(&right));
+    // What the left keeps; past it, three columns more say that something was cut (" ·…").
+    let keep = if lw > keep_left {
+        keep_left.saturating_add(3).min(lw)
+    } else {
+        lw
+    };
     // Two columns between the sides, so the left never runs into the right.
-    let right_room = total.saturating_sub(lw.min(keep_left) + 2);
+    let right_room = total.saturating_sub(keep + 2);
     let right = elide_spans(right, right_room.max(total.saturating_sub(lw + 2)));
     let rw = rw.min(spans_width(&right)) + 2;
     let left = elide_spans(left, total.saturating_sub(rw));
@@ -249,9 +256,10 @@ fn elide_spans(spans: Vec<Span<'_>>, cols: usize) -> Vec<Span<'_>> {
         if !cut.is_empty() {
             out.push(Span::styled(cut, s.style));
         } else if let Some(last) = out.pop() {
-            // No room left for the mark in this span: it goes at the end of the one before.
+            // No room left for the mark in this span: the one before gives a column for it.
             let room = last.width();
-            out.push(Span::styled(elide(&last.content, room), last.style));
+            let marked = elide(&format!("{}…", last.content), room);
+            out.push(Span::styled(marked, last.style));
         }
         break;
     }

@@ -129,6 +129,8 @@ pub struct CreateForm {
 
 fn field(placeholder: &str, initial: &str) -> TextArea<'static> {
     let mut t = TextArea::new(vec![initial.to_owned()]);
+    // No undo history: text cut from a field (a pasted token's secret) must not come back.
+    t.set_max_histories(0);
     t.set_placeholder_text(placeholder.to_owned());
     t.set_cursor_line_style(ratatui::style::Style::new());
     t.move_cursor(ratatui_textarea::CursorMove::End);
@@ -137,6 +139,24 @@ fn field(placeholder: &str, initial: &str) -> TextArea<'static> {
 
 pub fn text_of(t: &TextArea<'_>) -> String {
     t.lines().join("")
+}
+
+/// `text` with each token in it cut to its public part (`gpt_<id>`; a bare body to its id), or
+/// `None` when it holds none: a pasted token is searched for by its id, and no secret part stays
+/// in the field — whatever surrounds it (`GATEPASS_TOKEN=…`, quotes, two at once), and from a
+/// mistyped or cut-short token too, which does not parse. A display form (`gpt_<id>…`) is left.
+pub fn public_part(text: &str) -> Option<String> {
+    gatepass_protocol::token::replace_secrets(text, |id, _| id.to_owned())
+}
+
+/// Cuts each token in a text field to its public part ([`public_part`]), in place, so no secret
+/// is drawn. Fields keep no undo history ([`field`]), so an undo cannot bring it back.
+pub fn cut_secrets(t: &mut TextArea<'_>) {
+    let text = zeroize::Zeroizing::new(text_of(t));
+    if let Some(public) = public_part(&text) {
+        t.clear();
+        t.insert_str(&public);
+    }
 }
 
 impl CreateForm {
@@ -250,6 +270,14 @@ impl CreateForm {
         }
     }
 
+    /// Edits the focused field, if it is a text field.
+    pub fn edit_focused(&mut self, edit: impl FnOnce(&mut TextArea<'static>)) {
+        if let Some(t) = self.text_mut(self.focus) {
+            edit(t);
+            self.server_error = None;
+        }
+    }
+
     /// A key typed into the focused text field (Enter is never a newline here).
     pub fn type_key(&mut self, ev: KeyEvent) {
         if ev.code == crossterm::event::KeyCode::Enter {
@@ -257,6 +285,7 @@ impl CreateForm {
         }
         if let Some(t) = self.text_mut(self.focus) {
             t.input(ev);
+            cut_secrets(t);
             self.server_error = None;
         }
     }

@@ -684,6 +684,26 @@ fn a_paste_goes_only_into_a_field_with_the_focus() {
         panic!("the form closed");
     };
     assert_eq!(super::form::text_of(&f.name), "web-rollout");
+    // A token pasted, or typed, into a form field is cut to its public part there too: its
+    // secret is never drawn (and no undo brings it back).
+    let real =
+        gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
+    let secret = &real.expose()[16..];
+    key(&mut a, KeyCode::Tab);
+    paste(&mut a, &format!("leaked {}", real.expose()));
+    let s = screen(&mut a, 120, 40);
+    assert!(!s.contains(&secret[..6]), "{s}");
+    assert!(s.contains(&format!("leaked gpt_{}", real.id())), "{s}");
+    ctrl(&mut a, 'u');
+    key(&mut a, KeyCode::Tab);
+    typed(&mut a, real.expose());
+    let s = screen(&mut a, 120, 40);
+    assert!(!s.contains(&secret[..6]), "{s}");
+    // The name a delete asks for: the same.
+    let mut b = typed_delete("");
+    paste(&mut b, real.expose());
+    let s = screen(&mut b, 120, 40);
+    assert!(!s.contains(&secret[..6]), "{s}");
 }
 
 #[test]
@@ -829,6 +849,18 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     assert!(info.starts_with(" 6 tokens · sort NAME ▲  "), "{info:?}");
     assert!(info.ends_with('…'), "{info:?}");
     assert_eq!(info.chars().count(), 80, "{info:?}");
+    // With a status and a text filter too: the status stays whole; the filter, cut where the
+    // right side begins, says so with "…" rather than vanishing.
+    ch(&mut a, '/');
+    typed(&mut a, "web");
+    key(&mut a, KeyCode::Enter);
+    a.tokens.set_status(super::table::StatusFilter::NeverUsed);
+    let s = screen(&mut a, 80, 24);
+    let info = s.lines().nth(1).unwrap_or_default();
+    assert!(
+        info.starts_with(" 2 of 6 tokens · sort NAME ▲ · status: never used ·…  started"),
+        "{info:?}"
+    );
     // A message naming a long token: the name is cut, so the message's end still shows.
     let mut t = super::fixtures::token("x", 0);
     t.name = "production-eu-west-primary-replica-nodes-rollout-2026-11".into();
