@@ -295,6 +295,11 @@ pub fn replace_secrets(s: &str, with: impl Fn(&str, &str) -> String) -> Option<S
             out.push_str(&with(id, rest));
             i = body + len;
             resume = i;
+            // Another token right behind: a space keeps the two apart, so what comes out is
+            // not token-shaped itself (an id followed by letters) when scanned again.
+            if s[i..].starts_with(alnum) {
+                out.push(' ');
+            }
         } else if prefixed {
             // Only the prefix is passed over: another may start inside what follows.
             out.push_str(&s[i..body]);
@@ -329,7 +334,7 @@ mod tests {
             // Back to back: the second is found although a letter stands before its prefix.
             (
                 format!("{full}{}", a.expose()),
-                format!("gpt_{id}gpa_{}", a.id()),
+                format!("gpt_{id} gpa_{}", a.id()),
             ),
             // The body alone, and a body cut short after its id.
             (format!("é{body}é"), format!("é{id}é")),
@@ -338,13 +343,19 @@ mod tests {
             (format!("X{full}"), format!("Xgpt_{id}")),
             (format!("token{full}!"), format!("tokengpt_{id}!")),
             (format!("gpt_{full}"), format!("gpt_gpt_{id}")),
-            (format!("{full}{body}"), format!("gpt_{id}{id}")),
+            (format!("{full}{body}"), format!("gpt_{id} {id}")),
             (
                 full[..PREFIX_LEN + ID_LEN + 1].to_owned(),
                 format!("gpt_{id}"),
             ),
         ] {
-            assert_eq!(replace_secrets(&input, keep_id), Some(shown), "{input}");
+            assert_eq!(
+                replace_secrets(&input, keep_id),
+                Some(shown.clone()),
+                "{input}"
+            );
+            // What comes out holds no token itself: a second pass finds none.
+            assert_eq!(replace_secrets(&shown, keep_id), None, "{shown}");
         }
         // What is handed to `with`: the id, then the rest of the body.
         let parts = replace_secrets(full, |id, rest| format!("{id}|{rest}"));

@@ -628,7 +628,7 @@ fn no_part_of_a_token_secret_shows_in_the_filter_typed_or_pasted_whatever_surrou
         (format!("({full})"), format!("({public})")),
         // Two at once can only be told apart when they arrive together (typed, the second's
         // first letters read as the first one's secret), so this one is only pasted.
-        (format!("{full}{full}"), format!("{public}{public}")),
+        (format!("{full}{full}"), format!("{public} {public}")),
     ];
     for (n, (input, expected)) in cases.iter().enumerate() {
         // Typed a key at a time: from the first character past the id, only the id stays.
