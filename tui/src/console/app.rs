@@ -742,7 +742,10 @@ fn on_paste(app: &mut App, text: &str) {
     };
     match app.ctx() {
         _ if app.too_small() => app.dirty = false,
-        Ctx::Filter => filter_edit(app, paste),
+        // The filter finds the tokens itself (and keeps only what names them).
+        Ctx::Filter => filter_edit(app, |t| {
+            t.insert_str(clean.as_str());
+        }),
         Ctx::Form => {
             if let Some(Modal::Form(form)) = &mut app.modal {
                 form.edit_focused(paste);
@@ -1038,9 +1041,42 @@ fn filter_edit(app: &mut App, edit: impl FnOnce(&mut TextArea<'static>)) {
         return;
     };
     edit(t);
-    super::form::cut_secrets(t);
-    let text = super::form::text_of(t);
+    let typed = Zeroizing::new(super::form::text_of(t));
+    let text = match tokens_named_in(&typed) {
+        // The line holds a token: it becomes what names the token (other words around it, such
+        // as `GATEPASS_TOKEN=`, would only keep its row from matching), drawn from the start.
+        Some(names) => {
+            *t = filter_line(&names);
+            names
+        }
+        None => typed.to_string(),
+    };
     app.table().set_filter(&text);
+}
+
+/// The public part of each token in `text` (`gpt_<id>`, or the id of a body without its
+/// prefix), space-separated; `None` when it holds no token.
+fn tokens_named_in(text: &str) -> Option<String> {
+    let ids = std::cell::RefCell::new(Vec::new());
+    let cut = super::form::replace_ids(text, &ids)?;
+    let mut from = 0;
+    let mut names = Vec::new();
+    for id in ids.into_inner() {
+        let at = from + cut[from..].find(id.as_str())?;
+        let before = &cut.as_bytes()[..at];
+        let start = match before.len().checked_sub(4) {
+            Some(p)
+                if before[p..].eq_ignore_ascii_case(b"gpt_")
+                    || before[p..].eq_ignore_ascii_case(b"gpa_") =>
+            {
+                p
+            }
+            _ => at,
+        };
+        names.push(cut[start..at + id.len()].to_owned());
+        from = at + id.len();
+    }
+    Some(names.join(" "))
 }
 
 /// The filter line holding `text`, the cursor at its end. It keeps no undo history: a secret

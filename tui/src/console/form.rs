@@ -149,6 +149,15 @@ pub fn public_part(text: &str) -> Option<String> {
     gatepass_protocol::token::replace_secrets(text, |id, _| id.to_owned())
 }
 
+/// `text` with each token cut to its public part, as [`public_part`], the ids found added to
+/// `ids` in order.
+pub fn replace_ids(text: &str, ids: &std::cell::RefCell<Vec<String>>) -> Option<String> {
+    gatepass_protocol::token::replace_secrets(text, |id, _| {
+        ids.borrow_mut().push(id.to_owned());
+        id.to_owned()
+    })
+}
+
 /// Cuts each token in a text field to its public part ([`public_part`]), in place, so no secret
 /// is drawn. Fields keep no undo history ([`field`]), so an undo cannot bring it back.
 pub fn cut_secrets(t: &mut TextArea<'_>) {

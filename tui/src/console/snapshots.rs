@@ -456,6 +456,14 @@ fn a_pasted_token_is_found_by_its_public_part_and_leaves_the_field() {
     );
     assert_eq!(a.tokens.visible_len(), 1, "{s}");
     assert_eq!(a.tokens.selected().map(|t| t.name.as_str()), Some("leaky"));
+    // With words around it (a line copied from a script), typed at 80 columns: the row is
+    // found, and the line shows from its start.
+    key(&mut a, KeyCode::Esc);
+    ch(&mut a, '/');
+    typed(&mut a, &format!("GATEPASS_TOKEN={}", real.expose()));
+    let s = screen(&mut a, 80, 24);
+    assert_eq!(a.tokens.visible_len(), 1, "{s}");
+    assert!(s.contains(&format!(" filter /gpt_{} ", real.id())), "{s}");
 }
 
 #[test]
@@ -618,14 +626,13 @@ fn no_part_of_a_token_secret_shows_in_the_filter_typed_or_pasted_whatever_surrou
         |screen: &str| (0..=after_id.len() - 6).any(|i| screen.contains(&after_id[i..i + 6]));
     let cases = [
         (full.clone(), public.clone()),
-        (format!("web {mistyped}"), format!("web {public}")),
-        (
-            format!("GATEPASS_TOKEN={full}"),
-            format!("GATEPASS_TOKEN={public}"),
-        ),
-        (format!("\"{full}\""), format!("\"{public}\"")),
-        (format!("token:{full}"), format!("token:{public}")),
-        (format!("({full})"), format!("({public})")),
+        // What surrounds a token leaves with its secret: it would only keep the row from
+        // matching.
+        (format!("web {mistyped}"), public.clone()),
+        (format!("GATEPASS_TOKEN={full}"), public.clone()),
+        (format!("\"{full}\""), public.clone()),
+        (format!("token:{full}"), public.clone()),
+        (format!("({full})"), public.clone()),
         // Two at once can only be told apart when they arrive together (typed, the second's
         // first letters read as the first one's secret), so this one is only pasted.
         (format!("{full}{full}"), format!("{public} {public}")),
@@ -639,8 +646,12 @@ fn no_part_of_a_token_secret_shows_in_the_filter_typed_or_pasted_whatever_surrou
             let s = screen(&mut a, 120, 40);
             assert!(!shows_secret(&s), "typing {input:?}:\n{s}");
         }
+        // (What is typed after the token, a closing quote, stays.)
         if n + 1 < cases.len() {
-            assert_eq!(a.table_ref().filter(), expected);
+            assert!(
+                a.table_ref().filter().starts_with(expected.as_str()),
+                "{input:?}"
+            );
         }
         // Pasted: it arrives whole and is drawn once.
         let mut a = app();
