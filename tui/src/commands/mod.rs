@@ -99,7 +99,8 @@ async fn console(client: Client, explicit: bool, cli: &Cli) -> Result<ExitCode> 
     {
         let info = local::start_daemon().await?;
         started = Some(format!(
-            "started a local daemon (pid {}, data {})",
+            // The pid first: when the line is short, the data folder is what gets cut.
+            "started a local daemon, pid {} (data {})",
             info.pid,
             info.data_dir.display()
         ));

@@ -159,14 +159,13 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
             th.warn(),
         ));
     }
-    // The count, the sort and the status filter always show; a text filter gives way to the
-    // right side if it must (cut, with "…").
-    let keep: usize = left.iter().map(Span::width).sum();
+    // The count, the sort, the status filter and the first 24 columns of a text filter always
+    // show; the rest of a long filter gives way to the right side if it must (cut, with "…").
+    let mut keep: usize = left.iter().map(Span::width).sum();
     if !t.filter().is_empty() && app.filter_input.is_none() {
-        left.push(Span::styled(
-            format!(" · filter: {}", t.filter()),
-            th.warn(),
-        ));
+        let filter = Span::styled(format!(" · filter: {}", t.filter()), th.warn());
+        keep += filter.width().min(24);
+        left.push(filter);
     }
     let where_ = match (&app.started, &app.conn) {
         (_, Conn::Lost(e)) => {
@@ -846,7 +845,10 @@ fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
         }
         if let Some(m) = err_of(fl) {
             f.render_widget(
-                Paragraph::new(Span::styled(format!("✗ {m}"), th.error())),
+                Paragraph::new(Span::styled(
+                    elide(&format!("✗ {m}"), usize::from(rest.width)),
+                    th.error(),
+                )),
                 rest,
             );
         } else if fl == Field::Expiry {

@@ -851,7 +851,7 @@ fn details_scroll_to_their_last_wrapped_line_and_keep_long_hostnames_on_one_row(
 fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     let mut a = app();
     a.started = Some(format!(
-        "started a local daemon (pid 4242, data {})",
+        "started a local daemon, pid 4242 (data {})",
         "/home/operator/.local/share/gatepass".repeat(2)
     ));
     let s = screen(&mut a, 80, 24);
@@ -860,8 +860,12 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     assert!(info.starts_with(" 6 tokens · sort NAME ▲  "), "{info:?}");
     assert!(info.ends_with('…'), "{info:?}");
     assert_eq!(info.chars().count(), 80, "{info:?}");
-    // With a status and a text filter too: the status stays whole; the filter, cut where the
-    // right side begins, says so with "…" rather than vanishing.
+    // The pid comes first in the note, so it is not what gets cut.
+    assert!(
+        info.contains("started a local daemon, pid 4242 (data /home"),
+        "{info:?}"
+    );
+    // With a status and a short text filter too: both show whole, and the note gives way.
     ch(&mut a, '/');
     typed(&mut a, "web");
     key(&mut a, KeyCode::Enter);
@@ -869,7 +873,8 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     let s = screen(&mut a, 80, 24);
     let info = s.lines().nth(1).unwrap_or_default();
     assert!(
-        info.starts_with(" 2 of 6 tokens · sort NAME ▲ · status: never used ·…  started"),
+        info.starts_with(" 2 of 6 tokens · sort NAME ▲ · status: never used · filter: web  st")
+            && info.ends_with('…'),
         "{info:?}"
     );
     // A message naming a long token: the name is cut, so the message's end still shows.
@@ -942,4 +947,34 @@ fn names_sort_without_regard_to_case_as_the_daemon_lists_them() {
         .take(3)
         .collect();
     assert_eq!(rows, ["alpha-lower", "Beta", "Zulu-upper"], "{s}");
+}
+
+#[test]
+fn an_error_beside_a_form_field_is_cut_with_an_ellipsis() {
+    let mut a = app();
+    ch(&mut a, 'n');
+    typed(&mut a, "web");
+    // To Uses, choose N uses, then a count that is not a number.
+    for _ in 0..5 {
+        key(&mut a, KeyCode::Tab);
+    }
+    key(&mut a, KeyCode::Right);
+    key(&mut a, KeyCode::Tab);
+    typed(&mut a, "abc");
+    let Some(super::app::Modal::Form(f)) = &a.modal else {
+        panic!("the form closed");
+    };
+    assert_eq!(f.focus, super::form::Field::Count);
+    let s = screen(&mut a, 80, 24);
+    let line = s
+        .lines()
+        .find(|l| l.contains("✗ a whole number"))
+        .unwrap_or_else(|| panic!("no error beside the count:\n{s}"));
+    assert!(
+        line.trim_end_matches('│').trim_end().ends_with('…'),
+        "{line}"
+    );
+    // Wide enough, the same error shows whole.
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("✗ a whole number from 1 to 1000000000"), "{s}");
 }
