@@ -165,10 +165,27 @@ async fn api_token_rules_name_expiry_and_ownership() {
     let d = with_admin_listener();
     create(&d, &["--name", "one"]);
     let out = d.cli(&["apitokens", "create", "--name", "one"]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("you already have an API token named \"one\""),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Too short a life: the CLI says so itself (a usage error); the daemon refuses it too.
     let out = d.cli(&["apitokens", "create", "--name", "short", "--ttl", "1h"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("at least 1 day"));
+    let r = d
+        .client()
+        .raw(
+            "POST",
+            "/v1/api-tokens",
+            Some(br#"{"name":"short","ttl":3600}"#.to_vec()),
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 400, "invalid_request");
+    assert!(r.text().contains("at least 1 day"), "{}", r.text());
     let out = d.cli(&[
         "apitokens",
         "create",

@@ -456,12 +456,41 @@ async fn the_cli_rejects_bad_input_with_one_line_and_an_exit_code() {
                 "2001-01-01T00:00:00Z",
             ],
             2,
-            "not in the future",
+            "less than a day away",
         ),
         (
             vec!["apitokens", "create", "--name", "ci", "--ttl", "0"],
             2,
-            "--ttl: must be at least 1 second",
+            "--ttl: an API token must live at least 1 day",
+        ),
+        (
+            vec!["apitokens", "create", "--name", "ci", "--ttl", "12h"],
+            2,
+            "--ttl: an API token must live at least 1 day",
+        ),
+        (
+            vec!["tokens", "create", "--name", "x", "--ttl", "-5m"],
+            2,
+            "--ttl",
+        ),
+        (
+            vec!["tokens", "create", "--name", "x", "--ttl", "9999999d"],
+            2,
+            "--ttl: reaches beyond the year 9999",
+        ),
+        (
+            vec![
+                "tokens",
+                "create",
+                "--name",
+                "x",
+                "--ttl",
+                "1d",
+                "--not-before",
+                "2099-01-01T00:00:00Z",
+            ],
+            2,
+            "is not before the expiry",
         ),
     ];
     for (args, exit, needle) in cases {

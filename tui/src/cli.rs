@@ -214,7 +214,7 @@ pub struct CreateArgs {
     #[arg(long)]
     pub name: String,
     /// Lifetime: 15m, 1h, 1d, 3d, 14d, 90d… (default: the daemon's, 3d unless configured).
-    #[arg(long, group = "expiry")]
+    #[arg(long, group = "expiry", allow_hyphen_values = true)]
     pub ttl: Option<String>,
     /// Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z.
     #[arg(long, group = "expiry")]
@@ -231,6 +231,7 @@ pub struct CreateArgs {
     /// Label handed to enrolled hosts, key=value (repeatable).
     #[arg(long = "label", value_name = "KEY=VALUE")]
     pub labels: Vec<String>,
+    /// What it is for (up to 512 characters).
     #[arg(long)]
     pub description: Option<String>,
     /// Owner of the enrolled hosts (admins only; default: you).
@@ -275,10 +276,11 @@ pub enum ApiTokens {
     },
     /// Create an API token for yourself. Prints the token alone on stdout.
     Create {
+        /// Its name, unique among yours (1–64 characters).
         #[arg(long)]
         name: String,
         /// Lifetime (default 14d, at least 1d).
-        #[arg(long, group = "api_expiry")]
+        #[arg(long, group = "api_expiry", allow_hyphen_values = true)]
         ttl: Option<String>,
         /// Expiry as an RFC 3339 date and time.
         #[arg(long, group = "api_expiry")]
@@ -289,6 +291,7 @@ pub enum ApiTokens {
         /// Valid only when the Referer's host ends with this value.
         #[arg(long)]
         referrer: Option<String>,
+        /// A note for yourself: what uses it (up to 512 characters).
         #[arg(long)]
         remark: Option<String>,
         /// Print {"api_token": {…}, "secret": "gpa_…"}.

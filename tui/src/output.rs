@@ -72,10 +72,20 @@ pub fn csv(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-/// `k=v` pairs joined by `sep` (labels, audit details).
+/// `key=value` pairs (labels, audit details) joined by `sep`. A value that could be read as more than one (empty, or
+/// holding a space, a comma, `=` or a quote) is quoted ([`quoted`]), so `k="a, owner=x"` is
+/// one label, not two.
 pub fn pairs(map: &std::collections::BTreeMap<String, String>, sep: &str) -> String {
     map.iter()
-        .map(|(k, v)| format!("{k}={v}"))
+        .map(|(k, v)| {
+            let plain = !v.is_empty()
+                && !v.contains(|c: char| c.is_whitespace() || matches!(c, ',' | '=' | '"'));
+            if plain {
+                format!("{k}={v}")
+            } else {
+                format!("{k}={}", quoted(v))
+            }
+        })
         .collect::<Vec<_>>()
         .join(sep)
 }
@@ -215,11 +225,7 @@ pub fn token_details(t: &Token, now: Timestamp) -> String {
     let labels = if t.labels.is_empty() {
         "-".to_owned()
     } else {
-        t.labels
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        pairs(&t.labels, ", ")
     };
     let at = |x: Option<Timestamp>, none: &str| match x {
         Some(x) => format!("{} ({})", x, relative(x.0.saturating_sub(now.0))),
@@ -387,6 +393,25 @@ mod tests {
     fn csv_quotes_what_needs_quoting() {
         let c = csv(&["a", "b"], &[vec!["x,y".into(), "say \"hi\"".into()]]);
         assert_eq!(c, "a,b\n\"x,y\",\"say \"\"hi\"\"\"\n");
+    }
+
+    #[test]
+    fn a_value_that_could_read_as_more_than_one_is_quoted() {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert("k".to_owned(), "a, owner=mallory".to_owned());
+        m.insert("plan".to_owned(), "gold".to_owned());
+        m.insert("note".to_owned(), String::new());
+        assert_eq!(
+            pairs(&m, ", "),
+            r#"k="a, owner=mallory", note="", plan=gold"#
+        );
+        m.clear();
+        m.insert("last_used_by".to_owned(), "web-01 (10.0.0.5)".to_owned());
+        m.insert("said".to_owned(), "a\"b".to_owned());
+        assert_eq!(
+            pairs(&m, " "),
+            r#"last_used_by="web-01 (10.0.0.5)" said="a\"b""#
+        );
     }
 
     #[test]

@@ -610,7 +610,18 @@ async fn create_api_token(
         },
         secret_hash: model::hex(&state.key.hash(secret.expose())),
     };
-    let stored = blocking(&state, move |s| s.create_api_token(record)).await?;
+    let name = record.token.name.clone();
+    let stored = blocking(&state, move |s| s.create_api_token(record))
+        .await
+        .map_err(|e| match e.code {
+            // Taken among the caller's own API tokens (the store's wording is for enrollment
+            // tokens).
+            ErrorCode::NameTaken => ApiError::new(
+                ErrorCode::NameTaken,
+                format!("you already have an API token named {name:?}"),
+            ),
+            _ => e,
+        })?;
     let answer = CreateApiTokenResponse {
         api_token: stored.token.clone(),
         secret: secret.expose().to_owned(),

@@ -1475,12 +1475,8 @@ impl Store for RedbStore {
             }
             // What the token hands its hosts, and where and from when it may be redeemed.
             if !token.labels.is_empty() {
-                let labels: Vec<String> = token
-                    .labels
-                    .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
-                    .collect();
-                details.insert("labels".to_string(), labels.join(", "));
+                // As a JSON object: a value holding ", k=v" cannot pass for another label.
+                details.insert("labels".to_string(), serde_json::to_string(&token.labels)?);
             }
             if !token.allowed_cidrs.is_empty() {
                 details.insert("allowed_cidrs".to_string(), token.allowed_cidrs.join(", "));
@@ -2224,7 +2220,7 @@ mod tests {
         let ev = s.audit(&AuditQuery::default()).unwrap().remove(0);
         assert_eq!(ev.action, "created");
         let d = &ev.details;
-        assert_eq!(d["labels"], "env=prod, plan=gold");
+        assert_eq!(d["labels"], r#"{"env":"prod","plan":"gold"}"#);
         assert_eq!(d["allowed_cidrs"], "10.0.0.0/8, 192.168.1.0/24");
         assert_eq!(d["not_before"], "2027-01-15T08:00:00Z");
         // A token without them gets none of these keys.

@@ -9,6 +9,9 @@ use super::print_json;
 use crate::cli::{ApiTokens, UsageError};
 use crate::output;
 
+/// The shortest life the daemon gives an API token (PRODUCT: "minimum 1 day").
+const API_TOKEN_MIN_TTL: u64 = 86_400;
+
 pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCode> {
     match cmd {
         ApiTokens::List { json } => {
@@ -53,7 +56,21 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
                 gatepassd::model::validate_description(r)
                     .map_err(|e| UsageError(format!("--remark: {e}")))?;
             }
-            let ttl = ttl.as_deref().map(super::tokens::lifetime).transpose()?;
+            let ttl = match ttl
+                .as_deref()
+                .map(gatepass_protocol::duration::parse_duration)
+            {
+                None => None,
+                Some(Ok(secs)) if secs >= API_TOKEN_MIN_TTL => {
+                    Some(gatepass_protocol::types::DurationValue(secs))
+                }
+                Some(Ok(_)) => {
+                    return Err(
+                        UsageError("--ttl: an API token must live at least 1 day".into()).into(),
+                    );
+                }
+                Some(Err(e)) => return Err(UsageError(format!("--ttl: {e}")).into()),
+            };
             let expires_at = match expires {
                 Some(t) => {
                     Some(Timestamp::parse(&t).map_err(|e| UsageError(format!("--expires: {e}")))?)
@@ -61,9 +78,12 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
                 None => None,
             };
             if let Some(at) = expires_at
-                && at <= Timestamp::now()
+                && at.0 < Timestamp::now().0.saturating_add(API_TOKEN_MIN_TTL as i64)
             {
-                return Err(UsageError(format!("--expires: {at} is not in the future")).into());
+                return Err(UsageError(format!(
+                    "--expires: {at} is less than a day away; an API token must live at least 1 day"
+                ))
+                .into());
             }
             let req = CreateApiTokenRequest {
                 name,

@@ -233,20 +233,36 @@ async fn create(client: &Client, a: CreateArgs) -> Result<()> {
     if let Some(o) = &a.owner {
         model::validate_name("--owner", o).map_err(usage)?;
     }
+    let now = Timestamp::now();
     let ttl = a.ttl.as_deref().map(lifetime).transpose()?;
     let expires_at = match &a.expires {
         Some(t) => Some(Timestamp::parse(t).map_err(|e| usage(format!("--expires: {e}")))?),
         None => None,
     };
     if let Some(at) = expires_at
-        && at <= Timestamp::now()
+        && at <= now
     {
         return Err(usage(format!("--expires: {at} is not in the future")));
     }
+    // When the token expires, if the flags say (else the daemon's default decides).
+    let ends = match (&ttl, expires_at) {
+        (Some(t), _) => Some(
+            now.checked_add(t.0)
+                .ok_or_else(|| usage("--ttl: reaches beyond the year 9999"))?,
+        ),
+        (None, at) => at,
+    };
     let not_before = match &a.not_before {
         Some(t) => Some(Timestamp::parse(t).map_err(|e| usage(format!("--not-before: {e}")))?),
         None => None,
     };
+    if let (Some(nb), Some(end)) = (not_before, ends)
+        && nb >= end
+    {
+        return Err(usage(format!(
+            "--not-before: {nb} is not before the expiry ({end})"
+        )));
+    }
     let max_uses = match &a.uses {
         Some(u) => Some(MaxUses::parse(u).map_err(|e| usage(format!("--uses: {e}")))?),
         None => None,
