@@ -487,3 +487,26 @@ fn listed_names(d: &Daemon, args: &[&str]) -> Vec<String> {
         .map(|t| t["name"].as_str().unwrap().to_owned())
         .collect()
 }
+
+/// `--status` takes the console's two other filters too: expiring soon (active, under a day
+/// left) and never used.
+#[tokio::test]
+async fn list_filters_expiring_soon_and_never_used_as_the_console_does() {
+    let d = Daemon::start();
+    let (soon, _) = d.mint(&["--name", "soon", "--ttl", "1h", "--uses", "5"]);
+    d.mint(&["--name", "later", "--ttl", "3d"]);
+    d.mint(&["--name", "paused", "--ttl", "1h"]);
+    d.cli_ok(&["tokens", "disable", "paused"]);
+    let r = d.redeem(&soon, r#"{"hostname":"web-01"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let mut expiring = listed_names(&d, &["--status", "expiring-soon"]);
+    expiring.sort();
+    // A disabled token expiring within the hour is not "expiring soon": it is not active.
+    assert_eq!(expiring, ["soon"]);
+    let mut unused = listed_names(&d, &["--status", "never-used"]);
+    unused.sort();
+    assert_eq!(unused, ["later", "paused"]);
+    let out = d.cli(&["tokens", "list", "--status", "never-used", "--group", "none"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No tokens match these filters."));
+}

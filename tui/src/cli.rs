@@ -129,6 +129,10 @@ pub enum StatusArg {
     #[value(alias = "used-up")]
     Exhausted,
     Revoked,
+    /// Active, and expiring within a day (as the console's status filter).
+    ExpiringSoon,
+    /// Never redeemed, whatever the status.
+    NeverUsed,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]

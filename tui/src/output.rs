@@ -130,6 +130,16 @@ pub fn name(s: &str) -> String {
     quoted(&elide(s, 32))
 }
 
+/// How near its expiry an active token counts as expiring soon.
+pub const EXPIRING_SOON_SECS: i64 = 86_400;
+
+/// Active, and expiring within a day.
+pub fn expiring_soon(t: &Token, now: Timestamp) -> bool {
+    t.status == gatepass_protocol::TokenStatus::Active
+        && t.expires_at
+            .is_some_and(|e| e.0.saturating_sub(now.0) < EXPIRING_SOON_SECS)
+}
+
 pub fn uses(t: &Token) -> String {
     format!("{}/{}", t.uses, t.max_uses)
 }

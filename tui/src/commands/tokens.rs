@@ -15,13 +15,24 @@ use crate::cli::{CreateArgs, SortArg, StatusArg, Tokens, UsageError};
 use crate::error::{Context, Error, Result};
 use crate::output;
 
-fn status_of(s: StatusArg) -> TokenStatus {
+/// The status the daemon filters by (expiring soon: active ones; never used: any).
+fn status_of(s: StatusArg) -> Option<TokenStatus> {
     match s {
-        StatusArg::Active => TokenStatus::Active,
-        StatusArg::Disabled => TokenStatus::Disabled,
-        StatusArg::Expired => TokenStatus::Expired,
-        StatusArg::Exhausted => TokenStatus::Exhausted,
-        StatusArg::Revoked => TokenStatus::Revoked,
+        StatusArg::Active | StatusArg::ExpiringSoon => Some(TokenStatus::Active),
+        StatusArg::Disabled => Some(TokenStatus::Disabled),
+        StatusArg::Expired => Some(TokenStatus::Expired),
+        StatusArg::Exhausted => Some(TokenStatus::Exhausted),
+        StatusArg::Revoked => Some(TokenStatus::Revoked),
+        StatusArg::NeverUsed => None,
+    }
+}
+
+/// What the daemon cannot filter by: the rest of the status filter, here.
+fn keeps(s: Option<StatusArg>, t: &gatepass_protocol::Token, now: Timestamp) -> bool {
+    match s {
+        Some(StatusArg::ExpiringSoon) => output::expiring_soon(t, now),
+        Some(StatusArg::NeverUsed) => t.uses == 0,
+        _ => true,
     }
 }
 
@@ -54,19 +65,20 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
             format,
         } => {
             let q = TokenQuery {
-                status: status.map(status_of),
+                status: status.and_then(status_of),
                 group,
                 sort: sort.map(sort_of),
                 desc,
                 ..Default::default()
             };
-            let tokens = client.list_tokens(&q).await?;
+            let mut tokens = client.list_tokens(&q).await?;
+            tokens.retain(|t| keeps(status, t, now));
             if format.json {
                 print_json(&tokens)?;
             } else if format.csv {
                 let rows: Vec<_> = tokens.iter().map(output::token_csv_row).collect();
                 print!("{}", output::csv(&output::TOKEN_CSV_HEADER, &rows));
-            } else if tokens.is_empty() && (q.status.is_some() || q.group.is_some()) {
+            } else if tokens.is_empty() && (status.is_some() || q.group.is_some()) {
                 eprintln!("No tokens match these filters.");
             } else if tokens.is_empty() {
                 eprintln!("No tokens. Mint one with: gatepass tokens create --name NAME");

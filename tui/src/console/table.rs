@@ -89,9 +89,6 @@ pub enum StatusFilter {
     NeverUsed,
 }
 
-/// What "expiring soon" means: active with less than this many seconds left.
-pub const EXPIRING_SOON_SECS: i64 = 24 * 3600;
-
 impl StatusFilter {
     pub const ALL: [StatusFilter; 8] = [
         StatusFilter::All,
@@ -566,12 +563,7 @@ impl Row for Token {
         match filter {
             StatusFilter::All => true,
             StatusFilter::Is(s) => self.status == s,
-            StatusFilter::ExpiringSoon => {
-                self.status == TokenStatus::Active
-                    && self
-                        .expires_at
-                        .is_some_and(|e| e.0 - now.0 < EXPIRING_SOON_SECS)
-            }
+            StatusFilter::ExpiringSoon => output::expiring_soon(self, now),
             StatusFilter::NeverUsed => self.uses == 0,
         }
     }
