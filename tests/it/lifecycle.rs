@@ -506,7 +506,14 @@ async fn list_filters_expiring_soon_and_never_used_as_the_console_does() {
     let mut unused = listed_names(&d, &["--status", "never-used"]);
     unused.sort();
     assert_eq!(unused, ["later", "paused"]);
-    let out = d.cli(&["tokens", "list", "--status", "never-used", "--group", "none"]);
+    let out = d.cli(&[
+        "tokens",
+        "list",
+        "--status",
+        "never-used",
+        "--group",
+        "none",
+    ]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("No tokens match these filters."));
 }

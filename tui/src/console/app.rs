@@ -1062,7 +1062,11 @@ fn tokens_named_in(text: &str) -> Option<String> {
     let mut from = 0;
     let mut names = Vec::new();
     for id in ids.into_inner() {
-        let at = from + cut[from..].find(id.as_str())?;
+        // Always there (the cut text holds each id it found); were it not, the id alone.
+        let Some(at) = cut[from..].find(id.as_str()).map(|i| from + i) else {
+            names.push(id);
+            continue;
+        };
         let before = &cut.as_bytes()[..at];
         let start = match before.len().checked_sub(4) {
             Some(p)
