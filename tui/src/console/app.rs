@@ -1058,7 +1058,10 @@ fn filter_edit(app: &mut App, edit: impl FnOnce(&mut TextArea<'static>)) {
 /// prefix), space-separated; `None` when it holds no token.
 fn tokens_named_in(text: &str) -> Option<String> {
     let ids = std::cell::RefCell::new(Vec::new());
-    let cut = super::form::replace_ids(text, &ids)?;
+    let cut = gatepass_protocol::token::replace_secrets(text, |id, _| {
+        ids.borrow_mut().push(id.to_owned());
+        id.to_owned()
+    })?;
     let mut from = 0;
     let mut names = Vec::new();
     for id in ids.into_inner() {

@@ -141,28 +141,13 @@ pub fn text_of(t: &TextArea<'_>) -> String {
     t.lines().join("")
 }
 
-/// `text` with each token in it cut to its public part (`gpt_<id>`; a bare body to its id), or
-/// `None` when it holds none: a pasted token is searched for by its id, and no secret part stays
-/// in the field — whatever surrounds it (`GATEPASS_TOKEN=…`, quotes, two at once), and from a
-/// mistyped or cut-short token too, which does not parse. A display form (`gpt_<id>…`) is left.
-pub fn public_part(text: &str) -> Option<String> {
-    gatepass_protocol::token::replace_secrets(text, |id, _| id.to_owned())
-}
-
-/// `text` with each token cut to its public part, as [`public_part`], the ids found added to
-/// `ids` in order.
-pub fn replace_ids(text: &str, ids: &std::cell::RefCell<Vec<String>>) -> Option<String> {
-    gatepass_protocol::token::replace_secrets(text, |id, _| {
-        ids.borrow_mut().push(id.to_owned());
-        id.to_owned()
-    })
-}
-
-/// Cuts each token in a text field to its public part ([`public_part`]), in place, so no secret
-/// is drawn. Fields keep no undo history ([`field`]), so an undo cannot bring it back.
+/// Cuts each token in a text field to its public part (`gpt_<id>`; a bare body to its id), in
+/// place, so no secret is drawn — whatever surrounds it, and from a mistyped or cut-short token
+/// too, which does not parse; a display form (`gpt_<id>…`) is left. Fields keep no undo
+/// history ([`field`]), so an undo cannot bring it back.
 pub fn cut_secrets(t: &mut TextArea<'_>) {
     let text = zeroize::Zeroizing::new(text_of(t));
-    if let Some(public) = public_part(&text) {
+    if let Some(public) = gatepass_protocol::token::replace_secrets(&text, |id, _| id.to_owned()) {
         t.clear();
         t.insert_str(&public);
     }
