@@ -22,6 +22,10 @@ pub enum Error {
     Certificates(String),
     #[error("random source: {0}")]
     Random(String),
+    /// A file of the data folder that does not hold what it must (damage at rest, or a file
+    /// that does not belong with the others).
+    #[error("{}: {problem}", path.display())]
+    Damaged { path: PathBuf, problem: String },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -35,45 +39,98 @@ impl Error {
     }
 }
 
-/// What the storage layer can answer besides success.
+/// What was looked for and not found: the message names the kind of record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Missing {
+    Token(String),
+    Host(String),
+    ApiToken(String),
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::Token(id) => write!(f, "token {id}"),
+            Missing::Host(id) => write!(f, "host {id}"),
+            Missing::ApiToken(id) => write!(f, "API token {id}"),
+        }
+    }
+}
+
+/// What the storage layer can answer besides success. The rules' own refusals (`NotFound`,
+/// `NameTaken`, `Conflict`, `Invalid`) leave the store as it was; every other variant is a
+/// failure of the engine, keeps its source, and aborts the write batch it happened in.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("no token {0}")]
-    NotFound(String),
+    #[error("no {0}")]
+    NotFound(Missing),
     #[error("a token named {0:?} already exists")]
     NameTaken(String),
     /// The change is not allowed in the token's current state (e.g. enabling a revoked token).
     #[error("{0}")]
     Conflict(String),
-    /// The database itself failed; the batch it was in was not committed.
-    #[error("storage: {0}")]
-    Backend(String),
+    /// A request the rules refuse before anything is written (a name too long, say).
+    #[error("{0}")]
+    Invalid(String),
+    /// The embedded database failed.
+    #[error("database: {0}")]
+    Redb(#[from] redb::Error),
+    #[error("storage I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored record that does not decode.
+    #[error("a stored record is damaged: {0}")]
+    Json(#[from] serde_json::Error),
+    /// A stored record (or journal record) that does not hold what its format says.
+    #[error("damaged at rest: {0}")]
+    Damaged(String),
+    /// Another write in the same batch failed, and the batch was dropped with it.
+    #[error("a storage error aborted the write batch: {0}")]
+    Aborted(#[source] std::sync::Arc<StoreError>),
+    /// The store cannot take writes any more (its writer stopped after a failure).
+    #[error("the store has stopped: {0}")]
+    Stopped(String),
 }
 
 impl StoreError {
-    /// True for errors that must abort the whole write batch.
-    pub fn is_backend(&self) -> bool {
-        matches!(self, StoreError::Backend(_))
+    /// True for failures of the engine (which abort the whole write batch), false for the
+    /// rules' own refusals.
+    pub fn is_fatal(&self) -> bool {
+        !matches!(
+            self,
+            StoreError::NotFound(_)
+                | StoreError::NameTaken(_)
+                | StoreError::Conflict(_)
+                | StoreError::Invalid(_)
+        )
     }
 }
 
-macro_rules! backend_from {
+impl StoreError {
+    /// True when the engine or the disk under it failed (not a record that does not decode):
+    /// the store stops rather than going on with a failed disk.
+    pub fn is_engine_failure(&self) -> bool {
+        match self {
+            StoreError::Redb(_) | StoreError::Io(_) | StoreError::Stopped(_) => true,
+            StoreError::Aborted(cause) => cause.is_engine_failure(),
+            _ => false,
+        }
+    }
+}
+
+macro_rules! redb_from {
     ($($t:ty),*) => {$(
         impl From<$t> for StoreError {
             fn from(e: $t) -> Self {
-                StoreError::Backend(e.to_string())
+                StoreError::Redb(e.into())
             }
         }
     )*};
 }
-backend_from!(
-    redb::Error,
+redb_from!(
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
     redb::StorageError,
     redb::CommitError,
-    redb::SetDurabilityError,
-    serde_json::Error,
-    std::io::Error
+    redb::SetDurabilityError
 );

@@ -9,11 +9,11 @@ pub mod api;
 pub mod ca;
 pub mod clock;
 pub mod config;
+pub mod domain;
 pub mod error;
 pub mod launcher;
 pub mod logging;
 pub mod metrics;
-pub mod model;
 pub mod ratelimit;
 pub mod secrets;
 pub mod server;
@@ -32,11 +32,12 @@ use tokio::sync::{broadcast, watch};
 use crate::ca::Ca;
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::domain::Store;
+pub use crate::domain::model;
 pub use crate::error::{Error, StoreError};
 use crate::metrics::Metrics;
 use crate::secrets::SecretKey;
-use crate::store::Store;
-use crate::store::redb_store::RedbStore;
+use crate::store::redb::RedbStore;
 
 /// What every request handler shares.
 pub struct State {

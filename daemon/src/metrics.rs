@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::Mutex;
 
-use crate::store::DurabilityStats;
+use crate::domain::DurabilityStats;
 
 #[derive(Debug, Default)]
 pub struct Metrics {

@@ -14,7 +14,7 @@ use gatepass_protocol::ErrorCode;
 use gatepass_protocol::token::{self, TokenKind};
 
 use super::{ApiError, Peer, State, blocking};
-use crate::store::AuditDraft;
+use crate::domain::AuditDraft;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {

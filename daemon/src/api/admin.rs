@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use futures_util::StreamExt;
 use gatepass_protocol::binary;
-use gatepass_protocol::token::{self, TokenKind};
+use gatepass_protocol::token;
 use gatepass_protocol::{
     ApiToken, AuditQuery, ChangeEvent, CreateApiTokenRequest, CreateApiTokenResponse,
     CreateTokenRequest, CreateTokenResponse, ErrorCode, Host, HostQuery, PatchTokenRequest,
@@ -27,9 +27,8 @@ use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
 
 use super::access::{Caller, Role};
 use super::{ApiError, State, blocking, read_json};
+use crate::domain::{self, TokenChange, TokenRecord};
 use crate::error::StoreError;
-use crate::model;
-use crate::store::{ApiTokenRecord, TokenChange, TokenRecord};
 
 pub fn routes() -> Router<Arc<State>> {
     Router::new()
@@ -172,7 +171,7 @@ async fn list_tokens(
             let large = list.len() >= 10_000;
             let body = list
                 .finish(q.desc)
-                .map_err(|e| StoreError::Backend(e.to_string()))?;
+                .map_err(|e| StoreError::Damaged(format!("a token list: {e}")))?;
             return Ok((body, Vec::new(), large));
         }
         let mut tokens: Vec<Token> = s
@@ -243,16 +242,8 @@ async fn create_token(
     caller.require_write(&state).await?;
     let body: CreateTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
     let now = state.clock.now();
-    model::validate_name("name", &body.name).map_err(ApiError::bad)?;
-    let description = body.description.unwrap_or_default();
-    model::validate_description(&description).map_err(ApiError::bad)?;
-    if let Some(g) = &body.group {
-        model::validate_name("group", g).map_err(ApiError::bad)?;
-    }
-    model::validate_labels(&body.labels).map_err(ApiError::bad)?;
-    let owner = match body.owner {
+    let owner = match body.owner.clone() {
         Some(o) if o != caller.user => {
-            model::validate_name("owner", &o).map_err(ApiError::bad)?;
             if caller.role != Role::Admin {
                 return Err(caller
                     .deny(&state, "only admins may mint tokens for another owner")
@@ -262,42 +253,17 @@ async fn create_token(
         }
         _ => caller.user.clone(),
     };
-    let expires_at = model::resolve_expiry(
-        body.ttl.map(|d| d.0),
-        body.expires_at,
-        body.no_expiry,
-        now,
-        state.config.lifetime_policy(),
-    )
-    .map_err(ApiError::bad)?;
-    if let (Some(nb), Some(exp)) = (body.not_before, expires_at)
-        && nb >= exp
-    {
-        return Err(ApiError::bad("not_before must be before the expiry"));
-    }
-    let allowed_cidrs = model::normalise_cidrs(&body.allowed_cidrs).map_err(ApiError::bad)?;
-    let secret = token::generate(TokenKind::Enrollment).map_err(ApiError::internal)?;
-    let record = TokenRecord {
-        id: secret.id().to_owned(),
-        name: body.name,
-        description,
-        group: body.group,
-        labels: body.labels,
+    let minter = domain::tokens::Minter {
+        user: &caller.user,
         owner,
-        max_uses: model::default_max_uses(body.max_uses),
-        uses: 0,
-        last_used_at: None,
-        last_used_by: None,
-        expires_at,
-        created_at: now,
-        created_by: caller.user.clone(),
-        disabled: false,
-        revoked_at: None,
-        allowed_cidrs,
-        not_before: body.not_before,
-        hosts: 0,
-        secret_hash: model::hex(&state.key.hash(secret.expose())),
     };
+    let (record, secret) = domain::tokens::mint(
+        body,
+        minter,
+        &state.key,
+        state.config.lifetime_policy(),
+        now,
+    )?;
     let stored = blocking(&state, move |s| s.create_token(record)).await?;
     let answer = CreateTokenResponse {
         token: stored.view(now),
@@ -335,31 +301,11 @@ async fn patch_token(
     caller.require_write(&state).await?;
     let patch: PatchTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
     let rec = resolve(&state, &caller, &id).await?;
-    if patch.name.as_ref().is_some_and(|n| *n != rec.name) {
-        return Err(ApiError::new(
-            ErrorCode::NameImmutable,
-            "a token's name cannot be changed",
-        ));
-    }
-    if let Some(d) = &patch.description {
-        model::validate_description(d).map_err(ApiError::bad)?;
-    }
-    if let Some(l) = &patch.labels {
-        model::validate_labels(l).map_err(ApiError::bad)?;
-    }
     let now = state.clock.now();
-    if let Some(Some(at)) = patch.expires_at {
-        model::check_expiry(at, now, state.config.lifetime_policy()).map_err(ApiError::bad)?;
-    }
-    if patch.expires_at == Some(None) && !state.config.lifetime_policy().allow_no_expiry {
-        return Err(ApiError::bad("this daemon requires every token to expire"));
-    }
-    let change = TokenChange::Patch {
-        description: patch.description,
-        labels: patch.labels,
-        disabled: patch.disabled,
-        expires_at: patch.expires_at,
-    };
+    let change =
+        domain::tokens::patch(&rec, patch, state.config.lifetime_policy(), now)?.map_err(|()| {
+            ApiError::new(ErrorCode::NameImmutable, "a token's name cannot be changed")
+        })?;
     let user = caller.user.clone();
     let rid = rec.id.clone();
     let after = blocking(&state, move |s| s.change_token(&rid, change, &user, now)).await?;
@@ -491,7 +437,7 @@ async fn audit(
 async fn audit_verify(
     caller: Caller,
     S(state): S<Arc<State>>,
-) -> Result<Json<crate::store::AuditCheck>, ApiError> {
+) -> Result<Json<crate::domain::AuditCheck>, ApiError> {
     caller.require_overview(&state).await?;
     Ok(Json(blocking(&state, |s| s.verify_audit()).await?))
 }
@@ -547,9 +493,6 @@ async fn list_api_tokens(
     Ok(Json(list.into_iter().map(|r| r.token).collect()))
 }
 
-const API_TOKEN_DEFAULT_TTL: u64 = 14 * 86_400;
-const API_TOKEN_MIN_TTL: u64 = 86_400;
-
 /// `POST /v1/api-tokens`: a token for the caller alone, shown once.
 async fn create_api_token(
     caller: Caller,
@@ -558,58 +501,7 @@ async fn create_api_token(
 ) -> Result<Response, ApiError> {
     let body: CreateApiTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
     let now = state.clock.now();
-    model::validate_name("name", &body.name).map_err(ApiError::bad)?;
-    let remark = body.remark.unwrap_or_default();
-    model::validate_description(&remark).map_err(ApiError::bad)?;
-    let expires_at = match (body.ttl, body.expires_at) {
-        (Some(_), Some(_)) => return Err(ApiError::bad("give at most one of ttl and expires_at")),
-        (Some(t), None) => now
-            .checked_add(t.0)
-            .ok_or_else(|| ApiError::bad("ttl reaches beyond the year 9999"))?,
-        (None, Some(at)) => at,
-        (None, None) => now
-            .checked_add(API_TOKEN_DEFAULT_TTL)
-            .ok_or_else(|| ApiError::internal("clock"))?,
-    };
-    if expires_at.0 < now.0.saturating_add(API_TOKEN_MIN_TTL as i64) {
-        return Err(ApiError::bad("an API token must live at least 1 day"));
-    }
-    if let Some(p) = &body.path_prefix
-        && (!p.starts_with('/')
-            || p.len() > 256
-            || !p.is_ascii()
-            || p.chars().any(char::is_control))
-    {
-        return Err(ApiError::bad(
-            "path_prefix must be an ASCII path starting with / (at most 256 characters)",
-        ));
-    }
-    if let Some(r) = &body.referrer
-        && (r.is_empty()
-            || r.len() > 253
-            || !r
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-".contains(&b)))
-    {
-        return Err(ApiError::bad(
-            "referrer must be a domain (suffix) such as ci.example.org",
-        ));
-    }
-    let secret = token::generate(TokenKind::Api).map_err(ApiError::internal)?;
-    let record = ApiTokenRecord {
-        token: ApiToken {
-            id: secret.id().to_owned(),
-            prefix: secret.display_prefix(),
-            name: body.name,
-            user: caller.user.clone(),
-            created_at: now,
-            expires_at,
-            path_prefix: body.path_prefix,
-            referrer: body.referrer.map(|r| r.to_ascii_lowercase()),
-            remark,
-        },
-        secret_hash: model::hex(&state.key.hash(secret.expose())),
-    };
+    let (record, secret) = domain::api_tokens::issue(body, &caller.user, &state.key, now)?;
     let name = record.token.name.clone();
     let stored = blocking(&state, move |s| s.create_api_token(record))
         .await

@@ -20,8 +20,8 @@ use gatepass_protocol::{ErrorBody, ErrorCode};
 use http_body_util::{BodyExt, Limited};
 use serde::de::DeserializeOwned;
 
+use crate::domain::Store;
 use crate::error::StoreError;
-use crate::store::Store;
 
 pub use crate::State;
 
@@ -71,15 +71,21 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> ApiError {
         match e {
-            StoreError::NotFound(id) => {
-                ApiError::new(ErrorCode::NotFound, format!("no token {id}"))
-            }
+            StoreError::NotFound(what) => ApiError::new(ErrorCode::NotFound, format!("no {what}")),
             StoreError::NameTaken(n) => ApiError::new(
                 ErrorCode::NameTaken,
                 format!("a token named {n:?} already exists"),
             ),
             StoreError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
-            StoreError::Backend(m) => ApiError::internal(m),
+            StoreError::Invalid(m) => ApiError::bad(m),
+            StoreError::Stopped(reason) => {
+                tracing::error!(%reason, "the store has stopped");
+                ApiError::new(
+                    ErrorCode::Unavailable,
+                    "the store has stopped after a failure; see the daemon's log",
+                )
+            }
+            other => ApiError::internal(other),
         }
     }
 }

@@ -19,8 +19,8 @@ use gatepass_protocol::{ErrorCode, RedeemRequest, RedeemResponse};
 
 use super::{ApiError, Peer, State, blocking, read_json};
 use crate::ca;
+use crate::domain::{AuditDraft, HostRecord, RedeemAttempt, RedeemOutcome};
 use crate::model;
-use crate::store::{AuditDraft, HostRecord, RedeemAttempt, RedeemOutcome};
 
 pub fn routes() -> Router<Arc<State>> {
     Router::new()
@@ -226,7 +226,7 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
         grace_seconds: state.config.redeem.grace_window.0,
     };
     // Queued for the writer's next group commit and awaited: no thread blocks on the commit.
-    match state.store.redeem_queued(attempt).wait().await? {
+    match crate::domain::redeem_queued(state.store.as_ref(), attempt).await? {
         RedeemOutcome::Enrolled { host, .. } => {
             state.metrics.redeem("enrolled");
             Ok(answer(state, *host))

@@ -9,8 +9,8 @@ use gatepass_protocol::text::reorders_or_breaks;
 use gatepass_protocol::{MaxUses, Timestamp, TokenStatus};
 use ipnet::IpNet;
 
+use super::{Denial, TokenRecord};
 use crate::secrets::hash_eq;
-use crate::store::{Denial, TokenRecord};
 
 pub const NAME_MAX: usize = 64;
 pub const DESCRIPTION_MAX: usize = 512;

@@ -11,7 +11,7 @@ use gatepass_protocol::{Timestamp, TokenKeys};
 
 use std::collections::BTreeMap;
 
-use super::{RedeemAttempt, TokenRecord};
+use crate::domain::{RedeemAttempt, TokenRecord};
 use crate::error::StoreError;
 
 const V1: u8 = 1;
@@ -81,14 +81,14 @@ pub fn add_to_list(
 }
 
 fn damaged() -> StoreError {
-    StoreError::Backend("a stored token record is damaged".into())
+    StoreError::Damaged("a stored token record does not decode".into())
 }
 
 /// The journal's form of one redemption: its inputs, not its effects. Replayed, they run
-/// `Batch::apply_redeem` again on the same state and so redo exactly what it did (the record is
+/// the rules (`domain::redeem`) again on the same state and so redo exactly what it did (the record is
 /// a tenth of the size of the table writes it stands for). That holds only for the code that
 /// wrote the record: this byte versions what a redemption writes, not just this layout, and any
-/// change to `apply_redeem`'s effects (rules, records, audit details) must change it. A record of
+/// change to `domain::redeem`'s effects (rules, records, audit details) must change it. A record of
 /// another version is refused, never redone differently.
 const REDEEM_V1: u8 = 1;
 
@@ -113,17 +113,17 @@ pub fn encode_attempt(a: &RedeemAttempt) -> Result<Vec<u8>, StoreError> {
 }
 
 pub fn decode_attempt(bytes: &[u8]) -> Result<RedeemAttempt, StoreError> {
-    let bad = |_| StoreError::Backend("a journaled redemption is damaged".into());
+    let bad = |_| StoreError::Damaged("a journaled redemption does not decode".into());
     let rest = match bytes.split_first() {
         Some((&REDEEM_V1, rest)) => rest,
         Some((v, _)) => {
-            return Err(StoreError::Backend(format!(
+            return Err(StoreError::Damaged(format!(
                 "the journal holds redemptions recorded by another version of gatepassd \
                  (form {v}); start that version once so it folds them into the database"
             )));
         }
         None => {
-            return Err(StoreError::Backend(
+            return Err(StoreError::Damaged(
                 "a journaled redemption is empty".into(),
             ));
         }

@@ -1,0 +1,131 @@
+//! The audit log's hash chain: how an event joins it (`append`) and how a walk over the stored
+//! log checks it (`ChainCheck`). Each event stores the SHA-256 of the previous event's JSON;
+//! the chain's head (next sequence number and last hash) is stored in the same transaction, so
+//! removing the newest events is noticed too.
+
+use gatepass_protocol::{AuditEvent, ChangeEvent};
+
+use super::model;
+use super::{AuditCheck, AuditDraft, AuditHead, Tx};
+use crate::error::StoreError;
+
+/// The `prev_hash` of the very first event.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The hash that links an audit event to the next one: SHA-256 of its JSON form.
+pub fn audit_hash(event: &AuditEvent) -> String {
+    audit_hash_of(&serde_json::to_vec(event).unwrap_or_default())
+}
+
+/// `audit_hash` of an event already serialized (`serde_json::to_vec`).
+pub fn audit_hash_of(event_json: &[u8]) -> String {
+    model::hex(ring::digest::digest(&ring::digest::SHA256, event_json).as_ref())
+}
+
+/// Appends `draft` to the chain: the next sequence number, the last event's hash, and the
+/// new head, in the same transaction.
+pub fn append(tx: &mut dyn Tx, d: AuditDraft) -> Result<AuditEvent, StoreError> {
+    let head = tx.audit_head()?;
+    let ev = AuditEvent {
+        seq: head.next_seq,
+        at: d.at,
+        actor: d.actor,
+        action: d.action.to_owned(),
+        target: d.target,
+        target_name: d.target_name,
+        details: d.details,
+        prev_hash: head.last_hash,
+    };
+    // One serialization: stored, and hashed into the chain.
+    let json = serde_json::to_vec(&ev)?;
+    let next = AuditHead {
+        next_seq: ev.seq + 1,
+        last_hash: audit_hash_of(&json),
+    };
+    tx.append_audit(&ev, &json, next)?;
+    if tx.listening() {
+        tx.announce(ChangeEvent {
+            kind: "audit".into(),
+            token: None,
+            token_id: None,
+            host: None,
+            audit: Some(ev.clone()),
+        });
+    }
+    Ok(ev)
+}
+
+/// A walk over the stored log in sequence order: feed it each event's sequence number and
+/// stored bytes (`event`), then the stored head (`finish`). The first event that does not
+/// follow is named.
+#[derive(Debug)]
+pub struct ChainCheck {
+    expected_seq: u64,
+    prev_hash: String,
+    count: u64,
+}
+
+impl Default for ChainCheck {
+    fn default() -> ChainCheck {
+        ChainCheck {
+            expected_seq: 1,
+            prev_hash: GENESIS_HASH.to_string(),
+            count: 0,
+        }
+    }
+}
+
+impl ChainCheck {
+    /// Checks the next stored event: `Err` names the first one that breaks the chain. On
+    /// success the event is returned, read, for other checks to use.
+    pub fn event(&mut self, seq: u64, stored: &[u8]) -> Result<AuditEvent, AuditCheck> {
+        let bad = |problem: String| AuditCheck {
+            events: self.count,
+            first_bad: Some(seq),
+            problem: Some(problem),
+        };
+        let ev: AuditEvent = match serde_json::from_slice(stored) {
+            Ok(ev) => ev,
+            Err(_) => return Err(bad(format!("event {seq} cannot be read"))),
+        };
+        if seq != self.expected_seq {
+            return Err(bad(format!(
+                "events {}..{} are missing",
+                self.expected_seq,
+                seq.saturating_sub(1)
+            )));
+        }
+        if ev.seq != seq || ev.prev_hash != self.prev_hash {
+            return Err(bad(format!(
+                "event {seq} does not follow from event {}: it or its predecessor was altered",
+                seq.saturating_sub(1)
+            )));
+        }
+        self.prev_hash = audit_hash(&ev);
+        self.expected_seq += 1;
+        self.count += 1;
+        Ok(ev)
+    }
+
+    /// Ends the walk: the stored head must point just past the last event walked.
+    pub fn finish(self, head: Option<AuditHead>) -> AuditCheck {
+        if let Some(h) = head
+            && (h.next_seq != self.expected_seq || h.last_hash != self.prev_hash)
+        {
+            return AuditCheck {
+                events: self.count,
+                first_bad: Some(self.expected_seq.min(h.next_seq.saturating_sub(1)).max(1)),
+                problem: Some(format!(
+                    "the log ends at event {} but {} were written: the newest events were removed or altered",
+                    self.expected_seq - 1,
+                    h.next_seq.saturating_sub(1)
+                )),
+            };
+        }
+        AuditCheck {
+            events: self.count,
+            first_bad: None,
+            problem: None,
+        }
+    }
+}

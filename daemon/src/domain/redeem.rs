@@ -1,0 +1,121 @@
+//! A redemption's rules, run inside one transaction: find the token, let a retry by the same
+//! host key within the grace window have its enrollment back, check the token
+//! (`model::check_redeem`), spend a use, record the host and the audit event. Refusals are
+//! audited too.
+//!
+//! The outcome depends only on the transaction's state and the attempt (no clock, no
+//! randomness: the time, the host id and the certificate come in the attempt), so an engine
+//! may record the attempt rather than its writes and run it again to redo it.
+
+use std::collections::BTreeMap;
+
+use gatepass_protocol::{ChangeEvent, Host};
+
+use super::model;
+use super::{AuditDraft, Denial, HostRecord, RedeemAttempt, RedeemOutcome, Tx, audit, tokens};
+use crate::error::StoreError;
+
+pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreError> {
+    let actor = format!("host:{}@{}", a.hostname, a.source);
+    let mut details = BTreeMap::new();
+    details.insert("hostname".to_string(), a.hostname.clone());
+    details.insert("source".to_string(), a.source.to_string());
+    let Some(mut rec) = tx.token(&a.token_id)? else {
+        details.insert("reason".into(), "unknown_token".into());
+        let draft = AuditDraft {
+            at: a.now,
+            actor,
+            action: "redeem_failed",
+            target: a.token_id.clone(),
+            target_name: None,
+            details,
+        };
+        audit::append(tx, draft)?;
+        return Ok(RedeemOutcome::Denied(Denial::Unauthorized {
+            reason: "unknown_token",
+        }));
+    };
+    let secret_ok = crate::secrets::hash_eq(
+        model::hex(&a.presented_hash).as_bytes(),
+        rec.secret_hash.as_bytes(),
+    );
+    // A retry by the same host key within the grace window gets its enrollment back.
+    if let (true, Some(fp)) = (secret_ok, &a.key_fingerprint)
+        && let Some(host) = tx.host_by_key(&rec.id, fp)?
+        && model::replay_allowed(&rec, host.host.enrolled_at, a.grace_seconds, a.now)
+    {
+        details.insert("host_id".into(), host.host.id.clone());
+        let draft = AuditDraft {
+            at: a.now,
+            actor,
+            action: "redeem_replayed",
+            target: rec.id.clone(),
+            target_name: Some(rec.name.clone()),
+            details,
+        };
+        audit::append(tx, draft)?;
+        return Ok(RedeemOutcome::Replayed {
+            host: Box::new(host),
+        });
+    }
+    if let Err(denial) = model::check_redeem(&rec, &a.presented_hash, a.source, a.now) {
+        details.insert("reason".into(), denial.reason().into());
+        let draft = AuditDraft {
+            at: a.now,
+            actor,
+            action: "redeem_failed",
+            target: rec.id.clone(),
+            target_name: Some(rec.name.clone()),
+            details,
+        };
+        audit::append(tx, draft)?;
+        return Ok(RedeemOutcome::Denied(denial));
+    }
+    rec.uses += 1;
+    rec.hosts += 1;
+    rec.last_used_at = Some(a.now);
+    rec.last_used_by = Some(format!("{} ({})", a.hostname, a.source));
+    let host = HostRecord {
+        host: Host {
+            id: a.host_id.clone(),
+            hostname: a.hostname.clone(),
+            token_id: rec.id.clone(),
+            token_name: rec.name.clone(),
+            group: rec.group.clone(),
+            labels: rec.labels.clone(),
+            owner: rec.owner.clone(),
+            source_addr: a.source.to_string(),
+            enrolled_at: a.now,
+            key_fingerprint: a.key_fingerprint.clone(),
+            facts: a.facts,
+        },
+        cert_pem: a.cert_pem,
+    };
+    tx.update_token(&rec)?;
+    tokens::announce(tx, &rec, a.now);
+    tx.insert_host(&host)?;
+    details.insert("host_id".into(), host.host.id.clone());
+    details.insert("uses".into(), format!("{}/{}", rec.uses, rec.max_uses));
+    let draft = AuditDraft {
+        at: a.now,
+        actor,
+        action: "redeemed",
+        target: rec.id.clone(),
+        target_name: Some(rec.name.clone()),
+        details,
+    };
+    audit::append(tx, draft)?;
+    if tx.listening() {
+        tx.announce(ChangeEvent {
+            kind: "host".into(),
+            token: None,
+            token_id: Some(rec.id.clone()),
+            host: Some(host.host.clone()),
+            audit: None,
+        });
+    }
+    Ok(RedeemOutcome::Enrolled {
+        host: Box::new(host),
+        token: Box::new(rec),
+    })
+}

@@ -1,0 +1,770 @@
+//! The redo journal: a write batch becomes durable with one sequential write and one
+//! `fdatasync`, instead of a durable redb commit that writes every copy-on-write page it touched.
+//!
+//! File format (version 2). The file is preallocated (zeros) to a fixed capacity so that
+//! appending never changes its size and `fdatasync` has no metadata to flush.
+//!
+//! - Bytes 0..128: the stamp, in two 64-byte slots (a generation goes to the slot of its
+//!   parity, so a torn stamp write leaves the previous one whole) — magic `GPJRNL\0\0`, format
+//!   version (u32 LE), the store's identity (16 bytes) and the journal's generation (u64 LE), a
+//!   CRC-32 of those; zeros after. The database records the same identity and generation
+//!   (`recovery`), so a journal that is missing, emptied, another store's, or older than its
+//!   database is refused at start.
+//! - From byte 128, records, one a write batch: a 24-byte header — sequence number (u64), the
+//!   sequence number of the first record of the write it came in (u64: records written
+//!   together share it), payload length (u32), CRC-32 of all three and the payload — then the
+//!   payload, the batch's table operations and redemptions (`batch`). When the store
+//!   checkpoints (a durable redb commit that records the last sequence number it holds),
+//!   writing starts again at byte 128.
+//!
+//! Reading stops at the first record that is zeroed or does not continue the sequence: the
+//! leftovers of an older round past the newest record hold sequence numbers at or below the
+//! checkpoint's. A record that is damaged ends the journal only if it was part of the last
+//! write (a write torn by a crash, never acknowledged); a damaged record with a whole record
+//! of a later write after it is damage at rest, and replay refuses it, saying where.
+
+use std::fmt::Debug;
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+
+use gatepass_protocol::ChangeEvent;
+use tokio::sync::broadcast;
+
+use super::visibility::Visibility;
+use super::writer::{Halt, Synced};
+
+/// Bytes before the first record: the stamp's two slots.
+pub const FILE_HEADER: u64 = 128;
+const SLOT: usize = 64;
+const HEADER: usize = 24;
+const MAGIC: &[u8; 8] = b"GPJRNL\0\0";
+const FORMAT: u32 = 2;
+
+/// What the journal file is stored on: a file on disk, or (in tests) storage that fails or
+/// loses what was not synced.
+#[allow(clippy::len_without_is_empty)]
+pub trait JournalFile: Send + Debug {
+    fn len(&self) -> std::io::Result<u64>;
+    fn set_len(&self, len: u64) -> std::io::Result<()>;
+    fn read_exact_at(&self, buf: &mut [u8], at: u64) -> std::io::Result<()>;
+    fn write_all_at(&self, buf: &[u8], at: u64) -> std::io::Result<()>;
+    /// Makes what was written durable (`fdatasync`).
+    fn sync_data(&self) -> std::io::Result<()>;
+    /// Makes the file's size and existence durable too (after a resize).
+    fn sync_all(&self) -> std::io::Result<()>;
+}
+
+/// The journal on disk, with the folder that holds it (synced when the file is resized, so the
+/// file itself survives a power loss).
+#[derive(Debug)]
+pub struct DiskFile {
+    file: File,
+    dir: Option<PathBuf>,
+}
+
+impl JournalFile for DiskFile {
+    fn len(&self) -> std::io::Result<u64> {
+        Ok(self.file.metadata()?.len())
+    }
+    fn set_len(&self, len: u64) -> std::io::Result<()> {
+        self.file.set_len(len)
+    }
+    fn read_exact_at(&self, buf: &mut [u8], at: u64) -> std::io::Result<()> {
+        FileExt::read_exact_at(&self.file, buf, at)
+    }
+    fn write_all_at(&self, buf: &[u8], at: u64) -> std::io::Result<()> {
+        FileExt::write_all_at(&self.file, buf, at)
+    }
+    fn sync_data(&self) -> std::io::Result<()> {
+        self.file.sync_data()
+    }
+    fn sync_all(&self) -> std::io::Result<()> {
+        self.file.sync_all()?;
+        if let Some(dir) = &self.dir {
+            File::open(dir)?.sync_all()?;
+        }
+        Ok(())
+    }
+}
+
+/// Which store a journal belongs to and which generation of it this is. A start that
+/// accepts the journal moves to the next generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stamp {
+    pub store_id: [u8; 16],
+    pub generation: u64,
+}
+
+/// What the first 64 bytes of a journal hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StampState {
+    /// The file is empty (new, deleted and made again, or truncated).
+    Empty,
+    /// Zeros: emptied, or never stamped.
+    Blank,
+    /// Not zeros, and not a stamp: a journal of an earlier version, or damage.
+    Unknown,
+    Stamped(Stamp),
+}
+
+/// The journal: where the next record goes and how much room there is.
+#[derive(Debug)]
+pub struct Journal {
+    file: Box<dyn JournalFile>,
+    capacity: u64,
+    offset: u64,
+}
+
+/// Opens `path` for reading and writing, creating it with mode 0600 (never truncating).
+pub fn open_private(path: &Path) -> std::io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)
+}
+
+/// A stamp slot, if it holds a whole stamp of this format.
+fn parse_slot(b: &[u8]) -> Option<Stamp> {
+    let crc = u32::from_le_bytes([b[36], b[37], b[38], b[39]]);
+    if &b[..8] != MAGIC || crc32fast::hash(&b[..36]) != crc {
+        return None;
+    }
+    if u32::from_le_bytes([b[8], b[9], b[10], b[11]]) != FORMAT {
+        return None;
+    }
+    let mut store_id = [0u8; 16];
+    store_id.copy_from_slice(&b[12..28]);
+    let mut generation = [0u8; 8];
+    generation.copy_from_slice(&b[28..36]);
+    Some(Stamp {
+        store_id,
+        generation: u64::from_le_bytes(generation),
+    })
+}
+
+fn checksum(seq: u64, group: u64, len: u32, payload: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&seq.to_le_bytes());
+    h.update(&group.to_le_bytes());
+    h.update(&len.to_le_bytes());
+    h.update(payload);
+    h.finalize()
+}
+
+/// A damaged record with a whole record of a later write after it: damage at rest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Corrupt {
+    /// Where the damaged record starts, in bytes from the start of the file.
+    pub offset: u64,
+    /// The sequence number it should have held.
+    pub seq: u64,
+    /// The later record that proves it had been written whole before.
+    pub later_seq: u64,
+}
+
+/// What a replay found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replayed {
+    /// The last sequence number applied (or the `after` it was given).
+    pub last: u64,
+    /// Where reading stopped at a record that does not read whole, if it did: a write cut by
+    /// a crash (never acknowledged), or what an older round left past the newest record.
+    pub torn_at: Option<u64>,
+}
+
+/// Why a replay stopped without applying everything.
+#[derive(Debug)]
+pub enum ReplayError<E> {
+    Corrupt(Corrupt),
+    Io(std::io::Error),
+    /// `apply` refused a record.
+    Apply(E),
+}
+
+/// A position in the journal, read through a buffer.
+struct At<'a> {
+    file: &'a dyn JournalFile,
+    at: u64,
+    end: u64,
+}
+
+impl Read for At<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = (self.end.saturating_sub(self.at)).min(buf.len() as u64) as usize;
+        if n == 0 {
+            return Ok(0);
+        }
+        self.file.read_exact_at(&mut buf[..n], self.at)?;
+        self.at += n as u64;
+        Ok(n)
+    }
+}
+
+/// One record header, as stored.
+#[derive(Debug, Clone, Copy)]
+struct Header {
+    seq: u64,
+    group: u64,
+    len: u32,
+    crc: u32,
+}
+
+impl Header {
+    fn parse(b: &[u8; HEADER]) -> Header {
+        let u64_at = |i: usize| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(x)
+        };
+        let u32_at = |i: usize| {
+            let mut x = [0u8; 4];
+            x.copy_from_slice(&b[i..i + 4]);
+            u32::from_le_bytes(x)
+        };
+        Header {
+            seq: u64_at(0),
+            group: u64_at(8),
+            len: u32_at(16),
+            crc: u32_at(20),
+        }
+    }
+}
+
+impl Journal {
+    /// Opens (or creates, 0600) the journal as it is: read its stamp, replay what it holds
+    /// ([`Journal::replay`]), then [`Journal::resize`] before writing.
+    pub fn open(path: &Path) -> std::io::Result<Journal> {
+        let file = open_private(path)?;
+        Journal::on(Box::new(DiskFile {
+            file,
+            dir: path.parent().map(Path::to_path_buf),
+        }))
+    }
+
+    /// A journal on any storage.
+    pub fn on(file: Box<dyn JournalFile>) -> std::io::Result<Journal> {
+        let capacity = file.len()?;
+        Ok(Journal {
+            file,
+            capacity,
+            offset: FILE_HEADER,
+        })
+    }
+
+    /// The most records the file can hold now: no sequence number in it is more than this
+    /// above the last checkpoint's.
+    pub fn max_records(&self) -> u64 {
+        self.capacity / HEADER as u64
+    }
+
+    /// Reads the stamp: of its two slots, the whole one with the higher generation.
+    pub fn stamp(&self) -> std::io::Result<StampState> {
+        if self.capacity == 0 {
+            return Ok(StampState::Empty);
+        }
+        if self.capacity < FILE_HEADER {
+            return Ok(StampState::Unknown);
+        }
+        let mut b = [0u8; FILE_HEADER as usize];
+        self.file.read_exact_at(&mut b, 0)?;
+        if b.iter().all(|&x| x == 0) {
+            return Ok(StampState::Blank);
+        }
+        let best = b
+            .chunks_exact(SLOT)
+            .filter_map(parse_slot)
+            .max_by_key(|s| s.generation);
+        Ok(best.map_or(StampState::Unknown, StampState::Stamped))
+    }
+
+    /// Writes the stamp and makes it durable. It goes to the slot its generation's parity
+    /// names, so a write torn by a crash leaves the other, the previous generation, whole. The
+    /// records after it are left as they are.
+    pub fn write_stamp(&mut self, stamp: Stamp) -> std::io::Result<()> {
+        if self.capacity < FILE_HEADER {
+            return Ok(());
+        }
+        let mut b = [0u8; SLOT];
+        b[..8].copy_from_slice(MAGIC);
+        b[8..12].copy_from_slice(&FORMAT.to_le_bytes());
+        b[12..28].copy_from_slice(&stamp.store_id);
+        b[28..36].copy_from_slice(&stamp.generation.to_le_bytes());
+        let crc = crc32fast::hash(&b[..36]);
+        b[36..40].copy_from_slice(&crc.to_le_bytes());
+        let at = (stamp.generation % 2) * SLOT as u64;
+        self.file.write_all_at(&b, at)?;
+        self.file.sync_data()
+    }
+
+    /// Makes the file exactly `capacity` bytes (none, or at least room for its stamp), zeros
+    /// where it grows, and durable; writing starts at the first record. With `discard`,
+    /// everything it held is zeroed first (a journal that belongs to no database on record).
+    pub fn resize(&mut self, capacity: u64, discard: bool) -> std::io::Result<()> {
+        let capacity = if capacity == 0 {
+            0
+        } else {
+            capacity.max(FILE_HEADER + HEADER as u64)
+        };
+        let len = if discard { 0 } else { self.capacity };
+        self.file.set_len(len.min(capacity))?;
+        // Real zeros, not a sparse or fallocated range: overwriting written blocks is what keeps
+        // each later fdatasync to the data alone.
+        let zeros = vec![0u8; 1 << 20];
+        let mut at = len.min(capacity);
+        while at < capacity {
+            let n = (capacity - at).min(zeros.len() as u64) as usize;
+            self.file.write_all_at(&zeros[..n], at)?;
+            at += n as u64;
+        }
+        self.file.sync_all()?;
+        self.capacity = capacity;
+        self.offset = FILE_HEADER;
+        Ok(())
+    }
+
+    fn header_at(&self, at: u64) -> std::io::Result<Option<Header>> {
+        if at + HEADER as u64 > self.capacity {
+            return Ok(None);
+        }
+        let mut b = [0u8; HEADER];
+        self.file.read_exact_at(&mut b, at)?;
+        Ok(Some(Header::parse(&b)))
+    }
+
+    /// Whether a whole record starts at `at` with a header like `h`.
+    fn whole(&self, at: u64, h: &Header) -> std::io::Result<bool> {
+        let end = at + HEADER as u64 + u64::from(h.len);
+        if h.seq == 0 || end > self.capacity {
+            return Ok(false);
+        }
+        let mut payload = vec![0u8; h.len as usize];
+        self.file.read_exact_at(&mut payload, at + HEADER as u64)?;
+        Ok(checksum(h.seq, h.group, h.len, &payload) == h.crc)
+    }
+
+    /// After a damaged record at `damaged` that should have held `seq`: the first whole
+    /// record after it that a later write made (its group starts past `seq`), if any.
+    fn later_write_after(&self, damaged: u64, seq: u64) -> std::io::Result<Option<u64>> {
+        let highest = seq.saturating_add(self.max_records());
+        let mut at = damaged + 1;
+        while let Some(h) = self.header_at(at)? {
+            if h.seq > seq && h.seq <= highest && h.group > seq && self.whole(at, &h)? {
+                return Ok(Some(h.seq));
+            }
+            at += 1;
+        }
+        Ok(None)
+    }
+
+    /// Calls `apply` with every record after `after`, in order, as long as they continue the
+    /// sequence (`after + 1`, `after + 2`, …). Writing then continues after the last record
+    /// read. A damaged record ends the journal if nothing a later write made follows it (a
+    /// torn last write); otherwise it is `Corrupt`.
+    pub fn replay<E>(
+        &mut self,
+        after: u64,
+        mut apply: impl FnMut(u64, &[u8]) -> Result<(), E>,
+    ) -> Result<Replayed, ReplayError<E>> {
+        let mut reader = BufReader::with_capacity(
+            1 << 20,
+            At {
+                file: &*self.file,
+                at: FILE_HEADER,
+                end: self.capacity,
+            },
+        );
+        let mut at = FILE_HEADER;
+        let mut last = after;
+        let mut payload = Vec::new();
+        let mut torn_at = None;
+        loop {
+            let mut b = [0u8; HEADER];
+            if at + HEADER as u64 > self.capacity
+                || !read_or_end(&mut reader, &mut b).map_err(ReplayError::Io)?
+            {
+                break;
+            }
+            if b.iter().all(|&x| x == 0) {
+                break; // never written since the file was made: the end
+            }
+            let h = Header::parse(&b);
+            let end = at + HEADER as u64 + u64::from(h.len);
+            let mut ok = h.seq != 0 && end <= self.capacity;
+            if ok {
+                payload.resize(h.len as usize, 0);
+                ok = read_or_end(&mut reader, &mut payload).map_err(ReplayError::Io)?
+                    && checksum(h.seq, h.group, h.len, &payload) == h.crc;
+            }
+            if !ok {
+                let expected = last + 1;
+                if let Some(later_seq) = self
+                    .later_write_after(at, expected)
+                    .map_err(ReplayError::Io)?
+                {
+                    return Err(ReplayError::Corrupt(Corrupt {
+                        offset: at,
+                        seq: expected,
+                        later_seq,
+                    }));
+                }
+                torn_at = Some(at);
+                break;
+            }
+            if h.seq <= last && last == after {
+                // Already in the checkpoint: skip, and keep looking for `after + 1`.
+            } else if h.seq == last + 1 {
+                apply(h.seq, &payload).map_err(ReplayError::Apply)?;
+                last = h.seq;
+            } else {
+                break;
+            }
+            at = end;
+        }
+        self.offset = if last == after { FILE_HEADER } else { at };
+        Ok(Replayed { last, torn_at })
+    }
+
+    /// Bytes a record with a payload of `payload_len` bytes takes in the journal.
+    pub fn record_len(payload_len: usize) -> u64 {
+        (HEADER + payload_len) as u64
+    }
+
+    /// The file's size, stamp included.
+    pub fn size(&self) -> u64 {
+        self.capacity
+    }
+
+    /// The room for records since the last checkpoint.
+    pub fn capacity(&self) -> u64 {
+        self.capacity.saturating_sub(FILE_HEADER)
+    }
+
+    /// Writes one record and waits until it is on disk. Returns where it starts, or `None`
+    /// when it does not fit (and nothing was written).
+    pub fn append(&mut self, seq: u64, payload: &[u8]) -> std::io::Result<Option<u64>> {
+        let start = self.offset;
+        Ok(self.append_all(&[(seq, payload)])?.then_some(start))
+    }
+
+    /// Writes records (consecutive sequence numbers) with one write, and waits until they are on
+    /// disk. Returns `false` when they do not fit (and nothing was written). After an error
+    /// nothing is known of what reached the disk: the caller must stop writing (the store
+    /// halts; a restart replays what is whole).
+    pub fn append_all(&mut self, records: &[(u64, &[u8])]) -> std::io::Result<bool> {
+        let total: u64 = records
+            .iter()
+            .map(|(_, p)| Journal::record_len(p.len()))
+            .sum();
+        let start = self.offset;
+        if start + total > self.capacity {
+            return Ok(false);
+        }
+        let group = records.first().map(|r| r.0).unwrap_or_default();
+        let mut buf = Vec::with_capacity(total as usize);
+        for (seq, payload) in records {
+            let len = u32::try_from(payload.len()).map_err(|_| std::io::ErrorKind::InvalidInput)?;
+            buf.extend_from_slice(&seq.to_le_bytes());
+            buf.extend_from_slice(&group.to_le_bytes());
+            buf.extend_from_slice(&len.to_le_bytes());
+            buf.extend_from_slice(&checksum(*seq, group, len, payload).to_le_bytes());
+            buf.extend_from_slice(payload);
+        }
+        self.file.write_all_at(&buf, start)?;
+        self.file.sync_data()?;
+        self.offset = start + total;
+        Ok(true)
+    }
+
+    /// After a checkpoint holds everything written so far: the next record goes first.
+    pub fn reset(&mut self) {
+        self.offset = FILE_HEADER;
+    }
+
+    /// After a checkpoint with nothing new to write: zeroes the first record's header, so the
+    /// next start finds the journal empty at once instead of reading past every record the
+    /// checkpoint holds.
+    pub fn clear_head(&mut self) -> std::io::Result<()> {
+        if self.capacity >= FILE_HEADER + HEADER as u64 {
+            self.file.write_all_at(&[0u8; HEADER], FILE_HEADER)?;
+            self.file.sync_data()?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of records since the last checkpoint.
+    pub fn used(&self) -> u64 {
+        self.offset - FILE_HEADER
+    }
+}
+
+/// Fills `buf`; `false` at the end of the file, an error for anything else.
+fn read_or_end(reader: &mut impl Read, buf: &mut [u8]) -> std::io::Result<bool> {
+    match reader.read_exact(buf) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+/// The journal thread: takes every committed batch waiting, writes their records with one
+/// write and one fdatasync, then answers their callers and announces their changes, in order.
+pub(super) fn journal_thread(
+    mut journal: Journal,
+    rx: mpsc::Receiver<Synced>,
+    events: broadcast::Sender<ChangeEvent>,
+    visibility: &Visibility,
+    halt: &Halt,
+) {
+    while let Ok(first) = rx.recv() {
+        let mut items = vec![first];
+        while let Ok(more) = rx.try_recv() {
+            items.push(more);
+        }
+        // Whatever precedes the last checkpoint is durable through it; the rest is journaled
+        // from the start of the file.
+        let fresh = match items.iter().rposition(|i| i.checkpoint) {
+            Some(k) => {
+                journal.reset();
+                k + 1
+            }
+            None => 0,
+        };
+        let records: Vec<(u64, &[u8])> = items[fresh..]
+            .iter()
+            .filter_map(|i| i.record.as_ref().map(|(seq, log)| (*seq, log.as_slice())))
+            .collect();
+        if !records.is_empty() {
+            match journal.append_all(&records) {
+                Ok(true) => {}
+                Ok(false) => halt.fail_stop("the journal write", &"a record did not fit"),
+                Err(e) => halt.fail_stop("the journal write failed", &e),
+            }
+        } else if fresh > 0
+            && let Err(e) = journal.clear_head()
+        {
+            // Only an optimisation (replay skips what a checkpoint holds), but a write the disk
+            // refused: it is failing, and the store stops like for any other.
+            halt.fail_stop("the journal's head could not be cleared", &e);
+        }
+        if let Some(upto) = items.iter().map(|i| i.upto).max() {
+            visibility.set_durable(upto);
+        }
+        for item in items {
+            for reply in item.replies {
+                reply(Ok(()));
+            }
+            for c in item.changes {
+                let _ = events.send(c); // no listeners is fine
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sized(path: &Path, capacity: u64) -> Journal {
+        let mut j = Journal::open(path).unwrap();
+        j.resize(capacity, false).unwrap();
+        j
+    }
+
+    fn replayed(j: &mut Journal, after: u64) -> Result<Vec<(u64, Vec<u8>)>, Corrupt> {
+        let mut out = Vec::new();
+        match j.replay(after, |seq, p| {
+            out.push((seq, p.to_vec()));
+            Ok::<_, std::io::Error>(())
+        }) {
+            Ok(_) => Ok(out),
+            Err(ReplayError::Corrupt(c)) => Err(c),
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+
+    fn records(j: &mut Journal, after: u64) -> Vec<(u64, Vec<u8>)> {
+        replayed(j, after).unwrap()
+    }
+
+    fn flip(path: &Path, at: u64) {
+        let f = open_private(path).unwrap();
+        let mut b = [0u8];
+        FileExt::read_exact_at(&f, &mut b, at).unwrap();
+        FileExt::write_all_at(&f, &[b[0] ^ 0x20], at).unwrap();
+    }
+
+    #[test]
+    fn records_come_back_in_order_and_writing_continues_after_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = sized(&path, 4096);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
+        assert_eq!(j.append(1, b"one").unwrap(), Some(FILE_HEADER));
+        j.append(2, b"two").unwrap().unwrap();
+        drop(j);
+        let mut j = Journal::open(&path).unwrap();
+        assert_eq!(j.max_records(), 4096 / HEADER as u64);
+        assert_eq!(
+            records(&mut j, 0),
+            vec![(1, b"one".to_vec()), (2, b"two".to_vec())]
+        );
+        j.append(3, b"three").unwrap().unwrap();
+        assert_eq!(
+            records(&mut j, 1).len(),
+            2,
+            "2 and 3 follow the checkpoint at 1"
+        );
+        assert_eq!(records(&mut j, 3), vec![]);
+    }
+
+    #[test]
+    fn a_torn_last_write_ends_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = sized(&path, 4096);
+        j.append(1, b"kept").unwrap().unwrap();
+        // Records 2 and 3 went out in one write, cut by a crash: 2 torn, 3 whole.
+        let second = j.offset;
+        j.append_all(&[(2, b"torn in half"), (3, b"after the tear")])
+            .unwrap();
+        flip(&path, second + HEADER as u64 + 3);
+        let mut j = Journal::open(&path).unwrap();
+        let mut seen = Vec::new();
+        let r = j
+            .replay(0, |seq, _| {
+                seen.push(seq);
+                Ok::<_, std::io::Error>(())
+            })
+            .unwrap();
+        assert_eq!(seen, [1]);
+        assert_eq!(r.torn_at, Some(second));
+        assert_eq!(
+            j.used(),
+            second - FILE_HEADER,
+            "writing resumes where the damage starts"
+        );
+    }
+
+    #[test]
+    fn a_damaged_record_before_a_later_write_is_damage_not_a_tear() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = sized(&path, 4096);
+        j.append(1, b"kept").unwrap().unwrap();
+        let second = j.append(2, b"acknowledged, then damaged").unwrap().unwrap();
+        j.append(3, b"a later write").unwrap().unwrap();
+        for at in [second + 3, second + 10, second + HEADER as u64 + 5] {
+            flip(&path, at);
+            let mut j = Journal::open(&path).unwrap();
+            let c = replayed(&mut j, 0).unwrap_err();
+            assert_eq!(
+                c,
+                Corrupt {
+                    offset: second,
+                    seq: 2,
+                    later_seq: 3
+                },
+                "byte {at}"
+            );
+            flip(&path, at);
+        }
+        let mut j = Journal::open(&path).unwrap();
+        assert_eq!(records(&mut j, 0).len(), 3, "restored");
+    }
+
+    #[test]
+    fn resizing_keeps_records_unless_told_to_discard_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = sized(&path, 4096);
+        j.append(1, b"a").unwrap().unwrap();
+        j.resize(8192, false).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 8192);
+        assert_eq!(records(&mut j, 0), vec![(1, b"a".to_vec())]);
+        j.resize(256, false).unwrap();
+        assert_eq!(records(&mut j, 0), vec![(1, b"a".to_vec())]);
+        j.resize(4096, true).unwrap();
+        assert_eq!(records(&mut j, 0), vec![]);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 4096);
+        j.resize(0, false).unwrap();
+        assert_eq!(j.append(1, b"x").unwrap(), None, "no room at all");
+    }
+
+    #[test]
+    fn after_a_reset_leftovers_of_the_older_round_are_not_replayed() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = sized(&dir.path().join("j"), 4096);
+        for seq in 1..=5 {
+            j.append(seq, b"an older, longer record").unwrap().unwrap();
+        }
+        // A checkpoint at 6 (a batch committed durably), then one short record.
+        j.reset();
+        j.append(7, b"new").unwrap().unwrap();
+        assert_eq!(records(&mut j, 6), vec![(7, b"new".to_vec())]);
+        // Same layout, but the new round's record lines up exactly with an old one.
+        j.reset();
+        j.append(8, b"an older, longer recorX").unwrap().unwrap();
+        assert_eq!(records(&mut j, 7).len(), 1);
+        // A checkpoint that holds everything: nothing to replay, writing restarts first.
+        assert_eq!(records(&mut j, 8), vec![]);
+        assert_eq!(j.used(), 0);
+    }
+
+    #[test]
+    fn a_cleared_head_ends_the_journal_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = sized(&dir.path().join("j"), 4096);
+        for seq in 1..=3 {
+            j.append(seq, b"held by the checkpoint").unwrap().unwrap();
+        }
+        j.reset();
+        j.clear_head().unwrap();
+        assert_eq!(records(&mut j, 0), vec![]);
+    }
+
+    #[test]
+    fn a_record_that_does_not_fit_is_refused_without_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut j = sized(&dir.path().join("j"), FILE_HEADER + 100);
+        assert_eq!(j.append(1, &[7u8; 40]).unwrap(), Some(FILE_HEADER));
+        assert_eq!(j.append(2, &[7u8; 40]).unwrap(), None);
+        assert_eq!(j.used(), 64);
+        assert_eq!(records(&mut j, 0).len(), 1);
+    }
+
+    #[test]
+    fn a_stamp_reads_back_and_anything_else_is_told_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j");
+        let mut j = Journal::open(&path).unwrap();
+        assert_eq!(j.stamp().unwrap(), StampState::Empty);
+        j.resize(4096, false).unwrap();
+        assert_eq!(j.stamp().unwrap(), StampState::Blank);
+        let stamp = Stamp {
+            store_id: [7; 16],
+            generation: 42,
+        };
+        j.write_stamp(stamp).unwrap();
+        j.append(1, b"after the stamp").unwrap().unwrap();
+        let mut j = Journal::open(&path).unwrap();
+        assert_eq!(j.stamp().unwrap(), StampState::Stamped(stamp));
+        assert_eq!(records(&mut j, 0).len(), 1);
+        // The next generation goes to the other slot; torn, the previous one still reads.
+        j.write_stamp(Stamp {
+            generation: 43,
+            ..stamp
+        })
+        .unwrap();
+        flip(&path, 64 + 30);
+        assert_eq!(j.stamp().unwrap(), StampState::Stamped(stamp));
+        flip(&path, 30);
+        assert_eq!(j.stamp().unwrap(), StampState::Unknown);
+    }
+}

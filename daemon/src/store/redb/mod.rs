@@ -1,0 +1,484 @@
+//! The embedded engine on redb, with group commit through a redo journal. One module a job:
+//!
+//! - `tables`: the on-disk tables, the journal's table tags, `apply_op`;
+//! - `codec`: the stored form of a token record and of a journaled redemption;
+//! - `batch`: a write batch, the `Tx` the rules run on, recording the journal record;
+//! - `writer`: the writer thread (group commit, checkpoints) and the halt after a failure;
+//! - `journal`: the journal file (format, appends, replay reading) and its thread;
+//! - `visibility`: what readers may see, and when it is durable;
+//! - `recovery`: redoing the journal at start;
+//! - `list`: the large token list, read in two halves at once;
+//! - `reads`: every other read.
+//!
+//! This module ties them together: `RedbStore` opens the files, starts the threads, queues
+//! writes and runs reads. A write's own refusal (name taken, token exhausted) leaves nothing
+//! behind but what it chose to write; a storage error drops the whole batch and every write in
+//! it answers with that error, so nothing unacknowledged is ever reported done.
+
+mod batch;
+pub mod codec;
+pub mod journal;
+mod list;
+mod reads;
+mod recovery;
+mod tables;
+mod visibility;
+mod writer;
+
+use std::path::Path;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, mpsc};
+use std::time::Instant;
+
+use ::redb::{Database, ReadableDatabase, StorageBackend};
+use gatepass_protocol::binary::TokenListBuilder;
+use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, SortColumn, Timestamp, TokenKeys};
+use tokio::sync::broadcast;
+
+use self::batch::Batch;
+use self::codec::with_secret_hash;
+use self::journal::Journal;
+use self::tables::Tbl;
+use self::visibility::Visibility;
+use self::writer::{Counters, Halt, Job, Reply, Synced, Tuning, Writer};
+pub use self::writer::{OnHalt, abort_process};
+use crate::domain::{
+    ApiTokenRecord, AuditCheck, DurabilityStats, HostRecord, Queued, Store, TokenRecord, Write,
+    Written,
+};
+use crate::error::{Error, StoreError};
+
+/// How to open a store: its cache, its journal's size, and what to do if it must stop.
+#[derive(Clone)]
+pub struct Options {
+    pub cache_bytes: usize,
+    /// The journal's size; 0 turns it off (every batch is a durable commit).
+    pub journal_bytes: u64,
+    pub on_halt: OnHalt,
+    /// Start even if the journal is refused (missing, emptied, another store's, older,
+    /// damaged), without what it held; the audit log records it.
+    pub accept_journal_loss: bool,
+    tuning: Tuning,
+}
+
+impl Options {
+    /// The daemon's options: a store that fails stops the process (`abort_process`).
+    pub fn new(cache_bytes: usize, journal_bytes: u64) -> Options {
+        Options {
+            cache_bytes,
+            journal_bytes,
+            on_halt: Arc::new(abort_process),
+            accept_journal_loss: false,
+            tuning: Tuning::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("cache_bytes", &self.cache_bytes)
+            .field("journal_bytes", &self.journal_bytes)
+            .field("tuning", &self.tuning)
+            .finish_non_exhaustive()
+    }
+}
+
+pub struct RedbStore {
+    db: Arc<Database>,
+    counters: Arc<Counters>,
+    visibility: Arc<Visibility>,
+    halt: Arc<Halt>,
+    // Sending half of the writer's queue; the writer thread ends when the store is dropped.
+    queue: mpsc::Sender<Job>,
+    /// The writer and journal threads, joined when the store is dropped: once `drop` returns,
+    /// the database is closed (its last checkpoint made) and the folder can be opened again.
+    threads: Vec<std::thread::JoinHandle<()>>,
+    /// From how many tokens on a list is read in two halves at once (`list::PARALLEL_LIST`).
+    parallel_list: usize,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RedbStore")
+    }
+}
+
+fn in_use(path: &Path, e: ::redb::DatabaseError) -> Error {
+    match e {
+        ::redb::DatabaseError::DatabaseAlreadyOpen => {
+            Error::InUse(path.parent().unwrap_or(path).to_owned())
+        }
+        other => Error::Store(StoreError::from(other)),
+    }
+}
+
+impl RedbStore {
+    /// Opens (or creates, 0600) the database at `path` and its journal beside it (same name,
+    /// `.journal`, preallocated to `journal_bytes`), redoes the batches the journal holds past
+    /// the last checkpoint, and starts the writer thread. Change events are sent on `events`
+    /// after each commit. A store that fails stops the process.
+    pub fn open(
+        path: &Path,
+        events: broadcast::Sender<ChangeEvent>,
+        cache_bytes: usize,
+        journal_bytes: u64,
+    ) -> Result<RedbStore, Error> {
+        Self::open_with(path, events, Options::new(cache_bytes, journal_bytes))
+    }
+
+    /// `open`, with every option.
+    pub fn open_with(
+        path: &Path,
+        events: broadcast::Sender<ChangeEvent>,
+        options: Options,
+    ) -> Result<RedbStore, Error> {
+        let file = journal::open_private(path)
+            .map_err(|e| Error::io(format!("opening {}", path.display()), e))?;
+        let backend = ::redb::backends::FileBackend::new(file).map_err(|e| in_use(path, e))?;
+        let journal_path = path.with_extension("journal");
+        let journal = Journal::open(&journal_path)
+            .map_err(|e| Error::io(format!("opening {}", journal_path.display()), e))?;
+        Self::open_on(backend, journal, path, &journal_path, events, options)
+    }
+
+    /// Opens a store on any storage (fault-injecting ones in tests) and journal.
+    fn open_on(
+        backend: impl StorageBackend,
+        mut journal: Journal,
+        path: &Path,
+        journal_path: &Path,
+        events: broadcast::Sender<ChangeEvent>,
+        options: Options,
+    ) -> Result<RedbStore, Error> {
+        let db = Database::builder()
+            .set_cache_size(options.cache_bytes)
+            .create_with_backend(backend)
+            .map_err(|e| in_use(path, e))?;
+        let txn = db.begin_write().map_err(StoreError::from)?;
+        tables::create_all(&txn)?;
+        txn.commit().map_err(StoreError::from)?;
+        let recovery = recovery::Recovery {
+            capacity: options.journal_bytes,
+            accept_journal_loss: options.accept_journal_loss,
+            journal_path: journal_path.to_owned(),
+        };
+        let seq = recovery::replay(&db, &mut journal, &recovery)?;
+        let db = Arc::new(db);
+        let (tx, rx) = mpsc::channel::<Job>();
+        let (synced, synced_rx) = mpsc::channel::<Synced>();
+        let counters = Arc::new(Counters::default());
+        let visibility = Arc::new(Visibility::new(seq));
+        let halt = Arc::new(Halt::new(db.clone(), visibility.clone(), options.on_halt));
+        let tuning = options.tuning;
+        let writer = Writer {
+            commit_delay: tuning.commit_delay,
+            max_replay: tuning.max_replay,
+            events: events.clone(),
+            open: None,
+            held: Vec::new(),
+            counters: counters.clone(),
+            db: db.clone(),
+            seq,
+            used: 0,
+            redeemed: 0,
+            capacity: journal.capacity(),
+            last_checkpoint: Instant::now(),
+            synced,
+            visibility: visibility.clone(),
+            halt: halt.clone(),
+        };
+        let (journal_visibility, journal_halt, writer_halt) =
+            (visibility.clone(), halt.clone(), halt.clone());
+        let journal_thread = std::thread::Builder::new()
+            .name("gatepass-journal".into())
+            .spawn(move || {
+                journal_halt.guard("journal", || {
+                    journal::journal_thread(
+                        journal,
+                        synced_rx,
+                        events,
+                        &journal_visibility,
+                        &journal_halt,
+                    )
+                })
+            })
+            .map_err(|e| Error::io("starting the journal thread", e))?;
+        let writer_thread = std::thread::Builder::new()
+            .name("gatepass-writer".into())
+            .spawn(move || writer_halt.guard("writer", || writer.run(rx)))
+            .map_err(|e| Error::io("starting the writer thread", e))?;
+        Ok(RedbStore {
+            db,
+            counters,
+            visibility,
+            halt,
+            queue: tx,
+            threads: vec![writer_thread, journal_thread],
+            parallel_list: list::PARALLEL_LIST,
+        })
+    }
+
+    /// Why the store stopped, once a failure has stopped it.
+    pub fn halted(&self) -> Option<String> {
+        self.halt.reason()
+    }
+
+    fn stopped(&self) -> StoreError {
+        StoreError::Stopped(
+            self.halt
+                .reason()
+                .unwrap_or_else(|| "the writer has stopped".into()),
+        )
+    }
+
+    /// Queues `f` for the writer's next batch; `answer` gets its result once the batch's commit
+    /// is durable (or failed).
+    /// `visible_now`: readers' snapshots show the write as soon as it is answered; otherwise it
+    /// may wait in the writer's open transaction until a reader asks for it (`read`) or the
+    /// next commit (at most the commit delay later).
+    fn enqueue<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+        answer: impl FnOnce(Result<T, StoreError>) + Send + 'static,
+        visible_now: bool,
+    ) -> Result<(), StoreError> {
+        if self.halt.reason().is_some() {
+            return Err(self.stopped());
+        }
+        let job: Job = Box::new(move |batch| {
+            batch.visible_now |= visible_now;
+            let (result, fatal) = match f(batch) {
+                Err(e) if e.is_fatal() => {
+                    let cause = Arc::new(e);
+                    (Err(StoreError::Aborted(cause.clone())), Some(cause))
+                }
+                other => (other, None),
+            };
+            let reply: Reply = Box::new(move |commit| {
+                answer(match commit {
+                    Ok(()) => result,
+                    Err(cause) => match result {
+                        Err(own @ StoreError::Aborted(_)) => Err(own),
+                        _ => Err(StoreError::Aborted(cause)),
+                    },
+                });
+            });
+            (fatal, reply)
+        });
+        self.queue.send(job).map_err(|_| self.stopped())
+    }
+
+    /// A write that blocks the calling thread until it is durable and visible.
+    fn write<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        self.write_with(f, true)
+    }
+
+    /// A write that blocks the calling thread until it is durable.
+    fn write_with<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Batch<'_>) -> Result<T, StoreError> + Send + 'static,
+        visible_now: bool,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = mpsc::sync_channel::<Result<T, StoreError>>(1);
+        let answer = move |r| {
+            let _ = tx.send(r);
+        };
+        self.enqueue(f, answer, visible_now)?;
+        rx.recv().map_err(|_| self.stopped())?
+    }
+
+    /// A read of durable state that shows every write answered before it began: batches the
+    /// writer holds in its open transaction are committed first (one round trip through the
+    /// writer, only when there are any), and the read waits until every batch its snapshot may
+    /// hold is durable (at most one journal write), so no change is ever shown before a crash
+    /// could undo it.
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&::redb::ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.visibility.visible.load(Ordering::SeqCst)
+            < self.visibility.applied.load(Ordering::SeqCst)
+        {
+            self.commit_held()?;
+        }
+        self.read_committed(f)
+    }
+
+    /// A read of the last commit (durable before it is shown), for tables only written by
+    /// writes that commit at once (API tokens): no need to ask the writer for what it holds.
+    /// A panic inside the engine (a damaged page, say) stops the store rather than reaching
+    /// the caller as a panic: the daemon then stops, and `gatepassd check` says why.
+    fn read_committed<T>(
+        &self,
+        f: impl FnOnce(&::redb::ReadTransaction) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        if self.halt.reason().is_some() {
+            return Err(self.stopped());
+        }
+        let run = || {
+            let txn = self.db.begin_read()?;
+            self.visibility.wait_durable()?;
+            f(&txn)
+        };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+            Ok(result) => result,
+            Err(panic) => {
+                self.halt.stop(format!(
+                    "the database engine panicked during a read: {}",
+                    writer::panic_text(&*panic)
+                ));
+                Err(self.stopped())
+            }
+        }
+    }
+
+    /// Has the writer commit everything it holds, after every write queued before. An empty
+    /// write that writes nothing, so when another write in its batch fails and takes the batch
+    /// down, it is simply tried again (a few times).
+    fn commit_held(&self) -> Result<(), StoreError> {
+        self.write_empty(|_| {})
+    }
+
+    /// An empty write (`mark` may flag the batch), retried when a failure elsewhere in its
+    /// batch aborted it.
+    fn write_empty(&self, mark: fn(&mut Batch<'_>)) -> Result<(), StoreError> {
+        let mut tries = 0;
+        loop {
+            match self.write(move |b| {
+                mark(b);
+                Ok(())
+            }) {
+                Err(StoreError::Aborted(_)) if tries < 3 => tries += 1,
+                done => return done,
+            }
+        }
+    }
+
+    /// Test hook: rewrites one stored audit event (or removes it with `None`) behind the chain's
+    /// back, so tests can prove that `verify_audit` notices.
+    pub fn tamper_audit(
+        &self,
+        seq: u64,
+        replacement: Option<AuditEvent>,
+    ) -> Result<(), StoreError> {
+        self.write(move |b| {
+            let value = replacement.map(|ev| serde_json::to_vec(&ev)).transpose()?;
+            b.op(Tbl::Audit, &seq.to_le_bytes(), value.as_deref())
+        })
+    }
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        // The writer ends when its queue closes (checkpointing what it holds), the journal
+        // thread when the writer is gone.
+        let (closed, _) = mpsc::channel();
+        drop(std::mem::replace(&mut self.queue, closed));
+        for thread in self.threads.drain(..) {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Store for RedbStore {
+    fn submit(&self, write: Write) -> Result<Written, StoreError> {
+        let visible_now = write.visible_at_once();
+        self.write_with(move |b| b.run(write), visible_now)
+    }
+
+    /// A write whose answer is awaited: no thread waits for the commit.
+    fn submit_queued(&self, write: Write) -> Queued<Written> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let visible_now = write.visible_at_once();
+        let on_answer = move |r| {
+            let _ = tx.send(r);
+        };
+        let queued = self.enqueue(move |b| b.run(write), on_answer, visible_now);
+        Queued { rx, queued }
+    }
+
+    fn checkpoint(&self) -> Result<(), StoreError> {
+        self.write_empty(|b| b.checkpoint = true)
+    }
+
+    fn sync(&self) -> Result<(), StoreError> {
+        self.commit_held()
+    }
+
+    fn durability_stats(&self) -> DurabilityStats {
+        DurabilityStats {
+            journaled_batches: self.counters.journaled.load(Ordering::Relaxed),
+            checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
+            journal_bytes: self.counters.journal_bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.read(|r| reads::token(r, id))
+    }
+
+    fn peek_secret(&self, id: &str, hash_hex: &str) -> Result<Option<bool>, StoreError> {
+        if self.halt.reason().is_some() {
+            return Err(self.stopped());
+        }
+        let t = self.visibility.peek_table(&self.db)?;
+        let v = ::redb::ReadableTable::get(&*t, id)?;
+        v.map(|v| {
+            with_secret_hash(v.value(), |stored| {
+                crate::secrets::hash_eq(stored.as_bytes(), hash_hex.as_bytes())
+            })
+        })
+        .transpose()
+    }
+
+    fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {
+        self.read(|r| reads::token_id_by_name(r, name))
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(reads::tokens)
+    }
+
+    fn token_list(
+        &self,
+        now: Timestamp,
+        column: SortColumn,
+        keep: &(dyn Fn(&TokenKeys<'_>) -> bool + Sync),
+    ) -> Result<TokenListBuilder, StoreError> {
+        self.read(|r| list::token_list(r, now, column, keep, self.parallel_list))
+    }
+
+    fn list_hosts(&self, token_id: Option<&str>) -> Result<Vec<HostRecord>, StoreError> {
+        self.read(|r| reads::hosts(r, token_id))
+    }
+
+    fn get_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        // Checked on every admin request; API tokens are never held back by the writer.
+        self.read_committed(|r| reads::api_token(r, id))
+    }
+
+    fn list_api_tokens(&self, user: Option<&str>) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        self.read_committed(|r| reads::api_tokens(r, user))
+    }
+
+    fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read(|r| reads::audit(r, q))
+    }
+
+    fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
+        self.read(reads::verify_audit)
+    }
+}
+
+#[cfg(test)]
+mod at_rest_tests;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod faults;
+#[cfg(test)]
+mod tests;

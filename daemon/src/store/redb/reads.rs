@@ -1,0 +1,183 @@
+//! Reads of the redb engine, each over one snapshot (`ReadTransaction`): tokens, hosts, API
+//! tokens, the audit log (by sequence or by target), and the walk that checks the audit chain.
+
+use ::redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
+use gatepass_protocol::{AuditEvent, AuditQuery};
+
+use super::codec::decode_token;
+use super::tables::{
+    API_TOKENS, AUDIT, AUDIT_BY_TARGET, AUDIT_HEAD, HOSTS, META, NAMES, TOKEN_HOSTS, TOKENS,
+    get_json,
+};
+use crate::domain::audit::ChainCheck;
+use crate::domain::{ApiTokenRecord, AuditCheck, AuditHead, HostRecord, TokenRecord};
+use crate::error::StoreError;
+
+const DEFAULT_AUDIT_LIMIT: usize = 1_000;
+const MAX_AUDIT_LIMIT: usize = 100_000;
+
+pub(super) fn token(r: &ReadTransaction, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+    let t = r.open_table(TOKENS)?;
+    let v = t.get(id)?;
+    v.map(|v| decode_token(v.value())).transpose()
+}
+
+pub(super) fn token_id_by_name(
+    r: &ReadTransaction,
+    name: &str,
+) -> Result<Option<String>, StoreError> {
+    Ok(r.open_table(NAMES)?
+        .get(name)?
+        .map(|v| v.value().to_owned()))
+}
+
+pub(super) fn tokens(r: &ReadTransaction) -> Result<Vec<TokenRecord>, StoreError> {
+    let t = r.open_table(TOKENS)?;
+    let mut out = Vec::with_capacity(t.len()? as usize);
+    for item in t.iter()? {
+        let (_, v) = item?;
+        out.push(decode_token(v.value())?);
+    }
+    Ok(out)
+}
+
+/// Every host, or those of one token, in order of enrollment.
+pub(super) fn hosts(
+    r: &ReadTransaction,
+    token_id: Option<&str>,
+) -> Result<Vec<HostRecord>, StoreError> {
+    let hosts = r.open_table(HOSTS)?;
+    let mut out = Vec::new();
+    match token_id {
+        None => {
+            for item in hosts.iter()? {
+                out.push(get_json(item?.1.value())?);
+            }
+        }
+        Some(tid) => {
+            let start = format!("{tid}/");
+            let end = format!("{tid}0"); // '0' follows '/' in ASCII
+            for item in r
+                .open_table(TOKEN_HOSTS)?
+                .range(start.as_str()..end.as_str())?
+            {
+                let (k, _) = item?;
+                let host_id = k.value().rsplit('/').next().unwrap_or_default().to_owned();
+                if let Some(v) = hosts.get(host_id.as_str())? {
+                    out.push(get_json(v.value())?);
+                }
+            }
+        }
+    }
+    out.sort_by(|a: &HostRecord, b: &HostRecord| {
+        a.host
+            .enrolled_at
+            .cmp(&b.host.enrolled_at)
+            .then_with(|| a.host.id.cmp(&b.host.id))
+    });
+    Ok(out)
+}
+
+pub(super) fn api_token(
+    r: &ReadTransaction,
+    id: &str,
+) -> Result<Option<ApiTokenRecord>, StoreError> {
+    r.open_table(API_TOKENS)?
+        .get(id)?
+        .map(|v| get_json(v.value()))
+        .transpose()
+}
+
+/// All API tokens, or those of one user, oldest first.
+pub(super) fn api_tokens(
+    r: &ReadTransaction,
+    user: Option<&str>,
+) -> Result<Vec<ApiTokenRecord>, StoreError> {
+    let mut out: Vec<ApiTokenRecord> = Vec::new();
+    for item in r.open_table(API_TOKENS)?.iter()? {
+        let rec: ApiTokenRecord = get_json(item?.1.value())?;
+        if user.is_none_or(|u| rec.token.user == u) {
+            out.push(rec);
+        }
+    }
+    out.sort_by(|a, b| {
+        a.token
+            .created_at
+            .cmp(&b.token.created_at)
+            .then_with(|| a.token.id.cmp(&b.token.id))
+    });
+    Ok(out)
+}
+
+/// The newest events matching `q` (up to its limit), oldest first.
+pub(super) fn audit(r: &ReadTransaction, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+    let limit = q
+        .limit
+        .unwrap_or(DEFAULT_AUDIT_LIMIT)
+        .clamp(1, MAX_AUDIT_LIMIT);
+    let after = q.after.unwrap_or(0);
+    let audit = r.open_table(AUDIT)?;
+    let keep = |ev: &AuditEvent| {
+        q.since.is_none_or(|s| ev.at >= s) && q.actor.as_ref().is_none_or(|a| &ev.actor == a)
+    };
+    let mut out = Vec::new();
+    match &q.token {
+        Some(target) => {
+            let start = format!("{target}/{:020}", after.saturating_add(1));
+            let end = format!("{target}0");
+            for item in r
+                .open_table(AUDIT_BY_TARGET)?
+                .range(start.as_str()..end.as_str())?
+                .rev()
+            {
+                let (k, _) = item?;
+                let seq: u64 = k
+                    .value()
+                    .rsplit('/')
+                    .next()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
+                if let Some(v) = audit.get(seq)? {
+                    let ev: AuditEvent = get_json(v.value())?;
+                    if keep(&ev) {
+                        out.push(ev);
+                        if out.len() >= limit {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        None => {
+            for item in audit.range(after.saturating_add(1)..)?.rev() {
+                let ev: AuditEvent = get_json(item?.1.value())?;
+                if keep(&ev) {
+                    out.push(ev);
+                    if out.len() >= limit {
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    out.reverse();
+    Ok(out)
+}
+
+/// Walks the whole audit chain in order, then checks the stored head.
+pub(super) fn verify_audit(r: &ReadTransaction) -> Result<AuditCheck, StoreError> {
+    let audit = r.open_table(AUDIT)?;
+    let head: Option<AuditHead> = r
+        .open_table(META)?
+        .get(AUDIT_HEAD)?
+        .map(|v| get_json(v.value()))
+        .transpose()?;
+    let mut walk = ChainCheck::default();
+    for item in audit.iter()? {
+        let (k, v) = item?;
+        if let Err(bad) = walk.event(k.value(), v.value()) {
+            return Ok(bad);
+        }
+    }
+    Ok(walk.finish(head))
+}
