@@ -262,3 +262,60 @@ impl Tx for Batch<'_> {
         self.events.push(event);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use gatepass_protocol::Timestamp;
+
+    use super::*;
+    use crate::domain::Store;
+    use crate::store::redb::tests::{attempt, dump, holding_store, redeemable};
+
+    /// What one fixed redemption journals and writes is pinned, with the version of the
+    /// journal's redemption record: a replay runs the rules again on a record, so changing what
+    /// they write without a new version would redo old records differently. If this fails
+    /// after a change to the rules, bump `codec::REDEEM_V1`'s value and update the pin.
+    #[test]
+    fn a_fixed_redemption_journals_and_writes_what_is_pinned() {
+        let (_dir, s) = holding_store();
+        let token = TokenRecord {
+            id: "Fixed0Token1".into(),
+            created_at: Timestamp(1_700_000_000),
+            ..redeemable(1)
+        };
+        s.create_token(token.clone()).unwrap();
+        let mut a = attempt(&token, 1, 42, Some("sha256:fixed"));
+        a.now = Timestamp(1_700_000_100);
+        let log = s
+            .write_with(
+                move |b| {
+                    let start = b.log.len();
+                    let outcome = b.redeem(a)?;
+                    assert!(matches!(outcome, RedeemOutcome::Enrolled { .. }));
+                    Ok(b.log[start..].to_vec())
+                },
+                false,
+            )
+            .unwrap();
+        let mut tables = Vec::new();
+        for (table, key, value) in dump(&s) {
+            for part in [table.as_bytes(), &key, &value] {
+                tables.extend_from_slice(&(part.len() as u32).to_le_bytes());
+                tables.extend_from_slice(part);
+            }
+        }
+        let digest = |bytes: &[u8]| {
+            crate::domain::model::hex(ring::digest::digest(&ring::digest::SHA256, bytes).as_ref())
+        };
+        assert_eq!(log[0], REDEEM, "a redemption is journaled as its inputs");
+        assert_eq!(
+            (codec::REDEEM_V1, digest(&log), digest(&tables)),
+            (
+                1,
+                "4c5d8e7602d395e5b90eac85e4945c8480d55215c7622e059e1a1f4c2fa65174".to_owned(),
+                "f140766afc9a56450499a5d288ce142f5ed316fcd100bdf693681afe68ead16e".to_owned()
+            ),
+            "what a redemption journals or writes changed"
+        );
+    }
+}
