@@ -3,10 +3,12 @@
 //! the chain's head (next sequence number and last hash) is stored in the same transaction, so
 //! removing the newest events is noticed too.
 
+use std::collections::BTreeMap;
+
 use gatepass_protocol::{AuditEvent, ChangeEvent};
 
 use super::model;
-use super::{AuditCheck, AuditDraft, AuditHead, Tx};
+use super::{AuditCheck, AuditDraft, AuditHead, TokenRecord, Tx};
 use crate::error::StoreError;
 
 /// The `prev_hash` of the very first event.
@@ -63,6 +65,15 @@ pub struct ChainCheck {
     expected_seq: u64,
     prev_hash: String,
     count: u64,
+    /// What the log says happened to each token: its redemptions and its removed hosts.
+    tally: BTreeMap<String, Tally>,
+}
+
+/// A token's redemptions and removed hosts, as its audit trail tells them.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Tally {
+    pub redeemed: u64,
+    pub hosts_removed: u64,
 }
 
 impl Default for ChainCheck {
@@ -71,6 +82,7 @@ impl Default for ChainCheck {
             expected_seq: 1,
             prev_hash: GENESIS_HASH.to_string(),
             count: 0,
+            tally: BTreeMap::new(),
         }
     }
 }
@@ -80,6 +92,7 @@ impl ChainCheck {
     /// success the event is returned, read, for other checks to use.
     pub fn event(&mut self, seq: u64, stored: &[u8]) -> Result<AuditEvent, AuditCheck> {
         let bad = |problem: String| AuditCheck {
+            tables: Vec::new(),
             events: self.count,
             first_bad: Some(seq),
             problem: Some(problem),
@@ -102,9 +115,57 @@ impl ChainCheck {
             )));
         }
         self.prev_hash = audit_hash(&ev);
+        match ev.action.as_str() {
+            "redeemed" => self.tally.entry(ev.target.clone()).or_default().redeemed += 1,
+            "host_removed" => {
+                self.tally
+                    .entry(ev.target.clone())
+                    .or_default()
+                    .hosts_removed += 1;
+            }
+            _ => {}
+        }
         self.expected_seq += 1;
         self.count += 1;
         Ok(ev)
+    }
+
+    /// Checks the tables' counters against the log walked so far: every token's uses equal
+    /// its `redeemed` events, and its host count equals both the hosts stored for it
+    /// (`stored_hosts`: token id → hosts) and its redemptions less its removed hosts. Returns
+    /// one line per disagreement.
+    pub fn counters<'a>(
+        &self,
+        tokens: impl IntoIterator<Item = &'a TokenRecord>,
+        stored_hosts: &BTreeMap<String, u64>,
+    ) -> Vec<String> {
+        let mut problems = Vec::new();
+        for t in tokens {
+            let tally = self.tally.get(&t.id).copied().unwrap_or_default();
+            let stored = stored_hosts.get(&t.id).copied().unwrap_or_default();
+            let name = format!("token {:?} ({})", t.name, t.id);
+            if t.uses != tally.redeemed {
+                problems.push(format!(
+                    "{name}: uses is {} but the audit log holds {} redemptions of it",
+                    t.uses, tally.redeemed
+                ));
+            }
+            if t.hosts != stored {
+                problems.push(format!(
+                    "{name}: counts {} hosts but {stored} are stored",
+                    t.hosts
+                ));
+            }
+            let logged = tally.redeemed.saturating_sub(tally.hosts_removed);
+            if stored != logged {
+                problems.push(format!(
+                    "{name}: {stored} hosts are stored but the audit log accounts for {logged} \
+                     ({} enrolled, {} removed)",
+                    tally.redeemed, tally.hosts_removed
+                ));
+            }
+        }
+        problems
     }
 
     /// Ends the walk: the stored head must point just past the last event walked.
@@ -113,6 +174,7 @@ impl ChainCheck {
             && (h.next_seq != self.expected_seq || h.last_hash != self.prev_hash)
         {
             return AuditCheck {
+                tables: Vec::new(),
                 events: self.count,
                 first_bad: Some(self.expected_seq.min(h.next_seq.saturating_sub(1)).max(1)),
                 problem: Some(format!(
@@ -126,6 +188,7 @@ impl ChainCheck {
             events: self.count,
             first_bad: None,
             problem: None,
+            tables: Vec::new(),
         }
     }
 }

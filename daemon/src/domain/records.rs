@@ -241,4 +241,15 @@ pub struct AuditCheck {
     /// The first event whose chain link is wrong (edited, or after a removed one).
     pub first_bad: Option<u64>,
     pub problem: Option<String>,
+    /// Where the tables disagree with the log (a counter edited at rest, an index that
+    /// lost an entry), one line each; empty when they agree.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tables: Vec<String>,
+}
+
+impl AuditCheck {
+    /// Whether the chain and the tables are both intact.
+    pub fn ok(&self) -> bool {
+        self.first_bad.is_none() && self.problem.is_none() && self.tables.is_empty()
+    }
 }

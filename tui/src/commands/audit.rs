@@ -28,15 +28,29 @@ pub async fn run(client: &Client, a: AuditArgs) -> crate::error::Result<ExitCode
             gatepass_protocol::client::decode(client.raw("GET", "/v1/audit/verify", None).await?)?;
         let bad = check.get("first_bad").and_then(|v| v.as_u64());
         let events = check.get("events").and_then(|v| v.as_u64()).unwrap_or(0);
+        let problem = check.get("problem").and_then(|v| v.as_str());
+        let tables: Vec<&str> = check
+            .get("tables")
+            .and_then(|v| v.as_array())
+            .map(|a| a.iter().filter_map(|p| p.as_str()).collect())
+            .unwrap_or_default();
+        let broken = bad.is_some() || problem.is_some() || !tables.is_empty();
         if json {
             print_json(&check)?;
         } else if let Some(seq) = bad {
-            let problem = check.get("problem").and_then(|v| v.as_str()).unwrap_or("");
-            println!("audit log BROKEN at event {seq}: {problem}");
-        } else {
+            println!("audit log BROKEN at event {seq}: {}", problem.unwrap_or(""));
+        } else if !tables.is_empty() {
             println!("audit log OK: {events} events, hash chain intact");
+            println!("tables DISAGREE with the audit log:");
+            for p in &tables {
+                println!("  {p}");
+            }
+        } else if let Some(p) = problem {
+            println!("audit log BROKEN: {p}");
+        } else {
+            println!("audit log OK: {events} events, hash chain intact, tables agree");
         }
-        return Ok(if bad.is_some() {
+        return Ok(if broken {
             ExitCode::from(crate::exit::FAILURE)
         } else {
             ExitCode::SUCCESS

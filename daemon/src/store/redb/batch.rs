@@ -190,7 +190,17 @@ impl Tx for Batch<'_> {
         self.del(Tbl::Hosts, &h.id)?;
         self.del(Tbl::TokenHosts, &format!("{}/{}", h.token_id, h.id))?;
         if let Some(fp) = &h.key_fingerprint {
-            self.del(Tbl::HostKeys, &host_key(&h.token_id, fp))?;
+            // Only if the key still leads to this host: a later host enrolled with the same
+            // key (after the grace window) owns the entry now.
+            let key = host_key(&h.token_id, fp);
+            let current = self
+                .tables
+                .host_keys()?
+                .get(key.as_str())?
+                .map(|v| v.value() == h.id);
+            if current == Some(true) {
+                self.del(Tbl::HostKeys, &key)?;
+            }
         }
         Ok(())
     }
@@ -281,6 +291,7 @@ mod tests {
         let token = TokenRecord {
             id: "Fixed0Token1".into(),
             created_at: Timestamp(1_700_000_000),
+            hosts: 1,
             ..redeemable(1)
         };
         s.create_token(token.clone()).unwrap();

@@ -1,16 +1,14 @@
 //! Reads of the redb engine, each over one snapshot (`ReadTransaction`): tokens, hosts, API
-//! tokens, the audit log (by sequence or by target), and the walk that checks the audit chain.
+//! tokens, the audit log (by sequence or by target).
 
 use ::redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 use gatepass_protocol::{AuditEvent, AuditQuery};
 
 use super::codec::decode_token;
 use super::tables::{
-    API_TOKENS, AUDIT, AUDIT_BY_TARGET, AUDIT_HEAD, HOSTS, META, NAMES, TOKEN_HOSTS, TOKENS,
-    get_json,
+    API_TOKENS, AUDIT, AUDIT_BY_TARGET, HOSTS, NAMES, TOKEN_HOSTS, TOKENS, get_json,
 };
-use crate::domain::audit::ChainCheck;
-use crate::domain::{ApiTokenRecord, AuditCheck, AuditHead, HostRecord, TokenRecord};
+use crate::domain::{ApiTokenRecord, HostRecord, TokenRecord};
 use crate::error::StoreError;
 
 const DEFAULT_AUDIT_LIMIT: usize = 1_000;
@@ -162,22 +160,4 @@ pub(super) fn audit(r: &ReadTransaction, q: &AuditQuery) -> Result<Vec<AuditEven
     }
     out.reverse();
     Ok(out)
-}
-
-/// Walks the whole audit chain in order, then checks the stored head.
-pub(super) fn verify_audit(r: &ReadTransaction) -> Result<AuditCheck, StoreError> {
-    let audit = r.open_table(AUDIT)?;
-    let head: Option<AuditHead> = r
-        .open_table(META)?
-        .get(AUDIT_HEAD)?
-        .map(|v| get_json(v.value()))
-        .transpose()?;
-    let mut walk = ChainCheck::default();
-    for item in audit.iter()? {
-        let (k, v) = item?;
-        if let Err(bad) = walk.event(k.value(), v.value()) {
-            return Ok(bad);
-        }
-    }
-    Ok(walk.finish(head))
 }

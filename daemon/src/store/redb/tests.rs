@@ -389,6 +389,7 @@ pub(super) fn redeemable(i: u64) -> TokenRecord {
     TokenRecord {
         max_uses: gatepass_protocol::MaxUses::Limited(2),
         uses: 0,
+        hosts: 0,
         expires_at: None,
         disabled: false,
         revoked_at: None,
@@ -612,4 +613,122 @@ fn a_redemption_is_journaled_as_its_inputs() {
     // The table writes a redemption makes (token, host, audit event, two index entries)
     // take about a kilobyte; its inputs, about a hundred bytes.
     assert!(per < 200, "{per} journal bytes per redemption");
+}
+
+/// A store where two tokens were redeemed (one host removed again), as every check expects.
+fn redeemed_store() -> (tempfile::TempDir, RedbStore, Vec<TokenRecord>) {
+    let (dir, s) = holding_store();
+    let tokens = minted(&s, 2);
+    s.redeem(attempt(&tokens[0], 1, 1, Some("fp-a"))).unwrap();
+    s.redeem(attempt(&tokens[0], 1, 2, Some("fp-b"))).unwrap();
+    s.redeem(attempt(&tokens[1], 2, 3, None)).unwrap();
+    let hosts = s.list_hosts(Some(&tokens[0].id)).unwrap();
+    s.remove_host(&hosts[0].host.id, "admin", Timestamp(9_000))
+        .unwrap();
+    let check = s.verify_audit().unwrap();
+    assert!(check.ok(), "{check:?}");
+    (dir, s, tokens)
+}
+
+#[test]
+fn a_counter_edited_at_rest_is_found() {
+    let (_d, s, tokens) = redeemed_store();
+    let mut t = s.get_token(&tokens[0].id).unwrap().unwrap();
+    t.uses = 0;
+    s.tamper(
+        Tbl::Tokens,
+        t.id.as_bytes().to_vec(),
+        Some(codec::encode_token(&t)),
+    )
+    .unwrap();
+    let check = s.verify_audit().unwrap();
+    assert!(!check.ok());
+    assert_eq!(check.first_bad, None, "the chain itself is intact");
+    assert!(
+        check
+            .tables
+            .iter()
+            .any(|p| p.contains("uses is 0") && p.contains("2 redemptions")),
+        "{check:?}"
+    );
+    assert!(check.problem.unwrap().contains("tables disagree"));
+}
+
+#[test]
+fn a_host_count_edited_at_rest_is_found() {
+    let (_d, s, tokens) = redeemed_store();
+    let mut t = s.get_token(&tokens[1].id).unwrap().unwrap();
+    t.hosts = 4_295;
+    s.tamper(
+        Tbl::Tokens,
+        t.id.as_bytes().to_vec(),
+        Some(codec::encode_token(&t)),
+    )
+    .unwrap();
+    let check = s.verify_audit().unwrap();
+    assert!(
+        check
+            .tables
+            .iter()
+            .any(|p| p.contains("counts 4295 hosts but 1 are stored")),
+        "{check:?}"
+    );
+}
+
+#[test]
+fn an_index_that_lost_or_gained_an_entry_is_found() {
+    let (_d, s, tokens) = redeemed_store();
+    s.tamper(Tbl::Names, tokens[1].name.as_bytes().to_vec(), None)
+        .unwrap();
+    s.tamper(Tbl::TokenHosts, b"nosuch/host".to_vec(), Some(Vec::new()))
+        .unwrap();
+    let check = s.verify_audit().unwrap();
+    let all = check.tables.join("\n");
+    assert!(all.contains("missing from the name index"), "{all}");
+    assert!(all.contains("names host host"), "{all}");
+    let hosts = s.list_hosts(None).unwrap();
+    let host = &hosts[0].host;
+    s.tamper(
+        Tbl::TokenHosts,
+        format!("{}/{}", host.token_id, host.id).into_bytes(),
+        None,
+    )
+    .unwrap();
+    let all = s.verify_audit().unwrap().tables.join("\n");
+    assert!(
+        all.contains(&format!("host {} is missing", host.id)),
+        "{all}"
+    );
+}
+
+#[test]
+fn removing_an_older_host_keeps_the_newer_ones_key() {
+    // The same key enrolls again after the grace window: the key leads to the newer host,
+    // and removing the older one must not take that away.
+    let (_d, s) = holding_store();
+    let tokens = minted(&s, 1);
+    let mut first = attempt(&tokens[0], 1, 1, Some("fp-same"));
+    first.grace_seconds = 0;
+    s.redeem(first).unwrap();
+    let mut second = attempt(&tokens[0], 1, 700, Some("fp-same"));
+    second.grace_seconds = 0;
+    let RedeemOutcome::Enrolled { host: newer, .. } = s.redeem(second).unwrap() else {
+        panic!("the second enrollment was refused")
+    };
+    let older = s
+        .list_hosts(None)
+        .unwrap()
+        .into_iter()
+        .find(|h| h.host.id != newer.host.id)
+        .unwrap();
+    s.remove_host(&older.host.id, "admin", Timestamp(9_000))
+        .unwrap();
+    let check = s.verify_audit().unwrap();
+    assert!(check.ok(), "{check:?}");
+    let mut retry = attempt(&tokens[0], 1, 701, Some("fp-same"));
+    retry.now = newer.host.enrolled_at;
+    assert!(matches!(
+        s.redeem(retry).unwrap(),
+        RedeemOutcome::Replayed { .. }
+    ));
 }

@@ -1,0 +1,183 @@
+//! The redb engine's side of `audit verify` and `gatepassd check`: the audit chain walked in
+//! order (`domain::audit::ChainCheck`), the tables' counters against the log, and every index
+//! against the table it indexes (token names, a token's hosts, host keys, a target's audit
+//! trail, API token names), all from one snapshot.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use ::redb::{ReadTransaction, ReadableTable};
+
+use super::codec::decode_token;
+use super::tables::{
+    API_TOKEN_NAMES, API_TOKENS, AUDIT, AUDIT_BY_TARGET, AUDIT_HEAD, HOST_KEYS, HOSTS, META, NAMES,
+    TOKEN_HOSTS, TOKENS, get_json,
+};
+use crate::domain::audit::ChainCheck;
+use crate::domain::{ApiTokenRecord, AuditCheck, AuditHead, HostRecord, TokenRecord};
+use crate::error::StoreError;
+
+/// At most this many disagreements are listed; the rest are counted.
+const MAX_LISTED: usize = 50;
+
+/// Walks the whole audit chain, then checks the tables against it and the indexes against
+/// their tables.
+pub(super) fn verify(r: &ReadTransaction) -> Result<AuditCheck, StoreError> {
+    let head: Option<AuditHead> = r
+        .open_table(META)?
+        .get(AUDIT_HEAD)?
+        .map(|v| get_json(v.value()))
+        .transpose()?;
+    let mut walk = ChainCheck::default();
+    // Targets of events, by sequence number, for the audit trail's index.
+    let mut targets: BTreeMap<u64, String> = BTreeMap::new();
+    for item in r.open_table(AUDIT)?.iter()? {
+        let (k, v) = item?;
+        match walk.event(k.value(), v.value()) {
+            Ok(ev) => {
+                if !ev.target.is_empty() {
+                    targets.insert(ev.seq, ev.target);
+                }
+            }
+            Err(bad) => return Ok(bad),
+        }
+    }
+    let mut tokens = Vec::new();
+    for item in r.open_table(TOKENS)?.iter()? {
+        let (_, v) = item?;
+        tokens.push(decode_token(v.value())?);
+    }
+    let mut hosts = Vec::new();
+    for item in r.open_table(HOSTS)?.iter()? {
+        let (_, v) = item?;
+        hosts.push(get_json::<HostRecord>(v.value())?);
+    }
+    let mut stored: BTreeMap<String, u64> = BTreeMap::new();
+    for h in &hosts {
+        *stored.entry(h.host.token_id.clone()).or_default() += 1;
+    }
+    let mut problems = walk.counters(&tokens, &stored);
+    problems.extend(indexes(r, &tokens, &hosts, &targets)?);
+    let mut check = walk.finish(head);
+    if problems.len() > MAX_LISTED {
+        let more = problems.len() - MAX_LISTED;
+        problems.truncate(MAX_LISTED);
+        problems.push(format!("… and {more} more"));
+    }
+    if check.problem.is_none()
+        && let Some(first) = problems.first()
+    {
+        check.problem = Some(format!("the tables disagree with the audit log: {first}"));
+    }
+    check.tables = problems;
+    Ok(check)
+}
+
+/// Every index entry points at a record that has it, and every record has its entries.
+fn indexes(
+    r: &ReadTransaction,
+    tokens: &[TokenRecord],
+    hosts: &[HostRecord],
+    targets: &BTreeMap<u64, String>,
+) -> Result<Vec<String>, StoreError> {
+    let mut problems = Vec::new();
+    // Token names.
+    let by_id: BTreeMap<&str, &TokenRecord> = tokens.iter().map(|t| (t.id.as_str(), t)).collect();
+    let mut named = BTreeSet::new();
+    for item in r.open_table(NAMES)?.iter()? {
+        let (name, id) = item?;
+        let (name, id) = (name.value(), id.value());
+        match by_id.get(id) {
+            Some(t) if t.name == name => {
+                named.insert(id.to_owned());
+            }
+            _ => problems.push(format!(
+                "the name index holds {name:?} for token {id}, which has no such name"
+            )),
+        }
+    }
+    for t in tokens.iter().filter(|t| !named.contains(&t.id)) {
+        problems.push(format!(
+            "token {:?} ({}) is missing from the name index",
+            t.name, t.id
+        ));
+    }
+    // A token's hosts, and host keys.
+    let hosts_by_id: BTreeMap<&str, &HostRecord> =
+        hosts.iter().map(|h| (h.host.id.as_str(), h)).collect();
+    let mut listed = BTreeSet::new();
+    for item in r.open_table(TOKEN_HOSTS)?.iter()? {
+        let (k, _) = item?;
+        let key = k.value();
+        let (tid, hid) = key.split_once('/').unwrap_or((key, ""));
+        match hosts_by_id.get(hid) {
+            Some(h) if h.host.token_id == tid => {
+                listed.insert(hid.to_owned());
+            }
+            _ => problems.push(format!(
+                "the index of token {tid}'s hosts names host {hid}, which is not its"
+            )),
+        }
+    }
+    for h in hosts.iter().filter(|h| !listed.contains(&h.host.id)) {
+        problems.push(format!(
+            "host {} is missing from the index of token {}'s hosts",
+            h.host.id, h.host.token_id
+        ));
+    }
+    for item in r.open_table(HOST_KEYS)?.iter()? {
+        let (k, v) = item?;
+        let (key, hid) = (k.value(), v.value());
+        let (tid, fp) = key.split_once('/').unwrap_or((key, ""));
+        let fits = hosts_by_id.get(hid).is_some_and(|h| {
+            h.host.token_id == tid && h.host.key_fingerprint.as_deref() == Some(fp)
+        });
+        if !fits {
+            problems.push(format!(
+                "the host key index points {key} at host {hid}, which does not hold that key"
+            ));
+        }
+    }
+    // A target's audit trail.
+    let mut indexed = BTreeSet::new();
+    for item in r.open_table(AUDIT_BY_TARGET)?.iter()? {
+        let (k, _) = item?;
+        let key = k.value();
+        let (target, seq) = key.rsplit_once('/').unwrap_or(("", key));
+        let seq: u64 = seq.parse().unwrap_or(0);
+        if targets.get(&seq).map(String::as_str) == Some(target) {
+            indexed.insert(seq);
+        } else {
+            problems.push(format!(
+                "the audit trail index puts event {seq} under {target}, which it is not about"
+            ));
+        }
+    }
+    for (seq, target) in targets.iter().filter(|(s, _)| !indexed.contains(s)) {
+        problems.push(format!(
+            "event {seq} is missing from the audit trail of {target}"
+        ));
+    }
+    // API token names.
+    let mut api: BTreeMap<String, ApiTokenRecord> = BTreeMap::new();
+    for item in r.open_table(API_TOKENS)?.iter()? {
+        let (k, v) = item?;
+        api.insert(k.value().to_owned(), get_json(v.value())?);
+    }
+    let mut api_named = BTreeSet::new();
+    for item in r.open_table(API_TOKEN_NAMES)?.iter()? {
+        let (k, v) = item?;
+        let (key, id) = (k.value(), v.value());
+        match api.get(id) {
+            Some(t) if format!("{}/{}", t.token.user, t.token.name) == key => {
+                api_named.insert(id.to_owned());
+            }
+            _ => problems.push(format!(
+                "the API token name index holds {key:?} for {id}, which has no such name"
+            )),
+        }
+    }
+    for id in api.keys().filter(|id| !api_named.contains(*id)) {
+        problems.push(format!("API token {id} is missing from the name index"));
+    }
+    Ok(problems)
+}
