@@ -23,6 +23,26 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub access: AccessConfig,
     pub admin: AdminConfig,
+    pub store: StoreConfig,
+    /// `--accept-journal-loss`: start even if the journal is refused (never from the file).
+    #[serde(skip)]
+    pub accept_journal_loss: bool,
+}
+
+/// The store itself.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Verify every page of the database before starting (refuse a file altered at rest).
+    pub check_on_start: bool,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            check_on_start: true,
+        }
+    }
 }
 
 /// Who may do what over the admin API. The daemon's own user and root are always admins.

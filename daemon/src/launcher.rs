@@ -21,10 +21,10 @@ use crate::{Daemon, Error, bind_socket};
 pub struct Args {
     /// Configuration file (TOML). Default: gatepassd.toml in the data folder, written with
     /// documented defaults on first start.
-    #[arg(long, env = "GATEPASSD_CONFIG")]
+    #[arg(long, global = true, env = "GATEPASSD_CONFIG")]
     pub config: Option<PathBuf>,
     /// Folder for the database, its key and the CA.
-    #[arg(long, env = "GATEPASSD_DATA_DIR")]
+    #[arg(long, global = true, env = "GATEPASSD_DATA_DIR")]
     pub data_dir: Option<PathBuf>,
     /// The admin API's Unix socket.
     #[arg(long, env = "GATEPASSD_SOCKET")]
@@ -35,6 +35,27 @@ pub struct Args {
     /// Address of the HTTPS admin listener for API tokens (off unless given here or in the config).
     #[arg(long, env = "GATEPASSD_ADMIN_LISTEN")]
     pub admin_listen: Option<String>,
+    /// Start even though the journal beside the database is refused (missing, emptied,
+    /// another store's, older, damaged): the changes it held are lost, and the audit log says
+    /// so. Without it such a start stops with a message naming the file.
+    #[arg(long)]
+    pub accept_journal_loss: bool,
+    #[command(subcommand)]
+    pub command: Option<DaemonCommand>,
+}
+
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum DaemonCommand {
+    /// Checks a stopped store (--data-dir): the database's integrity, the journal, the audit
+    /// chain, every token's counters against its audit events, the indexes. Exits 1 naming
+    /// what is wrong.
+    Check,
+    /// Makes the store of a data folder (--data-dir, which must hold none yet) from a backup
+    /// written by `gatepass backup FILE`, and checks it.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+    },
 }
 
 /// The configuration, and where to write the documented defaults once the daemon has started
@@ -70,6 +91,7 @@ fn load_config(args: &Args) -> Result<(Config, Option<PathBuf>), Error> {
     if let Some(l) = &args.admin_listen {
         cfg.admin.listen = Some(l.clone());
     }
+    cfg.accept_journal_loss = args.accept_journal_loss;
     Ok((cfg, first_start))
 }
 
@@ -151,10 +173,81 @@ pub fn one_line(e: &clap::Error) -> String {
     out
 }
 
-/// Sets up logging (to stderr) and runs the daemon until a signal stops it.
-pub fn run(args: Args) -> Result<(), Error> {
+/// `gatepassd check`: prints what it found; 0 when everything agrees, 1 otherwise.
+fn check(args: &Args) -> Result<i32, Error> {
+    let (cfg, _) = load_config(args)?;
+    let report = crate::check(&cfg)?;
+    if report.problems.is_empty() {
+        println!(
+            "ok: {} tokens, {} hosts, {} audit events; the database's pages, the journal, the \
+             audit chain, every token's counters and the indexes all check",
+            report.tokens, report.hosts, report.events
+        );
+        return Ok(0);
+    }
+    println!(
+        "DAMAGED: {} problems in {} ({} tokens, {} hosts, {} audit events):",
+        report.problems.len(),
+        cfg.data_dir().join(crate::STORE_FILE).display(),
+        report.tokens,
+        report.hosts,
+        report.events
+    );
+    for p in &report.problems {
+        println!("  {p}");
+    }
+    Ok(1)
+}
+
+/// `gatepassd restore FILE`.
+fn restore(args: &Args, file: &std::path::Path) -> Result<i32, Error> {
+    let (cfg, _) = load_config(args)?;
+    let dir = cfg.data_dir();
+    let info = crate::restore(&cfg, file)?;
+    println!(
+        "restored {} into {}: {} tokens, {} hosts, {} audit events, {} API tokens; the audit \
+         chain and the tables check",
+        file.display(),
+        dir.join(crate::STORE_FILE).display(),
+        info.tokens,
+        info.hosts,
+        info.events,
+        info.api_tokens
+    );
+    for (name, what) in [
+        (
+            "hmac.key",
+            "no token in the backup can be redeemed without the same key",
+        ),
+        ("ca.pem", "hosts enrolled before would not trust a new CA"),
+        ("ca.key", "hosts enrolled before would not trust a new CA"),
+    ] {
+        if !dir.join(name).exists() {
+            println!(
+                "note: {} has no {name}: copy it from the old data folder (or its backup) \
+                 before starting: {what}",
+                dir.display()
+            );
+        }
+    }
+    Ok(0)
+}
+
+/// Runs what the command line asks: the daemon (until a signal stops it), or `check` or
+/// `restore`. Returns the process's exit code.
+pub fn run(args: Args) -> Result<i32, Error> {
     // Everything the daemon creates is private to its user.
     nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o077));
+    match &args.command {
+        Some(DaemonCommand::Check) => return check(&args),
+        Some(DaemonCommand::Restore { file }) => return restore(&args, file),
+        None => {}
+    }
+    serve(args).map(|()| 0)
+}
+
+/// Sets up logging (to stderr) and runs the daemon until a signal stops it.
+fn serve(args: Args) -> Result<(), Error> {
     // Lines are written by a thread of their own (`logging`); the guard writes what is left when
     // `run` returns.
     let (writer, _log) = match crate::logging::start(Box::new(std::io::stderr())) {

@@ -112,6 +112,68 @@ pub fn tune_allocator() {
     }
 }
 
+/// The embedded store's file in the data folder (its journal: `gatepass.journal`).
+pub const STORE_FILE: &str = "gatepass.redb";
+
+fn store_options(config: &Config) -> crate::store::redb::Options {
+    let mut o = crate::store::redb::Options::new(
+        config.limits.store_cache_mib.saturating_mul(1024 * 1024),
+        config.limits.journal_mib.saturating_mul(1024 * 1024),
+    );
+    o.check_integrity = config.store.check_on_start;
+    o.accept_journal_loss = config.accept_journal_loss;
+    o
+}
+
+/// What `gatepassd check` found.
+#[derive(Debug, Clone)]
+pub struct CheckReport {
+    pub tokens: usize,
+    pub hosts: usize,
+    pub events: u64,
+    /// Empty when everything agrees.
+    pub problems: Vec<String>,
+}
+
+/// `gatepassd check`: opens a stopped data folder's store as a start would (refusing what a
+/// start refuses: a damaged database or journal), with redb's integrity check, then walks the
+/// audit chain and checks the tables and indexes against it.
+pub fn check(config: &Config) -> Result<CheckReport, Error> {
+    let path = config.data_dir().join(STORE_FILE);
+    if !path.exists() {
+        return Err(Error::Damaged {
+            path,
+            problem: "does not exist: there is no store in this folder".into(),
+        });
+    }
+    let (events, _) = broadcast::channel(1);
+    let mut options = store_options(config);
+    options.check_integrity = true;
+    options.on_halt = Arc::new(|_| {});
+    let store = RedbStore::open_with(&path, events, options)?;
+    let check = store.verify_audit()?;
+    let mut problems = Vec::new();
+    if let Some(p) = &check.problem
+        && check.tables.is_empty()
+    {
+        problems.push(p.clone());
+    }
+    problems.extend(check.tables.iter().cloned());
+    Ok(CheckReport {
+        tokens: store.list_tokens()?.len(),
+        hosts: store.list_hosts(None)?.len(),
+        events: check.events,
+        problems,
+    })
+}
+
+/// `gatepassd restore FILE`: makes the data folder's store from a backup.
+pub fn restore(config: &Config, file: &Path) -> Result<crate::domain::BackupInfo, Error> {
+    let dir = config.data_dir();
+    private_dir(&dir)?;
+    crate::store::redb::restore(file, &dir.join(STORE_FILE))
+}
+
 impl Daemon {
     /// Opens (creating on first start) the data folder: `gatepass.redb` and its redo journal
     /// `gatepass.journal` (0600), `hmac.key` (0600), and the CA and server certificates.
@@ -120,11 +182,10 @@ impl Daemon {
         private_dir(&data_dir)?;
         let key = SecretKey::load_or_create(&data_dir.join("hmac.key"))?;
         let (events, _) = broadcast::channel(4096);
-        let store = Arc::new(RedbStore::open(
-            &data_dir.join("gatepass.redb"),
+        let store = Arc::new(RedbStore::open_with(
+            &data_dir.join(STORE_FILE),
             events.clone(),
-            config.limits.store_cache_mib.saturating_mul(1024 * 1024),
-            config.limits.journal_mib.saturating_mul(1024 * 1024),
+            store_options(&config),
         )?);
         let ca = Ca::load_or_create(&data_dir, &config.server_names(), config.redeem.cert_days)?;
         Ok(Daemon {

@@ -3,8 +3,11 @@
 fn main() {
     gatepassd::tune_allocator();
     let args: gatepassd::launcher::Args = gatepassd::launcher::parse_or_exit("gatepassd");
-    if let Err(e) = gatepassd::launcher::run(args) {
-        eprintln!("gatepassd: {e}");
-        std::process::exit(1);
+    match gatepassd::launcher::run(args) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("gatepassd: {e}");
+            std::process::exit(1);
+        }
     }
 }

@@ -16,6 +16,7 @@
 //! - `ratelimit`: failed redemptions from one address get 429; others are never slowed.
 //! - `hosts`: removing hosts, counts against uses, and `doctor`.
 //! - `redeem_client`: `gatepass redeem` on a bare host: files, pin, argv, retries, exit codes.
+//! - `storage`: damage at rest refused at start, `gatepassd check`, backup and restore.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
@@ -30,5 +31,6 @@ mod operation;
 mod ratelimit;
 mod redeem_client;
 mod secrets;
+mod storage;
 mod support;
 mod tls;

@@ -59,6 +59,8 @@ pub struct Daemon {
     pub admin_url: Option<String>,
     /// Extra config (TOML) written to the config file before start.
     pub config: String,
+    /// Extra flags for the next starts (e.g. `--accept-journal-loss`).
+    pub extra_args: Vec<String>,
     starts: u32,
 }
 
@@ -80,6 +82,7 @@ impl Daemon {
             pin: String::new(),
             admin_url: None,
             config: config.to_owned(),
+            extra_args: Vec::new(),
             starts: 0,
         };
         d.spawn();
@@ -117,6 +120,7 @@ impl Daemon {
             .arg(&self.socket)
             .arg("--listen")
             .arg(&listen)
+            .args(&self.extra_args)
             .env(
                 "GATEPASSD_TEST_CLOCK_FILE",
                 self.dir.path().join("clock-offset"),
@@ -169,6 +173,32 @@ impl Daemon {
     pub fn restart(&mut self) {
         self.kill();
         self.spawn();
+    }
+
+    /// Starts the daemon again (after `kill` or `terminate`).
+    pub fn start_again(&mut self) {
+        assert!(self.child.is_none(), "the daemon is running");
+        self.spawn();
+    }
+
+    /// Runs `gatepassd` with this daemon's config and data folder and `args` (a subcommand such
+    /// as `check`, or a start that is expected to stop), to completion.
+    pub fn gatepassd(&self, args: &[&str]) -> Output {
+        let cfg = self.dir.path().join("gatepassd.toml");
+        std::fs::write(&cfg, &self.config).unwrap();
+        Command::new(gatepassd_bin())
+            .arg("--config")
+            .arg(&cfg)
+            .arg("--data-dir")
+            .arg(self.data_dir())
+            .arg("--socket")
+            .arg(&self.socket)
+            .args(["--listen", "127.0.0.1:0"])
+            .args(args)
+            .env("GATEPASSD_LOG", "warn")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
     }
 
     /// Moves the daemon's clock by `secs` from real time (the test clock hook).

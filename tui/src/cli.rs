@@ -53,6 +53,12 @@ pub enum Command {
     ApiTokens(ApiTokens),
     /// Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config.
     Doctor,
+    /// Admins: writes a consistent snapshot of the running daemon's store to FILE (new, 0600),
+    /// for `gatepassd restore FILE --data-dir DIR`. Keep hmac.key, ca.pem and ca.key with it.
+    Backup {
+        /// The file to write (it must not exist).
+        file: PathBuf,
+    },
     /// Enroll this host: redeem an enrollment token against the daemon's redeem listener
     /// (--server https://HOST:PORT) and write ca.pem, cert.pem, key.pem and host-id.
     #[command(after_help = REDEEM_AFTER_HELP)]

@@ -12,7 +12,7 @@ fn main() -> ExitCode {
         // The console's embedded daemon: the same code as the gatepassd binary.
         gatepassd::tune_allocator();
         return match gatepassd::launcher::run(d) {
-            Ok(()) => ExitCode::SUCCESS,
+            Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(exit::FAILURE)),
             Err(e) => {
                 eprintln!("gatepassd: {e}");
                 ExitCode::from(exit::FAILURE)

@@ -53,6 +53,7 @@ pub fn routes() -> Router<Arc<State>> {
         .route("/v1/audit", get(audit))
         .route("/v1/audit/verify", get(audit_verify))
         .route("/v1/events", get(events))
+        .route("/v1/backup", get(backup))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
 }
@@ -550,6 +551,58 @@ async fn delete_api_token(
     })
     .await?;
     Ok(Json(gone.token))
+}
+
+/// The media type of a backup: a redb file that `gatepassd restore` makes a store of.
+pub const BACKUP_TYPE: &str = "application/vnd.gatepass.backup";
+
+/// `GET /v1/backup` (admins): a consistent snapshot of the store, written to a private file in
+/// the data folder, sent, and removed. Audited as `backup_taken`.
+async fn backup(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
+    if caller.role != Role::Admin {
+        return Err(caller.deny(&state, "only admins may take a backup").await);
+    }
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
+    let path = state
+        .config
+        .data_dir()
+        .join(format!(".backup-{}.redb", domain::model::hex(&nonce)));
+    let file = path.clone();
+    let taken = blocking(&state, move |s| {
+        let info = s.backup(&file)?;
+        let bytes = std::fs::read(&file)?;
+        Ok((info, bytes))
+    })
+    .await;
+    let _ = std::fs::remove_file(&path);
+    let (info, bytes) = taken?;
+    let mut details = BTreeMap::new();
+    details.insert("tokens".to_string(), info.tokens.to_string());
+    details.insert("hosts".to_string(), info.hosts.to_string());
+    details.insert("events".to_string(), info.events.to_string());
+    details.insert("bytes".to_string(), bytes.len().to_string());
+    let draft = domain::AuditDraft {
+        at: state.clock.now(),
+        actor: caller.user.clone(),
+        action: "backup_taken",
+        target: String::new(),
+        target_name: None,
+        details,
+    };
+    blocking(&state, move |s| s.append_audit(draft)).await?;
+    let summary = serde_json::to_string(&info).map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, BACKUP_TYPE.to_owned()),
+            (
+                header::HeaderName::from_static("x-gatepass-backup"),
+                summary,
+            ),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 async fn healthz() -> &'static str {

@@ -184,6 +184,15 @@ pub struct DurabilityStats {
     pub journal_bytes: u64,
 }
 
+/// What a backup holds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct BackupInfo {
+    pub tokens: u64,
+    pub hosts: u64,
+    pub events: u64,
+    pub api_tokens: u64,
+}
+
 /// What an engine offers the daemon: writes (each run with `apply` in a durable transaction,
 /// possibly grouped with others), and reads. Every write returns only once it is durable.
 pub trait Store: Send + Sync + 'static {
@@ -237,6 +246,16 @@ pub trait Store: Send + Sync + 'static {
     fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
     /// Walks the audit chain (`audit::ChainCheck`) and checks the tables against it.
     fn verify_audit(&self) -> Result<AuditCheck, StoreError>;
+
+    /// Writes a consistent snapshot of everything answered so far to a new file at `to`, one
+    /// that `gatepassd restore` makes a data folder of. Engines whose database has its own
+    /// backup tools may refuse.
+    fn backup(&self, to: &std::path::Path) -> Result<BackupInfo, StoreError> {
+        let _ = to;
+        Err(StoreError::Invalid(
+            "this store is backed up with its database's own tools".into(),
+        ))
+    }
 
     // Typed forms of `submit`, one per write.
 

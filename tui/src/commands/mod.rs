@@ -3,6 +3,7 @@
 
 mod apitokens;
 mod audit;
+mod backup;
 mod doctor;
 mod hosts;
 mod redeem;
@@ -81,6 +82,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Audit(a)) => audit::run(&client, a).await,
         Some(Command::ApiTokens(a)) => apitokens::run(&client, a).await,
         Some(Command::Doctor) => doctor::run(&client, cli.clipboard).await,
+        Some(Command::Backup { file }) => backup::run(&client, &file).await,
         Some(Command::InternalDaemon(_)) => Ok(ExitCode::SUCCESS),
         // Handled above, before any client is built.
         Some(Command::Redeem(_)) => Ok(ExitCode::SUCCESS),

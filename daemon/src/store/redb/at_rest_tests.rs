@@ -224,3 +224,41 @@ fn a_store_reopened_after_a_crash_writes_its_journal_from_the_start() {
     assert_eq!(s.halted(), None);
     assert_eq!(s.list_hosts(None).unwrap().len(), 60);
 }
+
+#[test]
+fn a_byte_flipped_in_the_database_is_refused_or_was_in_free_space() {
+    let (dir, s) = holding_store();
+    let tokens = minted(&s, 200);
+    for (n, t) in tokens.iter().enumerate().take(50) {
+        s.redeem(attempt(t, n as u8 + 1, n as u64, None)).unwrap();
+    }
+    drop(s); // a clean stop: everything is in the database
+    let db = dir.path().join("db.redb");
+    let bytes = std::fs::read(&db).unwrap();
+    let journal = dir.path().join("db.journal");
+    let journal_bytes = std::fs::read(&journal).unwrap();
+    let mut refused_at = Vec::new();
+    for k in 1..16 {
+        let at = bytes.len() * k / 16;
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x10;
+        std::fs::write(&db, &damaged).unwrap();
+        match open(dir.path(), false) {
+            Err(e) => {
+                let e = e.to_string();
+                assert!(e.contains("db.redb"), "{e}");
+                refused_at.push(at);
+            }
+            // Opened: the byte was in free space, and nothing it holds is off.
+            Ok(s) => {
+                let check = s.verify_audit().unwrap();
+                assert!(check.ok(), "byte {at} flipped went unnoticed: {check:?}");
+                assert_eq!(s.list_hosts(None).unwrap().len(), 50, "byte {at}");
+            }
+        }
+        // Both files as they were: a start moves the journal to a new generation.
+        std::fs::write(&db, &bytes).unwrap();
+        std::fs::write(&journal, &journal_bytes).unwrap();
+    }
+    assert!(!refused_at.is_empty(), "no flipped byte was ever noticed");
+}

@@ -9,13 +9,15 @@
 //! - `recovery`: redoing the journal at start;
 //! - `list`: the large token list, read in two halves at once;
 //! - `reads`: every other read;
-//! - `check`: the audit chain, the counters against it and the indexes against their tables.
+//! - `check`: the audit chain, the counters against it and the indexes against their tables;
+//! - `backup`: a consistent snapshot of a running store.
 //!
 //! This module ties them together: `RedbStore` opens the files, starts the threads, queues
 //! writes and runs reads. A write's own refusal (name taken, token exhausted) leaves nothing
 //! behind but what it chose to write; a storage error drops the whole batch and every write in
 //! it answers with that error, so nothing unacknowledged is ever reported done.
 
+mod backup;
 mod batch;
 mod check;
 pub mod codec;
@@ -37,6 +39,7 @@ use gatepass_protocol::binary::TokenListBuilder;
 use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, SortColumn, Timestamp, TokenKeys};
 use tokio::sync::broadcast;
 
+pub use self::backup::restore;
 use self::batch::Batch;
 use self::codec::with_secret_hash;
 use self::journal::Journal;
@@ -46,8 +49,8 @@ use self::visibility::Visibility;
 use self::writer::{Counters, Halt, Job, Reply, Synced, Tuning, Writer};
 pub use self::writer::{OnHalt, abort_process};
 use crate::domain::{
-    ApiTokenRecord, AuditCheck, DurabilityStats, HostRecord, Queued, Store, TokenRecord, Write,
-    Written,
+    ApiTokenRecord, AuditCheck, BackupInfo, DurabilityStats, HostRecord, Queued, Store,
+    TokenRecord, Write, Written,
 };
 use crate::error::{Error, StoreError};
 
@@ -61,6 +64,9 @@ pub struct Options {
     /// Start even if the journal is refused (missing, emptied, another store's, older,
     /// damaged), without what it held; the audit log records it.
     pub accept_journal_loss: bool,
+    /// Verify every page's checksum before anything else (redb's integrity check): a file
+    /// altered at rest is refused instead of trusted.
+    pub check_integrity: bool,
     tuning: Tuning,
 }
 
@@ -72,6 +78,7 @@ impl Options {
             journal_bytes,
             on_halt: Arc::new(abort_process),
             accept_journal_loss: false,
+            check_integrity: true,
             tuning: Tuning::default(),
         }
     }
@@ -111,6 +118,12 @@ fn in_use(path: &Path, e: ::redb::DatabaseError) -> Error {
     match e {
         ::redb::DatabaseError::DatabaseAlreadyOpen => {
             Error::InUse(path.parent().unwrap_or(path).to_owned())
+        }
+        ::redb::DatabaseError::Storage(::redb::StorageError::Corrupted(problem)) => {
+            Error::Damaged {
+                path: path.to_owned(),
+                problem: format!("is damaged ({problem}); restore it from a backup"),
+            }
         }
         other => Error::Store(StoreError::from(other)),
     }
@@ -154,10 +167,29 @@ impl RedbStore {
         events: broadcast::Sender<ChangeEvent>,
         options: Options,
     ) -> Result<RedbStore, Error> {
-        let db = Database::builder()
+        let mut db = Database::builder()
             .set_cache_size(options.cache_bytes)
             .create_with_backend(backend)
             .map_err(|e| in_use(path, e))?;
+        if options.check_integrity {
+            match db.check_integrity() {
+                Ok(true) => {}
+                Ok(false) => tracing::warn!(
+                    file = %path.display(),
+                    "the database failed its integrity check and was repaired by redb; \
+                     `audit verify` tells whether what it holds still agrees with the log"
+                ),
+                Err(e) => {
+                    return Err(Error::Damaged {
+                        path: path.to_owned(),
+                        problem: format!(
+                            "fails its integrity check ({e}); restore it from a backup \
+                             (`gatepassd restore`)"
+                        ),
+                    });
+                }
+            }
+        }
         let txn = db.begin_write().map_err(StoreError::from)?;
         tables::create_all(&txn)?;
         txn.commit().map_err(StoreError::from)?;
@@ -480,6 +512,10 @@ impl Store for RedbStore {
 
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
         self.read(check::verify)
+    }
+
+    fn backup(&self, to: &Path) -> Result<BackupInfo, StoreError> {
+        self.read(|r| backup::snapshot(r, to))
     }
 }
 

@@ -21,6 +21,7 @@ pub(super) fn test_options(journal_bytes: u64, tuning: Tuning) -> Options {
         journal_bytes,
         on_halt: Arc::new(|_| {}),
         accept_journal_loss: false,
+        check_integrity: true,
         tuning,
     }
 }

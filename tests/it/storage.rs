@@ -1,0 +1,156 @@
+//! The store at rest, through the real binaries: a journal deleted or swapped for an older copy
+//! while the daemon is stopped is refused at start with a message naming the file;
+//! `--accept-journal-loss` starts anyway and audits it; `gatepassd check` says whether a stopped
+//! store is sound; `gatepass backup` of a running daemon restores (`gatepassd restore`) into a
+//! data folder whose daemon honours every token the backup holds.
+
+use std::process::Output;
+
+use crate::support::Daemon;
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A daemon with two tokens, one redeemed.
+async fn with_a_redemption() -> (Daemon, String) {
+    let d = Daemon::start();
+    let (single, _) = d.mint(&["--name", "single"]);
+    let (pair, _) = d.mint(&["--name", "pair", "--uses", "2"]);
+    let r = d.redeem(&single, r#"{"hostname":"web-1"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    (d, pair)
+}
+
+#[tokio::test]
+async fn a_deleted_journal_is_refused_at_start_and_its_loss_accepted_on_request() {
+    let (mut d, _) = with_a_redemption().await;
+    // Killed: the redemption lives in the journal only.
+    d.kill();
+    let journal = d.data_dir().join("gatepass.journal");
+    std::fs::remove_file(&journal).unwrap();
+    let started = std::time::Instant::now();
+    let out = d.gatepassd(&[]);
+    assert!(!out.status.success());
+    let said = text(&out);
+    assert!(
+        said.contains("gatepass.journal") && said.contains("missing"),
+        "{said}"
+    );
+    assert!(said.contains("--accept-journal-loss"), "{said}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // `check` refuses it the same way.
+    let out = d.gatepassd(&["check"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("gatepass.journal"));
+
+    d.extra_args = vec!["--accept-journal-loss".into()];
+    d.start_again();
+    let audit = d.cli_ok(&["audit", "--json"]);
+    assert!(audit.contains("journal_loss_accepted"), "{audit}");
+    assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+    d.terminate();
+    d.extra_args.clear();
+    let out = d.gatepassd(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    // What the journal held (the mints too, killed before any checkpoint) is gone; what is
+    // left agrees with itself.
+    assert!(text(&out).starts_with("ok: "), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn an_older_copy_of_the_journal_is_refused_at_start() {
+    let (mut d, pair) = with_a_redemption().await;
+    let journal = d.data_dir().join("gatepass.journal");
+    let old = std::fs::read(&journal).unwrap();
+    let r = d.redeem(&pair, r#"{"hostname":"web-2"}"#).await;
+    assert_eq!(r.status, 201);
+    d.kill();
+    // A restart after a crash redoes the journal and moves it to a new generation.
+    d.start_again();
+    let hosts: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(&["hosts", "list", "--json"])).unwrap();
+    assert_eq!(hosts.as_array().unwrap().len(), 2);
+    d.kill();
+    std::fs::write(&journal, &old).unwrap();
+    let out = d.gatepassd(&[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("older than the database"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[tokio::test]
+async fn check_passes_a_sound_stopped_store() {
+    let (mut d, _) = with_a_redemption().await;
+    // A running daemon holds the folder.
+    let out = d.gatepassd(&["check"]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("in use"), "{}", text(&out));
+    d.kill();
+    let out = d.gatepassd(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let said = text(&out);
+    assert!(said.starts_with("ok: 2 tokens, 1 hosts"), "{said}");
+    // An empty folder holds no store.
+    let empty = tempfile::tempdir().unwrap();
+    let out = d.gatepassd(&["check", "--data-dir", empty.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("no store"), "{}", text(&out));
+}
+
+#[tokio::test]
+async fn a_backup_of_a_running_daemon_restores_into_a_working_data_folder() {
+    let (d, pair) = with_a_redemption().await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("store.backup");
+    let out = d.cli_ok(&["backup", file.to_str().unwrap()]);
+    assert!(out.contains("2 tokens, 1 hosts"), "{out}");
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // Never over an existing file.
+    let again = d.cli(&["backup", file.to_str().unwrap()]);
+    assert!(!again.status.success());
+    // A change after the backup is not in it.
+    let r = d.redeem(&pair, r#"{"hostname":"after-backup"}"#).await;
+    assert_eq!(r.status, 201);
+    assert!(d.cli_ok(&["audit", "--json"]).contains("backup_taken"));
+
+    // Restored into a new data folder, with the key and CA copied beside it.
+    let mut restored = Daemon::start();
+    restored.kill();
+    let data = restored.data_dir();
+    std::fs::remove_dir_all(&data).unwrap();
+    let out = restored.gatepassd(&["restore", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("2 tokens, 1 hosts"), "{}", text(&out));
+    assert!(text(&out).contains("hmac.key"), "the missing key is named");
+    for f in ["hmac.key", "ca.pem", "ca.key"] {
+        std::fs::copy(d.data_dir().join(f), data.join(f)).unwrap();
+    }
+    // Not twice into the same folder.
+    let out = restored.gatepassd(&["restore", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(text(&out).contains("already exists"), "{}", text(&out));
+    restored.start_again();
+    let pair_now = restored.token_json("pair");
+    assert_eq!(
+        pair_now["uses"], 0,
+        "the backup was taken before that redemption"
+    );
+    let r = restored.redeem(&pair, r#"{"hostname":"restored-1"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(restored.token_json("single")["status"], "exhausted");
+    assert!(
+        restored
+            .cli_ok(&["audit", "verify"])
+            .starts_with("audit log OK")
+    );
+}
