@@ -78,8 +78,9 @@ impl From<StoreError> for ApiError {
             ),
             StoreError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
             StoreError::Invalid(m) => ApiError::bad(m),
-            StoreError::Stopped(reason) => {
-                tracing::error!(%reason, "the store has stopped");
+            // The store stopped (a failed disk, a panic inside the engine): never a bare 500.
+            failed if failed.is_engine_failure() => {
+                tracing::error!(error = %redact(&failed.to_string()), "the store has stopped");
                 ApiError::new(
                     ErrorCode::Unavailable,
                     "the store has stopped after a failure; see the daemon's log",

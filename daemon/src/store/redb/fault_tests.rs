@@ -171,7 +171,8 @@ fn every_fault_on_the_way_leaves_a_store_that_keeps_its_word() {
     let total = clean.ops();
     assert!(total > 40, "the scenario reaches only {total} operations");
     assert_eq!(acked.hosts.len(), 4, "{acked:?}");
-    check(clean.take(false), &acked, "clean run");
+    check(clean.take(false), &acked, "clean run, crash");
+    check(clean.take(true), &acked, "clean run, power loss");
     clean.clear();
     drop(s);
 

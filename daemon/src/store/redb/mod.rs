@@ -283,10 +283,23 @@ impl RedbStore {
         }
         let job: Job = Box::new(move |batch| {
             batch.visible_now |= visible_now;
-            let (result, fatal) = match f(batch) {
+            // A rule that panics leaves its batch half-written: the batch is dropped and the
+            // store stops (before any caller hears), like after a failed disk.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(batch)))
+                .unwrap_or_else(|panic| {
+                    Err(StoreError::Stopped(format!(
+                        "a write panicked: {}",
+                        writer::panic_text(&*panic)
+                    )))
+                });
+            let (result, fatal) = match ran {
                 Err(e) if e.is_fatal() => {
                     let cause = Arc::new(e);
-                    (Err(StoreError::Aborted(cause.clone())), Some(cause))
+                    let own = match &*cause {
+                        StoreError::Stopped(why) => StoreError::Stopped(why.clone()),
+                        _ => StoreError::Aborted(cause.clone()),
+                    };
+                    (Err(own), Some(cause))
                 }
                 other => (other, None),
             };
@@ -294,7 +307,7 @@ impl RedbStore {
                 answer(match commit {
                     Ok(()) => result,
                     Err(cause) => match result {
-                        Err(own @ StoreError::Aborted(_)) => Err(own),
+                        Err(own @ (StoreError::Aborted(_) | StoreError::Stopped(_))) => Err(own),
                         _ => Err(StoreError::Aborted(cause)),
                     },
                 });

@@ -733,3 +733,30 @@ fn removing_an_older_host_keeps_the_newer_ones_key() {
         RedeemOutcome::Replayed { .. }
     ));
 }
+
+#[test]
+fn a_panic_inside_the_engine_stops_the_store_instead_of_reaching_a_caller() {
+    // A read that panics (redb does, on some damaged pages) and a write that panics: each
+    // stops the store, and every call after is refused as `Stopped`, never answered from a
+    // half-working store.
+    let (_d, s) = holding_store();
+    let tokens = minted(&s, 1);
+    let read: Result<(), StoreError> = s.read(|_| panic!("a damaged page"));
+    assert!(matches!(read, Err(StoreError::Stopped(_))), "{read:?}");
+    let why = s.halted().expect("the store stopped");
+    assert!(why.contains("a damaged page"), "{why}");
+    assert!(matches!(s.list_tokens(), Err(StoreError::Stopped(_))));
+    assert!(matches!(
+        s.redeem(attempt(&tokens[0], 1, 1, None)),
+        Err(StoreError::Stopped(_))
+    ));
+
+    let (_d, s) = holding_store();
+    let wrote: Result<(), StoreError> = s.write(|_| panic!("a bug in a rule"));
+    assert!(matches!(wrote, Err(StoreError::Stopped(_))), "{wrote:?}");
+    assert!(s.halted().unwrap().contains("a bug in a rule"));
+    assert!(matches!(
+        s.create_token(token_record(5)),
+        Err(StoreError::Stopped(_))
+    ));
+}
