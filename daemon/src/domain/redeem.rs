@@ -12,25 +12,27 @@ use std::collections::BTreeMap;
 use gatepass_protocol::{ChangeEvent, Host};
 
 use super::model;
-use super::{AuditDraft, Denial, HostRecord, RedeemAttempt, RedeemOutcome, Tx, audit, tokens};
+use super::{
+    AuditDraft, Denial, HostRecord, RedeemAttempt, RedeemOutcome, TokenRecord, Tx, audit, tokens,
+};
 use crate::error::StoreError;
 
 pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreError> {
-    let actor = format!("host:{}@{}", a.hostname, a.source);
     let mut details = BTreeMap::new();
     details.insert("hostname".to_string(), a.hostname.clone());
     details.insert("source".to_string(), a.source.to_string());
+    // The attempt's audit event, by the host, about the token (named when it exists).
+    let attempt = |action, token: Option<&TokenRecord>, details| AuditDraft {
+        at: a.now,
+        actor: format!("host:{}@{}", a.hostname, a.source),
+        action,
+        target: token.map_or_else(|| a.token_id.clone(), |t| t.id.clone()),
+        target_name: token.map(|t| t.name.clone()),
+        details,
+    };
     let Some(mut rec) = tx.token(&a.token_id)? else {
         details.insert("reason".into(), "unknown_token".into());
-        let draft = AuditDraft {
-            at: a.now,
-            actor,
-            action: "redeem_failed",
-            target: a.token_id.clone(),
-            target_name: None,
-            details,
-        };
-        audit::append(tx, draft)?;
+        audit::append(tx, attempt("redeem_failed", None, details))?;
         return Ok(RedeemOutcome::Denied(Denial::Unauthorized {
             reason: "unknown_token",
         }));
@@ -45,36 +47,23 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
         && model::replay_allowed(&rec, host.host.enrolled_at, a.grace_seconds, a.now)
     {
         details.insert("host_id".into(), host.host.id.clone());
-        let draft = AuditDraft {
-            at: a.now,
-            actor,
-            action: "redeem_replayed",
-            target: rec.id.clone(),
-            target_name: Some(rec.name.clone()),
-            details,
-        };
-        audit::append(tx, draft)?;
+        audit::append(tx, attempt("redeem_replayed", Some(&rec), details))?;
         return Ok(RedeemOutcome::Replayed {
             host: Box::new(host),
         });
     }
     if let Err(denial) = model::check_redeem(&rec, &a.presented_hash, a.source, a.now) {
         details.insert("reason".into(), denial.reason().into());
-        let draft = AuditDraft {
-            at: a.now,
-            actor,
-            action: "redeem_failed",
-            target: rec.id.clone(),
-            target_name: Some(rec.name.clone()),
-            details,
-        };
-        audit::append(tx, draft)?;
+        audit::append(tx, attempt("redeem_failed", Some(&rec), details))?;
         return Ok(RedeemOutcome::Denied(denial));
     }
     rec.uses += 1;
     rec.hosts += 1;
     rec.last_used_at = Some(a.now);
     rec.last_used_by = Some(format!("{} ({})", a.hostname, a.source));
+    details.insert("host_id".into(), a.host_id.clone());
+    details.insert("uses".into(), format!("{}/{}", rec.uses, rec.max_uses));
+    let redeemed = attempt("redeemed", Some(&rec), details);
     let host = HostRecord {
         host: Host {
             id: a.host_id.clone(),
@@ -94,17 +83,7 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
     tx.update_token(&rec)?;
     tokens::announce(tx, &rec, a.now);
     tx.insert_host(&host)?;
-    details.insert("host_id".into(), host.host.id.clone());
-    details.insert("uses".into(), format!("{}/{}", rec.uses, rec.max_uses));
-    let draft = AuditDraft {
-        at: a.now,
-        actor,
-        action: "redeemed",
-        target: rec.id.clone(),
-        target_name: Some(rec.name.clone()),
-        details,
-    };
-    audit::append(tx, draft)?;
+    audit::append(tx, redeemed)?;
     if tx.listening() {
         tx.announce(ChangeEvent {
             kind: "host".into(),

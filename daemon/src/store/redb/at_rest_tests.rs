@@ -47,6 +47,25 @@ fn crashed_with_journaled_redemptions() -> (tempfile::TempDir, tempfile::TempDir
     (dir, image)
 }
 
+/// Puts the journal of the folder `from` in the folder `to`.
+fn swap_journal(from: &Path, to: &Path) {
+    std::fs::copy(from.join("db.journal"), to.join("db.journal")).unwrap();
+}
+
+/// Three redemptions, three journal writes (each synced before the next began), after a
+/// checkpoint; the store stopped by a crash. Returns the crash image.
+fn three_journaled_writes() -> tempfile::TempDir {
+    let (dir, s) = holding_store();
+    let tokens = minted(&s, 3);
+    s.checkpoint().unwrap();
+    for (n, t) in tokens.iter().enumerate() {
+        s.redeem(attempt(t, n as u8 + 1, n as u64, None)).unwrap();
+    }
+    let image = crash_image(dir.path());
+    drop(s);
+    image
+}
+
 fn refused(dir: &Path) -> String {
     match open(dir, false) {
         Ok(_) => panic!("a damaged store was opened"),
@@ -112,11 +131,7 @@ fn an_emptied_journal_is_refused() {
 fn another_stores_journal_is_refused() {
     let (_dir, image) = crashed_with_journaled_redemptions();
     let (_other_dir, other) = crashed_with_journaled_redemptions();
-    std::fs::copy(
-        other.path().join("db.journal"),
-        image.path().join("db.journal"),
-    )
-    .unwrap();
+    swap_journal(other.path(), image.path());
     let e = refused(image.path());
     assert!(e.contains("another store"), "{e}");
 }
@@ -131,26 +146,14 @@ fn an_older_copy_of_the_journal_is_refused() {
     drop(s);
     // A start moves the journal to a new generation; a copy from before it is older.
     drop(open(after.path(), false).unwrap());
-    std::fs::copy(
-        before.path().join("db.journal"),
-        after.path().join("db.journal"),
-    )
-    .unwrap();
+    swap_journal(before.path(), after.path());
     let e = refused(after.path());
     assert!(e.contains("older than the database"), "{e}");
 }
 
 #[test]
 fn a_byte_flipped_in_the_middle_of_the_journal_is_refused_with_where() {
-    let (dir, s) = holding_store();
-    let tokens = minted(&s, 3);
-    s.checkpoint().unwrap();
-    // Three batches, three writes: each fsynced before the next began.
-    for (n, t) in tokens.iter().enumerate() {
-        s.redeem(attempt(t, n as u8 + 1, n as u64, None)).unwrap();
-    }
-    let image = crash_image(dir.path());
-    drop(s);
+    let image = three_journaled_writes();
     let journal = image.path().join("db.journal");
     let bytes = std::fs::read(&journal).unwrap();
     // Inside the first record's payload.
@@ -171,14 +174,7 @@ fn a_byte_flipped_in_the_middle_of_the_journal_is_refused_with_where() {
 
 #[test]
 fn a_flipped_byte_accepted_as_lost_keeps_the_records_before_it() {
-    let (dir, s) = holding_store();
-    let tokens = minted(&s, 3);
-    s.checkpoint().unwrap();
-    for (n, t) in tokens.iter().enumerate() {
-        s.redeem(attempt(t, n as u8 + 1, n as u64, None)).unwrap();
-    }
-    let image = crash_image(dir.path());
-    drop(s);
+    let image = three_journaled_writes();
     let journal = image.path().join("db.journal");
     let mut bytes = std::fs::read(&journal).unwrap();
     // The second record's header: the first record is whole and kept.
