@@ -9,6 +9,7 @@ pub mod binary;
 pub mod duration;
 pub mod error;
 pub mod paths;
+pub mod rules;
 pub mod text;
 pub mod token;
 pub mod types;

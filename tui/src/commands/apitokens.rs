@@ -51,9 +51,9 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
             remark,
             json,
         } => {
-            gatepassd::model::validate_name("--name", &name).map_err(UsageError)?;
+            gatepass_protocol::rules::validate_name("--name", &name).map_err(UsageError)?;
             if let Some(r) = &remark {
-                gatepassd::model::validate_description(r)
+                gatepass_protocol::rules::validate_description(r)
                     .map_err(|e| UsageError(format!("--remark: {e}")))?;
             }
             let ttl = match ttl

@@ -212,7 +212,8 @@ fn parse_labels(list: &[String]) -> Result<BTreeMap<String, String>> {
         labels.insert(k.trim().to_owned(), v.to_owned());
     }
     // The daemon's own rules, checked here so a bad flag is a usage error (exit 2).
-    gatepassd::model::validate_labels(&labels).map_err(|e| usage(format!("--label: {e}")))?;
+    gatepass_protocol::rules::validate_labels(&labels)
+        .map_err(|e| usage(format!("--label: {e}")))?;
     Ok(labels)
 }
 
@@ -235,7 +236,7 @@ struct Created<'a> {
 async fn create(client: &Client, a: CreateArgs) -> Result<()> {
     // The daemon's own rules, checked here so a bad flag is a usage error (exit 2); what only
     // the daemon knows (a name taken, its lifetime cap) it still says itself.
-    use gatepassd::model;
+    use gatepass_protocol::rules as model;
     model::validate_name("--name", &a.name).map_err(usage)?;
     model::validate_description(a.description.as_deref().unwrap_or(""))
         .map_err(|e| usage(format!("--{e}")))?;
@@ -290,7 +291,7 @@ async fn create(client: &Client, a: CreateArgs) -> Result<()> {
         expires_at,
         no_expiry: a.no_expiry,
         allowed_cidrs: {
-            gatepassd::model::normalise_cidrs(&a.allowed_cidrs)
+            gatepass_protocol::rules::normalise_cidrs(&a.allowed_cidrs)
                 .map_err(|e| usage(format!("--allow-cidr: {e}")))?;
             a.allowed_cidrs
         },

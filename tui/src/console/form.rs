@@ -2,6 +2,7 @@
 //! the expiry choice (presets, a date from the calendar plus a time, or none), inline
 //! validation, and the request it turns into. It knows nothing of terminals or the daemon.
 
+use gatepass_protocol::rules;
 use std::collections::BTreeMap;
 
 use crossterm::event::KeyEvent;
@@ -314,16 +315,28 @@ impl CreateForm {
             if self.tried {
                 errs.push((Field::Name, "a name is required".to_owned()));
             }
-        } else if name.chars().count() > 64 {
+        } else if name.chars().count() > rules::NAME_MAX {
             errs.push((
                 Field::Name,
-                format!("{} characters; at most 64", name.chars().count()),
+                format!(
+                    "{} characters; at most {}",
+                    name.chars().count(),
+                    rules::NAME_MAX
+                ),
             ));
         } else if name.trim() != name {
             errs.push((Field::Name, "starts or ends with a space".to_owned()));
+        } else if let Err(e) = rules::validate_name("the name", &name) {
+            errs.push((Field::Name, e));
         }
-        if text_of(&self.description).chars().count() > 512 {
-            errs.push((Field::Description, "at most 512 characters".to_owned()));
+        let description = text_of(&self.description);
+        if description.chars().count() > rules::DESCRIPTION_MAX {
+            errs.push((
+                Field::Description,
+                format!("at most {} characters", rules::DESCRIPTION_MAX),
+            ));
+        } else if let Err(e) = rules::validate_description(&description) {
+            errs.push((Field::Description, e));
         }
         if let Err(e) = parse_labels(&text_of(&self.labels)) {
             errs.push((Field::Labels, e));
@@ -419,7 +432,7 @@ pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
             .split_once('=')
             .ok_or_else(|| format!("{item:?} is not key=value"))?;
         let ok = !k.is_empty()
-            && k.len() <= 64
+            && k.len() <= rules::NAME_MAX
             && k.bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b"._/-".contains(&b));
         if !ok {
@@ -429,6 +442,7 @@ pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
             return Err(format!("label {k} given twice"));
         }
     }
+    rules::validate_labels(&out)?;
     Ok(out)
 }
 
