@@ -181,3 +181,177 @@ fn indexes(
     }
     Ok(problems)
 }
+
+#[cfg(test)]
+mod tests {
+    use gatepass_protocol::{AuditQuery, Timestamp};
+
+    use super::super::tables::Tbl;
+    use super::super::tests::{attempt, holding_store, minted, store_with_events};
+    use super::super::{RedbStore, codec};
+    use crate::domain::{RedeemOutcome, Store, TokenRecord};
+
+    #[test]
+    fn an_intact_chain_verifies() {
+        let (_d, s) = store_with_events(5);
+        let check = s.verify_audit().unwrap();
+        assert_eq!((check.events, check.first_bad), (5, None));
+    }
+
+    #[test]
+    fn an_edited_event_is_named() {
+        let (_d, s) = store_with_events(5);
+        let mut ev = s.audit(&AuditQuery::default()).unwrap().remove(2);
+        assert_eq!(ev.seq, 3);
+        ev.actor = "someone-else".into();
+        s.tamper_audit(3, Some(ev)).unwrap();
+        let check = s.verify_audit().unwrap();
+        // Event 3 still links to event 2, but event 4 no longer follows from the edited event 3.
+        assert_eq!(check.first_bad, Some(4), "{check:?}");
+    }
+
+    #[test]
+    fn a_removed_event_is_named() {
+        let (_d, s) = store_with_events(5);
+        s.tamper_audit(2, None).unwrap();
+        let check = s.verify_audit().unwrap();
+        assert_eq!(check.first_bad, Some(3), "{check:?}");
+        assert!(check.problem.unwrap().contains("missing"));
+    }
+
+    #[test]
+    fn removing_the_newest_event_is_noticed() {
+        let (_d, s) = store_with_events(5);
+        s.tamper_audit(5, None).unwrap();
+        let check = s.verify_audit().unwrap();
+        assert!(check.first_bad.is_some(), "{check:?}");
+        assert!(check.problem.unwrap().contains("newest"));
+    }
+
+    #[test]
+    fn an_edited_last_event_is_noticed() {
+        let (_d, s) = store_with_events(3);
+        let mut ev = s.audit(&AuditQuery::default()).unwrap().remove(2);
+        ev.details.insert("forged".into(), "yes".into());
+        s.tamper_audit(3, Some(ev)).unwrap();
+        assert!(s.verify_audit().unwrap().first_bad.is_some());
+    }
+
+    /// A store where two tokens were redeemed (one host removed again), as every check expects.
+    fn redeemed_store() -> (tempfile::TempDir, RedbStore, Vec<TokenRecord>) {
+        let (dir, s) = holding_store();
+        let tokens = minted(&s, 2);
+        s.redeem(attempt(&tokens[0], 1, 1, Some("fp-a"))).unwrap();
+        s.redeem(attempt(&tokens[0], 1, 2, Some("fp-b"))).unwrap();
+        s.redeem(attempt(&tokens[1], 2, 3, None)).unwrap();
+        let hosts = s.list_hosts(Some(&tokens[0].id)).unwrap();
+        s.remove_host(&hosts[0].host.id, "admin", Timestamp(9_000))
+            .unwrap();
+        let check = s.verify_audit().unwrap();
+        assert!(check.ok(), "{check:?}");
+        (dir, s, tokens)
+    }
+
+    #[test]
+    fn a_counter_edited_at_rest_is_found() {
+        let (_d, s, tokens) = redeemed_store();
+        let mut t = s.get_token(&tokens[0].id).unwrap().unwrap();
+        t.uses = 0;
+        s.tamper(
+            Tbl::Tokens,
+            t.id.as_bytes().to_vec(),
+            Some(codec::encode_token(&t)),
+        )
+        .unwrap();
+        let check = s.verify_audit().unwrap();
+        assert!(!check.ok());
+        assert_eq!(check.first_bad, None, "the chain itself is intact");
+        assert!(
+            check
+                .tables
+                .iter()
+                .any(|p| p.contains("uses is 0") && p.contains("2 redemptions")),
+            "{check:?}"
+        );
+        assert!(check.problem.unwrap().contains("tables disagree"));
+    }
+
+    #[test]
+    fn a_host_count_edited_at_rest_is_found() {
+        let (_d, s, tokens) = redeemed_store();
+        let mut t = s.get_token(&tokens[1].id).unwrap().unwrap();
+        t.hosts = 4_295;
+        s.tamper(
+            Tbl::Tokens,
+            t.id.as_bytes().to_vec(),
+            Some(codec::encode_token(&t)),
+        )
+        .unwrap();
+        let check = s.verify_audit().unwrap();
+        assert!(
+            check
+                .tables
+                .iter()
+                .any(|p| p.contains("counts 4295 hosts but 1 are stored")),
+            "{check:?}"
+        );
+    }
+
+    #[test]
+    fn an_index_that_lost_or_gained_an_entry_is_found() {
+        let (_d, s, tokens) = redeemed_store();
+        s.tamper(Tbl::Names, tokens[1].name.as_bytes().to_vec(), None)
+            .unwrap();
+        s.tamper(Tbl::TokenHosts, b"nosuch/host".to_vec(), Some(Vec::new()))
+            .unwrap();
+        let check = s.verify_audit().unwrap();
+        let all = check.tables.join("\n");
+        assert!(all.contains("missing from the name index"), "{all}");
+        assert!(all.contains("names host host"), "{all}");
+        let hosts = s.list_hosts(None).unwrap();
+        let host = &hosts[0].host;
+        s.tamper(
+            Tbl::TokenHosts,
+            format!("{}/{}", host.token_id, host.id).into_bytes(),
+            None,
+        )
+        .unwrap();
+        let all = s.verify_audit().unwrap().tables.join("\n");
+        assert!(
+            all.contains(&format!("host {} is missing", host.id)),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn removing_an_older_host_keeps_the_newer_ones_key() {
+        // The same key enrolls again after the grace window: the key leads to the newer host,
+        // and removing the older one must not take that away.
+        let (_d, s) = holding_store();
+        let tokens = minted(&s, 1);
+        let mut first = attempt(&tokens[0], 1, 1, Some("fp-same"));
+        first.grace_seconds = 0;
+        s.redeem(first).unwrap();
+        let mut second = attempt(&tokens[0], 1, 700, Some("fp-same"));
+        second.grace_seconds = 0;
+        let RedeemOutcome::Enrolled { host: newer, .. } = s.redeem(second).unwrap() else {
+            panic!("the second enrollment was refused")
+        };
+        let older = s
+            .list_hosts(None)
+            .unwrap()
+            .into_iter()
+            .find(|h| h.host.id != newer.host.id)
+            .unwrap();
+        s.remove_host(&older.host.id, "admin", Timestamp(9_000))
+            .unwrap();
+        let check = s.verify_audit().unwrap();
+        assert!(check.ok(), "{check:?}");
+        let mut retry = attempt(&tokens[0], 1, 701, Some("fp-same"));
+        retry.now = newer.host.enrolled_at;
+        assert!(matches!(
+            s.redeem(retry).unwrap(),
+            RedeemOutcome::Replayed { .. }
+        ));
+    }
+}
