@@ -557,12 +557,72 @@ pub struct AuditEvent {
     pub prev_hash: String,
 }
 
+/// What a caller may do over the admin API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// Every token; may mint for another owner.
+    Admin,
+    /// Mints and manages their own tokens.
+    Operator,
+    /// Reads everything, changes nothing.
+    Auditor,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Operator => "operator",
+            Role::Auditor => "auditor",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What a change event on `/v1/events` is about (also its SSE event name).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// A token was created or changed (`token` holds it).
+    Token,
+    /// A token was deleted (`token_id`).
+    TokenDeleted,
+    /// A host enrolled (`host`).
+    Host,
+    /// An audit event was appended (`audit`).
+    Audit,
+    /// The listener fell behind and should list again.
+    Resync,
+    /// A kind this build does not know (from a newer daemon): ignored.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ChangeKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeKind::Token => "token",
+            ChangeKind::TokenDeleted => "token_deleted",
+            ChangeKind::Host => "host",
+            ChangeKind::Audit => "audit",
+            ChangeKind::Resync => "resync",
+            ChangeKind::Unknown => "unknown",
+        }
+    }
+}
+
 /// `GET /v1/whoami`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WhoAmI {
     pub user: String,
     pub uid: Option<u32>,
-    pub role: String,
+    pub role: Role,
     pub daemon_version: String,
     /// The redeem endpoint's base URL, e.g. `https://127.0.0.1:8443`.
     pub redeem_url: String,
@@ -575,9 +635,7 @@ pub struct WhoAmI {
 /// What `GET /v1/events` sends (as the SSE `data:` of an event named after `kind`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangeEvent {
-    /// `token` (created or changed), `token_deleted`, `host`, `audit`, or `resync` (the
-    /// listener fell behind and should list again).
-    pub kind: String,
+    pub kind: ChangeKind,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<Token>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

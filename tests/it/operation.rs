@@ -218,11 +218,11 @@ async fn health_metrics_and_events() {
     let mut seen = Vec::new();
     while !seen.iter().any(|k: &String| k == "host") {
         let e = events.next().await.unwrap().unwrap();
-        if e.kind == "token" {
+        if e.kind == gatepass_protocol::ChangeKind::Token {
             let t = e.token.as_ref().unwrap();
             assert_eq!((t.id.as_str(), t.uses), (id.as_str(), 1));
         }
-        seen.push(e.kind);
+        seen.push(e.kind.as_str().to_owned());
     }
     assert!(
         seen.contains(&"token".to_owned()) && seen.contains(&"audit".to_owned()),

@@ -176,7 +176,7 @@ async fn main() -> anyhow::Result<()> {
         let mut t = tokens[(i * 7919) % tokens.len()].clone();
         t.uses += 1;
         let ev = ChangeEvent {
-            kind: "token".into(),
+            kind: gatepass_protocol::ChangeKind::Token,
             token: Some(t),
             token_id: None,
             host: None,

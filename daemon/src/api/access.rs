@@ -16,25 +16,7 @@ use gatepass_protocol::token::{self, TokenKind};
 use super::{ApiError, Peer, State, blocking};
 use crate::domain::AuditDraft;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Role {
-    /// Every token; may mint for another owner.
-    Admin,
-    /// Mints and manages their own tokens.
-    Operator,
-    /// Reads everything, changes nothing.
-    Auditor,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Operator => "operator",
-            Role::Auditor => "auditor",
-        }
-    }
-}
+pub use gatepass_protocol::Role;
 
 /// The authenticated caller of an admin request.
 #[derive(Debug, Clone)]

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use gatepass_protocol::binary;
 use gatepass_protocol::token;
 use gatepass_protocol::{
-    ApiToken, AuditQuery, ChangeEvent, CreateApiTokenRequest, CreateApiTokenResponse,
+    ApiToken, AuditQuery, ChangeEvent, ChangeKind, CreateApiTokenRequest, CreateApiTokenResponse,
     CreateTokenRequest, CreateTokenResponse, ErrorCode, Host, HostQuery, PatchTokenRequest,
     SortColumn, Token, TokenKeys, TokenQuery, WhoAmI,
 };
@@ -106,7 +106,7 @@ async fn whoami(caller: Caller, S(state): S<Arc<State>>) -> Json<WhoAmI> {
     Json(WhoAmI {
         user: caller.user.clone(),
         uid: caller.uid,
-        role: caller.role.as_str().into(),
+        role: caller.role,
         daemon_version: env!("CARGO_PKG_VERSION").into(),
         redeem_url: state.redeem_url.clone(),
         ca_pin: state.ca.pin.clone(),
@@ -466,7 +466,7 @@ async fn events(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Api
             let change = match item {
                 Ok(c) => c,
                 Err(BroadcastStreamRecvError::Lagged(_)) => ChangeEvent {
-                    kind: "resync".into(),
+                    kind: ChangeKind::Resync,
                     token: None,
                     token_id: None,
                     host: None,
@@ -474,7 +474,7 @@ async fn events(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Api
                 },
             };
             let data = serde_json::to_string(&change).unwrap_or_else(|_| "{}".into());
-            Ok::<_, Infallible>(Event::default().event(change.kind.clone()).data(data))
+            Ok::<_, Infallible>(Event::default().event(change.kind.as_str()).data(data))
         })
         .take_until(async move {
             crate::server::stopped(&mut shutdown).await;

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use gatepass_protocol::{AuditEvent, ChangeEvent};
+use gatepass_protocol::{AuditEvent, ChangeEvent, ChangeKind};
 
 use super::model;
 use super::{AuditCheck, AuditDraft, AuditHead, TokenRecord, Tx};
@@ -47,7 +47,7 @@ pub fn append(tx: &mut dyn Tx, d: AuditDraft) -> Result<AuditEvent, StoreError> 
     tx.append_audit(&ev, &json, next)?;
     if tx.listening() {
         tx.announce(ChangeEvent {
-            kind: "audit".into(),
+            kind: ChangeKind::Audit,
             token: None,
             token_id: None,
             host: None,

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use gatepass_protocol::{ChangeEvent, Host};
+use gatepass_protocol::{ChangeEvent, ChangeKind, Host};
 
 use super::model;
 use super::{
@@ -86,7 +86,7 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
     audit::append(tx, redeemed)?;
     if tx.listening() {
         tx.announce(ChangeEvent {
-            kind: "host".into(),
+            kind: ChangeKind::Host,
             token: None,
             token_id: Some(rec.id.clone()),
             host: Some(host.host.clone()),

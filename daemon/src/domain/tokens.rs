@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 
 use gatepass_protocol::token::{self, ParsedToken, TokenKind};
-use gatepass_protocol::{ChangeEvent, CreateTokenRequest, PatchTokenRequest, Timestamp};
+use gatepass_protocol::{
+    ChangeEvent, ChangeKind, CreateTokenRequest, PatchTokenRequest, Timestamp,
+};
 
 use super::model::{self, LifetimePolicy};
 use super::{AuditDraft, TokenChange, TokenRecord, Tx, audit};
@@ -117,7 +119,7 @@ pub fn patch(
 pub(super) fn announce(tx: &mut dyn Tx, rec: &TokenRecord, now: Timestamp) {
     if tx.listening() {
         tx.announce(ChangeEvent {
-            kind: "token".into(),
+            kind: ChangeKind::Token,
             token: Some(rec.view(now)),
             token_id: Some(rec.id.clone()),
             host: None,
@@ -324,7 +326,7 @@ pub fn delete(
     )?;
     if tx.listening() {
         tx.announce(ChangeEvent {
-            kind: "token_deleted".into(),
+            kind: ChangeKind::TokenDeleted,
             token: None,
             token_id: Some(rec.id.clone()),
             host: None,

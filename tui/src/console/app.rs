@@ -7,8 +7,8 @@ use std::path::PathBuf;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use gatepass_protocol::{
-    ApiToken, AuditEvent, ChangeEvent, CreateTokenRequest, CreateTokenResponse, Host, Timestamp,
-    Token, TokenStatus, WhoAmI,
+    ApiToken, AuditEvent, ChangeEvent, ChangeKind, CreateTokenRequest, CreateTokenResponse, Host,
+    Role, Timestamp, Token, TokenStatus, WhoAmI,
 };
 use ratatui_textarea::TextArea;
 use zeroize::Zeroizing;
@@ -389,11 +389,11 @@ impl App {
 
     /// Read-only by flag, or because the role cannot change anything.
     pub fn readonly(&self) -> bool {
-        self.readonly_flag || self.who.as_ref().is_some_and(|w| w.role == "auditor")
+        self.readonly_flag || self.who.as_ref().is_some_and(|w| w.role == Role::Auditor)
     }
 
     pub fn is_admin(&self) -> bool {
-        self.who.as_ref().is_some_and(|w| w.role == "admin")
+        self.who.as_ref().is_some_and(|w| w.role == Role::Admin)
     }
 
     pub fn too_small(&self) -> bool {
@@ -640,13 +640,13 @@ fn on_tick(app: &mut App, now: Timestamp) {
 }
 
 fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
-    match ev.kind.as_str() {
-        "token" => {
+    match ev.kind {
+        ChangeKind::Token => {
             if let Some(t) = ev.token {
                 app.tokens.upsert(t);
             }
         }
-        "token_deleted" => {
+        ChangeKind::TokenDeleted => {
             if let Some(id) = ev.token_id {
                 let name = app.tokens.get(&id).map(|t| t.name.clone());
                 app.tokens.remove(&id);
@@ -664,7 +664,7 @@ fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
                 }
             }
         }
-        "host" => {
+        ChangeKind::Host => {
             if let Some(h) = ev.host {
                 if let Some(Modal::Detail(d)) = &mut app.modal
                     && d.id == h.token_id
@@ -676,7 +676,7 @@ fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
                 app.hosts.upsert(h);
             }
         }
-        "audit" => {
+        ChangeKind::Audit => {
             if let Some(a) = ev.audit {
                 if a.action == "host_removed"
                     && let Some(host) = a.details.get("host_id")
@@ -697,8 +697,8 @@ fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
                 app.audit.upsert(a);
             }
         }
-        "resync" => return vec![Cmd::Reload],
-        _ => {}
+        ChangeKind::Resync => return vec![Cmd::Reload],
+        ChangeKind::Unknown => {}
     }
     Vec::new()
 }

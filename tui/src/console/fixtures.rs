@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use gatepass_protocol::{AuditEvent, Host, MaxUses, Timestamp, Token, TokenStatus, WhoAmI};
+use gatepass_protocol::{AuditEvent, Host, MaxUses, Role, Timestamp, Token, TokenStatus, WhoAmI};
 
 /// 2026-11-25T14:20:00Z: "now" in every console test.
 pub const NOW: Timestamp = Timestamp(1_795_626_000);
@@ -106,11 +106,11 @@ pub fn event(seq: u64, action: &str, target: &Token) -> AuditEvent {
     }
 }
 
-pub fn who(role: &str) -> WhoAmI {
+pub fn who(role: Role) -> WhoAmI {
     WhoAmI {
         user: "alice".to_owned(),
         uid: Some(1000),
-        role: role.to_owned(),
+        role,
         daemon_version: "0.1.0".to_owned(),
         redeem_url: "https://gate.example:8443".to_owned(),
         ca_pin: format!("sha256:{}", "ab".repeat(32)),

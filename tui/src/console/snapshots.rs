@@ -4,7 +4,7 @@
 //! notice and NO_COLOR. The screens are reached through `update` with real key presses.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use gatepass_protocol::CreateTokenResponse;
+use gatepass_protocol::{CreateTokenResponse, Role};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
@@ -24,7 +24,7 @@ fn app() -> App {
         NOW,
     );
     app.conn = Conn::Live;
-    update(&mut app, Msg::Connected(who("admin")));
+    update(&mut app, Msg::Connected(who(Role::Admin)));
     let tokens = token_list();
     let hosts = vec![
         host("web-01", &tokens[0], 1),
@@ -309,7 +309,7 @@ fn no_color_keeps_the_selection_visible() {
 #[test]
 fn read_only_hides_writes_and_says_why() {
     let mut a = app();
-    update(&mut a, Msg::Connected(who("auditor")));
+    update(&mut a, Msg::Connected(who(Role::Auditor)));
     let s = screen(&mut a, 80, 24);
     assert!(s.contains("read-only"), "{s}");
     assert!(!s.contains("n new"), "{s}");
@@ -334,7 +334,7 @@ fn live_changes_update_the_row_without_moving_the_selection() {
     update(
         &mut a,
         Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
-            kind: "token".into(),
+            kind: gatepass_protocol::ChangeKind::Token,
             token: Some(t),
             token_id: None,
             host: None,
@@ -440,7 +440,7 @@ fn a_pasted_token_is_found_by_its_public_part_and_leaves_the_field() {
     update(
         &mut a,
         Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
-            kind: "token".into(),
+            kind: gatepass_protocol::ChangeKind::Token,
             token: Some(t),
             token_id: None,
             host: None,

@@ -431,6 +431,43 @@ impl Journal {
         Ok(Replayed { last, torn_at })
     }
 
+    /// For a journal of format 1 (gatepassd before journal stamps: 16-byte record headers —
+    /// sequence, length, CRC-32 of both and the payload — from byte 0): the first record after
+    /// `after` it holds, read as that version replayed, if any. Such a record holds changes the
+    /// database lacks, which only the version that wrote it can redo.
+    pub fn format1_pending(&self, after: u64) -> std::io::Result<Option<u64>> {
+        const V1_HEADER: u64 = 16;
+        let mut at = 0u64;
+        while at + V1_HEADER <= self.capacity {
+            let mut h = [0u8; V1_HEADER as usize];
+            self.file.read_exact_at(&mut h, at)?;
+            let seq = u64::from_le_bytes([h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]);
+            let len = u32::from_le_bytes([h[8], h[9], h[10], h[11]]);
+            let crc = u32::from_le_bytes([h[12], h[13], h[14], h[15]]);
+            let end = at + V1_HEADER + u64::from(len);
+            if seq == 0 || end > self.capacity {
+                break;
+            }
+            let mut payload = vec![0u8; len as usize];
+            self.file.read_exact_at(&mut payload, at + V1_HEADER)?;
+            let mut hasher = crc32fast::Hasher::new();
+            hasher.update(&seq.to_le_bytes());
+            hasher.update(&len.to_le_bytes());
+            hasher.update(&payload);
+            if hasher.finalize() != crc {
+                break;
+            }
+            if seq == after + 1 {
+                return Ok(Some(seq));
+            }
+            if seq > after {
+                break; // not in sequence: what an older round left
+            }
+            at = end; // already in the checkpoint
+        }
+        Ok(None)
+    }
+
     /// Bytes a record with a payload of `payload_len` bytes takes in the journal.
     pub fn record_len(payload_len: usize) -> u64 {
         (HEADER + payload_len) as u64

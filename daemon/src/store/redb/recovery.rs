@@ -135,18 +135,33 @@ pub(super) fn replay(db: &Database, journal: &mut Journal, how: &Recovery) -> Re
         problem,
     };
     let mut lost: Option<String> = None;
+    // A database from before journal stamps, whose journal holds nothing to redo.
+    let mut upgrade = false;
     let (last, store_id, generation) = match (after, recorded) {
         (None, _) => (0, random_id()?, 0),
         (Some(after), None) => {
-            // Written by a version before journal stamps: replayed only when it holds nothing
-            // (its format is not this one's).
-            if let StampState::Unknown = found
-                && !how.accept_journal_loss
-            {
-                return Err(refuse(
-                    "was written by an earlier gatepassd and may hold changes the database lacks: start that version once so it folds them in (a clean stop does), or pass --accept-journal-loss"
-                        .into(),
-                ));
+            // A database of a version before journal stamps, with a journal of format 1:
+            // nothing to redo (a clean stop folds it all in) is the usual upgrade; records past
+            // the checkpoint only that version can redo.
+            let pending = match found {
+                StampState::Stamped(_) => None,
+                _ => journal.format1_pending(after).map_err(io)?,
+            };
+            match pending {
+                Some(seq) if how.accept_journal_loss => {
+                    lost = Some(format!(
+                        "the journal, written by an earlier gatepassd, held changes from batch \
+                         {seq} on"
+                    ));
+                }
+                Some(seq) => {
+                    return Err(refuse(format!(
+                        "was written by an earlier gatepassd and holds changes the database lacks \
+                         (batch {seq} on): start that version once so it folds them in (a clean \
+                         stop does), or pass --accept-journal-loss"
+                    )));
+                }
+                None => upgrade = true,
             }
             (after, random_id()?, 0)
         }
@@ -208,6 +223,7 @@ pub(super) fn replay(db: &Database, journal: &mut Journal, how: &Recovery) -> Re
     };
     let mode = match (after, lost) {
         (None, _) => Mode::New,
+        (Some(_), None) if upgrade => Mode::New,
         (Some(_), Some(what)) => Mode::Lost(what),
         (Some(_), None) => Mode::Continue,
     };
@@ -501,5 +517,82 @@ mod tests {
         .unwrap();
         let e = reopen(&db, &dir, 4096).unwrap_err().to_string();
         assert!(e.contains("newer than the database"), "{e}");
+    }
+
+    /// A database as a version before journal stamps left it: the journal's sequence number
+    /// recorded, no stamp.
+    fn format1_database(dir: &tempfile::TempDir, journal_seq: u64) -> Database {
+        let db = Database::create(dir.path().join("db.redb")).unwrap();
+        let txn = db.begin_write().unwrap();
+        crate::store::redb::tables::create_all(&txn).unwrap();
+        txn.open_table(META)
+            .unwrap()
+            .insert(JOURNAL_SEQ, journal_seq.to_le_bytes().as_slice())
+            .unwrap();
+        txn.commit().unwrap();
+        db
+    }
+
+    /// A journal in format 1: 16-byte headers (sequence, length, CRC-32) from byte 0.
+    fn format1_journal(dir: &tempfile::TempDir, records: &[(u64, Vec<u8>)], clear_head: bool) {
+        let mut file = vec![0u8; 8192];
+        let mut at = 0;
+        for (seq, payload) in records {
+            let len = payload.len() as u32;
+            let mut h = crc32fast::Hasher::new();
+            h.update(&seq.to_le_bytes());
+            h.update(&len.to_le_bytes());
+            h.update(payload);
+            file[at..at + 8].copy_from_slice(&seq.to_le_bytes());
+            file[at + 8..at + 12].copy_from_slice(&len.to_le_bytes());
+            file[at + 12..at + 16].copy_from_slice(&h.finalize().to_le_bytes());
+            file[at + 16..at + 16 + payload.len()].copy_from_slice(payload);
+            at += 16 + payload.len();
+        }
+        if clear_head {
+            // What a clean stop of that version left: the first header zeroed.
+            file[..16].fill(0);
+        }
+        std::fs::write(dir.path().join("db.journal"), file).unwrap();
+    }
+
+    #[test]
+    fn a_store_of_the_version_before_stamps_opens_after_a_clean_stop() {
+        for clear_head in [true, false] {
+            let dir = tempfile::tempdir().unwrap();
+            let db = format1_database(&dir, 10);
+            // Records the checkpoint at 10 already holds.
+            format1_journal(
+                &dir,
+                &[(9, put_meta("x", "old")), (10, put_meta("y", "old"))],
+                clear_head,
+            );
+            reopen(&db, &dir, 4096).unwrap();
+            assert_eq!(meta(&db, "x"), None);
+            reopen(&db, &dir, 4096).unwrap();
+        }
+    }
+
+    #[test]
+    fn a_store_of_the_version_before_stamps_with_changes_to_redo_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = format1_database(&dir, 10);
+        format1_journal(
+            &dir,
+            &[(10, put_meta("a", "held")), (11, put_meta("b", "new"))],
+            false,
+        );
+        let e = reopen(&db, &dir, 4096).unwrap_err().to_string();
+        assert!(
+            e.contains("earlier gatepassd") && e.contains("batch 11"),
+            "{e}"
+        );
+        // Refused again: nothing changed.
+        assert!(reopen(&db, &dir, 4096).is_err());
+        let mut j = Journal::open(&dir.path().join("db.journal")).unwrap();
+        let mut accepting = how(&dir, 4096);
+        accepting.accept_journal_loss = true;
+        replay(&db, &mut j, &accepting).unwrap();
+        reopen(&db, &dir, 4096).unwrap();
     }
 }
