@@ -125,6 +125,21 @@ fn store_options(config: &Config) -> crate::store::redb::Options {
     o
 }
 
+/// Removes snapshots a backup left in the data folder when the daemon stopped while taking
+/// it (`GET /v1/backup` writes one, then sends and unlinks it).
+fn remove_stale_backups(data_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(data_dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with(".backup-") && name.ends_with(".redb") {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 /// What `gatepassd check` found.
 #[derive(Debug, Clone)]
 pub struct CheckReport {
@@ -180,6 +195,7 @@ impl Daemon {
     pub fn open(config: Config, clock: Arc<dyn Clock>) -> Result<Daemon, Error> {
         let data_dir = config.data_dir();
         private_dir(&data_dir)?;
+        remove_stale_backups(&data_dir);
         let key = SecretKey::load_or_create(&data_dir.join("hmac.key"))?;
         let (events, _) = broadcast::channel(4096);
         let store = Arc::new(RedbStore::open_with(

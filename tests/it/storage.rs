@@ -122,6 +122,13 @@ async fn a_backup_of_a_running_daemon_restores_into_a_working_data_folder() {
     let r = d.redeem(&pair, r#"{"hostname":"after-backup"}"#).await;
     assert_eq!(r.status, 201);
     assert!(d.cli_ok(&["audit", "--json"]).contains("backup_taken"));
+    // Nothing of it is left in the data folder.
+    let left: Vec<_> = std::fs::read_dir(d.data_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains("backup"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 
     // Restored into a new data folder, with the key and CA copied beside it.
     let mut restored = Daemon::start();

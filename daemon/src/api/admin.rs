@@ -571,17 +571,20 @@ async fn backup(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Api
     let file = path.clone();
     let taken = blocking(&state, move |s| {
         let info = s.backup(&file)?;
-        let bytes = std::fs::read(&file)?;
-        Ok((info, bytes))
+        // Opened, then unlinked: the snapshot is sent from the open file and leaves nothing
+        // behind in the data folder, whatever happens to the connection.
+        let opened = std::fs::File::open(&file)?;
+        let len = opened.metadata()?.len();
+        Ok((info, opened, len))
     })
     .await;
     let _ = std::fs::remove_file(&path);
-    let (info, bytes) = taken?;
+    let (info, opened, len) = taken?;
     let mut details = BTreeMap::new();
     details.insert("tokens".to_string(), info.tokens.to_string());
     details.insert("hosts".to_string(), info.hosts.to_string());
     details.insert("events".to_string(), info.events.to_string());
-    details.insert("bytes".to_string(), bytes.len().to_string());
+    details.insert("bytes".to_string(), len.to_string());
     let draft = domain::AuditDraft {
         at: state.clock.now(),
         actor: caller.user.clone(),
@@ -595,14 +598,38 @@ async fn backup(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Api
     Ok((
         [
             (header::CONTENT_TYPE, BACKUP_TYPE.to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
             (
                 header::HeaderName::from_static("x-gatepass-backup"),
                 summary,
             ),
         ],
-        bytes,
+        axum::body::Body::from_stream(file_chunks(opened)),
     )
         .into_response())
+}
+
+/// A file's bytes, 1 MiB at a time, each read on the blocking pool.
+fn file_chunks(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut buf = vec![0u8; 1 << 20];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((buf, file))
+        })
+        .await;
+        match read {
+            Ok(Ok((buf, _))) if buf.is_empty() => None,
+            Ok(Ok((buf, file))) => Some((Ok(bytes::Bytes::from(buf)), Some(file))),
+            Ok(Err(e)) => Some((Err(e), None)),
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+        }
+    })
 }
 
 async fn healthz() -> &'static str {
