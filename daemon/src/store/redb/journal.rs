@@ -329,36 +329,36 @@ impl Journal {
         Ok(())
     }
 
-    fn header_at(&self, at: u64) -> std::io::Result<Option<Header>> {
-        if at + HEADER as u64 > self.capacity {
-            return Ok(None);
-        }
-        let mut b = [0u8; HEADER];
-        self.file.read_exact_at(&mut b, at)?;
-        Ok(Some(Header::parse(&b)))
-    }
-
-    /// Whether a whole record starts at `at` with a header like `h`.
-    fn whole(&self, at: u64, h: &Header) -> std::io::Result<bool> {
-        let end = at + HEADER as u64 + u64::from(h.len);
-        if h.seq == 0 || end > self.capacity {
-            return Ok(false);
-        }
-        let mut payload = vec![0u8; h.len as usize];
-        self.file.read_exact_at(&mut payload, at + HEADER as u64)?;
-        Ok(checksum(h.seq, h.group, h.len, &payload) == h.crc)
-    }
-
     /// After a damaged record at `damaged` that should have held `seq`: the first whole
-    /// record after it that a later write made (its group starts past `seq`), if any.
+    /// record after it that a later write made (its group starts past `seq`), if any. The rest
+    /// of the file is read once and searched in memory, at every byte (the damage may have
+    /// changed any length before it).
     fn later_write_after(&self, damaged: u64, seq: u64) -> std::io::Result<Option<u64>> {
         let highest = seq.saturating_add(self.max_records());
-        let mut at = damaged + 1;
-        while let Some(h) = self.header_at(at)? {
-            if h.seq > seq && h.seq <= highest && h.group > seq && self.whole(at, &h)? {
+        let start = damaged + 1;
+        let mut rest = vec![0u8; self.capacity.saturating_sub(start) as usize];
+        self.file.read_exact_at(&mut rest, start)?;
+        let word = |b: &[u8], i: usize| -> u64 {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[i..i + 8]);
+            u64::from_le_bytes(x)
+        };
+        for i in 0..rest.len().saturating_sub(HEADER - 1) {
+            // Cheap tests first: almost every offset fails the first.
+            let s = word(&rest, i);
+            if s <= seq || s > highest {
+                continue;
+            }
+            let mut b = [0u8; HEADER];
+            b.copy_from_slice(&rest[i..i + HEADER]);
+            let h = Header::parse(&b);
+            let end = i + HEADER + h.len as usize;
+            if h.group <= seq || end > rest.len() {
+                continue;
+            }
+            if checksum(h.seq, h.group, h.len, &rest[i + HEADER..end]) == h.crc {
                 return Ok(Some(h.seq));
             }
-            at += 1;
         }
         Ok(None)
     }
