@@ -199,38 +199,53 @@ async fn token_lifecycle_through_cli_and_https() {
     assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
 }
 
+/// Purge deletes the three finished kinds — used up, revoked, expired — and nothing else: an
+/// active token, a disabled one, and one whose expiry is still ahead stay.
 #[tokio::test]
 async fn purge_deletes_only_finished_tokens() {
     let d = Daemon::start();
     let (s, _) = d.mint(&["--name", "used"]);
     assert_eq!(d.redeem(&s, r#"{"hostname":"h"}"#).await.status, 201);
-    d.mint(&["--name", "live"]);
-    d.mint(&["--name", "gone"]);
+    d.mint(&["--name", "live", "--ttl", "3d"]);
+    d.mint(&["--name", "paused", "--ttl", "3d"]);
+    d.cli_ok(&["tokens", "disable", "paused"]);
+    d.mint(&["--name", "gone", "--ttl", "3d"]);
     d.cli_ok(&["tokens", "revoke", "gone"]);
+    d.mint(&["--name", "stale", "--ttl", "1h"]);
+    // Two hours on: "stale" has expired, the others have days left.
+    d.set_clock_offset(2 * 3_600);
+    assert_eq!(d.token_json("stale")["status"], "expired");
+    assert_eq!(d.token_json("live")["status"], "active");
     let dry = d.cli_ok(&["tokens", "purge", "--dry-run"]);
-    assert!(
-        dry.contains("used") && dry.contains("gone") && !dry.contains("live"),
-        "{dry}"
-    );
-    assert_eq!(
-        d.cli_ok(&["tokens", "list", "--json"])
-            .matches("\"name\"")
-            .count(),
-        3
-    );
+    let mut listed: Vec<&str> = dry
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["gone", "stale", "used"], "{dry}");
+    assert_eq!(listed_names(&d, &[]).len(), 5, "a dry run deletes nothing");
     // Without --yes and without a terminal, nothing happens.
     let out = d.cli(&["tokens", "purge"]);
     assert_eq!(out.status.code(), Some(2));
+    assert_eq!(listed_names(&d, &[]).len(), 5);
     d.cli_ok(&["tokens", "purge", "--yes"]);
-    let left: serde_json::Value =
-        serde_json::from_str(&d.cli_ok(&["tokens", "list", "--json"])).unwrap();
-    let names: Vec<&str> = left
+    assert_eq!(
+        listed_names(&d, &["--sort", "name"]),
+        ["live", "paused"]
+    );
+    // Each deletion is audited.
+    let audit: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(&["audit", "--json"])).unwrap();
+    let mut deleted: Vec<&str> = audit
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["name"].as_str().unwrap())
+        .filter(|e| e["action"] == "deleted")
+        .map(|e| e["target_name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["live"]);
+    deleted.sort();
+    assert_eq!(deleted, ["gone", "stale", "used"]);
 }
 
 #[tokio::test]
