@@ -1058,7 +1058,13 @@ mod tests {
         };
         let p = parse(r#"{"expires_at":null}"#);
         assert_eq!(p.expires_at, Some(None));
-        assert_eq!(p, PatchTokenRequest { expires_at: Some(None), ..Default::default() });
+        assert_eq!(
+            p,
+            PatchTokenRequest {
+                expires_at: Some(None),
+                ..Default::default()
+            }
+        );
         assert_eq!(parse(r#"{}"#), PatchTokenRequest::default());
         let p = parse(r#"{"disabled":true}"#);
         assert_eq!((p.disabled, p.expires_at), (Some(true), None));

@@ -52,7 +52,9 @@ pub fn ensure_users() {
             }
             std::thread::sleep(std::time::Duration::from_millis(300));
         }
-        Err(format!("cannot create the test users {USERS:?} in group {GROUP}: {last}"))
+        Err(format!(
+            "cannot create the test users {USERS:?} in group {GROUP}: {last}"
+        ))
     });
     if let Err(e) = result {
         panic!("{e}");

@@ -196,10 +196,14 @@ async fn an_operator_mints_watches_and_revokes_in_a_real_terminal() {
     // as the README promises (3 s allowed: a loaded machine, a pty and a parser in between).
     let r = d.redeem(&token, r#"{"hostname":"pty-host"}"#).await;
     assert_eq!(r.status, 201, "{}", r.text());
-    c.wait_within(Duration::from_secs(3), "USES 1/10 after a redemption", |s| {
-        s.lines()
-            .any(|l| l.starts_with("e2e-console") && l.contains("1/10"))
-    });
+    c.wait_within(
+        Duration::from_secs(3),
+        "USES 1/10 after a redemption",
+        |s| {
+            s.lines()
+                .any(|l| l.starts_with("e2e-console") && l.contains("1/10"))
+        },
+    );
     assert!(c.row_of("e2e-console").contains("active"));
 
     // The token pasted into the filter (the terminal's bracketed paste, as a real paste sends

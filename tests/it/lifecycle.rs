@@ -230,13 +230,9 @@ async fn purge_deletes_only_finished_tokens() {
     assert_eq!(out.status.code(), Some(2));
     assert_eq!(listed_names(&d, &[]).len(), 5);
     d.cli_ok(&["tokens", "purge", "--yes"]);
-    assert_eq!(
-        listed_names(&d, &["--sort", "name"]),
-        ["live", "paused"]
-    );
+    assert_eq!(listed_names(&d, &["--sort", "name"]), ["live", "paused"]);
     // Each deletion is audited.
-    let audit: serde_json::Value =
-        serde_json::from_str(&d.cli_ok(&["audit", "--json"])).unwrap();
+    let audit: serde_json::Value = serde_json::from_str(&d.cli_ok(&["audit", "--json"])).unwrap();
     let mut deleted: Vec<&str> = audit
         .as_array()
         .unwrap()
