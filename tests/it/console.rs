@@ -586,7 +586,10 @@ async fn the_clipboard_mode_comes_from_the_flag_or_the_environment() {
         "Sent to the terminal via OSC 52 (--clipboard osc52)",
     );
     assert!(osc);
-    assert!(took < Duration::from_millis(1500), "{took:?}");
+    assert!(
+        took < Duration::from_secs(2),
+        "it waited for the display: {took:?}"
+    );
     // local: the system clipboard only; it hangs, so nothing is copied, and it says so.
     let (s, osc, _) = copy(
         &[],

@@ -72,7 +72,15 @@ async fn the_cli_keeps_tokens_off_its_command_line() {
         .args(["30", &token])
         .spawn()
         .unwrap();
-    let carried = std::fs::read(format!("/proc/{}/cmdline", carrier.id())).unwrap();
+    // (Until the child has run `sleep`, its command line is still this test's.)
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let carried = loop {
+        let c = std::fs::read(format!("/proc/{}/cmdline", carrier.id())).unwrap();
+        if c.starts_with(b"sleep\0") || std::time::Instant::now() > deadline {
+            break c;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
     let _ = carrier.kill();
     let _ = carrier.wait();
     assert!(
