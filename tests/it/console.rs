@@ -676,12 +676,17 @@ async fn no_color_from_the_environment_drops_colours_but_not_the_selection() {
 async fn ctrl_c_and_a_panic_both_restore_the_terminal() {
     let d = Daemon::start();
     let restored = |c: &Console, from: usize| {
+        // The process has exited; its last bytes may still be on their way to the reader.
+        let deadline = Instant::now() + Duration::from_secs(5);
         for seq in [&b"\x1b[?1049l"[..], b"\x1b[?2004l", b"\x1b[?25h"] {
-            assert!(
-                c.wrote_since(from, seq),
-                "{:?} not written at the end",
-                String::from_utf8_lossy(seq)
-            );
+            while !c.wrote_since(from, seq) {
+                assert!(
+                    Instant::now() < deadline,
+                    "{:?} not written at the end",
+                    String::from_utf8_lossy(seq)
+                );
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
         assert!(c.terminal_cooked(), "the terminal was left in raw mode");
     };

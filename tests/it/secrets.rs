@@ -68,15 +68,17 @@ async fn the_cli_keeps_tokens_off_its_command_line() {
         );
     }
     // What the check of a command line reads, where a process does carry a token: it sees it.
-    let mut carrier = std::process::Command::new("sleep")
-        .args(["30", &token])
+    // (A shell waiting to read a line that never comes; until it has started, the child's
+    // command line is still this test's.)
+    let mut carrier = std::process::Command::new("sh")
+        .args(["-c", "read line", "carrier", &token])
+        .stdin(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // (Until the child has run `sleep`, its command line is still this test's.)
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let carried = loop {
-        let c = std::fs::read(format!("/proc/{}/cmdline", carrier.id())).unwrap();
-        if c.starts_with(b"sleep\0") || std::time::Instant::now() > deadline {
+        let c = std::fs::read(format!("/proc/{}/cmdline", carrier.id())).unwrap_or_default();
+        if c.starts_with(b"sh\0") || std::time::Instant::now() > deadline {
             break c;
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
