@@ -92,8 +92,9 @@ impl Console {
                 match reader.read(&mut buf) {
                     Ok(0) | Err(_) => break,
                     Ok(n) => {
-                        p.lock().unwrap().process(&buf[..n]);
+                        // Raw bytes first: whatever the screen shows, `raw` already holds.
                         r.lock().unwrap().extend_from_slice(&buf[..n]);
+                        p.lock().unwrap().process(&buf[..n]);
                     }
                 }
             }
