@@ -17,8 +17,13 @@ pub fn workspace_root() -> anyhow::Result<PathBuf> {
         .to_path_buf())
 }
 
-/// Builds the release `gatepassd` and returns its path.
+/// Builds the release `gatepassd` (once per process: a later call, such as a timed restart,
+/// runs no `cargo build`) and returns its path.
 pub fn build_daemon() -> anyhow::Result<PathBuf> {
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    if let Some(bin) = BUILT.get() {
+        return Ok(bin.clone());
+    }
     let root = workspace_root()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let ok = Command::new(cargo)
@@ -29,7 +34,8 @@ pub fn build_daemon() -> anyhow::Result<PathBuf> {
     if !ok {
         bail!("building gatepassd failed");
     }
-    Ok(root.join("target/release/gatepassd"))
+    let bin = root.join("target/release/gatepassd");
+    Ok(BUILT.get_or_init(|| bin).clone())
 }
 
 /// A running release daemon on a temp folder, killed on drop.

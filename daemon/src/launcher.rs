@@ -136,8 +136,15 @@ pub fn parse_or_exit<P: Parser>(program: &str) -> P {
     }
 }
 
-/// A clap error as one line: the message (with what it lists), its tips, and the usage.
+/// A clap error as one line: the message (with what it lists), its tips, and the usage. clap
+/// quotes the argument it did not expect: a token pasted onto the command line would be echoed
+/// whole, so what follows a token's public id is cut (`gpa_<id>…`), as lists show tokens.
 pub fn one_line(e: &clap::Error) -> String {
+    let line = one_line_uncut(e);
+    gatepass_protocol::token::replace_secrets(&line, |id, _| format!("{id}…")).unwrap_or(line)
+}
+
+fn one_line_uncut(e: &clap::Error) -> String {
     let text = e.to_string();
     let mut message = Vec::new();
     let mut tips = Vec::new();
@@ -375,5 +382,26 @@ mod tests {
             bad.contains("invalid value 'many' for '--uses <USES>'"),
             "{bad}"
         );
+    }
+
+    /// clap quotes what it did not expect: a token pasted there is cut after its public id.
+    #[test]
+    fn a_token_in_a_usage_error_is_cut_after_its_id() {
+        for kind in [
+            gatepass_protocol::TokenKind::Api,
+            gatepass_protocol::TokenKind::Enrollment,
+        ] {
+            let t = gatepass_protocol::token::generate(kind).unwrap();
+            let whole = t.expose();
+            for args in [
+                vec!["--name", "a", "x", whole],
+                vec!["--name", "a", "--uses", whole],
+                vec!["--name", "a", "x", &whole[4..]],
+            ] {
+                let e = error(&args);
+                assert!(!e.contains(&whole[16..]), "{e}");
+                assert!(e.contains(&format!("{}…", t.id())), "{e}");
+            }
+        }
     }
 }

@@ -1101,10 +1101,46 @@ mod tests {
     fn requests_refuse_unknown_fields() {
         let r = serde_json::from_str::<CreateTokenRequest>(r#"{"name":"a","colour":"red"}"#);
         assert!(r.is_err());
-        let p: PatchTokenRequest =
-            serde_json::from_str(r#"{"expires_at":null}"#).unwrap_or_default();
+        let r = serde_json::from_str::<PatchTokenRequest>(r#"{"disabled":true,"colour":"red"}"#);
+        assert!(r.is_err());
+    }
+
+    /// Every field of a PATCH is optional: a body naming one field (what `tokens disable` and
+    /// `tokens extend` send) parses, and the others stay "leave as it is". A parse failure is a
+    /// failure here, never a default.
+    #[test]
+    fn a_patch_names_only_what_it_changes() {
+        let parse = |json: &str| {
+            serde_json::from_str::<PatchTokenRequest>(json)
+                .unwrap_or_else(|e| panic!("{json} does not parse: {e}"))
+        };
+        let p = parse(r#"{"expires_at":null}"#);
         assert_eq!(p.expires_at, Some(None));
-        let p: PatchTokenRequest = serde_json::from_str(r#"{}"#).unwrap_or_default();
-        assert_eq!(p.expires_at, None);
+        assert_eq!(
+            p,
+            PatchTokenRequest {
+                expires_at: Some(None),
+                ..Default::default()
+            }
+        );
+        assert_eq!(parse(r#"{}"#), PatchTokenRequest::default());
+        let p = parse(r#"{"disabled":true}"#);
+        assert_eq!((p.disabled, p.expires_at), (Some(true), None));
+        let p = parse(r#"{"expires_at":"2030-01-01T00:00:00Z"}"#);
+        assert_eq!(
+            p.expires_at,
+            Some(Some(Timestamp::parse("2030-01-01T00:00:00Z").unwrap()))
+        );
+        let p = parse(r#"{"description":"d","labels":{"plan":"gold"}}"#);
+        assert_eq!(p.description.as_deref(), Some("d"));
+        assert_eq!(p.labels.map(|l| l.len()), Some(1));
+        // What the client sends for `tokens disable` comes back the same.
+        let disable = PatchTokenRequest {
+            disabled: Some(true),
+            ..Default::default()
+        };
+        let sent = serde_json::to_string(&disable).unwrap();
+        assert_eq!(sent, r#"{"disabled":true}"#);
+        assert_eq!(parse(&sent), disable);
     }
 }

@@ -1,38 +1,77 @@
-//! Roles over the Unix socket, with real Unix users: the tests create them with `useradd` when
-//! run as root (as CI is) and are skipped with a printed reason otherwise.
+//! Roles over the Unix socket, with real Unix users, created with `useradd`. That needs root:
+//! run as root (as CI is), a failure to create the users fails the test; built by another user,
+//! the test is marked ignored with that reason (`tests/build.rs`), never passed unseen.
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 use crate::support::{Daemon, gatepass_bin};
 
 const GROUP: &str = "gptest";
 const USERS: [&str; 5] = ["gpt-alice", "gpt-bob", "gpt-carol", "gpt-dave", "gpt-erin"];
 
+/// The reason the tests that create users are ignored when not built by root.
+const NEEDS_ROOT: &str = "needs root: creates Unix users with useradd (run as root, as CI does)";
+
 pub fn is_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
+    nix::unistd::geteuid().is_root()
 }
 
-/// Creates the group and users once (idempotent).
-pub fn ensure_users() -> bool {
-    if !is_root() {
-        eprintln!("skipped: roles with real users need root to create them (useradd)");
-        return false;
+/// Creates the group and users once per run (idempotent: existing ones are kept). Panics, with
+/// what `useradd` said, when they cannot all be created: a test that needs them must fail then.
+pub fn ensure_users() {
+    static DONE: OnceLock<Result<(), String>> = OnceLock::new();
+    let result = DONE.get_or_init(|| {
+        if !is_root() {
+            return Err(format!("not running as root ({NEEDS_ROOT})"));
+        }
+        let exists = |db: &str, name: &str| {
+            Command::new("getent")
+                .args([db, name])
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        // Another process (a second checkout's tests) may hold the lock on /etc/passwd for a
+        // moment: try a few times before calling it a failure.
+        let mut last = String::new();
+        for _ in 0..10 {
+            if !exists("group", GROUP) {
+                last = run_tool("groupadd", &[GROUP]);
+            }
+            for u in USERS {
+                if !exists("passwd", u) {
+                    last = run_tool(
+                        "useradd",
+                        &["-M", "-N", "-g", GROUP, "-s", "/usr/sbin/nologin", u],
+                    );
+                }
+            }
+            if exists("group", GROUP) && USERS.iter().all(|u| exists("passwd", u)) {
+                return Ok(());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(300));
+        }
+        Err(format!(
+            "cannot create the test users {USERS:?} in group {GROUP}: {last}"
+        ))
+    });
+    if let Err(e) = result {
+        panic!("{e}");
     }
-    let _ = Command::new("groupadd").arg(GROUP).output();
-    for u in USERS {
-        let _ = Command::new("useradd")
-            .args(["-M", "-N", "-g", GROUP, "-s", "/usr/sbin/nologin", u])
-            .output();
+}
+
+/// Runs a user-management tool; returns what went wrong, or an empty string.
+fn run_tool(tool: &str, args: &[&str]) -> String {
+    match Command::new(tool).args(args).output() {
+        Ok(o) if o.status.success() => String::new(),
+        Ok(o) => format!(
+            "{tool} {args:?}: {} {}",
+            o.status,
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => format!("{tool}: {e}"),
     }
-    USERS.iter().all(|u| {
-        Command::new("id")
-            .arg(u)
-            .output()
-            .is_ok_and(|o| o.status.success())
-    })
 }
 
 /// A copy of the CLI that other users can run: the build folder may sit under a private
@@ -75,10 +114,12 @@ fn refused(out: &Output, needle: &str) {
 }
 
 #[tokio::test]
+#[cfg_attr(
+    gatepass_tests_not_root,
+    ignore = "needs root: creates Unix users with useradd (run as root, as CI does)"
+)]
 async fn roles_decide_what_each_user_sees_and_may_change() {
-    if !ensure_users() {
-        return;
-    }
+    ensure_users();
     let d = Daemon::start_with_config(&format!(
         "[access]\nadmins = [\"gpt-erin\"]\noperators = [\"gpt-alice\", \"gpt-bob\"]\nauditors = [\"gpt-carol\"]\nsocket_group = \"{GROUP}\"\n\n[limits]\nredeem_failures_per_minute = 100000\n"
     ));

@@ -1,7 +1,7 @@
 //! Personal API tokens (`gpa_…`) on the HTTPS admin listener: created for oneself, shown once,
 //! hashed at rest, refused when expired, deleted, outside their path or referrer restriction.
 
-use crate::support::{Daemon, assert_error};
+use crate::support::{Daemon, assert_error, current_user};
 
 fn with_admin_listener() -> Daemon {
     Daemon::start_with_config(
@@ -41,7 +41,7 @@ async fn api_tokens_work_over_https_and_stop_when_they_should() {
     let d = with_admin_listener();
     let (secret, view) = create(&d, &["--name", "ci", "--remark", "nightly job"]);
     assert!(secret.starts_with("gpa_"));
-    assert_eq!(view["user"], "root");
+    assert_eq!(view["user"], current_user().as_str());
     // Default lifetime: 14 days.
     let expires =
         gatepass_protocol::Timestamp::parse(view["expires_at"].as_str().unwrap()).unwrap();
@@ -62,7 +62,10 @@ async fn api_tokens_work_over_https_and_stop_when_they_should() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(d.token_json("via-https")["created_by"], "root");
+    assert_eq!(
+        d.token_json("via-https")["created_by"],
+        current_user().as_str()
+    );
     let out = d.cli_https(&secret, &["tokens", "list"]);
     assert!(String::from_utf8_lossy(&out.stdout).contains("via-https"));
 

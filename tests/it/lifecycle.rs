@@ -199,38 +199,49 @@ async fn token_lifecycle_through_cli_and_https() {
     assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
 }
 
+/// Purge deletes the three finished kinds — used up, revoked, expired — and nothing else: an
+/// active token, a disabled one, and one whose expiry is still ahead stay.
 #[tokio::test]
 async fn purge_deletes_only_finished_tokens() {
     let d = Daemon::start();
     let (s, _) = d.mint(&["--name", "used"]);
     assert_eq!(d.redeem(&s, r#"{"hostname":"h"}"#).await.status, 201);
-    d.mint(&["--name", "live"]);
-    d.mint(&["--name", "gone"]);
+    d.mint(&["--name", "live", "--ttl", "3d"]);
+    d.mint(&["--name", "paused", "--ttl", "3d"]);
+    d.cli_ok(&["tokens", "disable", "paused"]);
+    d.mint(&["--name", "gone", "--ttl", "3d"]);
     d.cli_ok(&["tokens", "revoke", "gone"]);
+    d.mint(&["--name", "stale", "--ttl", "1h"]);
+    // Two hours on: "stale" has expired, the others have days left.
+    d.set_clock_offset(2 * 3_600);
+    assert_eq!(d.token_json("stale")["status"], "expired");
+    assert_eq!(d.token_json("live")["status"], "active");
     let dry = d.cli_ok(&["tokens", "purge", "--dry-run"]);
-    assert!(
-        dry.contains("used") && dry.contains("gone") && !dry.contains("live"),
-        "{dry}"
-    );
-    assert_eq!(
-        d.cli_ok(&["tokens", "list", "--json"])
-            .matches("\"name\"")
-            .count(),
-        3
-    );
+    let mut listed: Vec<&str> = dry
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, ["gone", "stale", "used"], "{dry}");
+    assert_eq!(listed_names(&d, &[]).len(), 5, "a dry run deletes nothing");
     // Without --yes and without a terminal, nothing happens.
     let out = d.cli(&["tokens", "purge"]);
     assert_eq!(out.status.code(), Some(2));
+    assert_eq!(listed_names(&d, &[]).len(), 5);
     d.cli_ok(&["tokens", "purge", "--yes"]);
-    let left: serde_json::Value =
-        serde_json::from_str(&d.cli_ok(&["tokens", "list", "--json"])).unwrap();
-    let names: Vec<&str> = left
+    assert_eq!(listed_names(&d, &["--sort", "name"]), ["live", "paused"]);
+    // Each deletion is audited.
+    let audit: serde_json::Value = serde_json::from_str(&d.cli_ok(&["audit", "--json"])).unwrap();
+    let mut deleted: Vec<&str> = audit
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| t["name"].as_str().unwrap())
+        .filter(|e| e["action"] == "deleted")
+        .map(|e| e["target_name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["live"]);
+    deleted.sort();
+    assert_eq!(deleted, ["gone", "stale", "used"]);
 }
 
 #[tokio::test]
@@ -516,4 +527,82 @@ async fn list_filters_expiring_soon_and_never_used_as_the_console_does() {
     ]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("No tokens match these filters."));
+}
+
+/// PATCH /v1/tokens/{id}: description, labels and expiry change (`expires_at: null` removes
+/// it), each audited as `updated`; a field left out is left alone; `name` is immutable.
+#[tokio::test]
+async fn a_patch_changes_description_labels_and_expiry() {
+    let d = Daemon::start();
+    let (secret, id) = d.mint(&[
+        "--name",
+        "patched",
+        "--ttl",
+        "1h",
+        "--description",
+        "before",
+        "--label",
+        "plan=silver",
+        "--uses",
+        "5",
+    ]);
+    let c = d.client();
+    let patch = |body: &str| {
+        let path = format!("/v1/tokens/{id}");
+        let body = body.as_bytes().to_vec();
+        let c = c.clone();
+        async move { c.raw("PATCH", &path, Some(body)).await.unwrap() }
+    };
+    let r = patch(r#"{"description":"after","labels":{"plan":"gold","tier":"1"}}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = d.token_json(&id);
+    assert_eq!(t["description"], "after");
+    assert_eq!(
+        t["labels"],
+        serde_json::json!({"plan": "gold", "tier": "1"})
+    );
+    assert!(t["expires_at"].is_string(), "untouched: {t}");
+
+    // The labels go to the next host that redeems.
+    let r = d.redeem(&secret, r#"{"hostname":"h1"}"#).await;
+    let body: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    assert_eq!(body["labels"]["plan"], "gold", "{body}");
+
+    // null removes the expiry: two hours on, the token still works.
+    let r = patch(r#"{"expires_at":null}"#).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let t = d.token_json(&id);
+    assert!(t["expires_at"].is_null(), "{t}");
+    assert_eq!(t["description"], "after", "left alone");
+    d.set_clock_offset(2 * 3_600);
+    assert_eq!(d.redeem(&secret, r#"{"hostname":"h2"}"#).await.status, 201);
+    // ... and a date sets one again: past it, the token has expired.
+    let at = gatepass_protocol::Timestamp(gatepass_protocol::Timestamp::now().0 + 3 * 3_600);
+    let r = patch(&format!(r#"{{"expires_at":"{at}"}}"#)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(d.token_json(&id)["expires_at"], at.to_string());
+    d.set_clock_offset(4 * 3_600);
+    assert_error(
+        &d.redeem(&secret, r#"{"hostname":"h3"}"#).await,
+        410,
+        "token_expired",
+    );
+    d.set_clock_offset(0);
+
+    // The name is immutable; unknown fields are refused; nothing changed.
+    for body in [r#"{"name":"renamed"}"#, r#"{"colour":"red"}"#] {
+        let r = patch(body).await;
+        assert_eq!(r.status, 400, "{body}: {}", r.text());
+    }
+    assert_eq!(d.token_json(&id)["name"], "patched");
+
+    let audit: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(&["audit", "--token", &id, "--json"])).unwrap();
+    let updated = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "updated")
+        .count();
+    assert_eq!(updated, 3, "{audit}");
 }

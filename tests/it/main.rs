@@ -11,7 +11,8 @@
 //! - `hostile`: malformed, oversized and slow input over the wire, and bad CLI input.
 //! - `operation`: first start, file modes, a second daemon, graceful shutdown, config.
 //! - `secrets`: no secret in the data folder, the logs or error bodies.
-//! - `access`: roles with real Unix users over the socket (root only; skipped otherwise).
+//! - `access`: roles with real Unix users over the socket (needs root; ignored, with the
+//!   reason, when the tests are built by another user: see `tests/build.rs`).
 //! - `apitokens`: personal API tokens on the HTTPS admin listener.
 //! - `ratelimit`: failed redemptions from one address get 429; others are never slowed.
 //! - `hosts`: removing hosts, counts against uses, and `doctor`.

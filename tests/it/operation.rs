@@ -207,8 +207,16 @@ async fn health_metrics_and_events() {
     );
 
     let mut events = c.events().await.unwrap();
+    // An event that never comes fails the test (bounded), instead of hanging the run.
+    let mut next = async || {
+        tokio::time::timeout(std::time::Duration::from_secs(10), events.next())
+            .await
+            .expect("no event within 10 s")
+            .expect("the event stream ended")
+            .expect("an unreadable event")
+    };
     let (secret, id) = d.mint(&["--name", "watched", "--uses", "3"]);
-    let first = events.next().await.unwrap().unwrap();
+    let first = next().await;
     assert_eq!(
         (first.kind.as_str(), first.token.as_ref().map(|t| t.uses)),
         ("token", Some(0))
@@ -217,7 +225,7 @@ async fn health_metrics_and_events() {
     // After the creation's audit event come the redemption's token, audit and host events.
     let mut seen = Vec::new();
     while !seen.iter().any(|k: &String| k == "host") {
-        let e = events.next().await.unwrap().unwrap();
+        let e = next().await;
         if e.kind == gatepass_protocol::ChangeKind::Token {
             let t = e.token.as_ref().unwrap();
             assert_eq!((t.id.as_str(), t.uses), (id.as_str(), 1));
@@ -241,4 +249,89 @@ async fn health_metrics_and_events() {
         "{text}"
     );
     assert!(text.contains("gatepass_hosts 1"), "{text}");
+}
+
+/// `tokens.max_ttl` caps every lifetime and forbids no expiry; `tokens.allow_no_expiry = false`
+/// forbids only no expiry; `redeem.public_url` is the address join commands carry. Each from a
+/// real config file, through the real CLI.
+#[tokio::test]
+async fn lifetime_settings_and_the_public_url_come_from_the_config() {
+    let d = Daemon::start_with_config(
+        "[redeem]\npublic_url = \"https://gate.example.test:8443\"\n\n\
+         [tokens]\ndefault_ttl = \"1h\"\nmax_ttl = \"1d\"\n",
+    );
+    let refused = |args: &[&str], why: &str| {
+        let mut all = vec!["tokens", "create"];
+        all.extend_from_slice(args);
+        let out = d.cli(&all);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(err.contains(why), "{args:?}: {err}");
+    };
+    refused(
+        &["--name", "long", "--ttl", "3d"],
+        "caps token lifetimes at 1d",
+    );
+    refused(
+        &["--name", "never", "--no-expiry"],
+        "requires every token to expire",
+    );
+    let out = d.cli(&["tokens", "create", "--name", "day", "--ttl", "1d"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "gatepass redeem --server https://gate.example.test:8443 --ca-pin {}",
+            d.pin
+        )),
+        "the join command carries the public URL: {err}"
+    );
+    // The default lifetime is the configured one.
+    let (_, id) = d.mint(&["--name", "default"]);
+    let t = d.token_json(&id);
+    let at = |k: &str| gatepass_protocol::Timestamp::parse(t[k].as_str().unwrap()).unwrap();
+    assert_eq!(at("expires_at").0 - at("created_at").0, 3_600);
+    // Removing the expiry later is refused too.
+    let r = d
+        .client()
+        .raw(
+            "PATCH",
+            &format!("/v1/tokens/{id}"),
+            Some(br#"{"expires_at":null}"#.to_vec()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(d.token_json(&id)["expires_at"].is_string());
+    drop(d);
+
+    let d = Daemon::start_with_config("[tokens]\nallow_no_expiry = false\n");
+    let out = d.cli(&["tokens", "create", "--name", "never", "--no-expiry"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("requires every token to expire"), "{err}");
+    // Long lifetimes are fine: only "never" is refused.
+    let (_, id) = d.mint(&["--name", "quarter", "--ttl", "90d"]);
+    let r = d
+        .client()
+        .raw(
+            "PATCH",
+            &format!("/v1/tokens/{id}"),
+            Some(br#"{"expires_at":null}"#.to_vec()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    // Without public_url, join commands carry the listener's own address.
+    let out = d.cli(&["tokens", "create", "--name", "local"]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(&format!("gatepass redeem --server {} ", d.redeem_url)),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

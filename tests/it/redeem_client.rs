@@ -354,3 +354,83 @@ fn each_refusal_is_a_sentence_and_an_exit_code_of_its_own() {
         assert!(!log.contains(&s[16..]));
     }
 }
+
+/// The exit codes the README promises that need the daemon to refuse: 6 for an expired token,
+/// 7 for a token not valid from this address or not valid yet, 8 for a request the daemon
+/// refuses as malformed, 10 once this address has failed too often.
+#[test]
+fn expired_source_denied_not_yet_valid_malformed_and_rate_limited_have_their_codes() {
+    let d = Daemon::start_with_config(
+        "[redeem]\nmax_body = 1024\n\n[limits]\nredeem_failures_per_minute = 3\n",
+    );
+    let dir = d.dir.path().to_owned();
+    let case = |n: &str| dir.join(n).to_str().unwrap().to_owned();
+
+    // 6: expired, with the daemon's clock moved past the expiry.
+    let (expiring, eid) = d.mint(&["--name", "expiring", "--ttl", "1h"]);
+    d.set_clock_offset(3_601);
+    let o = redeem_cmd(&d, Some(&d.pin), Some(&expiring), &["--out", &case("a")]);
+    assert_eq!(o.status.code(), Some(6), "{}", stderr(&o));
+    assert!(stderr(&o).contains("has expired"), "{}", stderr(&o));
+    d.set_clock_offset(0);
+    assert_eq!(d.token_json(&eid)["uses"], 0);
+
+    // 7: valid only from a network this host is not in (nothing is sent there: the CIDR only
+    // has to leave 127.0.0.1 out).
+    let (fenced, _) = d.mint(&["--name", "fenced", "--allow-cidr", "192.0.2.0/24"]);
+    let o = redeem_cmd(&d, Some(&d.pin), Some(&fenced), &["--out", &case("b")]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("may not be used from this host's address"),
+        "{}",
+        stderr(&o)
+    );
+    // 7: not valid yet.
+    let later = gatepass_protocol::Timestamp(gatepass_protocol::Timestamp::now().0 + 3_600);
+    let (early, _) = d.mint(&["--name", "early", "--not-before", &later.to_string()]);
+    let o = redeem_cmd(&d, Some(&d.pin), Some(&early), &["--out", &case("c")]);
+    assert_eq!(o.status.code(), Some(7), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not valid yet"), "{}", stderr(&o));
+
+    // 8: a request the daemon refuses as malformed. The longest host name the command accepts
+    // (253 characters) makes a body (name and CSR) over this daemon's 1 KiB redeem limit: 413.
+    let (fine, fid) = d.mint(&["--name", "fine"]);
+    let long = "h".repeat(253);
+    let o = redeem_cmd(
+        &d,
+        Some(&d.pin),
+        Some(&fine),
+        &["--out", &case("d"), "--hostname", &long],
+    );
+    assert_eq!(o.status.code(), Some(8), "{}", stderr(&o));
+    assert!(stderr(&o).contains("malformed"), "{}", stderr(&o));
+    assert_eq!(d.token_json(&fid)["uses"], 0);
+
+    // 10: after three failures (unknown tokens: 401, exit 5) this address is refused for a while,
+    // whatever the token, until the minute is over.
+    let mut codes = Vec::new();
+    for i in 0..4 {
+        let unknown =
+            gatepass_protocol::token::generate(gatepass_protocol::token::TokenKind::Enrollment)
+                .unwrap();
+        let o = redeem_cmd(
+            &d,
+            Some(&d.pin),
+            Some(unknown.expose()),
+            &["--out", &case(&format!("e{i}"))],
+        );
+        codes.push(o.status.code());
+        if o.status.code() == Some(10) {
+            assert!(
+                stderr(&o).contains("too many failed attempts"),
+                "{}",
+                stderr(&o)
+            );
+        }
+    }
+    // The 413 above was a failure too (a bad body counts).
+    assert_eq!(codes, [Some(5), Some(5), Some(10), Some(10)], "{codes:?}");
+    let o = redeem_cmd(&d, Some(&d.pin), Some(&fine), &["--out", &case("f")]);
+    assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));
+    assert_eq!(d.token_json(&fid)["uses"], 0);
+}

@@ -14,22 +14,95 @@ fn files_under(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-/// A CLI holding an API token never has it on its command line (`/proc/<pid>/cmdline`), even
-/// while it waits on a server that does not answer.
+/// Whether `bytes` hold the secret part of `token` (what follows its public id).
+fn holds_secret(bytes: &[u8], token: &str) -> bool {
+    let secret = &token.as_bytes()[16..38];
+    bytes.windows(secret.len()).any(|w| w == secret)
+}
+
+/// An API token never rides on the CLI's command line (`/proc/<pid>/cmdline`, which every user
+/// can read). The test tries to put it there the ways an operator might — a flag, an argument
+/// after the command — and each is refused as a usage error before anything is sent, without
+/// echoing the token; the way that is offered, `GATEPASS_API_TOKEN`, reaches the server while
+/// the command line, read from the running process, holds no token. (The check of the command
+/// line is first shown to see a token where there is one.)
 #[tokio::test]
 async fn the_cli_keeps_tokens_off_its_command_line() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    silent.set_nonblocking(true).unwrap();
     let url = format!("https://{}", silent.local_addr().unwrap());
     let token = gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Api).unwrap();
+    let token = token.expose().to_owned();
+    let server = ["--server", url.as_str(), "--ca-pin", "sha256:00"];
+    let run = |args: &[&str]| {
+        std::process::Command::new(crate::support::gatepass_bin())
+            .args(server)
+            .args(args)
+            .env_remove("GATEPASS_SOCKET")
+            .env_remove("GATEPASS_API_TOKEN")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    for args in [
+        &["--api-token", token.as_str(), "tokens", "list"][..],
+        &["tokens", "list", "--token", token.as_str()],
+        &["tokens", "list", token.as_str()],
+        &["apitokens", "list", token.as_str()],
+        &[&token, "tokens", "list"],
+    ] {
+        let out = run(args);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            !holds_secret(&out.stderr, &token) && !holds_secret(&out.stdout, &token),
+            "the token was echoed: {err}"
+        );
+        // Refused before anything was sent: nobody connected.
+        assert!(
+            silent
+                .accept()
+                .is_err_and(|e| e.kind() == std::io::ErrorKind::WouldBlock),
+            "{args:?}: the CLI connected to the server with a token from its command line"
+        );
+    }
+    // What the check of a command line reads, where a process does carry a token: it sees it.
+    // (A shell waiting to read a line that never comes; until it has started, the child's
+    // command line is still this test's.)
+    let mut carrier = std::process::Command::new("sh")
+        .args(["-c", "read line", "carrier", &token])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let carried = loop {
+        let c = std::fs::read(format!("/proc/{}/cmdline", carrier.id())).unwrap_or_default();
+        if c.starts_with(b"sh\0") || std::time::Instant::now() > deadline {
+            break c;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let _ = carrier.kill();
+    let _ = carrier.wait();
+    assert!(
+        holds_secret(&carried, &token),
+        "the check cannot see a token"
+    );
+
+    // The way offered: the environment. The connection arriving proves the process is up and
+    // holding the token.
+    silent.set_nonblocking(false).unwrap();
     let mut child = std::process::Command::new(crate::support::gatepass_bin())
-        .args(["--server", &url, "--ca-pin", "sha256:00", "tokens", "list"])
-        .env("GATEPASS_API_TOKEN", token.expose())
+        .args(server)
+        .args(["tokens", "list"])
+        .env_remove("GATEPASS_SOCKET")
+        .env("GATEPASS_API_TOKEN", &token)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // The connection arriving proves the process is up and holding the token.
     let (_conn, _) = silent.accept().unwrap();
     let cmdline = std::fs::read(format!("/proc/{}/cmdline", child.id())).unwrap();
     let _ = child.kill();
@@ -38,11 +111,7 @@ async fn the_cli_keeps_tokens_off_its_command_line() {
         String::from_utf8_lossy(&cmdline).contains("tokens"),
         "read the right process"
     );
-    assert!(
-        !cmdline
-            .windows(22)
-            .any(|w| w == &token.expose().as_bytes()[16..38])
-    );
+    assert!(!holds_secret(&cmdline, &token));
 }
 
 #[tokio::test]

@@ -48,6 +48,17 @@ pub fn gatepass_bin() -> PathBuf {
     bin_dir().join("gatepass")
 }
 
+/// The name of the user running the tests (and so the daemons and CLIs they start), never
+/// assumed to be root.
+pub fn current_user() -> String {
+    let uid = nix::unistd::geteuid();
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| panic!("no user name for uid {uid}"))
+}
+
 /// A running daemon on its own temp folder.
 pub struct Daemon {
     pub dir: tempfile::TempDir,

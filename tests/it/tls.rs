@@ -127,3 +127,80 @@ fn ec_public_key(cert: &CertificateDer<'_>) -> Vec<u8> {
         .expect("an EC public key");
     der[pos + 3..pos + 3 + 65].to_vec()
 }
+
+/// A TLS handshake with the redeem listener, trusting only the daemon's CA and checking the
+/// certificate for `name` (the connection itself goes to the listener on 127.0.0.1).
+async fn handshake_as(d: &Daemon, name: &str) -> Result<(), String> {
+    let ca = std::fs::read(d.data_dir().join("ca.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(&ca).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(d.redeem_url.trim_start_matches("https://"))
+        .await
+        .unwrap();
+    let server_name = rustls::pki_types::ServerName::try_from(name.to_owned()).unwrap();
+    connector
+        .connect(server_name, tcp)
+        .await
+        .map(drop)
+        .map_err(|e| e.to_string())
+}
+
+/// `tls.server_names` adds names and addresses to the server certificate (a host may reach the
+/// daemon by a name of its own and verify it), and `redeem.cert_days` sets the lifetime of the
+/// client certificates it signs.
+#[tokio::test]
+async fn server_names_and_cert_days_come_from_the_config() {
+    let d = Daemon::start_with_config(
+        "[tls]\nserver_names = [\"gate.example.test\", \"192.0.2.10\"]\n\n\
+         [redeem]\ncert_days = 7\n",
+    );
+    for name in ["gate.example.test", "192.0.2.10", "localhost", "127.0.0.1"] {
+        assert_eq!(handshake_as(&d, name).await, Ok(()), "{name}");
+    }
+    let other = handshake_as(&d, "other.example.test").await;
+    assert!(
+        other.is_err(),
+        "a name not configured is not in the certificate"
+    );
+
+    let (secret, _) = d.mint(&["--name", "t"]);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let body = serde_json::json!({"hostname": "h", "csr": csr_for(&key, "h")}).to_string();
+    let r = d.redeem(&secret, &body).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    let cert = CertificateDer::from_pem_slice(v["cert_pem"].as_str().unwrap().as_bytes()).unwrap();
+    // Checked as a peer would: the CA accepts it six days from now, and no longer eight.
+    let ca = std::fs::read(d.data_dir().join("ca.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(CertificateDer::from_pem_slice(&ca).unwrap())
+        .unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+        .build()
+        .unwrap();
+    let in_days = |days: u64| {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        UnixTime::since_unix_epoch(now + std::time::Duration::from_secs(days * 86_400))
+    };
+    verifier
+        .verify_client_cert(&cert, &[], in_days(6))
+        .expect("valid six days from now");
+    let late = verifier.verify_client_cert(&cert, &[], in_days(8));
+    assert!(
+        late.is_err(),
+        "still valid eight days from now: cert_days ignored"
+    );
+}

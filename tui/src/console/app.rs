@@ -521,6 +521,9 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             let secret = std::mem::take(&mut resp.secret);
             let join_command = std::mem::take(&mut resp.join_command);
             let token = resp.token.clone();
+            // In the table before it is selected: the answer may come before the token's own
+            // change event, and selecting an id the table lacks keeps the old selection.
+            app.tokens.upsert(token.clone());
             app.tokens.select_id(&token.id);
             app.view = View::Tokens;
             app.modal = Some(Modal::Reveal(Reveal {
@@ -530,7 +533,6 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 join_command,
                 note: None,
             }));
-            app.tokens.upsert(token);
             Vec::new()
         }
         Msg::CreateFailed(e) => {

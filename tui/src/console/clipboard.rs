@@ -254,11 +254,11 @@ mod tests {
     use super::*;
     use std::time::Instant;
 
-    struct Hangs;
-    impl LocalClipboard for Hangs {
-        fn set(&self, _: &str, deadline: Duration) -> Result<(), String> {
-            std::thread::sleep(deadline.min(Duration::from_millis(50)));
-            Err(format!("no answer within {} s", deadline.as_secs()))
+    /// A clipboard that refuses at once (the real deadline has its own test below).
+    struct Fails;
+    impl LocalClipboard for Fails {
+        fn set(&self, _: &str, _: Duration) -> Result<(), String> {
+            Err("no clipboard owner".into())
         }
     }
 
@@ -317,15 +317,18 @@ mod tests {
     }
 
     #[test]
-    fn a_hanging_clipboard_falls_back_to_osc52() {
+    fn a_failing_clipboard_falls_back_to_osc52() {
         let mut out = Vec::new();
         let env = ClipEnv {
             display: true,
             ..ClipEnv::default()
         };
-        let r = copy(T, ClipboardMode::Auto, env, &Hangs, &mut out);
-        assert!(matches!(r, CopyResult::Osc52 { ref why } if why.contains("no answer")));
-        assert!(!out.is_empty());
+        let r = copy(T, ClipboardMode::Auto, env, &Fails, &mut out);
+        assert!(
+            matches!(r, CopyResult::Osc52 { ref why } if why.contains("no clipboard owner")),
+            "{r:?}"
+        );
+        assert_eq!(out, format!("\x1b]52;c;{}\x07", b64()).into_bytes());
         // With a display and a working clipboard: copied, no terminal bytes.
         let mut out = Vec::new();
         assert_eq!(
@@ -339,7 +342,7 @@ mod tests {
             CopyResult::Off
         );
         assert!(matches!(
-            copy(T, ClipboardMode::Local, env, &Hangs, &mut out),
+            copy(T, ClipboardMode::Local, env, &Fails, &mut out),
             CopyResult::Failed(_)
         ));
         assert!(out.is_empty());
@@ -375,5 +378,136 @@ mod tests {
         if std::env::var_os("DISPLAY").is_none() && std::env::var_os("WAYLAND_DISPLAY").is_none() {
             assert!(r.is_err(), "no display, yet the clipboard claims success");
         }
+    }
+
+    /// The environment variable through which `a_hanging_clipboard_falls_back_to_osc52` tells
+    /// its child process that `DISPLAY` points at a display that never answers.
+    const SILENT_DISPLAY: &str = "GATEPASS_TEST_SILENT_DISPLAY";
+
+    /// The real path: arboard (x11rb underneath) connecting to an X display that accepts the
+    /// connection and never answers, as a broken X forward does. `SystemClipboard::set` must give
+    /// up after its deadline and `copy` fall back to OSC 52; a second copy must not wait again.
+    ///
+    /// `DISPLAY` is read by arboard inside the process, so the copy runs in a child process (this
+    /// test binary, running `copy_through_a_silent_display` alone) whose `DISPLAY` is a local TCP
+    /// listener. The child is given 15 s: one that hangs (a deadline not honoured) is killed and
+    /// the test fails.
+    #[test]
+    fn a_hanging_clipboard_falls_back_to_osc52() {
+        use std::io::Read;
+        use std::net::{TcpListener, TcpStream};
+        use std::process::{Command, Stdio};
+        use std::sync::atomic::AtomicUsize;
+
+        // An X display `127.0.0.1:N` is TCP port 6000 + N.
+        let listener = (0..20)
+            .filter_map(|_| TcpListener::bind("127.0.0.1:0").ok())
+            .find(|l| l.local_addr().is_ok_and(|a| a.port() > 6000))
+            .expect("a local port above 6000");
+        let display = format!("127.0.0.1:{}", listener.local_addr().unwrap().port() - 6000);
+        // Accepts every connection and keeps it open, reading nothing and answering nothing.
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let counter = Arc::clone(&accepted);
+        std::thread::spawn(move || {
+            let mut held: Vec<TcpStream> = Vec::new();
+            for conn in listener.incoming().flatten() {
+                counter.fetch_add(1, Ordering::SeqCst);
+                held.push(conn);
+            }
+        });
+
+        let name = format!(
+            "{}::copy_through_a_silent_display",
+            module_path!().split_once("::").map_or("", |(_, rest)| rest)
+        );
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([name.as_str(), "--exact", "--ignored", "--nocapture"])
+            .args(["--test-threads", "1"])
+            .env("DISPLAY", &display)
+            .env(SILENT_DISPLAY, &display)
+            .env_remove("WAYLAND_DISPLAY")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                break status;
+            }
+            if start.elapsed() > Duration::from_secs(15) {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!(
+                    "copying through a display that never answers hung for 15 s: \
+                     SystemClipboard::set does not honour its {} s deadline",
+                    DEADLINE.as_secs()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut out)
+            .unwrap();
+        let mut err = String::new();
+        child
+            .stderr
+            .take()
+            .unwrap()
+            .read_to_string(&mut err)
+            .unwrap();
+        assert!(status.success(), "{status:?}\n{out}\n{err}");
+        assert!(
+            out.contains("1 passed"),
+            "the child ran no test (filter {name:?}):\n{out}"
+        );
+        assert!(
+            accepted.load(Ordering::SeqCst) >= 1,
+            "arboard never connected to the silent display: the real path was not taken"
+        );
+    }
+
+    /// Run by `a_hanging_clipboard_falls_back_to_osc52` in a child process whose `DISPLAY` never
+    /// answers; alone it has nothing to test against, and says so.
+    #[test]
+    #[ignore = "run by a_hanging_clipboard_falls_back_to_osc52, with DISPLAY set to a display that never answers"]
+    fn copy_through_a_silent_display() {
+        let display = std::env::var(SILENT_DISPLAY).unwrap_or_default();
+        assert!(
+            !display.is_empty() && std::env::var("DISPLAY").ok().as_deref() == Some(&display),
+            "run by a_hanging_clipboard_falls_back_to_osc52, which sets {SILENT_DISPLAY} and DISPLAY"
+        );
+        let board = SystemClipboard::default();
+        let env = ClipEnv {
+            display: true,
+            ..ClipEnv::default()
+        };
+        let mut out = Vec::new();
+        let start = Instant::now();
+        let r = copy(T, ClipboardMode::Auto, env, &board, &mut out);
+        let waited = start.elapsed();
+        assert!(
+            matches!(r, CopyResult::Osc52 { ref why } if why.contains("no answer within 2 s")),
+            "{r:?}"
+        );
+        assert_eq!(out, format!("\x1b]52;c;{}\x07", b64()).into_bytes());
+        // It waited for the deadline, and not much longer.
+        assert!(waited >= DEADLINE, "{waited:?}");
+        assert!(waited < DEADLINE + Duration::from_secs(2), "{waited:?}");
+        // The clipboard that hung is not asked again: the next copy goes to OSC 52 at once.
+        let mut out = Vec::new();
+        let start = Instant::now();
+        let r = copy(T, ClipboardMode::Auto, env, &board, &mut out);
+        assert!(start.elapsed() < Duration::from_millis(500));
+        assert!(
+            matches!(r, CopyResult::Osc52 { ref why } if why.contains("did not answer earlier")),
+            "{r:?}"
+        );
+        assert!(!out.is_empty());
     }
 }

@@ -144,6 +144,8 @@ pub async fn run(client: Client, started: Option<String>, opts: Options) -> Resu
                     out.flush()?;
                 }
                 Inbox::Msg(msg) => {
+                    #[cfg(debug_assertions)]
+                    panic_if_asked(&msg);
                     let cmds = update(&mut app, msg);
                     draw_needed |= app.dirty;
                     for cmd in cmds {
@@ -165,6 +167,25 @@ pub async fn run(client: Client, started: Option<String>, opts: Options) -> Resu
     // Nothing that was on screen (a reveal included) survives in the terminal.
     blank(&mut terminal)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// A test seam, in debug builds only (release builds never have it): with
+/// `GATEPASS_TEST_PANIC_KEY=K` in its environment, the console panics when K is pressed, so the
+/// end-to-end tests can see a panic restore the terminal as the real binary runs.
+#[cfg(debug_assertions)]
+fn panic_if_asked(msg: &Msg) {
+    use crossterm::event::KeyCode;
+    static KEY: std::sync::OnceLock<Option<char>> = std::sync::OnceLock::new();
+    let key = KEY.get_or_init(|| {
+        std::env::var("GATEPASS_TEST_PANIC_KEY")
+            .ok()
+            .and_then(|k| k.chars().next())
+    });
+    if let (Msg::Key(k), Some(want)) = (msg, key)
+        && k.code == KeyCode::Char(*want)
+    {
+        panic!("the test panic asked for by GATEPASS_TEST_PANIC_KEY");
+    }
 }
 
 /// Overwrites every cell with a blank frame, so the next frame is drawn whole. (Unlike
