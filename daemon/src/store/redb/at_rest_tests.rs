@@ -258,3 +258,71 @@ fn a_byte_flipped_in_the_database_is_refused_or_was_in_free_space() {
     }
     assert!(!refused_at.is_empty(), "no flipped byte was ever noticed");
 }
+
+/// The database file's header (redb's two commit slots) with one byte flipped, after a clean
+/// stop: refused, or nothing changes. Rolling back to an older commit would lose changes
+/// silently; the journal's checkpoint marker says which batch the database must hold.
+#[test]
+fn a_byte_flipped_in_the_database_header_is_refused_or_harmless() {
+    let (dir, s) = holding_store();
+    let tokens = minted(&s, 20);
+    for (n, t) in tokens.iter().enumerate().take(10) {
+        s.redeem(attempt(t, n as u8 + 1, n as u64, None)).unwrap();
+    }
+    s.checkpoint().unwrap();
+    for (n, t) in tokens.iter().enumerate().skip(10) {
+        s.redeem(attempt(t, n as u8 + 1, n as u64, None)).unwrap();
+    }
+    drop(s); // a clean stop
+    header_flips_are_refused_or_harmless(dir.path(), 20, 3);
+}
+
+/// The same on the image a crash leaves: two checkpoints, then journaled redemptions.
+#[test]
+fn a_byte_flipped_in_a_crashed_database_header_is_refused_or_harmless() {
+    let (dir, s) = holding_store();
+    let tokens = minted(&s, 30);
+    for (n, t) in tokens.iter().enumerate() {
+        s.redeem(attempt(t, n as u8 + 1, n as u64, None)).unwrap();
+        if n == 9 || n == 19 {
+            s.checkpoint().unwrap();
+        }
+    }
+    let image = crash_image(dir.path());
+    drop(s);
+    header_flips_are_refused_or_harmless(image.path(), 30, 7);
+}
+
+/// Flips bytes of the database's header in `dir` in turn (redb's first 320 bytes: every
+/// `step`-th, and the byte that says which commit slot is current), both files restored after
+/// each: every start is refused, or opens holding `hosts` hosts with a chain that verifies.
+fn header_flips_are_refused_or_harmless(dir: &Path, hosts: usize, step: usize) {
+    let db = dir.join("db.redb");
+    let bytes = std::fs::read(&db).unwrap();
+    let journal = dir.join("db.journal");
+    let journal_bytes = std::fs::read(&journal).unwrap();
+    let mut silent = Vec::new();
+    let mut refused = 0;
+    const GOD_BYTE: usize = 9;
+    for at in (0..320).step_by(step).chain([GOD_BYTE]) {
+        let mut damaged = bytes.clone();
+        damaged[at] ^= 0x10;
+        std::fs::write(&db, &damaged).unwrap();
+        match open(dir, false) {
+            Err(_) => refused += 1,
+            Ok(s) => {
+                let found = s.list_hosts(None).map(|h| h.len());
+                let ok = s.verify_audit().map(|c| c.ok());
+                if found.as_ref().ok() != Some(&hosts) || ok.as_ref().ok() != Some(&true) {
+                    silent.push((at, found.ok(), ok.ok()));
+                }
+            }
+        }
+        std::fs::write(&db, &bytes).unwrap();
+        std::fs::write(&journal, &journal_bytes).unwrap();
+    }
+    assert!(
+        silent.is_empty(),
+        "refused {refused}; opened with changes lost: {silent:?}"
+    );
+}

@@ -209,3 +209,66 @@ fn every_fault_on_the_way_leaves_a_store_that_keeps_its_word() {
         "no fault ever stopped the store"
     );
 }
+
+/// A start cut short by a failing disk and a power loss, then another start cut short the
+/// same way, then a third start on a good disk: it opens (two failed starts in a row are not
+/// damage). Every pair of fault points of the two starts is tried.
+#[test]
+fn two_starts_cut_short_in_a_row_are_not_damage() {
+    // A store that ran and holds something, killed: the mint lives in the journal only.
+    let disk = Disk::with_files(&fresh_images());
+    let s = open_on_disk(&disk).unwrap();
+    s.create_token(redeemable(1)).unwrap();
+    let killed = disk.take(false);
+    disk.clear();
+    drop(s);
+    // How many disk operations a start takes.
+    let probe = Disk::with_files(&killed);
+    let s = open_on_disk(&probe).unwrap();
+    let start_ops = probe.ops();
+    probe.clear();
+    drop(s);
+    // Many fault points leave the same files: each distinct image is tried once.
+    let (mut first, mut second) = (
+        std::collections::HashSet::new(),
+        std::collections::HashSet::new(),
+    );
+    let mut refused = Vec::new();
+    for n in 1..=start_ops {
+        let d1 = Disk::with_files(&killed);
+        d1.fail_at(n, Fault::Error);
+        let s1 = open_on_disk(&d1);
+        let after1 = d1.take(false);
+        d1.clear();
+        drop(s1);
+        if !first.insert(after1.clone()) {
+            continue;
+        }
+        for m in 1..=start_ops {
+            let d2 = Disk::with_files(&after1);
+            d2.fail_at(m, Fault::Error);
+            let s2 = open_on_disk(&d2);
+            let after2 = d2.take(false);
+            d2.clear();
+            drop(s2);
+            if !second.insert(after2.clone()) {
+                continue;
+            }
+            let d3 = Disk::with_files(&after2);
+            match open_on_disk(&d3) {
+                Ok(s3) => {
+                    assert_eq!(s3.list_tokens().unwrap().len(), 1, "fault at {n} then {m}");
+                    d3.clear();
+                    drop(s3);
+                }
+                Err(e) => refused.push(format!("fault at {n} then {m}: {e}")),
+            }
+        }
+    }
+    assert!(
+        refused.is_empty(),
+        "{} refused, e.g. {}",
+        refused.len(),
+        refused[0]
+    );
+}

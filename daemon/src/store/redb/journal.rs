@@ -17,11 +17,15 @@
 //!   checkpoints (a durable redb commit that records the last sequence number it holds),
 //!   writing starts again at byte 128.
 //!
-//! Reading stops at the first record that is zeroed or does not continue the sequence: the
-//! leftovers of an older round past the newest record hold sequence numbers at or below the
-//! checkpoint's. A record that is damaged ends the journal only if it was part of the last
-//! write (a write torn by a crash, never acknowledged); a damaged record with a whole record
-//! of a later write after it is damage at rest, and replay refuses it, saying where.
+//! A checkpoint with nothing new to journal puts its marker first: a record with no payload
+//! whose sequence number is the last batch the database holds.
+//!
+//! Reading stops at zeros (never written), at a checkpoint's marker, or at a record of an
+//! older round (the leftovers past the newest record hold lower sequence numbers). A record
+//! that is damaged or zeroed ends the journal only if it was part of the last write (a write
+//! torn by a crash, never acknowledged); with a whole record of a later write after it, it is
+//! damage at rest, and replay refuses it, saying where. A record or marker ahead of the
+//! sequence (batches in neither file: the database is older than its journal) is refused too.
 
 use std::fmt::Debug;
 use std::fs::File;
@@ -158,15 +162,28 @@ fn checksum(seq: u64, group: u64, len: u32, payload: &[u8]) -> u32 {
     h.finalize()
 }
 
-/// A damaged record with a whole record of a later write after it: damage at rest.
+/// Damage the journal proves: the batch `seq` should be at `offset`, and a whole record of a
+/// later batch (`later_seq`) shows it had been written.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Corrupt {
-    /// Where the damaged record starts, in bytes from the start of the file.
+    /// Where the missing record starts, in bytes from the start of the file.
     pub offset: u64,
     /// The sequence number it should have held.
     pub seq: u64,
     /// The later record that proves it had been written whole before.
     pub later_seq: u64,
+    /// What is at `offset`.
+    pub found: Found,
+}
+
+/// What stands where a record was expected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A record that does not read whole (damaged, or zeroed), with a later write after it.
+    Damaged,
+    /// A whole record, or a checkpoint's marker, of a later batch: the batches before it are in
+    /// neither file (the database is older than its journal: a copy, or a commit it lost).
+    Ahead,
 }
 
 /// What a replay found.
@@ -343,7 +360,18 @@ impl Journal {
             x.copy_from_slice(&b[i..i + 8]);
             u64::from_le_bytes(x)
         };
-        for i in 0..rest.len().saturating_sub(HEADER - 1) {
+        const ZEROS: [u8; 64] = [0; 64];
+        let ends = rest.len().saturating_sub(HEADER - 1);
+        let mut i = 0;
+        while i < ends {
+            // Runs of zeros (never written) are skipped a block at a time: no header whose
+            // sequence number is zero is a record.
+            if i % 64 == 0 && rest.len() >= i + 64 && rest[i..i + 64] == ZEROS {
+                i += 64 - 7;
+                continue;
+            }
+            i += 1;
+            let i = i - 1;
             // Cheap tests first: almost every offset fails the first.
             let s = word(&rest, i);
             if s <= seq || s > highest {
@@ -391,19 +419,27 @@ impl Journal {
             {
                 break;
             }
-            if b.iter().all(|&x| x == 0) {
-                break; // never written since the file was made: the end
-            }
+            let expected = last + 1;
+            let ahead = |seq| {
+                ReplayError::Corrupt(Corrupt {
+                    offset: at,
+                    seq: expected,
+                    later_seq: seq,
+                    found: Found::Ahead,
+                })
+            };
+            // Zeros: never written since the file was made (the end), unless a later write
+            // follows (a header zeroed at rest).
+            let zeroed = b.iter().all(|&x| x == 0);
             let h = Header::parse(&b);
             let end = at + HEADER as u64 + u64::from(h.len);
-            let mut ok = h.seq != 0 && end <= self.capacity;
+            let mut ok = !zeroed && h.seq != 0 && end <= self.capacity;
             if ok {
                 payload.resize(h.len as usize, 0);
                 ok = read_or_end(&mut reader, &mut payload).map_err(ReplayError::Io)?
                     && checksum(h.seq, h.group, h.len, &payload) == h.crc;
             }
             if !ok {
-                let expected = last + 1;
                 if let Some(later_seq) = self
                     .later_write_after(at, expected)
                     .map_err(ReplayError::Io)?
@@ -412,18 +448,30 @@ impl Journal {
                         offset: at,
                         seq: expected,
                         later_seq,
+                        found: Found::Damaged,
                     }));
                 }
-                torn_at = Some(at);
+                if !zeroed {
+                    torn_at = Some(at);
+                }
+                break;
+            }
+            if h.len == 0 {
+                // A checkpoint's marker: the database holds every batch up to `h.seq`.
+                if h.seq > last {
+                    return Err(ahead(h.seq));
+                }
                 break;
             }
             if h.seq <= last && last == after {
                 // Already in the checkpoint: skip, and keep looking for `after + 1`.
-            } else if h.seq == last + 1 {
+            } else if h.seq == expected {
                 apply(h.seq, &payload).map_err(ReplayError::Apply)?;
                 last = h.seq;
+            } else if h.seq > expected {
+                return Err(ahead(h.seq));
             } else {
-                break;
+                break; // what an older round left past the newest record
             }
             at = end;
         }
@@ -524,12 +572,17 @@ impl Journal {
         self.offset = FILE_HEADER;
     }
 
-    /// After a checkpoint with nothing new to write: zeroes the first record's header, so the
-    /// next start finds the journal empty at once instead of reading past every record the
-    /// checkpoint holds.
-    pub fn clear_head(&mut self) -> std::io::Result<()> {
+    /// After a checkpoint that holds every batch up to `seq`, with nothing new to write: puts
+    /// the checkpoint's marker (a record with no payload) first, so the next start finds the
+    /// journal empty at once instead of reading past every record the checkpoint holds, and
+    /// refuses a database that holds less (one rolled back to an older commit).
+    pub fn clear_head(&mut self, seq: u64) -> std::io::Result<()> {
         if self.capacity >= FILE_HEADER + HEADER as u64 {
-            self.file.write_all_at(&[0u8; HEADER], FILE_HEADER)?;
+            let mut b = [0u8; HEADER];
+            b[..8].copy_from_slice(&seq.to_le_bytes());
+            b[8..16].copy_from_slice(&seq.to_le_bytes());
+            b[20..24].copy_from_slice(&checksum(seq, seq, 0, &[]).to_le_bytes());
+            self.file.write_all_at(&b, FILE_HEADER)?;
             self.file.sync_data()?;
         }
         Ok(())
@@ -584,7 +637,7 @@ pub(super) fn journal_thread(
                 Err(e) => halt.fail_stop("the journal write failed", &e),
             }
         } else if fresh > 0
-            && let Err(e) = journal.clear_head()
+            && let Err(e) = journal.clear_head(items[fresh - 1].upto)
         {
             // Only an optimisation (replay skips what a checkpoint holds), but a write the disk
             // refused: it is failing, and the store stops like for any other.

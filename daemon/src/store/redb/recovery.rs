@@ -9,10 +9,32 @@ use super::batch::Batch;
 use super::codec;
 use gatepass_protocol::Timestamp;
 
-use super::journal::{Journal, ReplayError, Stamp, StampState};
+use super::journal::{Corrupt, Found, Journal, ReplayError, Stamp, StampState};
 use super::tables::{JOURNAL_SEQ, META, PUT, REDEEM, STAMP, Tbl, apply_op, damaged, take_field};
 use crate::domain::AuditDraft;
 use crate::error::{Error, StoreError};
+
+/// What damage a replay found, in words (`advice`: how to start anyway).
+fn corrupt_problem(c: &Corrupt, advice: bool) -> String {
+    let what = match c.found {
+        Found::Damaged => format!(
+            "record {} (at byte {}) is damaged while record {} after it, from a later write, is whole: this is damage at rest, not a write cut by a crash",
+            c.seq, c.offset, c.later_seq
+        ),
+        Found::Ahead => format!(
+            "holds batch {} at byte {} where batch {} is expected: the database lacks the batches between (it is older than its journal: a copy from before, or a commit it lost)",
+            c.later_seq, c.offset, c.seq
+        ),
+    };
+    if advice {
+        format!(
+            "{what}; every change from batch {} on would be lost (start with --accept-journal-loss to accept that)",
+            c.seq
+        )
+    } else {
+        format!("{what}; the records before it were kept")
+    }
+}
 
 /// How a start treats the journal.
 #[derive(Debug, Clone)]
@@ -177,10 +199,9 @@ pub(super) fn replay(db: &Database, journal: &mut Journal, how: &Recovery) -> Re
             }
             None if !rec.journal_on => (after, rec.stamp.store_id, rec.stamp.generation),
             None => {
-                let found_gen = match found {
-                    StampState::Stamped(s) => s.generation,
-                    _ => rec.stamp.generation,
-                };
+                // Always the database's generation: the journal may be stamped one ahead by a
+                // start cut short, and the next start stamps that same generation again.
+                let continued = (rec.stamp.store_id, rec.stamp.generation);
                 match journal.replay(after, |_, record| replay_record(&txn, record)) {
                     Ok(r) => {
                         if let Some(at) = r.torn_at {
@@ -189,31 +210,15 @@ pub(super) fn replay(db: &Database, journal: &mut Journal, how: &Recovery) -> Re
                                 "the journal ends in a record that does not read whole (a write cut by a crash, never answered, or an older round's)"
                             );
                         }
-                        (
-                            r.last,
-                            rec.stamp.store_id,
-                            found_gen.max(rec.stamp.generation),
-                        )
+                        (r.last, continued.0, continued.1)
                     }
                     Err(ReplayError::Corrupt(c)) if how.accept_journal_loss => {
-                        lost = Some(format!(
-                            "the journal's record {} (byte {}) is damaged, with later records \
-                             after it; the records before it were kept",
-                            c.seq, c.offset
-                        ));
+                        lost = Some(format!("the journal {}", corrupt_problem(&c, false)));
                         // Records apply in order: those before the damage are in `txn`.
-                        let kept = c.seq.saturating_sub(1);
-                        (
-                            kept,
-                            rec.stamp.store_id,
-                            found_gen.max(rec.stamp.generation),
-                        )
+                        (c.seq.saturating_sub(1), continued.0, continued.1)
                     }
                     Err(ReplayError::Corrupt(c)) => {
-                        return Err(refuse(format!(
-                            "record {} (at byte {}) is damaged while record {} after it, from a later write, is whole: this is damage at rest, not a write cut by a crash, and every change from record {} on would be lost (start with --accept-journal-loss to accept that)",
-                            c.seq, c.offset, c.later_seq, c.seq
-                        )));
+                        return Err(refuse(corrupt_problem(&c, true)));
                     }
                     Err(ReplayError::Io(e)) => return Err(io(e)),
                     Err(ReplayError::Apply(e)) => return Err(e.into()),
@@ -248,6 +253,8 @@ enum Mode {
 /// - continue: the journal grows (keeping its records) and is stamped one generation ahead,
 ///   then the database commits, then the journal shrinks if it must;
 /// - lost: the database commits first, then the journal is zeroed and stamped.
+///
+/// Last, the journal's head gets the checkpoint's marker (`Journal::clear_head`).
 fn finish(
     txn: WriteTransaction,
     journal: &mut Journal,
@@ -323,6 +330,9 @@ fn finish(
             }
         }
     }
+    // The database now holds every batch up to `base`: a start finds nothing to replay at
+    // once, and one whose database holds less is refused.
+    journal.clear_head(base).map_err(io)?;
     Ok(base)
 }
 
