@@ -110,14 +110,34 @@ async fn a_backup_of_a_running_daemon_restores_into_a_working_data_folder() {
     let (d, pair) = with_a_redemption().await;
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("store.backup");
-    let out = d.cli_ok(&["backup", file.to_str().unwrap()]);
-    assert!(out.contains("2 tokens, 1 hosts"), "{out}");
+    // A file that cannot be made: refused before the daemon is asked (no backup_taken).
+    let nowhere = dir.path().join("no-such-folder/store.backup");
+    let out = d.cli(&["backup", nowhere.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).contains("cannot create"), "{}", text(&out));
+    assert!(!d.cli_ok(&["audit", "--json"]).contains("backup_taken"));
+
+    let out = d.cli(&["backup", file.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("2 tokens, 1 hosts"), "{}", text(&out));
+    assert!(out.stdout.is_empty(), "the summary goes to stderr");
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
     // Never over an existing file.
+    let before = std::fs::read(&file).unwrap();
     let again = d.cli(&["backup", file.to_str().unwrap()]);
     assert!(!again.status.success());
+    assert!(text(&again).contains("exists"), "{}", text(&again));
+    assert_eq!(std::fs::read(&file).unwrap(), before, "left as it was");
+    // `-`: the same store on the standard output (a pipe here).
+    let piped = d.cli(&["backup", "-"]);
+    assert!(piped.status.success(), "{}", text(&piped));
+    assert!(piped.stdout.len() > 4096 && piped.stdout.len() < before.len() * 4);
+    assert!(
+        piped.stdout.starts_with(&before[..9]),
+        "a redb file, as the one written"
+    );
     // A change after the backup is not in it.
     let r = d.redeem(&pair, r#"{"hostname":"after-backup"}"#).await;
     assert_eq!(r.status, 201);
@@ -160,4 +180,59 @@ async fn a_backup_of_a_running_daemon_restores_into_a_working_data_folder() {
             .cli_ok(&["audit", "verify"])
             .starts_with("audit log OK")
     );
+}
+
+/// A backup that takes longer than `[limits] request_timeout` (1 s here, with a store of
+/// ~20 MB) is still answered whole, and leaves no copy of the store in the data folder.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backup_longer_than_the_request_timeout_completes_and_leaves_no_copy() {
+    let d = Daemon::start_with_config("[limits]\nrequest_timeout = \"1s\"\n");
+    let labels: std::collections::BTreeMap<String, String> = (0..64)
+        .map(|i| (format!("k{i:02}"), "\u{3042}".repeat(250)))
+        .collect();
+    let client = d.client();
+    let mut set = tokio::task::JoinSet::new();
+    for w in 0..4u32 {
+        let (client, labels) = (client.clone(), labels.clone());
+        set.spawn(async move {
+            for i in (w..400).step_by(4) {
+                let req = gatepass_protocol::CreateTokenRequest {
+                    name: format!("t{i}"),
+                    description: None,
+                    group: None,
+                    labels: labels.clone(),
+                    owner: None,
+                    max_uses: None,
+                    ttl: None,
+                    expires_at: None,
+                    no_expiry: true,
+                    allowed_cidrs: Vec::new(),
+                    not_before: None,
+                };
+                client.create_token(&req).await.unwrap();
+            }
+        });
+    }
+    while let Some(r) = set.join_next().await {
+        r.unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("store.backup");
+    let started = std::time::Instant::now();
+    let out = d.cli(&["backup", file.to_str().unwrap()]);
+    let took = started.elapsed();
+    eprintln!("backup took {took:?}");
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("400 tokens"), "{}", text(&out));
+    assert!(
+        took > std::time::Duration::from_secs(1),
+        "the backup took {took:?}: too quick to outlast the timeout this test is about"
+    );
+    let left: Vec<_> = std::fs::read_dir(d.data_dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".backup-"))
+        .collect();
+    assert!(left.is_empty(), "left in the data folder: {left:?}");
 }

@@ -56,7 +56,7 @@ pub enum Command {
     /// Admins: writes a consistent snapshot of the running daemon's store to FILE (new, 0600),
     /// for `gatepassd restore FILE --data-dir DIR`. Keep hmac.key, ca.pem and ca.key with it.
     Backup {
-        /// The file to write (it must not exist).
+        /// The file to write (it must not exist), or `-` for the standard output (not a terminal).
         file: PathBuf,
     },
     /// Enroll this host: redeem an enrollment token against the daemon's redeem listener

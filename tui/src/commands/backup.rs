@@ -14,13 +14,66 @@ use crate::error::{Error, Result};
 const BACKUP_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub async fn run(client: &Client, file: &Path) -> Result<ExitCode> {
+    use std::io::IsTerminal;
     use std::os::unix::fs::OpenOptionsExt;
-    if file.exists() {
-        return Err(Error::Failed(format!(
-            "{} exists; a backup is written to a new file",
-            file.display()
-        )));
+    let to_stdout = file == Path::new("-");
+    if to_stdout && std::io::stdout().is_terminal() {
+        return Err(Error::Failed(
+            "a backup is binary: send it to a file or a pipe, not the terminal".into(),
+        ));
     }
+    // The file is made before the daemon is asked, so a backup it could not keep is neither
+    // taken nor audited.
+    let mut out = if to_stdout {
+        None
+    } else {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(file)
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::AlreadyExists => Error::Failed(format!(
+                    "{} exists; a backup is written to a new file",
+                    file.display()
+                )),
+                _ => Error::Failed(format!("cannot create {}: {e}", file.display())),
+            })?;
+        Some(f)
+    };
+    let written = fetch_into(client, out.as_mut()).await;
+    if let (Err(_), Some(_)) = (&written, &out) {
+        // Nothing half-written is left to pass for a backup.
+        let _ = std::fs::remove_file(file);
+    }
+    let (len, summary) = written?;
+    let count = |k: &str| summary.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
+    let name = if to_stdout {
+        "the standard output".to_string()
+    } else {
+        file.display().to_string()
+    };
+    eprintln!(
+        "wrote {name} ({len} bytes): {} tokens, {} hosts, {} audit events, {} API tokens",
+        count("tokens"),
+        count("hosts"),
+        count("events"),
+        count("api_tokens")
+    );
+    eprintln!(
+        "Restore with: gatepassd restore FILE --data-dir DIR. Keep hmac.key, ca.pem, ca.key and \
+         gatepassd.toml of the data folder with it: without the same hmac.key no token can be \
+         redeemed."
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Asks for the snapshot and writes it to `out` (the standard output when `None`), synced.
+/// Returns its length and the daemon's summary of what it holds.
+async fn fetch_into(
+    client: &Client,
+    out: Option<&mut std::fs::File>,
+) -> Result<(usize, serde_json::Value)> {
     let resp = client
         .clone()
         .with_timeout(BACKUP_TIMEOUT)
@@ -34,28 +87,16 @@ pub async fn run(client: &Client, file: &Path) -> Result<ExitCode> {
         .header("x-gatepass-backup")
         .and_then(|h| serde_json::from_str(h).ok())
         .unwrap_or_default();
-    let mut out = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(file)
-        .map_err(|e| Error::Failed(format!("cannot create {}: {e}", file.display())))?;
-    out.write_all(&resp.body)?;
-    out.sync_all()?;
-    let count = |k: &str| summary.get(k).and_then(|v| v.as_u64()).unwrap_or(0);
-    println!(
-        "wrote {} ({} bytes): {} tokens, {} hosts, {} audit events, {} API tokens",
-        file.display(),
-        resp.body.len(),
-        count("tokens"),
-        count("hosts"),
-        count("events"),
-        count("api_tokens")
-    );
-    eprintln!(
-        "Restore with: gatepassd restore {} --data-dir DIR. Keep hmac.key, ca.pem and ca.key of \
-         the data folder with it: without the same hmac.key no token can be redeemed.",
-        file.display()
-    );
-    Ok(ExitCode::SUCCESS)
+    match out {
+        Some(f) => {
+            f.write_all(&resp.body)?;
+            f.sync_all()?;
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(&resp.body)?;
+            stdout.flush()?;
+        }
+    }
+    Ok((resp.body.len(), summary))
 }
