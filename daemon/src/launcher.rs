@@ -182,6 +182,13 @@ fn one_line_uncut(e: &clap::Error) -> String {
 
 /// `gatepassd check`: prints what it found; 0 when everything agrees, 1 otherwise.
 fn check(args: &Args) -> Result<i32, Error> {
+    if args.accept_journal_loss {
+        eprintln!(
+            "gatepassd: check never accepts a journal's loss (it reports it): start the daemon \
+             with --accept-journal-loss to start without the journal"
+        );
+        return Ok(2);
+    }
     let (cfg, _) = load_config(args)?;
     let report = crate::check(&cfg)?;
     if report.problems.is_empty() {

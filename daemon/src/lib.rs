@@ -140,6 +140,38 @@ fn remove_stale_backups(data_dir: &Path) {
     }
 }
 
+/// A store whose key or CA is gone: making new ones would start without a word, and then no
+/// token could be redeemed (another key) or no host enrolled before would trust the daemon
+/// (another CA). Refused, naming the file and where to get it.
+fn refuse_missing_secrets(data_dir: &Path) -> Result<(), Error> {
+    for (name, what) in [
+        (
+            "hmac.key",
+            "a new key would make every token in the store unredeemable",
+        ),
+        (
+            "ca.pem",
+            "a new CA would not be trusted by the hosts enrolled before",
+        ),
+        (
+            "ca.key",
+            "a new CA would not be trusted by the hosts enrolled before",
+        ),
+    ] {
+        let path = data_dir.join(name);
+        if !path.exists() {
+            return Err(Error::Damaged {
+                path,
+                problem: format!(
+                    "is missing while the store beside it exists: {what}; copy it back from the \
+                     data folder it came from (or that folder's backup)"
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// What `gatepassd check` found.
 #[derive(Debug, Clone)]
 pub struct CheckReport {
@@ -165,6 +197,11 @@ pub fn check(config: &Config) -> Result<CheckReport, Error> {
     let mut options = store_options(config);
     options.check_integrity = true;
     options.on_halt = Arc::new(|_| {});
+    // A check never accepts a loss, and leaves the journal's size as it found it.
+    options.accept_journal_loss = false;
+    if let Ok(m) = std::fs::metadata(path.with_extension("journal")) {
+        options.journal_bytes = m.len();
+    }
     let store = RedbStore::open_with(&path, events, options)?;
     let check = store.verify_audit()?;
     let mut problems = Vec::new();
@@ -185,8 +222,14 @@ pub fn check(config: &Config) -> Result<CheckReport, Error> {
 /// `gatepassd restore FILE`: makes the data folder's store from a backup.
 pub fn restore(config: &Config, file: &Path) -> Result<crate::domain::BackupInfo, Error> {
     let dir = config.data_dir();
+    let made = !dir.exists();
     private_dir(&dir)?;
-    crate::store::redb::restore(file, &dir.join(STORE_FILE))
+    let restored = crate::store::redb::restore(file, &dir.join(STORE_FILE));
+    if restored.is_err() && made {
+        // Nothing is left of a restore that failed: not even the folder it made.
+        let _ = std::fs::remove_dir(&dir);
+    }
+    restored
 }
 
 impl Daemon {
@@ -196,14 +239,19 @@ impl Daemon {
         let data_dir = config.data_dir();
         private_dir(&data_dir)?;
         remove_stale_backups(&data_dir);
+        let store_path = data_dir.join(STORE_FILE);
+        if store_path.exists() {
+            refuse_missing_secrets(&data_dir)?;
+        }
+        // The key and the CA come before the store: a store never exists without them.
         let key = SecretKey::load_or_create(&data_dir.join("hmac.key"))?;
+        let ca = Ca::load_or_create(&data_dir, &config.server_names(), config.redeem.cert_days)?;
         let (events, _) = broadcast::channel(4096);
         let store = Arc::new(RedbStore::open_with(
-            &data_dir.join(STORE_FILE),
+            &store_path,
             events.clone(),
             store_options(&config),
         )?);
-        let ca = Ca::load_or_create(&data_dir, &config.server_names(), config.redeem.cert_days)?;
         Ok(Daemon {
             config,
             clock,

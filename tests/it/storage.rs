@@ -155,13 +155,42 @@ async fn a_backup_of_a_running_daemon_restores_into_a_working_data_folder() {
     restored.kill();
     let data = restored.data_dir();
     std::fs::remove_dir_all(&data).unwrap();
+    // A file that is not a backup: refused, naming it, and nothing is left behind.
+    let junk = dir.path().join("notes.txt");
+    std::fs::write(&junk, "not a store").unwrap();
+    let out = restored.gatepassd(&["restore", junk.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("notes.txt"), "{}", text(&out));
+    assert!(
+        !text(&out).contains("restore it from a backup"),
+        "{}",
+        text(&out)
+    );
+    assert!(!data.exists(), "a failed restore leaves no folder");
+
     let out = restored.gatepassd(&["restore", file.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(text(&out).contains("2 tokens, 1 hosts"), "{}", text(&out));
     assert!(text(&out).contains("hmac.key"), "the missing key is named");
+    // Started without the key, the daemon would make a new one and no token could be
+    // redeemed: refused, naming the file.
+    let out = restored.gatepassd(&[]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out).contains("hmac.key") && text(&out).contains("is missing"),
+        "{}",
+        text(&out)
+    );
+    assert!(!data.join("hmac.key").exists(), "no new key was made");
     for f in ["hmac.key", "ca.pem", "ca.key"] {
         std::fs::copy(d.data_dir().join(f), data.join(f)).unwrap();
     }
+    // `check` reports a loss, never accepts one.
+    let out = restored.gatepassd(&["--accept-journal-loss", "check"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("never accepts"), "{}", text(&out));
+    let out = restored.gatepassd(&["check"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     // Not twice into the same folder.
     let out = restored.gatepassd(&["restore", file.to_str().unwrap()]);
     assert!(!out.status.success());

@@ -127,6 +127,28 @@ fn an_emptied_journal_is_refused() {
     }
 }
 
+/// A journal cut short at rest (a copy that did not finish, a file truncated by hand) keeps
+/// its stamp but loses what was past the cut: refused, saying so. Even a cut past every
+/// record: nothing proves the lost part held nothing.
+#[test]
+fn a_journal_cut_short_is_refused() {
+    let (_dir, image) = crashed_with_journaled_redemptions();
+    let journal = image.path().join("db.journal");
+    let len = std::fs::metadata(&journal).unwrap().len();
+    for keep in [len / 2, len - 1, 4096] {
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(&journal)
+            .unwrap();
+        f.set_len(keep).unwrap();
+        let e = refused(image.path());
+        assert!(
+            e.contains("db.journal") && e.contains("shorter"),
+            "{keep}: {e}"
+        );
+    }
+}
+
 #[test]
 fn another_stores_journal_is_refused() {
     let (_dir, image) = crashed_with_journaled_redemptions();

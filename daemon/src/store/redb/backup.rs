@@ -135,12 +135,17 @@ pub fn restore(snapshot: &Path, db_path: &Path) -> Result<BackupInfo, crate::Err
         Ok(info) => Ok(info),
         Err(e) => {
             undo();
-            Err(match e {
-                Error::Damaged { path, problem } if path == db_path => Error::Damaged {
-                    path: snapshot.to_owned(),
-                    problem,
-                },
-                other => other,
+            // Whatever went wrong, it is the snapshot that is named.
+            let problem = match e {
+                Error::Damaged { path, problem } if path == db_path => {
+                    problem.replace(super::RESTORE_ADVICE, "")
+                }
+                Error::Damaged { .. } => return Err(e),
+                other => format!("is not a backup that can be restored ({other})"),
+            };
+            Err(Error::Damaged {
+                path: snapshot.to_owned(),
+                problem,
             })
         }
     }

@@ -272,3 +272,39 @@ fn two_starts_cut_short_in_a_row_are_not_damage() {
         refused[0]
     );
 }
+
+/// A panic at any operation on the journal during a start is reported as damage naming the
+/// file, never a panic of the caller.
+#[test]
+fn a_panic_while_opening_is_reported_as_damage() {
+    let disk = Disk::with_files(&fresh_images());
+    let s = open_on_disk(&disk).unwrap();
+    s.create_token(redeemable(1)).unwrap();
+    let killed = disk.take(false);
+    disk.clear();
+    drop(s);
+    let probe = Disk::with_files(&killed);
+    let s = open_on_disk(&probe).unwrap();
+    let start_ops = probe.ops();
+    probe.clear();
+    drop(s);
+    let mut damaged = 0;
+    for n in 1..=start_ops {
+        let d = Disk::with_files(&killed);
+        d.fail_at(n, Fault::Panic);
+        let opened = std::panic::catch_unwind(|| open_on_disk(&d));
+        match opened {
+            Err(_) => panic!("a panic at operation {n} of a start reached the caller"),
+            Ok(Err(Error::Damaged { path, problem })) if problem.contains("injected panic") => {
+                assert_eq!(path, std::path::Path::new("/faulty/db.redb"));
+                damaged += 1;
+            }
+            // An operation on the database file: an I/O error.
+            Ok(Err(e)) => assert!(e.to_string().contains("injected I/O fault"), "{e}"),
+            // The panic hit a thread of the open store (the journal's): it stopped.
+            Ok(Ok(s)) => assert!(s.halted().is_some(), "operation {n}"),
+        }
+        d.clear();
+    }
+    assert!(damaged > 0);
+}

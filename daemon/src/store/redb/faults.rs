@@ -19,6 +19,10 @@ pub enum Fault {
     Error,
     /// A write lands half way, then returns an error (other operations: as `Error`).
     Tear,
+    /// An operation on the journal panics (as a bug might); on the database file, as `Error`.
+    /// (A panic inside redb's own file calls leaves its locks poisoned, and its destructors
+    /// then abort the process: no test in the process can observe that.)
+    Panic,
 }
 
 /// Which kind of operation the counter counts.
@@ -161,6 +165,9 @@ impl File {
                         std::backtrace::Backtrace::force_capture()
                     );
                 }
+                if f == Fault::Panic && self.name == "db.journal" {
+                    panic!("injected panic in a {op:?}");
+                }
                 Some(f)
             }
             _ => None,
@@ -188,7 +195,7 @@ impl File {
         let data = match fault {
             None => data,
             Some(Fault::Tear) => &data[..data.len() / 2],
-            Some(Fault::Error) => return Err(injected()),
+            Some(Fault::Error | Fault::Panic) => return Err(injected()),
         };
         let Some(image) = state.files.get_mut(self.name) else {
             return Err(injected());

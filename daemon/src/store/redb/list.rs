@@ -83,15 +83,13 @@ pub(super) fn token_list(
             .range(..mid.as_str())
             .map_err(StoreError::from)
             .and_then(|range| part(range, n / 2));
-        // Joined whatever the lower half did: a panic there is an error, not a panic of the
-        // scope.
-        let upper = upper.join().map_err(|p| {
-            StoreError::Stopped(format!(
-                "a listing thread panicked: {}",
-                super::writer::panic_text(&*p)
-            ))
-        });
-        lower?.merge(upper??).map_err(damaged_list)
+        // Joined whatever the lower half did; a panic of the upper half goes on in this
+        // thread, where the read's guard stops the store (as for any panic in the engine).
+        let upper = match upper.join() {
+            Ok(upper) => upper,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        lower?.merge(upper?).map_err(damaged_list)
     })
 }
 

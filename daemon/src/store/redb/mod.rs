@@ -122,12 +122,15 @@ fn in_use(path: &Path, e: ::redb::DatabaseError) -> Error {
         ::redb::DatabaseError::Storage(::redb::StorageError::Corrupted(problem)) => {
             Error::Damaged {
                 path: path.to_owned(),
-                problem: format!("is damaged ({problem}); restore it from a backup"),
+                problem: format!("is damaged ({problem}){RESTORE_ADVICE}"),
             }
         }
         other => Error::Store(StoreError::from(other)),
     }
 }
+
+/// What a message about a damaged database advises.
+pub(super) const RESTORE_ADVICE: &str = "; restore it from a backup (`gatepassd restore`)";
 
 impl RedbStore {
     /// Opens (or creates, 0600) the database at `path` and its journal beside it (same name,
@@ -167,6 +170,35 @@ impl RedbStore {
         events: broadcast::Sender<ChangeEvent>,
         options: Options,
     ) -> Result<RedbStore, Error> {
+        // A damaged file can make the engine panic while it opens: that is damage to report,
+        // not a crash of the process.
+        let opened = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            Self::open_db(backend, &mut journal, path, journal_path, &options)
+        }));
+        let (db, seq) = match opened {
+            Ok(opened) => opened?,
+            Err(panic) => {
+                return Err(Error::Damaged {
+                    path: path.to_owned(),
+                    problem: format!(
+                        "made the database engine panic while opening it ({}){RESTORE_ADVICE}",
+                        writer::panic_text(&*panic)
+                    ),
+                });
+            }
+        };
+        Self::start(db, journal, seq, events, options)
+    }
+
+    /// The engine's part of opening: the database checked, its tables made, the journal
+    /// replayed. Returns the sequence number the next batch follows.
+    fn open_db(
+        backend: impl StorageBackend,
+        journal: &mut Journal,
+        path: &Path,
+        journal_path: &Path,
+        options: &Options,
+    ) -> Result<(Database, u64), Error> {
         let mut db = Database::builder()
             .set_cache_size(options.cache_bytes)
             .create_with_backend(backend)
@@ -182,10 +214,7 @@ impl RedbStore {
                 Err(e) => {
                     return Err(Error::Damaged {
                         path: path.to_owned(),
-                        problem: format!(
-                            "fails its integrity check ({e}); restore it from a backup \
-                             (`gatepassd restore`)"
-                        ),
+                        problem: format!("fails its integrity check ({e}){RESTORE_ADVICE}"),
                     });
                 }
             }
@@ -198,7 +227,18 @@ impl RedbStore {
             accept_journal_loss: options.accept_journal_loss,
             journal_path: journal_path.to_owned(),
         };
-        let seq = recovery::replay(&db, &mut journal, &recovery)?;
+        let seq = recovery::replay(&db, journal, &recovery)?;
+        Ok((db, seq))
+    }
+
+    /// Starts the writer and journal threads on an opened database.
+    fn start(
+        db: Database,
+        journal: Journal,
+        seq: u64,
+        events: broadcast::Sender<ChangeEvent>,
+        options: Options,
+    ) -> Result<RedbStore, Error> {
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel::<Job>();
         let (synced, synced_rx) = mpsc::channel::<Synced>();
@@ -364,14 +404,18 @@ impl RedbStore {
         &self,
         f: impl FnOnce(&::redb::ReadTransaction) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        if self.halt.reason().is_some() {
-            return Err(self.stopped());
-        }
-        let run = || {
+        self.guarded(|| {
             let txn = self.db.begin_read()?;
             self.visibility.wait_durable()?;
             f(&txn)
-        };
+        })
+    }
+
+    /// Runs a read of the engine unless the store has stopped; a panic in it stops the store.
+    fn guarded<T>(&self, run: impl FnOnce() -> Result<T, StoreError>) -> Result<T, StoreError> {
+        if self.halt.reason().is_some() {
+            return Err(self.stopped());
+        }
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
             Ok(result) => result,
             Err(panic) => {
@@ -476,17 +520,16 @@ impl Store for RedbStore {
     }
 
     fn peek_secret(&self, id: &str, hash_hex: &str) -> Result<Option<bool>, StoreError> {
-        if self.halt.reason().is_some() {
-            return Err(self.stopped());
-        }
-        let t = self.visibility.peek_table(&self.db)?;
-        let v = ::redb::ReadableTable::get(&*t, id)?;
-        v.map(|v| {
-            with_secret_hash(v.value(), |stored| {
-                crate::secrets::hash_eq(stored.as_bytes(), hash_hex.as_bytes())
+        self.guarded(|| {
+            let t = self.visibility.peek_table(&self.db)?;
+            let v = ::redb::ReadableTable::get(&*t, id)?;
+            v.map(|v| {
+                with_secret_hash(v.value(), |stored| {
+                    crate::secrets::hash_eq(stored.as_bytes(), hash_hex.as_bytes())
+                })
             })
+            .transpose()
         })
-        .transpose()
     }
 
     fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {

@@ -50,39 +50,49 @@ pub struct Recovery {
 
 /// The identity and journal generation a database records (META `journal_stamp`): the
 /// journal beside it must carry the same identity and this generation (or the next one, when
-/// a start stopped between stamping the journal and committing the database).
+/// a start stopped between stamping the journal and committing the database), and be at least
+/// the size it was made.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct DbStamp {
     stamp: Stamp,
     /// Whether the journal was on: a database that ran without one expects none.
     journal_on: bool,
+    /// The journal's size in bytes (not recorded by the first version of the stamp).
+    journal_bytes: Option<u64>,
 }
 
 impl DbStamp {
-    fn encode(&self) -> [u8; 25] {
-        let mut b = [0u8; 25];
-        b[..16].copy_from_slice(&self.stamp.store_id);
-        b[16..24].copy_from_slice(&self.stamp.generation.to_le_bytes());
-        b[24] = u8::from(self.journal_on);
+    fn encode(&self) -> Vec<u8> {
+        let mut b = Vec::with_capacity(33);
+        b.extend_from_slice(&self.stamp.store_id);
+        b.extend_from_slice(&self.stamp.generation.to_le_bytes());
+        b.push(u8::from(self.journal_on));
+        if let Some(n) = self.journal_bytes {
+            b.extend_from_slice(&n.to_le_bytes());
+        }
         b
     }
 
     fn decode(b: &[u8]) -> Result<DbStamp, StoreError> {
-        if b.len() != 25 || b[24] > 1 {
+        if !(b.len() == 25 || b.len() == 33) || b[24] > 1 {
             return Err(StoreError::Damaged(
                 "the database's journal stamp does not decode".into(),
             ));
         }
+        let u64_at = |at: usize| {
+            let mut x = [0u8; 8];
+            x.copy_from_slice(&b[at..at + 8]);
+            u64::from_le_bytes(x)
+        };
         let mut store_id = [0u8; 16];
         store_id.copy_from_slice(&b[..16]);
-        let mut generation = [0u8; 8];
-        generation.copy_from_slice(&b[16..24]);
         Ok(DbStamp {
             stamp: Stamp {
                 store_id,
-                generation: u64::from_le_bytes(generation),
+                generation: u64_at(16),
             },
             journal_on: b[24] == 1,
+            journal_bytes: (b.len() == 33).then(|| u64_at(25)),
         })
     }
 }
@@ -98,10 +108,19 @@ fn meta_u64(txn: &WriteTransaction, key: &str) -> Result<Option<u64>, StoreError
     }
 }
 
-/// Why a journal does not belong with its database, or `None` when it does.
-fn mismatch(db: &DbStamp, found: StampState) -> Option<String> {
+/// Why a journal (`found`, `size` bytes) does not belong with its database, or `None` when it
+/// does.
+fn mismatch(db: &DbStamp, found: StampState, size: u64) -> Option<String> {
     if !db.journal_on {
         return None; // ran without a journal: nothing in one is needed
+    }
+    if let (StampState::Stamped(_), Some(made)) = (found, db.journal_bytes)
+        && size < made
+    {
+        return Some(format!(
+            "is shorter than it was made ({size} bytes where {made} were written): cut short, \
+             so whatever it held past its end would be lost"
+        ));
     }
     let id = db.stamp.store_id;
     let generation = db.stamp.generation;
@@ -187,7 +206,7 @@ pub(super) fn replay(db: &Database, journal: &mut Journal, how: &Recovery) -> Re
             }
             (after, random_id()?, 0)
         }
-        (Some(after), Some(rec)) => match mismatch(&rec, found) {
+        (Some(after), Some(rec)) => match mismatch(&rec, found, journal.size()) {
             Some(problem) if how.accept_journal_loss => {
                 lost = Some(format!("the journal {problem}"));
                 (after, rec.stamp.store_id, rec.stamp.generation)
@@ -309,7 +328,11 @@ fn finish(
         let mut meta = txn.open_table(META).map_err(StoreError::from)?;
         meta.insert(JOURNAL_SEQ, base.to_le_bytes().as_slice())
             .map_err(StoreError::from)?;
-        let rec = DbStamp { stamp, journal_on };
+        let rec = DbStamp {
+            stamp,
+            journal_on,
+            journal_bytes: Some(how.capacity),
+        };
         meta.insert(STAMP, rec.encode().as_slice())
             .map_err(StoreError::from)?;
     }

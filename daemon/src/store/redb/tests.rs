@@ -596,3 +596,29 @@ fn a_panic_inside_the_engine_stops_the_store_instead_of_reaching_a_caller() {
         Err(StoreError::Stopped(_))
     ));
 }
+
+#[test]
+fn a_panic_in_either_half_of_a_large_list_stops_the_store() {
+    for upper in [false, true] {
+        let (_d, mut s) = holding_store();
+        for i in 0..50 {
+            s.create_token(token_record(i)).unwrap();
+        }
+        s.parallel_list = 2;
+        let lower_thread = std::thread::current().id();
+        let keep = move |_: &TokenKeys<'_>| {
+            let here = std::thread::current().id() == lower_thread;
+            if here != upper {
+                panic!("a damaged record");
+            }
+            true
+        };
+        let listed = s.token_list(Timestamp(1_005), SortColumn::ALL[0], &keep);
+        assert!(
+            matches!(listed, Err(StoreError::Stopped(_))),
+            "upper {upper}"
+        );
+        let why = s.halted().expect("the store stopped");
+        assert!(why.contains("a damaged record"), "{why}");
+    }
+}
