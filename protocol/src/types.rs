@@ -540,6 +540,80 @@ pub struct RedeemResponse {
     pub cert_pem: Option<String>,
 }
 
+/// What an audit event records. Its wire form (and the form the hash chain covers) is the
+/// snake_case name; an action this build does not know (from a newer daemon) keeps its name.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuditAction {
+    /// A token was minted.
+    Created,
+    /// A token's description, labels, group or expiry changed (`details` says which).
+    Updated,
+    Enabled,
+    Disabled,
+    Revoked,
+    Deleted,
+    /// A host enrolled with a token.
+    Redeemed,
+    /// A host's retry within the grace window got its answer again.
+    RedeemReplayed,
+    /// A redemption was refused (`details.reason`).
+    RedeemFailed,
+    /// An address was refused for too many failed redemptions.
+    RedeemRateLimited,
+    HostRemoved,
+    ApiTokenCreated,
+    ApiTokenDeleted,
+    /// An admin request was refused for want of a role.
+    Denied,
+    BackupTaken,
+    /// The daemon started without a journal it refused (`--accept-journal-loss`).
+    JournalLossAccepted,
+    /// An action this build does not know, by its name.
+    #[serde(untagged)]
+    Other(String),
+}
+
+impl AuditAction {
+    pub fn as_str(&self) -> &str {
+        use AuditAction::*;
+        match self {
+            Created => "created",
+            Updated => "updated",
+            Enabled => "enabled",
+            Disabled => "disabled",
+            Revoked => "revoked",
+            Deleted => "deleted",
+            Redeemed => "redeemed",
+            RedeemReplayed => "redeem_replayed",
+            RedeemFailed => "redeem_failed",
+            RedeemRateLimited => "redeem_rate_limited",
+            HostRemoved => "host_removed",
+            ApiTokenCreated => "api_token_created",
+            ApiTokenDeleted => "api_token_deleted",
+            Denied => "denied",
+            BackupTaken => "backup_taken",
+            JournalLossAccepted => "journal_loss_accepted",
+            Other(name) => name,
+        }
+    }
+}
+
+impl From<&str> for AuditAction {
+    /// The action of that name (`Other` when this build does not know it).
+    fn from(name: &str) -> AuditAction {
+        use serde::de::value::{Error, StrDeserializer};
+        AuditAction::deserialize(StrDeserializer::<Error>::new(name))
+            .unwrap_or_else(|_| AuditAction::Other(name.to_owned()))
+    }
+}
+
+impl std::fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One entry of the append-only audit log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEvent {
@@ -547,7 +621,7 @@ pub struct AuditEvent {
     pub at: Timestamp,
     /// A user name, or `host:<hostname>@<address>` for redemptions.
     pub actor: String,
-    pub action: String,
+    pub action: AuditAction,
     /// Usually a token id; empty when the attempt named no valid token.
     pub target: String,
     #[serde(default)]
@@ -1015,6 +1089,41 @@ mod tests {
         }
     }
     use super::*;
+
+    #[test]
+    fn audit_actions_keep_their_wire_names_and_unknown_ones_keep_theirs() {
+        use AuditAction::*;
+        let all = [
+            Created,
+            Updated,
+            Enabled,
+            Disabled,
+            Revoked,
+            Deleted,
+            Redeemed,
+            RedeemReplayed,
+            RedeemFailed,
+            RedeemRateLimited,
+            HostRemoved,
+            ApiTokenCreated,
+            ApiTokenDeleted,
+            Denied,
+            BackupTaken,
+            JournalLossAccepted,
+        ];
+        for a in all {
+            // The hash chain covers the JSON: a name must never change.
+            let json = serde_json::to_string(&a).unwrap();
+            assert_eq!(json, format!("\"{}\"", a.as_str()));
+            assert_eq!(serde_json::from_str::<AuditAction>(&json).unwrap(), a);
+        }
+        let newer: AuditAction = serde_json::from_str("\"token_cloned\"").unwrap();
+        assert_eq!(newer, Other("token_cloned".into()));
+        assert_eq!(serde_json::to_string(&newer).unwrap(), "\"token_cloned\"");
+        assert_eq!(newer.to_string(), "token_cloned");
+        assert_eq!(AuditAction::from("host_removed"), HostRemoved);
+        assert_eq!(AuditAction::from("token_cloned"), newer);
+    }
 
     #[test]
     fn timestamps_cover_2038_2106_and_9999() {

@@ -348,7 +348,7 @@ pub fn audit_row(e: &AuditEvent) -> Vec<String> {
         e.seq.to_string(),
         e.at.to_rfc3339(),
         e.actor.clone(),
-        e.action.clone(),
+        e.action.to_string(),
         target,
         details,
     ]

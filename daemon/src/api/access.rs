@@ -95,7 +95,7 @@ async fn audit_denial(state: &Arc<State>, actor: &str, request: &str, reason: &s
     let draft = AuditDraft {
         at: state.clock.now(),
         actor: actor.to_owned(),
-        action: "denied",
+        action: gatepass_protocol::AuditAction::Denied,
         target: String::new(),
         target_name: None,
         details,

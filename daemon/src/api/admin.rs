@@ -588,7 +588,7 @@ async fn backup(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Api
     let draft = domain::AuditDraft {
         at: state.clock.now(),
         actor: caller.user.clone(),
-        action: "backup_taken",
+        action: gatepass_protocol::AuditAction::BackupTaken,
         target: String::new(),
         target_name: None,
         details,

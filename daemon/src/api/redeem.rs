@@ -54,7 +54,7 @@ async fn refuse(
     let draft = AuditDraft {
         at: state.clock.now(),
         actor: format!("host:{}@{}", hostname.unwrap_or("?"), source),
-        action: "redeem_failed",
+        action: gatepass_protocol::AuditAction::RedeemFailed,
         target: token_id.unwrap_or_default().to_owned(),
         target_name: None,
         details,
@@ -105,7 +105,7 @@ async fn redeem(S(state): S<Arc<State>>, req: Request) -> Response {
                 let draft = AuditDraft {
                     at: state.clock.now(),
                     actor: format!("host:?@{source}"),
-                    action: "redeem_rate_limited",
+                    action: gatepass_protocol::AuditAction::RedeemRateLimited,
                     target: String::new(),
                     target_name: None,
                     details,

@@ -106,7 +106,7 @@ pub fn create(tx: &mut dyn Tx, token: ApiTokenRecord) -> Result<ApiTokenRecord, 
         AuditDraft {
             at: t.created_at,
             actor: t.user.clone(),
-            action: "api_token_created",
+            action: gatepass_protocol::AuditAction::ApiTokenCreated,
             target: t.id.clone(),
             target_name: Some(t.name.clone()),
             details,
@@ -134,7 +134,7 @@ pub fn delete(
         AuditDraft {
             at: now,
             actor: actor.to_owned(),
-            action: "api_token_deleted",
+            action: gatepass_protocol::AuditAction::ApiTokenDeleted,
             target: t.id.clone(),
             target_name: Some(t.name.clone()),
             details,

@@ -3,6 +3,8 @@
 //! the chain's head (next sequence number and last hash) is stored in the same transaction, so
 //! removing the newest events is noticed too.
 
+use gatepass_protocol::AuditAction;
+
 use std::collections::BTreeMap;
 
 use gatepass_protocol::{AuditEvent, ChangeEvent, ChangeKind};
@@ -32,7 +34,7 @@ pub fn append(tx: &mut dyn Tx, d: AuditDraft) -> Result<AuditEvent, StoreError> 
         seq: head.next_seq,
         at: d.at,
         actor: d.actor,
-        action: d.action.to_owned(),
+        action: d.action,
         target: d.target,
         target_name: d.target_name,
         details: d.details,
@@ -115,9 +117,9 @@ impl ChainCheck {
             )));
         }
         self.prev_hash = audit_hash(&ev);
-        match ev.action.as_str() {
-            "redeemed" => self.tally.entry(ev.target.clone()).or_default().redeemed += 1,
-            "host_removed" => {
+        match ev.action {
+            AuditAction::Redeemed => self.tally.entry(ev.target.clone()).or_default().redeemed += 1,
+            AuditAction::HostRemoved => {
                 self.tally
                     .entry(ev.target.clone())
                     .or_default()

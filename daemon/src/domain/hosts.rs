@@ -32,7 +32,7 @@ pub fn remove(
         AuditDraft {
             at: now,
             actor: actor.to_owned(),
-            action: "host_removed",
+            action: gatepass_protocol::AuditAction::HostRemoved,
             target: h.token_id.clone(),
             target_name: Some(h.token_name.clone()),
             details,

@@ -211,7 +211,7 @@ pub enum RedeemOutcome {
 pub struct AuditDraft {
     pub at: Timestamp,
     pub actor: String,
-    pub action: &'static str,
+    pub action: gatepass_protocol::AuditAction,
     pub target: String,
     pub target_name: Option<String>,
     pub details: BTreeMap<String, String>,

@@ -7,6 +7,8 @@
 //! randomness: the time, the host id and the certificate come in the attempt), so an engine
 //! may record the attempt rather than its writes and run it again to redo it.
 
+use gatepass_protocol::AuditAction;
+
 use std::collections::BTreeMap;
 
 use gatepass_protocol::{ChangeEvent, ChangeKind, Host};
@@ -32,7 +34,7 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
     };
     let Some(mut rec) = tx.token(&a.token_id)? else {
         details.insert("reason".into(), "unknown_token".into());
-        audit::append(tx, attempt("redeem_failed", None, details))?;
+        audit::append(tx, attempt(AuditAction::RedeemFailed, None, details))?;
         return Ok(RedeemOutcome::Denied(Denial::Unauthorized {
             reason: "unknown_token",
         }));
@@ -47,14 +49,17 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
         && model::replay_allowed(&rec, host.host.enrolled_at, a.grace_seconds, a.now)
     {
         details.insert("host_id".into(), host.host.id.clone());
-        audit::append(tx, attempt("redeem_replayed", Some(&rec), details))?;
+        audit::append(
+            tx,
+            attempt(AuditAction::RedeemReplayed, Some(&rec), details),
+        )?;
         return Ok(RedeemOutcome::Replayed {
             host: Box::new(host),
         });
     }
     if let Err(denial) = model::check_redeem(&rec, &a.presented_hash, a.source, a.now) {
         details.insert("reason".into(), denial.reason().into());
-        audit::append(tx, attempt("redeem_failed", Some(&rec), details))?;
+        audit::append(tx, attempt(AuditAction::RedeemFailed, Some(&rec), details))?;
         return Ok(RedeemOutcome::Denied(denial));
     }
     rec.uses += 1;
@@ -63,7 +68,7 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
     rec.last_used_by = Some(format!("{} ({})", a.hostname, a.source));
     details.insert("host_id".into(), a.host_id.clone());
     details.insert("uses".into(), format!("{}/{}", rec.uses, rec.max_uses));
-    let redeemed = attempt("redeemed", Some(&rec), details);
+    let redeemed = attempt(AuditAction::Redeemed, Some(&rec), details);
     let host = HostRecord {
         host: Host {
             id: a.host_id.clone(),

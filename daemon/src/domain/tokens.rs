@@ -2,6 +2,8 @@
 //! secret), and the rules each change runs inside its transaction (`create`, `change`,
 //! `delete`) with the audit events they append.
 
+use gatepass_protocol::AuditAction;
+
 use std::collections::BTreeMap;
 
 use gatepass_protocol::token::{self, ParsedToken, TokenKind};
@@ -174,7 +176,7 @@ pub fn create(tx: &mut dyn Tx, token: TokenRecord) -> Result<TokenRecord, StoreE
         AuditDraft {
             at: token.created_at,
             actor: token.created_by.clone(),
-            action: "created",
+            action: AuditAction::Created,
             target: token.id.clone(),
             target_name: Some(token.name.clone()),
             details,
@@ -184,11 +186,11 @@ pub fn create(tx: &mut dyn Tx, token: TokenRecord) -> Result<TokenRecord, StoreE
 }
 
 /// An audit action and its details, produced by a token change.
-type AuditAction = (&'static str, BTreeMap<String, String>);
+type ActionDetails = (AuditAction, BTreeMap<String, String>);
 
 /// What `change` makes of `before`, and the audit events it owes: `updated` (with the fields
 /// that changed), `disabled`/`enabled`.
-fn change_details(change: &TokenChange, before: &TokenRecord) -> (Vec<AuditAction>, TokenRecord) {
+fn change_details(change: &TokenChange, before: &TokenRecord) -> (Vec<ActionDetails>, TokenRecord) {
     let mut after = before.clone();
     let mut actions = Vec::new();
     match change {
@@ -225,13 +227,20 @@ fn change_details(change: &TokenChange, before: &TokenRecord) -> (Vec<AuditActio
                 after.expires_at = *e;
             }
             if !changed.is_empty() {
-                actions.push(("updated", changed));
+                actions.push((AuditAction::Updated, changed));
             }
             if let Some(d) = disabled
                 && *d != before.disabled
             {
                 after.disabled = *d;
-                actions.push((if *d { "disabled" } else { "enabled" }, BTreeMap::new()));
+                actions.push((
+                    if *d {
+                        AuditAction::Disabled
+                    } else {
+                        AuditAction::Enabled
+                    },
+                    BTreeMap::new(),
+                ));
             }
         }
     }
@@ -275,7 +284,7 @@ pub fn change(
         after.revoked_at = Some(now);
         let mut d = BTreeMap::new();
         d.insert("hosts".to_string(), before.hosts.to_string());
-        actions.push(("revoked", d));
+        actions.push((AuditAction::Revoked, d));
     }
     if actions.is_empty() {
         return Ok(before);
@@ -318,7 +327,7 @@ pub fn delete(
         AuditDraft {
             at: now,
             actor: actor.to_owned(),
-            action: "deleted",
+            action: AuditAction::Deleted,
             target: rec.id.clone(),
             target_name: Some(rec.name.clone()),
             details,

@@ -680,7 +680,7 @@ fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
         }
         ChangeKind::Audit => {
             if let Some(a) = ev.audit {
-                if a.action == "host_removed"
+                if a.action == gatepass_protocol::AuditAction::HostRemoved
                     && let Some(host) = a.details.get("host_id")
                 {
                     app.hosts.remove(host);
@@ -1439,7 +1439,7 @@ fn record_of(app: &App) -> Option<(String, Vec<(String, String)>)> {
                 kv("seq", e.seq.to_string()),
                 kv("time", at(e.at)),
                 kv("actor", e.actor.clone()),
-                kv("action", e.action.clone()),
+                kv("action", e.action.to_string()),
                 kv(
                     "target",
                     match &e.target_name {

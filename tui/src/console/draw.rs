@@ -1203,7 +1203,11 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
             ));
             for e in events {
                 // Who and the details wrap beside the time and action.
-                let lead = format!("  {} {} ", timefmt::local(e.at), padded(&e.action, 14));
+                let lead = format!(
+                    "  {} {} ",
+                    timefmt::local(e.at),
+                    padded(e.action.as_str(), 14)
+                );
                 let text = format!("{} {}", e.actor, output::pairs(&e.details, " "));
                 hanging(&mut lines, Span::raw(lead), &text, width);
             }

@@ -98,7 +98,7 @@ pub fn event(seq: u64, action: &str, target: &Token) -> AuditEvent {
         seq,
         at: Timestamp(NOW.0 - 60 * (100 - seq as i64)),
         actor: "alice".to_owned(),
-        action: action.to_owned(),
+        action: action.into(),
         target: target.id.clone(),
         target_name: Some(target.name.clone()),
         details: BTreeMap::new(),

@@ -641,7 +641,7 @@ impl Row for AuditEvent {
             0 => self.seq.to_string(),
             1 => timefmt::local(self.at),
             2 => self.actor.clone(),
-            3 => self.action.clone(),
+            3 => self.action.to_string(),
             _ => {
                 let row = output::audit_row(self);
                 row.get(col).cloned().unwrap_or_default()
@@ -654,7 +654,7 @@ impl Row for AuditEvent {
             0 => SortKey::Int(self.seq as i64),
             1 => SortKey::Int(self.at.0),
             2 => SortKey::Str(&self.actor),
-            3 => SortKey::Str(&self.action),
+            3 => SortKey::Str(self.action.as_str()),
             4 => opt_str(&self.target_name),
             _ => SortKey::Int(0),
         }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::sync::atomic::Ordering;
 
-use gatepass_protocol::AuditQuery;
+use gatepass_protocol::{AuditAction, AuditQuery};
 use tokio::sync::broadcast;
 
 use super::tests::{attempt, held, holding_store, minted, test_options};
@@ -100,7 +100,7 @@ fn a_deleted_journal_is_refused_and_its_loss_is_audited_when_accepted() {
     assert_eq!(uses_of_first_token(&s), 0, "what the journal held is gone");
     let events = s.audit(&AuditQuery::default()).unwrap();
     let last = events.last().unwrap();
-    assert_eq!(last.action, "journal_loss_accepted");
+    assert_eq!(last.action, AuditAction::JournalLossAccepted);
     assert!(last.details["problem"].contains("missing"), "{last:?}");
     assert!(s.verify_audit().unwrap().problem.is_none());
     drop(s);

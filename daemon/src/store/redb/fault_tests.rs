@@ -142,7 +142,7 @@ fn check(files: Vec<(&'static str, Vec<u8>)>, acked: &Acked, what: &str) {
     for t in tokens.values() {
         let redeemed = events
             .iter()
-            .filter(|e| e.target == t.id && e.action == "redeemed")
+            .filter(|e| e.target == t.id && e.action == gatepass_protocol::AuditAction::Redeemed)
             .count() as u64;
         let stored = hosts.iter().filter(|h| h.host.token_id == t.id).count() as u64;
         assert_eq!(

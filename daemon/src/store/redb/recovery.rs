@@ -316,7 +316,7 @@ fn finish(
         let draft = AuditDraft {
             at: Timestamp::now(),
             actor: "gatepassd".into(),
-            action: "journal_loss_accepted",
+            action: gatepass_protocol::AuditAction::JournalLossAccepted,
             target: String::new(),
             target_name: None,
             details,

@@ -35,7 +35,7 @@ fn draft(i: u64) -> AuditDraft {
     AuditDraft {
         at: Timestamp(1_000 + i as i64),
         actor: format!("user{i}"),
-        action: "created",
+        action: gatepass_protocol::AuditAction::Created,
         target: format!("tok{i}"),
         target_name: None,
         details: BTreeMap::new(),
@@ -157,7 +157,7 @@ fn the_created_event_says_what_the_token_grants() {
     t.not_before = Some(Timestamp(1_800_000_000));
     s.create_token(t.clone()).unwrap();
     let ev = s.audit(&AuditQuery::default()).unwrap().remove(0);
-    assert_eq!(ev.action, "created");
+    assert_eq!(ev.action, gatepass_protocol::AuditAction::Created);
     let d = &ev.details;
     assert_eq!(d["labels"], r#"{"env":"prod","plan":"gold"}"#);
     assert_eq!(d["allowed_cidrs"], "10.0.0.0/8, 192.168.1.0/24");
@@ -394,7 +394,7 @@ fn a_crash_redoes_journaled_redemptions_exactly() {
             let draft = |n: u64| AuditDraft {
                 at: Timestamp(2_000 + n as i64),
                 actor: "admin".into(),
-                action: "note",
+                action: gatepass_protocol::AuditAction::Other("note".into()),
                 target: a.id.clone(),
                 target_name: None,
                 details: BTreeMap::new(),
@@ -426,7 +426,7 @@ fn a_crash_redoes_journaled_redemptions_exactly() {
     s.append_audit(AuditDraft {
         at: Timestamp(3_000),
         actor: "admin".into(),
-        action: "note",
+        action: gatepass_protocol::AuditAction::Other("note".into()),
         target: String::new(),
         target_name: None,
         details: BTreeMap::new(),
@@ -472,7 +472,7 @@ fn held_redemptions(tokens: &[TokenRecord], fail: bool) -> Vec<(&'static str, Ve
                 AuditDraft {
                     at: Timestamp(2_000),
                     actor: "admin".into(),
-                    action: "note",
+                    action: gatepass_protocol::AuditAction::Other("note".into()),
                     target: a.id.clone(),
                     target_name: None,
                     details: BTreeMap::new(),
