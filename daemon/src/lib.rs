@@ -20,7 +20,6 @@ pub mod server;
 pub mod store;
 
 use std::future::Future;
-use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -81,10 +80,7 @@ impl std::fmt::Debug for Daemon {
 
 /// Creates a folder (and its parents) with mode 0700.
 pub fn private_dir(path: &Path) -> Result<(), Error> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(path)
+    gatepass_protocol::paths::private_dir(path)
         .map_err(|e| Error::io(format!("creating {}", path.display()), e))
 }
 

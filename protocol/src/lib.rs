@@ -6,6 +6,8 @@
 //! has no I/O at all, so everything here is tested without sockets.
 
 pub mod binary;
+#[cfg(feature = "cli")]
+pub mod cli;
 pub mod duration;
 pub mod error;
 pub mod paths;

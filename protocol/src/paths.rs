@@ -42,3 +42,13 @@ pub fn default_socket() -> PathBuf {
 
 /// The default redeem listener.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
+
+/// Makes `path` (and its parents) as a folder only its owner may enter (0700), if it is not one
+/// already.
+pub fn private_dir(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(path)
+}

@@ -64,6 +64,7 @@ pub enum Command {
     #[command(after_help = REDEEM_AFTER_HELP)]
     Redeem(RedeemArgs),
     /// Runs an embedded daemon (used by the console to start one).
+    #[cfg(feature = "embedded-daemon")]
     #[command(name = "__daemon", hide = true)]
     InternalDaemon(gatepassd::launcher::Args),
 }

@@ -21,9 +21,6 @@ pub enum Error {
     /// A token (an API token given to `--server`) that is not one.
     #[error(transparent)]
     Token(#[from] TokenError),
-    /// Starting a local daemon: its data folder.
-    #[error(transparent)]
-    Daemon(#[from] gatepassd::Error),
     #[error(transparent)]
     Io(#[from] std::io::Error),
     /// Printing JSON (or its output closing).

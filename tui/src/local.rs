@@ -1,6 +1,7 @@
 //! Starting a local daemon when the console finds none: the same binary re-executed with a
-//! hidden `__daemon` command, detached in its own process group, logging to a file in its data
-//! folder. The caller then waits (bounded) for the socket to answer.
+//! hidden `__daemon` command (the `embedded-daemon` feature, on by default), or else the
+//! `gatepassd` beside it or on PATH, detached in its own process group, logging to a file in its
+//! data folder. The caller then waits (bounded) for the socket to answer.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -19,7 +20,8 @@ pub struct Started {
 pub async fn start_daemon() -> Result<Started> {
     use std::os::unix::process::CommandExt;
     let data_dir = gatepass_protocol::paths::default_data_dir();
-    gatepassd::private_dir(&data_dir)?;
+    gatepass_protocol::paths::private_dir(&data_dir)
+        .with_context(|| format!("creating {}", data_dir.display()))?;
     let log = data_dir.join("gatepassd.log");
     use std::os::unix::fs::OpenOptionsExt;
     // Like every file in the data folder: only its owner reads it.
@@ -29,9 +31,8 @@ pub async fn start_daemon() -> Result<Started> {
         .mode(0o600)
         .open(&log)
         .with_context(|| format!("opening {}", log.display()))?;
-    let exe = std::env::current_exe().context("finding the gatepass binary")?;
-    let child = Command::new(exe)
-        .arg("__daemon")
+    let mut command = daemon_command()?;
+    let child = command
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
@@ -55,4 +56,25 @@ pub async fn start_daemon() -> Result<Started> {
         }
     }
     Ok(Started { pid, data_dir, log })
+}
+
+/// The command that runs a daemon: this binary's own (`__daemon`).
+#[cfg(feature = "embedded-daemon")]
+fn daemon_command() -> Result<Command> {
+    let exe = std::env::current_exe().context("finding the gatepass binary")?;
+    let mut command = Command::new(exe);
+    command.arg("__daemon");
+    Ok(command)
+}
+
+/// The command that runs a daemon: `gatepassd` beside this binary, or else on PATH.
+#[cfg(not(feature = "embedded-daemon"))]
+fn daemon_command() -> Result<Command> {
+    let beside = std::env::current_exe()
+        .ok()
+        .and_then(|exe| exe.parent().map(|dir| dir.join("gatepassd")))
+        .filter(|p| p.is_file());
+    Ok(Command::new(
+        beside.unwrap_or_else(|| PathBuf::from("gatepassd")),
+    ))
 }

@@ -7,7 +7,8 @@ use gatepass::{cli, commands, exit};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let args: cli::Cli = gatepassd::launcher::parse_or_exit("gatepass");
+    let args: cli::Cli = gatepass_protocol::cli::parse_or_exit("gatepass");
+    #[cfg(feature = "embedded-daemon")]
     if let Some(cli::Command::InternalDaemon(d)) = args.command {
         // The console's embedded daemon: the same code as the gatepassd binary.
         gatepassd::tune_allocator();

@@ -83,6 +83,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::ApiTokens(a)) => apitokens::run(&client, a).await,
         Some(Command::Doctor) => doctor::run(&client, cli.clipboard).await,
         Some(Command::Backup { file }) => backup::run(&client, &file).await,
+        #[cfg(feature = "embedded-daemon")]
         Some(Command::InternalDaemon(_)) => Ok(ExitCode::SUCCESS),
         // Handled above, before any client is built.
         Some(Command::Redeem(_)) => Ok(ExitCode::SUCCESS),
