@@ -201,17 +201,17 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
-/// How long `GET /v1/backup` may take to start its answer.
-const BACKUP_TIMEOUT: Duration = Duration::from_secs(600);
+/// How long the requests that read the whole store (`GET /v1/backup`, `GET /v1/audit/verify`)
+/// may take to start their answer: minutes for a large store.
+const WHOLE_STORE_TIMEOUT: Duration = Duration::from_secs(600);
 
 /// Bounds the time to receive and answer a request (a slow-drip body is cut off), and logs it.
 async fn guard(req: Request, next: Next, limit: Duration) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    // A backup copies the whole store before it answers: minutes for a large one.
-    let limit = if path == "/v1/backup" {
-        limit.max(BACKUP_TIMEOUT)
+    let limit = if path == "/v1/backup" || path == "/v1/audit/verify" {
+        limit.max(WHOLE_STORE_TIMEOUT)
     } else {
         limit
     };

@@ -25,7 +25,14 @@ fn parse_since(s: &str, now: Timestamp) -> Result<Timestamp, UsageError> {
 pub async fn run(client: &Client, a: AuditArgs) -> crate::error::Result<ExitCode> {
     if let Some(AuditCommand::Verify { json }) = a.command {
         let check: serde_json::Value =
-            gatepass_protocol::client::decode(client.raw("GET", "/v1/audit/verify", None).await?)?;
+            // It walks the whole log: minutes for a large one (the daemon allows as long).
+            gatepass_protocol::client::decode(
+                client
+                    .clone()
+                    .with_timeout(std::time::Duration::from_secs(600))
+                    .raw("GET", "/v1/audit/verify", None)
+                    .await?,
+            )?;
         let bad = check.get("first_bad").and_then(|v| v.as_u64());
         let events = check.get("events").and_then(|v| v.as_u64()).unwrap_or(0);
         let problem = check.get("problem").and_then(|v| v.as_str());
