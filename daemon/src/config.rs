@@ -35,12 +35,19 @@ pub struct Config {
 pub struct StoreConfig {
     /// Verify every page of the database before starting (refuse a file altered at rest).
     pub check_on_start: bool,
+    /// A PostgreSQL database (`postgres://USER@HOST:PORT/DB?...`) shared by several daemons;
+    /// none: the embedded store in the data folder. Also `--store`, `GATEPASSD_STORE`.
+    pub url: Option<String>,
+    /// A file holding the database password (else `PGPASSWORD`); never put one in `url`.
+    pub password_file: Option<PathBuf>,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             check_on_start: true,
+            url: None,
+            password_file: None,
         }
     }
 }

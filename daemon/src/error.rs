@@ -75,6 +75,9 @@ pub enum StoreError {
     /// The embedded database failed.
     #[error("database: {0}")]
     Redb(#[from] redb::Error),
+    /// The PostgreSQL database failed, refused, or could not be reached.
+    #[error("database: {0}")]
+    Postgres(#[from] postgres::Error),
     #[error("storage I/O: {0}")]
     Io(#[from] std::io::Error),
     /// A stored record that does not decode.
@@ -110,7 +113,10 @@ impl StoreError {
     /// the store stops rather than going on with a failed disk.
     pub fn is_engine_failure(&self) -> bool {
         match self {
-            StoreError::Redb(_) | StoreError::Io(_) | StoreError::Stopped(_) => true,
+            StoreError::Redb(_)
+            | StoreError::Postgres(_)
+            | StoreError::Io(_)
+            | StoreError::Stopped(_) => true,
             StoreError::Aborted(cause) => cause.is_engine_failure(),
             _ => false,
         }

@@ -40,6 +40,10 @@ pub struct Args {
     /// so. Without it such a start stops with a message naming the file.
     #[arg(long)]
     pub accept_journal_loss: bool,
+    /// A PostgreSQL database shared by several daemons (postgres://USER@HOST:PORT/DB); the
+    /// password comes from [store] password_file or PGPASSWORD, never from here.
+    #[arg(long = "store", env = "GATEPASSD_STORE", value_name = "URL")]
+    pub store: Option<String>,
     #[command(subcommand)]
     pub command: Option<DaemonCommand>,
 }
@@ -90,6 +94,9 @@ fn load_config(args: &Args) -> Result<(Config, Option<PathBuf>), Error> {
     }
     if let Some(l) = &args.admin_listen {
         cfg.admin.listen = Some(l.clone());
+    }
+    if let Some(u) = &args.store {
+        cfg.store.url = Some(u.clone());
     }
     cfg.accept_journal_loss = args.accept_journal_loss;
     Ok((cfg, first_start))

@@ -36,6 +36,7 @@ pub use crate::domain::model;
 pub use crate::error::{Error, StoreError};
 use crate::metrics::Metrics;
 use crate::secrets::SecretKey;
+use crate::store::postgres::PgStore;
 use crate::store::redb::RedbStore;
 
 /// What every request handler shares.
@@ -63,7 +64,7 @@ pub struct State {
 pub struct Daemon {
     config: Config,
     clock: Arc<dyn Clock>,
-    store: Arc<RedbStore>,
+    store: Arc<dyn Store>,
     key: SecretKey,
     ca: Ca,
     events: broadcast::Sender<ChangeEvent>,
@@ -134,6 +135,23 @@ fn remove_stale_backups(data_dir: &Path) {
             let _ = std::fs::remove_file(e.path());
         }
     }
+}
+
+/// The PostgreSQL password: `[store] password_file`, else `PGPASSWORD`, else none (a socket
+/// with peer or trust authentication).
+fn store_password(config: &Config) -> Result<Option<zeroize::Zeroizing<String>>, Error> {
+    if let Some(path) = &config.store.password_file {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(path)
+                .map_err(|e| Error::io(format!("reading {}", path.display()), e))?,
+        );
+        return Ok(Some(zeroize::Zeroizing::new(
+            text.trim_end_matches(['\n', '\r']).to_owned(),
+        )));
+    }
+    Ok(std::env::var("PGPASSWORD")
+        .ok()
+        .map(zeroize::Zeroizing::new))
 }
 
 /// A store whose key or CA is gone: making new ones would start without a word, and then no
@@ -236,18 +254,29 @@ impl Daemon {
         private_dir(&data_dir)?;
         remove_stale_backups(&data_dir);
         let store_path = data_dir.join(STORE_FILE);
-        if store_path.exists() {
+        if store_path.exists() && config.store.url.is_none() {
             refuse_missing_secrets(&data_dir)?;
         }
         // The key and the CA come before the store: a store never exists without them.
         let key = SecretKey::load_or_create(&data_dir.join("hmac.key"))?;
         let ca = Ca::load_or_create(&data_dir, &config.server_names(), config.redeem.cert_days)?;
         let (events, _) = broadcast::channel(4096);
-        let store = Arc::new(RedbStore::open_with(
-            &store_path,
-            events.clone(),
-            store_options(&config),
-        )?);
+        let store: Arc<dyn Store> = match &config.store.url {
+            Some(url) => {
+                let options = crate::store::postgres::Options {
+                    url: url.clone(),
+                    password: store_password(&config)?,
+                    key_fingerprint: key.fingerprint(),
+                    ca_fingerprint: ca.pin.clone(),
+                };
+                Arc::new(PgStore::open(&options, events.clone())?)
+            }
+            None => Arc::new(RedbStore::open_with(
+                &store_path,
+                events.clone(),
+                store_options(&config),
+            )?),
+        };
         Ok(Daemon {
             config,
             clock,
@@ -266,11 +295,6 @@ impl Daemon {
 
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
-    }
-
-    /// The store, for tests that inspect or tamper with it.
-    pub fn store(&self) -> Arc<RedbStore> {
-        self.store.clone()
     }
 
     /// Turns the opened folder into the handlers' shared state, with the redeem URL hosts are

@@ -66,6 +66,12 @@ impl SecretKey {
     }
 
     /// The keyed hash of a whole token.
+    /// A fingerprint of the key that tells keys apart without revealing anything of them: the
+    /// keyed hash of a fixed label (what several daemons compare through their database).
+    pub fn fingerprint(&self) -> String {
+        crate::domain::model::hex(&self.hash("gatepass node key fingerprint"))
+    }
+
     pub fn hash(&self, token: &str) -> [u8; 32] {
         let tag = hmac::sign(&self.0, token.as_bytes());
         let mut out = [0u8; 32];

@@ -27,7 +27,8 @@ pub enum ErrorCode {
     TokenSourceDenied,
     TokenNotYetValid,
     Internal,
-    Unavailable,
+    /// The store failed (a disk error, a database that cannot be reached): try again later.
+    StoreUnavailable,
     /// A code this version does not know (a newer daemon).
     #[serde(other)]
     Unknown,
@@ -50,7 +51,7 @@ impl ErrorCode {
             UnsupportedMediaType => 415,
             TooManyRequests => 429,
             Internal | Unknown => 500,
-            Unavailable => 503,
+            StoreUnavailable => 503,
         }
     }
 
@@ -77,7 +78,7 @@ impl ErrorCode {
             TokenSourceDenied => "token_source_denied",
             TokenNotYetValid => "token_not_yet_valid",
             Internal => "internal",
-            Unavailable => "unavailable",
+            StoreUnavailable => "store_unavailable",
             Unknown => "unknown",
         }
     }

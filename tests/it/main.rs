@@ -29,6 +29,8 @@ mod hostile;
 mod hosts;
 mod lifecycle;
 mod operation;
+mod pg;
+mod postgres;
 mod ratelimit;
 mod redeem_client;
 mod secrets;

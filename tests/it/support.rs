@@ -83,9 +83,17 @@ impl Daemon {
     }
 
     pub fn start_with_config(config: &str) -> Daemon {
+        let mut d = Daemon::unstarted(config);
+        d.spawn();
+        d
+    }
+
+    /// A daemon set up (its temp folder, its config) but not started: a test may fill its data
+    /// folder or set `extra_args` first, then `start_again`.
+    pub fn unstarted(config: &str) -> Daemon {
         let dir = tempfile::tempdir().unwrap();
         let socket = dir.path().join("run/gatepass.sock");
-        let mut d = Daemon {
+        Daemon {
             dir,
             child: None,
             socket,
@@ -95,9 +103,7 @@ impl Daemon {
             config: config.to_owned(),
             extra_args: Vec::new(),
             starts: 0,
-        };
-        d.spawn();
-        d
+        }
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -80,10 +80,11 @@ impl From<StoreError> for ApiError {
             StoreError::Invalid(m) => ApiError::bad(m),
             // The store stopped (a failed disk, a panic inside the engine): never a bare 500.
             failed if failed.is_engine_failure() => {
-                tracing::error!(error = %redact(&failed.to_string()), "the store has stopped");
+                tracing::error!(error = %redact(&failed.to_string()), "the store failed");
                 ApiError::new(
-                    ErrorCode::Unavailable,
-                    "the store has stopped after a failure; see the daemon's log",
+                    ErrorCode::StoreUnavailable,
+                    "the store is unavailable (a failed disk, or a database that cannot be \
+                     reached); see the daemon's log",
                 )
             }
             other => ApiError::internal(other),

@@ -4,5 +4,9 @@
 //!
 //! - `redb`: the embedded engine (the default), one data folder, group commit through a redo
 //!   journal.
+//! - `postgres`: several daemons on one PostgreSQL database.
+//! - `codec`: the stored form of records, shared by the engines.
 
+pub mod codec;
+pub mod postgres;
 pub mod redb;

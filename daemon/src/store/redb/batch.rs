@@ -10,13 +10,13 @@
 use ::redb::{ReadableTable, WriteTransaction};
 use gatepass_protocol::{AuditEvent, ChangeEvent};
 
-use super::codec::{self, decode_token, encode_token};
 use super::tables::{AUDIT_HEAD, PUT, REDEEM, Tables, Tbl, apply_op, get_json, put_field};
 use crate::domain::{
     self, ApiTokenRecord, AuditHead, HostRecord, RedeemAttempt, RedeemOutcome, TokenRecord, Tx,
     Write, Written,
 };
 use crate::error::StoreError;
+use crate::store::codec::{self, decode_token, encode_token};
 
 /// A write being built inside a batch: the open transaction, its operations as the journal
 /// records them, and what to announce once it is committed.

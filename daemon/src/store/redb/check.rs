@@ -7,7 +7,6 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use ::redb::{ReadTransaction, ReadableTable};
 
-use super::codec::decode_token;
 use super::tables::{
     API_TOKEN_NAMES, API_TOKENS, AUDIT, AUDIT_BY_TARGET, AUDIT_HEAD, HOST_KEYS, HOSTS, META, NAMES,
     TOKEN_HOSTS, TOKENS, get_json,
@@ -15,6 +14,7 @@ use super::tables::{
 use crate::domain::audit::ChainCheck;
 use crate::domain::{ApiTokenRecord, AuditCheck, AuditHead, HostRecord, TokenRecord};
 use crate::error::StoreError;
+use crate::store::codec::decode_token;
 
 /// At most this many disagreements are listed; the rest are counted.
 const MAX_LISTED: usize = 50;
@@ -186,10 +186,11 @@ fn indexes(
 mod tests {
     use gatepass_protocol::{AuditQuery, Timestamp};
 
+    use super::super::RedbStore;
     use super::super::tables::Tbl;
     use super::super::tests::{attempt, holding_store, minted, store_with_events};
-    use super::super::{RedbStore, codec};
     use crate::domain::{RedeemOutcome, Store, TokenRecord};
+    use crate::store::codec;
 
     #[test]
     fn an_intact_chain_verifies() {

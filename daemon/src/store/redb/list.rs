@@ -7,9 +7,9 @@ use ::redb::{Range, ReadTransaction, ReadableTable, ReadableTableMetadata};
 use gatepass_protocol::binary::TokenListBuilder;
 use gatepass_protocol::{SortColumn, Timestamp, TokenKeys};
 
-use super::codec::add_to_list;
 use super::tables::TOKENS;
 use crate::error::StoreError;
+use crate::store::codec::add_to_list;
 
 /// From this many tokens on, a list is read and sorted in two halves at once.
 pub(super) const PARALLEL_LIST: usize = 20_000;

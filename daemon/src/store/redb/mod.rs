@@ -20,7 +20,6 @@
 mod backup;
 mod batch;
 mod check;
-pub mod codec;
 pub mod journal;
 mod list;
 mod reads;
@@ -41,7 +40,6 @@ use tokio::sync::broadcast;
 
 pub use self::backup::restore;
 use self::batch::Batch;
-use self::codec::with_secret_hash;
 use self::journal::Journal;
 #[cfg(test)]
 use self::tables::Tbl;
@@ -53,6 +51,7 @@ use crate::domain::{
     TokenRecord, Write, Written,
 };
 use crate::error::{Error, StoreError};
+use crate::store::codec::with_secret_hash;
 
 /// How to open a store: its cache, its journal's size, and what to do if it must stop.
 #[derive(Clone)]

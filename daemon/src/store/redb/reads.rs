@@ -4,12 +4,12 @@
 use ::redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 use gatepass_protocol::{AuditEvent, AuditQuery};
 
-use super::codec::decode_token;
 use super::tables::{
     API_TOKENS, AUDIT, AUDIT_BY_TARGET, HOSTS, NAMES, TOKEN_HOSTS, TOKENS, get_json,
 };
 use crate::domain::{ApiTokenRecord, HostRecord, TokenRecord};
 use crate::error::StoreError;
+use crate::store::codec::decode_token;
 
 const DEFAULT_AUDIT_LIMIT: usize = 1_000;
 const MAX_AUDIT_LIMIT: usize = 100_000;

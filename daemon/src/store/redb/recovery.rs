@@ -6,7 +6,7 @@
 use ::redb::{Database, ReadableTable, WriteTransaction};
 
 use super::batch::Batch;
-use super::codec;
+use crate::store::codec;
 use gatepass_protocol::Timestamp;
 
 use super::journal::{Corrupt, Found, Journal, ReplayError, Stamp, StampState};

@@ -90,7 +90,7 @@ fn damaged() -> StoreError {
 /// wrote the record: this byte versions what a redemption writes, not just this layout, and any
 /// change to `domain::redeem`'s effects (rules, records, audit details) must change it. A record of
 /// another version is refused, never redone differently.
-pub(super) const REDEEM_V1: u8 = 1;
+pub const REDEEM_V1: u8 = 1;
 
 pub fn encode_attempt(a: &RedeemAttempt) -> Result<Vec<u8>, StoreError> {
     let mut w = Writer(Vec::with_capacity(96));

@@ -1,0 +1,113 @@
+//! Change events across daemons: a batch's events are sent with `NOTIFY` inside its
+//! transaction (PostgreSQL delivers them at commit, in commit order), tagged with the daemon
+//! that made them; each daemon `LISTEN`s on a connection of its own and passes on the events
+//! other daemons made to its `/v1/events` subscribers. An event too large for a notification,
+//! or a listener that lost its connection, becomes a `resync` (list again).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use gatepass_protocol::{ChangeEvent, ChangeKind};
+use postgres::Transaction;
+use postgres::fallible_iterator::FallibleIterator;
+use tokio::sync::broadcast;
+
+use super::Connector;
+use crate::error::StoreError;
+
+const CHANNEL: &str = "gatepass_events";
+/// PostgreSQL refuses payloads of 8,000 bytes and more.
+const MAX_PAYLOAD: usize = 7_900;
+
+/// A random name for this daemon's notifications, so it skips its own.
+pub(super) fn origin() -> Result<String, StoreError> {
+    let mut b = [0u8; 8];
+    getrandom::fill(&mut b).map_err(|e| StoreError::Io(std::io::Error::other(e.to_string())))?;
+    Ok(crate::domain::model::hex(&b))
+}
+
+/// Queues `changes` for the other daemons, in one statement; sent when the transaction commits.
+pub(super) fn notify(
+    txn: &mut Transaction<'_>,
+    changes: &[ChangeEvent],
+    origin: &str,
+) -> Result<(), StoreError> {
+    if changes.is_empty() {
+        return Ok(());
+    }
+    let mut payloads = Vec::with_capacity(changes.len());
+    for c in changes {
+        let json = serde_json::to_string(c)?;
+        payloads.push(if json.len() <= MAX_PAYLOAD {
+            format!("{origin}\n{json}")
+        } else {
+            format!("{origin}\n")
+        });
+    }
+    txn.execute(
+        "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
+        &[&CHANNEL, &payloads],
+    )?;
+    Ok(())
+}
+
+fn resync() -> ChangeEvent {
+    ChangeEvent {
+        kind: ChangeKind::Resync,
+        token: None,
+        token_id: None,
+        host: None,
+        audit: None,
+    }
+}
+
+/// The listener thread: until `stopping`, passes other daemons' events to `events`.
+pub(super) fn run(
+    connector: &Connector,
+    events: &broadcast::Sender<ChangeEvent>,
+    origin: &str,
+    stopping: &AtomicBool,
+) {
+    let mut first = true;
+    while !stopping.load(Ordering::SeqCst) {
+        let mut client = match connector.connect() {
+            Ok(c) => c,
+            Err(_) => {
+                std::thread::sleep(Duration::from_millis(500));
+                continue;
+            }
+        };
+        if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
+            continue;
+        }
+        if !first {
+            // What was sent while no one listened is lost: subscribers list again.
+            let _ = events.send(resync());
+        }
+        first = false;
+        let mut n = client.notifications();
+        let mut iter = n.timeout_iter(Duration::from_millis(250));
+        loop {
+            if stopping.load(Ordering::SeqCst) {
+                return;
+            }
+            match iter.next() {
+                Ok(Some(note)) => {
+                    let Some((from, json)) = note.payload().split_once('\n') else {
+                        continue;
+                    };
+                    if from == origin {
+                        continue;
+                    }
+                    let event = match serde_json::from_str::<ChangeEvent>(json) {
+                        Ok(e) => e,
+                        Err(_) => resync(),
+                    };
+                    let _ = events.send(event);
+                }
+                Ok(None) => {}
+                Err(_) => break, // reconnect
+            }
+        }
+    }
+}

@@ -1,0 +1,355 @@
+//! The PostgreSQL engine: several daemons on one database, with the embedded engine's
+//! guarantees. The rules are `crate::domain`'s, run inside PostgreSQL transactions
+//! (`tx::PgTx`); this module decides only how they are batched, committed and read.
+//!
+//! - **Writes**: one writer thread per daemon takes every write queued (up to 256), opens one
+//!   transaction, locks the audit chain's head row first (so the daemons' transactions take
+//!   turns and the chain never forks), runs each write's rules, stores the head, and commits —
+//!   one commit (one WAL flush) for the whole batch — before any caller hears its answer. A
+//!   failure of the database aborts the batch and every caller in it gets an error (503); the
+//!   writer reconnects for the next batch.
+//! - **Reads**: a small pool of connections; every read sees every answered write (committed
+//!   before its answer), whichever daemon made it.
+//! - **Live events**: after its commit a batch's change events go to this daemon's listeners
+//!   and, through `NOTIFY`, to every other daemon's (`listen`).
+//!
+//! The client is the synchronous `postgres` crate: the rules are plain synchronous Rust, and
+//! the writer and reads run on threads of their own (reads through `spawn_blocking`).
+
+mod listen;
+mod reads;
+pub mod schema;
+mod tx;
+mod writer;
+
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use gatepass_protocol::binary::TokenListBuilder;
+use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, SortColumn, Timestamp, TokenKeys};
+use postgres::{Client, NoTls};
+use tokio::sync::broadcast;
+
+use crate::domain::{
+    ApiTokenRecord, AuditCheck, HostRecord, Queued, Store, TokenRecord, Write, Written,
+};
+use crate::error::StoreError;
+
+/// How long connecting may take before a write or read is answered `store_unavailable`.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// Reader threads, each with a connection.
+const READERS: usize = 4;
+
+/// Where the database is and what the daemon proves it is.
+#[derive(Clone)]
+pub struct Options {
+    /// `postgres://USER@HOST:PORT/DB?...` (a host that is a folder is a Unix socket's).
+    pub url: String,
+    /// The password (from `[store] password_file` or `PGPASSWORD`): never in the URL's logs.
+    pub password: Option<zeroize::Zeroizing<String>>,
+    /// Fingerprints of the node's HMAC key and CA: the database records the first node's, and
+    /// a node with others is refused.
+    pub key_fingerprint: String,
+    pub ca_fingerprint: String,
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("url", &self.url)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+/// A queued write and where its answer goes.
+pub(crate) struct Job {
+    write: Write,
+    reply: Reply,
+}
+
+enum Reply {
+    Blocking(mpsc::Sender<Result<Written, StoreError>>),
+    Queued(tokio::sync::oneshot::Sender<Result<Written, StoreError>>),
+}
+
+impl Reply {
+    fn send(self, r: Result<Written, StoreError>) {
+        match self {
+            Reply::Blocking(tx) => drop(tx.send(r)),
+            Reply::Queued(tx) => drop(tx.send(r)),
+        }
+    }
+}
+
+/// Connections, made on demand from one configuration.
+pub(crate) struct Connector {
+    config: postgres::Config,
+}
+
+impl Connector {
+    fn new(options: &Options) -> Result<Connector, StoreError> {
+        let mut config: postgres::Config = options
+            .url
+            .parse()
+            .map_err(|e| StoreError::Invalid(format!("[store] url: {e}")))?;
+        if let Some(p) = &options.password {
+            config.password(p.as_bytes());
+        }
+        config.connect_timeout(CONNECT_TIMEOUT);
+        // A database that stops answering must not hold a caller for ever.
+        config.options("-c statement_timeout=5000 -c lock_timeout=5000");
+        config.application_name("gatepassd");
+        Ok(Connector { config })
+    }
+
+    pub(crate) fn connect(&self) -> Result<Client, StoreError> {
+        Ok(self.config.connect(NoTls)?)
+    }
+}
+
+/// The PostgreSQL engine.
+pub struct PgStore {
+    queue: Mutex<Option<mpsc::Sender<Job>>>,
+    reads: Mutex<Option<mpsc::Sender<ReadJob>>>,
+    threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
+    /// Set when the store is dropped: the listener thread stops.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl PgStore {
+    /// Connects, migrates the schema, checks the node's key and CA against the database's, and
+    /// starts the writer and the listener of other daemons' changes.
+    pub fn open(
+        options: &Options,
+        events: broadcast::Sender<ChangeEvent>,
+    ) -> Result<PgStore, StoreError> {
+        let connector = Arc::new(Connector::new(options)?);
+        // The client blocks on a runtime of its own: never on one of the daemon's threads.
+        let client = off_runtime(|| {
+            let mut client = connector.connect()?;
+            schema::migrate(&mut client)?;
+            check_node(&mut client, options)?;
+            // Every daemon's writes lock this row first; it must exist before the first.
+            client.execute(
+                "INSERT INTO gp_audit_head (one, next_seq, last_hash) VALUES (true, 1, $1) \
+                 ON CONFLICT (one) DO NOTHING",
+                &[&crate::domain::audit::GENESIS_HASH],
+            )?;
+            Ok(client)
+        })?;
+        let origin = listen::origin()?;
+        let (tx, rx) = mpsc::channel::<Job>();
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer = {
+            let (connector, events) = (connector.clone(), events.clone());
+            std::thread::Builder::new()
+                .name("gatepass-pg-writer".into())
+                .spawn({
+                    let origin = origin.clone();
+                    move || writer::run(client, &connector, rx, &events, &origin)
+                })
+                .map_err(StoreError::Io)?
+        };
+        let listener = {
+            let (connector, stopping) = (connector.clone(), stopping.clone());
+            std::thread::Builder::new()
+                .name("gatepass-pg-listen".into())
+                .spawn(move || listen::run(&connector, &events, &origin, &stopping))
+                .map_err(StoreError::Io)?
+        };
+        let (read_tx, read_rx) = mpsc::channel::<ReadJob>();
+        let read_rx = Arc::new(Mutex::new(read_rx));
+        let mut threads = vec![writer, listener];
+        for n in 0..READERS {
+            let (connector, rx) = (connector.clone(), read_rx.clone());
+            threads.push(
+                std::thread::Builder::new()
+                    .name(format!("gatepass-pg-read-{n}"))
+                    .spawn(move || reader(&connector, &rx))
+                    .map_err(StoreError::Io)?,
+            );
+        }
+        Ok(PgStore {
+            queue: Mutex::new(Some(tx)),
+            reads: Mutex::new(Some(read_tx)),
+            threads: Mutex::new(threads),
+            stopping,
+        })
+    }
+
+    fn enqueue(&self, write: Write, reply: Reply) -> Result<(), StoreError> {
+        let queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+        let Some(q) = queue.as_ref() else {
+            return Err(StoreError::Stopped("the store is closing".into()));
+        };
+        q.send(Job { write, reply })
+            .map_err(|_| StoreError::Stopped("the writer has stopped".into()))
+    }
+
+    /// Runs `f` on a reader thread's connection and waits for its answer (the client blocks on
+    /// a runtime of its own, so never on one of the daemon's).
+    fn read<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        let job: ReadJob = Box::new(move |client| drop(tx.send(f(client))));
+        {
+            let reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
+            let Some(q) = reads.as_ref() else {
+                return Err(StoreError::Stopped("the store is closing".into()));
+            };
+            q.send(job)
+                .map_err(|_| StoreError::Stopped("the readers have stopped".into()))?;
+        }
+        rx.recv()
+            .map_err(|_| StoreError::Stopped("a read was dropped".into()))?
+    }
+}
+
+/// A read, run by a reader thread with its connection (`None`: none could be made).
+type ReadJob = Box<dyn FnOnce(&mut Client) + Send>;
+
+/// A reader thread: takes reads off the shared queue and runs them on its own connection,
+/// made (again) when it has none or it failed.
+fn reader(connector: &Connector, jobs: &Mutex<mpsc::Receiver<ReadJob>>) {
+    let mut client: Option<Client> = None;
+    loop {
+        let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
+            Ok(job) => job,
+            Err(_) => return, // the store is closing
+        };
+        if client.as_ref().is_none_or(Client::is_closed) {
+            client = connector.connect().ok();
+        }
+        match client.as_mut() {
+            Some(c) => job(c),
+            // Dropped unanswered: the caller hears the database is unreachable.
+            None => drop(job),
+        }
+    }
+}
+
+/// Runs `f` on a thread of its own and returns what it returns.
+fn off_runtime<T: Send>(f: impl FnOnce() -> Result<T, StoreError> + Send) -> Result<T, StoreError> {
+    std::thread::scope(|s| {
+        s.spawn(f)
+            .join()
+            .unwrap_or_else(|_| Err(StoreError::Stopped("opening the database panicked".into())))
+    })
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        // Closing the queues ends the writer once it has answered what it holds, and the
+        // readers.
+        self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.reads.lock().unwrap_or_else(|p| p.into_inner()).take();
+        for t in self
+            .threads
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .drain(..)
+        {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The node's key and CA against the database's record of them: the first node records its
+/// own; a node with another key or CA is refused, naming which.
+fn check_node(client: &mut Client, options: &Options) -> Result<(), StoreError> {
+    for (key, mine, what) in [
+        (
+            "hmac_key",
+            &options.key_fingerprint,
+            "hmac.key differs from the other nodes' (no token they minted could be redeemed \
+             here): copy the first node's data folder (cp -a)",
+        ),
+        (
+            "ca",
+            &options.ca_fingerprint,
+            "the CA (ca.pem, ca.key) differs from the other nodes' (hosts they enrolled would \
+             not trust this one): copy the first node's data folder (cp -a)",
+        ),
+    ] {
+        client.execute(
+            "INSERT INTO gp_meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING",
+            &[&key, mine],
+        )?;
+        let recorded: String = client
+            .query_one("SELECT value FROM gp_meta WHERE key = $1", &[&key])?
+            .get(0);
+        if &recorded != mine {
+            return Err(StoreError::Invalid(format!("this node's {what}")));
+        }
+    }
+    Ok(())
+}
+
+impl Store for PgStore {
+    fn submit(&self, write: Write) -> Result<Written, StoreError> {
+        let (tx, rx) = mpsc::channel();
+        self.enqueue(write, Reply::Blocking(tx))?;
+        rx.recv()
+            .map_err(|_| StoreError::Stopped("the write batch was dropped".into()))?
+    }
+
+    fn submit_queued(&self, write: Write) -> Queued<Written> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        let queued = self.enqueue(write, Reply::Queued(tx));
+        Queued { rx, queued }
+    }
+
+    fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| reads::token(c, &id))
+    }
+
+    fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError> {
+        let name = name.to_owned();
+        self.read(move |c| reads::token_id_by_name(c, &name))
+    }
+
+    fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        self.read(reads::tokens)
+    }
+
+    fn token_list(
+        &self,
+        now: Timestamp,
+        column: SortColumn,
+        keep: &(dyn Fn(&TokenKeys<'_>) -> bool + Sync),
+    ) -> Result<TokenListBuilder, StoreError> {
+        // The records are read there, the list built here (`keep` lives here).
+        let records = self.read(reads::token_records)?;
+        reads::token_list(&records, now, column, keep)
+    }
+
+    fn list_hosts(&self, token_id: Option<&str>) -> Result<Vec<HostRecord>, StoreError> {
+        let token_id = token_id.map(str::to_owned);
+        self.read(move |c| reads::hosts(c, token_id.as_deref()))
+    }
+
+    fn get_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+        let id = id.to_owned();
+        self.read(move |c| reads::api_token(c, &id))
+    }
+
+    fn list_api_tokens(&self, user: Option<&str>) -> Result<Vec<ApiTokenRecord>, StoreError> {
+        let user = user.map(str::to_owned);
+        self.read(move |c| reads::api_tokens(c, user.as_deref()))
+    }
+
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        let query = query.clone();
+        self.read(move |c| reads::audit(c, &query))
+    }
+
+    fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
+        self.read(reads::verify)
+    }
+}

@@ -1,0 +1,211 @@
+//! Reads of the PostgreSQL engine: each a query (or one read-only snapshot for the chain
+//! check), decoding records as the embedded engine stores them.
+
+use std::collections::BTreeMap;
+
+use gatepass_protocol::binary::TokenListBuilder;
+use gatepass_protocol::{AuditEvent, AuditQuery, SortColumn, Timestamp, TokenKeys};
+use postgres::{Client, IsolationLevel};
+
+use super::tx::{seq_from_db, seq_to_db};
+use crate::domain::audit::ChainCheck;
+use crate::domain::{ApiTokenRecord, AuditCheck, AuditHead, HostRecord, TokenRecord};
+use crate::error::StoreError;
+use crate::store::codec::{add_to_list, decode_token};
+
+const DEFAULT_AUDIT_LIMIT: usize = 1_000;
+const MAX_AUDIT_LIMIT: usize = 100_000;
+/// Events read per query while looking for the newest that match.
+const AUDIT_PAGE: i64 = 1_000;
+/// At most this many table problems are listed.
+const MAX_LISTED: usize = 50;
+
+fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+pub(super) fn token(c: &mut Client, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+    let row = c.query_opt("SELECT record FROM gp_tokens WHERE id = $1", &[&id])?;
+    row.map(|r| decode_token(r.get::<_, &[u8]>(0))).transpose()
+}
+
+pub(super) fn token_id_by_name(c: &mut Client, name: &str) -> Result<Option<String>, StoreError> {
+    let row = c.query_opt("SELECT id FROM gp_tokens WHERE name = $1", &[&name])?;
+    Ok(row.map(|r| r.get(0)))
+}
+
+pub(super) fn tokens(c: &mut Client) -> Result<Vec<TokenRecord>, StoreError> {
+    c.query("SELECT record FROM gp_tokens", &[])?
+        .iter()
+        .map(|r| decode_token(r.get::<_, &[u8]>(0)))
+        .collect()
+}
+
+/// Every token's stored record.
+pub(super) fn token_records(c: &mut Client) -> Result<Vec<Vec<u8>>, StoreError> {
+    Ok(c.query("SELECT record FROM gp_tokens", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect())
+}
+
+/// The tokens of `records` that `keep` accepts, sorted by `column`.
+pub(super) fn token_list(
+    records: &[Vec<u8>],
+    now: Timestamp,
+    column: SortColumn,
+    keep: &(dyn Fn(&TokenKeys<'_>) -> bool + Sync),
+) -> Result<TokenListBuilder, StoreError> {
+    let mut list = TokenListBuilder::new(column, records.len());
+    for r in records {
+        add_to_list(r, now, keep, &mut list)?;
+    }
+    list.sort()
+        .map_err(|e| StoreError::Damaged(format!("a stored token does not list: {e}")))?;
+    Ok(list)
+}
+
+/// Every host, or those of one token, in order of enrollment.
+pub(super) fn hosts(c: &mut Client, token_id: Option<&str>) -> Result<Vec<HostRecord>, StoreError> {
+    let rows = match token_id {
+        Some(t) => c.query("SELECT record FROM gp_hosts WHERE token_id = $1", &[&t])?,
+        None => c.query("SELECT record FROM gp_hosts", &[])?,
+    };
+    let mut out: Vec<HostRecord> = rows
+        .iter()
+        .map(|r| json(r.get::<_, &[u8]>(0)))
+        .collect::<Result<_, _>>()?;
+    out.sort_by(|a, b| {
+        a.host
+            .enrolled_at
+            .cmp(&b.host.enrolled_at)
+            .then_with(|| a.host.id.cmp(&b.host.id))
+    });
+    Ok(out)
+}
+
+pub(super) fn api_token(c: &mut Client, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
+    let row = c.query_opt("SELECT record FROM gp_api_tokens WHERE id = $1", &[&id])?;
+    row.map(|r| json(r.get::<_, &[u8]>(0))).transpose()
+}
+
+/// All API tokens, or those of one user, oldest first.
+pub(super) fn api_tokens(
+    c: &mut Client,
+    user: Option<&str>,
+) -> Result<Vec<ApiTokenRecord>, StoreError> {
+    let rows = match user {
+        Some(u) => c.query("SELECT record FROM gp_api_tokens WHERE owner = $1", &[&u])?,
+        None => c.query("SELECT record FROM gp_api_tokens", &[])?,
+    };
+    let mut out: Vec<ApiTokenRecord> = rows
+        .iter()
+        .map(|r| json(r.get::<_, &[u8]>(0)))
+        .collect::<Result<_, _>>()?;
+    out.sort_by(|a, b| {
+        a.token
+            .created_at
+            .cmp(&b.token.created_at)
+            .then_with(|| a.token.id.cmp(&b.token.id))
+    });
+    Ok(out)
+}
+
+/// The newest events matching `q` (up to its limit), oldest first: read newest first, a page
+/// at a time, until enough match.
+pub(super) fn audit(c: &mut Client, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+    let limit = q
+        .limit
+        .unwrap_or(DEFAULT_AUDIT_LIMIT)
+        .clamp(1, MAX_AUDIT_LIMIT);
+    let after = seq_to_db(q.after.unwrap_or(0))?;
+    let keep = |ev: &AuditEvent| {
+        q.since.is_none_or(|s| ev.at >= s) && q.actor.as_ref().is_none_or(|a| &ev.actor == a)
+    };
+    let mut out = Vec::new();
+    let mut before = i64::MAX;
+    loop {
+        let rows = match &q.token {
+            Some(t) => c.query(
+                "SELECT seq, event FROM gp_audit WHERE target = $1 AND seq > $2 AND seq < $3 \
+                 ORDER BY seq DESC LIMIT $4",
+                &[t, &after, &before, &AUDIT_PAGE],
+            )?,
+            None => c.query(
+                "SELECT seq, event FROM gp_audit WHERE seq > $1 AND seq < $2 \
+                 ORDER BY seq DESC LIMIT $3",
+                &[&after, &before, &AUDIT_PAGE],
+            )?,
+        };
+        for r in &rows {
+            before = r.get(0);
+            let ev: AuditEvent = json(r.get::<_, &[u8]>(1))?;
+            if keep(&ev) {
+                out.push(ev);
+                if out.len() >= limit {
+                    out.reverse();
+                    return Ok(out);
+                }
+            }
+        }
+        if (rows.len() as i64) < AUDIT_PAGE {
+            out.reverse();
+            return Ok(out);
+        }
+    }
+}
+
+/// Walks the chain in one snapshot and checks the tables against it (`ChainCheck`).
+pub(super) fn verify(c: &mut Client) -> Result<AuditCheck, StoreError> {
+    let mut txn = c
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()?;
+    let head = txn
+        .query_opt("SELECT next_seq, last_hash FROM gp_audit_head", &[])?
+        .map(|r| -> Result<AuditHead, StoreError> {
+            Ok(AuditHead {
+                next_seq: seq_from_db(r.get(0))?,
+                last_hash: r.get(1),
+            })
+        })
+        .transpose()?;
+    let mut walk = ChainCheck::default();
+    let params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
+    let mut rows = txn.query_raw("SELECT seq, event FROM gp_audit ORDER BY seq", params)?;
+    while let Some(r) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
+        let seq = seq_from_db(r.get(0))?;
+        if let Err(bad) = walk.event(seq, r.get::<_, &[u8]>(1)) {
+            return Ok(bad);
+        }
+    }
+    drop(rows);
+    let tokens: Vec<TokenRecord> = txn
+        .query("SELECT record FROM gp_tokens", &[])?
+        .iter()
+        .map(|r| decode_token(r.get::<_, &[u8]>(0)))
+        .collect::<Result<_, _>>()?;
+    let mut stored: BTreeMap<String, u64> = BTreeMap::new();
+    for r in txn.query(
+        "SELECT token_id, count(*) FROM gp_hosts GROUP BY token_id",
+        &[],
+    )? {
+        stored.insert(r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0));
+    }
+    txn.commit()?;
+    let mut problems = walk.counters(&tokens, &stored);
+    let mut check = walk.finish(head);
+    if problems.len() > MAX_LISTED {
+        let more = problems.len() - MAX_LISTED;
+        problems.truncate(MAX_LISTED);
+        problems.push(format!("… and {more} more"));
+    }
+    if check.problem.is_none()
+        && let Some(first) = problems.first()
+    {
+        check.problem = Some(format!("the tables disagree with the audit log: {first}"));
+    }
+    check.tables = problems;
+    Ok(check)
+}

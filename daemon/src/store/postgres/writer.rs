@@ -1,0 +1,116 @@
+//! The writer thread of the PostgreSQL engine: group commit. Every write queued while the last
+//! batch committed goes into the next one: one transaction that locks the audit chain's head
+//! first (the daemons' transactions take turns, so the chain never forks and no two of them
+//! deadlock), runs each write's rules, stores the head, queues the batch's change events for
+//! the other daemons (`NOTIFY`, delivered at commit) and commits. Only then is anyone
+//! answered. A failure of the database answers the whole batch with an error; the next batch
+//! reconnects.
+
+use std::sync::mpsc::Receiver;
+
+use gatepass_protocol::ChangeEvent;
+use postgres::Client;
+use tokio::sync::broadcast;
+
+use super::tx::{PgTx, Statements, lock_head};
+use super::{Connector, Job, listen};
+use crate::domain::{self, Written};
+use crate::error::StoreError;
+
+/// Writes in one transaction at most.
+const MAX_BATCH: usize = 256;
+
+pub(super) fn run(
+    client: Client,
+    connector: &Connector,
+    rx: Receiver<Job>,
+    events: &broadcast::Sender<ChangeEvent>,
+    origin: &str,
+) {
+    let mut conn = prepared(client).ok();
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => jobs.push(j),
+                Err(_) => break,
+            }
+        }
+        if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+            conn = match connector.connect().and_then(prepared) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the database is unreachable");
+                    let e = std::sync::Arc::new(e);
+                    for job in jobs {
+                        job.reply.send(Err(StoreError::Aborted(e.clone())));
+                    }
+                    continue;
+                }
+            };
+        }
+        let Some((client, st)) = conn.as_mut() else {
+            continue;
+        };
+        let (writes, replies): (Vec<_>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
+        match batch(client, st, writes, origin) {
+            Ok((results, changes)) => {
+                for (reply, result) in replies.into_iter().zip(results) {
+                    reply.send(result);
+                }
+                for c in changes {
+                    let _ = events.send(c); // no listeners is fine
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a write batch failed");
+                let e = std::sync::Arc::new(e);
+                for reply in replies {
+                    reply.send(Err(StoreError::Aborted(e.clone())));
+                }
+            }
+        }
+    }
+}
+
+fn prepared(mut client: Client) -> Result<(Client, Statements), StoreError> {
+    let st = Statements::prepare(&mut client)?;
+    Ok((client, st))
+}
+
+type Results = Vec<Result<Written, StoreError>>;
+
+/// Runs `writes` in one transaction and commits it. A write the rules refuse is answered with
+/// its refusal and the others go on; a failure of the database fails them all.
+fn batch(
+    client: &mut Client,
+    st: &Statements,
+    writes: Vec<domain::Write>,
+    origin: &str,
+) -> Result<(Results, Vec<ChangeEvent>), StoreError> {
+    let mut txn = client.transaction()?;
+    let head = lock_head(&mut txn, st)?;
+    let mut tx = PgTx {
+        txn: &mut txn,
+        st,
+        head: Some(head),
+        head_moved: false,
+        // Other daemons' listeners may want them: always built.
+        listening: true,
+        events: Vec::new(),
+    };
+    let mut results = Vec::with_capacity(writes.len());
+    for w in writes {
+        match domain::apply(&mut tx, w) {
+            Ok(written) => results.push(Ok(written)),
+            Err(e) if !e.is_fatal() => results.push(Err(e)),
+            Err(e) => return Err(e),
+        }
+    }
+    tx.store_head()?;
+    let changes = std::mem::take(&mut tx.events);
+    listen::notify(&mut txn, &changes, origin)?;
+    txn.commit()?;
+    Ok((results, changes))
+}

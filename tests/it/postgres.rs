@@ -1,0 +1,231 @@
+//! The PostgreSQL engine, end to end: real daemons with `--store` on a private PostgreSQL
+//! server (`pg::Cluster`), driven by the real CLI and real HTTPS.
+
+use std::time::Duration;
+
+use gatepass_protocol::ChangeKind;
+
+use crate::pg::Cluster;
+use crate::support::{Daemon, code};
+
+const CONFIG: &str = "[limits]\nredeem_failures_per_minute = 100000\n";
+
+/// A daemon on the database at `url`, with a data folder of its own.
+fn on(url: &str) -> Daemon {
+    let mut d = Daemon::unstarted(CONFIG);
+    d.extra_args = vec!["--store".into(), url.into()];
+    d.start_again();
+    d
+}
+
+/// A second node: its data folder a copy of `first`'s (config, key, CA), on the same database.
+fn node_of(first: &Daemon, url: &str) -> Daemon {
+    let mut d = Daemon::unstarted(CONFIG);
+    std::fs::create_dir_all(d.data_dir()).unwrap();
+    for f in ["hmac.key", "ca.pem", "ca.key"] {
+        std::fs::copy(first.data_dir().join(f), d.data_dir().join(f)).unwrap();
+    }
+    d.extra_args = vec!["--store".into(), url.into()];
+    d.start_again();
+    d
+}
+
+#[tokio::test]
+async fn a_daemon_on_postgres_mints_redeems_and_verifies() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let d = on(&url);
+    let (secret, id) = d.mint(&["--name", "pg-once", "--uses", "1"]);
+    let r = d.redeem(&secret, r#"{"hostname":"pg-host"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let again = d.redeem(&secret, r#"{"hostname":"pg-host-2"}"#).await;
+    assert_eq!(again.status, 410, "{}", again.text());
+    assert_eq!(code(&again), "token_exhausted");
+    let t = d.token_json(&id);
+    assert_eq!(
+        (t["uses"].as_u64(), t["hosts"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let hosts = d.cli_ok(&["hosts", "list", "--json"]);
+    assert!(hosts.contains("pg-host"), "{hosts}");
+    assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+    // Stored in PostgreSQL, not in the data folder.
+    assert!(!d.data_dir().join("gatepass.redb").exists());
+    let rows = pg.psql("gatepass", "SELECT count(*) FROM gp_hosts");
+    assert_eq!(rows.trim(), "1");
+    // The secret is nowhere in the database: only its keyed hash.
+    // (Records are bytea: pg_dump prints them in hex.)
+    let hex = |s: &str| s.bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    let dump = pg.dump("gatepass");
+    assert!(dump.contains(&hex("pg-host")), "the dump holds the data");
+    for form in [
+        secret[4..].to_owned(),
+        hex(&secret[4..]),
+        hex(&secret[16..36]),
+    ] {
+        assert!(
+            !dump.contains(&form),
+            "a token's secret reached the database"
+        );
+    }
+
+    // Restarted, it finds everything where it was.
+    let mut d = d;
+    d.terminate();
+    d.start_again();
+    assert_eq!(d.token_json(&id)["uses"].as_u64(), Some(1));
+    assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_daemons_on_one_database_spend_a_token_once_and_see_each_others_changes() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let a = on(&url);
+    let b = node_of(&a, &url);
+    let (secret, id) = a.mint(&["--name", "shared-once", "--uses", "1"]);
+
+    // Hosts race for one use through both daemons: exactly one wins.
+    let mut tasks = Vec::new();
+    for i in 0..200 {
+        let target = if i % 2 == 0 { a.target() } else { b.target() };
+        let auth = format!("Bearer {secret}");
+        tasks.push(tokio::spawn(async move {
+            let body = format!(r#"{{"hostname":"race-{i}"}}"#);
+            target
+                .request(
+                    "POST",
+                    "/v1/redeem",
+                    &[
+                        ("authorization", &auth),
+                        ("content-type", "application/json"),
+                    ],
+                    body.into_bytes(),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut created = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            201 => created += 1,
+            410 => assert_eq!(code(&r), "token_exhausted"),
+            other => panic!("unexpected answer {other}: {}", r.text()),
+        }
+    }
+    assert_eq!(created, 1);
+    assert_eq!(b.token_json(&id)["uses"].as_u64(), Some(1));
+
+    // A change made through B reaches a subscriber on A.
+    let mut events = a.client().events().await.unwrap();
+    let (secret2, id2) = b.mint(&["--name", "seen-on-a", "--uses", "2"]);
+    let seen = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let e = events.next().await.unwrap().unwrap();
+            if e.kind == ChangeKind::Token && e.token.as_ref().is_some_and(|t| t.id == id2) {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(seen.is_ok(), "B's mint never reached A's subscriber");
+
+    // Revoked on A: refused on B at once.
+    a.cli_ok(&["tokens", "revoke", &id2]);
+    let r = b.redeem(&secret2, r#"{"hostname":"after-revoke"}"#).await;
+    assert_eq!(r.status, 410, "{}", r.text());
+    assert_eq!(code(&r), "token_revoked");
+
+    // One chain across both daemons.
+    assert!(a.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+    assert!(b.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+}
+
+#[test]
+fn a_node_with_another_key_or_ca_is_refused_naming_which() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let a = on(&url);
+    // A data folder of its own: another key (and another CA).
+    let stranger = Daemon::unstarted(CONFIG);
+    let out = stranger.gatepassd(&["--store", &url]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("hmac.key differs"), "{said}");
+    // The same key, another CA.
+    let other_ca = Daemon::unstarted(CONFIG);
+    std::fs::create_dir_all(other_ca.data_dir()).unwrap();
+    std::fs::copy(
+        a.data_dir().join("hmac.key"),
+        other_ca.data_dir().join("hmac.key"),
+    )
+    .unwrap();
+    let out = other_ca.gatepassd(&["--store", &url]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("the CA"), "{said}");
+}
+
+/// The database stopped at once (`-m immediate`, as a crash) under a daemon: redemptions are
+/// answered 503 `store_unavailable` within 5 s (never a hang or a 500); once it is back the
+/// daemon serves again by itself, and every 201 it gave is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_is_503_and_service_comes_back_by_itself() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let d = on(&url);
+    let (secret, id) = d.mint(&["--name", "through-a-crash", "--uses", "1000"]);
+    let mut created = 0;
+    for i in 0..5 {
+        let r = d
+            .redeem(&secret, &format!(r#"{{"hostname":"before-{i}"}}"#))
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+        created += 1;
+    }
+    pg.stop("immediate");
+    for i in 0..3 {
+        let started = std::time::Instant::now();
+        let r = d
+            .redeem(&secret, &format!(r#"{{"hostname":"down-{i}"}}"#))
+            .await;
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(code(&r), "store_unavailable");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    pg.start_again();
+    // Back by itself: the next redemptions succeed (a few tries while it reconnects).
+    let mut back = false;
+    for i in 0..50 {
+        let r = d
+            .redeem(&secret, &format!(r#"{{"hostname":"after-{i}"}}"#))
+            .await;
+        match r.status {
+            201 => {
+                created += 1;
+                back = true;
+                break;
+            }
+            503 => tokio::time::sleep(Duration::from_millis(200)).await,
+            other => panic!("{other}: {}", r.text()),
+        }
+    }
+    assert!(
+        back,
+        "the daemon did not serve again after the database came back"
+    );
+    let t = d.token_json(&id);
+    assert_eq!(
+        t["uses"].as_u64(),
+        Some(created),
+        "every 201 is stored, and nothing else"
+    );
+    assert_eq!(t["hosts"].as_u64(), Some(created));
+    assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+}
