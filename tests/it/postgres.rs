@@ -186,6 +186,13 @@ async fn a_database_that_stops_is_503_and_service_comes_back_by_itself() {
         created += 1;
     }
     pg.stop("immediate");
+    let health = d
+        .target()
+        .request("GET", "/healthz", &[], vec![])
+        .await
+        .unwrap();
+    assert_eq!(health.status, 503, "{}", health.text());
+    assert_eq!(code(&health), "store_unavailable");
     for i in 0..3 {
         let started = std::time::Instant::now();
         let r = d

@@ -632,8 +632,11 @@ fn file_chunks(
     })
 }
 
-async fn healthz() -> &'static str {
-    "ok\n"
+/// `GET /healthz` (both listeners): 200 `ok` while the store can serve, else 503
+/// `store_unavailable` saying why.
+pub(super) async fn healthz(S(state): S<Arc<State>>) -> Result<&'static str, ApiError> {
+    blocking(&state, |s| s.health()).await?;
+    Ok("ok\n")
 }
 
 async fn metrics(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {

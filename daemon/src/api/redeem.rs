@@ -25,7 +25,7 @@ use crate::model;
 pub fn routes() -> Router<Arc<State>> {
     Router::new()
         .route("/v1/redeem", post(redeem))
-        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/healthz", get(super::admin::healthz))
 }
 
 fn source_of(req: &Request) -> IpAddr {

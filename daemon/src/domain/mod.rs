@@ -213,6 +213,12 @@ pub trait Store: Send + Sync + 'static {
         Ok(())
     }
 
+    /// Whether the store can serve: `Err` when it stopped after a failure or its database
+    /// cannot be reached (what `/healthz` says).
+    fn health(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+
     /// Counters of how writes became durable (zero for a store without a journal).
     fn durability_stats(&self) -> DurabilityStats {
         DurabilityStats::default()

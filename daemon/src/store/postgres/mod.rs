@@ -188,13 +188,20 @@ impl PgStore {
     }
 
     /// Runs `f` on a reader thread's connection and waits for its answer (the client blocks on
-    /// a runtime of its own, so never on one of the daemon's).
+    /// a runtime of its own, so never on one of the daemon's). A connection found broken (the
+    /// database restarted) is made again and `f` tried once more.
     fn read<T: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Client) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&mut Client) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = mpsc::channel();
-        let job: ReadJob = Box::new(move |client| drop(tx.send(f(client))));
+        let job: ReadJob = Box::new(move |connector, slot| {
+            let mut result = attempt(connector, slot, &f);
+            if result.is_err() && slot.as_ref().is_none_or(Client::is_closed) {
+                result = attempt(connector, slot, &f);
+            }
+            drop(tx.send(result));
+        });
         {
             let reads = self.reads.lock().unwrap_or_else(|p| p.into_inner());
             let Some(q) = reads.as_ref() else {
@@ -208,11 +215,25 @@ impl PgStore {
     }
 }
 
-/// A read, run by a reader thread with its connection (`None`: none could be made).
-type ReadJob = Box<dyn FnOnce(&mut Client) + Send>;
+/// Runs `f` on the connection in `slot`, made first if there is none or it broke.
+fn attempt<T>(
+    connector: &Connector,
+    slot: &mut Option<Client>,
+    f: &impl Fn(&mut Client) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    if slot.as_ref().is_none_or(Client::is_closed) {
+        *slot = Some(connector.connect()?);
+    }
+    match slot.as_mut() {
+        Some(client) => f(client),
+        None => Err(StoreError::Stopped("no connection".into())),
+    }
+}
 
-/// A reader thread: takes reads off the shared queue and runs them on its own connection,
-/// made (again) when it has none or it failed.
+/// A read, run by a reader thread with its connector and connection.
+type ReadJob = Box<dyn FnOnce(&Connector, &mut Option<Client>) + Send>;
+
+/// A reader thread: takes reads off the shared queue and runs them on its own connection.
 fn reader(connector: &Connector, jobs: &Mutex<mpsc::Receiver<ReadJob>>) {
     let mut client: Option<Client> = None;
     loop {
@@ -220,14 +241,7 @@ fn reader(connector: &Connector, jobs: &Mutex<mpsc::Receiver<ReadJob>>) {
             Ok(job) => job,
             Err(_) => return, // the store is closing
         };
-        if client.as_ref().is_none_or(Client::is_closed) {
-            client = connector.connect().ok();
-        }
-        match client.as_mut() {
-            Some(c) => job(c),
-            // Dropped unanswered: the caller hears the database is unreachable.
-            None => drop(job),
-        }
+        job(connector, &mut client);
     }
 }
 
@@ -302,6 +316,10 @@ impl Store for PgStore {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let queued = self.enqueue(write, Reply::Queued(tx));
         Queued { rx, queued }
+    }
+
+    fn health(&self) -> Result<(), StoreError> {
+        self.read(|c| Ok(c.simple_query("SELECT 1").map(drop)?))
     }
 
     fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {

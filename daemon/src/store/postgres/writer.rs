@@ -49,12 +49,18 @@ pub(super) fn run(
                 }
             };
         }
-        let Some((client, st)) = conn.as_mut() else {
-            continue;
-        };
         let (writes, replies): (Vec<_>, Vec<_>) =
             jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
-        match batch(client, st, writes, origin) {
+        let mut result = run_batch(&mut conn, &writes, origin);
+        if let Err(Failed::Before(_)) = &result
+            && conn.as_ref().is_none_or(|(c, _)| c.is_closed())
+        {
+            // The connection broke (the database restarted) before the commit was sent:
+            // nothing of the batch happened, so it is tried once on a new connection.
+            conn = connector.connect().and_then(prepared).ok();
+            result = run_batch(&mut conn, &writes, origin);
+        }
+        match result.map_err(Failed::into_error) {
             Ok((results, changes)) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     reply.send(result);
@@ -81,14 +87,55 @@ fn prepared(mut client: Client) -> Result<(Client, Statements), StoreError> {
 
 type Results = Vec<Result<Written, StoreError>>;
 
+/// How a batch failed: before its commit was sent (nothing happened), or at the commit
+/// (whether it happened is not known).
+enum Failed {
+    Before(StoreError),
+    AtCommit(StoreError),
+}
+
+impl Failed {
+    fn into_error(self) -> StoreError {
+        match self {
+            Failed::Before(e) | Failed::AtCommit(e) => e,
+        }
+    }
+}
+
+fn run_batch(
+    conn: &mut Option<(Client, Statements)>,
+    writes: &[domain::Write],
+    origin: &str,
+) -> Result<(Results, Vec<ChangeEvent>), Failed> {
+    match conn.as_mut() {
+        Some((client, st)) => batch(client, st, writes, origin),
+        None => Err(Failed::Before(StoreError::Stopped(
+            "no connection to the database".into(),
+        ))),
+    }
+}
+
 /// Runs `writes` in one transaction and commits it. A write the rules refuse is answered with
 /// its refusal and the others go on; a failure of the database fails them all.
 fn batch(
     client: &mut Client,
     st: &Statements,
-    writes: Vec<domain::Write>,
+    writes: &[domain::Write],
     origin: &str,
-) -> Result<(Results, Vec<ChangeEvent>), StoreError> {
+) -> Result<(Results, Vec<ChangeEvent>), Failed> {
+    let (txn, results, changes) =
+        prepare_batch(client, st, writes, origin).map_err(Failed::Before)?;
+    txn.commit().map_err(|e| Failed::AtCommit(e.into()))?;
+    Ok((results, changes))
+}
+
+/// Everything of a batch but its commit.
+fn prepare_batch<'c>(
+    client: &'c mut Client,
+    st: &Statements,
+    writes: &[domain::Write],
+    origin: &str,
+) -> Result<(postgres::Transaction<'c>, Results, Vec<ChangeEvent>), StoreError> {
     let mut txn = client.transaction()?;
     let head = lock_head(&mut txn, st)?;
     let mut tx = PgTx {
@@ -102,7 +149,7 @@ fn batch(
     };
     let mut results = Vec::with_capacity(writes.len());
     for w in writes {
-        match domain::apply(&mut tx, w) {
+        match domain::apply(&mut tx, w.clone()) {
             Ok(written) => results.push(Ok(written)),
             Err(e) if !e.is_fatal() => results.push(Err(e)),
             Err(e) => return Err(e),
@@ -111,6 +158,5 @@ fn batch(
     tx.store_head()?;
     let changes = std::mem::take(&mut tx.events);
     listen::notify(&mut txn, &changes, origin)?;
-    txn.commit()?;
-    Ok((results, changes))
+    Ok((txn, results, changes))
 }

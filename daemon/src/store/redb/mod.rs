@@ -514,6 +514,13 @@ impl Store for RedbStore {
         }
     }
 
+    fn health(&self) -> Result<(), StoreError> {
+        match self.halt.reason() {
+            Some(_) => Err(self.stopped()),
+            None => Ok(()),
+        }
+    }
+
     fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         self.read(|r| reads::token(r, id))
     }
