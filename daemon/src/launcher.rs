@@ -60,6 +60,14 @@ pub enum DaemonCommand {
         /// The backup file.
         file: PathBuf,
     },
+    /// Copies the embedded store of a stopped data folder into an empty PostgreSQL database
+    /// (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy.
+    Migrate {
+        /// The data folder whose store (gatepass.redb) is copied; its hmac.key and CA are the
+        /// ones every node on the database must use.
+        #[arg(long = "from-redb", value_name = "DIR")]
+        from_redb: PathBuf,
+    },
 }
 
 /// The configuration, and where to write the documented defaults once the daemon has started
@@ -162,6 +170,24 @@ fn check(args: &Args) -> Result<i32, Error> {
     Ok(1)
 }
 
+/// `gatepassd migrate --from-redb DIR --store URL`.
+fn migrate(args: &Args, from: &std::path::Path) -> Result<i32, Error> {
+    let (cfg, _) = load_config(args)?;
+    let info = crate::migrate_from_redb(&cfg, from)?;
+    println!(
+        "copied {} into the database: {} tokens, {} hosts, {} audit events, {} API tokens; the \
+         audit chain and the tables check. Every node needs {}'s hmac.key, ca.pem and ca.key \
+         (cp -a the folder).",
+        from.join(crate::STORE_FILE).display(),
+        info.tokens,
+        info.hosts,
+        info.events,
+        info.api_tokens,
+        from.display()
+    );
+    Ok(0)
+}
+
 /// `gatepassd restore FILE`.
 fn restore(args: &Args, file: &std::path::Path) -> Result<i32, Error> {
     let (cfg, _) = load_config(args)?;
@@ -204,6 +230,7 @@ pub fn run(args: Args) -> Result<i32, Error> {
     match &args.command {
         Some(DaemonCommand::Check) => return check(&args),
         Some(DaemonCommand::Restore { file }) => return restore(&args, file),
+        Some(DaemonCommand::Migrate { from_redb }) => return migrate(&args, from_redb),
         None => {}
     }
     serve(args).map(|()| 0)

@@ -137,6 +137,17 @@ fn remove_stale_backups(data_dir: &Path) {
     }
 }
 
+/// Refuses `what` (a command for the embedded store) when the config names a PostgreSQL one.
+fn embedded_only(config: &Config, what: &str) -> Result<(), Error> {
+    match &config.store.url {
+        Some(_) => Err(Error::Store(StoreError::Invalid(format!(
+            "`gatepassd {what}` is for the embedded store, and this config uses PostgreSQL \
+             ([store] url): check it with `gatepass audit verify`, back it up with pg_dump"
+        )))),
+        None => Ok(()),
+    }
+}
+
 /// The PostgreSQL password: `[store] password_file`, else `PGPASSWORD`, else none (a socket
 /// with peer or trust authentication).
 fn store_password(config: &Config) -> Result<Option<zeroize::Zeroizing<String>>, Error> {
@@ -200,6 +211,7 @@ pub struct CheckReport {
 /// start refuses: a damaged database or journal), with redb's integrity check, then walks the
 /// audit chain and checks the tables and indexes against it.
 pub fn check(config: &Config) -> Result<CheckReport, Error> {
+    embedded_only(config, "check")?;
     let path = config.data_dir().join(STORE_FILE);
     if !path.exists() {
         return Err(Error::Damaged {
@@ -233,8 +245,69 @@ pub fn check(config: &Config) -> Result<CheckReport, Error> {
     })
 }
 
+/// `gatepassd migrate --from-redb DIR --store URL`: copies the embedded store of the (stopped)
+/// data folder `from` into the empty PostgreSQL database `[store] url`, and checks the copy's
+/// audit chain and tables. The nodes on that database use `from`'s key and CA (copy the folder).
+pub fn migrate_from_redb(config: &Config, from: &Path) -> Result<crate::domain::BackupInfo, Error> {
+    let Some(url) = &config.store.url else {
+        return Err(Error::Store(StoreError::Invalid(
+            "migrate needs the database: --store URL (or [store] url)".into(),
+        )));
+    };
+    let path = from.join(STORE_FILE);
+    if !path.exists() {
+        return Err(Error::Damaged {
+            path,
+            problem: "does not exist: there is no embedded store in this folder".into(),
+        });
+    }
+    refuse_missing_secrets(from)?;
+    let key = SecretKey::load_or_create(&from.join("hmac.key"))?;
+    let ca = Ca::load_or_create(from, &config.server_names(), config.redeem.cert_days)?;
+    let (events, _) = broadcast::channel(1);
+    let mut options = store_options(config);
+    options.check_integrity = true;
+    options.accept_journal_loss = false;
+    options.on_halt = Arc::new(|_| {});
+    let source = RedbStore::open_with(&path, events.clone(), options)?;
+    let check = source.verify_audit()?;
+    if !check.ok() {
+        return Err(Error::Damaged {
+            path,
+            problem: format!(
+                "does not verify, so it is not copied: {}",
+                check.problem.unwrap_or_default()
+            ),
+        });
+    }
+    let export = source.export()?;
+    drop(source);
+    let options = crate::store::postgres::Options {
+        url: url.clone(),
+        password: store_password(config)?,
+        key_fingerprint: key.fingerprint(),
+        ca_fingerprint: ca.pin.clone(),
+    };
+    crate::store::postgres::import(&options, &export)?;
+    let copy = PgStore::open(&options, events)?;
+    let check = copy.verify_audit()?;
+    if !check.ok() {
+        return Err(Error::Store(StoreError::Damaged(format!(
+            "the copy does not verify: {}",
+            check.problem.unwrap_or_default()
+        ))));
+    }
+    Ok(crate::domain::BackupInfo {
+        tokens: export.tokens.len() as u64,
+        hosts: export.hosts.len() as u64,
+        events: export.audit.len() as u64,
+        api_tokens: export.api_tokens.len() as u64,
+    })
+}
+
 /// `gatepassd restore FILE`: makes the data folder's store from a backup.
 pub fn restore(config: &Config, file: &Path) -> Result<crate::domain::BackupInfo, Error> {
+    embedded_only(config, "restore")?;
     let dir = config.data_dir();
     let made = !dir.exists();
     private_dir(&dir)?;

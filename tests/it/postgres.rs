@@ -236,3 +236,71 @@ async fn a_database_that_stops_is_503_and_service_comes_back_by_itself() {
     assert_eq!(t["hosts"].as_u64(), Some(created));
     assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
 }
+
+/// An embedded store copied into PostgreSQL: tokens, hosts, API tokens and the chain, which
+/// verifies; a node on the database with the old folder's key and CA honours the old tokens.
+#[tokio::test]
+async fn an_embedded_store_migrates_into_postgres_whole() {
+    let mut old = Daemon::start_with_config(CONFIG);
+    let (secret, id) = old.mint(&["--name", "moved", "--uses", "3"]);
+    let r = old
+        .redeem(&secret, r#"{"hostname":"enrolled-before"}"#)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    old.mint(&["--name", "also-moved"]);
+    let api = old.cli_ok(&["apitokens", "create", "--name", "automation"]);
+    assert!(api.contains("gpa_"), "{api}");
+    old.terminate();
+
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    // Migrated from the stopped folder.
+    let out = old.gatepassd(&[
+        "--store",
+        &url,
+        "migrate",
+        "--from-redb",
+        old.data_dir().to_str().unwrap(),
+    ]);
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{said}");
+    assert!(said.contains("2 tokens, 1 hosts"), "{said}");
+    assert!(said.contains("1 API tokens"), "{said}");
+    // Not twice into the same database.
+    let again = old.gatepassd(&[
+        "--store",
+        &url,
+        "migrate",
+        "--from-redb",
+        old.data_dir().to_str().unwrap(),
+    ]);
+    assert!(!again.status.success());
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("already holds a store"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+
+    // A node with the old folder's key and CA serves what was moved.
+    let node = node_of(&old, &url);
+    assert!(
+        node.cli_ok(&["audit", "verify"])
+            .starts_with("audit log OK")
+    );
+    assert_eq!(node.token_json(&id)["uses"].as_u64(), Some(1));
+    let hosts = node.cli_ok(&["hosts", "list", "--json"]);
+    assert!(hosts.contains("enrolled-before"), "{hosts}");
+    assert!(node.cli_ok(&["apitokens", "list"]).contains("automation"));
+    let r = node
+        .redeem(&secret, r#"{"hostname":"enrolled-after"}"#)
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(
+        node.cli_ok(&["audit", "verify"])
+            .starts_with("audit log OK")
+    );
+}

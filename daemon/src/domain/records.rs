@@ -253,3 +253,15 @@ impl AuditCheck {
         self.first_bad.is_none() && self.problem.is_none() && self.tables.is_empty()
     }
 }
+
+/// Everything a store holds, as records: what `gatepassd migrate` carries from one engine to
+/// another. Audit events keep their stored bytes (the chain's hashes cover them).
+#[derive(Debug, Clone, Default)]
+pub struct Export {
+    pub tokens: Vec<TokenRecord>,
+    pub hosts: Vec<HostRecord>,
+    pub api_tokens: Vec<ApiTokenRecord>,
+    /// Each event's sequence number, target and stored JSON.
+    pub audit: Vec<(u64, String, Vec<u8>)>,
+    pub head: AuditHead,
+}

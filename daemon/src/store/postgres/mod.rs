@@ -254,6 +254,61 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> Result<T, StoreError> + Send) -> Res
     })
 }
 
+/// Copies `export` (another engine's store) into an empty database, in one transaction: the
+/// audit events with their stored bytes and the chain's head, so `audit verify` passes after
+/// it. A database that holds tokens or events already is refused.
+pub fn import(options: &Options, export: &crate::domain::Export) -> Result<(), StoreError> {
+    let connector = Connector::new(options)?;
+    off_runtime(|| {
+        let mut client = connector.connect()?;
+        schema::migrate(&mut client)?;
+        check_node(&mut client, options)?;
+        let mut txn = client.transaction()?;
+        let held: i64 = txn
+            .query_one(
+                "SELECT (SELECT count(*) FROM gp_tokens) + (SELECT count(*) FROM gp_audit)",
+                &[],
+            )?
+            .get(0);
+        if held > 0 {
+            return Err(StoreError::Invalid(
+                "the database already holds a store: migrate into an empty one".into(),
+            ));
+        }
+        let st = tx::Statements::prepare_in(&mut txn)?;
+        let mut w = tx::PgTx {
+            txn: &mut txn,
+            st: &st,
+            head: None,
+            head_moved: false,
+            listening: false,
+            events: Vec::new(),
+        };
+        use crate::domain::Tx;
+        for t in &export.tokens {
+            w.insert_token(t)?;
+        }
+        for h in &export.hosts {
+            w.insert_host(h)?;
+        }
+        for a in &export.api_tokens {
+            w.insert_api_token(a)?;
+        }
+        for (seq, target, bytes) in &export.audit {
+            let seq = tx::seq_to_db(*seq)?;
+            w.txn.execute(
+                "INSERT INTO gp_audit (seq, target, event) VALUES ($1, $2, $3)",
+                &[&seq, target, bytes],
+            )?;
+        }
+        w.head = Some(export.head.clone());
+        w.head_moved = true;
+        w.store_head()?;
+        txn.commit()?;
+        Ok(())
+    })
+}
+
 impl Drop for PgStore {
     fn drop(&mut self) {
         self.stopping

@@ -31,7 +31,17 @@ pub struct Statements {
 
 impl Statements {
     pub fn prepare(client: &mut postgres::Client) -> Result<Statements, StoreError> {
-        let mut p = |sql: &str| client.prepare(sql);
+        Self::prepare_with(|sql| client.prepare(sql))
+    }
+
+    /// `prepare`, inside a transaction.
+    pub fn prepare_in(txn: &mut Transaction<'_>) -> Result<Statements, StoreError> {
+        Self::prepare_with(|sql| txn.prepare(sql))
+    }
+
+    fn prepare_with(
+        mut p: impl FnMut(&str) -> Result<Statement, postgres::Error>,
+    ) -> Result<Statements, StoreError> {
         Ok(Statements {
             token: p("SELECT record FROM gp_tokens WHERE id = $1")?,
             token_id_by_name: p("SELECT id FROM gp_tokens WHERE name = $1")?,

@@ -293,6 +293,20 @@ impl RedbStore {
         })
     }
 
+    /// Everything the store holds, read in one snapshot (for `gatepassd migrate`; in memory).
+    pub fn export(&self) -> Result<crate::domain::Export, StoreError> {
+        self.read(|r| {
+            let (audit, head) = reads::audit_export(r)?;
+            Ok(crate::domain::Export {
+                tokens: reads::tokens(r)?,
+                hosts: reads::hosts(r, None)?,
+                api_tokens: reads::api_tokens(r, None)?,
+                audit,
+                head,
+            })
+        })
+    }
+
     /// Why the store stopped, once a failure has stopped it.
     pub fn halted(&self) -> Option<String> {
         self.halt.reason()

@@ -161,3 +161,22 @@ pub(super) fn audit(r: &ReadTransaction, q: &AuditQuery) -> Result<Vec<AuditEven
     out.reverse();
     Ok(out)
 }
+
+/// Every audit event as stored (sequence number, target, JSON), and the chain's head.
+pub(super) fn audit_export(
+    r: &ReadTransaction,
+) -> Result<(Vec<(u64, String, Vec<u8>)>, crate::domain::AuditHead), StoreError> {
+    let mut events = Vec::new();
+    for item in r.open_table(AUDIT)?.iter()? {
+        let (k, v) = item?;
+        let ev: AuditEvent = get_json(v.value())?;
+        events.push((k.value(), ev.target, v.value().to_vec()));
+    }
+    let head = r
+        .open_table(super::tables::META)?
+        .get(super::tables::AUDIT_HEAD)?
+        .map(|v| get_json(v.value()))
+        .transpose()?
+        .unwrap_or_default();
+    Ok((events, head))
+}
