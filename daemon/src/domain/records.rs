@@ -254,6 +254,9 @@ impl AuditCheck {
     }
 }
 
+/// An audit event as stored: its sequence number, target and JSON (the bytes its hash covers).
+pub type StoredEvent = (u64, String, Vec<u8>);
+
 /// Everything a store holds, as records: what `gatepassd migrate` carries from one engine to
 /// another. Audit events keep their stored bytes (the chain's hashes cover them).
 #[derive(Debug, Clone, Default)]
@@ -261,7 +264,6 @@ pub struct Export {
     pub tokens: Vec<TokenRecord>,
     pub hosts: Vec<HostRecord>,
     pub api_tokens: Vec<ApiTokenRecord>,
-    /// Each event's sequence number, target and stored JSON.
-    pub audit: Vec<(u64, String, Vec<u8>)>,
+    pub audit: Vec<StoredEvent>,
     pub head: AuditHead,
 }

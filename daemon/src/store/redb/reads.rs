@@ -165,7 +165,7 @@ pub(super) fn audit(r: &ReadTransaction, q: &AuditQuery) -> Result<Vec<AuditEven
 /// Every audit event as stored (sequence number, target, JSON), and the chain's head.
 pub(super) fn audit_export(
     r: &ReadTransaction,
-) -> Result<(Vec<(u64, String, Vec<u8>)>, crate::domain::AuditHead), StoreError> {
+) -> Result<(Vec<crate::domain::StoredEvent>, crate::domain::AuditHead), StoreError> {
     let mut events = Vec::new();
     for item in r.open_table(AUDIT)?.iter()? {
         let (k, v) = item?;
