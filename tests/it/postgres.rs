@@ -304,3 +304,122 @@ async fn an_embedded_store_migrates_into_postgres_whole() {
             .starts_with("audit log OK")
     );
 }
+
+/// One redemption through `d` (an HTTPS target) as `hostname`: its status.
+async fn redeem_via(
+    target: gatepass_protocol::client::HttpsTarget,
+    secret: String,
+    hostname: String,
+) -> u16 {
+    let auth = format!("Bearer {secret}");
+    let body = format!(r#"{{"hostname":"{hostname}"}}"#);
+    match target
+        .request(
+            "POST",
+            "/v1/redeem",
+            &[
+                ("authorization", &auth),
+                ("content-type", "application/json"),
+            ],
+            body.into_bytes(),
+        )
+        .await
+    {
+        Ok(r) => r.status,
+        Err(_) => 0, // the daemon was killed under it
+    }
+}
+
+/// Three daemons on one database: a `max_uses = 7` token under 500 concurrent redemptions
+/// spread over them is spent exactly seven times; then one daemon is killed (SIGKILL) in the
+/// middle of a storm, twice: every 201 any host received is stored, uses equal hosts, the chain
+/// verifies, and the other daemons kept serving.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_daemons_spend_exactly_and_survive_one_killed_mid_storm() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let a = on(&url);
+    let mut b = node_of(&a, &url);
+    let c = node_of(&a, &url);
+    let (secret, id) = a.mint(&["--name", "seven", "--uses", "7"]);
+    let mut tasks = Vec::new();
+    for i in 0..500 {
+        let target = [a.target(), b.target(), c.target()][i % 3].clone();
+        tasks.push(tokio::spawn(redeem_via(
+            target,
+            secret.clone(),
+            format!("s-{i}"),
+        )));
+    }
+    let mut created = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            201 => created += 1,
+            410 => {}
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(created, 7);
+    assert_eq!(c.token_json(&id)["hosts"].as_u64(), Some(7));
+
+    let (secret, id) = a.mint(&["--name", "storm", "--uses", "100000"]);
+    let mut acknowledged = Vec::new();
+    for round in 0..2 {
+        let answered = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut tasks = Vec::new();
+        for i in 0..300 {
+            let target = [a.target(), b.target(), c.target()][i % 3].clone();
+            let name = format!("r{round}-{i}");
+            let (s, answered) = (secret.clone(), answered.clone());
+            tasks.push(tokio::spawn(async move {
+                let status = redeem_via(target, s, name.clone()).await;
+                answered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                (status, name)
+            }));
+        }
+        // Killed once the storm is under way: some answers are in, most are not.
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while answered.load(std::sync::atomic::Ordering::SeqCst) < 30 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the storm never got going"
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        b.kill();
+        for t in tasks {
+            let (status, name) = t.await.unwrap();
+            match status {
+                201 => acknowledged.push(name),
+                // The killed daemon's connections: no answer.
+                0 => {}
+                other => panic!("unexpected {other}"),
+            }
+        }
+        // The other daemons kept serving.
+        for (d, host) in [(&a, "after-a"), (&c, "after-c")] {
+            let r = d
+                .redeem(&secret, &format!(r#"{{"hostname":"{host}-{round}"}}"#))
+                .await;
+            assert_eq!(r.status, 201, "{}", r.text());
+            acknowledged.push(format!("{host}-{round}"));
+        }
+        b.start_again();
+    }
+    let hosts: Vec<serde_json::Value> =
+        serde_json::from_str(&a.cli_ok(&["hosts", "list", "--json", "--token", &id])).unwrap();
+    let stored: std::collections::BTreeSet<&str> = hosts
+        .iter()
+        .filter_map(|h| h["hostname"].as_str())
+        .collect();
+    for name in &acknowledged {
+        assert!(
+            stored.contains(name.as_str()),
+            "{name} got 201 but is not stored"
+        );
+    }
+    let t = a.token_json(&id);
+    assert_eq!(t["uses"].as_u64(), Some(stored.len() as u64));
+    assert_eq!(t["hosts"].as_u64(), Some(stored.len() as u64));
+    assert!(a.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+}
