@@ -38,7 +38,68 @@ fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// Runs a PostgreSQL program as the server's user (`postgres` when the tests run as root).
+fn run_pg(bin: &std::path::Path, program: &str, args: &[&str]) -> Output {
+    let exe = bin.join(program);
+    let mut cmd = if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(exe);
+        c
+    } else {
+        Command::new(exe)
+    };
+    cmd.args(args).output().unwrap()
+}
+
+fn run_pg_ok(bin: &std::path::Path, program: &str, args: &[&str]) -> Output {
+    let out = run_pg(bin, program, args);
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+/// A new database `name` on the server whose socket is in `host`; returns its URL.
+pub fn create_database(host: &str, name: &str) -> String {
+    run_pg_ok(
+        &pg_bin(),
+        "psql",
+        &[
+            "-h",
+            host,
+            "-p",
+            "5432",
+            "-U",
+            "postgres",
+            "-d",
+            "postgres",
+            "-At",
+            "-c",
+            &format!("CREATE DATABASE {name}"),
+        ],
+    );
+    format!("postgres://postgres@/{name}?host={host}&port=5432")
+}
+
+/// `pg_dump` of database `name` on the server whose socket is in `host`, as text.
+pub fn dump_database(host: &str, name: &str) -> String {
+    let out = run_pg_ok(
+        &pg_bin(),
+        "pg_dump",
+        &["-h", host, "-p", "5432", "-U", "postgres", name],
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 impl Cluster {
+    /// The folder holding the server's socket.
+    pub fn host(&self) -> String {
+        self.dir.path().to_str().unwrap().to_owned()
+    }
+
     pub fn start() -> Cluster {
         let bin = pg_bin();
         let dir = tempfile::Builder::new().prefix("gp-pg").tempdir().unwrap();
@@ -67,26 +128,11 @@ impl Cluster {
     }
 
     fn run(&self, program: &str, args: &[&str]) -> Output {
-        let exe = self.bin.join(program);
-        let mut cmd = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--"]).arg(exe);
-            c
-        } else {
-            Command::new(exe)
-        };
-        cmd.args(args).output().unwrap()
+        run_pg(&self.bin, program, args)
     }
 
     fn run_ok(&self, program: &str, args: &[&str]) -> Output {
-        let out = self.run(program, args);
-        assert!(
-            out.status.success(),
-            "{program} {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out
+        run_pg_ok(&self.bin, program, args)
     }
 
     fn pg_ctl_start(&self) {
@@ -151,21 +197,12 @@ impl Cluster {
 
     /// A new database; returns its URL (over the Unix socket).
     pub fn database(&self, name: &str) -> String {
-        self.psql("postgres", &format!("CREATE DATABASE {name}"));
-        format!(
-            "postgres://postgres@/{name}?host={}&port=5432",
-            self.dir.path().display()
-        )
+        create_database(&self.host(), name)
     }
 
     /// `pg_dump` of a database, as text.
     pub fn dump(&self, db: &str) -> String {
-        let host = self.dir.path().to_str().unwrap().to_owned();
-        let out = self.run_ok(
-            "pg_dump",
-            &["-h", &host, "-p", "5432", "-U", "postgres", db],
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        dump_database(&self.host(), db)
     }
 }
 

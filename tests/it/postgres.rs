@@ -423,3 +423,36 @@ async fn three_daemons_spend_exactly_and_survive_one_killed_mid_storm() {
     assert_eq!(t["hosts"].as_u64(), Some(stored.len() as u64));
     assert!(a.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
 }
+
+/// The lifecycle, hostile-input and secret-canary suites, run again with every daemon they
+/// start storing in PostgreSQL (one test body, two engines): this test starts a server and runs
+/// those suites of this same test binary with `PG_HOST_VAR` set.
+#[test]
+fn the_lifecycle_hostile_and_secret_suites_pass_on_postgres_too() {
+    assert!(
+        std::env::var_os(crate::support::PG_HOST_VAR).is_none(),
+        "run inside the suites it starts: its filters must not select it"
+    );
+    let pg = Cluster::start();
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["lifecycle::", "hostile::", "secrets::", "--test-threads=2"])
+        .env(crate::support::PG_HOST_VAR, pg.host())
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let passed: usize = said
+        .lines()
+        .find_map(|l| l.strip_prefix("test result: ok. "))
+        .and_then(|r| r.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        passed >= 17,
+        "only {passed} tests ran on PostgreSQL: {said}"
+    );
+}

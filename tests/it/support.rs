@@ -60,6 +60,10 @@ pub fn current_user() -> String {
 }
 
 /// A running daemon on its own temp folder.
+/// Names the folder of a PostgreSQL server's socket: set, every daemon the tests start stores
+/// in a database of its own there (`postgres::the_suites_pass_on_postgres_too`).
+pub const PG_HOST_VAR: &str = "GATEPASS_TEST_PG_HOST";
+
 pub struct Daemon {
     pub dir: tempfile::TempDir,
     pub child: Option<Child>,
@@ -72,6 +76,9 @@ pub struct Daemon {
     pub config: String,
     /// Extra flags for the next starts (e.g. `--accept-journal-loss`).
     pub extra_args: Vec<String>,
+    /// The PostgreSQL database this daemon stores in, when the suites run on PostgreSQL
+    /// (`GATEPASS_TEST_PG_HOST`): (socket folder, database name).
+    pub pg_database: Option<(String, String)>,
     starts: u32,
 }
 
@@ -102,6 +109,7 @@ impl Daemon {
             admin_url: None,
             config: config.to_owned(),
             extra_args: Vec::new(),
+            pg_database: None,
             starts: 0,
         }
     }
@@ -115,6 +123,19 @@ impl Daemon {
     }
 
     fn spawn(&mut self) {
+        // The suites run on PostgreSQL too: each daemon gets a database of its own there.
+        if self.pg_database.is_none()
+            && let Ok(host) = std::env::var(PG_HOST_VAR)
+        {
+            let name = format!(
+                "d{}",
+                self.dir.path().file_name().unwrap().to_string_lossy()
+            )
+            .to_lowercase()
+            .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
+            crate::pg::create_database(&host, &name);
+            self.pg_database = Some((host, name));
+        }
         let cfg = self.dir.path().join("gatepassd.toml");
         std::fs::write(&cfg, &self.config).unwrap();
         let log = std::fs::OpenOptions::new()
@@ -138,6 +159,7 @@ impl Daemon {
             .arg("--listen")
             .arg(&listen)
             .args(&self.extra_args)
+            .args(self.store_args())
             .env(
                 "GATEPASSD_TEST_CLOCK_FILE",
                 self.dir.path().join("clock-offset"),
@@ -169,6 +191,30 @@ impl Daemon {
         }
         self.child = Some(child);
         self.starts += 1;
+    }
+
+    /// `--store URL` when this daemon stores in PostgreSQL.
+    fn store_args(&self) -> Vec<String> {
+        match &self.pg_database {
+            Some((host, name)) => vec![
+                "--store".into(),
+                format!("postgres://postgres@/{name}?host={host}&port=5432"),
+            ],
+            None => Vec::new(),
+        }
+    }
+
+    /// The files the store keeps beyond the data folder: a `pg_dump` of its database (written
+    /// into the test's folder) when it stores in PostgreSQL.
+    pub fn store_dumps(&self) -> Vec<PathBuf> {
+        match &self.pg_database {
+            Some((host, name)) => {
+                let path = self.dir.path().join("pg_dump.sql");
+                std::fs::write(&path, crate::pg::dump_database(host, name)).unwrap();
+                vec![path]
+            }
+            None => Vec::new(),
+        }
     }
 
     /// SIGKILL: no chance to flush or clean up.
