@@ -138,6 +138,24 @@ async fn two_daemons_on_one_database_spend_a_token_once_and_see_each_others_chan
     assert_eq!(r.status, 410, "{}", r.text());
     assert_eq!(code(&r), "token_revoked");
 
+    // A host whose answer was lost retries on the other daemon: the same enrollment, no use
+    // spent (the grace window holds whichever daemon the retry reaches).
+    let (secret3, id3) = a.mint(&["--name", "retried", "--uses", "1"]);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let body =
+        serde_json::json!({"hostname": "web-01", "csr": crate::tls::csr_for(&key, "web-01")})
+            .to_string();
+    let first = a.redeem(&secret3, &body).await;
+    assert_eq!(first.status, 201, "{}", first.text());
+    let retry = b.redeem(&secret3, &body).await;
+    assert_eq!(retry.status, 201, "{}", retry.text());
+    let (v1, v2): (serde_json::Value, serde_json::Value) = (
+        serde_json::from_slice(&first.body).unwrap(),
+        serde_json::from_slice(&retry.body).unwrap(),
+    );
+    assert_eq!(v1["host_id"], v2["host_id"]);
+    assert_eq!(b.token_json(&id3)["uses"].as_u64(), Some(1));
+
     // One chain across both daemons.
     assert!(a.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
     assert!(b.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));

@@ -8,7 +8,7 @@ use rustls::server::WebPkiClientVerifier;
 
 use crate::support::{Daemon, assert_error};
 
-fn csr_for(key: &rcgen::KeyPair, host: &str) -> String {
+pub fn csr_for(key: &rcgen::KeyPair, host: &str) -> String {
     rcgen::CertificateParams::new(vec![host.to_owned()])
         .unwrap()
         .serialize_request(key)

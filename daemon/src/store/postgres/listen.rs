@@ -85,13 +85,16 @@ pub(super) fn run(
             let _ = events.send(resync());
         }
         first = false;
-        let mut n = client.notifications();
-        let mut iter = n.timeout_iter(Duration::from_millis(250));
         loop {
             if stopping.load(Ordering::SeqCst) {
                 return;
             }
-            match iter.next() {
+            // A new iterator each time: one whose timeout has passed returns at once ever after.
+            let next = client
+                .notifications()
+                .timeout_iter(Duration::from_millis(250))
+                .next();
+            match next {
                 Ok(Some(note)) => {
                     let Some((from, json)) = note.payload().split_once('\n') else {
                         continue;
