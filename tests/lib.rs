@@ -1,1 +1,4 @@
-//! End-to-end tests live in `it/`; this library is empty on purpose.
+//! What the end-to-end tests (in `it/`) and the benchmarks share: `pg`, a private PostgreSQL
+//! server in a temp folder.
+
+pub mod pg;

@@ -56,6 +56,11 @@ impl BenchDaemon {
 
     /// Starts a daemon on `dir` (which may already hold a data folder).
     pub fn start_in(dir: tempfile::TempDir) -> anyhow::Result<BenchDaemon> {
+        Self::start_on(dir, None)
+    }
+
+    /// Starts a daemon on `dir`, storing in the PostgreSQL database `store` if given.
+    pub fn start_on(dir: tempfile::TempDir, store: Option<&str>) -> anyhow::Result<BenchDaemon> {
         let bin = build_daemon()?;
         let socket = dir.path().join("gp.sock");
         // The daemon logs at its default level (a line per request), into a file beside its
@@ -68,6 +73,7 @@ impl BenchDaemon {
             .arg("--socket")
             .arg(&socket)
             .args(["--listen", "127.0.0.1:0"])
+            .args(store.map(|url| ["--store", url]).into_iter().flatten())
             .env_remove("GATEPASSD_LOG")
             .stdout(Stdio::piped())
             .stderr(log);

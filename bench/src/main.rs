@@ -55,6 +55,37 @@ struct Args {
     /// PostgreSQL's TPS for the hot-token scenario, measured elsewhere.
     #[arg(long)]
     pg_hot: Option<f64>,
+    /// The store the daemons use: `redb` (embedded), `postgres` (a private PostgreSQL server
+    /// started for the run, as the tests do), or `both` (each scenario on each, in one run).
+    #[arg(long, default_value = "redb")]
+    store: String,
+}
+
+/// Where a scenario's daemon stores.
+enum Engine<'a> {
+    Redb,
+    Postgres(&'a gatepass_tests::pg::Cluster),
+}
+
+impl Engine<'_> {
+    /// A daemon on a fresh folder (and, on PostgreSQL, a fresh database).
+    fn start(&self, n: &mut u32) -> anyhow::Result<BenchDaemon> {
+        match self {
+            Engine::Redb => BenchDaemon::start(),
+            Engine::Postgres(pg) => {
+                *n += 1;
+                let url = pg.database(&format!("bench{n}"));
+                BenchDaemon::start_on(tempfile::tempdir()?, Some(&url))
+            }
+        }
+    }
+
+    fn suffix(&self) -> &'static str {
+        match self {
+            Engine::Redb => "",
+            Engine::Postgres(_) => "-pg",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -352,39 +383,68 @@ async fn main() -> anyhow::Result<()> {
         args.scenario
     );
     let (c, secs) = (args.concurrency, args.seconds);
+    ensure!(
+        ["redb", "postgres", "both"].contains(&args.store.as_str()),
+        "--store: redb, postgres or both"
+    );
+    let cluster = if args.store == "redb" {
+        None
+    } else {
+        eprintln!("starting a private PostgreSQL server");
+        Some(gatepass_tests::pg::Cluster::start())
+    };
+    let mut engines = Vec::new();
+    if args.store != "postgres" {
+        engines.push(Engine::Redb);
+    }
+    if let Some(pg) = &cluster {
+        engines.push(Engine::Postgres(pg));
+    }
     let mut rows = Vec::new();
+    let mut databases = 0;
     let healthz: Pick = Arc::new(|_| None);
-    for (name, conn) in [
-        ("ceiling-fresh", Conn::Fresh),
-        ("ceiling-keepalive", Conn::KeepAlive),
-    ] {
-        if run(name) {
-            let d = BenchDaemon::start()?;
-            rows.push(drive(&d, name, conn, c, secs, healthz.clone(), 200).await?);
+    for engine in &engines {
+        let named = |n: &'static str| -> &'static str {
+            match engine.suffix() {
+                "" => n,
+                _ => Box::leak(format!("{n}{}", engine.suffix()).into_boxed_str()),
+            }
+        };
+        for (name, conn) in [
+            ("ceiling-fresh", Conn::Fresh),
+            ("ceiling-keepalive", Conn::KeepAlive),
+        ] {
+            if run(name) {
+                let d = engine.start(&mut databases)?;
+                rows.push(drive(&d, named(name), conn, c, secs, healthz.clone(), 200).await?);
+            }
         }
-    }
-    for (name, conn) in [
-        ("herd-fresh", Conn::Fresh),
-        ("herd-keepalive", Conn::KeepAlive),
-    ] {
-        if run(name) {
-            let d = BenchDaemon::start()?;
-            let secrets =
-                Arc::new(mint(&d.client(), "herd", args.tokens, MaxUses::Limited(1), 32).await?);
-            let pick: Pick = Arc::new(move |i| secrets.get(i).cloned());
-            rows.push(drive(&d, name, conn, c, secs, pick, 201).await?);
+        for (name, conn) in [
+            ("herd-fresh", Conn::Fresh),
+            ("herd-keepalive", Conn::KeepAlive),
+        ] {
+            if run(name) {
+                let d = engine.start(&mut databases)?;
+                let secrets = Arc::new(
+                    mint(&d.client(), "herd", args.tokens, MaxUses::Limited(1), 32).await?,
+                );
+                let pick: Pick = Arc::new(move |i| secrets.get(i).cloned());
+                rows.push(drive(&d, named(name), conn, c, secs, pick, 201).await?);
+            }
         }
-    }
-    if run("hot-token") {
-        let d = BenchDaemon::start()?;
-        let hot = mint(&d.client(), "hot", 1, MaxUses::Unlimited, 1).await?;
-        let hot = hot.first().cloned().context("no hot token")?;
-        let pick: Pick = Arc::new(move |_| Some(hot.clone()));
-        rows.push(drive(&d, "hot-token", Conn::KeepAlive, c, secs, pick, 201).await?);
-    }
-    if run("single-use-race") {
-        let d = BenchDaemon::start()?;
-        rows.push(race(&d, args.race_tokens, args.racers).await?);
+        if run("hot-token") {
+            let d = engine.start(&mut databases)?;
+            let hot = mint(&d.client(), "hot", 1, MaxUses::Unlimited, 1).await?;
+            let hot = hot.first().cloned().context("no hot token")?;
+            let pick: Pick = Arc::new(move |_| Some(hot.clone()));
+            rows.push(drive(&d, named("hot-token"), Conn::KeepAlive, c, secs, pick, 201).await?);
+        }
+        if run("single-use-race") {
+            let d = engine.start(&mut databases)?;
+            let mut row = race(&d, args.race_tokens, args.racers).await?;
+            row.name = named(row.name);
+            rows.push(row);
+        }
     }
     if !rows.is_empty() {
         println!(
@@ -441,6 +501,24 @@ async fn main() -> anyhow::Result<()> {
         rate("hot-token"),
         pg_hot,
         "≥ 10×",
+    );
+    ratio(
+        "herd-keepalive-pg (PostgreSQL engine) vs PostgreSQL, spread",
+        rate("herd-keepalive-pg"),
+        pg_spread,
+        "≥ 1×",
+    );
+    ratio(
+        "hot-token-pg (PostgreSQL engine) vs PostgreSQL, one hot token",
+        rate("hot-token-pg"),
+        pg_hot,
+        "≥ 5×",
+    );
+    ratio(
+        "herd-keepalive: embedded store vs PostgreSQL engine",
+        rate("herd-keepalive"),
+        rate("herd-keepalive-pg"),
+        "≥ 3×",
     );
     ratio(
         "herd-keepalive vs the keep-alive ceiling",

@@ -29,7 +29,6 @@ mod hostile;
 mod hosts;
 mod lifecycle;
 mod operation;
-mod pg;
 mod postgres;
 mod ratelimit;
 mod redeem_client;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use gatepass_protocol::ChangeKind;
 
-use crate::pg::Cluster;
+use gatepass_tests::pg::Cluster;
 use crate::support::{Daemon, code};
 
 const CONFIG: &str = "[limits]\nredeem_failures_per_minute = 100000\n";

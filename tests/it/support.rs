@@ -133,7 +133,7 @@ impl Daemon {
             )
             .to_lowercase()
             .replace(|c: char| !c.is_ascii_alphanumeric(), "_");
-            crate::pg::create_database(&host, &name);
+            gatepass_tests::pg::create_database(&host, &name);
             self.pg_database = Some((host, name));
         }
         let cfg = self.dir.path().join("gatepassd.toml");
@@ -210,7 +210,7 @@ impl Daemon {
         match &self.pg_database {
             Some((host, name)) => {
                 let path = self.dir.path().join("pg_dump.sql");
-                std::fs::write(&path, crate::pg::dump_database(host, name)).unwrap();
+                std::fs::write(&path, gatepass_tests::pg::dump_database(host, name)).unwrap();
                 vec![path]
             }
             None => Vec::new(),

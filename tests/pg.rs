@@ -1,7 +1,11 @@
-//! A private PostgreSQL server for the tests of the PostgreSQL engine: `initdb` in a temp
+//! A private PostgreSQL server for the tests and benchmarks of the PostgreSQL engine: `initdb` in a temp
 //! folder, listening on a Unix socket there only (no TCP), run as the `postgres` user when the
 //! tests run as root (as in CI, where `.ci/run` installs Debian's `postgresql`). Stopped and
 //! removed when dropped. PostgreSQL missing is a failure, never a skip.
+
+// A harness for tests and benchmarks: a server that cannot be set up is their failure, told
+// by a panic that says what went wrong.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
