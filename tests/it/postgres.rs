@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use gatepass_protocol::ChangeKind;
 
-use gatepass_tests::pg::Cluster;
 use crate::support::{Daemon, code};
+use gatepass_tests::pg::Cluster;
 
 const CONFIG: &str = "[limits]\nredeem_failures_per_minute = 100000\n";
 
