@@ -121,15 +121,7 @@ async fn redeem(S(state): S<Arc<State>>, req: Request) -> Response {
 
 async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiError> {
     let source = source_of(&req);
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let presented = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-        .unwrap_or("");
+    let presented = super::bearer(req.headers());
     let parsed = match token::parse_kind(presented, TokenKind::Enrollment) {
         Ok(t) => t,
         Err(_) => {
