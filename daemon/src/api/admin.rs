@@ -242,7 +242,8 @@ async fn create_token(
 ) -> Result<Response, ApiError> {
     caller.require_write(&state).await?;
     let body: CreateTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
-    let now = state.clock.now();
+    // Rounded up: the lifetime counted from the creation time is at least what was asked.
+    let now = state.clock.now_rounded_up();
     let owner = match body.owner.clone() {
         Some(o) if o != caller.user => {
             if caller.role != Role::Admin {

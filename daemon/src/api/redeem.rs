@@ -134,7 +134,16 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
         }
     };
     let token_id = parsed.id().to_owned();
-    let body: RedeemRequest = match read_json(req, state.config.redeem.max_body).await {
+    // A redemption's body is small (16 KiB at most): it must arrive within the header timeout,
+    // or a client dribbling it would hold a connection until the request timeout (slowloris).
+    let body_time = std::time::Duration::from_secs(state.config.limits.header_timeout.0);
+    let read = tokio::time::timeout(body_time, read_json(req, state.config.redeem.max_body));
+    let body: RedeemRequest = match read.await.unwrap_or_else(|_| {
+        Err(ApiError::new(
+            ErrorCode::RequestTimeout,
+            "the request body did not arrive in time",
+        ))
+    }) {
         Ok(b) => b,
         Err(e) => {
             return Err(refuse(state, source, Some(&token_id), None, "invalid_request", e).await);
