@@ -26,6 +26,9 @@ pub fn bin_dir() -> &'static Path {
             "-p",
             "gatepass",
             "--bins",
+            // The test-only seams (the clock the tests move): never in a release build.
+            "--features",
+            "gatepassd/test-seams",
         ]);
         if release {
             cmd.arg("--release");
