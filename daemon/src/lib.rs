@@ -11,6 +11,7 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod http_errors;
 pub mod launcher;
 pub mod logging;
 pub mod metrics;

@@ -639,3 +639,124 @@ fn tls_connector(d: &Daemon) -> tokio_rustls::TlsConnector {
     .with_no_client_auth();
     tokio_rustls::TlsConnector::from(Arc::new(config))
 }
+
+/// Sends `raw` bytes on a new TLS connection to the redeem listener and reads the answer.
+async fn raw_redeem_listener(d: &Daemon, raw: &[u8]) -> String {
+    let tcp = tokio::net::TcpStream::connect(d.redeem_url.trim_start_matches("https://"))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tls_connector(d).connect(name, tcp).await.unwrap();
+    let _ = tls.write_all(raw).await;
+    let _ = tls.flush().await;
+    read_answer(&mut tls, Duration::from_secs(5)).await
+}
+
+/// Sends `raw` bytes on the admin socket and reads the answer.
+async fn raw_admin_socket(d: &Daemon, raw: &[u8]) -> String {
+    let mut s = tokio::net::UnixStream::connect(&d.socket).await.unwrap();
+    let _ = s.write_all(raw).await;
+    let _ = s.flush().await;
+    read_answer(&mut s, Duration::from_secs(5)).await
+}
+
+/// Issue 18, point 6: errors hyper answers by itself (431 for too many or too large headers,
+/// 400 for a bare CR or an obs-fold line) had an empty body. Every answer of both listeners
+/// carries the JSON error shape.
+#[tokio::test]
+async fn errors_from_the_http_layer_carry_the_json_error_shape_on_both_listeners() {
+    let d = Daemon::start();
+    let many: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let large = format!("X-Large: {}\r\n", "a".repeat(200 * 1024));
+    let cases: [(&str, String, &str); 4] = [
+        ("too many headers", many, "431"),
+        ("a header too large", large, "431"),
+        ("a bare CR", "X-Bad: a\rb\r\n".to_owned(), "400"),
+        (
+            "an obs-fold line",
+            "X-Folded: a\r\n  b\r\n".to_owned(),
+            "400",
+        ),
+    ];
+    for (what, extra, status) in cases {
+        let raw = format!(
+            "POST /v1/redeem HTTP/1.1\r\nHost: localhost\r\n{extra}Content-Type: application/json\r\nContent-Length: 2\r\n\r\n{{}}"
+        );
+        for (listener, answer) in [
+            ("redeem", raw_redeem_listener(&d, raw.as_bytes()).await),
+            (
+                "admin",
+                raw_admin_socket(&d, raw.replace("/v1/redeem", "/v1/tokens").as_bytes()).await,
+            ),
+        ] {
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}")),
+                "{listener}, {what}: {answer}"
+            );
+            let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+            let v: serde_json::Value = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("{listener}, {what}: body {body:?}: {e}"));
+            assert!(v["error"]["code"].is_string(), "{listener}, {what}: {body}");
+            assert!(
+                v["error"]["message"].is_string(),
+                "{listener}, {what}: {body}"
+            );
+            let lower = answer.to_ascii_lowercase();
+            assert!(lower.contains("content-type: application/json"), "{answer}");
+        }
+    }
+    // The daemon still answers.
+    d.cli_ok(&["tokens", "list"]);
+}
+
+/// Issue 18, also: a 16 KiB body dribbled slower than the header timeout was cut only at the
+/// request timeout (30 s). On the redeem listener a body must arrive within the header timeout
+/// too: 408 within ~10 s.
+#[tokio::test]
+async fn a_slow_body_on_the_redeem_listener_is_cut_within_the_header_timeout() {
+    let d = Daemon::start_with_config(
+        "[limits]\nheader_timeout = \"2s\"\nrequest_timeout = \"30s\"\nredeem_failures_per_minute = 100000\n",
+    );
+    let (secret, _) = d.mint(&["--name", "t"]);
+    let tcp = tokio::net::TcpStream::connect(d.redeem_url.trim_start_matches("https://"))
+        .await
+        .unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tls_connector(&d).connect(name, tcp).await.unwrap();
+    let head = format!(
+        "POST /v1/redeem HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {secret}\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n{{"
+    );
+    tls.write_all(head.as_bytes()).await.unwrap();
+    let start = Instant::now();
+    let mut answer = Vec::new();
+    loop {
+        let mut buf = [0u8; 1024];
+        match tokio::time::timeout(Duration::from_millis(200), tls.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => break,
+            Ok(Ok(n)) => {
+                answer.extend_from_slice(&buf[..n]);
+                if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
+                    break;
+                }
+            }
+            Err(_) => {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "still reading a dribbling body after {:?}",
+                    start.elapsed()
+                );
+                if tls.write_all(b"  ").await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let text = String::from_utf8_lossy(&answer);
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"request_timeout\""), "{text}");
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+}
