@@ -82,7 +82,9 @@ impl Daemon {
     /// A daemon whose failure limit is high enough for tests that send many bad requests from
     /// one address (the rate-limit tests set their own).
     pub fn start() -> Daemon {
-        Daemon::start_with_config("[limits]\nredeem_failures_per_minute = 100000\n")
+        Daemon::start_with_config(
+            "[limits]\nredeem_failures_per_minute = 100000\nredeem_refusals_per_token_per_minute = 100000\n",
+        )
     }
 
     pub fn start_with_config(config: &str) -> Daemon {

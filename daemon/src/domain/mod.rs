@@ -18,6 +18,7 @@ pub mod hosts;
 pub mod model;
 pub mod records;
 pub mod redeem;
+pub mod refusals;
 pub mod tokens;
 
 use gatepass_protocol::binary::TokenListBuilder;
