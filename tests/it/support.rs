@@ -316,6 +316,51 @@ impl Drop for Daemon {
     }
 }
 
+/// How many refusals an audit event stands for: 1, or its `count` when it gathers repeats.
+pub fn refusals_in(e: &serde_json::Value) -> u64 {
+    e["details"]["count"]
+        .as_str()
+        .map_or(1, |c| c.parse().unwrap())
+}
+
+/// The `redeem_failed` events `audit --json ARGS` lists.
+pub fn redeem_failures(d: &Daemon, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["audit", "--json"];
+    all.extend_from_slice(args);
+    let audit: serde_json::Value = serde_json::from_str(&d.cli_ok(&all)).unwrap();
+    audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "redeem_failed")
+        .cloned()
+        .collect()
+}
+
+/// Moves the daemon's clock to `offset` (past the minute in which repeated refusals are
+/// gathered) and waits, at most 10 s, until the `redeem_failed` events of `audit ARGS` stand
+/// for `n` refusals; returns them.
+pub async fn await_refusals(
+    d: &Daemon,
+    offset: i64,
+    args: &[&str],
+    n: u64,
+) -> Vec<serde_json::Value> {
+    d.set_clock_offset(offset);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let events = redeem_failures(d, args);
+        if events.iter().map(refusals_in).sum::<u64>() == n {
+            return events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the audit log never stood for {n} refusals: {events:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The error code of a JSON error answer.
 pub fn code(resp: &RawResponse) -> String {
     resp.error()

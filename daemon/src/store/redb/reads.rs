@@ -4,6 +4,8 @@
 use ::redb::{ReadTransaction, ReadableTable, ReadableTableMetadata};
 use gatepass_protocol::{AuditEvent, AuditQuery};
 
+use crate::domain::audit::AuditScope;
+
 use super::codec::decode_token;
 use super::tables::{
     API_TOKENS, AUDIT, AUDIT_BY_TARGET, HOSTS, NAMES, TOKEN_HOSTS, TOKENS, get_json,
@@ -107,22 +109,37 @@ pub(super) fn api_tokens(
     Ok(out)
 }
 
-/// The newest events matching `q` (up to its limit), oldest first.
-pub(super) fn audit(r: &ReadTransaction, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+/// The newest events matching `q` (up to its limit, above `after` and below `before`), oldest
+/// first; with a `scope`, only those it admits. Every filter is applied while reading, newest
+/// first, so the limit counts matching events only, whatever the log's size.
+pub(super) fn audit(
+    r: &ReadTransaction,
+    q: &AuditQuery,
+    scope: Option<&AuditScope>,
+) -> Result<Vec<AuditEvent>, StoreError> {
     let limit = q
         .limit
         .unwrap_or(DEFAULT_AUDIT_LIMIT)
         .clamp(1, MAX_AUDIT_LIMIT);
     let after = q.after.unwrap_or(0);
+    let before = q.before.unwrap_or(u64::MAX);
+    if before <= after.saturating_add(1) {
+        return Ok(Vec::new());
+    }
     let audit = r.open_table(AUDIT)?;
     let keep = |ev: &AuditEvent| {
-        q.since.is_none_or(|s| ev.at >= s) && q.actor.as_ref().is_none_or(|a| &ev.actor == a)
+        q.since.is_none_or(|s| ev.at >= s)
+            && q.actor.as_ref().is_none_or(|a| &ev.actor == a)
+            && scope.is_none_or(|s| s.admits(&ev.actor, &ev.target))
     };
     let mut out = Vec::new();
     match &q.token {
         Some(target) => {
             let start = format!("{target}/{:020}", after.saturating_add(1));
-            let end = format!("{target}0");
+            let end = match q.before {
+                Some(b) => format!("{target}/{b:020}"),
+                None => format!("{target}0"),
+            };
             for item in r
                 .open_table(AUDIT_BY_TARGET)?
                 .range(start.as_str()..end.as_str())?
@@ -147,8 +164,20 @@ pub(super) fn audit(r: &ReadTransaction, q: &AuditQuery) -> Result<Vec<AuditEven
             }
         }
         None => {
-            for item in audit.range(after.saturating_add(1)..)?.rev() {
-                let ev: AuditEvent = get_json(item?.1.value())?;
+            for item in audit.range(after.saturating_add(1)..before)?.rev() {
+                let item = item?;
+                let bytes = item.1.value();
+                // Most events of a large log are someone else's: told apart from their actor
+                // and target alone, without decoding the rest.
+                if let Some(scope) = scope {
+                    let Ok(peek) = serde_json::from_slice::<Peek<'_>>(bytes) else {
+                        continue;
+                    };
+                    if !scope.admits(&peek.actor, &peek.target) {
+                        continue;
+                    }
+                }
+                let ev: AuditEvent = get_json(bytes)?;
                 if keep(&ev) {
                     out.push(ev);
                     if out.len() >= limit {
@@ -160,4 +189,13 @@ pub(super) fn audit(r: &ReadTransaction, q: &AuditQuery) -> Result<Vec<AuditEven
     }
     out.reverse();
     Ok(out)
+}
+
+/// An event's actor and target, borrowed from its stored form where they need no unescaping.
+#[derive(serde::Deserialize)]
+struct Peek<'a> {
+    #[serde(borrow)]
+    actor: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    target: std::borrow::Cow<'a, str>,
 }
