@@ -11,6 +11,8 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
 pub mod http_errors;
 pub mod launcher;
 pub mod logging;

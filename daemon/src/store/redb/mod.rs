@@ -21,6 +21,8 @@ mod backup;
 mod batch;
 mod check;
 pub mod codec;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod journal;
 mod list;
 mod reads;

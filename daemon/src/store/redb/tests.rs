@@ -710,3 +710,64 @@ fn an_operators_events_are_found_behind_a_hundred_thousand_newer_ones() {
         .unwrap();
     assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), [97, 98, 99]);
 }
+
+/// Issue 18, point 3's benchmark (ignored: run it with `cargo test -p gatepassd --release --lib
+/// -- --ignored --nocapture an_operators_last_100`): an operator's last 100 events with
+/// 1,000,000 events in the log, when they are the newest and when 1,000,000 events by others
+/// are newer than all of them. Prints the figures.
+#[test]
+#[ignore = "a benchmark: a million events take a while to write"]
+fn an_operators_last_100_events_among_a_million() {
+    use crate::domain::audit::AuditScope;
+    use std::time::Instant;
+    let (_dir, s) = holding_store();
+    let mine = |from: u64| {
+        s.write_with(
+            move |batch| {
+                for k in from..from + 100 {
+                    crate::domain::audit::append(
+                        batch,
+                        AuditDraft {
+                            actor: "alice".into(),
+                            ..draft(k)
+                        },
+                    )?;
+                }
+                Ok(())
+            },
+            true,
+        )
+        .unwrap();
+    };
+    let scope = AuditScope {
+        actor: "alice".into(),
+        targets: (0..50).map(|i| format!("alice-tok{i}")).collect(),
+    };
+    let q = AuditQuery {
+        limit: Some(100),
+        ..AuditQuery::default()
+    };
+    let started = Instant::now();
+    mine(0);
+    append_many(&s, 100, 1_000_000);
+    println!("1,000,100 events written in {:?}", started.elapsed());
+    for round in 0..3 {
+        let t = Instant::now();
+        let got = s.audit_scoped(&q, Some(&scope)).unwrap();
+        assert_eq!(got.len(), 100);
+        println!(
+            "round {round}: last 100 of an operator behind 1,000,000 newer events by others: {:?}",
+            t.elapsed()
+        );
+    }
+    mine(2_000_000);
+    for round in 0..3 {
+        let t = Instant::now();
+        let got = s.audit_scoped(&q, Some(&scope)).unwrap();
+        assert_eq!(got.len(), 100);
+        println!(
+            "round {round}: last 100 of an operator, newest in a log of 1,000,200: {:?}",
+            t.elapsed()
+        );
+    }
+}
