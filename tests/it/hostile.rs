@@ -761,3 +761,36 @@ async fn a_slow_body_on_the_redeem_listener_is_cut_within_the_header_timeout() {
         start.elapsed()
     );
 }
+
+/// The trial of issue 18: 2,000 idle connections (no TLS handshake, nothing sent) neither stop
+/// a valid host from enrolling nor stay open past the header timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_idle_connections_neither_block_a_host_nor_stay_open() {
+    let d = Daemon::start_with_config(
+        "[limits]\nheader_timeout = \"2s\"\nredeem_failures_per_minute = 100000\n",
+    );
+    let (secret, _) = d.mint(&["--name", "t"]);
+    let addr = d.redeem_url.trim_start_matches("https://").to_owned();
+    let mut idle = Vec::new();
+    for _ in 0..2_000 {
+        idle.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    let start = Instant::now();
+    let r = d.redeem(&secret, r#"{"hostname":"busy"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        start.elapsed()
+    );
+    // Each is closed by the daemon once the handshake timeout has passed.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    for s in idle.iter_mut().step_by(97) {
+        let mut buf = [0u8; 16];
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, s.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => {}
+            other => panic!("an idle connection was still open: {other:?}"),
+        }
+    }
+}
