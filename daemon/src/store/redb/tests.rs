@@ -771,3 +771,54 @@ fn an_operators_last_100_events_among_a_million() {
         );
     }
 }
+
+/// The actor index starts with the first event a user makes after it exists: events of an
+/// older version (before `AUDIT_ACTOR_INDEX_FROM`) are still found, by a scan, and `check`
+/// accepts the store.
+#[test]
+fn an_operators_events_from_before_the_actor_index_are_still_found() {
+    use crate::domain::audit::AuditScope;
+    let (_dir, s) = holding_store();
+    for i in 0..3u64 {
+        s.append_audit(AuditDraft {
+            actor: "alice".into(),
+            ..draft(i)
+        })
+        .unwrap();
+    }
+    // As an older version left it: no actor entries, no marker.
+    s.write_with(
+        |batch| {
+            for seq in 1..=3u64 {
+                let key = format!("{}alice/{seq:020}", super::tables::ACTOR_PREFIX);
+                batch.del(Tbl::AuditByTarget, &key)?;
+            }
+            batch.del(Tbl::Meta, super::tables::AUDIT_ACTOR_INDEX_FROM)
+        },
+        true,
+    )
+    .unwrap();
+    append_many(&s, 10, 50);
+    s.append_audit(AuditDraft {
+        actor: "alice".into(),
+        ..draft(99)
+    })
+    .unwrap();
+    let scope = AuditScope {
+        actor: "alice".into(),
+        targets: Default::default(),
+    };
+    let got = s
+        .audit_scoped(&AuditQuery::default(), Some(&scope))
+        .unwrap();
+    assert_eq!(
+        got.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3, 54],
+        "the scanned ones and the indexed one"
+    );
+    let check = s.verify_audit().unwrap();
+    assert!(
+        check.first_bad.is_none() && check.tables.is_empty(),
+        "{check:?}"
+    );
+}
