@@ -266,21 +266,12 @@ async fn the_auth_scheme_is_case_insensitive_on_both_listeners() {
             .await
             .unwrap();
         assert_eq!(r.status, 200, "admin, {scheme}: {}", r.text());
-        let auth = format!("{scheme} {secret}");
-        let body = format!(r#"{{"hostname":"h{i}"}}"#);
         let r = d
-            .target()
-            .request(
-                "POST",
-                "/v1/redeem",
-                &[
-                    ("authorization", &auth),
-                    ("content-type", "application/json"),
-                ],
-                body.into_bytes(),
+            .redeem_with(
+                &format!("{scheme} {secret}"),
+                &format!(r#"{{"hostname":"h{i}"}}"#),
             )
-            .await
-            .unwrap();
+            .await;
         assert_eq!(r.status, 201, "redeem, {scheme}: {}", r.text());
     }
     // Only the scheme is: a scheme other than Bearer is still no token.

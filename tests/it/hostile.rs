@@ -550,20 +550,32 @@ async fn slow_clients_are_cut_off() {
         start.elapsed()
     );
 
-    // A body dribbled slowly: 408 with the JSON error shape after the request timeout.
+    // A body dribbled slowly: 408 with the JSON error shape.
+    let (text, _) = dribble_body(&d, &secret, 200, Duration::from_secs(8)).await;
+    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
+    assert!(text.contains("\"request_timeout\""), "{text}");
+    // The token was not spent and the daemon still answers.
+    assert_eq!(d.token_json("t")["uses"], 0);
+}
+
+/// Announces a redemption body of `len` bytes and dribbles it (two spaces each time the server
+/// says nothing for 200 ms) until the server answers or closes, failing past `limit`; returns
+/// the raw answer and how long it took.
+async fn dribble_body(d: &Daemon, secret: &str, len: usize, limit: Duration) -> (String, Duration) {
     let tcp = tokio::net::TcpStream::connect(d.redeem_url.trim_start_matches("https://"))
         .await
         .unwrap();
-    let mut tls = connector.connect(name, tcp).await.unwrap();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = tls_connector(d).connect(name, tcp).await.unwrap();
     let head = format!(
-        "POST /v1/redeem HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {secret}\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{{"
+        "POST /v1/redeem HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {secret}\r\nContent-Type: application/json\r\nContent-Length: {len}\r\n\r\n{{"
     );
     tls.write_all(head.as_bytes()).await.unwrap();
     let start = Instant::now();
     let mut answer = Vec::new();
     loop {
         let mut buf = [0u8; 1024];
-        match tokio::time::timeout(Duration::from_millis(300), tls.read(&mut buf)).await {
+        match tokio::time::timeout(Duration::from_millis(200), tls.read(&mut buf)).await {
             Ok(Ok(0)) | Ok(Err(_)) => break,
             Ok(Ok(n)) => {
                 answer.extend_from_slice(&buf[..n]);
@@ -573,20 +585,20 @@ async fn slow_clients_are_cut_off() {
             }
             Err(_) => {
                 assert!(
-                    start.elapsed() < Duration::from_secs(8),
-                    "no answer to a dribbling body"
+                    start.elapsed() < limit,
+                    "still reading a dribbling body after {:?}",
+                    start.elapsed()
                 );
-                if tls.write_all(b" ").await.is_err() {
+                if tls.write_all(b"  ").await.is_err() {
                     break;
                 }
             }
         }
     }
-    let text = String::from_utf8_lossy(&answer);
-    assert!(text.starts_with("HTTP/1.1 408"), "{text}");
-    assert!(text.contains("\"request_timeout\""), "{text}");
-    // The token was not spent and the daemon still answers.
-    assert_eq!(d.token_json("t")["uses"], 0);
+    (
+        String::from_utf8_lossy(&answer).into_owned(),
+        start.elapsed(),
+    )
 }
 
 /// Sends headers announcing `len` bytes, then 64 KiB of them, and returns the raw answer.
@@ -719,47 +731,10 @@ async fn a_slow_body_on_the_redeem_listener_is_cut_within_the_header_timeout() {
         "[limits]\nheader_timeout = \"2s\"\nrequest_timeout = \"30s\"\nredeem_failures_per_minute = 100000\n",
     );
     let (secret, _) = d.mint(&["--name", "t"]);
-    let tcp = tokio::net::TcpStream::connect(d.redeem_url.trim_start_matches("https://"))
-        .await
-        .unwrap();
-    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
-    let mut tls = tls_connector(&d).connect(name, tcp).await.unwrap();
-    let head = format!(
-        "POST /v1/redeem HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {secret}\r\nContent-Type: application/json\r\nContent-Length: 16000\r\n\r\n{{"
-    );
-    tls.write_all(head.as_bytes()).await.unwrap();
-    let start = Instant::now();
-    let mut answer = Vec::new();
-    loop {
-        let mut buf = [0u8; 1024];
-        match tokio::time::timeout(Duration::from_millis(200), tls.read(&mut buf)).await {
-            Ok(Ok(0)) | Ok(Err(_)) => break,
-            Ok(Ok(n)) => {
-                answer.extend_from_slice(&buf[..n]);
-                if answer.windows(4).any(|w| w == b"\r\n\r\n") && answer.ends_with(b"}") {
-                    break;
-                }
-            }
-            Err(_) => {
-                assert!(
-                    start.elapsed() < Duration::from_secs(10),
-                    "still reading a dribbling body after {:?}",
-                    start.elapsed()
-                );
-                if tls.write_all(b"  ").await.is_err() {
-                    break;
-                }
-            }
-        }
-    }
-    let text = String::from_utf8_lossy(&answer);
+    let (text, took) = dribble_body(&d, &secret, 16_000, Duration::from_secs(10)).await;
     assert!(text.starts_with("HTTP/1.1 408"), "{text}");
     assert!(text.contains("\"request_timeout\""), "{text}");
-    assert!(
-        start.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        start.elapsed()
-    );
+    assert!(took < Duration::from_secs(10), "{took:?}");
 }
 
 /// The trial of issue 18: 2,000 idle connections (no TLS handshake, nothing sent) neither stop

@@ -290,13 +290,17 @@ impl Daemon {
 
     /// One redemption over a new HTTPS connection.
     pub async fn redeem(&self, token: &str, body: &str) -> RawResponse {
-        let auth = format!("Bearer {token}");
+        self.redeem_with(&format!("Bearer {token}"), body).await
+    }
+
+    /// One redemption with this `Authorization` header, over a new HTTPS connection.
+    pub async fn redeem_with(&self, auth: &str, body: &str) -> RawResponse {
         self.target()
             .request(
                 "POST",
                 "/v1/redeem",
                 &[
-                    ("authorization", &auth),
+                    ("authorization", auth),
                     ("content-type", "application/json"),
                 ],
                 body.as_bytes().to_vec(),

@@ -194,12 +194,21 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, Fail
     // or a client dribbling it would hold a connection until the request timeout (slowloris).
     let body_time = std::time::Duration::from_secs(state.config.limits.header_timeout.0);
     let read = tokio::time::timeout(body_time, read_json(req, state.config.redeem.max_body));
-    let body: RedeemRequest = match read.await.unwrap_or_else(|_| {
-        Err(ApiError::new(
-            ErrorCode::RequestTimeout,
-            "the request body did not arrive in time",
-        ))
-    }) {
+    let body = read
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                "the request body did not arrive in time",
+            ))
+        })
+        .and_then(|b: RedeemRequest| {
+            model::validate_hostname(&b.hostname)
+                .and(model::validate_facts(&b.facts))
+                .map_err(ApiError::bad)?;
+            Ok(b)
+        });
+    let body = match body {
         Ok(b) => b,
         Err(e) => {
             return Err(refused(
@@ -213,18 +222,6 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, Fail
         }
     };
     let hostname = body.hostname.clone();
-    if let Err(m) = model::validate_hostname(&body.hostname).and(model::validate_facts(&body.facts))
-    {
-        let e = ApiError::bad(m);
-        return Err(refused(
-            state,
-            source,
-            Some(&token_id),
-            None,
-            "invalid_request",
-            e,
-        ));
-    }
     let csr = match &body.csr {
         Some(pem) => match ca::parse_csr(pem) {
             Some(c) => Some(c),
