@@ -317,4 +317,32 @@ async fn an_operator_learns_nothing_of_another_operators_tokens_but_that_a_name_
         );
     }
     assert_eq!(d.token_json("alice-tok")["status"], "active");
+    // An operator's own log, paged back with --limit and --before (a cursor), among others'.
+    for i in 0..3 {
+        let name = format!("a-{i}");
+        ok(as_user(
+            &d,
+            "gpt-alice",
+            &["tokens", "create", "--name", &name],
+        ));
+        let name = format!("b-{i}");
+        ok(as_user(
+            &d,
+            "gpt-bob",
+            &["tokens", "create", "--name", &name],
+        ));
+    }
+    let page = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut all = vec!["audit", "--json"];
+        all.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&ok(as_user(&d, "gpt-bob", &all))).unwrap();
+        v.as_array().unwrap().clone()
+    };
+    let newest = page(&["--limit", "2"]);
+    let names: Vec<_> = newest.iter().map(|e| e["target_name"].clone()).collect();
+    assert_eq!(names, ["b-1", "b-2"], "{newest:#?}");
+    let cursor = newest[0]["seq"].to_string();
+    let older = page(&["--limit", "2", "--before", &cursor]);
+    let names: Vec<_> = older.iter().map(|e| e["target_name"].clone()).collect();
+    assert_eq!(names, ["bob-tok", "b-0"], "{older:#?}");
 }
