@@ -1,5 +1,6 @@
 //! Time, injected: the daemon asks a `Clock` for "now", so tests move time instead of sleeping.
 
+#[cfg(feature = "test-seams")]
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI64, Ordering};
 
@@ -7,6 +8,21 @@ use gatepass_protocol::Timestamp;
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
+
+    /// "Now" rounded up to the next whole second: a token's creation time, so a lifetime
+    /// counted from it is at least what was asked (a `--ttl 1s` token made at 12:00:00.7 and
+    /// dated 12:00:00 lived 0.3 s).
+    fn now_rounded_up(&self) -> Timestamp {
+        self.now()
+    }
+}
+
+/// The wall clock in whole seconds, rounded up when a fraction of a second has passed.
+fn wall_rounded_up() -> Timestamp {
+    match std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH) {
+        Ok(d) => Timestamp(d.as_secs() as i64 + i64::from(d.subsec_nanos() > 0)),
+        Err(_) => Timestamp::now(),
+    }
 }
 
 /// The real wall clock.
@@ -16,6 +32,10 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> Timestamp {
         Timestamp::now()
+    }
+
+    fn now_rounded_up(&self) -> Timestamp {
+        wall_rounded_up()
     }
 }
 
@@ -41,18 +61,31 @@ impl Clock for ManualClock {
 
 /// The wall clock plus an offset in seconds read from a file at every call: the end-to-end
 /// tests' way to move the real binary's time. Enabled only by `GATEPASSD_TEST_CLOCK_FILE`, and
-/// announced in the log when it is.
+/// announced in the log when it is; compiled only with the `test-seams` feature, which release
+/// builds never enable.
+#[cfg(feature = "test-seams")]
 #[derive(Debug)]
 pub struct OffsetFileClock {
     pub path: PathBuf,
 }
 
-impl Clock for OffsetFileClock {
-    fn now(&self) -> Timestamp {
-        let offset = std::fs::read_to_string(&self.path)
+#[cfg(feature = "test-seams")]
+impl OffsetFileClock {
+    fn offset(&self) -> i64 {
+        std::fs::read_to_string(&self.path)
             .ok()
             .and_then(|s| s.trim().parse::<i64>().ok())
-            .unwrap_or(0);
-        Timestamp(Timestamp::now().0.saturating_add(offset))
+            .unwrap_or(0)
+    }
+}
+
+#[cfg(feature = "test-seams")]
+impl Clock for OffsetFileClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(Timestamp::now().0.saturating_add(self.offset()))
+    }
+
+    fn now_rounded_up(&self) -> Timestamp {
+        Timestamp(wall_rounded_up().0.saturating_add(self.offset()))
     }
 }

@@ -122,7 +122,10 @@ pub struct LimitsConfig {
     pub admin_max_body: usize,
     pub header_timeout: DurationValue,
     pub request_timeout: DurationValue,
+    /// Refused redemptions (of every kind) per source address and minute before 429.
     pub redeem_failures_per_minute: u32,
+    /// Refused redemptions per token and minute, of requests that held its secret, before 429.
+    pub redeem_refusals_per_token_per_minute: u32,
     pub rate_limit_addresses: usize,
     /// Memory the store may use to cache database pages, in MiB.
     pub store_cache_mib: usize,
@@ -138,6 +141,7 @@ impl Default for LimitsConfig {
             header_timeout: DurationValue(10),
             request_timeout: DurationValue(30),
             redeem_failures_per_minute: 10,
+            redeem_refusals_per_token_per_minute: 60,
             rate_limit_addresses: 100_000,
             store_cache_mib: 24,
             journal_mib: 64,
@@ -182,9 +186,12 @@ impl Config {
         if self.limits.header_timeout.0 == 0 || self.limits.request_timeout.0 == 0 {
             return bad("timeouts must be at least 1s");
         }
-        if self.limits.redeem_failures_per_minute == 0 || self.limits.rate_limit_addresses < 16 {
+        if self.limits.redeem_failures_per_minute == 0
+            || self.limits.redeem_refusals_per_token_per_minute == 0
+            || self.limits.rate_limit_addresses < 16
+        {
             return bad(
-                "limits.redeem_failures_per_minute must be ≥ 1 and rate_limit_addresses ≥ 16",
+                "limits.redeem_failures_per_minute and redeem_refusals_per_token_per_minute must be ≥ 1, and rate_limit_addresses ≥ 16",
             );
         }
         Ok(())

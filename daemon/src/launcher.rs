@@ -8,7 +8,7 @@ use std::sync::Arc;
 use clap::Parser;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
-use crate::clock::{Clock, OffsetFileClock, SystemClock};
+use crate::clock::{Clock, SystemClock};
 use crate::config::{Config, EXAMPLE};
 use crate::{Daemon, Error, bind_socket};
 
@@ -237,6 +237,22 @@ pub fn run(args: Args) -> Result<i32, Error> {
 }
 
 /// Sets up logging (to stderr) and runs the daemon until a signal stops it.
+/// The daemon's clock: the wall clock. A build with the `test-seams` feature (the end-to-end
+/// tests') honours `GATEPASSD_TEST_CLOCK_FILE`; a release build ignores it, so no one who can
+/// set the daemon's environment can move its time.
+fn daemon_clock(test_clock_file: Option<std::ffi::OsString>) -> Arc<dyn Clock> {
+    #[cfg(feature = "test-seams")]
+    if let Some(p) = test_clock_file {
+        tracing::warn!(path = ?p, "TEST CLOCK: time is shifted by the offset in this file");
+        return Arc::new(crate::clock::OffsetFileClock { path: p.into() });
+    }
+    #[cfg(not(feature = "test-seams"))]
+    if test_clock_file.is_some() {
+        tracing::warn!("GATEPASSD_TEST_CLOCK_FILE is ignored: this build has no test seams");
+    }
+    Arc::new(SystemClock)
+}
+
 fn serve(args: Args) -> Result<(), Error> {
     // Lines are written by a thread of their own (`logging`); the guard writes what is left when
     // `run` returns.
@@ -261,13 +277,7 @@ fn serve(args: Args) -> Result<(), Error> {
         tracing::warn!(%value, error = %e, "GATEPASSD_LOG is not a log filter; logging at info");
     }
     let (cfg, first_start) = load_config(&args)?;
-    let clock: Arc<dyn Clock> = match std::env::var_os("GATEPASSD_TEST_CLOCK_FILE") {
-        Some(p) => {
-            tracing::warn!(path = ?p, "TEST CLOCK: time is shifted by the offset in this file");
-            Arc::new(OffsetFileClock { path: p.into() })
-        }
-        None => Arc::new(SystemClock),
-    };
+    let clock = daemon_clock(std::env::var_os("GATEPASSD_TEST_CLOCK_FILE"));
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
     runtime.block_on(async move {
@@ -318,4 +328,29 @@ fn serve(args: Args) -> Result<(), Error> {
         tracing::info!("stopped");
         Ok(())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use gatepass_protocol::Timestamp;
+
+    /// Issue 18: the release daemon honoured `GATEPASSD_TEST_CLOCK_FILE`. Built without the
+    /// `test-seams` feature (as `cargo build --release` and `cargo test --workspace` build this
+    /// library), the file is ignored; with it (the end-to-end tests' binaries), it moves time.
+    #[test]
+    fn the_test_clock_file_moves_time_only_in_a_build_with_test_seams() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("offset");
+        std::fs::write(&file, "100000").unwrap();
+        let shifted = daemon_clock(Some(file.into_os_string())).now().0 - Timestamp::now().0;
+        if cfg!(feature = "test-seams") {
+            assert!(shifted >= 99_990, "{shifted}");
+        } else {
+            assert!(
+                shifted.abs() < 10,
+                "a build without test seams moved its clock: {shifted}"
+            );
+        }
+    }
 }

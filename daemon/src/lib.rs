@@ -11,6 +11,9 @@ pub mod clock;
 pub mod config;
 pub mod domain;
 pub mod error;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzzing;
+pub mod http_errors;
 pub mod launcher;
 pub mod logging;
 pub mod metrics;
@@ -49,8 +52,10 @@ pub struct State {
     // Change notifications for `/v1/events`; the writer sends after each durable commit.
     pub events: broadcast::Sender<ChangeEvent>,
     pub metrics: Metrics,
-    /// Failed redemptions per source address (429 past the limit).
-    pub limiter: ratelimit::FailureLimiter,
+    /// Refused redemptions per source address and per token (429 past the limit).
+    pub limiter: ratelimit::RefusalLimiter,
+    /// Refused redemptions on their way to the audit log: repeats become one event.
+    pub refusals: domain::refusals::RefusalLog,
     /// The URL hosts use to reach the redeem listener (for join commands).
     pub redeem_url: String,
     /// The daemon's own uid and user name: that user, like root, is an admin.
@@ -375,8 +380,13 @@ impl Daemon {
     pub fn into_state(self, redeem_url: String) -> (Arc<State>, watch::Sender<bool>) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let redeem_url = self.config.redeem.public_url.clone().unwrap_or(redeem_url);
-        let limiter = ratelimit::FailureLimiter::new(
+        let limiter = ratelimit::RefusalLimiter::new(
             self.config.limits.redeem_failures_per_minute,
+            self.config.limits.redeem_refusals_per_token_per_minute,
+            self.config.limits.rate_limit_addresses,
+        );
+        let refusals = domain::refusals::RefusalLog::new(
+            domain::refusals::WINDOW,
             self.config.limits.rate_limit_addresses,
         );
         let state = Arc::new(State {
@@ -388,6 +398,7 @@ impl Daemon {
             events: self.events,
             metrics: Metrics::default(),
             limiter,
+            refusals,
             redeem_url,
             daemon_uid: nix::unistd::geteuid().as_raw(),
             daemon_user: server::user_name(nix::unistd::geteuid().as_raw()),
@@ -436,6 +447,7 @@ impl Daemon {
             limits,
             stop_rx,
         ));
+        let refusals_task = tokio::spawn(write_refusal_counts(state.clone()));
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
@@ -444,6 +456,19 @@ impl Daemon {
         if let Some(t) = admin_tls_task {
             let _ = t.await;
         }
+        let _ = refusals_task.await;
+        // The repeated refusals still being counted go to the audit log before the last
+        // checkpoint.
+        let drafts = state.refusals.drain();
+        let store = state.store.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            for d in drafts {
+                if let Err(e) = store.append_audit(d) {
+                    tracing::warn!(error = %e, "could not audit repeated refusals at shutdown");
+                }
+            }
+        })
+        .await;
         // Fold the journal into the database, so the next start has nothing to redo.
         let store = state.store.clone();
         match tokio::task::spawn_blocking(move || store.checkpoint()).await {
@@ -456,6 +481,34 @@ impl Daemon {
             }
         }
         Ok(())
+    }
+}
+
+/// Writes the events of repeated refusals whose window ended (`domain::refusals`), once a
+/// second, until shutdown.
+async fn write_refusal_counts(state: Arc<State>) {
+    let mut stop = state.shutdown.clone();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = server::stopped(&mut stop) => return,
+        }
+        let due = state.refusals.due(state.clock.now());
+        if due.is_empty() {
+            continue;
+        }
+        let store = state.store.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            for d in due {
+                store.append_audit(d)?;
+            }
+            Ok::<(), error::StoreError>(())
+        })
+        .await;
+        if !matches!(written, Ok(Ok(()))) {
+            tracing::error!("could not audit repeated refusals");
+        }
     }
 }
 

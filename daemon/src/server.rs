@@ -17,6 +17,10 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::api::Peer;
+use crate::http_errors::JsonErrors;
+
+/// The most a request's head (its line and headers) may take; beyond it, 431.
+const MAX_HEAD: usize = 64 * 1024;
 
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
@@ -55,7 +59,10 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true)
-        .serve_connection(TokioIo::new(io), svc);
+        // Headers beyond 64 KiB (or more than 100 of them) are 431.
+        .max_buf_size(MAX_HEAD)
+        // Hyper's own error answers (431, 400 for a bad header) get the JSON error body.
+        .serve_connection(TokioIo::new(JsonErrors::new(io)), svc);
     let conn = watcher.watch(conn);
     tokio::spawn(async move {
         if let Err(e) = conn.await {

@@ -20,6 +20,10 @@ pub enum ErrorCode {
     Conflict,
     RequestTimeout,
     TooManyRequests,
+    /// Too many request headers, or too large ones (431).
+    HeadersTooLarge,
+    /// A request target longer than the server reads (414).
+    UriTooLong,
     TokenDisabled,
     TokenExpired,
     TokenRevoked,
@@ -50,6 +54,8 @@ impl ErrorCode {
             PayloadTooLarge => 413,
             UnsupportedMediaType => 415,
             TooManyRequests => 429,
+            HeadersTooLarge => 431,
+            UriTooLong => 414,
             Internal | Unknown => 500,
             StoreUnavailable => 503,
         }
@@ -71,6 +77,8 @@ impl ErrorCode {
             Conflict => "conflict",
             RequestTimeout => "request_timeout",
             TooManyRequests => "too_many_requests",
+            HeadersTooLarge => "headers_too_large",
+            UriTooLong => "uri_too_long",
             TokenDisabled => "token_disabled",
             TokenExpired => "token_expired",
             TokenRevoked => "token_revoked",

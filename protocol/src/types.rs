@@ -936,6 +936,10 @@ pub struct AuditQuery {
     /// Only events with a sequence number above this one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<u64>,
+    /// Only events with a sequence number below this one: the cursor for the next (older)
+    /// page is the `seq` of the oldest event of this one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<u64>,
     /// At most this many events (the newest); default 1000, at most 100000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,

@@ -235,3 +235,114 @@ async fn roles_decide_what_each_user_sees_and_may_change() {
         );
     }
 }
+
+/// Issue 18, point 8: names are unique among live tokens daemon-wide (PRODUCT.md; `tokens show
+/// NAME` must name one token for admins and auditors). So an operator asking for a name
+/// another holds learns that the name is in use — the one fact a shared namespace must tell —
+/// and nothing else: the refusal is the same as for a name they hold themselves, and every
+/// look-up of the other's token, by name or by id, is answered as for a token that does not
+/// exist; lists and the audit log show none of it.
+#[tokio::test]
+#[cfg_attr(
+    gatepass_tests_not_root,
+    ignore = "needs root: creates Unix users with useradd (run as root, as CI does)"
+)]
+async fn an_operator_learns_nothing_of_another_operators_tokens_but_that_a_name_is_taken() {
+    ensure_users();
+    let d = Daemon::start_with_config(&format!(
+        "[access]\noperators = [\"gpt-alice\", \"gpt-bob\"]\nsocket_group = \"{GROUP}\"\n"
+    ));
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let alice: serde_json::Value = serde_json::from_str(&ok(as_user(
+        &d,
+        "gpt-alice",
+        &["tokens", "create", "--name", "alice-tok", "--json"],
+    )))
+    .unwrap();
+    let alice_id = alice["token"]["id"].as_str().unwrap().to_owned();
+    ok(as_user(
+        &d,
+        "gpt-bob",
+        &["tokens", "create", "--name", "bob-tok"],
+    ));
+    let stderr = |o: Output| String::from_utf8_lossy(&o.stderr).into_owned();
+    // The same refusal whoever holds the name, naming no owner, id or status.
+    let theirs = as_user(&d, "gpt-bob", &["tokens", "create", "--name", "alice-tok"]);
+    let mine = as_user(&d, "gpt-bob", &["tokens", "create", "--name", "bob-tok"]);
+    assert_eq!(theirs.status.code(), mine.status.code());
+    let (theirs, mine) = (stderr(theirs), stderr(mine));
+    assert_eq!(
+        theirs.replace("alice-tok", "N"),
+        mine.replace("bob-tok", "N")
+    );
+    assert!(!theirs.contains("alice") || !theirs.replace("alice-tok", "").contains("alice"));
+    assert!(!theirs.contains(&alice_id), "{theirs}");
+    // Every look-up of her token is as for one that does not exist.
+    for verb in ["show", "disable", "revoke"] {
+        let by_name = stderr(as_user(&d, "gpt-bob", &["tokens", verb, "alice-tok"]));
+        let none = stderr(as_user(&d, "gpt-bob", &["tokens", verb, "no-such-tok"]));
+        assert_eq!(
+            by_name.replace("alice-tok", "N"),
+            none.replace("no-such-tok", "N")
+        );
+        let by_id = stderr(as_user(&d, "gpt-bob", &["tokens", verb, &alice_id]));
+        let unknown_id = "Zz9Zz9Zz9Zz9";
+        let none = stderr(as_user(&d, "gpt-bob", &["tokens", verb, unknown_id]));
+        assert_eq!(by_id.replace(&alice_id, "N"), none.replace(unknown_id, "N"));
+    }
+    let hosts = stderr(as_user(
+        &d,
+        "gpt-bob",
+        &["hosts", "list", "--token", &alice_id],
+    ));
+    let none = stderr(as_user(
+        &d,
+        "gpt-bob",
+        &["hosts", "list", "--token", "Zz9Zz9Zz9Zz9"],
+    ));
+    assert_eq!(
+        hosts.replace(&alice_id, "N"),
+        none.replace("Zz9Zz9Zz9Zz9", "N")
+    );
+    // Lists and the audit log show none of it.
+    for args in [
+        &["tokens", "list", "--json"][..],
+        &["audit", "--json"],
+        &["audit", "--json", "--token", &alice_id],
+    ] {
+        let out = ok(as_user(&d, "gpt-bob", args));
+        assert!(
+            !out.contains("alice") && !out.contains(&alice_id),
+            "{args:?}: {out}"
+        );
+    }
+    assert_eq!(d.token_json("alice-tok")["status"], "active");
+    // An operator's own log, paged back with --limit and --before (a cursor), among others'.
+    for i in 0..3 {
+        let name = format!("a-{i}");
+        ok(as_user(
+            &d,
+            "gpt-alice",
+            &["tokens", "create", "--name", &name],
+        ));
+        let name = format!("b-{i}");
+        ok(as_user(
+            &d,
+            "gpt-bob",
+            &["tokens", "create", "--name", &name],
+        ));
+    }
+    let page = |args: &[&str]| -> Vec<serde_json::Value> {
+        let mut all = vec!["audit", "--json"];
+        all.extend_from_slice(args);
+        let v: serde_json::Value = serde_json::from_str(&ok(as_user(&d, "gpt-bob", &all))).unwrap();
+        v.as_array().unwrap().clone()
+    };
+    let newest = page(&["--limit", "2"]);
+    let names: Vec<_> = newest.iter().map(|e| e["target_name"].clone()).collect();
+    assert_eq!(names, ["b-1", "b-2"], "{newest:#?}");
+    let cursor = newest[0]["seq"].to_string();
+    let older = page(&["--limit", "2", "--before", &cursor]);
+    let names: Vec<_> = older.iter().map(|e| e["target_name"].clone()).collect();
+    assert_eq!(names, ["bob-tok", "b-0"], "{older:#?}");
+}

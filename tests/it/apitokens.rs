@@ -220,3 +220,69 @@ async fn api_token_rules_name_expiry_and_ownership() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--ca-pin"));
 }
+
+/// Issue 18, point 4: `example.org` used to accept `notexample.org` (a plain suffix match).
+#[tokio::test]
+async fn a_referrer_restriction_matches_the_host_or_a_subdomain_only() {
+    let d = with_admin_listener();
+    let (by_ref, _) = create(&d, &["--name", "from-ci", "--referrer", "example.org"]);
+    for ok in [
+        "https://example.org/",
+        "https://ci.example.org/job/7",
+        "https://a.b.EXAMPLE.org:8443/x",
+    ] {
+        let r = admin_get(&d, &by_ref, "/v1/tokens", Some(ok)).await;
+        assert_eq!(r.status, 200, "{ok}: {}", r.text());
+    }
+    for refused in [
+        "https://notexample.org/",
+        "https://xexample.org/",
+        "https://example.org.evil.net/",
+        "https://evil.net/?example.org",
+        "https://example.org@evil.net/",
+    ] {
+        assert_error(
+            &admin_get(&d, &by_ref, "/v1/tokens", Some(refused)).await,
+            401,
+            "unauthorized",
+        );
+    }
+}
+
+/// Issue 18, point 7: `bearer` worked while `BEARER` and `BeArEr` got 401 (RFC 9110: the
+/// scheme is case-insensitive), on both listeners.
+#[tokio::test]
+async fn the_auth_scheme_is_case_insensitive_on_both_listeners() {
+    use gatepass_protocol::client::{HttpsTarget, TrustMode};
+    let d = with_admin_listener();
+    let (api, _) = create(&d, &["--name", "any-case"]);
+    let admin =
+        HttpsTarget::parse(d.admin_url.as_ref().unwrap(), TrustMode::Pin(d.pin.clone())).unwrap();
+    let (secret, _) = d.mint(&["--name", "many", "--uses", "unlimited"]);
+    for (i, scheme) in ["Bearer", "bearer", "BEARER", "BeArEr"].iter().enumerate() {
+        let auth = format!("{scheme} {api}");
+        let r = admin
+            .request("GET", "/v1/whoami", &[("authorization", &auth)], vec![])
+            .await
+            .unwrap();
+        assert_eq!(r.status, 200, "admin, {scheme}: {}", r.text());
+        let r = d
+            .redeem_with(
+                &format!("{scheme} {secret}"),
+                &format!(r#"{{"hostname":"h{i}"}}"#),
+            )
+            .await;
+        assert_eq!(r.status, 201, "redeem, {scheme}: {}", r.text());
+    }
+    // Only the scheme is: a scheme other than Bearer is still no token.
+    let r = admin
+        .request(
+            "GET",
+            "/v1/whoami",
+            &[("authorization", &format!("Basic {api}"))],
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_error(&r, 401, "unauthorized");
+}

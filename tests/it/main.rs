@@ -4,7 +4,8 @@
 //! Where things go:
 //! - `support`: builds the binaries if needed, starts daemons, runs the CLI, redeems over HTTPS.
 //! - `lifecycle`: create → list → redeem → exhausted → revoked → disabled → expired → deleted.
-//! - `concurrency`: exactly-once under 200 concurrent redemptions.
+//! - `concurrency`: exactly-once under 1,000 (single-use) and 200 (five uses) concurrent
+//!   redemptions.
 //! - `console`: the console in a real pseudo-terminal (create, reveal, copy, live uses, revoke).
 //! - `crash`: SIGKILL during a storm of redemptions; nothing acknowledged is lost.
 //! - `tls`: CA pin and client certificates.
@@ -14,7 +15,8 @@
 //! - `access`: roles with real Unix users over the socket (needs root; ignored, with the
 //!   reason, when the tests are built by another user: see `tests/build.rs`).
 //! - `apitokens`: personal API tokens on the HTTPS admin listener.
-//! - `ratelimit`: failed redemptions from one address get 429; others are never slowed.
+//! - `ratelimit`: refusals from one address (and of one token) get 429, counted and checked in
+//!   one step under 1,000 concurrent guesses; repeated refusals are one audit event.
 //! - `hosts`: removing hosts, counts against uses, and `doctor`.
 //! - `redeem_client`: `gatepass redeem` on a bare host: files, pin, argv, retries, exit codes.
 //! - `storage`: damage at rest refused at start, `gatepassd check`, backup and restore.

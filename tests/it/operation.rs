@@ -335,3 +335,84 @@ async fn lifetime_settings_and_the_public_url_come_from_the_config() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// Issue 18, point 5: with `max_ttl = "1d"` repeated PATCHes of `expires_at` extended a token
+/// without end (the cap was measured from now). The cap runs from the token's creation, for
+/// every PATCH (`tokens extend`, on its way in the console's branch, is one).
+#[tokio::test]
+async fn max_ttl_is_measured_from_creation_and_a_patch_cannot_extend_past_it() {
+    let d = Daemon::start_with_config("[tokens]\ndefault_ttl = \"1h\"\nmax_ttl = \"1d\"\n");
+    let (_, id) = d.mint(&["--name", "capped", "--ttl", "12h"]);
+    let created =
+        gatepass_protocol::Timestamp::parse(d.token_json(&id)["created_at"].as_str().unwrap())
+            .unwrap();
+    d.set_clock_offset(20 * 3_600);
+    // Within the cap from creation: fine.
+    let within = gatepass_protocol::Timestamp(created.0 + 23 * 3_600).to_rfc3339();
+    let r = d
+        .client()
+        .raw(
+            "PATCH",
+            &format!("/v1/tokens/{id}"),
+            Some(format!(r#"{{"expires_at":"{within}"}}"#).into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{}", r.text());
+    // A day from now is 44 h from creation: refused.
+    let past = gatepass_protocol::Timestamp(created.0 + 44 * 3_600).to_rfc3339();
+    let r = d
+        .client()
+        .raw(
+            "PATCH",
+            &format!("/v1/tokens/{id}"),
+            Some(format!(r#"{{"expires_at":"{past}"}}"#).into_bytes()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("from its creation"), "{}", r.text());
+    assert_eq!(
+        d.token_json(&id)["expires_at"].as_str().unwrap(),
+        within,
+        "the refused changes left the expiry as it was"
+    );
+}
+
+/// Issue 18, also: a `--ttl 1s` token lived 0.3 s (its lifetime counted from a creation time
+/// rounded down to the second). A token lives at least what was asked.
+#[tokio::test]
+async fn a_one_second_token_lives_at_least_one_second() {
+    let d = Daemon::start();
+    for i in 0..3 {
+        // The token is made after this instant: a redemption answered before a second has
+        // passed since must find it alive.
+        let asked = std::time::Instant::now();
+        let out = d.cli(&[
+            "tokens",
+            "create",
+            "--name",
+            &format!("brief-{i}"),
+            "--ttl",
+            "1s",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let secret = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+        let wait = std::time::Duration::from_millis(850).saturating_sub(asked.elapsed());
+        tokio::time::sleep(wait).await;
+        let r = d.redeem(&secret, r#"{"hostname":"quick"}"#).await;
+        if asked.elapsed() < std::time::Duration::from_secs(1) {
+            assert_eq!(
+                r.status,
+                201,
+                "a 1s token refused {:?} after it was asked for: {}",
+                asked.elapsed(),
+                r.text()
+            );
+        }
+    }
+}

@@ -357,11 +357,12 @@ fn each_refusal_is_a_sentence_and_an_exit_code_of_its_own() {
 
 /// The exit codes the README promises that need the daemon to refuse: 6 for an expired token,
 /// 7 for a token not valid from this address or not valid yet, 8 for a request the daemon
-/// refuses as malformed, 10 once this address has failed too often.
+/// refuses as malformed, 10 once this address has been refused too often (every refusal
+/// counts: the four above and two unknown tokens reach this daemon's limit of six).
 #[test]
 fn expired_source_denied_not_yet_valid_malformed_and_rate_limited_have_their_codes() {
     let d = Daemon::start_with_config(
-        "[redeem]\nmax_body = 1024\n\n[limits]\nredeem_failures_per_minute = 3\n",
+        "[redeem]\nmax_body = 1024\n\n[limits]\nredeem_failures_per_minute = 6\n",
     );
     let dir = d.dir.path().to_owned();
     let case = |n: &str| dir.join(n).to_str().unwrap().to_owned();
@@ -406,8 +407,8 @@ fn expired_source_denied_not_yet_valid_malformed_and_rate_limited_have_their_cod
     assert!(stderr(&o).contains("malformed"), "{}", stderr(&o));
     assert_eq!(d.token_json(&fid)["uses"], 0);
 
-    // 10: after three failures (unknown tokens: 401, exit 5) this address is refused for a while,
-    // whatever the token, until the minute is over.
+    // 10: after six refusals (the four above, then two unknown tokens: 401, exit 5) this address
+    // is refused for a while, whatever the token, until the minute is over.
     let mut codes = Vec::new();
     for i in 0..4 {
         let unknown =
@@ -428,7 +429,7 @@ fn expired_source_denied_not_yet_valid_malformed_and_rate_limited_have_their_cod
             );
         }
     }
-    // The 413 above was a failure too (a bad body counts).
+    // The refusals above counted too (a used-up, fenced or early token, a bad body).
     assert_eq!(codes, [Some(5), Some(5), Some(10), Some(10)], "{codes:?}");
     let o = redeem_cmd(&d, Some(&d.pin), Some(&fine), &["--out", &case("f")]);
     assert_eq!(o.status.code(), Some(10), "{}", stderr(&o));

@@ -26,6 +26,9 @@ pub fn bin_dir() -> &'static Path {
             "-p",
             "gatepass",
             "--bins",
+            // The test-only seams (the clock the tests move): never in a release build.
+            "--features",
+            "gatepassd/test-seams",
         ]);
         if release {
             cmd.arg("--release");
@@ -86,7 +89,9 @@ impl Daemon {
     /// A daemon whose failure limit is high enough for tests that send many bad requests from
     /// one address (the rate-limit tests set their own).
     pub fn start() -> Daemon {
-        Daemon::start_with_config("[limits]\nredeem_failures_per_minute = 100000\n")
+        Daemon::start_with_config(
+            "[limits]\nredeem_failures_per_minute = 100000\nredeem_refusals_per_token_per_minute = 100000\n",
+        )
     }
 
     pub fn start_with_config(config: &str) -> Daemon {
@@ -337,13 +342,17 @@ impl Daemon {
 
     /// One redemption over a new HTTPS connection.
     pub async fn redeem(&self, token: &str, body: &str) -> RawResponse {
-        let auth = format!("Bearer {token}");
+        self.redeem_with(&format!("Bearer {token}"), body).await
+    }
+
+    /// One redemption with this `Authorization` header, over a new HTTPS connection.
+    pub async fn redeem_with(&self, auth: &str, body: &str) -> RawResponse {
         self.target()
             .request(
                 "POST",
                 "/v1/redeem",
                 &[
-                    ("authorization", &auth),
+                    ("authorization", auth),
                     ("content-type", "application/json"),
                 ],
                 body.as_bytes().to_vec(),
@@ -360,6 +369,51 @@ impl Daemon {
 impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill();
+    }
+}
+
+/// How many refusals an audit event stands for: 1, or its `count` when it gathers repeats.
+pub fn refusals_in(e: &serde_json::Value) -> u64 {
+    e["details"]["count"]
+        .as_str()
+        .map_or(1, |c| c.parse().unwrap())
+}
+
+/// The `redeem_failed` events `audit --json ARGS` lists.
+pub fn redeem_failures(d: &Daemon, args: &[&str]) -> Vec<serde_json::Value> {
+    let mut all = vec!["audit", "--json"];
+    all.extend_from_slice(args);
+    let audit: serde_json::Value = serde_json::from_str(&d.cli_ok(&all)).unwrap();
+    audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "redeem_failed")
+        .cloned()
+        .collect()
+}
+
+/// Moves the daemon's clock to `offset` (past the minute in which repeated refusals are
+/// gathered) and waits, at most 10 s, until the `redeem_failed` events of `audit ARGS` stand
+/// for `n` refusals; returns them.
+pub async fn await_refusals(
+    d: &Daemon,
+    offset: i64,
+    args: &[&str],
+    n: u64,
+) -> Vec<serde_json::Value> {
+    d.set_clock_offset(offset);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let events = redeem_failures(d, args);
+        if events.iter().map(refusals_in).sum::<u64>() == n {
+            return events;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the audit log never stood for {n} refusals: {events:#?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
 

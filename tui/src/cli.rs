@@ -332,6 +332,10 @@ pub struct AuditArgs {
     /// At most this many events (the newest; at least 1).
     #[arg(long, value_parser = positive, allow_negative_numbers = true)]
     pub limit: Option<usize>,
+    /// Only events older than this sequence number: the `seq` of the oldest event of the
+    /// previous page (a cursor, with --limit, to page back through the log).
+    #[arg(long)]
+    pub before: Option<u64>,
     #[arg(long)]
     pub json: bool,
 }

@@ -161,12 +161,7 @@ async fn api_token_caller(
     addr: SocketAddr,
     request: String,
 ) -> Result<Caller, ApiError> {
-    let auth = parts
-        .headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let presented = auth.strip_prefix("Bearer ").unwrap_or("");
+    let presented = super::bearer(&parts.headers);
     let actor = |who: &str| format!("api:{who}@{}", addr.ip());
     let Ok(parsed) = token::parse_kind(presented, TokenKind::Api) else {
         audit_denial(
@@ -205,7 +200,7 @@ async fn api_token_caller(
                     .get(header::REFERER)
                     .and_then(|v| v.to_str().ok())
                     .and_then(referer_host);
-                (!host.is_some_and(|h| h.ends_with(&want.to_ascii_lowercase())))
+                (!host.is_some_and(|h| crate::domain::api_tokens::referrer_allows(want, &h)))
                     .then_some("referrer outside the API token's restriction")
             }
             None => None,

@@ -242,7 +242,8 @@ async fn create_token(
 ) -> Result<Response, ApiError> {
     caller.require_write(&state).await?;
     let body: CreateTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
-    let now = state.clock.now();
+    // Rounded up: the lifetime counted from the creation time is at least what was asked.
+    let now = state.clock.now_rounded_up();
     let owner = match body.owner.clone() {
         Some(o) if o != caller.user => {
             if caller.role != Role::Admin {
@@ -411,25 +412,26 @@ async fn audit(
     if caller.sees_all() {
         return Ok(Json(blocking(&state, move |s| s.audit(&q)).await?));
     }
-    // Operators read their own actions and the trails of their own tokens.
+    // Operators read their own actions and the trails of their own tokens and API tokens,
+    // filtered inside the read (a limit and a cursor count their events only).
     let user = caller.user.clone();
     let events = blocking(&state, move |s| {
-        let own: std::collections::BTreeSet<String> = s
+        let mut targets: std::collections::BTreeSet<String> = s
             .list_tokens()?
             .into_iter()
             .filter(|t| t.owner == user)
             .map(|t| t.id)
             .collect();
-        let mut wide = q.clone();
-        wide.limit = Some(100_000);
-        let limit = q.limit.unwrap_or(1_000);
-        let mut v: Vec<_> = s
-            .audit(&wide)?
-            .into_iter()
-            .filter(|e| e.actor == user || own.contains(&e.target))
-            .collect();
-        let skip = v.len().saturating_sub(limit);
-        Ok(v.split_off(skip))
+        targets.extend(
+            s.list_api_tokens(Some(&user))?
+                .into_iter()
+                .map(|t| t.token.id),
+        );
+        let scope = domain::audit::AuditScope {
+            actor: user,
+            targets,
+        };
+        s.audit_scoped(&q, Some(&scope))
     })
     .await?;
     Ok(Json(events))

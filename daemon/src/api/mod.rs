@@ -25,6 +25,19 @@ use crate::error::StoreError;
 
 pub use crate::State;
 
+/// The credentials of an `Authorization: Bearer …` header, or "" when there are none. The
+/// scheme is case-insensitive (RFC 9110, 11.1): `bearer` and `BEARER` are `Bearer`.
+pub fn bearer(headers: &axum::http::HeaderMap) -> &str {
+    let auth = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    match auth.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim_matches(' '),
+        _ => "",
+    }
+}
+
 /// Who is on the other end of a connection; set by the accept loop on every request.
 #[derive(Debug, Clone)]
 pub enum Peer {

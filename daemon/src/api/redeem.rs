@@ -2,7 +2,10 @@
 //!
 //! Cheap offline checks first (token format, body, CSR); then a read-only look-up so that an
 //! unknown id or wrong secret costs no certificate signing; then the store's one durable
-//! transaction, which checks everything again and spends the use. Every refusal is audited.
+//! transaction, which checks everything again and spends the use. Every refusal counts toward
+//! the address's limit (and the token's, when the request held its secret) at the moment it is
+//! decided (`ratelimit`), and is audited through `domain::refusals` (repeats become one event);
+//! every request, the limited ones too, is counted in `/metrics`.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -21,6 +24,7 @@ use super::{ApiError, Peer, State, blocking, read_json};
 use crate::ca;
 use crate::domain::{AuditDraft, HostRecord, RedeemAttempt, RedeemOutcome};
 use crate::model;
+use crate::ratelimit::Verdict;
 
 pub fn routes() -> Router<Arc<State>> {
     Router::new()
@@ -35,23 +39,46 @@ fn source_of(req: &Request) -> IpAddr {
     }
 }
 
-/// Audits a refusal that happened before the store's transaction, counts it, and returns it.
-async fn refuse(
-    state: &Arc<State>,
+/// Why a redemption got no enrollment.
+enum Failure {
+    /// Refused: answered (and audited) if the limits allow, 429 otherwise.
+    Refused(Box<Refusal>),
+    /// The address or the token is over its limit: 429 with this `Retry-After`.
+    Limited(u64),
+    /// The daemon failed (the store stopped, a certificate could not be signed).
+    Error(ApiError),
+}
+
+impl From<ApiError> for Failure {
+    fn from(e: ApiError) -> Failure {
+        Failure::Error(e)
+    }
+}
+
+/// A refusal and its audit event.
+struct Refusal {
+    err: ApiError,
+    audit: AuditDraft,
+    /// The token, when the request held its secret: the refusal counts against it too.
+    holder_of: Option<String>,
+}
+
+/// A refusal decided before the store's transaction.
+fn refused(
+    state: &State,
     source: IpAddr,
     token_id: Option<&str>,
     hostname: Option<&str>,
     reason: &'static str,
     err: ApiError,
-) -> ApiError {
-    state.metrics.redeem(err.code.as_str());
+) -> Failure {
     let mut details = BTreeMap::new();
     details.insert("reason".to_string(), reason.to_string());
     details.insert("source".to_string(), source.to_string());
     if let Some(h) = hostname {
         details.insert("hostname".to_string(), h.to_string());
     }
-    let draft = AuditDraft {
+    let audit = AuditDraft {
         at: state.clock.now(),
         actor: format!("host:{}@{}", hostname.unwrap_or("?"), source),
         action: gatepass_protocol::AuditAction::RedeemFailed,
@@ -59,77 +86,91 @@ async fn refuse(
         target_name: None,
         details,
     };
-    if let Err(e) = blocking(state, move |s| s.append_audit(draft)).await {
-        return e;
+    Failure::Refused(Box::new(Refusal {
+        err,
+        audit,
+        holder_of: None,
+    }))
+}
+
+/// 429, counted in `/metrics`.
+fn too_many(state: &State, retry: u64) -> Response {
+    state.metrics.redeem(ErrorCode::TooManyRequests.as_str());
+    let e = ApiError::new(
+        ErrorCode::TooManyRequests,
+        "too many refused attempts from this address or for this token; try again later",
+    );
+    let mut resp = e.into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&retry.to_string()) {
+        resp.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    err
+    resp
+}
+
+/// Writes audit events, logging (once each) those the store would not take.
+async fn audit_all(state: &Arc<State>, drafts: Vec<AuditDraft>) {
+    for draft in drafts {
+        if let Err(e) = blocking(state, move |s| s.append_audit(draft)).await {
+            tracing::error!(error = ?e, "could not audit a refused redemption");
+        }
+    }
+}
+
+/// Answers a refusal: counted against the address (and the token, for a holder of its secret)
+/// in the same step that decides whether it may be answered at all; audited through the
+/// refusal log (repeats become one event).
+async fn answer_refusal(state: &Arc<State>, source: IpAddr, r: Refusal) -> Response {
+    let now = state.clock.now();
+    match state.limiter.refuse(source, now) {
+        Verdict::Limited { retry_after } => return too_many(state, retry_after),
+        Verdict::Answer { crossed: true } => {
+            let mut details = BTreeMap::new();
+            details.insert("source".to_string(), source.to_string());
+            details.insert(
+                "limit_per_minute".to_string(),
+                state.config.limits.redeem_failures_per_minute.to_string(),
+            );
+            let draft = AuditDraft {
+                at: now,
+                actor: format!("host:?@{source}"),
+                action: gatepass_protocol::AuditAction::RedeemRateLimited,
+                target: String::new(),
+                target_name: None,
+                details,
+            };
+            audit_all(state, vec![draft]).await;
+        }
+        Verdict::Answer { crossed: false } => {}
+    }
+    if let Some(id) = &r.holder_of
+        && let Verdict::Limited { retry_after } = state.limiter.refuse_token(id, now)
+    {
+        return too_many(state, retry_after);
+    }
+    state.metrics.redeem(r.err.code.as_str());
+    audit_all(state, state.refusals.note(r.audit)).await;
+    r.err.into_response()
 }
 
 async fn redeem(S(state): S<Arc<State>>, req: Request) -> Response {
     let source = source_of(&req);
     if let Some(retry) = state.limiter.blocked(source, state.clock.now()) {
-        state.metrics.redeem(ErrorCode::TooManyRequests.as_str());
-        let e = ApiError::new(
-            ErrorCode::TooManyRequests,
-            "too many failed attempts from this address; try again later",
-        );
-        let mut resp = e.into_response();
-        if let Ok(v) = header::HeaderValue::from_str(&retry.to_string()) {
-            resp.headers_mut().insert(header::RETRY_AFTER, v);
-        }
-        return resp;
+        return too_many(&state, retry);
     }
     match redeem_inner(&state, req).await {
         Ok(r) => r,
-        Err(e) => {
-            // Only failures that look like guessing or garbage count: a wrong or malformed token,
-            // a bad body. A valid token that is used up, expired or disabled is not an attack,
-            // and counting it would lock out a whole fleet behind one NAT. The failure that
-            // crosses the limit is audited (once per window).
-            let counts = matches!(
-                e.code,
-                ErrorCode::Unauthorized
-                    | ErrorCode::InvalidRequest
-                    | ErrorCode::InvalidJson
-                    | ErrorCode::PayloadTooLarge
-                    | ErrorCode::UnsupportedMediaType
-                    | ErrorCode::RequestTimeout
-            );
-            if counts && state.limiter.failure(source, state.clock.now()) {
-                let mut details = BTreeMap::new();
-                details.insert("source".to_string(), source.to_string());
-                details.insert(
-                    "limit_per_minute".to_string(),
-                    state.config.limits.redeem_failures_per_minute.to_string(),
-                );
-                let draft = AuditDraft {
-                    at: state.clock.now(),
-                    actor: format!("host:?@{source}"),
-                    action: gatepass_protocol::AuditAction::RedeemRateLimited,
-                    target: String::new(),
-                    target_name: None,
-                    details,
-                };
-                if let Err(err) = blocking(&state, move |s| s.append_audit(draft)).await {
-                    tracing::error!(error = ?err, "could not audit a rate limit");
-                }
-            }
+        Err(Failure::Refused(r)) => answer_refusal(&state, source, *r).await,
+        Err(Failure::Limited(retry)) => too_many(&state, retry),
+        Err(Failure::Error(e)) => {
+            state.metrics.redeem(e.code.as_str());
             e.into_response()
         }
     }
 }
 
-async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiError> {
+async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, Failure> {
     let source = source_of(&req);
-    let auth = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let presented = auth
-        .strip_prefix("Bearer ")
-        .or_else(|| auth.strip_prefix("bearer "))
-        .unwrap_or("");
+    let presented = super::bearer(req.headers());
     let parsed = match token::parse_kind(presented, TokenKind::Enrollment) {
         Ok(t) => t,
         Err(_) => {
@@ -138,44 +179,62 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
             } else {
                 "malformed_token"
             };
-            return Err(refuse(state, source, None, None, reason, ApiError::unauthorized()).await);
+            return Err(refused(
+                state,
+                source,
+                None,
+                None,
+                reason,
+                ApiError::unauthorized(),
+            ));
         }
     };
     let token_id = parsed.id().to_owned();
-    let body: RedeemRequest = match read_json(req, state.config.redeem.max_body).await {
+    // A redemption's body is small (16 KiB at most): it must arrive within the header timeout,
+    // or a client dribbling it would hold a connection until the request timeout (slowloris).
+    let body_time = std::time::Duration::from_secs(state.config.limits.header_timeout.0);
+    let read = tokio::time::timeout(body_time, read_json(req, state.config.redeem.max_body));
+    let body = read
+        .await
+        .unwrap_or_else(|_| {
+            Err(ApiError::new(
+                ErrorCode::RequestTimeout,
+                "the request body did not arrive in time",
+            ))
+        })
+        .and_then(|b: RedeemRequest| {
+            model::validate_hostname(&b.hostname)
+                .and(model::validate_facts(&b.facts))
+                .map_err(ApiError::bad)?;
+            Ok(b)
+        });
+    let body = match body {
         Ok(b) => b,
         Err(e) => {
-            return Err(refuse(state, source, Some(&token_id), None, "invalid_request", e).await);
+            return Err(refused(
+                state,
+                source,
+                Some(&token_id),
+                None,
+                "invalid_request",
+                e,
+            ));
         }
     };
     let hostname = body.hostname.clone();
-    let bad = |m: String| ApiError::bad(m);
-    if let Err(m) = model::validate_hostname(&body.hostname).and(model::validate_facts(&body.facts))
-    {
-        return Err(refuse(
-            state,
-            source,
-            Some(&token_id),
-            None,
-            "invalid_request",
-            bad(m),
-        )
-        .await);
-    }
     let csr = match &body.csr {
         Some(pem) => match ca::parse_csr(pem) {
             Some(c) => Some(c),
             None => {
                 let e = ApiError::bad("csr is not a valid, signed PEM certificate request");
-                return Err(refuse(
+                return Err(refused(
                     state,
                     source,
                     Some(&token_id),
                     Some(&hostname),
                     "bad_csr",
                     e,
-                )
-                .await);
+                ));
             }
         },
         None => None,
@@ -189,7 +248,8 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
     // Not waiting for pending writes: the writer checks again inside the transaction.
     let matches = state
         .store
-        .peek_secret(&token_id, &model::hex(&presented_hash))?;
+        .peek_secret(&token_id, &model::hex(&presented_hash))
+        .map_err(ApiError::from)?;
     if matches != Some(true) {
         let reason = if matches.is_some() {
             "wrong_secret"
@@ -197,10 +257,27 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
             "unknown_token"
         };
         let e = ApiError::unauthorized();
-        return Err(refuse(state, source, Some(&token_id), Some(&hostname), reason, e).await);
+        return Err(refused(
+            state,
+            source,
+            Some(&token_id),
+            Some(&hostname),
+            reason,
+            e,
+        ));
+    }
+    // The secret is right: only now, in one step with the counting of wrong guesses, is the
+    // address's limit checked — however many guesses were in flight, none past the limit gets
+    // an answer that tells it was right.
+    let now = state.clock.now();
+    if let Some(retry) = state
+        .limiter
+        .blocked(source, now)
+        .or_else(|| state.limiter.token_blocked(&token_id, now))
+    {
+        return Err(Failure::Limited(retry));
     }
 
-    let now = state.clock.now();
     // Time-ordered, so new hosts land at the end of the hosts table (fewer pages per commit).
     let (millis, seq) = next_host_stamp();
     let host_id = token::time_ordered_id(millis, seq).map_err(ApiError::internal)?;
@@ -214,7 +291,7 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
         None => None,
     };
     let attempt = RedeemAttempt {
-        token_id,
+        token_id: token_id.clone(),
         presented_hash,
         hostname,
         source,
@@ -226,7 +303,10 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
         grace_seconds: state.config.redeem.grace_window.0,
     };
     // Queued for the writer's next group commit and awaited: no thread blocks on the commit.
-    match crate::domain::redeem_queued(state.store.as_ref(), attempt).await? {
+    let outcome = crate::domain::redeem_queued(state.store.as_ref(), attempt)
+        .await
+        .map_err(ApiError::from)?;
+    match outcome {
         RedeemOutcome::Enrolled { host, .. } => {
             state.metrics.redeem("enrolled");
             Ok(answer(state, *host))
@@ -235,10 +315,9 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
             state.metrics.redeem("replayed");
             Ok(answer(state, *host))
         }
-        RedeemOutcome::Denied(d) => {
-            state.metrics.redeem(d.code().as_str());
+        RedeemOutcome::Denied(d, audit) => {
             let message = match d.code() {
-                ErrorCode::Unauthorized => return Err(ApiError::unauthorized()),
+                ErrorCode::Unauthorized => "invalid or missing token",
                 ErrorCode::TokenDisabled => "the token is disabled",
                 ErrorCode::TokenExpired => "the token has expired",
                 ErrorCode::TokenRevoked => "the token was revoked",
@@ -247,7 +326,12 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, ApiE
                 ErrorCode::TokenNotYetValid => "the token is not valid yet",
                 _ => "refused",
             };
-            Err(ApiError::new(d.code(), message))
+            let holder_of = (d.code() != ErrorCode::Unauthorized).then_some(token_id);
+            Err(Failure::Refused(Box::new(Refusal {
+                err: ApiError::new(d.code(), message),
+                audit: *audit,
+                holder_of,
+            })))
         }
     }
 }

@@ -81,6 +81,19 @@ pub fn issue(
     Ok((record, secret))
 }
 
+/// Whether a request whose `Referer` names `host` is inside a referrer restriction: the host is
+/// the restriction's domain or one of its subdomains (a dot boundary: `example.org` admits
+/// `ci.example.org`, never `notexample.org`). Case and a final dot do not matter.
+pub fn referrer_allows(restriction: &str, host: &str) -> bool {
+    let want = restriction.trim_start_matches('.').trim_end_matches('.');
+    let host = host.trim_end_matches('.');
+    if want.is_empty() || host.len() < want.len() {
+        return false;
+    }
+    let (head, tail) = host.split_at(host.len() - want.len());
+    tail.eq_ignore_ascii_case(want) && (head.is_empty() || head.ends_with('.'))
+}
+
 /// Stores a new API token: its name must be free among its user's API tokens.
 pub fn create(tx: &mut dyn Tx, token: ApiTokenRecord) -> Result<ApiTokenRecord, StoreError> {
     let t = &token.token;
@@ -141,4 +154,32 @@ pub fn delete(
         },
     )?;
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::referrer_allows;
+
+    #[test]
+    fn a_referrer_matches_its_domain_and_subdomains_at_a_dot_boundary() {
+        for (want, host) in [
+            ("example.org", "example.org"),
+            ("example.org", "ci.example.org"),
+            ("example.org", "a.b.Example.ORG"),
+            (".example.org", "ci.example.org"),
+            ("example.org", "example.org."),
+        ] {
+            assert!(referrer_allows(want, host), "{want} should admit {host}");
+        }
+        for (want, host) in [
+            ("example.org", "notexample.org"),
+            ("example.org", "example.org.evil.net"),
+            ("example.org", "org"),
+            ("example.org", ""),
+            ("", "example.org"),
+            ("ci.example.org", "example.org"),
+        ] {
+            assert!(!referrer_allows(want, host), "{want} should refuse {host}");
+        }
+    }
 }

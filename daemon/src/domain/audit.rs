@@ -194,3 +194,19 @@ impl ChainCheck {
         }
     }
 }
+
+/// Which events a reader who does not see everything (an operator) may read: their own
+/// actions, and the trails of the tokens and API tokens they own. Applied by an engine inside
+/// its read, event by event, so a limit and a cursor count only the events the reader sees
+/// (applied after a window, an operator's log went empty behind 100,000 newer events by others).
+#[derive(Debug, Clone, Default)]
+pub struct AuditScope {
+    pub actor: String,
+    pub targets: std::collections::BTreeSet<String>,
+}
+
+impl AuditScope {
+    pub fn admits(&self, actor: &str, target: &str) -> bool {
+        actor == self.actor || self.targets.contains(target)
+    }
+}

@@ -18,6 +18,7 @@ pub mod hosts;
 pub mod model;
 pub mod records;
 pub mod redeem;
+pub mod refusals;
 pub mod tokens;
 
 use gatepass_protocol::binary::TokenListBuilder;
@@ -249,7 +250,16 @@ pub trait Store: Send + Sync + 'static {
     fn get_api_token(&self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError>;
     /// All API tokens, or those of one user.
     fn list_api_tokens(&self, user: Option<&str>) -> Result<Vec<ApiTokenRecord>, StoreError>;
-    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError>;
+    /// The newest events matching `query` (up to its limit, below its cursor), oldest first;
+    /// with a `scope`, only the events it admits, filtered inside the read.
+    fn audit_scoped(
+        &self,
+        query: &AuditQuery,
+        scope: Option<&audit::AuditScope>,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
+    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+        self.audit_scoped(query, None)
+    }
     /// Walks the audit chain (`audit::ChainCheck`) and checks the tables against it.
     fn verify_audit(&self) -> Result<AuditCheck, StoreError>;
 

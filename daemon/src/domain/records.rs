@@ -200,10 +200,10 @@ pub enum RedeemOutcome {
         token: Box<TokenRecord>,
     },
     /// The same host key again within the grace window: the earlier enrollment, no use spent.
-    Replayed {
-        host: Box<HostRecord>,
-    },
-    Denied(Denial),
+    Replayed { host: Box<HostRecord> },
+    /// Refused: nothing written. The refusal's audit event is handed back, to be written
+    /// through `refusals::RefusalLog` (repeats of one refusal become one event).
+    Denied(Denial, Box<AuditDraft>),
 }
 
 /// An audit event before it gets its sequence number and chain hash.

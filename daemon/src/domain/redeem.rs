@@ -1,7 +1,8 @@
 //! A redemption's rules, run inside one transaction: find the token, let a retry by the same
 //! host key within the grace window have its enrollment back, check the token
-//! (`model::check_redeem`), spend a use, record the host and the audit event. Refusals are
-//! audited too.
+//! (`model::check_redeem`), spend a use, record the host and the audit event. A refusal writes
+//! nothing: its audit event goes back with it, for the caller to write through
+//! `refusals::RefusalLog`, which gathers repeats of one refusal into one event.
 //!
 //! The outcome depends only on the transaction's state and the attempt (no clock, no
 //! randomness: the time, the host id and the certificate come in the attempt), so an engine
@@ -34,10 +35,12 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
     };
     let Some(mut rec) = tx.token(&a.token_id)? else {
         details.insert("reason".into(), "unknown_token".into());
-        audit::append(tx, attempt(AuditAction::RedeemFailed, None, details))?;
-        return Ok(RedeemOutcome::Denied(Denial::Unauthorized {
-            reason: "unknown_token",
-        }));
+        return Ok(RedeemOutcome::Denied(
+            Denial::Unauthorized {
+                reason: "unknown_token",
+            },
+            Box::new(attempt(AuditAction::RedeemFailed, None, details)),
+        ));
     };
     let secret_ok = crate::secrets::hash_eq(
         model::hex(&a.presented_hash).as_bytes(),
@@ -59,8 +62,8 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
     }
     if let Err(denial) = model::check_redeem(&rec, &a.presented_hash, a.source, a.now) {
         details.insert("reason".into(), denial.reason().into());
-        audit::append(tx, attempt(AuditAction::RedeemFailed, Some(&rec), details))?;
-        return Ok(RedeemOutcome::Denied(denial));
+        let event = attempt(AuditAction::RedeemFailed, Some(&rec), details);
+        return Ok(RedeemOutcome::Denied(denial, Box::new(event)));
     }
     rec.uses += 1;
     rec.hosts += 1;

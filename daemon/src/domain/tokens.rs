@@ -104,7 +104,14 @@ pub fn patch(
         model::validate_labels(l).map_err(invalid)?;
     }
     if let Some(Some(at)) = patch.expires_at {
-        model::check_expiry(at, now, policy).map_err(invalid)?;
+        // In the future, and within the cap counted from the token's creation (stricter than
+        // from now, which a change a day would otherwise push on for ever).
+        let uncapped = LifetimePolicy {
+            max_ttl: None,
+            ..policy
+        };
+        model::check_expiry(at, now, uncapped).map_err(invalid)?;
+        check_cap_from_creation(current, at, policy).map_err(invalid)?;
     }
     if patch.expires_at == Some(None) && !policy.allow_no_expiry {
         return Err(invalid("this daemon requires every token to expire".into()));
@@ -115,6 +122,30 @@ pub fn patch(
         disabled: patch.disabled,
         expires_at: patch.expires_at,
     }))
+}
+
+/// The lifetime cap (`max_ttl`) runs from the token's creation, not from the change: otherwise
+/// a PATCH a day, each within the cap from its own "now", would keep a token alive for ever.
+fn check_cap_from_creation(
+    current: &TokenRecord,
+    at: Timestamp,
+    policy: LifetimePolicy,
+) -> Result<(), String> {
+    let Some(max) = policy.max_ttl else {
+        return Ok(());
+    };
+    let latest = current
+        .created_at
+        .checked_add(max)
+        .unwrap_or(Timestamp::MAX);
+    if at > latest {
+        return Err(format!(
+            "this daemon caps token lifetimes at {} from its creation: this token may not expire after {}",
+            gatepass_protocol::duration::format_duration(max),
+            latest.to_rfc3339()
+        ));
+    }
+    Ok(())
 }
 
 /// Announces a token's new state to `/v1/events` listeners.

@@ -74,6 +74,7 @@ pub async fn run(client: &Client, a: AuditArgs) -> crate::error::Result<ExitCode
         token: a.token,
         actor: a.actor,
         after: None,
+        before: a.before,
         limit: a.limit,
     };
     let events = client.audit(&q).await?;

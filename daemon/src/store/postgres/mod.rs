@@ -294,12 +294,9 @@ pub fn import(options: &Options, export: &crate::domain::Export) -> Result<(), S
         for a in &export.api_tokens {
             w.insert_api_token(a)?;
         }
-        for (seq, target, bytes) in &export.audit {
-            let seq = tx::seq_to_db(*seq)?;
-            w.txn.execute(
-                "INSERT INTO gp_audit (seq, target, event) VALUES ($1, $2, $3)",
-                &[&seq, target, bytes],
-            )?;
+        for (_, _, bytes) in &export.audit {
+            let event: AuditEvent = serde_json::from_slice(bytes)?;
+            w.insert_event(&event, bytes)?;
         }
         w.head = Some(export.head.clone());
         w.head_moved = true;
@@ -417,9 +414,13 @@ impl Store for PgStore {
         self.read(move |c| reads::api_tokens(c, user.as_deref()))
     }
 
-    fn audit(&self, query: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
-        let query = query.clone();
-        self.read(move |c| reads::audit(c, &query))
+    fn audit_scoped(
+        &self,
+        query: &AuditQuery,
+        scope: Option<&crate::domain::audit::AuditScope>,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        let (query, scope) = (query.clone(), scope.cloned());
+        self.read(move |c| reads::audit(c, &query, scope.as_ref()))
     }
 
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {

@@ -8,15 +8,13 @@ use gatepass_protocol::{AuditEvent, AuditQuery, SortColumn, Timestamp, TokenKeys
 use postgres::{Client, IsolationLevel};
 
 use super::tx::{seq_from_db, seq_to_db};
-use crate::domain::audit::ChainCheck;
+use crate::domain::audit::{AuditScope, ChainCheck};
 use crate::domain::{ApiTokenRecord, AuditCheck, AuditHead, HostRecord, TokenRecord};
 use crate::error::StoreError;
 use crate::store::codec::{add_to_list, decode_token};
 
 const DEFAULT_AUDIT_LIMIT: usize = 1_000;
 const MAX_AUDIT_LIMIT: usize = 100_000;
-/// Events read per query while looking for the newest that match.
-const AUDIT_PAGE: i64 = 1_000;
 /// At most this many table problems are listed.
 const MAX_LISTED: usize = 50;
 
@@ -111,48 +109,52 @@ pub(super) fn api_tokens(
     Ok(out)
 }
 
-/// The newest events matching `q` (up to its limit), oldest first: read newest first, a page
-/// at a time, until enough match.
-pub(super) fn audit(c: &mut Client, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
+/// The newest events matching `q` (up to its limit, below its cursor) and admitted by `scope`,
+/// oldest first: every filter is in the query, so the limit counts only what the reader sees.
+pub(super) fn audit(
+    c: &mut Client,
+    q: &AuditQuery,
+    scope: Option<&AuditScope>,
+) -> Result<Vec<AuditEvent>, StoreError> {
     let limit = q
         .limit
         .unwrap_or(DEFAULT_AUDIT_LIMIT)
-        .clamp(1, MAX_AUDIT_LIMIT);
+        .clamp(1, MAX_AUDIT_LIMIT) as i64;
     let after = seq_to_db(q.after.unwrap_or(0))?;
-    let keep = |ev: &AuditEvent| {
-        q.since.is_none_or(|s| ev.at >= s) && q.actor.as_ref().is_none_or(|a| &ev.actor == a)
+    let before = match q.before {
+        Some(b) => seq_to_db(b)?,
+        None => i64::MAX,
     };
-    let mut out = Vec::new();
-    let mut before = i64::MAX;
-    loop {
-        let rows = match &q.token {
-            Some(t) => c.query(
-                "SELECT seq, event FROM gp_audit WHERE target = $1 AND seq > $2 AND seq < $3 \
-                 ORDER BY seq DESC LIMIT $4",
-                &[t, &after, &before, &AUDIT_PAGE],
-            )?,
-            None => c.query(
-                "SELECT seq, event FROM gp_audit WHERE seq > $1 AND seq < $2 \
-                 ORDER BY seq DESC LIMIT $3",
-                &[&after, &before, &AUDIT_PAGE],
-            )?,
-        };
-        for r in &rows {
-            before = r.get(0);
-            let ev: AuditEvent = json(r.get::<_, &[u8]>(1))?;
-            if keep(&ev) {
-                out.push(ev);
-                if out.len() >= limit {
-                    out.reverse();
-                    return Ok(out);
-                }
-            }
-        }
-        if (rows.len() as i64) < AUDIT_PAGE {
-            out.reverse();
-            return Ok(out);
-        }
-    }
+    let since = q.since.map(|t| t.0);
+    let scope_actor = scope.map(|s| s.actor.clone());
+    let scope_targets: Vec<String> = scope
+        .map(|s| s.targets.iter().cloned().collect())
+        .unwrap_or_default();
+    let rows = c.query(
+        "SELECT event FROM gp_audit \
+         WHERE seq > $1 AND seq < $2 \
+           AND ($3::text IS NULL OR target = $3) \
+           AND ($4::text IS NULL OR actor = $4) \
+           AND ($5::bigint IS NULL OR at >= $5) \
+           AND ($6::text IS NULL OR actor = $6 OR target = ANY($7::text[])) \
+         ORDER BY seq DESC LIMIT $8",
+        &[
+            &after,
+            &before,
+            &q.token,
+            &q.actor,
+            &since,
+            &scope_actor,
+            &scope_targets,
+            &limit,
+        ],
+    )?;
+    let mut out: Vec<AuditEvent> = rows
+        .iter()
+        .map(|r| json(r.get::<_, &[u8]>(0)))
+        .collect::<Result<_, _>>()?;
+    out.reverse();
+    Ok(out)
 }
 
 /// Walks the chain in one snapshot and checks the tables against it (`ChainCheck`).

@@ -7,7 +7,8 @@
 //! - `gp_tokens(id, name UNIQUE, record)`: live tokens; `record` is `codec::encode_token`.
 //! - `gp_hosts(id, token_id, key_fingerprint, enrolled_seq, record)`: JSON `HostRecord`s.
 //! - `gp_api_tokens(id, owner, name, record)`, unique per owner and name.
-//! - `gp_audit(seq, target, event)`: the chain, `event` the exact JSON its hash covers.
+//! - `gp_audit(seq, target, actor, at, event)`: the chain, `event` the exact JSON its hash
+//!   covers (target, actor and time beside it for the filters).
 //! - `gp_audit_head(next_seq, last_hash)`: one row, locked by every write transaction first,
 //!   so all daemons' writes take turns and the chain never forks.
 //! - `gp_meta(key, value)`: the fingerprints of the HMAC key and the CA the nodes share.
@@ -36,8 +37,15 @@ const MIGRATIONS: &[&str] = &[
          record bytea NOT NULL,
          UNIQUE (owner, name)
      );
-     CREATE TABLE gp_audit (seq bigint PRIMARY KEY, target text NOT NULL, event bytea NOT NULL);
+     CREATE TABLE gp_audit (
+         seq bigint PRIMARY KEY,
+         target text NOT NULL,
+         actor text NOT NULL,
+         at bigint NOT NULL,
+         event bytea NOT NULL
+     );
      CREATE INDEX gp_audit_by_target ON gp_audit (target, seq);
+     CREATE INDEX gp_audit_by_actor ON gp_audit (actor, seq);
      CREATE TABLE gp_audit_head (
          one boolean PRIMARY KEY DEFAULT true CHECK (one),
          next_seq bigint NOT NULL,

@@ -65,7 +65,9 @@ impl Statements {
             )?,
             remove_api_token: p("DELETE FROM gp_api_tokens WHERE id = $1")?,
             audit_head: p("SELECT next_seq, last_hash FROM gp_audit_head FOR UPDATE")?,
-            append_audit: p("INSERT INTO gp_audit (seq, target, event) VALUES ($1, $2, $3)")?,
+            append_audit: p(
+                "INSERT INTO gp_audit (seq, target, actor, at, event) VALUES ($1, $2, $3, $4, $5)",
+            )?,
             store_head: p(
                 "INSERT INTO gp_audit_head (one, next_seq, last_hash) VALUES (true, $1, $2) \
                  ON CONFLICT (one) DO UPDATE SET next_seq = $1, last_hash = $2",
@@ -96,6 +98,16 @@ pub struct PgTx<'a, 't> {
 }
 
 impl PgTx<'_, '_> {
+    /// Stores an audit event (`json`: its stored form), with the columns the filters read.
+    pub fn insert_event(&mut self, event: &AuditEvent, json: &[u8]) -> Result<(), StoreError> {
+        let seq = seq_to_db(event.seq)?;
+        self.txn.execute(
+            &self.st.append_audit,
+            &[&seq, &event.target, &event.actor, &event.at.0, &json],
+        )?;
+        Ok(())
+    }
+
     /// Stores the chain's head if the batch moved it.
     pub fn store_head(&mut self) -> Result<(), StoreError> {
         if let (true, Some(head)) = (self.head_moved, &self.head) {
@@ -231,9 +243,7 @@ impl Tx for PgTx<'_, '_> {
         json: &[u8],
         head: AuditHead,
     ) -> Result<(), StoreError> {
-        let seq = seq_to_db(event.seq)?;
-        self.txn
-            .execute(&self.st.append_audit, &[&seq, &event.target, &json])?;
+        self.insert_event(event, json)?;
         self.head = Some(head);
         self.head_moved = true;
         Ok(())

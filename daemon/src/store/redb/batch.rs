@@ -10,7 +10,10 @@
 use ::redb::{ReadableTable, WriteTransaction};
 use gatepass_protocol::{AuditEvent, ChangeEvent};
 
-use super::tables::{AUDIT_HEAD, PUT, REDEEM, Tables, Tbl, apply_op, get_json, put_field};
+use super::tables::{
+    ACTOR_PREFIX, AUDIT_ACTOR_INDEX_FROM, AUDIT_HEAD, PUT, REDEEM, Tables, Tbl, apply_op, get_json,
+    indexed_actor, put_field,
+};
 use crate::domain::{
     self, ApiTokenRecord, AuditHead, HostRecord, RedeemAttempt, RedeemOutcome, TokenRecord, Tx,
     Write, Written,
@@ -261,6 +264,13 @@ impl Tx for Batch<'_> {
             let key = format!("{}/{:020}", event.target, event.seq);
             self.put(Tbl::AuditByTarget, &key, b"")?;
         }
+        if indexed_actor(&event.actor) {
+            if self.tables.meta()?.get(AUDIT_ACTOR_INDEX_FROM)?.is_none() {
+                self.put(Tbl::Meta, AUDIT_ACTOR_INDEX_FROM, &event.seq.to_le_bytes())?;
+            }
+            let key = format!("{ACTOR_PREFIX}{}/{:020}", event.actor, event.seq);
+            self.put(Tbl::AuditByTarget, &key, b"")?;
+        }
         Ok(())
     }
 
@@ -284,7 +294,9 @@ mod tests {
     /// What one fixed redemption journals and writes is pinned, with the version of the
     /// journal's redemption record: a replay runs the rules again on a record, so changing what
     /// they write without a new version would redo old records differently. If this fails
-    /// after a change to the rules, bump `codec::REDEEM_V1`'s value and update the pin.
+    /// after a change to the rules, bump `codec::REDEEM_V1`'s value and update the pin. (The
+    /// tables' pin also holds the token's creation: it moved, with the journal's unchanged,
+    /// when events by users got an actor index entry.)
     #[test]
     fn a_fixed_redemption_journals_and_writes_what_is_pinned() {
         let (_dir, s) = holding_store();
@@ -324,7 +336,7 @@ mod tests {
             (
                 1,
                 "4c5d8e7602d395e5b90eac85e4945c8480d55215c7622e059e1a1f4c2fa65174".to_owned(),
-                "f140766afc9a56450499a5d288ce142f5ed316fcd100bdf693681afe68ead16e".to_owned()
+                "7191217824fe2dcfb6ecf4304d31ddfdac5323079244044eeac0bd5659c1c2cc".to_owned()
             ),
             "what a redemption journals or writes changed"
         );

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use ::redb::{ReadTransaction, ReadableTable};
 
 use super::tables::{
-    API_TOKEN_NAMES, API_TOKENS, AUDIT, AUDIT_BY_TARGET, AUDIT_HEAD, HOST_KEYS, HOSTS, META, NAMES,
-    TOKEN_HOSTS, TOKENS, get_json,
+    ACTOR_PREFIX, API_TOKEN_NAMES, API_TOKENS, AUDIT, AUDIT_ACTOR_INDEX_FROM, AUDIT_BY_TARGET,
+    AUDIT_HEAD, HOST_KEYS, HOSTS, META, NAMES, TOKEN_HOSTS, TOKENS, get_json, indexed_actor,
 };
 use crate::domain::audit::ChainCheck;
 use crate::domain::{ApiTokenRecord, AuditCheck, AuditHead, HostRecord, TokenRecord};
@@ -30,12 +30,17 @@ pub(super) fn verify(r: &ReadTransaction) -> Result<AuditCheck, StoreError> {
     let mut walk = ChainCheck::default();
     // Targets of events, by sequence number, for the audit trail's index.
     let mut targets: BTreeMap<u64, String> = BTreeMap::new();
+    // Actors of events a user made, for the actor entries of that index.
+    let mut actors: BTreeMap<u64, String> = BTreeMap::new();
     for item in r.open_table(AUDIT)?.iter()? {
         let (k, v) = item?;
         match walk.event(k.value(), v.value()) {
             Ok(ev) => {
                 if !ev.target.is_empty() {
                     targets.insert(ev.seq, ev.target);
+                }
+                if indexed_actor(&ev.actor) {
+                    actors.insert(ev.seq, ev.actor);
                 }
             }
             Err(bad) => return Ok(bad),
@@ -56,7 +61,7 @@ pub(super) fn verify(r: &ReadTransaction) -> Result<AuditCheck, StoreError> {
         *stored.entry(h.host.token_id.clone()).or_default() += 1;
     }
     let mut problems = walk.counters(&tokens, &stored);
-    problems.extend(indexes(r, &tokens, &hosts, &targets)?);
+    problems.extend(indexes(r, &tokens, &hosts, &targets, &actors)?);
     let mut check = walk.finish(head);
     if problems.len() > MAX_LISTED {
         let more = problems.len() - MAX_LISTED;
@@ -78,6 +83,7 @@ fn indexes(
     tokens: &[TokenRecord],
     hosts: &[HostRecord],
     targets: &BTreeMap<u64, String>,
+    actors: &BTreeMap<u64, String>,
 ) -> Result<Vec<String>, StoreError> {
     let mut problems = Vec::new();
     // Token names.
@@ -139,11 +145,27 @@ fn indexes(
     }
     // A target's audit trail.
     let mut indexed = BTreeSet::new();
+    // Events are indexed by actor from the first one a version with that index wrote.
+    let actors_from = r
+        .open_table(META)?
+        .get(AUDIT_ACTOR_INDEX_FROM)?
+        .and_then(|v| v.value().try_into().ok().map(u64::from_le_bytes));
+    let mut by_actor = BTreeSet::new();
     for item in r.open_table(AUDIT_BY_TARGET)?.iter()? {
         let (k, _) = item?;
         let key = k.value();
         let (target, seq) = key.rsplit_once('/').unwrap_or(("", key));
         let seq: u64 = seq.parse().unwrap_or(0);
+        if let Some(actor) = target.strip_prefix(ACTOR_PREFIX) {
+            if actors.get(&seq).map(String::as_str) == Some(actor) {
+                by_actor.insert(seq);
+            } else {
+                problems.push(format!(
+                    "the audit index puts event {seq} under actor {actor}, who did not make it"
+                ));
+            }
+            continue;
+        }
         if targets.get(&seq).map(String::as_str) == Some(target) {
             indexed.insert(seq);
         } else {
@@ -156,6 +178,13 @@ fn indexes(
         problems.push(format!(
             "event {seq} is missing from the audit trail of {target}"
         ));
+    }
+    if let Some(from) = actors_from {
+        for (seq, actor) in actors.range(from..).filter(|(s, _)| !by_actor.contains(s)) {
+            problems.push(format!(
+                "event {seq} is missing from the audit index of actor {actor}"
+            ));
+        }
     }
     // API token names.
     let mut api: BTreeMap<String, ApiTokenRecord> = BTreeMap::new();

@@ -20,6 +20,8 @@
 mod backup;
 mod batch;
 mod check;
+#[cfg(any(test, feature = "fuzzing"))]
+pub mod fuzz;
 pub mod journal;
 mod list;
 mod reads;
@@ -582,8 +584,12 @@ impl Store for RedbStore {
         self.read_committed(|r| reads::api_tokens(r, user))
     }
 
-    fn audit(&self, q: &AuditQuery) -> Result<Vec<AuditEvent>, StoreError> {
-        self.read(|r| reads::audit(r, q))
+    fn audit_scoped(
+        &self,
+        q: &AuditQuery,
+        scope: Option<&crate::domain::audit::AuditScope>,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
+        self.read(|r| reads::audit(r, q, scope))
     }
 
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {

@@ -23,6 +23,20 @@ pub const API_TOKENS: TableDefinition<&str, &[u8]> = TableDefinition::new("api_t
 /// `user/name` → id: API token names are unique per user.
 pub const API_TOKEN_NAMES: TableDefinition<&str, &str> = TableDefinition::new("api_token_names");
 
+/// META key: the first event indexed by its actor (u64, LE); events before it (written by an
+/// older version) are found by a scan.
+pub const AUDIT_ACTOR_INDEX_FROM: &str = "audit_actor_index_from";
+/// In `AUDIT_BY_TARGET`, the prefix of an actor's entries (`\u{1}actor:NAME/SEQ`): events by a
+/// user (never by a host) are indexed by their actor too, so one user's events are found
+/// without reading everyone's. No target starts with it.
+pub const ACTOR_PREFIX: &str = "\u{1}actor:";
+
+/// Whether events by `actor` are indexed by it: users', not hosts' (redemptions stay one
+/// index entry each).
+pub fn indexed_actor(actor: &str) -> bool {
+    !actor.starts_with("host:")
+}
+
 /// META key: the audit chain's head (`AuditHead`, JSON).
 pub const AUDIT_HEAD: &str = "audit_head";
 /// META key: the sequence number of the last journal record the database holds (u64, LE).

@@ -1,0 +1,4 @@
+//! cargo-fuzz target `redeem`: see `gatepassd::fuzzing`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| gatepassd::fuzzing::redeem(data));
