@@ -443,7 +443,7 @@ fn without_a_terminal_the_bare_command_prints_a_summary() {
     assert!(out.contains("Tokens: 1"), "{out}");
 }
 
-/// The reveal's `w` (a new 0600 file in the current folder holding the token) and `j` (the host
+/// The reveal's `w` (a new 0600 file in the console's private folder, never the current one) and `j` (the host
 /// command, copied the way `c` copies: OSC 52 here), then `x` (disable, enable) and `f` (the
 /// status filter, "never used" and "disabled") on the token table.
 #[tokio::test(flavor = "multi_thread")]
@@ -452,16 +452,23 @@ async fn the_reveal_writes_and_copies_and_rows_are_disabled_and_filtered_by_stat
     let (used, _) = d.mint(&["--name", "alpha-used", "--uses", "5"]);
     let r = d.redeem(&used, r#"{"hostname":"h"}"#).await;
     assert_eq!(r.status, 201, "{}", r.text());
-    let mut c = Console::start(&d);
+    let state = d.dir.path().join("state");
+    let mut c = Console::start_with(&d, &[], &[("XDG_STATE_HOME", state.to_str().unwrap())]);
     c.wait_text("alpha-used");
     let token = c.mint("beta-new");
 
-    // w: written to a new file in the console's current folder, readable by its owner only.
+    // w: written to a new file in the console's private folder (0700, named on screen), never
+    // the current folder, readable by its owner only.
     c.send(b"w");
     c.wait_for("the file named", |s| {
         s.contains("Written to ") && s.contains("gatepass-token-beta-new.txt")
     });
-    let file = d.dir.path().join("gatepass-token-beta-new.txt");
+    let private = state.join("gatepass");
+    let file = private.join("gatepass-token-beta-new.txt");
+    assert!(
+        !d.dir.path().join("gatepass-token-beta-new.txt").exists(),
+        "written into the current folder"
+    );
     assert_eq!(
         std::fs::read_to_string(&file).unwrap(),
         format!("{token}\n")
@@ -470,6 +477,10 @@ async fn the_reveal_writes_and_copies_and_rows_are_disabled_and_filtered_by_stat
     assert_eq!(
         std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
         0o600
+    );
+    assert_eq!(
+        std::fs::metadata(&private).unwrap().permissions().mode() & 0o777,
+        0o700
     );
     // Again: a second file, the first one untouched.
     c.send(b"w");

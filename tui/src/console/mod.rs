@@ -8,6 +8,7 @@ pub mod app;
 pub mod calendar;
 pub mod clipboard;
 pub mod draw;
+pub mod files;
 pub mod form;
 pub mod keymap;
 pub mod table;
@@ -20,7 +21,6 @@ pub(crate) mod fixtures;
 mod snapshots;
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -372,72 +372,10 @@ fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode
         }
         Cmd::WriteSecret { name, secret } => {
             tokio::task::spawn_blocking(move || {
-                let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-                let r = write_secret(&dir, &name, &secret).map_err(|e| e.to_string());
+                let dir = files::private_folder();
+                let r = files::write_secret(&dir, &name, &secret).map_err(|e| e.to_string());
                 send(&tx, Msg::Wrote(r));
             });
         }
-    }
-}
-
-/// Writes the token to a new file `gatepass-token-NAME.txt` (never over an existing one) that
-/// only its owner can read.
-pub fn write_secret(dir: &std::path::Path, name: &str, secret: &str) -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    for n in 1..1000 {
-        let file = if n == 1 {
-            format!("gatepass-token-{safe}.txt")
-        } else {
-            format!("gatepass-token-{safe}-{n}.txt")
-        };
-        let path = dir.join(file);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                f.write_all(secret.as_bytes())?;
-                f.write_all(b"\n")?;
-                f.sync_all()?;
-                return Ok(path);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other(
-        "too many token files with this name here",
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn token_files_are_private_and_never_overwritten() -> std::io::Result<()> {
-        let dir = std::env::temp_dir().join(format!("gatepass-console-w-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let a = write_secret(&dir, "web/rollout", "gpt_one")?;
-        let b = write_secret(&dir, "web/rollout", "gpt_two")?;
-        assert_ne!(a, b);
-        assert!(a.ends_with("gatepass-token-web_rollout.txt"));
-        assert_eq!(std::fs::read_to_string(&a)?, "gpt_one\n");
-        assert_eq!(std::fs::read_to_string(&b)?, "gpt_two\n");
-        assert_eq!(std::fs::metadata(&a)?.permissions().mode() & 0o777, 0o600);
-        std::fs::remove_dir_all(&dir)
     }
 }
