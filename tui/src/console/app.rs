@@ -1029,9 +1029,7 @@ fn filter_key(app: &mut App, ev: KeyEvent, action: Option<Action>) {
             app.filter_input = None;
             app.table().set_filter("");
         }
-        _ => filter_edit(app, |t| {
-            t.input(ev);
-        }),
+        _ => filter_edit(app, |t| super::form::edit_key(t, ev)),
     }
 }
 
@@ -1140,8 +1138,14 @@ fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
         return Vec::new();
     };
     let on_choice = matches!(form.focus, Field::Uses | Field::Expiry);
+    // Esc on a changed form asks first: a second Esc throws it away, any other key keeps it.
+    let asked = std::mem::take(&mut form.discard_asked);
     let outcome = match action {
         Some(Action::Submit) => FormOutcome::Submit,
+        Some(Action::Back) if form.changed() && !asked => {
+            form.discard_asked = true;
+            FormOutcome::Stay
+        }
         Some(Action::Back) => FormOutcome::Cancel,
         Some(Action::NextField) => {
             form.move_focus(1);
@@ -1300,7 +1304,7 @@ fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
         }
         _ => {
             if let Some(t) = &mut c.typed {
-                t.input(ev);
+                super::form::edit_key(t, ev);
                 super::form::cut_secrets(t);
                 c.error = None;
                 // Delete takes the focus once the name matches, and gives it back if not.

@@ -867,6 +867,11 @@ fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
     // The message that matters now, in full: the daemon's refusal, else the focused field's
     // error, else the first one.
     let msg = match &form.server_error {
+        _ if form.discard_asked => Some(
+            "Throw away what you typed? Esc again discards the form; any other key keeps \
+             editing."
+                .to_owned(),
+        ),
         Some(e) => Some(format!("Not created: {e}")),
         None => err_of(form.focus)
             .map(|m| format!("{}: {m}", form.focus.label()))

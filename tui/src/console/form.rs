@@ -126,6 +126,11 @@ pub struct CreateForm {
     pub server_error: Option<String>,
     /// A request is on its way: a second Ctrl-S does nothing.
     pub busy: bool,
+    /// What the form held when it opened ([`CreateForm::snapshot`]): Esc asks before throwing
+    /// away anything else.
+    pub initial: Vec<String>,
+    /// Esc was pressed on a changed form: the next Esc throws it away, any other key keeps it.
+    pub discard_asked: bool,
 }
 
 fn field(placeholder: &str, initial: &str) -> TextArea<'static> {
@@ -151,6 +156,40 @@ pub fn cut_secrets(t: &mut TextArea<'_>) {
     if let Some(public) = gatepass_protocol::token::replace_secrets(&text, |id, _| id.to_owned()) {
         t.clear();
         t.insert_str(&public);
+    }
+}
+
+/// A key typed into a one-line text field, with a shell's editing habits: Ctrl-A/E start and
+/// end, Ctrl-U and Ctrl-K delete to the start and to the end, Ctrl-W the word before the cursor,
+/// Alt-B/F move by word, Alt-D deletes the next word (the textarea's own map binds Ctrl-U to
+/// undo, which a field without history cannot do). Enter is never a newline here.
+pub fn edit_key(t: &mut TextArea<'_>, ev: KeyEvent) {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = ev.modifiers.contains(KeyModifiers::ALT);
+    match ev.code {
+        KeyCode::Enter => {}
+        KeyCode::Char('u') if ctrl => {
+            t.delete_line_by_head();
+        }
+        KeyCode::Char('k') if ctrl => {
+            t.delete_line_by_end();
+        }
+        KeyCode::Char('w') if ctrl => {
+            t.delete_word();
+        }
+        KeyCode::Char('a') if ctrl => t.move_cursor(ratatui_textarea::CursorMove::Head),
+        KeyCode::Char('e') if ctrl => t.move_cursor(ratatui_textarea::CursorMove::End),
+        KeyCode::Char('b') if alt => t.move_cursor(ratatui_textarea::CursorMove::WordBack),
+        KeyCode::Char('f') if alt => t.move_cursor(ratatui_textarea::CursorMove::WordForward),
+        KeyCode::Char('d') if alt => {
+            t.delete_next_word();
+        }
+        // Multi-line moves and the textarea's own clipboard make no sense in a one-line field.
+        KeyCode::Char('m' | 'j' | 'n' | 'p' | 'r' | 'y' | 'x' | 'v' | 'c') if ctrl => {}
+        _ => {
+            t.input(ev);
+        }
     }
 }
 
@@ -184,7 +223,41 @@ impl CreateForm {
             tried: false,
             server_error: None,
             busy: false,
+            initial: Vec::new(),
+            discard_asked: false,
         }
+        .opened()
+    }
+
+    /// Records what the form holds now as what it opened with.
+    pub fn opened(mut self) -> Self {
+        self.initial = self.snapshot();
+        self
+    }
+
+    /// Everything the operator can change, as text.
+    fn snapshot(&self) -> Vec<String> {
+        let mut v: Vec<String> = [
+            &self.name,
+            &self.description,
+            &self.group,
+            &self.labels,
+            &self.owner,
+            &self.count,
+            &self.time,
+        ]
+        .iter()
+        .map(|t| text_of(t))
+        .collect();
+        v.push(self.uses.label().to_owned());
+        v.push(self.expiry.label().to_owned());
+        v.push(self.picker.cursor.to_string());
+        v
+    }
+
+    /// Whether the operator changed anything since the form opened.
+    pub fn changed(&self) -> bool {
+        self.snapshot() != self.initial
     }
 
     /// The fields in focus order, as they are now (some appear only with a choice).
@@ -275,11 +348,8 @@ impl CreateForm {
 
     /// A key typed into the focused text field (Enter is never a newline here).
     pub fn type_key(&mut self, ev: KeyEvent) {
-        if ev.code == crossterm::event::KeyCode::Enter {
-            return;
-        }
         if let Some(t) = self.text_mut(self.focus) {
-            t.input(ev);
+            edit_key(t, ev);
             cut_secrets(t);
             self.server_error = None;
         }
@@ -519,6 +589,48 @@ mod tests {
         assert!(f.expires_at(NOW).unwrap_err().contains("HH:MM"));
         f.time = field("", "23:59");
         assert!(f.expires_at(NOW).unwrap().is_some());
+    }
+
+    #[test]
+    fn fields_keep_a_shells_editing_keys() {
+        let key = |c: char, m: KeyModifiers| KeyEvent::new(KeyCode::Char(c), m);
+        let mut f = CreateForm::new(NOW, false, true, 86_400);
+        f.focus = Field::Labels;
+        // Ctrl-U wipes what is before the cursor (the trial typed `planplan=gold`).
+        typed(&mut f, "plan");
+        f.type_key(key('u', KeyModifiers::CONTROL));
+        typed(&mut f, "plan=gold");
+        assert_eq!(text_of(&f.labels), "plan=gold");
+        // Ctrl-W the word before the cursor, Ctrl-A/E the ends, Ctrl-K the rest of the line.
+        typed(&mut f, " tier=one");
+        f.type_key(key('w', KeyModifiers::CONTROL));
+        assert_eq!(text_of(&f.labels), "plan=gold tier=");
+        f.type_key(key('a', KeyModifiers::CONTROL));
+        typed(&mut f, "x");
+        f.type_key(key('e', KeyModifiers::CONTROL));
+        typed(&mut f, "2");
+        assert_eq!(text_of(&f.labels), "xplan=gold tier=2");
+        f.type_key(key('a', KeyModifiers::CONTROL));
+        f.type_key(key('f', KeyModifiers::ALT));
+        f.type_key(key('k', KeyModifiers::CONTROL));
+        assert_eq!(text_of(&f.labels), "xplan");
+        f.type_key(key('b', KeyModifiers::ALT));
+        f.type_key(key('d', KeyModifiers::ALT));
+        assert_eq!(text_of(&f.labels), "");
+    }
+
+    #[test]
+    fn a_form_knows_whether_it_was_changed() {
+        let mut f = CreateForm::new(NOW, false, true, 86_400);
+        assert!(!f.changed());
+        f.focus = Field::Expiry;
+        f.cycle(1);
+        assert!(f.changed());
+        f.cycle(-1);
+        assert!(!f.changed());
+        f.focus = Field::Name;
+        typed(&mut f, "x");
+        assert!(f.changed());
     }
 
     #[test]

@@ -1003,3 +1003,47 @@ fn an_error_beside_a_form_field_is_cut_with_an_ellipsis() {
     let s = screen(&mut a, 120, 40);
     assert!(s.contains("✗ a whole number from 1 to 1000000000"), "{s}");
 }
+
+#[test]
+fn esc_on_a_changed_form_asks_before_throwing_it_away() {
+    let mut a = app();
+    // Untouched: Esc closes at once.
+    ch(&mut a, 'n');
+    key(&mut a, KeyCode::Esc);
+    assert!(a.modal.is_none());
+    // Half filled: the first Esc asks, another key keeps editing, a second Esc in a row
+    // discards.
+    ch(&mut a, 'n');
+    typed(&mut a, "half");
+    key(&mut a, KeyCode::Esc);
+    let s = screen(&mut a, 80, 24);
+    assert!(a.modal.is_some(), "the form was thrown away:\n{s}");
+    assert!(s.contains("Throw away what you typed?"), "{s}");
+    typed(&mut a, "-done");
+    key(&mut a, KeyCode::Esc);
+    assert!(a.modal.is_some());
+    key(&mut a, KeyCode::Esc);
+    assert!(a.modal.is_none());
+    insta::assert_snapshot!("form_discard_asked_80x24", {
+        ch(&mut a, 'n');
+        typed(&mut a, "x");
+        key(&mut a, KeyCode::Esc);
+        screen(&mut a, 80, 24)
+    });
+}
+
+#[test]
+fn ctrl_u_in_a_form_field_clears_what_was_typed() {
+    let mut a = app();
+    ch(&mut a, 'n');
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    typed(&mut a, "plan");
+    ctrl(&mut a, 'u');
+    typed(&mut a, "plan=gold");
+    let Some(super::app::Modal::Form(f)) = &a.modal else {
+        panic!("no form");
+    };
+    assert_eq!(super::form::text_of(&f.labels), "plan=gold");
+}
