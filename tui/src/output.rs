@@ -97,6 +97,17 @@ pub fn when(t: Option<Timestamp>, now: Timestamp, none: &str) -> String {
     }
 }
 
+/// When a token expires, as tables show it: "in 3d"; "in 4s" near the moment (never "just
+/// now", which reads as if it were still fine); "expired just now", then "2h ago".
+pub fn expiry(t: Option<Timestamp>, now: Timestamp) -> String {
+    match t {
+        None => "never".to_owned(),
+        Some(t) if t.0 > now.0 && t.0 - now.0 < 5 => format!("in {}s", t.0 - now.0),
+        Some(t) if t.0 <= now.0 && now.0 - t.0 < 5 => "expired just now".to_owned(),
+        Some(t) => relative(t.0.saturating_sub(now.0)),
+    }
+}
+
 /// The columns a terminal gives `s`: wide (CJK) characters take two, combining marks none.
 pub fn width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
@@ -181,7 +192,7 @@ pub fn token_row(t: &Token, now: Timestamp) -> Vec<String> {
         when(t.last_used_at, now, "never"),
         t.group.clone().unwrap_or_else(|| "-".into()),
         t.owner.clone(),
-        when(t.expires_at, now, "never"),
+        expiry(t.expires_at, now),
         elide(&t.description, 40),
     ]
 }
@@ -357,6 +368,18 @@ pub fn audit_row(e: &AuditEvent) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_token_that_expired_seconds_ago_says_expired_just_now() {
+        let now = Timestamp(1_000_000);
+        let at = |d: i64| expiry(Some(Timestamp(now.0 + d)), now);
+        assert_eq!(at(-2), "expired just now");
+        assert_eq!(at(0), "expired just now");
+        assert_eq!(at(3), "in 3s");
+        assert_eq!(at(3 * 86_400), "in 3d");
+        assert_eq!(at(-7200), "2h ago");
+        assert_eq!(expiry(None, now), "never");
+    }
 
     #[test]
     fn tables_align_by_terminal_columns() {

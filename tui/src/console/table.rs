@@ -514,7 +514,7 @@ impl Row for Token {
             3 => output::when(self.last_used_at, now, "never"),
             4 => text(&self.group),
             5 => self.owner.clone(),
-            6 => output::when(self.expires_at, now, "never"),
+            6 => output::expiry(self.expires_at, now),
             _ => self.description.clone(),
         }
     }
