@@ -804,3 +804,22 @@ async fn the_console_works_over_https_with_an_api_token() {
     c.send(b"q");
     assert!(c.wait_exit().success());
 }
+
+/// `tokens delete` of an active token asks for its name on the terminal; a wrong name deletes
+/// nothing and exits non-zero (the script asked for a deletion that did not happen).
+#[test]
+fn a_wrong_name_at_the_delete_prompt_exits_non_zero() {
+    let d = Daemon::start();
+    d.mint(&["--name", "keep-me"]);
+    let mut cmd = Command::new(gatepass_bin());
+    cmd.args(["tokens", "delete", "keep-me"])
+        .env("GATEPASS_SOCKET", &d.socket)
+        .current_dir(d.dir.path());
+    let mut c = Console::spawn(cmd);
+    c.wait_text("to confirm:");
+    c.send(b"keep-you\r");
+    let status = c.wait_exit();
+    c.wait_text("Not deleted.");
+    assert_eq!(status.code(), Some(1), "{}", c.screen());
+    assert_eq!(d.token_json("keep-me")["status"], "active");
+}
