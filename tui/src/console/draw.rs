@@ -19,6 +19,7 @@ use super::keymap::{self, Ctx, View};
 use super::table::{Row, StatusFilter, Table, status_word};
 use super::theme::Theme;
 use super::timefmt;
+use super::widgets::{fit_columns, padded};
 use crate::output;
 use crate::output::elide;
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
@@ -41,17 +42,10 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
     draw_header(f, header, app);
     draw_info(f, info, app);
     match app.view {
-        View::Tokens => draw_table(
-            f,
-            body,
-            &app.tokens,
-            app,
-            token_widths(body.width),
-            token_style,
-        ),
-        View::Hosts => draw_table(f, body, &app.hosts, app, host_widths(), plain),
-        View::Audit => draw_table(f, body, &app.audit, app, audit_widths(), plain),
-        View::ApiTokens => draw_table(f, body, &app.api_tokens, app, api_widths(), plain),
+        View::Tokens => draw_table(f, body, &app.tokens, app, token_style),
+        View::Hosts => draw_table(f, body, &app.hosts, app, plain),
+        View::Audit => draw_table(f, body, &app.audit, app, plain),
+        View::ApiTokens => draw_table(f, body, &app.api_tokens, app, plain),
     }
     draw_footer(f, footer, app);
     match &app.modal {
@@ -185,25 +179,6 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
     render_lr(f, area, left, vec![where_], Style::new(), keep);
 }
 
-/// `s` cut (with "…") or padded with spaces to exactly `cols` terminal columns.
-fn padded(s: &str, cols: usize) -> String {
-    let mut out = elide(s, cols);
-    let w = out.width();
-    out.extend(std::iter::repeat_n(' ', cols.saturating_sub(w)));
-    out
-}
-
-/// The width of each column as the table lays them out in `width` (one column apart).
-fn column_widths(width: u16, widths: &[Constraint]) -> Vec<usize> {
-    Layout::horizontal(widths.iter().copied())
-        .flex(Flex::Start)
-        .spacing(1)
-        .split(Rect::new(0, 0, width, 1))
-        .iter()
-        .map(|r| usize::from(r.width))
-        .collect()
-}
-
 /// One line with `left` flush left and `right` flush right. When both do not fit, the right
 /// side gives way down to the first `keep_left` columns of the left; whatever is cut, on
 /// either side, ends in "…".
@@ -265,55 +240,6 @@ fn elide_spans(spans: Vec<Span<'_>>, cols: usize) -> Vec<Span<'_>> {
     out
 }
 
-fn token_widths(width: u16) -> Vec<Constraint> {
-    let name = if width >= 110 { 26 } else { 16 };
-    vec![
-        Constraint::Length(name),
-        Constraint::Length(9),
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Length(10),
-        Constraint::Length(8),
-        Constraint::Length(9),
-        Constraint::Fill(1),
-    ]
-}
-
-fn host_widths() -> Vec<Constraint> {
-    vec![
-        Constraint::Length(20),
-        Constraint::Length(16),
-        Constraint::Length(10),
-        Constraint::Length(8),
-        Constraint::Length(15),
-        Constraint::Length(9),
-        Constraint::Fill(1),
-    ]
-}
-
-fn audit_widths() -> Vec<Constraint> {
-    vec![
-        Constraint::Length(5),
-        Constraint::Length(19),
-        Constraint::Length(14),
-        Constraint::Length(14),
-        Constraint::Length(16),
-        Constraint::Fill(1),
-    ]
-}
-
-fn api_widths() -> Vec<Constraint> {
-    vec![
-        Constraint::Length(16),
-        Constraint::Length(10),
-        Constraint::Length(9),
-        Constraint::Length(10),
-        Constraint::Length(10),
-        Constraint::Fill(1),
-        Constraint::Length(9),
-    ]
-}
-
 fn plain<T>(_: &T, _: usize, _: Theme) -> Style {
     Style::new()
 }
@@ -331,38 +257,58 @@ fn draw_table<T: Row>(
     area: Rect,
     table: &Table<T>,
     app: &App,
-    widths: Vec<Constraint>,
     style: fn(&T, usize, Theme) -> Style,
 ) {
     let th = app.theme;
     let (sort, desc) = (table.sort, table.desc);
+    let height = usize::from(area.height.saturating_sub(1));
+    let offset = table.scroll_for(height);
+    let now: Timestamp = app.now;
+    let in_view: Vec<(usize, &T)> = (offset..(offset + height).min(table.visible_len()))
+        .filter_map(|n| Some((n, table.visible_row(n)?)))
+        .collect();
+    let texts: Vec<Vec<String>> = in_view
+        .iter()
+        .map(|(_, r)| (0..T::COLUMNS.len()).map(|c| r.cell(c, now)).collect())
+        .collect();
+    // Columns give way by rank on a narrow terminal; each is as wide as its cells in view need.
+    let wants: Vec<usize> = (0..T::COLUMNS.len())
+        .map(|c| texts.iter().map(|t| t[c].width()).max().unwrap_or(0))
+        .collect();
+    let fitted = fit_columns(area.width, T::LAYOUT, T::COLUMNS, &wants);
+    let shown: Vec<(usize, usize)> = fitted
+        .iter()
+        .enumerate()
+        .filter_map(|(c, w)| w.map(|w| (c, usize::from(w))))
+        .collect();
+    let widths: Vec<Constraint> = shown
+        .iter()
+        .map(|&(_, w)| Constraint::Length(w as u16))
+        .collect();
     // A cell longer than its column ends in "…", so a cut name is never taken for a whole one.
-    let cols = column_widths(area.width, &widths);
-    let header = TRow::new(T::COLUMNS.iter().enumerate().map(|(i, c)| {
+    let header = TRow::new(shown.iter().map(|&(i, w)| {
+        let c = T::COLUMNS[i];
         let arrow = match (i == sort, desc) {
             (true, false) => " ▲",
             (true, true) => " ▼",
             _ => "",
         };
         // A narrow column keeps its sort arrow and cuts the heading.
-        let room = cols
-            .get(i)
-            .map_or(usize::MAX, |w| w.saturating_sub(arrow.width()));
+        let room = w.saturating_sub(arrow.width());
         Cell::from(format!("{}{arrow}", elide(c, room)))
     }))
     .style(th.column_header());
-    let height = usize::from(area.height.saturating_sub(1));
-    let offset = table.scroll_for(height);
-    let now: Timestamp = app.now;
-    let rows: Vec<TRow<'_>> = (offset..(offset + height).min(table.visible_len()))
-        .filter_map(|n| {
-            let r = table.visible_row(n)?;
-            let selected = n == table.cursor();
-            let cells = (0..T::COLUMNS.len()).map(|c| {
-                let text = r.cell(c, now);
-                let cell = match cols.get(c) {
-                    Some(&w) if text.width() > w => Cell::from(elide(&text, w)),
-                    _ => Cell::from(text),
+    let rows: Vec<TRow<'_>> = in_view
+        .iter()
+        .zip(texts)
+        .map(|((n, r), mut text)| {
+            let selected = *n == table.cursor();
+            let cells = shown.iter().map(|&(c, w)| {
+                let text = std::mem::take(&mut text[c]);
+                let cell = if text.width() > w {
+                    Cell::from(elide(&text, w))
+                } else {
+                    Cell::from(text)
                 };
                 if selected {
                     cell
@@ -370,12 +316,12 @@ fn draw_table<T: Row>(
                     cell.style(style(r, c, th))
                 }
             });
-            let row = TRow::new(cells);
-            Some(if selected {
+            let row = TRow::new(cells.collect::<Vec<_>>());
+            if selected {
                 row.style(th.selected())
             } else {
                 row
-            })
+            }
         })
         .collect();
     let empty = rows.is_empty();
@@ -418,36 +364,48 @@ fn empty_message(app: &App, loaded: bool, none_at_all: bool) -> String {
     }
 }
 
-/// Key hints that fit in `width`. "help" and "quit" always show, at the end; when others do
-/// not fit, a "…" before them says so (and `?` lists everything).
-fn hints_line(pairs: &[(&str, &str)], th: Theme, width: u16) -> Line<'static> {
-    let len = |k: &str, l: &str| k.chars().count() + l.chars().count() + 3;
-    let pinned_label = |l: &str| l == "help" || l == "quit";
-    type Hints<'a> = Vec<(&'a str, &'a str)>;
-    let (pinned, rest): (Hints<'_>, Hints<'_>) =
-        pairs.iter().copied().partition(|(_, l)| pinned_label(l));
+/// Key hints that fit in `width`, in table order. Pinned hints (`/`, `s`, `?`, `q`, and the
+/// key that closes what is open) always show; the others take the room left, in order, each
+/// one that does not fit giving way; a "…" before the last two says that some did (and `?`
+/// lists everything). "help" and "quit" come last.
+fn hints_line(hints: &[keymap::Hint], th: Theme, width: u16) -> Line<'static> {
+    let len = |k: &str, l: &str| k.width() + l.width() + 3;
+    let last = |l: &str| l == "help" || l == "quit";
     let avail = usize::from(width).saturating_sub(1);
-    let pinned_len: usize = pinned.iter().map(|(k, l)| len(k, l)).sum();
-    let rest_len: usize = rest.iter().map(|(k, l)| len(k, l)).sum();
-    let cut = pinned_len + rest_len > avail;
-    let budget = avail.saturating_sub(pinned_len + if cut { 3 } else { 0 });
-    let mut spans = vec![Span::raw(" ")];
-    let mut used = 0usize;
-    for (k, l) in &rest {
-        let n = len(k, l);
-        if used + n > budget {
-            break;
+    let total: usize = hints.iter().map(|(k, l, _)| len(k, l)).sum();
+    let cut = total > avail;
+    let pinned: usize = hints
+        .iter()
+        .filter(|(_, _, p)| *p)
+        .map(|(k, l, _)| len(k, l))
+        .sum();
+    let mut budget = avail.saturating_sub(pinned + if cut { 3 } else { 0 });
+    let mut keep = vec![false; hints.len()];
+    for (i, (k, l, p)) in hints.iter().enumerate() {
+        if *p {
+            keep[i] = true;
+        } else if len(k, l) <= budget {
+            budget -= len(k, l);
+            keep[i] = true;
         }
-        used += n;
-        spans.push(Span::styled((*k).to_owned(), th.key()));
+    }
+    let mut spans = vec![Span::raw(" ")];
+    let push = |spans: &mut Vec<Span<'static>>, k: &str, l: &str| {
+        spans.push(Span::styled(k.to_owned(), th.key()));
         spans.push(Span::raw(format!(" {l}  ")));
+    };
+    for (i, (k, l, _)) in hints.iter().enumerate() {
+        if keep[i] && !last(l) {
+            push(&mut spans, k, l);
+        }
     }
     if cut {
         spans.push(Span::styled("…  ", th.dim()));
     }
-    for (k, l) in pinned {
-        spans.push(Span::styled(k.to_owned(), th.key()));
-        spans.push(Span::raw(format!(" {l}  ")));
+    for (i, (k, l, _)) in hints.iter().enumerate() {
+        if keep[i] && last(l) {
+            push(&mut spans, k, l);
+        }
     }
     Line::from(spans)
 }
@@ -495,7 +453,7 @@ fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
         return;
     }
     if let Some(Modal::Record { .. }) = &app.modal {
-        let pairs = [("↑/↓", "scroll"), ("Esc", "back")];
+        let pairs = [("↑/↓", "scroll", false), ("Esc", "back", true)];
         f.render_widget(Paragraph::new(hints_line(&pairs, th, area.width)), area);
         return;
     }
@@ -509,8 +467,18 @@ fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
         View::ApiTokens => app.api_tokens.visible_len() == 0,
     };
     if ctx == Ctx::Table && no_rows {
-        let row_keys = ["details", "revoke", "delete", "disable/enable"];
-        pairs.retain(|(_, label)| !row_keys.contains(label));
+        let row_keys = [
+            "details",
+            "revoke",
+            "delete",
+            "disable/enable",
+            "mark",
+            "clone",
+            "extend",
+            "yank",
+            "export",
+        ];
+        pairs.retain(|(_, label, _)| !row_keys.contains(label));
     }
     f.render_widget(Paragraph::new(hints_line(&pairs, th, area.width)), area);
 }
@@ -946,8 +914,11 @@ fn calendar_lines(form: &CreateForm, focused: bool, th: Theme) -> Vec<Line<'stat
 }
 
 fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) {
-    // The whole width: the host command is long, and every column spared keeps it on one line.
-    let r_area = centered(area, area.width, 16);
+    // The whole width (the host command is long, and every column spared keeps it on one
+    // line) and every row but the footer's, which shows the reveal's keys: once, and however
+    // small the terminal, with the key that closes it.
+    let above_footer = Rect::new(area.x, area.y, area.width, area.height.saturating_sub(1));
+    let r_area = centered(above_footer, area.width, 16);
     f.render_widget(Clear, r_area);
     // Top and bottom rules only: the token's row holds nothing but the token, so selecting it
     // with the mouse picks up no border.
@@ -959,34 +930,29 @@ fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) {
         ));
     let inner = block.inner(r_area);
     f.render_widget(block, r_area);
-    let mut lines = vec![
-        Line::styled(
-            "This is the only time the token is shown. It cannot be recovered later.",
-            th.warn(),
-        ),
-        Line::raw(""),
-        Line::styled(r.secret.as_str().to_owned(), th.secret()),
-        Line::raw(""),
-        Line::raw("On the host, run this and paste the token at its prompt (j copies it):"),
-        Line::raw(r.join_command.clone()),
-        Line::raw(""),
-    ];
+    // Blank lines between the parts only when there is room for them.
+    let roomy = inner.height >= 12;
+    let gap = |lines: &mut Vec<Line<'static>>| {
+        if roomy {
+            lines.push(Line::raw(""));
+        }
+    };
+    let mut lines = vec![Line::styled(
+        "This is the only time the token is shown. It cannot be recovered later.",
+        th.warn(),
+    )];
+    gap(&mut lines);
+    lines.push(Line::styled(r.secret.as_str().to_owned(), th.secret()));
+    gap(&mut lines);
+    lines.push(Line::raw(
+        "On the host, run this and paste the token at its prompt (j copies it):",
+    ));
+    lines.push(Line::raw(r.join_command.clone()));
+    gap(&mut lines);
     if let Some(n) = &r.note {
         lines.push(flash_line(n, th));
     }
-    let text_area = Rect::new(
-        inner.x,
-        inner.y,
-        inner.width,
-        inner.height.saturating_sub(1),
-    );
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), text_area);
-    let keys = keymap::footer(Ctx::Reveal, View::Tokens, false);
-    let y = inner.y + inner.height.saturating_sub(1);
-    f.render_widget(
-        Paragraph::new(hints_line(&keys, th, inner.width)),
-        Rect::new(inner.x, y, inner.width, 1),
-    );
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
 fn confirm_text(c: &Confirm) -> (String, String) {

@@ -367,8 +367,9 @@ impl CreateForm {
                 let t = parse_time(&text_of(&self.time))?;
                 let at = local_timestamp(self.picker.cursor, t);
                 if at <= now {
+                    // What is wrong first: beside the field only the start may fit.
                     return Err(format!(
-                        "{} is in the past: pick a later time or day",
+                        "in the past ({}): pick a later time or day",
                         timefmt::local_with_zone(at)
                     ));
                 }

@@ -14,6 +14,7 @@ pub mod keymap;
 pub mod table;
 pub mod theme;
 pub mod timefmt;
+pub mod widgets;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
