@@ -487,6 +487,26 @@ async fn lists_sort_names_without_regard_to_case() {
     assert_eq!(rows, ["alpha-lower", "Beta", "Zulu-upper"], "{table}");
 }
 
+/// `tokens list` sorts as the console opens, by NAME ascending (it sorted by expiry), and
+/// without a terminal (piped, as here) prints every value whole (descriptions were cut at ~40
+/// characters).
+#[tokio::test]
+async fn list_sorts_by_name_by_default_and_prints_whole_values_into_a_pipe() {
+    let d = Daemon::start();
+    let long = "a description long enough that a terminal table would cut it, kept whole in a pipe";
+    d.mint(&["--name", "zz-soon", "--ttl", "1h", "--description", long]);
+    d.mint(&["--name", "aa-later", "--ttl", "3d"]);
+    assert_eq!(listed_names(&d, &[]), ["aa-later", "zz-soon"]);
+    let table = d.cli_ok(&["tokens", "list"]);
+    let rows: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(rows, ["aa-later", "zz-soon"], "{table}");
+    assert!(table.contains(long), "{table}");
+}
+
 /// The names `tokens list --json ARGS` gives, in its order.
 fn listed_names(d: &Daemon, args: &[&str]) -> Vec<String> {
     let mut all = vec!["tokens", "list", "--json"];

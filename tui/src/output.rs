@@ -182,7 +182,8 @@ pub const TOKEN_HEADER: [&str; 10] = [
     "DESCRIPTION",
 ];
 
-pub fn token_row(t: &Token, now: Timestamp) -> Vec<String> {
+/// A token's row of `tokens list`; `whole`: every value uncut (no terminal to fit).
+pub fn token_row(t: &Token, now: Timestamp, whole: bool) -> Vec<String> {
     vec![
         t.name.clone(),
         t.id.clone(),
@@ -193,7 +194,11 @@ pub fn token_row(t: &Token, now: Timestamp) -> Vec<String> {
         t.group.clone().unwrap_or_else(|| "-".into()),
         t.owner.clone(),
         expiry(t.expires_at, now),
-        elide(&t.description, 40),
+        if whole {
+            t.description.clone()
+        } else {
+            elide(&t.description, 40)
+        },
     ]
 }
 

@@ -1,6 +1,7 @@
 //! `gatepass tokens …`: list, create, show, disable, enable, revoke, delete, purge.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use gatepass_protocol::client::Client;
@@ -67,7 +68,8 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
             let q = TokenQuery {
                 status: status.and_then(status_of),
                 group,
-                sort: sort.map(sort_of),
+                // As the console opens: by name (the daemon's own default is by expiry).
+                sort: Some(sort.map_or(SortColumn::Name, sort_of)),
                 desc,
                 ..Default::default()
             };
@@ -83,7 +85,13 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
             } else if tokens.is_empty() {
                 eprintln!("No tokens. Mint one with: gatepass tokens create --name NAME");
             } else {
-                let rows: Vec<_> = tokens.iter().map(|t| output::token_row(t, now)).collect();
+                // On a terminal long descriptions are cut to keep rows on one line; into a
+                // pipe or a file every value is printed whole.
+                let whole = !std::io::stdout().is_terminal();
+                let rows: Vec<_> = tokens
+                    .iter()
+                    .map(|t| output::token_row(t, now, whole))
+                    .collect();
                 print!("{}", output::table(&output::TOKEN_HEADER, &rows));
                 let differ = tokens.iter().filter(|t| output::counts_differ(t)).count();
                 if differ > 0 {
@@ -167,7 +175,11 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
                 eprintln!("Nothing to purge.");
                 return Ok(ExitCode::SUCCESS);
             }
-            let rows: Vec<_> = done.iter().map(|t| output::token_row(t, now)).collect();
+            let whole = !std::io::stdout().is_terminal();
+            let rows: Vec<_> = done
+                .iter()
+                .map(|t| output::token_row(t, now, whole))
+                .collect();
             print!("{}", output::table(&output::TOKEN_HEADER, &rows));
             if dry_run {
                 eprintln!("{} token(s) would be deleted (dry run).", done.len());

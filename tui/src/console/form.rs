@@ -634,6 +634,23 @@ mod tests {
         assert!(f.changed());
     }
 
+    /// The README lists the expiry choices in the order ←/→ cycles them (it listed "no
+    /// expiry" before "pick a date").
+    #[test]
+    fn the_readme_lists_the_expiry_presets_in_the_order_they_cycle() {
+        let f = CreateForm::new(NOW, false, true, 86_400);
+        let order: Vec<&str> = f.expiry_choices().iter().map(|c| c.label()).collect();
+        let readme = include_str!("../../../README.md")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let listed = format!("in this order: {} —", order.join(", "));
+        assert!(
+            readme.contains(&listed),
+            "the README does not say {listed:?}"
+        );
+    }
+
     #[test]
     fn labels_parse_or_say_why() {
         assert_eq!(parse_labels("").unwrap().len(), 0);
