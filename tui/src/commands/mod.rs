@@ -4,6 +4,7 @@
 mod apitokens;
 mod audit;
 mod backup;
+mod docs;
 mod doctor;
 mod hosts;
 mod redeem;
@@ -68,8 +69,20 @@ fn client_for(cli: &Cli) -> Result<(Client, bool)> {
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let cli = cli.with_env()?;
     // A host being enrolled has nothing but this binary: no socket, no API token.
-    if let Some(Command::Redeem(args)) = cli.command {
-        return Ok(redeem::run(args, cli.server, cli.ca_pin).await);
+    if let Some(Command::Redeem(mut args)) = cli.command {
+        let (server, pin) = (args.server.take(), args.ca_pin.take());
+        return Ok(redeem::run(args, server, pin).await);
+    }
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            print!("{}", docs::completions(*shell));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Man) => {
+            std::io::stdout().write_all(&docs::man_page()?)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
     }
     let (client, explicit) = client_for(&cli)?;
     match cli.command {
@@ -83,7 +96,9 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::ApiTokens(a)) => apitokens::run(&client, a).await,
         Some(Command::Doctor) => doctor::run(&client, cli.clipboard).await,
         Some(Command::Backup { file }) => backup::run(&client, &file).await,
-        Some(Command::InternalDaemon(_)) => Ok(ExitCode::SUCCESS),
+        Some(Command::InternalDaemon(_) | Command::Completions { .. } | Command::Man) => {
+            Ok(ExitCode::SUCCESS)
+        }
         // Handled above, before any client is built.
         Some(Command::Redeem(_)) => Ok(ExitCode::SUCCESS),
     }
