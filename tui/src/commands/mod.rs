@@ -108,6 +108,13 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
 /// at the default socket (the console says so in its header).
 async fn console(client: Client, explicit: bool, cli: &Cli) -> Result<ExitCode> {
     let mut started = None;
+    let client = match explicit {
+        true => client,
+        false => match local::system_daemon().await? {
+            local::System::Reachable(system) => system,
+            local::System::Absent => client,
+        },
+    };
     // When the daemon named explicitly does not answer, the console opens anyway: it shows the
     // error and keeps reconnecting.
     if let Err(e) = client.whoami().await
@@ -133,6 +140,13 @@ async fn console(client: Client, explicit: bool, cli: &Cli) -> Result<ExitCode> 
 /// No subcommand and no terminal: connect (starting a local daemon if needed) and summarise.
 async fn status(client: Client, explicit_socket: bool) -> Result<ExitCode> {
     let mut started = None;
+    let client = match explicit_socket {
+        true => client,
+        false => match local::system_daemon().await? {
+            local::System::Reachable(system) => system,
+            local::System::Absent => client,
+        },
+    };
     let who = match client.whoami().await {
         Ok(w) => w,
         Err(e) if e.is_unreachable() && !explicit_socket => {
