@@ -351,6 +351,27 @@ pub fn host_csv_row(h: &Host) -> Vec<String> {
     ]
 }
 
+/// An audit event's details as `key=value` pairs; labels, which the log keeps as JSON, read as
+/// the labels they are (`labels: plan=gold`), not as escaped JSON (`labels="{\"plan\"…`).
+pub fn details(map: &std::collections::BTreeMap<String, String>, sep: &str) -> String {
+    let mut plain = map.clone();
+    let labels = plain.remove("labels").map(|v| {
+        match serde_json::from_str::<std::collections::BTreeMap<String, String>>(&v) {
+            Ok(l) if l.is_empty() => "labels: none".to_owned(),
+            Ok(l) => format!("labels: {}", pairs(&l, " ")),
+            Err(_) => pairs(&[("labels".to_owned(), v)].into(), sep),
+        }
+    });
+    let mut out = pairs(&plain, sep);
+    if let Some(l) = labels {
+        if !out.is_empty() {
+            out.push_str(sep);
+        }
+        out.push_str(&l);
+    }
+    out
+}
+
 pub const AUDIT_HEADER: [&str; 6] = ["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "DETAILS"];
 
 pub fn audit_row(e: &AuditEvent) -> Vec<String> {
@@ -359,7 +380,7 @@ pub fn audit_row(e: &AuditEvent) -> Vec<String> {
         (None, false) => e.target.clone(),
         (None, true) => "-".into(),
     };
-    let details = pairs(&e.details, " ");
+    let details = details(&e.details, " ");
     vec![
         e.seq.to_string(),
         e.at.to_rfc3339(),
@@ -373,6 +394,22 @@ pub fn audit_row(e: &AuditEvent) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_in_audit_details_read_as_pairs_not_json() {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert(
+            "labels".to_owned(),
+            r#"{"plan":"gold","tier":"a b"}"#.to_owned(),
+        );
+        m.insert("max_uses".to_owned(), "10".to_owned());
+        assert_eq!(
+            details(&m, " "),
+            r#"max_uses=10 labels: plan=gold tier="a b""#
+        );
+        m.insert("labels".to_owned(), "{}".to_owned());
+        assert_eq!(details(&m, " "), "max_uses=10 labels: none");
+    }
 
     #[test]
     fn a_token_that_expired_seconds_ago_says_expired_just_now() {

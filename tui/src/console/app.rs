@@ -1453,7 +1453,13 @@ fn record_of(app: &App) -> Option<(String, Vec<(String, String)>)> {
                 ),
             ];
             for (k, v) in &e.details {
-                f.push((k.clone(), v.clone()));
+                let v = match k.as_str() {
+                    "labels" => crate::output::details(&[(k.clone(), v.clone())].into(), " ")
+                        .trim_start_matches("labels: ")
+                        .to_owned(),
+                    _ => v.clone(),
+                };
+                f.push((k.clone(), v));
             }
             f.push(kv("prev hash", e.prev_hash.clone()));
             Some((format!("Audit event {}", e.seq), f))

@@ -1175,7 +1175,7 @@ fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) {
             for e in events {
                 // Who and the details wrap beside the time and action.
                 let lead = format!("  {} {} ", timefmt::local(e.at), padded(&e.action, 14));
-                let text = format!("{} {}", e.actor, output::pairs(&e.details, " "));
+                let text = format!("{} {}", e.actor, output::details(&e.details, " "));
                 hanging(&mut lines, Span::raw(lead), &text, width);
             }
         }
