@@ -396,6 +396,15 @@ impl App {
         self.who.as_ref().is_some_and(|w| w.role == Role::Admin)
     }
 
+    /// Active tokens that expire within 24 hours (the header warns of them). Counted on each
+    /// frame: a pass over the rows, cheap next to drawing them.
+    pub fn expiring_soon(&self) -> usize {
+        self.tokens
+            .rows()
+            .filter(|t| output::expiring_soon(t, self.now))
+            .count()
+    }
+
     pub fn too_small(&self) -> bool {
         self.size.0 < MIN_WIDTH || self.size.1 < MIN_HEIGHT
     }

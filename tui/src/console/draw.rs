@@ -155,6 +155,16 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
     }
     // The count, the sort, the status filter and the first 24 columns of a text filter always
     // show; the rest of a long filter gives way to the right side if it must (cut, with "…").
+    // Tokens about to expire are worth a look whichever view is open; it gives way (on a line
+    // that is short of room) only to a status filter the operator chose.
+    let soon = app.expiring_soon();
+    let status_on = app.view == View::Tokens && app.tokens.status != StatusFilter::All;
+    if soon > 0 && !status_on {
+        left.push(Span::styled(
+            format!(" · ⚠ {soon} expiring <24h"),
+            th.warn(),
+        ));
+    }
     let mut keep: usize = left.iter().map(Span::width).sum();
     if !t.filter().is_empty() && app.filter_input.is_none() {
         let filter = Span::styled(format!(" · filter: {}", t.filter()), th.warn());

@@ -549,7 +549,7 @@ fn a_long_connection_error_is_shortened_and_keeps_the_line_readable() {
         let s = screen(&mut a, w, h);
         let info = s.lines().nth(1).unwrap_or_default();
         assert!(
-            info.contains("daemon unreachable (cannot connect")
+            info.contains("daemon unreachable (c")
                 && info.contains("…); retrying")
                 && info.starts_with(" 6 tokens"),
             "{w}x{h}: {info:?}"
@@ -893,12 +893,15 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     let s = screen(&mut a, 80, 24);
     let info = s.lines().nth(1).unwrap_or_default();
     // The count and the sort show whole; the right side gives way, and says it was cut.
-    assert!(info.starts_with(" 6 tokens · sort NAME ▲  "), "{info:?}");
+    assert!(
+        info.starts_with(" 6 tokens · sort NAME ▲ · ⚠ 1 expiring <24h  "),
+        "{info:?}"
+    );
     assert!(info.ends_with('…'), "{info:?}");
     assert_eq!(info.chars().count(), 80, "{info:?}");
     // The pid comes first in the note, so it is not what gets cut.
     assert!(
-        info.contains("started a local daemon, pid 4242 (data /home"),
+        info.contains("started a local daemon, pid 4242 ("),
         "{info:?}"
     );
     // With a status and a short text filter too: both show whole, and the note gives way.
@@ -1131,4 +1134,23 @@ fn narrow_terminals_keep_names_readable() {
     insta::assert_snapshot!("list_60x15", s);
     key(&mut a, KeyCode::Tab);
     insta::assert_snapshot!("hosts_60x15", screen(&mut a, 60, 15));
+}
+
+/// The header warns when active tokens expire within 24 hours (the fixtures' edge-soon, in
+/// 30 minutes), and says nothing when none do.
+#[test]
+fn the_header_warns_of_tokens_expiring_within_a_day() {
+    let mut a = app();
+    for (w, h) in [(120, 40), (80, 24), (60, 15)] {
+        let s = screen(&mut a, w, h);
+        let info = s.lines().nth(1).unwrap_or_default();
+        assert!(info.contains("⚠ 1 expiring <24h"), "{w}: {info}");
+    }
+    let far: Vec<_> = super::fixtures::token_list()
+        .into_iter()
+        .filter(|t| t.name != "edge-soon")
+        .collect();
+    update(&mut a, Msg::Tokens(far));
+    let s = screen(&mut a, 120, 40);
+    assert!(!s.contains('⚠'), "{s}");
 }

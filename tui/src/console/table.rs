@@ -294,6 +294,11 @@ impl<T: Row> Table<T> {
         any
     }
 
+    /// Every row, in no particular order (filtered out or not).
+    pub fn rows(&self) -> impl Iterator<Item = &T> {
+        self.rows.iter()
+    }
+
     pub fn len(&self) -> usize {
         self.rows.len()
     }
