@@ -58,7 +58,12 @@ fn flash(level: Level, text: impl Into<String>) -> Option<Flash> {
 pub enum ChooserKind {
     Sort,
     Status,
+    /// What `y` copies of the selected token: its id, its name or its host command.
+    Yank,
 }
+
+/// What `y` offers to copy, in the chooser's order.
+pub const YANK_CHOICES: [&str; 3] = ["id", "name", "host command"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chooser {
@@ -92,6 +97,9 @@ pub enum ConfirmKind {
     Delete,
     RemoveHost,
     DeleteApiToken,
+    /// Marked tokens only (one token is disabled or enabled at once, without asking).
+    Disable,
+    Enable,
 }
 
 impl ConfirmKind {
@@ -101,8 +109,39 @@ impl ConfirmKind {
             ConfirmKind::Delete => "Delete",
             ConfirmKind::RemoveHost => "Remove",
             ConfirmKind::DeleteApiToken => "Delete",
+            ConfirmKind::Disable => "Disable",
+            ConfirmKind::Enable => "Enable",
         }
     }
+
+    /// "Revoked", as a heading says it.
+    pub fn verb_past(self) -> String {
+        let done = self.done();
+        let mut c = done.chars();
+        c.next()
+            .map(|f| f.to_uppercase().chain(c).collect())
+            .unwrap_or_default()
+    }
+
+    /// What a token is after it: "revoked".
+    pub fn done(self) -> &'static str {
+        match self {
+            ConfirmKind::Revoke => "revoked",
+            ConfirmKind::Delete | ConfirmKind::DeleteApiToken => "deleted",
+            ConfirmKind::RemoveHost => "removed",
+            ConfirmKind::Disable => "disabled",
+            ConfirmKind::Enable => "enabled",
+        }
+    }
+}
+
+/// A marked token a confirmation acts on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub id: String,
+    pub name: String,
+    pub active: bool,
+    pub hosts: u64,
 }
 
 /// A confirmation, bound to the id it was opened for.
@@ -119,6 +158,9 @@ pub struct Confirm {
     pub on_action: bool,
     pub busy: bool,
     pub error: Option<String>,
+    /// Every marked token it acts on (empty: the one token `id` names). Deleting active ones
+    /// asks for their count to be typed (`name` holds it then).
+    pub many: Vec<Target>,
 }
 
 impl Confirm {
@@ -133,6 +175,28 @@ impl Confirm {
             on_action: false,
             busy: false,
             error: None,
+            many: Vec::new(),
+        }
+    }
+
+    /// One confirmation for every marked token; deleting active ones asks for their count.
+    pub fn for_many(kind: ConfirmKind, many: Vec<Target>) -> Confirm {
+        let active = many.iter().filter(|t| t.active).count();
+        let mut c = Confirm::new(kind, "", &many.len().to_string(), 0);
+        c.hosts = many.iter().map(|t| t.hosts).sum();
+        if kind == ConfirmKind::Delete && active > 0 {
+            c.typed = Some(typed_field("type the number of tokens"));
+        }
+        c.many = many;
+        c
+    }
+
+    /// What to type, said when something else was.
+    pub fn type_this(&self) -> String {
+        if self.many.is_empty() {
+            format!("Type {:?} exactly to delete it.", self.name)
+        } else {
+            format!("Type {} (how many tokens) to delete them.", self.name)
         }
     }
 
@@ -208,6 +272,14 @@ pub enum Msg {
     },
     Copied(String),
     Wrote(Result<PathBuf, String>),
+    /// A view written to a CSV file (`o`): how many rows, and where.
+    Exported(Result<(usize, PathBuf), String>),
+    /// What a confirmation on marked tokens did to each: the token as it is now (`None`:
+    /// deleted), or why it failed.
+    BulkDone {
+        kind: ConfirmKind,
+        results: Vec<(Target, Result<Option<Token>, String>)>,
+    },
 }
 
 /// Work for the runtime.
@@ -246,6 +318,22 @@ pub enum Cmd {
         name: String,
         secret: Zeroizing<String>,
     },
+    /// A new expiry for a token (`Some(None)`: none).
+    Extend {
+        id: String,
+        expires_at: Option<Timestamp>,
+    },
+    /// One action on every marked token, one request each.
+    Bulk {
+        kind: ConfirmKind,
+        targets: Vec<Target>,
+    },
+    /// Writes `body` to a new 0600 file `STEM.csv` in the private folder.
+    Export {
+        stem: String,
+        rows: usize,
+        body: String,
+    },
     /// Forget every cell on screen and draw afresh (after a reveal closes).
     ClearScreen,
     Quit,
@@ -264,6 +352,9 @@ impl std::fmt::Debug for Cmd {
             Cmd::RemoveHost { id, .. } => write!(f, "RemoveHost({id})"),
             Cmd::DeleteApiToken { id, .. } => write!(f, "DeleteApiToken({id})"),
             Cmd::LoadDetail { id } => write!(f, "LoadDetail({id})"),
+            Cmd::Extend { id, expires_at } => write!(f, "Extend({id}, {expires_at:?})"),
+            Cmd::Bulk { kind, targets } => write!(f, "Bulk({kind:?}, {} tokens)", targets.len()),
+            Cmd::Export { stem, rows, .. } => write!(f, "Export({stem}, {rows} rows)"),
             Cmd::ClearScreen => f.write_str("ClearScreen"),
             Cmd::Quit => f.write_str("Quit"),
         }
@@ -283,6 +374,8 @@ pub struct App {
     pub modal: Option<Modal>,
     /// The filter line being typed (`/`).
     pub filter_input: Option<TextArea<'static>>,
+    /// Tokens marked with Space (by id): r, d and x act on all of them.
+    pub marked: std::collections::BTreeSet<String>,
     pub flash: Option<Flash>,
     pub conn: Conn,
     pub who: Option<WhoAmI>,
@@ -370,6 +463,7 @@ impl App {
             api_tokens_error: None,
             modal: None,
             filter_input: None,
+            marked: std::collections::BTreeSet::new(),
             flash: None,
             conn: Conn::Connecting,
             who: None,
@@ -498,6 +592,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::Tokens(v) => {
+            app.marked.retain(|id| v.iter().any(|t| &t.id == id));
             app.tokens.set_rows(v);
             Vec::new()
         }
@@ -554,9 +649,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::TokenChanged { token, what } => {
-            if let Some(Modal::Confirm(c)) = &app.modal
-                && c.id == token.id
-            {
+            let bound = match &app.modal {
+                Some(Modal::Confirm(c)) => c.id == token.id,
+                Some(Modal::Form(f)) => {
+                    matches!(&f.purpose, super::form::Purpose::Extend { id, .. } if *id == token.id)
+                }
+                _ => false,
+            };
+            if bound {
                 app.modal = None;
             }
             app.flash = flash(Level::Ok, format!("{what} {}.", output::name(&token.name)));
@@ -578,7 +678,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 ConfirmKind::Delete => app.tokens.remove(&id),
                 ConfirmKind::RemoveHost => app.hosts.remove(&id),
                 ConfirmKind::DeleteApiToken => app.api_tokens.remove(&id),
-                ConfirmKind::Revoke => {}
+                ConfirmKind::Revoke | ConfirmKind::Disable | ConfirmKind::Enable => {}
             }
             let what = match kind {
                 ConfirmKind::RemoveHost => "Removed host",
@@ -590,9 +690,16 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         }
         Msg::ActionFailed { what, error } => {
             let text = format!("{what} failed: {error}");
-            if let Some(Modal::Confirm(c)) = &mut app.modal {
-                c.busy = false;
-                c.error = Some(error);
+            match &mut app.modal {
+                Some(Modal::Confirm(c)) => {
+                    c.busy = false;
+                    c.error = Some(error);
+                }
+                Some(Modal::Form(f)) => {
+                    f.busy = false;
+                    f.server_error = Some(error);
+                }
+                _ => {}
             }
             app.flash = flash(Level::Error, text);
             Vec::new()
@@ -624,7 +731,66 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             Vec::new()
         }
+        Msg::Exported(r) => {
+            app.flash = match r {
+                Ok((n, p)) => flash(
+                    Level::Ok,
+                    format!("Exported {n} rows to {} (mode 0600).", p.display()),
+                ),
+                Err(e) => flash(Level::Error, format!("Not exported: {e}")),
+            };
+            Vec::new()
+        }
+        Msg::BulkDone { kind, results } => {
+            on_bulk_done(app, kind, results);
+            Vec::new()
+        }
     }
+}
+
+/// Every marked token's result, listed in a view of their own (and the marks cleared).
+fn on_bulk_done(
+    app: &mut App,
+    kind: ConfirmKind,
+    results: Vec<(Target, Result<Option<Token>, String>)>,
+) {
+    if matches!(app.modal, Some(Modal::Confirm(_))) {
+        app.modal = None;
+    }
+    let total = results.len();
+    let mut done = 0;
+    let mut fields = Vec::new();
+    for (target, result) in results {
+        let line = match result {
+            Ok(Some(t)) => {
+                app.tokens.upsert(t);
+                done += 1;
+                kind.done().to_owned()
+            }
+            Ok(None) => {
+                app.tokens.remove(&target.id);
+                done += 1;
+                kind.done().to_owned()
+            }
+            Err(e) => format!("failed: {e}"),
+        };
+        app.marked.remove(&target.id);
+        fields.push((target.name, line));
+    }
+    let title = format!("{} {done} of {total} tokens", kind.verb_past());
+    app.flash = flash(
+        if done == total {
+            Level::Ok
+        } else {
+            Level::Error
+        },
+        format!("{title}."),
+    );
+    app.modal = Some(Modal::Record {
+        title,
+        fields,
+        scroll: 0,
+    });
 }
 
 fn set_reveal_note(app: &mut App, level: Level, text: String) {
@@ -661,6 +827,7 @@ fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
             if let Some(id) = ev.token_id {
                 let name = app.tokens.get(&id).map(|t| t.name.clone());
                 app.tokens.remove(&id);
+                app.marked.remove(&id);
                 let bound = match &app.modal {
                     Some(Modal::Detail(d)) => d.id == id,
                     Some(Modal::Confirm(c)) => c.id == id && c.kind != ConfirmKind::RemoveHost,
@@ -820,10 +987,7 @@ fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
             }
             Vec::new()
         }
-        Ctx::Chooser => {
-            chooser_key(app, action);
-            Vec::new()
-        }
+        Ctx::Chooser => chooser_key(app, action),
         Ctx::Form | Ctx::Calendar => form_key(app, ev, action),
         Ctx::Reveal => reveal_key(app, action),
         Ctx::Dialog | Ctx::TypedDialog => dialog_key(app, ev, action),
@@ -899,15 +1063,10 @@ fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
         Action::Back => {
             app.table().set_filter("");
             app.table().set_status(StatusFilter::All);
+            app.marked.clear();
         }
         Action::New => {
-            let (allow, ttl) = app
-                .who
-                .as_ref()
-                .map(|w| (w.allow_no_expiry, w.default_ttl_seconds))
-                .unwrap_or((false, 86_400));
-            let form = CreateForm::new(app.now, app.is_admin(), allow, ttl);
-            app.modal = Some(Modal::Form(Box::new(form)));
+            app.modal = Some(Modal::Form(Box::new(new_form(app))));
         }
         Action::Details if app.view != View::Tokens => {
             if let Some((title, fields)) = record_of(app) {
@@ -933,9 +1092,103 @@ fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
         Action::Revoke | Action::Delete | Action::ToggleDisable => {
             return act_on_selection(app, action);
         }
+        Action::Mark => {
+            if let Some(id) = app.tokens.selected().map(|t| t.id.clone()) {
+                if !app.marked.remove(&id) {
+                    app.marked.insert(id);
+                }
+                app.tokens.move_by(1);
+            }
+        }
+        Action::Clone | Action::Extend => {
+            let Some(t) = app.tokens.selected().cloned() else {
+                app.flash = flash(Level::Info, "No token selected.");
+                return Vec::new();
+            };
+            if action == Action::Extend && t.status == TokenStatus::Revoked {
+                app.flash = flash(
+                    Level::Error,
+                    format!(
+                        "{} is revoked: it cannot be extended.",
+                        output::name(&t.name)
+                    ),
+                );
+                return Vec::new();
+            }
+            let form = new_form(app);
+            let form = if action == Action::Clone {
+                form.clone_of(&t)
+            } else {
+                form.extend_of(&t)
+            };
+            app.modal = Some(Modal::Form(Box::new(form)));
+        }
+        Action::Yank if app.tokens.selected().is_some() => {
+            app.modal = Some(Modal::Chooser(Chooser {
+                kind: ChooserKind::Yank,
+                cursor: 0,
+            }));
+        }
+        Action::Export => return export(app),
         _ => {}
     }
     Vec::new()
+}
+
+/// A fresh create form with the daemon's defaults.
+fn new_form(app: &App) -> CreateForm {
+    let (allow, ttl) = app
+        .who
+        .as_ref()
+        .map(|w| (w.allow_no_expiry, w.default_ttl_seconds))
+        .unwrap_or((false, 86_400));
+    CreateForm::new(app.now, app.is_admin(), allow, ttl)
+}
+
+/// The current view, filtered and sorted as it shows, as CSV for a new file.
+fn export(app: &mut App) -> Vec<Cmd> {
+    fn rows<T: super::table::Row>(
+        t: &Table<T>,
+        row: impl Fn(&T) -> Vec<String>,
+    ) -> Vec<Vec<String>> {
+        (0..t.visible_len())
+            .filter_map(|n| t.visible_row(n).map(&row))
+            .collect()
+    }
+    let now = app.now;
+    let (header, rows): (Vec<&str>, Vec<Vec<String>>) = match app.view {
+        View::Tokens => (
+            output::TOKEN_CSV_HEADER.to_vec(),
+            rows(&app.tokens, output::token_csv_row),
+        ),
+        View::Hosts => (
+            output::HOST_CSV_HEADER.to_vec(),
+            rows(&app.hosts, output::host_csv_row),
+        ),
+        View::Audit => (
+            output::AUDIT_HEADER.to_vec(),
+            rows(&app.audit, output::audit_row),
+        ),
+        View::ApiTokens => (
+            ApiToken::COLUMNS.to_vec(),
+            rows(&app.api_tokens, |a| {
+                (0..ApiToken::COLUMNS.len())
+                    .map(|c| a.cell(c, now))
+                    .collect()
+            }),
+        ),
+    };
+    let stem = format!(
+        "gatepass-{}-{}",
+        app.view.title().to_lowercase().replace(' ', "-"),
+        super::timefmt::local(now).replace([' ', ':'], "-")
+    );
+    app.flash = flash(Level::Info, format!("Exporting {} rows…", rows.len()));
+    vec![Cmd::Export {
+        stem,
+        rows: rows.len(),
+        body: output::csv(&header, &rows),
+    }]
 }
 
 fn readonly_reason(app: &App) -> &'static str {
@@ -949,6 +1202,10 @@ fn readonly_reason(app: &App) -> &'static str {
 /// r, d and x on the selected row of the current view (or the token in the detail view).
 fn act_on_selection(app: &mut App, action: Action) -> Vec<Cmd> {
     match app.view {
+        View::Tokens if !app.marked.is_empty() => {
+            act_on_marked(app, action);
+            Vec::new()
+        }
         View::Tokens => {
             let Some(t) = app.tokens.selected() else {
                 app.flash = flash(Level::Info, "No token selected.");
@@ -973,6 +1230,41 @@ fn act_on_selection(app: &mut App, action: Action) -> Vec<Cmd> {
         }
         _ => Vec::new(),
     }
+}
+
+/// r, d or x with tokens marked: one confirmation listing them all.
+fn act_on_marked(app: &mut App, action: Action) {
+    let tokens: Vec<Token> = app
+        .marked
+        .iter()
+        .filter_map(|id| app.tokens.get(id).cloned())
+        .collect();
+    let kind = match action {
+        Action::Revoke => ConfirmKind::Revoke,
+        Action::Delete => ConfirmKind::Delete,
+        // Disable all, unless every one is disabled already: then enable all.
+        _ if tokens.iter().all(|t| t.disabled) => ConfirmKind::Enable,
+        _ => ConfirmKind::Disable,
+    };
+    // Revoked tokens are final: revoking, disabling or enabling them again does nothing.
+    let many: Vec<Target> = tokens
+        .iter()
+        .filter(|t| kind == ConfirmKind::Delete || t.status != TokenStatus::Revoked)
+        .map(|t| Target {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            active: t.status == TokenStatus::Active,
+            hosts: t.hosts,
+        })
+        .collect();
+    if many.is_empty() {
+        app.flash = flash(
+            Level::Info,
+            "The marked tokens are all revoked: nothing to do.",
+        );
+        return;
+    }
+    app.modal = Some(Modal::Confirm(Box::new(Confirm::for_many(kind, many))));
 }
 
 fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
@@ -1014,14 +1306,8 @@ fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
             } else {
                 ConfirmKind::Delete
             };
-            let typed =
-                (kind == ConfirmKind::Delete && t.status == TokenStatus::Active).then(|| {
-                    let mut ta = TextArea::default();
-                    ta.set_max_histories(0);
-                    ta.set_cursor_line_style(ratatui::style::Style::new());
-                    ta.set_placeholder_text("type the token's name");
-                    ta
-                });
+            let typed = (kind == ConfirmKind::Delete && t.status == TokenStatus::Active)
+                .then(|| typed_field("type the token's name"));
             let mut c = Confirm::new(kind, &t.id, &t.name, t.hosts);
             c.typed = typed;
             app.modal = Some(Modal::Confirm(Box::new(c)));
@@ -1029,6 +1315,15 @@ fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
         }
         _ => Vec::new(),
     }
+}
+
+/// The field a confirmation asks to type into (no undo history, as every field).
+fn typed_field(placeholder: &str) -> TextArea<'static> {
+    let mut ta = TextArea::default();
+    ta.set_max_histories(0);
+    ta.set_cursor_line_style(ratatui::style::Style::new());
+    ta.set_placeholder_text(placeholder.to_owned());
+    ta
 }
 
 fn filter_key(app: &mut App, ev: KeyEvent, action: Option<Action>) {
@@ -1105,13 +1400,14 @@ fn filter_line(text: &str) -> TextArea<'static> {
     t
 }
 
-fn chooser_key(app: &mut App, action: Option<Action>) {
+fn chooser_key(app: &mut App, action: Option<Action>) -> Vec<Cmd> {
     let Some(Modal::Chooser(c)) = &mut app.modal else {
-        return;
+        return Vec::new();
     };
     let len = match c.kind {
         ChooserKind::Sort => app_columns(app.view).len(),
         ChooserKind::Status => StatusFilter::ALL.len(),
+        ChooserKind::Yank => YANK_CHOICES.len(),
     };
     match action {
         Some(Action::Up) => c.cursor = c.cursor.saturating_sub(1),
@@ -1126,10 +1422,46 @@ fn chooser_key(app: &mut App, action: Option<Action>) {
                     let s = StatusFilter::ALL[cursor.min(StatusFilter::ALL.len() - 1)];
                     app.tokens.set_status(s);
                 }
+                ChooserKind::Yank => return yank(app, cursor),
             }
         }
         _ => {}
     }
+    Vec::new()
+}
+
+/// Copies the selected token's id, name or host command (the reveal's clipboard path).
+fn yank(app: &mut App, choice: usize) -> Vec<Cmd> {
+    let Some(t) = app.tokens.selected() else {
+        return Vec::new();
+    };
+    let (text, what) = match choice {
+        0 => (t.id.clone(), "the id"),
+        1 => (t.name.clone(), "the name"),
+        _ => match &app.who {
+            Some(w) => (join_command(w), "the host command"),
+            None => {
+                app.flash = flash(
+                    Level::Error,
+                    "Not connected: the host command is not known.",
+                );
+                return Vec::new();
+            }
+        },
+    };
+    app.flash = flash(Level::Info, format!("Copying {what}…"));
+    vec![Cmd::Copy {
+        text: Zeroizing::new(text),
+        what,
+    }]
+}
+
+/// The command a host runs to enroll with this daemon (the token comes from a prompt).
+pub fn join_command(w: &WhoAmI) -> String {
+    format!(
+        "gatepass redeem --server {} --ca-pin {} --out /etc/gatepass",
+        w.redeem_url, w.ca_pin
+    )
 }
 
 pub fn app_columns(view: View) -> &'static [&'static str] {
@@ -1200,13 +1532,31 @@ fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
     match outcome {
         FormOutcome::Stay => Vec::new(),
         FormOutcome::Cancel => {
+            let extend = matches!(form.purpose, super::form::Purpose::Extend { .. });
             app.modal = None;
-            app.flash = flash(Level::Info, "Nothing created.");
+            app.flash = flash(
+                Level::Info,
+                if extend {
+                    "Nothing changed."
+                } else {
+                    "Nothing created."
+                },
+            );
             Vec::new()
         }
         FormOutcome::Submit => {
             if form.busy {
                 return Vec::new();
+            }
+            if let super::form::Purpose::Extend { id, .. } = form.purpose.clone() {
+                return match form.new_expiry(now) {
+                    Some(expires_at) => {
+                        form.busy = true;
+                        form.server_error = None;
+                        vec![Cmd::Extend { id, expires_at }]
+                    }
+                    None => Vec::new(),
+                };
             }
             match form.request(now) {
                 Some(req) => {
@@ -1298,7 +1648,7 @@ fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
             if c.typed_ok() {
                 true
             } else {
-                c.error = Some(format!("Type {:?} exactly to delete it.", c.name));
+                c.error = Some(c.type_this());
                 false
             }
         }
@@ -1326,16 +1676,26 @@ fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
         return Vec::new();
     }
     if !c.typed_ok() {
-        c.error = Some(format!("Type {:?} exactly to delete it.", c.name));
+        c.error = Some(c.type_this());
         return Vec::new();
     }
     c.busy = true;
+    if !c.many.is_empty() {
+        return vec![Cmd::Bulk {
+            kind: c.kind,
+            targets: c.many.clone(),
+        }];
+    }
     let (id, name) = (c.id.clone(), c.name.clone());
     vec![match c.kind {
         ConfirmKind::Revoke => Cmd::Revoke { id },
         ConfirmKind::Delete => Cmd::Delete { id, name },
         ConfirmKind::RemoveHost => Cmd::RemoveHost { id, name },
         ConfirmKind::DeleteApiToken => Cmd::DeleteApiToken { id, name },
+        ConfirmKind::Disable | ConfirmKind::Enable => Cmd::SetDisabled {
+            id,
+            disabled: c.kind == ConfirmKind::Disable,
+        },
     }]
 }
 

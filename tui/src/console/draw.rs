@@ -42,10 +42,12 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
     draw_header(f, header, app);
     draw_info(f, info, app);
     match app.view {
-        View::Tokens => draw_table(f, body, &app.tokens, app, token_style),
-        View::Hosts => draw_table(f, body, &app.hosts, app, plain),
-        View::Audit => draw_table(f, body, &app.audit, app, plain),
-        View::ApiTokens => draw_table(f, body, &app.api_tokens, app, plain),
+        View::Tokens => draw_table(f, body, &app.tokens, app, token_style, &|t: &Token| {
+            app.marked.contains(&t.id)
+        }),
+        View::Hosts => draw_table(f, body, &app.hosts, app, plain, &|_| false),
+        View::Audit => draw_table(f, body, &app.audit, app, plain, &|_| false),
+        View::ApiTokens => draw_table(f, body, &app.api_tokens, app, plain, &|_| false),
     }
     draw_footer(f, footer, app);
     match &app.modal {
@@ -139,6 +141,12 @@ fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
     } else {
         format!(" {shown} of {total} {noun}")
     }));
+    if app.view == View::Tokens && !app.marked.is_empty() {
+        left.push(Span::styled(
+            format!(" · {} marked", app.marked.len()),
+            th.key(),
+        ));
+    }
     left.push(Span::styled(
         format!(
             " · sort {} {}",
@@ -268,6 +276,7 @@ fn draw_table<T: Row>(
     table: &Table<T>,
     app: &App,
     style: fn(&T, usize, Theme) -> Style,
+    marked: &dyn Fn(&T) -> bool,
 ) {
     let th = app.theme;
     let (sort, desc) = (table.sort, table.desc);
@@ -277,9 +286,17 @@ fn draw_table<T: Row>(
     let in_view: Vec<(usize, &T)> = (offset..(offset + height).min(table.visible_len()))
         .filter_map(|n| Some((n, table.visible_row(n)?)))
         .collect();
+    // A marked row (Space) says so before its first cell, in colour or not.
     let texts: Vec<Vec<String>> = in_view
         .iter()
-        .map(|(_, r)| (0..T::COLUMNS.len()).map(|c| r.cell(c, now)).collect())
+        .map(|(_, r)| {
+            (0..T::COLUMNS.len())
+                .map(|c| match (c, marked(r)) {
+                    (0, true) => format!("✓ {}", r.cell(c, now)),
+                    _ => r.cell(c, now),
+                })
+                .collect()
+        })
         .collect();
     // Columns give way by rank on a narrow terminal; each is as wide as its cells in view need.
     let wants: Vec<usize> = (0..T::COLUMNS.len())
@@ -691,6 +708,13 @@ fn draw_chooser(f: &mut Frame<'_>, area: Rect, app: &App, kind: ChooserKind, cur
                 .map(|s| s.label().to_owned())
                 .collect(),
         ),
+        ChooserKind::Yank => (
+            "Copy the selected token's",
+            super::app::YANK_CHOICES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
+        ),
     };
     let h = items.len() as u16 + 2;
     let r = centered(area, 34, h);
@@ -714,7 +738,7 @@ fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
     let th = app.theme;
     let now = app.now;
     let r = centered(area, 100, 26);
-    let inner = popup(f, r, "New enrollment token", th);
+    let inner = popup(f, r, &form.title(), th);
     let label_w = 13u16;
     let input_w = 28u16.min(inner.width.saturating_sub(label_w + 1));
     // Bottom: two lines for the message that matters now, one for the keys.
@@ -965,9 +989,54 @@ fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) {
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
 
+/// The names of the marked tokens a confirmation acts on, as many as fit a few lines.
+fn listed(many: &[super::app::Target]) -> String {
+    const SHOWN: usize = 12;
+    let mut names: Vec<String> = many
+        .iter()
+        .take(SHOWN)
+        .map(|t| output::name(&t.name))
+        .collect();
+    if many.len() > SHOWN {
+        names.push(format!("and {} more", many.len() - SHOWN));
+    }
+    names.join(", ")
+}
+
 fn confirm_text(c: &Confirm) -> (String, String) {
+    if !c.many.is_empty() {
+        let n = c.many.len();
+        let active = c.many.iter().filter(|t| t.active).count();
+        let effect = match c.kind {
+            ConfirmKind::Revoke => "None of them can be redeemed again; this cannot be undone. \
+                                    Their enrolled hosts keep their identities."
+                .to_owned(),
+            ConfirmKind::Delete if active > 0 => format!(
+                "They leave every list; their audit trails stay, and so do their hosts. \
+                 {active} of them still active: type {n}, then Enter."
+            ),
+            ConfirmKind::Delete => "They leave every list; their audit trails stay, and so do \
+                                    their hosts."
+                .to_owned(),
+            ConfirmKind::Disable => {
+                "No host can redeem them until they are enabled again.".to_owned()
+            }
+            _ => "Hosts can redeem them again.".to_owned(),
+        };
+        return (
+            format!("{} {n} marked tokens?", c.kind.verb()),
+            format!(
+                "{} ({} enrolled hosts in all). {effect}",
+                listed(&c.many),
+                c.hosts
+            ),
+        );
+    }
     let hosts = format!("Hosts enrolled with it: {}", c.hosts);
     match c.kind {
+        ConfirmKind::Disable | ConfirmKind::Enable => {
+            (format!("{} token {:?}?", c.kind.verb(), c.name), hosts)
+        }
         ConfirmKind::Revoke => (
             format!("Revoke token {:?}?", c.name),
             format!(
@@ -1005,12 +1074,12 @@ fn draw_confirm(f: &mut Frame<'_>, area: Rect, app: &App, c: &Confirm) {
     // Wide enough, with a name to type, for the longest name (64) and the cursor after it.
     let w = if c.typed.is_some() { 72 } else { 64 };
     let r = centered(area, w, 12);
-    let inner = popup(
-        f,
-        r,
-        &format!("{} — bound to id {}", c.kind.verb(), c.id),
-        th,
-    );
+    let bound = if c.many.is_empty() {
+        format!("bound to id {}", c.id)
+    } else {
+        "bound to the marked ids".to_owned()
+    };
+    let inner = popup(f, r, &format!("{} — {bound}", c.kind.verb()), th);
     let (q, body) = confirm_text(c);
     let mut lines = vec![Line::styled(q, th.title()), Line::raw(body)];
     if let Some(e) = &c.error {

@@ -6,7 +6,7 @@ use gatepass_protocol::rules;
 use std::collections::BTreeMap;
 
 use crossterm::event::KeyEvent;
-use gatepass_protocol::{CreateTokenRequest, DurationValue, MaxUses, Timestamp};
+use gatepass_protocol::{CreateTokenRequest, DurationValue, MaxUses, Timestamp, Token};
 use ratatui_textarea::TextArea;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 
@@ -104,8 +104,24 @@ pub enum FormOutcome {
     Cancel,
 }
 
+/// What the form is for: the same fields serve minting, cloning and extending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    Create,
+    /// Minting a token with the settings of another (a new name is asked).
+    Clone {
+        from: String,
+    },
+    /// A new expiry for an existing token: only the expiry fields show.
+    Extend {
+        id: String,
+        name: String,
+    },
+}
+
 #[derive(Debug)]
 pub struct CreateForm {
+    pub purpose: Purpose,
     pub name: TextArea<'static>,
     pub description: TextArea<'static>,
     pub group: TextArea<'static>,
@@ -207,6 +223,7 @@ impl CreateForm {
             .unwrap_or(ExpiryChoice::After("1d", 86_400));
         let initial = today.next_day().unwrap_or(today);
         CreateForm {
+            purpose: Purpose::Create,
             name: field("web-rollout (required)", ""),
             description: field("what it is for", ""),
             group: field("group hosts join, e.g. web", ""),
@@ -260,8 +277,75 @@ impl CreateForm {
         self.snapshot() != self.initial
     }
 
+    /// A form minting a token with `t`'s settings under a new name: description, group,
+    /// labels, owner (admins), uses, and the same lifetime where a preset matches it.
+    pub fn clone_of(mut self, t: &Token) -> Self {
+        self.purpose = Purpose::Clone {
+            from: t.name.clone(),
+        };
+        self.name = field("a new name (required)", "");
+        self.description = field("what it is for", &t.description);
+        self.group = field(
+            "group hosts join, e.g. web",
+            t.group.as_deref().unwrap_or(""),
+        );
+        let labels: Vec<String> = t.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.labels = field("key=value, key=value", &labels.join(", "));
+        if self.is_admin {
+            self.owner = field("you, or another user", &t.owner);
+        }
+        match t.max_uses {
+            MaxUses::Limited(1) => self.uses = UsesChoice::Single,
+            MaxUses::Limited(n) => {
+                self.uses = UsesChoice::Count;
+                self.count = field("e.g. 10", &n.to_string());
+            }
+            MaxUses::Unlimited => self.uses = UsesChoice::Unlimited,
+        }
+        let lifetime = t.expires_at.map(|e| e.0.saturating_sub(t.created_at.0));
+        match lifetime {
+            None if self.allow_no_expiry => self.expiry = ExpiryChoice::Never,
+            None => {}
+            Some(secs) => {
+                if let Some(p) = PRESETS.iter().find(
+                    |p| matches!(p, ExpiryChoice::After(_, s) if i64::try_from(*s) == Ok(secs)),
+                ) {
+                    self.expiry = *p;
+                }
+            }
+        }
+        self.opened()
+    }
+
+    /// A form choosing a new expiry for `t` (presets from now, a date, or none).
+    pub fn extend_of(mut self, t: &Token) -> Self {
+        self.purpose = Purpose::Extend {
+            id: t.id.clone(),
+            name: t.name.clone(),
+        };
+        self.focus = Field::Expiry;
+        self.opened()
+    }
+
+    /// The form's title.
+    pub fn title(&self) -> String {
+        match &self.purpose {
+            Purpose::Create => "New enrollment token".to_owned(),
+            Purpose::Clone { from } => format!("Clone of {from}: a new token"),
+            Purpose::Extend { name, .. } => format!("Extend {name}: a new expiry"),
+        }
+    }
+
     /// The fields in focus order, as they are now (some appear only with a choice).
     pub fn fields(&self) -> Vec<Field> {
+        if let Purpose::Extend { .. } = self.purpose {
+            let mut f = vec![Field::Expiry];
+            if self.expiry == ExpiryChoice::PickDate {
+                f.push(Field::Date);
+                f.push(Field::Time);
+            }
+            return f;
+        }
         let mut f = vec![Field::Name, Field::Description, Field::Group, Field::Labels];
         if self.is_admin {
             f.push(Field::Owner);
@@ -378,9 +462,23 @@ impl CreateForm {
         }
     }
 
+    /// The new expiry an extend form asks for (`Some(None)`: none), or the field to fix.
+    pub fn new_expiry(&mut self, now: Timestamp) -> Option<Option<Timestamp>> {
+        self.tried = true;
+        if let Some((f, _)) = self.errors(now).first() {
+            self.focus = *f;
+            return None;
+        }
+        self.expires_at(now).ok()
+    }
+
     /// Every validation error, by field. Untouched empty fields count only after a submit try.
     pub fn errors(&self, now: Timestamp) -> Vec<(Field, String)> {
         let mut errs = Vec::new();
+        if let Purpose::Extend { .. } = self.purpose {
+            errs.extend(self.expiry_error(now));
+            return errs;
+        }
         let name = text_of(&self.name);
         if name.trim().is_empty() {
             if self.tried {
@@ -421,15 +519,19 @@ impl CreateForm {
                 )),
             }
         }
-        if let Err(e) = self.expires_at(now) {
-            let f = match self.expiry {
-                ExpiryChoice::PickDate if parse_time(&text_of(&self.time)).is_err() => Field::Time,
-                ExpiryChoice::PickDate => Field::Date,
-                _ => Field::Expiry,
-            };
-            errs.push((f, e));
-        }
+        errs.extend(self.expiry_error(now));
         errs
+    }
+
+    /// What is wrong with the expiry, and in which field, if anything.
+    fn expiry_error(&self, now: Timestamp) -> Option<(Field, String)> {
+        let e = self.expires_at(now).err()?;
+        let f = match self.expiry {
+            ExpiryChoice::PickDate if parse_time(&text_of(&self.time)).is_err() => Field::Time,
+            ExpiryChoice::PickDate => Field::Date,
+            _ => Field::Expiry,
+        };
+        Some((f, e))
     }
 
     pub fn error_for(&self, f: Field, now: Timestamp) -> Option<String> {

@@ -209,7 +209,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding { ctx: C::Table, action: A::Home, keys: &[code(KeyCode::Home), k('g')], shown: "Home/g", label: "", help: "First row", ..DEF },
     Binding { ctx: C::Table, action: A::End, keys: &[code(KeyCode::End), k('G')], shown: "End/G", label: "", help: "Last row", ..DEF },
     Binding { ctx: C::Table, action: A::Reload, keys: &[ctrl('r')], shown: "Ctrl-R", label: "", help: "Load every list again from the daemon", ..DEF },
-    Binding { ctx: C::Table, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "", help: "Clear the filter and the status choice", ..DEF },
+    Binding { ctx: C::Table, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "", help: "Clear the filter, the status choice and the marks", ..DEF },
     Binding { ctx: C::Table, action: A::Help, keys: &[k('?')], shown: "?", label: "help", help: "This help", pin: true, ..DEF },
     Binding { ctx: C::Table, action: A::Quit, keys: &[k('q')], shown: "q", label: "quit", help: "Quit", pin: true, ..DEF },
     // Detail.

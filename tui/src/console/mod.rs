@@ -294,6 +294,27 @@ fn removed(kind: ConfirmKind, id: String, name: String) -> Msg {
     Msg::Removed { kind, id, name }
 }
 
+/// One marked token's part of a confirmation: the token as it is after, `None` if deleted.
+async fn bulk_one(
+    client: &Client,
+    kind: ConfirmKind,
+    id: &str,
+) -> Result<Option<gatepass_protocol::Token>, String> {
+    let patch = |disabled| PatchTokenRequest {
+        disabled: Some(disabled),
+        ..PatchTokenRequest::default()
+    };
+    let r = match kind {
+        ConfirmKind::Revoke => client.revoke_token(id).await.map(Some),
+        ConfirmKind::Delete => client.delete_token(id).await.map(|_| None),
+        ConfirmKind::Disable => client.patch_token(id, &patch(true)).await.map(Some),
+        ConfirmKind::Enable => client.patch_token(id, &patch(false)).await.map(Some),
+        // Not offered on marked rows.
+        ConfirmKind::RemoveHost | ConfirmKind::DeleteApiToken => return Err("not a token".into()),
+    };
+    r.map_err(|e| e.to_string())
+}
+
 /// Starts the work a command asks for; its answer comes back as a message.
 fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode: ClipboardMode) {
     let client = client.clone();
@@ -369,6 +390,36 @@ fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode
                     let _ = tx.send(Inbox::Terminal(osc));
                 }
                 send(&tx, Msg::Copied(result.message(env.tmux, what)));
+            });
+        }
+        Cmd::Extend { id, expires_at } => answer(tx, async move {
+            let patch = PatchTokenRequest {
+                expires_at: Some(expires_at),
+                ..PatchTokenRequest::default()
+            };
+            match client.patch_token(&id, &patch).await {
+                Ok(token) => Msg::TokenChanged {
+                    token: Box::new(token),
+                    what: "Extended".into(),
+                },
+                Err(e) => failed("Extending", e),
+            }
+        }),
+        Cmd::Bulk { kind, targets } => answer(tx, async move {
+            let mut results = Vec::with_capacity(targets.len());
+            for t in targets {
+                let r = bulk_one(&client, kind, &t.id).await;
+                results.push((t, r));
+            }
+            Msg::BulkDone { kind, results }
+        }),
+        Cmd::Export { stem, rows, body } => {
+            tokio::task::spawn_blocking(move || {
+                let dir = files::private_folder();
+                let r = files::write_new(&dir, &stem, "csv", body.as_bytes())
+                    .map(|p| (rows, p))
+                    .map_err(|e| e.to_string());
+                send(&tx, Msg::Exported(r));
             });
         }
         Cmd::WriteSecret { name, secret } => {

@@ -1154,3 +1154,197 @@ fn the_header_warns_of_tokens_expiring_within_a_day() {
     let s = screen(&mut a, 120, 40);
     assert!(!s.contains('⚠'), "{s}");
 }
+
+fn upd(a: &mut App, code: KeyCode) -> Vec<super::app::Cmd> {
+    update(a, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// Space marks three rows (the info line counts them, each shows ✓), r asks once listing all
+/// three, y sends one request each, and each token's result is listed.
+#[test]
+fn three_marked_tokens_are_revoked_after_one_confirmation() {
+    use super::app::{Cmd, ConfirmKind, Modal};
+    let mut a = app();
+    for _ in 0..3 {
+        ch(&mut a, ' ');
+    }
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("3 marked"), "{s}");
+    assert_eq!(s.matches("✓ ").count(), 3, "{s}");
+    ch(&mut a, 'r');
+    let s = screen(&mut a, 80, 24);
+    for name in [
+        "cache-nodes",
+        "db-primary",
+        "edge-soon",
+        "Revoke 3 marked tokens?",
+    ] {
+        assert!(s.contains(name), "{name}:\n{s}");
+    }
+    snap("confirm_revoke_marked", &mut a);
+    insta::assert_snapshot!("confirm_revoke_marked_60x15", screen(&mut a, 60, 15));
+    let cmds = upd(&mut a, KeyCode::Char('y'));
+    let [Cmd::Bulk { kind, targets }] = cmds.as_slice() else {
+        panic!("{cmds:?}");
+    };
+    assert_eq!(*kind, ConfirmKind::Revoke);
+    let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["cache-nodes", "db-primary", "edge-soon"]);
+    // Two revoked, one refused: each result is said.
+    let results = targets
+        .iter()
+        .map(|t| {
+            let r = if t.name == "db-primary" {
+                Err("the daemon said no".to_owned())
+            } else {
+                let mut tok = a.tokens.get(&t.id).cloned().unwrap();
+                tok.status = gatepass_protocol::TokenStatus::Revoked;
+                Ok(Some(tok))
+            };
+            (t.clone(), r)
+        })
+        .collect();
+    update(
+        &mut a,
+        Msg::BulkDone {
+            kind: ConfirmKind::Revoke,
+            results,
+        },
+    );
+    assert!(matches!(a.modal, Some(Modal::Record { .. })));
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Revoked 2 of 3 tokens"), "{s}");
+    assert!(s.contains("failed: the daemon said no"), "{s}");
+    assert!(a.marked.is_empty());
+    snap("bulk_results", &mut a);
+}
+
+/// Deleting marked tokens of which some are active asks for their count to be typed.
+#[test]
+fn deleting_marked_active_tokens_asks_for_their_count() {
+    use super::app::Cmd;
+    let mut a = app();
+    ch(&mut a, ' ');
+    ch(&mut a, ' ');
+    ch(&mut a, ' ');
+    ch(&mut a, 'd');
+    assert_eq!(a.ctx(), super::keymap::Ctx::TypedDialog);
+    assert!(screen(&mut a, 80, 24).contains("type 3, then Enter"));
+    typed(&mut a, "2");
+    // Not the count: Cancel keeps the focus, and Enter cancels.
+    assert!(enter(&mut a).is_empty(), "a wrong count deletes nothing");
+    assert!(a.modal.is_none());
+    ch(&mut a, 'd');
+    typed(&mut a, "3");
+    let cmds = enter(&mut a);
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::Bulk { targets, .. }] if targets.len() == 3),
+        "{cmds:?}"
+    );
+}
+
+/// C opens the create form filled from the selected token, asking for a new name.
+#[test]
+fn clone_fills_the_form_from_the_selected_token() {
+    use super::app::Cmd;
+    let mut a = app();
+    key(&mut a, KeyCode::End); // web-rollout: unlimited, group web, env=prod
+    ch(&mut a, 'C');
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Clone of web-rollout"), "{s}");
+    snap("form_clone", &mut a);
+    typed(&mut a, "web-rollout-2");
+    let cmds = update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+    );
+    let [Cmd::Create(req)] = cmds.as_slice() else {
+        panic!("{cmds:?}");
+    };
+    assert_eq!(req.name, "web-rollout-2");
+    assert_eq!(req.group.as_deref(), Some("web"));
+    assert_eq!(req.labels.get("env").map(String::as_str), Some("prod"));
+    assert_eq!(req.max_uses, Some(gatepass_protocol::MaxUses::Unlimited));
+    assert_eq!(req.description.as_deref(), Some("rollout of web-rollout"));
+}
+
+/// e asks for a new expiry (presets counted from now, or the calendar) and sends it.
+#[test]
+fn extend_asks_for_a_new_expiry_and_sends_it() {
+    use super::app::Cmd;
+    let mut a = app();
+    key(&mut a, KeyCode::End);
+    ch(&mut a, 'e');
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Extend web-rollout"), "{s}");
+    assert!(!s.contains("Description"), "{s}");
+    snap("form_extend", &mut a);
+    // 3d (the default here) → 14d.
+    key(&mut a, KeyCode::Right);
+    let cmds = update(
+        &mut a,
+        Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+    );
+    let id = a.tokens.selected().map(|t| t.id.clone()).unwrap();
+    assert_eq!(
+        cmds,
+        vec![Cmd::Extend {
+            id,
+            expires_at: Some(gatepass_protocol::Timestamp(NOW.0 + 14 * 86_400)),
+        }]
+    );
+}
+
+/// y copies the selected row's id, name or host command, by the reveal's clipboard path.
+#[test]
+fn yank_copies_the_id_the_name_or_the_host_command() {
+    use super::app::Cmd;
+    let mut a = app();
+    ch(&mut a, 'y');
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("host command"), "{s}");
+    let cmds = upd(&mut a, KeyCode::Enter);
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::Copy { what: "the id", text }] if text.as_str() == a.tokens.selected().unwrap().id),
+        "{cmds:?}"
+    );
+    ch(&mut a, 'y');
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    let cmds = upd(&mut a, KeyCode::Enter);
+    assert!(
+        matches!(cmds.as_slice(), [Cmd::Copy { what: "the host command", text }] if text.starts_with("gatepass redeem --server ")),
+        "{cmds:?}"
+    );
+}
+
+/// o writes the view as it shows, filtered and sorted, as CSV.
+#[test]
+fn export_writes_the_view_filtered_and_sorted() {
+    use super::app::Cmd;
+    let mut a = app();
+    ch(&mut a, '/');
+    typed(&mut a, "web");
+    key(&mut a, KeyCode::Enter);
+    // By name, descending.
+    ch(&mut a, 's');
+    key(&mut a, KeyCode::Enter);
+    let cmds = upd(&mut a, KeyCode::Char('o'));
+    let [Cmd::Export { stem, rows, body }] = cmds.as_slice() else {
+        panic!("{cmds:?}");
+    };
+    assert!(stem.starts_with("gatepass-tokens-"), "{stem}");
+    let names: Vec<&str> = body
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split(',').nth(1))
+        .collect();
+    assert_eq!(*rows, names.len());
+    let mut sorted = names.clone();
+    sorted.sort_by(|x, y| y.cmp(x));
+    assert_eq!(names, sorted, "{body}");
+    assert!(
+        names.contains(&"web-rollout") && !names.contains(&"db-primary"),
+        "{body}"
+    );
+}
