@@ -932,3 +932,109 @@ fn a_local_daemon_that_cannot_start_is_reported_at_once_with_its_cause() {
     // Two seconds promised; the bound allows for a loaded machine, far from the old 15 s.
     assert!(took < Duration::from_secs(5), "took {took:?}: {err}");
 }
+
+/// Many at once, clone, extend and export, in a real terminal against a real daemon: three
+/// tokens marked with Space are revoked after one confirmation, each result listed; C clones
+/// one (Ctrl-U clears what was typed in the name field first); e extends the clone's expiry
+/// (audited as updated); o writes the view as CSV into the private folder, never the current
+/// one.
+#[test]
+fn marking_cloning_extending_and_exporting_in_a_real_terminal() {
+    let d = Daemon::start();
+    for name in ["m-one", "m-three", "m-two"] {
+        d.mint(&[
+            "--name",
+            name,
+            "--uses",
+            "5",
+            "--group",
+            "web",
+            "--label",
+            "plan=gold",
+        ]);
+    }
+    let state = d.dir.path().join("state");
+    let mut c = Console::start_with(&d, &[], &[("XDG_STATE_HOME", state.to_str().unwrap())]);
+    c.wait_text("m-two");
+    c.wait_text("● live");
+
+    // Space ×3, r, y: one confirmation for all three.
+    c.send(b"   ");
+    c.wait_text("3 marked");
+    c.send(b"r");
+    c.wait_text("Revoke 3 marked tokens?");
+    c.send(b"y");
+    c.wait_text("Revoked 3 of 3 tokens");
+    for name in ["m-one", "m-three", "m-two"] {
+        assert_eq!(d.token_json(name)["status"], "revoked", "{name}");
+    }
+    c.send(b"\x1b");
+    c.wait_for("the list again", |s| !s.contains("Revoked 3 of 3"));
+
+    // C on the first row: the form filled from it; Ctrl-U clears a mistyped name.
+    c.send(b"g");
+    c.send(b"C");
+    c.wait_text("Clone of m-one");
+    c.send(b"oops");
+    c.wait_text("oops");
+    c.send(b"\x15"); // Ctrl-U
+    c.wait_for("the name cleared", |s| !s.contains("oops"));
+    c.send(b"m-clone");
+    c.send(b"\x13"); // Ctrl-S
+    c.wait_for("the clone's reveal", |s| {
+        s.contains("Token created: m-clone") && token_on(s).is_some()
+    });
+    let clone = d.token_json("m-clone");
+    assert_eq!(clone["group"], "web");
+    assert_eq!(clone["labels"]["plan"], "gold");
+    assert_eq!(clone["max_uses"], 5);
+    c.send(b"\r");
+    c.wait_for("the reveal to close", |s| !s.contains("Token created"));
+
+    // e on the clone (selected after its reveal): the next preset, Ctrl-S.
+    let before = clone["expires_at"].as_str().unwrap().to_owned();
+    c.send(b"e");
+    c.wait_text("Extend m-clone");
+    c.send(b"\x1b[C"); // →
+    c.send(b"\x13");
+    c.wait_text("Extended \"m-clone\"");
+    let after = d.token_json("m-clone")["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(after > before, "{before} → {after}");
+    let audit = d.cli_ok(&["audit", "--token", "m-clone"]);
+    assert!(
+        audit.contains("updated") && audit.contains("expires_at="),
+        "{audit}"
+    );
+
+    // o: the view as CSV, in the private folder, 0600.
+    c.send(b"o");
+    let s = c.wait_for("the export named", |s| {
+        s.contains("Exported 4 rows to") && s.contains("(mode 0600)")
+    });
+    let dir = state.join("gatepass");
+    let files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "csv"))
+        .collect();
+    assert_eq!(files.len(), 1, "{s}");
+    let csv = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(csv.starts_with("id,name,status"), "{csv}");
+    assert_eq!(csv.lines().count(), 5, "{csv}");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let here: Vec<_> = std::fs::read_dir(d.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.path().extension().is_some_and(|x| x == "csv"))
+        .collect();
+    assert!(here.is_empty(), "written into the current folder: {here:?}");
+    c.send(b"q");
+    assert!(c.wait_exit().success());
+}
