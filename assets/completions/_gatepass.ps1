@@ -50,10 +50,12 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List tokens (never their secrets)')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Mint a token. Prints the token alone on stdout, everything else on stderr')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one token')
-            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a token (reversible with enable)')
-            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable a disabled token')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token for good; enrolled hosts keep their enrollment')
-            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a token: it leaves lists, its audit trail stays')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable tokens (reversible with enable)')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable disabled tokens')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke tokens for good; enrolled hosts keep their enrollment')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete tokens: they leave lists, their audit trails stay')
+            [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Give a token a new expiry (audited as updated)')
+            [CompletionResult]::new('clone', 'clone', [CompletionResultType]::ParameterValue, 'Mint a token with another''s settings and a new secret: --name NEW, and any create flag to change one (labels are added to the source''s)')
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Delete expired, revoked and used-up tokens')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -93,25 +95,64 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             break
         }
         'gatepass;tokens;disable' {
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the token as JSON')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Also every token with this status (with --group: both must match)')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Also every token whose hosts join this group (with --status: both must match)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Only list the tokens it would act on')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print each token (or each result) as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'gatepass;tokens;enable' {
-            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the token as JSON')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Also every token with this status (with --group: both must match)')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Also every token whose hosts join this group (with --status: both must match)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Only list the tokens it would act on')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print each token (or each result) as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
             break
         }
         'gatepass;tokens;revoke' {
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Also every token with this status (with --group: both must match)')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Also every token whose hosts join this group (with --status: both must match)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Only list the tokens it would act on')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print each token (or each result) as JSON')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'gatepass;tokens;delete' {
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Also every token with this status (with --group: both must match)')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Also every token whose hosts join this group (with --status: both must match)')
+            [CompletionResult]::new('--dry-run', '--dry-run', [CompletionResultType]::ParameterName, 'Only list the tokens it would act on')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print each token (or each result) as JSON')
+            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'gatepass;tokens;extend' {
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lifetime from now: 15m, 1h, 1d, 7d…')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z')
+            [CompletionResult]::new('--no-expiry', '--no-expiry', [CompletionResultType]::ParameterName, 'Never expires (if the daemon allows it)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the token as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
-        'gatepass;tokens;delete' {
-            [CompletionResult]::new('--yes', '--yes', [CompletionResultType]::ParameterName, 'Do not ask for confirmation')
+        'gatepass;tokens;clone' {
+            [CompletionResult]::new('--name', '--name', [CompletionResultType]::ParameterName, 'Unique name, 1–64 characters')
+            [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lifetime: 15m, 1h, 1d, 3d, 14d, 90d… (default: the daemon''s, 3d unless configured)')
+            [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z')
+            [CompletionResult]::new('--uses', '--uses', [CompletionResultType]::ParameterName, 'How many hosts may use it: 1 (default), a number, or unlimited')
+            [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Group the enrolled hosts join')
+            [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'Label handed to enrolled hosts, key=value (repeatable)')
+            [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'What it is for (up to 512 characters)')
+            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'Owner of the enrolled hosts (admins only; default: you)')
+            [CompletionResult]::new('--allow-cidr', '--allow-cidr', [CompletionResultType]::ParameterName, 'Only hosts from this address or CIDR may redeem it (repeatable)')
+            [CompletionResult]::new('--not-before', '--not-before', [CompletionResultType]::ParameterName, 'Not valid before this RFC 3339 time')
+            [CompletionResult]::new('--no-expiry', '--no-expiry', [CompletionResultType]::ParameterName, 'Never expires (if the daemon allows it)')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"token": {…}, "secret": "gpt_…"}')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
@@ -127,10 +168,12 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List tokens (never their secrets)')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Mint a token. Prints the token alone on stdout, everything else on stderr')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one token')
-            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a token (reversible with enable)')
-            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable a disabled token')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token for good; enrolled hosts keep their enrollment')
-            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a token: it leaves lists, its audit trail stays')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable tokens (reversible with enable)')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable disabled tokens')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke tokens for good; enrolled hosts keep their enrollment')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete tokens: they leave lists, their audit trails stay')
+            [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Give a token a new expiry (audited as updated)')
+            [CompletionResult]::new('clone', 'clone', [CompletionResultType]::ParameterValue, 'Mint a token with another''s settings and a new secret: --name NEW, and any create flag to change one (labels are added to the source''s)')
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Delete expired, revoked and used-up tokens')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
@@ -154,6 +197,12 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             break
         }
         'gatepass;tokens;help;delete' {
+            break
+        }
+        'gatepass;tokens;help;extend' {
+            break
+        }
+        'gatepass;tokens;help;clone' {
             break
         }
         'gatepass;tokens;help;purge' {
@@ -375,10 +424,12 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'List tokens (never their secrets)')
             [CompletionResult]::new('create', 'create', [CompletionResultType]::ParameterValue, 'Mint a token. Prints the token alone on stdout, everything else on stderr')
             [CompletionResult]::new('show', 'show', [CompletionResultType]::ParameterValue, 'Show one token')
-            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable a token (reversible with enable)')
-            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable a disabled token')
-            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke a token for good; enrolled hosts keep their enrollment')
-            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete a token: it leaves lists, its audit trail stays')
+            [CompletionResult]::new('disable', 'disable', [CompletionResultType]::ParameterValue, 'Disable tokens (reversible with enable)')
+            [CompletionResult]::new('enable', 'enable', [CompletionResultType]::ParameterValue, 'Enable disabled tokens')
+            [CompletionResult]::new('revoke', 'revoke', [CompletionResultType]::ParameterValue, 'Revoke tokens for good; enrolled hosts keep their enrollment')
+            [CompletionResult]::new('delete', 'delete', [CompletionResultType]::ParameterValue, 'Delete tokens: they leave lists, their audit trails stay')
+            [CompletionResult]::new('extend', 'extend', [CompletionResultType]::ParameterValue, 'Give a token a new expiry (audited as updated)')
+            [CompletionResult]::new('clone', 'clone', [CompletionResultType]::ParameterValue, 'Mint a token with another''s settings and a new secret: --name NEW, and any create flag to change one (labels are added to the source''s)')
             [CompletionResult]::new('purge', 'purge', [CompletionResultType]::ParameterValue, 'Delete expired, revoked and used-up tokens')
             break
         }
@@ -401,6 +452,12 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             break
         }
         'gatepass;help;tokens;delete' {
+            break
+        }
+        'gatepass;help;tokens;extend' {
+            break
+        }
+        'gatepass;help;tokens;clone' {
             break
         }
         'gatepass;help;tokens;purge' {

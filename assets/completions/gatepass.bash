@@ -160,6 +160,9 @@ _gatepass() {
             gatepass__subcmd__help__subcmd__hosts,remove)
                 cmd="gatepass__subcmd__help__subcmd__hosts__subcmd__remove"
                 ;;
+            gatepass__subcmd__help__subcmd__tokens,clone)
+                cmd="gatepass__subcmd__help__subcmd__tokens__subcmd__clone"
+                ;;
             gatepass__subcmd__help__subcmd__tokens,create)
                 cmd="gatepass__subcmd__help__subcmd__tokens__subcmd__create"
                 ;;
@@ -171,6 +174,9 @@ _gatepass() {
                 ;;
             gatepass__subcmd__help__subcmd__tokens,enable)
                 cmd="gatepass__subcmd__help__subcmd__tokens__subcmd__enable"
+                ;;
+            gatepass__subcmd__help__subcmd__tokens,extend)
+                cmd="gatepass__subcmd__help__subcmd__tokens__subcmd__extend"
                 ;;
             gatepass__subcmd__help__subcmd__tokens,list)
                 cmd="gatepass__subcmd__help__subcmd__tokens__subcmd__list"
@@ -202,6 +208,9 @@ _gatepass() {
             gatepass__subcmd__hosts__subcmd__help,remove)
                 cmd="gatepass__subcmd__hosts__subcmd__help__subcmd__remove"
                 ;;
+            gatepass__subcmd__tokens,clone)
+                cmd="gatepass__subcmd__tokens__subcmd__clone"
+                ;;
             gatepass__subcmd__tokens,create)
                 cmd="gatepass__subcmd__tokens__subcmd__create"
                 ;;
@@ -213,6 +222,9 @@ _gatepass() {
                 ;;
             gatepass__subcmd__tokens,enable)
                 cmd="gatepass__subcmd__tokens__subcmd__enable"
+                ;;
+            gatepass__subcmd__tokens,extend)
+                cmd="gatepass__subcmd__tokens__subcmd__extend"
                 ;;
             gatepass__subcmd__tokens,help)
                 cmd="gatepass__subcmd__tokens__subcmd__help"
@@ -229,6 +241,9 @@ _gatepass() {
             gatepass__subcmd__tokens,show)
                 cmd="gatepass__subcmd__tokens__subcmd__show"
                 ;;
+            gatepass__subcmd__tokens__subcmd__help,clone)
+                cmd="gatepass__subcmd__tokens__subcmd__help__subcmd__clone"
+                ;;
             gatepass__subcmd__tokens__subcmd__help,create)
                 cmd="gatepass__subcmd__tokens__subcmd__help__subcmd__create"
                 ;;
@@ -240,6 +255,9 @@ _gatepass() {
                 ;;
             gatepass__subcmd__tokens__subcmd__help,enable)
                 cmd="gatepass__subcmd__tokens__subcmd__help__subcmd__enable"
+                ;;
+            gatepass__subcmd__tokens__subcmd__help,extend)
+                cmd="gatepass__subcmd__tokens__subcmd__help__subcmd__extend"
                 ;;
             gatepass__subcmd__tokens__subcmd__help,help)
                 cmd="gatepass__subcmd__tokens__subcmd__help__subcmd__help"
@@ -971,8 +989,22 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__help__subcmd__tokens)
-            opts="list create show disable enable revoke delete purge"
+            opts="list create show disable enable revoke delete extend clone purge"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__help__subcmd__tokens__subcmd__clone)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1027,6 +1059,20 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__help__subcmd__tokens__subcmd__enable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__help__subcmd__tokens__subcmd__extend)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1251,12 +1297,66 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens)
-            opts="-h --help list create show disable enable revoke delete purge help"
+            opts="-h --help list create show disable enable revoke delete extend clone purge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__tokens__subcmd__clone)
+            opts="-h --name --ttl --expires --no-expiry --uses --group --label --description --owner --allow-cidr --not-before --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --name)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --uses)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --label)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --description)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --owner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --allow-cidr)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --not-before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1319,12 +1419,20 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__delete)
-            opts="-h --yes --help"
+            opts="-h --status --group --dry-run --json --yes --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --status)
+                    COMPREPLY=($(compgen -W "active disabled expired exhausted revoked expiring-soon never-used" -- "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1333,12 +1441,20 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__disable)
-            opts="-h --json --help"
+            opts="-h --status --group --dry-run --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --status)
+                    COMPREPLY=($(compgen -W "active disabled expired exhausted revoked expiring-soon never-used" -- "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1347,7 +1463,51 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__enable)
-            opts="-h --json --help"
+            opts="-h --status --group --dry-run --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --status)
+                    COMPREPLY=($(compgen -W "active disabled expired exhausted revoked expiring-soon never-used" -- "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__tokens__subcmd__extend)
+            opts="-h --ttl --expires --no-expiry --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --ttl)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expires)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__tokens__subcmd__help)
+            opts="list create show disable enable revoke delete extend clone purge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1360,9 +1520,9 @@ _gatepass() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        gatepass__subcmd__tokens__subcmd__help)
-            opts="list create show disable enable revoke delete purge help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+        gatepass__subcmd__tokens__subcmd__help__subcmd__clone)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1417,6 +1577,20 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__help__subcmd__enable)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__tokens__subcmd__help__subcmd__extend)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1541,12 +1715,20 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__revoke)
-            opts="-h --json --help"
+            opts="-h --status --group --dry-run --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --status)
+                    COMPREPLY=($(compgen -W "active disabled expired exhausted revoked expiring-soon never-used" -- "${cur}"))
+                    return 0
+                    ;;
+                --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;

@@ -46,10 +46,12 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand list 'List tokens (never their secrets)'
             cand create 'Mint a token. Prints the token alone on stdout, everything else on stderr'
             cand show 'Show one token'
-            cand disable 'Disable a token (reversible with enable)'
-            cand enable 'Enable a disabled token'
-            cand revoke 'Revoke a token for good; enrolled hosts keep their enrollment'
-            cand delete 'Delete a token: it leaves lists, its audit trail stays'
+            cand disable 'Disable tokens (reversible with enable)'
+            cand enable 'Enable disabled tokens'
+            cand revoke 'Revoke tokens for good; enrolled hosts keep their enrollment'
+            cand delete 'Delete tokens: they leave lists, their audit trails stay'
+            cand extend 'Give a token a new expiry (audited as updated)'
+            cand clone 'Mint a token with another''s settings and a new secret: --name NEW, and any create flag to change one (labels are added to the source''s)'
             cand purge 'Delete expired, revoked and used-up tokens'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -85,22 +87,59 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --help 'Print help'
         }
         &'gatepass;tokens;disable'= {
-            cand --json 'Print the token as JSON'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --status 'Also every token with this status (with --group: both must match)'
+            cand --group 'Also every token whose hosts join this group (with --status: both must match)'
+            cand --dry-run 'Only list the tokens it would act on'
+            cand --json 'Print each token (or each result) as JSON'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'gatepass;tokens;enable'= {
-            cand --json 'Print the token as JSON'
-            cand -h 'Print help'
-            cand --help 'Print help'
+            cand --status 'Also every token with this status (with --group: both must match)'
+            cand --group 'Also every token whose hosts join this group (with --status: both must match)'
+            cand --dry-run 'Only list the tokens it would act on'
+            cand --json 'Print each token (or each result) as JSON'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
         }
         &'gatepass;tokens;revoke'= {
+            cand --status 'Also every token with this status (with --group: both must match)'
+            cand --group 'Also every token whose hosts join this group (with --status: both must match)'
+            cand --dry-run 'Only list the tokens it would act on'
+            cand --json 'Print each token (or each result) as JSON'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'gatepass;tokens;delete'= {
+            cand --status 'Also every token with this status (with --group: both must match)'
+            cand --group 'Also every token whose hosts join this group (with --status: both must match)'
+            cand --dry-run 'Only list the tokens it would act on'
+            cand --json 'Print each token (or each result) as JSON'
+            cand --yes 'Do not ask for confirmation'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'gatepass;tokens;extend'= {
+            cand --ttl 'Lifetime from now: 15m, 1h, 1d, 7d…'
+            cand --expires 'Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z'
+            cand --no-expiry 'Never expires (if the daemon allows it)'
             cand --json 'Print the token as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
         }
-        &'gatepass;tokens;delete'= {
-            cand --yes 'Do not ask for confirmation'
+        &'gatepass;tokens;clone'= {
+            cand --name 'Unique name, 1–64 characters'
+            cand --ttl 'Lifetime: 15m, 1h, 1d, 3d, 14d, 90d… (default: the daemon''s, 3d unless configured)'
+            cand --expires 'Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z'
+            cand --uses 'How many hosts may use it: 1 (default), a number, or unlimited'
+            cand --group 'Group the enrolled hosts join'
+            cand --label 'Label handed to enrolled hosts, key=value (repeatable)'
+            cand --description 'What it is for (up to 512 characters)'
+            cand --owner 'Owner of the enrolled hosts (admins only; default: you)'
+            cand --allow-cidr 'Only hosts from this address or CIDR may redeem it (repeatable)'
+            cand --not-before 'Not valid before this RFC 3339 time'
+            cand --no-expiry 'Never expires (if the daemon allows it)'
+            cand --json 'Print {"token": {…}, "secret": "gpt_…"}'
             cand -h 'Print help'
             cand --help 'Print help'
         }
@@ -114,10 +153,12 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand list 'List tokens (never their secrets)'
             cand create 'Mint a token. Prints the token alone on stdout, everything else on stderr'
             cand show 'Show one token'
-            cand disable 'Disable a token (reversible with enable)'
-            cand enable 'Enable a disabled token'
-            cand revoke 'Revoke a token for good; enrolled hosts keep their enrollment'
-            cand delete 'Delete a token: it leaves lists, its audit trail stays'
+            cand disable 'Disable tokens (reversible with enable)'
+            cand enable 'Enable disabled tokens'
+            cand revoke 'Revoke tokens for good; enrolled hosts keep their enrollment'
+            cand delete 'Delete tokens: they leave lists, their audit trails stay'
+            cand extend 'Give a token a new expiry (audited as updated)'
+            cand clone 'Mint a token with another''s settings and a new secret: --name NEW, and any create flag to change one (labels are added to the source''s)'
             cand purge 'Delete expired, revoked and used-up tokens'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
@@ -134,6 +175,10 @@ set edit:completion:arg-completer[gatepass] = {|@words|
         &'gatepass;tokens;help;revoke'= {
         }
         &'gatepass;tokens;help;delete'= {
+        }
+        &'gatepass;tokens;help;extend'= {
+        }
+        &'gatepass;tokens;help;clone'= {
         }
         &'gatepass;tokens;help;purge'= {
         }
@@ -318,10 +363,12 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand list 'List tokens (never their secrets)'
             cand create 'Mint a token. Prints the token alone on stdout, everything else on stderr'
             cand show 'Show one token'
-            cand disable 'Disable a token (reversible with enable)'
-            cand enable 'Enable a disabled token'
-            cand revoke 'Revoke a token for good; enrolled hosts keep their enrollment'
-            cand delete 'Delete a token: it leaves lists, its audit trail stays'
+            cand disable 'Disable tokens (reversible with enable)'
+            cand enable 'Enable disabled tokens'
+            cand revoke 'Revoke tokens for good; enrolled hosts keep their enrollment'
+            cand delete 'Delete tokens: they leave lists, their audit trails stay'
+            cand extend 'Give a token a new expiry (audited as updated)'
+            cand clone 'Mint a token with another''s settings and a new secret: --name NEW, and any create flag to change one (labels are added to the source''s)'
             cand purge 'Delete expired, revoked and used-up tokens'
         }
         &'gatepass;help;tokens;list'= {
@@ -337,6 +384,10 @@ set edit:completion:arg-completer[gatepass] = {|@words|
         &'gatepass;help;tokens;revoke'= {
         }
         &'gatepass;help;tokens;delete'= {
+        }
+        &'gatepass;help;tokens;extend'= {
+        }
+        &'gatepass;help;tokens;clone'= {
         }
         &'gatepass;help;tokens;purge'= {
         }

@@ -204,20 +204,39 @@ pub enum Tokens {
     Create(Box<CreateArgs>),
     /// Show one token.
     Show(Target),
-    /// Disable a token (reversible with enable).
-    Disable(Target),
-    /// Enable a disabled token.
-    Enable(Target),
-    /// Revoke a token for good; enrolled hosts keep their enrollment.
-    Revoke(Target),
-    /// Delete a token: it leaves lists, its audit trail stays.
+    /// Disable tokens (reversible with enable).
+    Disable(Selection),
+    /// Enable disabled tokens.
+    Enable(Selection),
+    /// Revoke tokens for good; enrolled hosts keep their enrollment.
+    Revoke(Selection),
+    /// Delete tokens: they leave lists, their audit trails stay.
     Delete {
-        /// The token's name, its id, or gpt_<id>… as lists show it.
-        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
-        name_or_id: String,
+        #[command(flatten)]
+        select: Selection,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Give a token a new expiry (audited as updated).
+    Extend {
+        /// The token's name, its id, or gpt_<id>… as lists show it.
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        name_or_id: String,
+        #[command(flatten)]
+        expiry: Expiry,
+        /// Print the token as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mint a token with another's settings and a new secret: --name NEW, and any create flag
+    /// to change one (labels are added to the source's).
+    Clone {
+        /// The source token's name, its id, or gpt_<id>….
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        source: String,
+        #[command(flatten)]
+        create: Box<CreateArgs>,
     },
     /// Delete expired, revoked and used-up tokens.
     Purge {
@@ -228,6 +247,41 @@ pub enum Tokens {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// Which tokens a command acts on: names (or ids), and/or every token a filter selects.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Tokens by name, id, or gpt_<id>… as lists show them (several may be given).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub names: Vec<String>,
+    /// Also every token with this status (with --group: both must match).
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// Also every token whose hosts join this group (with --status: both must match).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Only list the tokens it would act on.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print each token (or each result) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A new expiry: one of a lifetime from now, a date, or none.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Expiry {
+    /// Lifetime from now: 15m, 1h, 1d, 7d…
+    #[arg(long, allow_hyphen_values = true)]
+    pub ttl: Option<String>,
+    /// Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// Never expires (if the daemon allows it).
+    #[arg(long)]
+    pub no_expiry: bool,
 }
 
 #[derive(Debug, Args)]
@@ -546,9 +600,30 @@ mod tests {
 
     #[test]
     fn an_empty_name_or_id_is_a_usage_error() {
-        for cmd in ["show", "disable", "enable", "revoke", "delete"] {
-            assert!(parsed(&["tokens", cmd, ""], &[]).is_err(), "{cmd}");
-            assert!(parsed(&["tokens", cmd, "web"], &[]).is_ok(), "{cmd}");
+        let more = |cmd: &str| match cmd {
+            "extend" => vec!["--ttl", "1d"],
+            "clone" => vec!["--name", "web-2"],
+            _ => vec![],
+        };
+        for cmd in [
+            "show", "disable", "enable", "revoke", "delete", "extend", "clone",
+        ] {
+            let with = |name: &'static str| {
+                let mut v = vec!["tokens", cmd, name];
+                v.extend(more(cmd));
+                v
+            };
+            assert!(parsed(&with(""), &[]).is_err(), "{cmd}");
+            assert!(parsed(&with("web"), &[]).is_ok(), "{cmd}");
         }
+        // A new expiry is one of --ttl, --expires, --no-expiry: exactly one.
+        assert!(parsed(&["tokens", "extend", "web"], &[]).is_err());
+        assert!(
+            parsed(
+                &["tokens", "extend", "web", "--ttl", "1d", "--no-expiry"],
+                &[]
+            )
+            .is_err()
+        );
     }
 }
