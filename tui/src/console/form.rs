@@ -10,8 +10,20 @@ use gatepass_protocol::{CreateTokenRequest, DurationValue, MaxUses, Timestamp, T
 use ratatui_textarea::TextArea;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 
+use super::app::*;
 use super::calendar::DatePicker;
+use super::keymap::{self, Action, View};
+use super::theme::Theme;
 use super::timefmt;
+use super::widgets::*;
+use crate::output;
+use crate::output::elide;
+use crossterm::event::KeyCode;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
 
 /// A field of the form, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -617,6 +629,318 @@ pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
     }
     rules::validate_labels(&out)?;
     Ok(out)
+}
+
+// The form as a screen: its keys and its drawing.
+
+pub(super) fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
+    let now = app.now;
+    let Some(Modal::Form(form)) = &mut app.modal else {
+        return Vec::new();
+    };
+    let on_choice = matches!(form.focus, Field::Uses | Field::Expiry);
+    // Esc on a changed form asks first: a second Esc throws it away, any other key keeps it.
+    let asked = std::mem::take(&mut form.discard_asked);
+    let outcome = match action {
+        Some(Action::Submit) => FormOutcome::Submit,
+        Some(Action::Back) if form.changed() && !asked => {
+            form.discard_asked = true;
+            FormOutcome::Stay
+        }
+        Some(Action::Back) => FormOutcome::Cancel,
+        Some(Action::NextField) => {
+            form.move_focus(1);
+            FormOutcome::Stay
+        }
+        Some(Action::PrevField) => {
+            form.move_focus(-1);
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::Left | Action::Right)) if form.focus == Field::Date => {
+            form.picker
+                .move_days(if a == Action::Left { -1 } else { 1 });
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::Up | Action::Down)) if form.focus == Field::Date => {
+            form.picker.move_days(if a == Action::Up { -7 } else { 7 });
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::PageUp | Action::PageDown)) => {
+            form.picker
+                .move_months(if a == Action::PageUp { -1 } else { 1 });
+            FormOutcome::Stay
+        }
+        Some(Action::Today) => {
+            form.picker.go_today();
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::Left | Action::Right)) if on_choice => {
+            form.cycle(if a == Action::Left { -1 } else { 1 });
+            FormOutcome::Stay
+        }
+        _ => {
+            if form.focus == Field::Date || on_choice {
+                if ev.code == KeyCode::Char(' ') && on_choice {
+                    form.cycle(1);
+                }
+            } else {
+                form.type_key(ev);
+            }
+            FormOutcome::Stay
+        }
+    };
+    match outcome {
+        FormOutcome::Stay => Vec::new(),
+        FormOutcome::Cancel => {
+            let extend = matches!(form.purpose, super::form::Purpose::Extend { .. });
+            app.modal = None;
+            app.flash = flash(
+                Level::Info,
+                if extend {
+                    "Nothing changed."
+                } else {
+                    "Nothing created."
+                },
+            );
+            Vec::new()
+        }
+        FormOutcome::Submit => {
+            if form.busy {
+                return Vec::new();
+            }
+            if let super::form::Purpose::Extend { id, .. } = form.purpose.clone() {
+                return match form.new_expiry(now) {
+                    Some(expires_at) => {
+                        form.busy = true;
+                        form.server_error = None;
+                        vec![Cmd::Extend { id, expires_at }]
+                    }
+                    None => Vec::new(),
+                };
+            }
+            match form.request(now) {
+                Some(req) => {
+                    form.busy = true;
+                    form.server_error = None;
+                    vec![Cmd::Create(Box::new(req))]
+                }
+                None => Vec::new(),
+            }
+        }
+    }
+}
+
+pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
+    let th = app.theme;
+    let now = app.now;
+    let r = centered(area, 100, 26);
+    let inner = popup(f, r, &form.title(), th);
+    let label_w = 13u16;
+    let input_w = 28u16.min(inner.width.saturating_sub(label_w + 1));
+    // Bottom: two lines for the message that matters now, one for the keys.
+    let fields_h = inner.height.saturating_sub(3);
+    let errors = form.errors(now);
+    let err_of = |fl: Field| {
+        errors
+            .iter()
+            .find(|(e, _)| *e == fl)
+            .map(|(_, m)| m.clone())
+    };
+    // Each field's height (the date carries its calendar); scroll so the focused one shows.
+    let cal = calendar_lines(form, form.focus == Field::Date, th);
+    let rows: Vec<(Field, u16)> = form
+        .fields()
+        .into_iter()
+        .map(|fl| {
+            (
+                fl,
+                if fl == Field::Date {
+                    1 + cal.len() as u16
+                } else {
+                    1
+                },
+            )
+        })
+        .collect();
+    let mut top = 0u16;
+    let mut offset = 0u16;
+    for (fl, h) in &rows {
+        if *fl == form.focus && top + h > fields_h {
+            offset = top + h - fields_h;
+        }
+        top += h;
+    }
+    let mut vy = 0u16; // virtual row of the current field
+    for (fl, h) in rows {
+        let start = vy;
+        vy += h;
+        if start < offset || start >= offset + fields_h {
+            continue;
+        }
+        let y = inner.y + start - offset;
+        let fl_focused = fl == form.focus;
+        let label_style = if fl_focused { th.key() } else { Style::new() };
+        let marker = if fl_focused { "›" } else { " " };
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                format!("{marker}{:<12}", fl.label()),
+                label_style,
+            )),
+            Rect::new(inner.x, y, label_w, 1),
+        );
+        // A text field takes the whole row (a 64-character name shows whole at 80 columns)
+        // unless it has an error to show beside it.
+        let wide = matches!(
+            fl,
+            Field::Name | Field::Description | Field::Group | Field::Labels | Field::Owner
+        ) && err_of(fl).is_none();
+        let input_w = if wide {
+            inner.width.saturating_sub(label_w)
+        } else {
+            input_w
+        };
+        let field_area = Rect::new(inner.x + label_w, y, input_w, 1);
+        let rest = Rect::new(
+            inner.x + label_w + input_w + 1,
+            y,
+            inner.width.saturating_sub(label_w + input_w + 1),
+            1,
+        );
+        match fl {
+            Field::Uses => choice(f, field_area, th, fl_focused, form.uses.label()),
+            Field::Expiry => choice(f, field_area, th, fl_focused, form.expiry.label()),
+            Field::Date => {
+                let text = format!("{}", form.picker.cursor);
+                let style = if fl_focused {
+                    th.selected()
+                } else {
+                    Style::new()
+                };
+                f.render_widget(Paragraph::new(Span::styled(text, style)), field_area);
+                let room = (offset + fields_h).saturating_sub(start + 1);
+                let h = (cal.len() as u16).min(room);
+                f.render_widget(
+                    Paragraph::new(cal.clone()),
+                    Rect::new(inner.x + label_w, y + 1, 22.min(inner.width), h),
+                );
+            }
+            _ => {
+                if let Some(t) = form.text(fl) {
+                    let mut t = t.clone();
+                    let base = if fl_focused {
+                        th.selected().remove_modifier(Modifier::BOLD)
+                    } else {
+                        th.dim().add_modifier(Modifier::UNDERLINED)
+                    };
+                    t.set_style(base);
+                    t.set_placeholder_style(base.add_modifier(Modifier::ITALIC));
+                    if !fl_focused {
+                        t.set_cursor_style(base);
+                    }
+                    f.render_widget(&t, field_area);
+                }
+            }
+        }
+        if let Some(m) = err_of(fl) {
+            f.render_widget(
+                Paragraph::new(Span::styled(
+                    elide(&format!("✗ {m}"), usize::from(rest.width)),
+                    th.error(),
+                )),
+                rest,
+            );
+        } else if fl == Field::Expiry {
+            let s = match form.expires_at(now) {
+                Ok(Some(at)) => format!(
+                    "→ {} ({})",
+                    timefmt::local_with_zone(at),
+                    output::when(Some(at), now, "")
+                ),
+                Ok(None) => "→ never expires".to_owned(),
+                Err(_) => String::new(),
+            };
+            f.render_widget(Paragraph::new(Span::styled(s, th.ok())), rest);
+        }
+    }
+    // The message that matters now, in full: the daemon's refusal, else the focused field's
+    // error, else the first one.
+    let msg = match &form.server_error {
+        _ if form.discard_asked => Some(
+            "Throw away what you typed? Esc again discards the form; any other key keeps \
+             editing."
+                .to_owned(),
+        ),
+        Some(e) => Some(format!("Not created: {e}")),
+        None => err_of(form.focus)
+            .map(|m| format!("{}: {m}", form.focus.label()))
+            .or_else(|| errors.first().map(|(fl, m)| format!("{}: {m}", fl.label()))),
+    };
+    let bottom = inner.y + inner.height;
+    if let Some(m) = msg {
+        f.render_widget(
+            Paragraph::new(Span::styled(m, th.error())).wrap(Wrap { trim: true }),
+            Rect::new(inner.x, bottom.saturating_sub(3), inner.width, 2),
+        );
+    }
+    let last = Rect::new(inner.x, bottom.saturating_sub(1), inner.width, 1);
+    if form.busy {
+        f.render_widget(Paragraph::new(Span::styled("Creating…", th.dim())), last);
+    } else {
+        let pairs = keymap::footer(app.ctx(), View::Tokens, false);
+        f.render_widget(Paragraph::new(hints_line(&pairs, th, inner.width)), last);
+    }
+}
+
+pub(super) fn choice(f: &mut Frame<'_>, area: Rect, th: Theme, focused: bool, label: &str) {
+    let style = if focused { th.selected() } else { Style::new() };
+    f.render_widget(
+        Paragraph::new(Span::styled(format!("‹ {label} ›"), style)),
+        area,
+    );
+}
+
+pub(super) fn calendar_lines(form: &CreateForm, focused: bool, th: Theme) -> Vec<Line<'static>> {
+    let p = &form.picker;
+    let mut lines = vec![
+        Line::styled(
+            format!(
+                "{:^20}",
+                format!("{} {}", p.cursor.month(), p.cursor.year())
+            ),
+            th.title(),
+        ),
+        Line::styled("Mo Tu We Th Fr Sa Su", th.dim()),
+    ];
+    for week in p.weeks() {
+        let mut spans = Vec::new();
+        for (i, d) in week.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::raw(" "));
+            }
+            match d {
+                None => spans.push(Span::raw("  ")),
+                Some(d) => {
+                    let text = format!("{:>2}", d.day());
+                    let style = if *d == p.cursor {
+                        if focused {
+                            th.selected()
+                        } else {
+                            Style::new().add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
+                        }
+                    } else if !p.selectable(*d) {
+                        th.dim()
+                    } else if *d == p.today {
+                        Style::new().add_modifier(Modifier::BOLD)
+                    } else {
+                        Style::new()
+                    };
+                    spans.push(Span::styled(text, style));
+                }
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
 }
 
 #[cfg(test)]

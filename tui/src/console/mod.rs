@@ -1,16 +1,24 @@
 //! The interactive console (`gatepass` with no subcommand): views of tokens, hosts, the audit
 //! log and API tokens, live over the daemon's server-sent events, with the create form, the
-//! one-time reveal and confirmations. `app` holds the state and `update`, `draw` renders it,
-//! `keymap` is the one table of keys; this module is the runtime that connects them to the
-//! terminal, the daemon (through the protocol client only), the clipboard and files.
+//! one-time reveal and confirmations. `app` holds the shared state, the messages and `update`;
+//! each screen (`list`, `form`, `reveal`, `confirm`, `detail`, `help`, `chooser`) holds its
+//! keys and its drawing; `draw` lays the screen out, `widgets` fits text to columns, `keymap`
+//! is the one table of keys; this module is the runtime that connects them to the terminal,
+//! the daemon (through the protocol client only), the clipboard and files.
 
 pub mod app;
 pub mod calendar;
+pub mod chooser;
 pub mod clipboard;
+pub mod confirm;
+pub mod detail;
 pub mod draw;
 pub mod files;
 pub mod form;
+pub mod help;
 pub mod keymap;
+pub mod list;
+pub mod reveal;
 pub mod table;
 pub mod theme;
 pub mod timefmt;

@@ -1,0 +1,630 @@
+//! The list screens (tokens, hosts, audit, API tokens): the table and the info line above it,
+//! their keys — moving, sorting, filtering by text and status, marking, and what acts on the
+//! selected or marked rows (revoke, delete, disable, clone, extend, yank, export) — and the
+//! filter line.
+
+use crossterm::event::KeyEvent;
+use gatepass_protocol::{ApiToken, Timestamp, Token, TokenStatus};
+use ratatui::Frame;
+use ratatui::layout::{Alignment, Constraint, Flex, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Cell, Paragraph, Row as TRow, Table as TTable};
+use ratatui_textarea::TextArea;
+use unicode_width::UnicodeWidthStr;
+use zeroize::Zeroizing;
+
+use super::app::*;
+use super::confirm::typed_field;
+use super::detail::record_of;
+use super::form::CreateForm;
+use super::keymap::{self, Action, Ctx, View};
+use super::table::{Row, StatusFilter, Table};
+use super::theme::Theme;
+use super::widgets::*;
+use crate::output;
+use crate::output::elide;
+
+pub(super) fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
+    let page = app.body_height() as isize;
+    let Some(action) = action else {
+        if let Some(b) = keymap::lookup_refused(Ctx::Table, &ev, app.view) {
+            app.flash = flash(
+                Level::Error,
+                format!(
+                    "Read-only: {} is not available ({}).",
+                    b.label,
+                    readonly_reason(app)
+                ),
+            );
+        } else {
+            app.dirty = false;
+        }
+        return Vec::new();
+    };
+    app.flash = None;
+    match action {
+        Action::Quit => {
+            app.quit = true;
+            return vec![Cmd::Quit];
+        }
+        Action::Help => app.modal = Some(Modal::Help { scroll: 0 }),
+        Action::NextView | Action::PrevView => {
+            let all = View::ALL;
+            let at = all.iter().position(|v| *v == app.view).unwrap_or(0);
+            let delta = if action == Action::NextView {
+                1
+            } else {
+                all.len() - 1
+            };
+            app.view = all[(at + delta) % all.len()];
+        }
+        Action::Up => app.table().move_by(-1),
+        Action::Down => app.table().move_by(1),
+        Action::PageUp => app.table().move_by(-page),
+        Action::PageDown => app.table().move_by(page),
+        Action::Home => app.table().home(),
+        Action::End => app.table().end(),
+        Action::Filter => {
+            app.filter_input = Some(filter_line(app.table_ref().filter()));
+        }
+        Action::StatusFilter => {
+            let cur = app.tokens.status;
+            let cursor = StatusFilter::ALL
+                .iter()
+                .position(|s| *s == cur)
+                .unwrap_or(0);
+            app.modal = Some(Modal::Chooser(Chooser {
+                kind: ChooserKind::Status,
+                cursor,
+            }));
+        }
+        Action::Sort => {
+            let cursor = app.table_ref().sort().0;
+            app.modal = Some(Modal::Chooser(Chooser {
+                kind: ChooserKind::Sort,
+                cursor,
+            }));
+        }
+        Action::Reload => {
+            app.flash = flash(Level::Info, "Loading every list again…");
+            return vec![Cmd::Reload];
+        }
+        Action::Back => {
+            app.table().set_filter("");
+            app.table().set_status(StatusFilter::All);
+            app.marked.clear();
+        }
+        Action::New => {
+            app.modal = Some(Modal::Form(Box::new(new_form(app))));
+        }
+        Action::Details if app.view != View::Tokens => {
+            if let Some((title, fields)) = record_of(app) {
+                app.modal = Some(Modal::Record {
+                    title,
+                    fields,
+                    scroll: 0,
+                });
+            }
+        }
+        Action::Details => {
+            if let Some(t) = app.tokens.selected() {
+                let id = t.id.clone();
+                app.modal = Some(Modal::Detail(Detail {
+                    id: id.clone(),
+                    hosts: None,
+                    audit: None,
+                    scroll: 0,
+                }));
+                return vec![Cmd::LoadDetail { id }];
+            }
+        }
+        Action::Revoke | Action::Delete | Action::ToggleDisable => {
+            return act_on_selection(app, action);
+        }
+        Action::Mark => {
+            if let Some(id) = app.tokens.selected().map(|t| t.id.clone()) {
+                if !app.marked.remove(&id) {
+                    app.marked.insert(id);
+                }
+                app.tokens.move_by(1);
+            }
+        }
+        Action::Clone | Action::Extend => {
+            let Some(t) = app.tokens.selected().cloned() else {
+                app.flash = flash(Level::Info, "No token selected.");
+                return Vec::new();
+            };
+            if action == Action::Extend && t.status == TokenStatus::Revoked {
+                app.flash = flash(
+                    Level::Error,
+                    format!(
+                        "{} is revoked: it cannot be extended.",
+                        output::name(&t.name)
+                    ),
+                );
+                return Vec::new();
+            }
+            let form = new_form(app);
+            let form = if action == Action::Clone {
+                form.clone_of(&t)
+            } else {
+                form.extend_of(&t)
+            };
+            app.modal = Some(Modal::Form(Box::new(form)));
+        }
+        Action::Yank if app.tokens.selected().is_some() => {
+            app.modal = Some(Modal::Chooser(Chooser {
+                kind: ChooserKind::Yank,
+                cursor: 0,
+            }));
+        }
+        Action::Export => return export(app),
+        _ => {}
+    }
+    Vec::new()
+}
+
+/// A fresh create form with the daemon's defaults.
+pub(super) fn new_form(app: &App) -> CreateForm {
+    let (allow, ttl) = app
+        .who
+        .as_ref()
+        .map(|w| (w.allow_no_expiry, w.default_ttl_seconds))
+        .unwrap_or((false, 86_400));
+    CreateForm::new(app.now, app.is_admin(), allow, ttl)
+}
+
+/// The current view, filtered and sorted as it shows, as CSV for a new file.
+pub(super) fn export(app: &mut App) -> Vec<Cmd> {
+    fn rows<T: super::table::Row>(
+        t: &Table<T>,
+        row: impl Fn(&T) -> Vec<String>,
+    ) -> Vec<Vec<String>> {
+        (0..t.visible_len())
+            .filter_map(|n| t.visible_row(n).map(&row))
+            .collect()
+    }
+    let now = app.now;
+    let (header, rows): (Vec<&str>, Vec<Vec<String>>) = match app.view {
+        View::Tokens => (
+            output::TOKEN_CSV_HEADER.to_vec(),
+            rows(&app.tokens, output::token_csv_row),
+        ),
+        View::Hosts => (
+            output::HOST_CSV_HEADER.to_vec(),
+            rows(&app.hosts, output::host_csv_row),
+        ),
+        View::Audit => (
+            output::AUDIT_HEADER.to_vec(),
+            rows(&app.audit, output::audit_row),
+        ),
+        View::ApiTokens => (
+            ApiToken::COLUMNS.to_vec(),
+            rows(&app.api_tokens, |a| {
+                (0..ApiToken::COLUMNS.len())
+                    .map(|c| a.cell(c, now))
+                    .collect()
+            }),
+        ),
+    };
+    let stem = format!(
+        "gatepass-{}-{}",
+        app.view.title().to_lowercase().replace(' ', "-"),
+        super::timefmt::local(now).replace([' ', ':'], "-")
+    );
+    app.flash = flash(Level::Info, format!("Exporting {} rows…", rows.len()));
+    vec![Cmd::Export {
+        stem,
+        rows: rows.len(),
+        body: output::csv(&header, &rows),
+    }]
+}
+
+/// r, d and x on the selected row of the current view (or the token in the detail view).
+pub(super) fn act_on_selection(app: &mut App, action: Action) -> Vec<Cmd> {
+    match app.view {
+        View::Tokens if !app.marked.is_empty() => {
+            act_on_marked(app, action);
+            Vec::new()
+        }
+        View::Tokens => {
+            let Some(t) = app.tokens.selected() else {
+                app.flash = flash(Level::Info, "No token selected.");
+                return Vec::new();
+            };
+            let t = t.clone();
+            token_action(app, &t, action)
+        }
+        View::Hosts if action == Action::Delete => {
+            if let Some(h) = app.hosts.selected() {
+                let c = Confirm::new(ConfirmKind::RemoveHost, &h.id, &h.hostname, 0);
+                app.modal = Some(Modal::Confirm(Box::new(c)));
+            }
+            Vec::new()
+        }
+        View::ApiTokens if action == Action::Delete => {
+            if let Some(a) = app.api_tokens.selected() {
+                let c = Confirm::new(ConfirmKind::DeleteApiToken, &a.id, &a.name, 0);
+                app.modal = Some(Modal::Confirm(Box::new(c)));
+            }
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// r, d or x with tokens marked: one confirmation listing them all.
+pub(super) fn act_on_marked(app: &mut App, action: Action) {
+    let tokens: Vec<Token> = app
+        .marked
+        .iter()
+        .filter_map(|id| app.tokens.get(id).cloned())
+        .collect();
+    let kind = match action {
+        Action::Revoke => ConfirmKind::Revoke,
+        Action::Delete => ConfirmKind::Delete,
+        // Disable all, unless every one is disabled already: then enable all.
+        _ if tokens.iter().all(|t| t.disabled) => ConfirmKind::Enable,
+        _ => ConfirmKind::Disable,
+    };
+    // Revoked tokens are final: revoking, disabling or enabling them again does nothing.
+    let many: Vec<Target> = tokens
+        .iter()
+        .filter(|t| kind == ConfirmKind::Delete || t.status != TokenStatus::Revoked)
+        .map(|t| Target {
+            id: t.id.clone(),
+            name: t.name.clone(),
+            active: t.status == TokenStatus::Active,
+            hosts: t.hosts,
+        })
+        .collect();
+    if many.is_empty() {
+        app.flash = flash(
+            Level::Info,
+            "The marked tokens are all revoked: nothing to do.",
+        );
+        return;
+    }
+    app.modal = Some(Modal::Confirm(Box::new(Confirm::for_many(kind, many))));
+}
+
+pub(super) fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
+    match action {
+        Action::ToggleDisable => {
+            if t.status == TokenStatus::Revoked {
+                app.flash = flash(
+                    Level::Error,
+                    format!(
+                        "{} is revoked: it cannot be enabled again.",
+                        output::name(&t.name)
+                    ),
+                );
+                return Vec::new();
+            }
+            app.flash = flash(
+                Level::Info,
+                format!(
+                    "{} {}…",
+                    if t.disabled { "Enabling" } else { "Disabling" },
+                    output::name(&t.name)
+                ),
+            );
+            vec![Cmd::SetDisabled {
+                id: t.id.clone(),
+                disabled: !t.disabled,
+            }]
+        }
+        Action::Revoke if t.status == TokenStatus::Revoked => {
+            app.flash = flash(
+                Level::Info,
+                format!("{} is already revoked.", output::name(&t.name)),
+            );
+            Vec::new()
+        }
+        Action::Revoke | Action::Delete => {
+            let kind = if action == Action::Revoke {
+                ConfirmKind::Revoke
+            } else {
+                ConfirmKind::Delete
+            };
+            let typed = (kind == ConfirmKind::Delete && t.status == TokenStatus::Active)
+                .then(|| typed_field("type the token's name"));
+            let mut c = Confirm::new(kind, &t.id, &t.name, t.hosts);
+            c.typed = typed;
+            app.modal = Some(Modal::Confirm(Box::new(c)));
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn filter_key(app: &mut App, ev: KeyEvent, action: Option<Action>) {
+    match action {
+        Some(Action::Keep) => app.filter_input = None,
+        Some(Action::Clear) => {
+            app.filter_input = None;
+            app.table().set_filter("");
+        }
+        _ => filter_edit(app, |t| super::form::edit_key(t, ev)),
+    }
+}
+
+/// Edits the filter line, then filters by what it holds. A token in it (say, one found leaked)
+/// is cut to its public part first, which finds its row by id: the secret part leaves the field
+/// with the character that starts it, or with the paste that brought it.
+pub(super) fn filter_edit(app: &mut App, edit: impl FnOnce(&mut TextArea<'static>)) {
+    let Some(t) = &mut app.filter_input else {
+        return;
+    };
+    edit(t);
+    let typed = Zeroizing::new(super::form::text_of(t));
+    let text = match tokens_named_in(&typed) {
+        // The line holds a token: it becomes what names the token (other words around it, such
+        // as `GATEPASS_TOKEN=`, would only keep its row from matching), drawn from the start.
+        Some(names) => {
+            *t = filter_line(&names);
+            names
+        }
+        None => typed.to_string(),
+    };
+    app.table().set_filter(&text);
+}
+
+/// The public part of each token in `text` (`gpt_<id>`, or the id of a body without its
+/// prefix), space-separated; `None` when it holds no token.
+pub(super) fn tokens_named_in(text: &str) -> Option<String> {
+    let ids = std::cell::RefCell::new(Vec::new());
+    let cut = gatepass_protocol::token::replace_secrets(text, |id, _| {
+        ids.borrow_mut().push(id.to_owned());
+        id.to_owned()
+    })?;
+    let mut from = 0;
+    let mut names = Vec::new();
+    for id in ids.into_inner() {
+        // Always there (the cut text holds each id it found); were it not, the id alone.
+        let Some(at) = cut[from..].find(id.as_str()).map(|i| from + i) else {
+            names.push(id);
+            continue;
+        };
+        let before = &cut.as_bytes()[..at];
+        let start = match before.len().checked_sub(4) {
+            Some(p)
+                if before[p..].eq_ignore_ascii_case(b"gpt_")
+                    || before[p..].eq_ignore_ascii_case(b"gpa_") =>
+            {
+                p
+            }
+            _ => at,
+        };
+        names.push(cut[start..at + id.len()].to_owned());
+        from = at + id.len();
+    }
+    Some(names.join(" "))
+}
+
+/// The filter line holding `text`, the cursor at its end. It keeps no undo history: a secret
+/// cut from it must not come back with an undo.
+pub(super) fn filter_line(text: &str) -> TextArea<'static> {
+    let mut t = TextArea::new(vec![text.to_owned()]);
+    t.set_max_histories(0);
+    t.set_cursor_line_style(ratatui::style::Style::new());
+    t.move_cursor(ratatui_textarea::CursorMove::End);
+    t
+}
+
+pub(super) fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
+    let th = app.theme;
+    let t = app.table_ref();
+    let (col, desc) = t.sort();
+    let columns = t.columns();
+    let mut left = Vec::new();
+    let (shown, total) = match app.view {
+        View::Tokens => (app.tokens.visible_len(), app.tokens.len()),
+        View::Hosts => (app.hosts.visible_len(), app.hosts.len()),
+        View::Audit => (app.audit.visible_len(), app.audit.len()),
+        View::ApiTokens => (app.api_tokens.visible_len(), app.api_tokens.len()),
+    };
+    let noun = match (app.view, total == 1) {
+        (View::Tokens, true) => "token",
+        (View::Tokens, false) => "tokens",
+        (View::Hosts, true) => "host",
+        (View::Hosts, false) => "hosts",
+        (View::Audit, true) => "event",
+        (View::Audit, false) => "events",
+        (View::ApiTokens, true) => "API token",
+        (View::ApiTokens, false) => "API tokens",
+    };
+    left.push(Span::raw(if shown == total {
+        format!(" {total} {noun}")
+    } else {
+        format!(" {shown} of {total} {noun}")
+    }));
+    if app.view == View::Tokens && !app.marked.is_empty() {
+        left.push(Span::styled(
+            format!(" · {} marked", app.marked.len()),
+            th.key(),
+        ));
+    }
+    left.push(Span::styled(
+        format!(
+            " · sort {} {}",
+            columns.get(col).copied().unwrap_or(""),
+            if desc { "▼" } else { "▲" }
+        ),
+        th.dim(),
+    ));
+    if app.view == View::Tokens && app.tokens.status != StatusFilter::All {
+        left.push(Span::styled(
+            format!(" · status: {}", app.tokens.status.label()),
+            th.warn(),
+        ));
+    }
+    // The count, the sort, the status filter and the first 24 columns of a text filter always
+    // show; the rest of a long filter gives way to the right side if it must (cut, with "…").
+    // Tokens about to expire are worth a look whichever view is open; it gives way (on a line
+    // that is short of room) only to a status filter the operator chose.
+    let soon = app.expiring_soon();
+    let status_on = app.view == View::Tokens && app.tokens.status != StatusFilter::All;
+    if soon > 0 && !status_on {
+        left.push(Span::styled(
+            format!(" · ⚠ {soon} expiring <24h"),
+            th.warn(),
+        ));
+    }
+    let mut keep: usize = left.iter().map(Span::width).sum();
+    if !t.filter().is_empty() && app.filter_input.is_none() {
+        let filter = Span::styled(format!(" · filter: {}", t.filter()), th.warn());
+        keep += filter.width().min(24);
+        left.push(filter);
+    }
+    let where_ = match (&app.started, &app.conn) {
+        (_, Conn::Lost(e)) => {
+            // The reason is shortened to the room there is; "retrying", and the count and
+            // sort on the left, always show.
+            let frame = "daemon unreachable (); retrying ".chars().count();
+            let room = usize::from(area.width).saturating_sub(frame + keep + 2);
+            let reason = elide(e, room);
+            Span::styled(
+                format!("daemon unreachable ({reason}); retrying "),
+                th.error(),
+            )
+        }
+        (Some(s), _) => Span::styled(format!("{s} "), th.warn()),
+        (None, _) => Span::styled(format!("{} ", app.endpoint), th.dim()),
+    };
+    render_lr(f, area, left, vec![where_], Style::new(), keep);
+}
+
+pub(super) fn plain<T>(_: &T, _: usize, _: Theme) -> Style {
+    Style::new()
+}
+
+pub(super) fn token_style(t: &Token, col: usize, th: Theme) -> Style {
+    match col {
+        1 => th.status(t.status),
+        2 if output::counts_differ(t) => th.warn(),
+        _ => Style::new(),
+    }
+}
+
+pub(super) fn draw_table<T: Row>(
+    f: &mut Frame<'_>,
+    area: Rect,
+    table: &Table<T>,
+    app: &App,
+    style: fn(&T, usize, Theme) -> Style,
+    marked: &dyn Fn(&T) -> bool,
+) {
+    let th = app.theme;
+    let (sort, desc) = (table.sort, table.desc);
+    let height = usize::from(area.height.saturating_sub(1));
+    let offset = table.scroll_for(height);
+    let now: Timestamp = app.now;
+    let in_view: Vec<(usize, &T)> = (offset..(offset + height).min(table.visible_len()))
+        .filter_map(|n| Some((n, table.visible_row(n)?)))
+        .collect();
+    // A marked row (Space) says so before its first cell, in colour or not.
+    let texts: Vec<Vec<String>> = in_view
+        .iter()
+        .map(|(_, r)| {
+            (0..T::COLUMNS.len())
+                .map(|c| match (c, marked(r)) {
+                    (0, true) => format!("✓ {}", r.cell(c, now)),
+                    _ => r.cell(c, now),
+                })
+                .collect()
+        })
+        .collect();
+    // Columns give way by rank on a narrow terminal; each is as wide as its cells in view need.
+    let wants: Vec<usize> = (0..T::COLUMNS.len())
+        .map(|c| texts.iter().map(|t| t[c].width()).max().unwrap_or(0))
+        .collect();
+    let fitted = fit_columns(area.width, T::LAYOUT, T::COLUMNS, &wants);
+    let shown: Vec<(usize, usize)> = fitted
+        .iter()
+        .enumerate()
+        .filter_map(|(c, w)| w.map(|w| (c, usize::from(w))))
+        .collect();
+    let widths: Vec<Constraint> = shown
+        .iter()
+        .map(|&(_, w)| Constraint::Length(w as u16))
+        .collect();
+    // A cell longer than its column ends in "…", so a cut name is never taken for a whole one.
+    let header = TRow::new(shown.iter().map(|&(i, w)| {
+        let c = T::COLUMNS[i];
+        let arrow = match (i == sort, desc) {
+            (true, false) => " ▲",
+            (true, true) => " ▼",
+            _ => "",
+        };
+        // A narrow column keeps its sort arrow and cuts the heading.
+        let room = w.saturating_sub(arrow.width());
+        Cell::from(format!("{}{arrow}", elide(c, room)))
+    }))
+    .style(th.column_header());
+    let rows: Vec<TRow<'_>> = in_view
+        .iter()
+        .zip(texts)
+        .map(|((n, r), mut text)| {
+            let selected = *n == table.cursor();
+            let cells = shown.iter().map(|&(c, w)| {
+                let text = std::mem::take(&mut text[c]);
+                let cell = if text.width() > w {
+                    Cell::from(elide(&text, w))
+                } else {
+                    Cell::from(text)
+                };
+                if selected {
+                    cell
+                } else {
+                    cell.style(style(r, c, th))
+                }
+            });
+            let row = TRow::new(cells.collect::<Vec<_>>());
+            if selected {
+                row.style(th.selected())
+            } else {
+                row
+            }
+        })
+        .collect();
+    let empty = rows.is_empty();
+    f.render_widget(
+        TTable::new(rows, widths)
+            .header(header)
+            .column_spacing(1)
+            .flex(Flex::Start),
+        area,
+    );
+    if empty {
+        let msg = empty_message(app, table.loaded, table.is_empty());
+        let y = area.y + 2.min(area.height.saturating_sub(1));
+        f.render_widget(
+            Paragraph::new(Line::styled(msg, th.dim())).alignment(Alignment::Center),
+            Rect::new(area.x, y, area.width, 1),
+        );
+    }
+}
+
+pub(super) fn empty_message(app: &App, loaded: bool, none_at_all: bool) -> String {
+    if !loaded {
+        return match &app.conn {
+            Conn::Lost(_) => "Waiting for the daemon…".to_owned(),
+            _ => "Loading…".to_owned(),
+        };
+    }
+    if !none_at_all {
+        return "Nothing matches: Esc clears the filter and the status.".to_owned();
+    }
+    match app.view {
+        View::Tokens if app.readonly() => "No tokens yet.".to_owned(),
+        View::Tokens => "No tokens yet. Press n to mint one.".to_owned(),
+        View::Hosts => "No host has enrolled yet.".to_owned(),
+        View::Audit => "The audit log is empty.".to_owned(),
+        View::ApiTokens => match &app.api_tokens_error {
+            Some(e) => format!("API tokens cannot be listed: {e}"),
+            None => "No API tokens. Create one with `gatepass apitokens create`.".to_owned(),
+        },
+    }
+}
