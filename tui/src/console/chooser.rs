@@ -153,3 +153,32 @@ pub(super) fn draw_chooser(
         .collect();
     f.render_widget(Paragraph::new(lines), inner);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::console::fixtures::*;
+    use crossterm::event::KeyCode;
+
+    /// y copies the selected row's id, name or host command, by the reveal's clipboard path.
+    #[test]
+    fn yank_copies_the_id_the_name_or_the_host_command() {
+        use crate::console::app::Cmd;
+        let mut a = app();
+        ch(&mut a, 'y');
+        let s = screen(&mut a, 80, 24);
+        assert!(s.contains("host command"), "{s}");
+        let cmds = upd(&mut a, KeyCode::Enter);
+        assert!(
+            matches!(cmds.as_slice(), [Cmd::Copy { what: "the id", text }] if text.as_str() == a.tokens.selected().unwrap().id),
+            "{cmds:?}"
+        );
+        ch(&mut a, 'y');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Down);
+        let cmds = upd(&mut a, KeyCode::Enter);
+        assert!(
+            matches!(cmds.as_slice(), [Cmd::Copy { what: "the host command", text }] if text.starts_with("gatepass redeem --server ")),
+            "{cmds:?}"
+        );
+    }
+}

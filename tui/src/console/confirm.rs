@@ -409,3 +409,56 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, app: &App, c: &Confirm
         Rect::new(inner.x, bottom.saturating_sub(1), inner.width, 1),
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::console::fixtures::*;
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn a_typed_delete_presses_the_focused_button() {
+        // Not matching yet: Cancel keeps the focus, and Enter cancels.
+        let mut b = typed_delete("edge-soo");
+        let cmds = enter(&mut b);
+        assert!(cmds.is_empty() && b.modal.is_none());
+        // Matching: Delete takes the focus; y and n are letters of the name, not answers.
+        let mut a = typed_delete("edge-soo");
+        ch(&mut a, 'n');
+        let s = screen(&mut a, 80, 24);
+        assert!(s.contains("type the name, Enter delete"), "{s}");
+        let cmds = enter(&mut a);
+        assert!(
+            matches!(cmds.as_slice(), [crate::console::app::Cmd::Delete { name, .. }] if name == "edge-soon"),
+            "{cmds:?}"
+        );
+        // Tab back to Cancel, and Enter cancels even with the name typed.
+        let mut c = typed_delete("edge-soon");
+        key(&mut c, KeyCode::Tab);
+        let cmds = enter(&mut c);
+        assert!(cmds.is_empty() && c.modal.is_none(), "{cmds:?}");
+    }
+
+    /// Deleting marked tokens of which some are active asks for their count to be typed.
+    #[test]
+    fn deleting_marked_active_tokens_asks_for_their_count() {
+        use crate::console::app::Cmd;
+        let mut a = app();
+        ch(&mut a, ' ');
+        ch(&mut a, ' ');
+        ch(&mut a, ' ');
+        ch(&mut a, 'd');
+        assert_eq!(a.ctx(), crate::console::keymap::Ctx::TypedDialog);
+        assert!(screen(&mut a, 80, 24).contains("type 3, then Enter"));
+        typed(&mut a, "2");
+        // Not the count: Cancel keeps the focus, and Enter cancels.
+        assert!(enter(&mut a).is_empty(), "a wrong count deletes nothing");
+        assert!(a.modal.is_none());
+        ch(&mut a, 'd');
+        typed(&mut a, "3");
+        let cmds = enter(&mut a);
+        assert!(
+            matches!(cmds.as_slice(), [Cmd::Bulk { targets, .. }] if targets.len() == 3),
+            "{cmds:?}"
+        );
+    }
+}

@@ -340,3 +340,50 @@ pub(super) fn draw_record(
         inner,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::console::fixtures::*;
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn help_and_details_page_with_pgup_and_pgdn() {
+        let mut a = app();
+        ch(&mut a, '?');
+        let top = screen(&mut a, 80, 24);
+        key(&mut a, KeyCode::PageDown);
+        let paged = screen(&mut a, 80, 24);
+        assert_ne!(top, paged, "PgDn did not move the help");
+        let Some(crate::console::app::Modal::Help { scroll }) = a.modal else {
+            panic!("the help closed");
+        };
+        // A page is the lines in view less one, so the last line read stays in sight.
+        let page = a.scroll_page.get();
+        assert!(page > 5, "page {page}");
+        assert_eq!(scroll, page - 1);
+        for _ in 0..100 {
+            key(&mut a, KeyCode::PageDown);
+        }
+        let Some(crate::console::app::Modal::Help { scroll }) = a.modal else {
+            panic!("the help closed");
+        };
+        assert_eq!(scroll, a.scroll_max.get(), "PgDn runs past the end");
+        for _ in 0..100 {
+            key(&mut a, KeyCode::PageUp);
+        }
+        assert_eq!(screen(&mut a, 80, 24), top);
+        key(&mut a, KeyCode::Esc);
+        // A token's details page the same way, once its hosts run past the screen.
+        open_details(&mut a, |t| {
+            let hosts = (0..40)
+                .map(|n| crate::console::fixtures::host(&format!("web-{n:02}"), t, n))
+                .collect();
+            (hosts, Vec::new())
+        });
+        let top = screen(&mut a, 80, 24);
+        key(&mut a, KeyCode::PageDown);
+        assert_ne!(screen(&mut a, 80, 24), top, "PgDn did not move the details");
+        key(&mut a, KeyCode::PageUp);
+        assert_eq!(screen(&mut a, 80, 24), top);
+    }
+}

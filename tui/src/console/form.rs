@@ -946,6 +946,8 @@ pub(super) fn calendar_lines(form: &CreateForm, focused: bool, th: Theme) -> Vec
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::console::fixtures::{app, ch, ctrl, key};
     use crossterm::event::{KeyCode, KeyModifiers};
     use time::macros::date;
 
@@ -1084,5 +1086,21 @@ mod tests {
         assert!(parse_labels("a").unwrap_err().contains("key=value"));
         assert!(parse_labels("a=1,a=2").unwrap_err().contains("twice"));
         assert!(parse_labels("bad key=1").is_err());
+    }
+
+    #[test]
+    fn ctrl_u_in_a_form_field_clears_what_was_typed() {
+        let mut a = app();
+        ch(&mut a, 'n');
+        key(&mut a, KeyCode::Tab);
+        key(&mut a, KeyCode::Tab);
+        key(&mut a, KeyCode::Tab);
+        crate::console::fixtures::typed(&mut a, "plan");
+        ctrl(&mut a, 'u');
+        crate::console::fixtures::typed(&mut a, "plan=gold");
+        let Some(crate::console::app::Modal::Form(f)) = &a.modal else {
+            panic!("no form");
+        };
+        assert_eq!(crate::console::form::text_of(&f.labels), "plan=gold");
     }
 }

@@ -628,3 +628,269 @@ pub(super) fn empty_message(app: &App, loaded: bool, none_at_all: bool) -> Strin
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::console::app::{Msg, update};
+    use crate::console::fixtures::*;
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    #[test]
+    fn live_changes_update_the_row_without_moving_the_selection() {
+        let mut a = app();
+        key(&mut a, KeyCode::Down); // db-primary
+        let before = screen(&mut a, 80, 24);
+        assert!(before.contains("7/∞"), "{before}");
+        let mut t = token_list().remove(0);
+        t.uses = 8;
+        t.hosts = 8;
+        update(
+            &mut a,
+            Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
+                kind: gatepass_protocol::ChangeKind::Token,
+                token: Some(t),
+                token_id: None,
+                host: None,
+                audit: None,
+            })),
+        );
+        let after = screen(&mut a, 80, 24);
+        assert!(after.contains("8/∞"), "{after}");
+        assert_eq!(
+            a.tokens.selected().map(|t| t.name.as_str()),
+            Some("db-primary")
+        );
+    }
+
+    #[test]
+    fn a_pasted_token_is_found_by_its_public_part_and_leaves_the_field() {
+        let mut a = app();
+        let mut t = crate::console::fixtures::token("leaky", 0);
+        let real =
+            gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
+        t.id = real.id().to_owned();
+        update(
+            &mut a,
+            Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
+                kind: gatepass_protocol::ChangeKind::Token,
+                token: Some(t),
+                token_id: None,
+                host: None,
+                audit: None,
+            })),
+        );
+        ch(&mut a, '/');
+        typed(&mut a, real.expose());
+        let s = screen(&mut a, 80, 24);
+        assert!(
+            !s.contains(&real.expose()[16..]),
+            "the secret part stayed on screen:\n{s}"
+        );
+        assert_eq!(a.tokens.visible_len(), 1, "{s}");
+        assert_eq!(a.tokens.selected().map(|t| t.name.as_str()), Some("leaky"));
+        // With words around it (a line copied from a script), typed at 80 columns: the row is
+        // found, and the line shows from its start.
+        key(&mut a, KeyCode::Esc);
+        ch(&mut a, '/');
+        typed(&mut a, &format!("GATEPASS_TOKEN={}", real.expose()));
+        let s = screen(&mut a, 80, 24);
+        assert_eq!(a.tokens.visible_len(), 1, "{s}");
+        assert!(s.contains(&format!(" filter /gpt_{} ", real.id())), "{s}");
+    }
+
+    #[test]
+    fn no_part_of_a_token_secret_shows_in_the_filter_typed_or_pasted_whatever_surrounds_it() {
+        let real =
+            gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
+        let full = real.expose().to_owned();
+        // The same token with its last character changed: its checksum fails, so it does not parse.
+        let last = full.chars().last().unwrap_or('0');
+        let mistyped = format!(
+            "{}{}",
+            &full[..full.len() - 1],
+            if last == 'a' { 'b' } else { 'a' }
+        );
+        assert!(gatepass_protocol::token::parse(&mistyped).is_err());
+        let public = format!("gpt_{}", real.id());
+        // Any 6 characters in a row of what follows the id: none may ever be on screen.
+        let after_id = full[public.len()..].to_owned();
+        let shows_secret =
+            |screen: &str| (0..=after_id.len() - 6).any(|i| screen.contains(&after_id[i..i + 6]));
+        let cases = [
+            (full.clone(), public.clone()),
+            // What surrounds a token leaves with its secret: it would only keep the row from
+            // matching.
+            (format!("web {mistyped}"), public.clone()),
+            (format!("GATEPASS_TOKEN={full}"), public.clone()),
+            (format!("\"{full}\""), public.clone()),
+            (format!("token:{full}"), public.clone()),
+            (format!("({full})"), public.clone()),
+            // Two at once can only be told apart when they arrive together (typed, the second's
+            // first letters read as the first one's secret), so this one is only pasted.
+            (format!("{full}{full}"), format!("{public} {public}")),
+        ];
+        for (n, (input, expected)) in cases.iter().enumerate() {
+            // Typed a key at a time: from the first character past the id, only the id stays.
+            let mut a = app();
+            ch(&mut a, '/');
+            for c in input.chars().filter(|_| n + 1 < cases.len()) {
+                ch(&mut a, c);
+                let s = screen(&mut a, 120, 40);
+                assert!(!shows_secret(&s), "typing {input:?}:\n{s}");
+            }
+            // (What is typed after the token, a closing quote, stays.)
+            if n + 1 < cases.len() {
+                assert!(
+                    a.table_ref().filter().starts_with(expected.as_str()),
+                    "{input:?}"
+                );
+            }
+            // Pasted: it arrives whole and is drawn once.
+            let mut a = app();
+            ch(&mut a, '/');
+            paste(&mut a, input);
+            assert!(!shows_secret(&screen(&mut a, 120, 40)), "pasting {input:?}");
+            assert_eq!(a.table_ref().filter(), expected);
+            // Kept (Enter), the info line shows the filter: the same, wide enough for all of it.
+            key(&mut a, KeyCode::Enter);
+            let s = screen(&mut a, 200, 40);
+            assert!(s.contains(expected.as_str()) && !shows_secret(&s), "{s}");
+        }
+        // A token's body alone, pasted (a key at a time it could not be told from a word until it
+        // is long enough): its id stays.
+        let mut a = app();
+        ch(&mut a, '/');
+        paste(&mut a, &full[4..]);
+        assert!(!shows_secret(&screen(&mut a, 120, 40)));
+        assert_eq!(a.table_ref().filter(), real.id());
+        // A display form, as lists show it, is searched for as it is.
+        let mut a = app();
+        ch(&mut a, '/');
+        typed(&mut a, &format!("{public}…"));
+        assert_eq!(a.table_ref().filter(), format!("{public}…"));
+    }
+
+    #[test]
+    fn a_paste_goes_only_into_a_field_with_the_focus() {
+        // In the table its letters would be commands (d delete, q quit): nothing happens.
+        let mut a = app();
+        let before = screen(&mut a, 80, 24);
+        paste(&mut a, "dq\nx");
+        assert!(a.modal.is_none() && !a.quit);
+        assert_eq!(screen(&mut a, 80, 24), before);
+        // Into the create form's name field, without its line break.
+        ch(&mut a, 'n');
+        paste(&mut a, "web-rollout\n");
+        let s = screen(&mut a, 80, 24);
+        assert!(s.contains("web-rollout"), "{s}");
+        let Some(crate::console::app::Modal::Form(f)) = &a.modal else {
+            panic!("the form closed");
+        };
+        assert_eq!(crate::console::form::text_of(&f.name), "web-rollout");
+        // A token pasted, or typed, into a form field is cut to its public part there too: its
+        // secret is never drawn (and no undo brings it back).
+        let real =
+            gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
+        let secret = &real.expose()[16..];
+        key(&mut a, KeyCode::Tab);
+        paste(&mut a, &format!("leaked {}", real.expose()));
+        let s = screen(&mut a, 120, 40);
+        assert!(!s.contains(&secret[..6]), "{s}");
+        assert!(s.contains(&format!("leaked gpt_{}", real.id())), "{s}");
+        ctrl(&mut a, 'u');
+        key(&mut a, KeyCode::Tab);
+        typed(&mut a, real.expose());
+        let s = screen(&mut a, 120, 40);
+        assert!(!s.contains(&secret[..6]), "{s}");
+        // The name a delete asks for: the same.
+        let mut b = typed_delete("");
+        paste(&mut b, real.expose());
+        let s = screen(&mut b, 120, 40);
+        assert!(!s.contains(&secret[..6]), "{s}");
+    }
+
+    #[test]
+    fn names_sort_without_regard_to_case_as_the_daemon_lists_them() {
+        let mut a = app();
+        let list = ["Zulu-upper", "alpha-lower", "Beta"]
+            .map(|n| crate::console::fixtures::token(n, 0))
+            .to_vec();
+        update(&mut a, Msg::Tokens(list));
+        let s = screen(&mut a, 80, 24);
+        let rows: Vec<&str> = s
+            .lines()
+            .skip(3)
+            .filter_map(|l| l.split_whitespace().next())
+            .take(3)
+            .collect();
+        assert_eq!(rows, ["alpha-lower", "Beta", "Zulu-upper"], "{s}");
+    }
+
+    /// o writes the view as it shows, filtered and sorted, as CSV.
+    #[test]
+    fn export_writes_the_view_filtered_and_sorted() {
+        use crate::console::app::Cmd;
+        let mut a = app();
+        ch(&mut a, '/');
+        typed(&mut a, "web");
+        key(&mut a, KeyCode::Enter);
+        // By name, descending.
+        ch(&mut a, 's');
+        key(&mut a, KeyCode::Enter);
+        let cmds = upd(&mut a, KeyCode::Char('o'));
+        let [Cmd::Export { stem, rows, body }] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        assert!(stem.starts_with("gatepass-tokens-"), "{stem}");
+        let names: Vec<&str> = body
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split(',').nth(1))
+            .collect();
+        assert_eq!(*rows, names.len());
+        let mut sorted = names.clone();
+        sorted.sort_by(|x, y| y.cmp(x));
+        assert_eq!(names, sorted, "{body}");
+        assert!(
+            names.contains(&"web-rollout") && !names.contains(&"db-primary"),
+            "{body}"
+        );
+    }
+
+    #[test]
+    fn read_only_hides_writes_and_says_why() {
+        let mut a = app();
+        update(
+            &mut a,
+            Msg::Connected(who(gatepass_protocol::Role::Auditor)),
+        );
+        let s = screen(&mut a, 80, 24);
+        assert!(s.contains("read-only"), "{s}");
+        assert!(!s.contains("n new"), "{s}");
+        ch(&mut a, 'n');
+        assert!(a.modal.is_none());
+        let s = screen(&mut a, 80, 24);
+        assert!(
+            s.contains("Read-only: new is not available (your role is auditor)"),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn below_the_floor_keys_do_nothing_but_quit() {
+        let mut a = app();
+        update(&mut a, Msg::Resize(50, 12));
+        let cmds = update(
+            &mut a,
+            Msg::Key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)),
+        );
+        assert!(cmds.is_empty(), "{cmds:?}");
+        ch(&mut a, 'n');
+        assert!(a.modal.is_none());
+        let cmds = update(
+            &mut a,
+            Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)),
+        );
+        assert!(matches!(cmds.as_slice(), [crate::console::app::Cmd::Quit]));
+    }
+}

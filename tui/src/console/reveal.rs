@@ -126,3 +126,36 @@ pub(super) fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) 
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::console::app::{Msg, update};
+    use crate::console::fixtures::*;
+    use crossterm::event::KeyCode;
+    use gatepass_protocol::CreateTokenResponse;
+
+    /// The token just created is the selected row when the reveal closes (so `x`, `r`, `d` act on
+    /// it), also when the create answer comes before the token's change event, as it may on a
+    /// loaded machine (the selection used to stay where it was: found by the end-to-end test).
+    #[test]
+    fn the_new_token_is_selected_whichever_comes_first_answer_or_event() {
+        let mut a = app();
+        a.refresh();
+        let before = a.tokens.selected().map(|t| t.id.clone());
+        let mut t = crate::console::fixtures::token("fresh-token", 0);
+        t.id = "fReShToKeN01".into();
+        assert_ne!(before.as_deref(), Some(t.id.as_str()));
+        let resp = CreateTokenResponse {
+            token: t.clone(),
+            secret: FAKE_SECRET.into(),
+            join_command: "gatepass redeem".into(),
+        };
+        update(&mut a, Msg::Created(Box::new(resp)));
+        key(&mut a, KeyCode::Enter);
+        a.refresh();
+        assert_eq!(
+            a.tokens.selected().map(|t| t.name.as_str()),
+            Some("fresh-token")
+        );
+    }
+}

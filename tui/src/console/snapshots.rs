@@ -4,88 +4,13 @@
 //! notice and NO_COLOR. The screens are reached through `update` with real key presses.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use gatepass_protocol::{CreateTokenResponse, Role};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use ratatui::style::{Color, Modifier};
 
-use super::app::{App, Conn, Msg, update};
-use super::draw::draw;
-use super::fixtures::{NOW, event, host, token_list, who};
+use super::app::{App, Msg, update};
+use super::fixtures::*;
 use super::theme::Theme;
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
-
-fn app() -> App {
-    let mut app = App::new(
-        "unix:/run/gatepass/gatepass.sock".into(),
-        false,
-        Theme { color: true },
-        NOW,
-    );
-    app.conn = Conn::Live;
-    update(&mut app, Msg::Connected(who(Role::Admin)));
-    let tokens = token_list();
-    let hosts = vec![
-        host("web-01", &tokens[0], 1),
-        host("web-02", &tokens[0], 2),
-        host("db-01", &tokens[1], 3),
-    ];
-    let audit = vec![
-        event(1, "created", &tokens[0]),
-        event(2, "redeemed", &tokens[0]),
-        event(3, "revoked", &tokens[3]),
-    ];
-    update(&mut app, Msg::Tokens(tokens));
-    update(&mut app, Msg::Hosts(hosts));
-    update(&mut app, Msg::Audit(audit));
-    update(&mut app, Msg::ApiTokens(Ok(Vec::new())));
-    app
-}
-
-fn key(app: &mut App, code: KeyCode) {
-    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
-}
-
-fn ch(app: &mut App, c: char) {
-    key(app, KeyCode::Char(c));
-}
-
-fn ctrl(app: &mut App, c: char) {
-    update(
-        app,
-        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
-    );
-}
-
-fn typed(app: &mut App, s: &str) {
-    for c in s.chars() {
-        ch(app, c);
-    }
-}
-
-fn terminal(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
-    update(app, Msg::Resize(w, h));
-    app.refresh();
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(f, app)).unwrap();
-    t
-}
-
-fn screen(app: &mut App, w: u16, h: u16) -> String {
-    let t = terminal(app, w, h);
-    let buf = t.backend().buffer();
-    let mut out = String::new();
-    for y in 0..h {
-        let mut line = String::new();
-        for x in 0..w {
-            line.push_str(buf[(x, y)].symbol());
-        }
-        out.push_str(line.trim_end());
-        out.push('\n');
-    }
-    out
-}
 
 /// Snapshots the screen at both sizes.
 fn snap(name: &str, app: &mut App) {
@@ -174,23 +99,6 @@ fn create_form_validation_error() {
     snap("form_validation", &mut a);
 }
 
-const FAKE_SECRET: &str = "gpt_AbCdEfGh1234ZyXwVuTsRqPoNmLkJiHgFe012345";
-
-fn revealed() -> App {
-    let mut a = app();
-    let mut t = super::fixtures::token("fresh-token", 0);
-    t.max_uses = gatepass_protocol::MaxUses::Limited(1);
-    let resp = CreateTokenResponse {
-        token: t,
-        secret: FAKE_SECRET.into(),
-        join_command: "gatepass redeem --server https://gate.example:8443 --ca-pin \
-                       sha256:abababab --out /etc/gatepass"
-            .into(),
-    };
-    update(&mut a, Msg::Created(Box::new(resp)));
-    a
-}
-
 #[test]
 fn the_reveal() {
     let mut a = revealed();
@@ -206,31 +114,6 @@ fn the_reveal() {
     let s = screen(&mut a, 80, 24);
     assert!(!s.contains(FAKE_SECRET), "{s}");
     assert!(a.modal.is_none());
-}
-
-/// The token just created is the selected row when the reveal closes (so `x`, `r`, `d` act on
-/// it), also when the create answer comes before the token's change event, as it may on a
-/// loaded machine (the selection used to stay where it was: found by the end-to-end test).
-#[test]
-fn the_new_token_is_selected_whichever_comes_first_answer_or_event() {
-    let mut a = app();
-    a.refresh();
-    let before = a.tokens.selected().map(|t| t.id.clone());
-    let mut t = super::fixtures::token("fresh-token", 0);
-    t.id = "fReShToKeN01".into();
-    assert_ne!(before.as_deref(), Some(t.id.as_str()));
-    let resp = CreateTokenResponse {
-        token: t.clone(),
-        secret: FAKE_SECRET.into(),
-        join_command: "gatepass redeem".into(),
-    };
-    update(&mut a, Msg::Created(Box::new(resp)));
-    key(&mut a, KeyCode::Enter);
-    a.refresh();
-    assert_eq!(
-        a.tokens.selected().map(|t| t.name.as_str()),
-        Some("fresh-token")
-    );
 }
 
 #[test]
@@ -332,49 +215,6 @@ fn no_color_keeps_the_selection_visible() {
 }
 
 #[test]
-fn read_only_hides_writes_and_says_why() {
-    let mut a = app();
-    update(&mut a, Msg::Connected(who(Role::Auditor)));
-    let s = screen(&mut a, 80, 24);
-    assert!(s.contains("read-only"), "{s}");
-    assert!(!s.contains("n new"), "{s}");
-    ch(&mut a, 'n');
-    assert!(a.modal.is_none());
-    let s = screen(&mut a, 80, 24);
-    assert!(
-        s.contains("Read-only: new is not available (your role is auditor)"),
-        "{s}"
-    );
-}
-
-#[test]
-fn live_changes_update_the_row_without_moving_the_selection() {
-    let mut a = app();
-    key(&mut a, KeyCode::Down); // db-primary
-    let before = screen(&mut a, 80, 24);
-    assert!(before.contains("7/∞"), "{before}");
-    let mut t = token_list().remove(0);
-    t.uses = 8;
-    t.hosts = 8;
-    update(
-        &mut a,
-        Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
-            kind: gatepass_protocol::ChangeKind::Token,
-            token: Some(t),
-            token_id: None,
-            host: None,
-            audit: None,
-        })),
-    );
-    let after = screen(&mut a, 80, 24);
-    assert!(after.contains("8/∞"), "{after}");
-    assert_eq!(
-        a.tokens.selected().map(|t| t.name.as_str()),
-        Some("db-primary")
-    );
-}
-
-#[test]
 fn the_footer_always_offers_help_and_quit() {
     let mut a = app();
     let s = screen(&mut a, 80, 24);
@@ -393,102 +233,6 @@ fn the_footer_always_offers_help_and_quit() {
         footer.contains("s sort") && footer.contains("f status"),
         "{footer}"
     );
-}
-
-#[test]
-fn below_the_floor_keys_do_nothing_but_quit() {
-    let mut a = app();
-    update(&mut a, Msg::Resize(50, 12));
-    let cmds = update(
-        &mut a,
-        Msg::Key(KeyEvent::new(KeyCode::Char('x'), KeyModifiers::NONE)),
-    );
-    assert!(cmds.is_empty(), "{cmds:?}");
-    ch(&mut a, 'n');
-    assert!(a.modal.is_none());
-    let cmds = update(
-        &mut a,
-        Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)),
-    );
-    assert!(matches!(cmds.as_slice(), [super::app::Cmd::Quit]));
-}
-
-/// The app with the delete dialog open on edge-soon (active: its name must be typed) and
-/// `typed` typed into it.
-fn typed_delete(typed_text: &str) -> App {
-    let mut a = app();
-    key(&mut a, KeyCode::Down);
-    key(&mut a, KeyCode::Down);
-    ch(&mut a, 'd');
-    assert_eq!(a.ctx(), super::keymap::Ctx::TypedDialog);
-    typed(&mut a, typed_text);
-    a
-}
-
-fn enter(a: &mut App) -> Vec<super::app::Cmd> {
-    update(
-        a,
-        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
-    )
-}
-
-#[test]
-fn a_typed_delete_presses_the_focused_button() {
-    // Not matching yet: Cancel keeps the focus, and Enter cancels.
-    let mut b = typed_delete("edge-soo");
-    let cmds = enter(&mut b);
-    assert!(cmds.is_empty() && b.modal.is_none());
-    // Matching: Delete takes the focus; y and n are letters of the name, not answers.
-    let mut a = typed_delete("edge-soo");
-    ch(&mut a, 'n');
-    let s = screen(&mut a, 80, 24);
-    assert!(s.contains("type the name, Enter delete"), "{s}");
-    let cmds = enter(&mut a);
-    assert!(
-        matches!(cmds.as_slice(), [super::app::Cmd::Delete { name, .. }] if name == "edge-soon"),
-        "{cmds:?}"
-    );
-    // Tab back to Cancel, and Enter cancels even with the name typed.
-    let mut c = typed_delete("edge-soon");
-    key(&mut c, KeyCode::Tab);
-    let cmds = enter(&mut c);
-    assert!(cmds.is_empty() && c.modal.is_none(), "{cmds:?}");
-}
-
-#[test]
-fn a_pasted_token_is_found_by_its_public_part_and_leaves_the_field() {
-    let mut a = app();
-    let mut t = super::fixtures::token("leaky", 0);
-    let real =
-        gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
-    t.id = real.id().to_owned();
-    update(
-        &mut a,
-        Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
-            kind: gatepass_protocol::ChangeKind::Token,
-            token: Some(t),
-            token_id: None,
-            host: None,
-            audit: None,
-        })),
-    );
-    ch(&mut a, '/');
-    typed(&mut a, real.expose());
-    let s = screen(&mut a, 80, 24);
-    assert!(
-        !s.contains(&real.expose()[16..]),
-        "the secret part stayed on screen:\n{s}"
-    );
-    assert_eq!(a.tokens.visible_len(), 1, "{s}");
-    assert_eq!(a.tokens.selected().map(|t| t.name.as_str()), Some("leaky"));
-    // With words around it (a line copied from a script), typed at 80 columns: the row is
-    // found, and the line shows from its start.
-    key(&mut a, KeyCode::Esc);
-    ch(&mut a, '/');
-    typed(&mut a, &format!("GATEPASS_TOKEN={}", real.expose()));
-    let s = screen(&mut a, 80, 24);
-    assert_eq!(a.tokens.visible_len(), 1, "{s}");
-    assert!(s.contains(&format!(" filter /gpt_{} ", real.id())), "{s}");
 }
 
 #[test]
@@ -633,196 +377,6 @@ fn a_narrow_sorted_column_keeps_its_arrow() {
     key(&mut a, KeyCode::Tab);
     let s = screen(&mut a, 120, 40);
     assert!(s.contains("ENROLLED ▼"), "{s}");
-}
-
-fn paste(app: &mut App, text: &str) {
-    update(
-        app,
-        Msg::Paste(super::app::Pasted(zeroize::Zeroizing::new(text.to_owned()))),
-    );
-}
-
-#[test]
-fn no_part_of_a_token_secret_shows_in_the_filter_typed_or_pasted_whatever_surrounds_it() {
-    let real =
-        gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
-    let full = real.expose().to_owned();
-    // The same token with its last character changed: its checksum fails, so it does not parse.
-    let last = full.chars().last().unwrap_or('0');
-    let mistyped = format!(
-        "{}{}",
-        &full[..full.len() - 1],
-        if last == 'a' { 'b' } else { 'a' }
-    );
-    assert!(gatepass_protocol::token::parse(&mistyped).is_err());
-    let public = format!("gpt_{}", real.id());
-    // Any 6 characters in a row of what follows the id: none may ever be on screen.
-    let after_id = full[public.len()..].to_owned();
-    let shows_secret =
-        |screen: &str| (0..=after_id.len() - 6).any(|i| screen.contains(&after_id[i..i + 6]));
-    let cases = [
-        (full.clone(), public.clone()),
-        // What surrounds a token leaves with its secret: it would only keep the row from
-        // matching.
-        (format!("web {mistyped}"), public.clone()),
-        (format!("GATEPASS_TOKEN={full}"), public.clone()),
-        (format!("\"{full}\""), public.clone()),
-        (format!("token:{full}"), public.clone()),
-        (format!("({full})"), public.clone()),
-        // Two at once can only be told apart when they arrive together (typed, the second's
-        // first letters read as the first one's secret), so this one is only pasted.
-        (format!("{full}{full}"), format!("{public} {public}")),
-    ];
-    for (n, (input, expected)) in cases.iter().enumerate() {
-        // Typed a key at a time: from the first character past the id, only the id stays.
-        let mut a = app();
-        ch(&mut a, '/');
-        for c in input.chars().filter(|_| n + 1 < cases.len()) {
-            ch(&mut a, c);
-            let s = screen(&mut a, 120, 40);
-            assert!(!shows_secret(&s), "typing {input:?}:\n{s}");
-        }
-        // (What is typed after the token, a closing quote, stays.)
-        if n + 1 < cases.len() {
-            assert!(
-                a.table_ref().filter().starts_with(expected.as_str()),
-                "{input:?}"
-            );
-        }
-        // Pasted: it arrives whole and is drawn once.
-        let mut a = app();
-        ch(&mut a, '/');
-        paste(&mut a, input);
-        assert!(!shows_secret(&screen(&mut a, 120, 40)), "pasting {input:?}");
-        assert_eq!(a.table_ref().filter(), expected);
-        // Kept (Enter), the info line shows the filter: the same, wide enough for all of it.
-        key(&mut a, KeyCode::Enter);
-        let s = screen(&mut a, 200, 40);
-        assert!(s.contains(expected.as_str()) && !shows_secret(&s), "{s}");
-    }
-    // A token's body alone, pasted (a key at a time it could not be told from a word until it
-    // is long enough): its id stays.
-    let mut a = app();
-    ch(&mut a, '/');
-    paste(&mut a, &full[4..]);
-    assert!(!shows_secret(&screen(&mut a, 120, 40)));
-    assert_eq!(a.table_ref().filter(), real.id());
-    // A display form, as lists show it, is searched for as it is.
-    let mut a = app();
-    ch(&mut a, '/');
-    typed(&mut a, &format!("{public}…"));
-    assert_eq!(a.table_ref().filter(), format!("{public}…"));
-}
-
-#[test]
-fn a_paste_goes_only_into_a_field_with_the_focus() {
-    // In the table its letters would be commands (d delete, q quit): nothing happens.
-    let mut a = app();
-    let before = screen(&mut a, 80, 24);
-    paste(&mut a, "dq\nx");
-    assert!(a.modal.is_none() && !a.quit);
-    assert_eq!(screen(&mut a, 80, 24), before);
-    // Into the create form's name field, without its line break.
-    ch(&mut a, 'n');
-    paste(&mut a, "web-rollout\n");
-    let s = screen(&mut a, 80, 24);
-    assert!(s.contains("web-rollout"), "{s}");
-    let Some(super::app::Modal::Form(f)) = &a.modal else {
-        panic!("the form closed");
-    };
-    assert_eq!(super::form::text_of(&f.name), "web-rollout");
-    // A token pasted, or typed, into a form field is cut to its public part there too: its
-    // secret is never drawn (and no undo brings it back).
-    let real =
-        gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
-    let secret = &real.expose()[16..];
-    key(&mut a, KeyCode::Tab);
-    paste(&mut a, &format!("leaked {}", real.expose()));
-    let s = screen(&mut a, 120, 40);
-    assert!(!s.contains(&secret[..6]), "{s}");
-    assert!(s.contains(&format!("leaked gpt_{}", real.id())), "{s}");
-    ctrl(&mut a, 'u');
-    key(&mut a, KeyCode::Tab);
-    typed(&mut a, real.expose());
-    let s = screen(&mut a, 120, 40);
-    assert!(!s.contains(&secret[..6]), "{s}");
-    // The name a delete asks for: the same.
-    let mut b = typed_delete("");
-    paste(&mut b, real.expose());
-    let s = screen(&mut b, 120, 40);
-    assert!(!s.contains(&secret[..6]), "{s}");
-}
-
-#[test]
-fn help_and_details_page_with_pgup_and_pgdn() {
-    let mut a = app();
-    ch(&mut a, '?');
-    let top = screen(&mut a, 80, 24);
-    key(&mut a, KeyCode::PageDown);
-    let paged = screen(&mut a, 80, 24);
-    assert_ne!(top, paged, "PgDn did not move the help");
-    let Some(super::app::Modal::Help { scroll }) = a.modal else {
-        panic!("the help closed");
-    };
-    // A page is the lines in view less one, so the last line read stays in sight.
-    let page = a.scroll_page.get();
-    assert!(page > 5, "page {page}");
-    assert_eq!(scroll, page - 1);
-    for _ in 0..100 {
-        key(&mut a, KeyCode::PageDown);
-    }
-    let Some(super::app::Modal::Help { scroll }) = a.modal else {
-        panic!("the help closed");
-    };
-    assert_eq!(scroll, a.scroll_max.get(), "PgDn runs past the end");
-    for _ in 0..100 {
-        key(&mut a, KeyCode::PageUp);
-    }
-    assert_eq!(screen(&mut a, 80, 24), top);
-    key(&mut a, KeyCode::Esc);
-    // A token's details page the same way, once its hosts run past the screen.
-    open_details(&mut a, |t| {
-        let hosts = (0..40)
-            .map(|n| super::fixtures::host(&format!("web-{n:02}"), t, n))
-            .collect();
-        (hosts, Vec::new())
-    });
-    let top = screen(&mut a, 80, 24);
-    key(&mut a, KeyCode::PageDown);
-    assert_ne!(screen(&mut a, 80, 24), top, "PgDn did not move the details");
-    key(&mut a, KeyCode::PageUp);
-    assert_eq!(screen(&mut a, 80, 24), top);
-}
-
-/// Opens the selected token's details, loaded with the hosts and audit events `make` gives.
-fn open_details(
-    a: &mut App,
-    make: impl FnOnce(
-        &gatepass_protocol::Token,
-    ) -> (
-        Vec<gatepass_protocol::Host>,
-        Vec<gatepass_protocol::AuditEvent>,
-    ),
-) {
-    key(a, KeyCode::Enter);
-    let Some(super::app::Modal::Detail(d)) = &a.modal else {
-        panic!("no details");
-    };
-    let id = d.id.clone();
-    let t = a
-        .tokens
-        .selected()
-        .cloned()
-        .unwrap_or_else(|| panic!("no token"));
-    let (hosts, audit) = make(&t);
-    update(
-        a,
-        Msg::DetailLoaded {
-            id,
-            hosts: Ok(hosts),
-            audit: Ok(audit),
-        },
-    );
 }
 
 #[test]
@@ -972,23 +526,6 @@ fn a_name_of_the_longest_allowed_length_shows_whole_where_it_is_typed() {
 }
 
 #[test]
-fn names_sort_without_regard_to_case_as_the_daemon_lists_them() {
-    let mut a = app();
-    let list = ["Zulu-upper", "alpha-lower", "Beta"]
-        .map(|n| super::fixtures::token(n, 0))
-        .to_vec();
-    update(&mut a, Msg::Tokens(list));
-    let s = screen(&mut a, 80, 24);
-    let rows: Vec<&str> = s
-        .lines()
-        .skip(3)
-        .filter_map(|l| l.split_whitespace().next())
-        .take(3)
-        .collect();
-    assert_eq!(rows, ["alpha-lower", "Beta", "Zulu-upper"], "{s}");
-}
-
-#[test]
 fn an_error_beside_a_form_field_is_cut_with_an_ellipsis() {
     let mut a = app();
     ch(&mut a, 'n');
@@ -1044,22 +581,6 @@ fn esc_on_a_changed_form_asks_before_throwing_it_away() {
         key(&mut a, KeyCode::Esc);
         screen(&mut a, 80, 24)
     });
-}
-
-#[test]
-fn ctrl_u_in_a_form_field_clears_what_was_typed() {
-    let mut a = app();
-    ch(&mut a, 'n');
-    key(&mut a, KeyCode::Tab);
-    key(&mut a, KeyCode::Tab);
-    key(&mut a, KeyCode::Tab);
-    typed(&mut a, "plan");
-    ctrl(&mut a, 'u');
-    typed(&mut a, "plan=gold");
-    let Some(super::app::Modal::Form(f)) = &a.modal else {
-        panic!("no form");
-    };
-    assert_eq!(super::form::text_of(&f.labels), "plan=gold");
 }
 
 /// The reveal's keys show once (they were drawn twice at 80×24 and 120×40, a rule and blank
@@ -1155,10 +676,6 @@ fn the_header_warns_of_tokens_expiring_within_a_day() {
     assert!(!s.contains('⚠'), "{s}");
 }
 
-fn upd(a: &mut App, code: KeyCode) -> Vec<super::app::Cmd> {
-    update(a, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
-}
-
 /// Space marks three rows (the info line counts them, each shows ✓), r asks once listing all
 /// three, y sends one request each, and each token's result is listed.
 #[test]
@@ -1219,30 +736,6 @@ fn three_marked_tokens_are_revoked_after_one_confirmation() {
     snap("bulk_results", &mut a);
 }
 
-/// Deleting marked tokens of which some are active asks for their count to be typed.
-#[test]
-fn deleting_marked_active_tokens_asks_for_their_count() {
-    use super::app::Cmd;
-    let mut a = app();
-    ch(&mut a, ' ');
-    ch(&mut a, ' ');
-    ch(&mut a, ' ');
-    ch(&mut a, 'd');
-    assert_eq!(a.ctx(), super::keymap::Ctx::TypedDialog);
-    assert!(screen(&mut a, 80, 24).contains("type 3, then Enter"));
-    typed(&mut a, "2");
-    // Not the count: Cancel keeps the focus, and Enter cancels.
-    assert!(enter(&mut a).is_empty(), "a wrong count deletes nothing");
-    assert!(a.modal.is_none());
-    ch(&mut a, 'd');
-    typed(&mut a, "3");
-    let cmds = enter(&mut a);
-    assert!(
-        matches!(cmds.as_slice(), [Cmd::Bulk { targets, .. }] if targets.len() == 3),
-        "{cmds:?}"
-    );
-}
-
 /// C opens the create form filled from the selected token, asking for a new name.
 #[test]
 fn clone_fills_the_form_from_the_selected_token() {
@@ -1292,59 +785,5 @@ fn extend_asks_for_a_new_expiry_and_sends_it() {
             id,
             expires_at: Some(gatepass_protocol::Timestamp(NOW.0 + 14 * 86_400)),
         }]
-    );
-}
-
-/// y copies the selected row's id, name or host command, by the reveal's clipboard path.
-#[test]
-fn yank_copies_the_id_the_name_or_the_host_command() {
-    use super::app::Cmd;
-    let mut a = app();
-    ch(&mut a, 'y');
-    let s = screen(&mut a, 80, 24);
-    assert!(s.contains("host command"), "{s}");
-    let cmds = upd(&mut a, KeyCode::Enter);
-    assert!(
-        matches!(cmds.as_slice(), [Cmd::Copy { what: "the id", text }] if text.as_str() == a.tokens.selected().unwrap().id),
-        "{cmds:?}"
-    );
-    ch(&mut a, 'y');
-    key(&mut a, KeyCode::Down);
-    key(&mut a, KeyCode::Down);
-    let cmds = upd(&mut a, KeyCode::Enter);
-    assert!(
-        matches!(cmds.as_slice(), [Cmd::Copy { what: "the host command", text }] if text.starts_with("gatepass redeem --server ")),
-        "{cmds:?}"
-    );
-}
-
-/// o writes the view as it shows, filtered and sorted, as CSV.
-#[test]
-fn export_writes_the_view_filtered_and_sorted() {
-    use super::app::Cmd;
-    let mut a = app();
-    ch(&mut a, '/');
-    typed(&mut a, "web");
-    key(&mut a, KeyCode::Enter);
-    // By name, descending.
-    ch(&mut a, 's');
-    key(&mut a, KeyCode::Enter);
-    let cmds = upd(&mut a, KeyCode::Char('o'));
-    let [Cmd::Export { stem, rows, body }] = cmds.as_slice() else {
-        panic!("{cmds:?}");
-    };
-    assert!(stem.starts_with("gatepass-tokens-"), "{stem}");
-    let names: Vec<&str> = body
-        .lines()
-        .skip(1)
-        .filter_map(|l| l.split(',').nth(1))
-        .collect();
-    assert_eq!(*rows, names.len());
-    let mut sorted = names.clone();
-    sorted.sort_by(|x, y| y.cmp(x));
-    assert_eq!(names, sorted, "{body}");
-    assert!(
-        names.contains(&"web-rollout") && !names.contains(&"db-primary"),
-        "{body}"
     );
 }
