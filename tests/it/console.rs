@@ -358,11 +358,12 @@ async fn an_operator_mints_watches_and_revokes_in_a_real_terminal() {
     assert!(!c.screen().contains(&token[4..]), "{}", c.screen());
 }
 
-/// First run: no daemon at the default socket, so the console starts one (embedded store in
-/// the user's data folder) and says so in its header. Run as an ordinary user (root's default
-/// paths are the system's), created with useradd when the tests run as root.
-#[test]
-fn first_run_starts_a_local_daemon_and_says_so() {
+/// `gatepass` as a new user would run it: an ordinary user (gpt-erin, created with useradd,
+/// when the tests run as root, whose default paths are the system's), a fresh home, a copy of
+/// the binary it may run, no socket named, no system daemon, and the embedded daemon's redeem
+/// listener on `listen`. Returns the temporary folder (removed when dropped), the home and the
+/// command.
+fn as_new_user(listen: &str) -> (tempfile::TempDir, std::path::PathBuf, Command) {
     let root = crate::access::is_root();
     if root {
         // Fails the test, saying why, when the user cannot be created.
@@ -381,8 +382,7 @@ fn first_run_starts_a_local_daemon_and_says_so() {
         format!("HOME={home_s}"),
         format!("XDG_DATA_HOME={home_s}/data"),
         "XDG_RUNTIME_DIR=".to_owned(),
-        // The embedded daemon's redeem listener on a free port (8443 may be taken).
-        "GATEPASSD_LISTEN=127.0.0.1:0".to_owned(),
+        format!("GATEPASSD_LISTEN={listen}"),
         // Whatever runs on this machine as a service is not this test's.
         format!("GATEPASS_SYSTEM_SOCKET={home_s}/no-system.sock"),
     ];
@@ -406,6 +406,15 @@ fn first_run_starts_a_local_daemon_and_says_so() {
     cmd.env_remove("GATEPASS_SOCKET")
         .env_remove("GATEPASS_SERVER")
         .current_dir(&home);
+    (dir, home, cmd)
+}
+
+/// First run: no daemon at the default socket, so the console starts one (embedded store in
+/// the user's data folder) and says so in its header. Run as an ordinary user (root's default
+/// paths are the system's), created with useradd when the tests run as root.
+#[test]
+fn first_run_starts_a_local_daemon_and_says_so() {
+    let (_dir, home, cmd) = as_new_user("127.0.0.1:0");
     let mut c = Console::spawn(cmd);
     let s = c.wait_text("started a local daemon");
     let pid: Option<i32> = s
@@ -889,41 +898,9 @@ fn a_second_user_reaches_the_system_daemon_and_one_without_a_role_is_told_what_t
 fn a_local_daemon_that_cannot_start_is_reported_at_once_with_its_cause() {
     let d = Daemon::start();
     let port = d.redeem_url.rsplit(':').next().unwrap().to_owned();
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    std::fs::create_dir(&home).unwrap();
-    let bin = dir.path().join("gatepass");
-    std::fs::copy(gatepass_bin(), &bin).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let home_s = home.to_str().unwrap().to_owned();
-    let env = [
-        format!("HOME={home_s}"),
-        format!("XDG_DATA_HOME={home_s}/data"),
-        "XDG_RUNTIME_DIR=".to_owned(),
-        format!("GATEPASSD_LISTEN=127.0.0.1:{port}"),
-        format!("GATEPASS_SYSTEM_SOCKET={home_s}/no-system.sock"),
-    ];
-    // Root's default paths are the system's: run as an ordinary user.
-    let mut cmd = if crate::access::is_root() {
-        crate::access::ensure_users();
-        let mut c = Command::new("runuser");
-        c.args(["-u", "gpt-erin", "--", "env"]).args(&env).arg(&bin);
-        c
-    } else {
-        let mut c = Command::new("env");
-        c.args(&env).arg(&bin);
-        c
-    };
+    let (_dir, _home, mut cmd) = as_new_user(&format!("127.0.0.1:{port}"));
     let started = Instant::now();
-    let out = cmd
-        .env_remove("GATEPASS_SOCKET")
-        .env_remove("GATEPASS_SERVER")
-        .current_dir(&home)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let out = cmd.stdin(Stdio::null()).output().unwrap();
     let took = started.elapsed();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");

@@ -136,14 +136,7 @@ pub(super) fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> 
                 return Vec::new();
             };
             if action == Action::Extend && t.status == TokenStatus::Revoked {
-                app.flash = flash(
-                    Level::Error,
-                    format!(
-                        "{} is revoked: it cannot be extended.",
-                        output::name(&t.name)
-                    ),
-                );
-                return Vec::new();
+                return refuse_revoked(app, &t, "extended");
             }
             let form = new_form(app);
             let form = if action == Action::Clone {
@@ -289,18 +282,20 @@ pub(super) fn act_on_marked(app: &mut App, action: Action) {
     app.modal = Some(Modal::Confirm(Box::new(Confirm::for_many(kind, many))));
 }
 
+/// Says a revoked token cannot be `what` (revocation is final); does nothing else.
+fn refuse_revoked(app: &mut App, t: &Token, what: &str) -> Vec<Cmd> {
+    app.flash = flash(
+        Level::Error,
+        format!("{} is revoked: it cannot be {what}.", output::name(&t.name)),
+    );
+    Vec::new()
+}
+
 pub(super) fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
     match action {
         Action::ToggleDisable => {
             if t.status == TokenStatus::Revoked {
-                app.flash = flash(
-                    Level::Error,
-                    format!(
-                        "{} is revoked: it cannot be enabled again.",
-                        output::name(&t.name)
-                    ),
-                );
-                return Vec::new();
+                return refuse_revoked(app, t, "enabled again");
             }
             app.flash = flash(
                 Level::Info,
