@@ -136,6 +136,10 @@ fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
         f.render_widget(Paragraph::new(flash_fitted(fl, th, area.width)), area);
         return;
     }
+    // The form and the dialogs show their keys inside their box: once is enough.
+    if matches!(app.modal, Some(Modal::Form(_) | Modal::Confirm(_))) {
+        return;
+    }
     if let Some(Modal::Record { .. }) = &app.modal {
         let pairs = [("↑/↓", "scroll", false), ("Esc", "back", true)];
         f.render_widget(Paragraph::new(hints_line(&pairs, th, area.width)), area);

@@ -886,7 +886,15 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
     if form.busy {
         f.render_widget(Paragraph::new(Span::styled("Creating…", th.dim())), last);
     } else {
-        let pairs = keymap::footer(app.ctx(), View::Tokens, false);
+        let mut pairs = keymap::footer(app.ctx(), View::Tokens, false);
+        // Ctrl-S saves the new expiry of an extend form; it creates nothing.
+        if let Purpose::Extend { .. } = form.purpose {
+            for p in &mut pairs {
+                if p.1 == "create" {
+                    p.1 = "save";
+                }
+            }
+        }
         f.render_widget(Paragraph::new(hints_line(&pairs, th, inner.width)), last);
     }
 }

@@ -600,6 +600,19 @@ fn the_reveal_shows_its_keys_once_and_how_to_close_it_at_every_size() {
 
 /// The footer keeps `/`, `s` and `?` at 80 and 60 columns; the keys that give way are the
 /// last ones, and a "…" says so.
+/// A dialog's or a form's keys show once, inside its box (the footer repeated them below).
+#[test]
+fn dialogs_and_forms_show_their_keys_once() {
+    let mut a = app();
+    ch(&mut a, 'r');
+    let s = screen(&mut a, 120, 40);
+    assert_eq!(s.matches("y confirm").count(), 1, "{s}");
+    key(&mut a, KeyCode::Esc);
+    ch(&mut a, 'n');
+    let s = screen(&mut a, 120, 40);
+    assert_eq!(s.matches("Ctrl-S create").count(), 1, "{s}");
+}
+
 #[test]
 fn the_footer_keeps_filter_sort_and_help_when_narrow() {
     let mut a = app();
