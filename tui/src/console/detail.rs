@@ -218,10 +218,15 @@ pub(super) fn draw_detail(f: &mut Frame<'_>, area: Rect, app: &App, d: &Detail) 
         ),
     );
     if output::counts_differ(t) {
-        lines.push(Line::styled(
-            "              uses and enrolled hosts differ: hosts were removed",
-            th.warn(),
-        ));
+        // Wrapped under the values, as every field is.
+        let mut note = Vec::new();
+        hanging(
+            &mut note,
+            Span::raw(" ".repeat(14)),
+            "uses and enrolled hosts differ: hosts were removed",
+            width,
+        );
+        lines.extend(note.into_iter().map(|l| l.style(th.warn())));
     }
     kv(&mut lines, "last used", at(t.last_used_at, "never"));
     if let Some(by) = &t.last_used_by {

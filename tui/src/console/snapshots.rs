@@ -10,9 +10,9 @@ use super::app::{App, Msg, update};
 use super::fixtures::*;
 use super::theme::Theme;
 
-const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
+const SIZES: [(u16, u16); 3] = [(80, 24), (120, 40), (60, 15)];
 
-/// Snapshots the screen at both sizes.
+/// Snapshots the screen at every size: 80×24, 120×40 and the 60×15 floor.
 fn snap(name: &str, app: &mut App) {
     for (w, h) in SIZES {
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen(app, w, h));
