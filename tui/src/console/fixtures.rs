@@ -279,3 +279,14 @@ pub(crate) fn open_details(
         },
     );
 }
+
+/// The daemon's message that `t` changed (as `/v1/events` sends it).
+pub(crate) fn token_changed(t: Token) -> Msg {
+    Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
+        kind: gatepass_protocol::ChangeKind::Token,
+        token: Some(t),
+        token_id: None,
+        host: None,
+        audit: None,
+    }))
+}

@@ -639,16 +639,7 @@ mod tests {
         let mut t = token_list().remove(0);
         t.uses = 8;
         t.hosts = 8;
-        update(
-            &mut a,
-            Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
-                kind: gatepass_protocol::ChangeKind::Token,
-                token: Some(t),
-                token_id: None,
-                host: None,
-                audit: None,
-            })),
-        );
+        update(&mut a, token_changed(t));
         let after = screen(&mut a, 80, 24);
         assert!(after.contains("8/∞"), "{after}");
         assert_eq!(
@@ -664,16 +655,7 @@ mod tests {
         let real =
             gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment).unwrap();
         t.id = real.id().to_owned();
-        update(
-            &mut a,
-            Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
-                kind: gatepass_protocol::ChangeKind::Token,
-                token: Some(t),
-                token_id: None,
-                host: None,
-                audit: None,
-            })),
-        );
+        update(&mut a, token_changed(t));
         ch(&mut a, '/');
         typed(&mut a, real.expose());
         let s = screen(&mut a, 80, 24);
