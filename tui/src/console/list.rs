@@ -249,11 +249,19 @@ pub(super) fn act_on_selection(app: &mut App, action: Action) -> Vec<Cmd> {
 
 /// r, d or x with tokens marked: one confirmation listing them all.
 pub(super) fn act_on_marked(app: &mut App, action: Action) {
-    let tokens: Vec<Token> = app
-        .marked
-        .iter()
-        .filter_map(|id| app.tokens.get(id).cloned())
+    // In the order the list shows them; marked rows a filter hides come after.
+    let mut tokens: Vec<Token> = (0..app.tokens.visible_len())
+        .filter_map(|n| app.tokens.visible_row(n))
+        .filter(|t| app.marked.contains(&t.id))
+        .cloned()
         .collect();
+    for id in &app.marked {
+        if !tokens.iter().any(|t| &t.id == id)
+            && let Some(t) = app.tokens.get(id)
+        {
+            tokens.push(t.clone());
+        }
+    }
     let kind = match action {
         Action::Revoke => ConfirmKind::Revoke,
         Action::Delete => ConfirmKind::Delete,
@@ -869,5 +877,24 @@ mod tests {
             Msg::Key(KeyEvent::new(KeyCode::Char('q'), KeyModifiers::NONE)),
         );
         assert!(matches!(cmds.as_slice(), [crate::console::app::Cmd::Quit]));
+    }
+
+    /// The confirmation lists marked tokens in the order the list shows them (it listed them by
+    /// id: "db-primary", "cache-nodes").
+    #[test]
+    fn marked_tokens_are_listed_in_the_order_shown() {
+        let mut a = app();
+        // By name, descending: web-rollout, old-batch first.
+        ch(&mut a, 's');
+        key(&mut a, KeyCode::Enter);
+        key(&mut a, KeyCode::Home);
+        ch(&mut a, ' ');
+        ch(&mut a, ' ');
+        ch(&mut a, 'd');
+        let Some(crate::console::app::Modal::Confirm(c)) = &a.modal else {
+            panic!("no confirmation");
+        };
+        let names: Vec<&str> = c.many.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["web-rollout", "old-batch"]);
     }
 }

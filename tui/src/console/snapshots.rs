@@ -355,7 +355,7 @@ fn a_cell_longer_than_its_column_ends_in_an_ellipsis_and_keeps_the_columns_align
         assert!(s.lines().any(|l| l.starts_with("NAME ▲")), "{s}");
     }
     let s = screen(&mut a, 80, 24);
-    assert!(s.contains("a-rather-long-token-nam… active"), "{s}");
+    assert!(s.contains("a-rather-long-token-name-for-th… active"), "{s}");
 }
 
 #[test]
@@ -718,6 +718,7 @@ fn three_marked_tokens_are_revoked_after_one_confirmation() {
         panic!("{cmds:?}");
     };
     assert_eq!(*kind, ConfirmKind::Revoke);
+    // In the order the list shows them (not by id).
     let names: Vec<&str> = targets.iter().map(|t| t.name.as_str()).collect();
     assert_eq!(names, ["cache-nodes", "db-primary", "edge-soon"]);
     // Two revoked, one refused: each result is said.

@@ -538,7 +538,7 @@ impl Row for Token {
     ];
     // NAME, STATUS and USES stay readable at 80 columns; DESCRIPTION takes what is left.
     const LAYOUT: &'static [Col] = &[
-        col(20, 32, 0),
+        col(12, 32, 0),
         col(9, 9, 1),
         col(6, 10, 2),
         col(9, 9, 4),

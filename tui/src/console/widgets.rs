@@ -19,9 +19,10 @@ use crate::output::elide;
 const ARROW: usize = 2;
 
 /// The width of each column in `width` terminal columns, one column apart, `None` for those
-/// that give way. Columns are taken by rank (lowest first) while their minimum fits; then
-/// each, by rank, grows towards what its cells need (`wants`, up to its maximum); the fill
-/// column takes what is left.
+/// that give way. Columns are taken by rank (lowest first), each as wide as its cells need
+/// (`wants`, between its minimum — room for its heading and a sort arrow — and its maximum;
+/// the fill column's need has no maximum); the first that does not fit whole takes the room
+/// left if its minimum fits, and the rest give way. What is left over goes to the fill column.
 pub fn fit_columns(
     width: u16,
     layout: &[Col],
@@ -30,38 +31,41 @@ pub fn fit_columns(
 ) -> Vec<Option<u16>> {
     let min_of = |i: usize| {
         let head = headers.get(i).map_or(0, |h| h.width()) + ARROW;
-        layout[i].min.max(u16::try_from(head).unwrap_or(u16::MAX))
+        u32::from(layout[i].min).max(u32::try_from(head).unwrap_or(u32::MAX))
     };
+    let want_of = |i: usize| {
+        let need = wants
+            .get(i)
+            .map_or(0, |&w| u32::try_from(w).unwrap_or(u32::MAX));
+        let max = if layout[i].fill {
+            u32::MAX
+        } else {
+            u32::from(layout[i].max)
+        };
+        need.min(max).max(min_of(i))
+    };
+    let width = u32::from(width);
     let mut order: Vec<usize> = (0..layout.len()).collect();
     order.sort_by_key(|&i| (layout[i].rank, i));
     let mut out: Vec<Option<u16>> = vec![None; layout.len()];
     let mut used: u32 = 0;
     for &i in &order {
-        let gap = if used == 0 { 0 } else { 1 };
-        let need = used + gap + u32::from(min_of(i));
-        if need > u32::from(width) {
+        let gap = u32::from(used > 0);
+        let room = width.saturating_sub(used + gap);
+        if room < min_of(i) {
             break;
         }
-        used = need;
-        out[i] = Some(min_of(i));
-    }
-    let mut extra = u32::from(width).saturating_sub(used);
-    for &i in &order {
-        let (Some(w), false) = (out[i], layout[i].fill) else {
-            continue;
-        };
-        let want = wants
-            .get(i)
-            .copied()
-            .map_or(w, |x| u16::try_from(x).unwrap_or(u16::MAX))
-            .clamp(w, layout[i].max.max(w));
-        let grow = u32::from(want - w).min(extra);
-        extra -= grow;
-        out[i] = Some(w + u16::try_from(grow).unwrap_or(0));
+        let w = want_of(i).min(room);
+        used += gap + w;
+        out[i] = u16::try_from(w).ok();
+        if w < want_of(i) {
+            break;
+        }
     }
     if let Some(i) = layout.iter().position(|c| c.fill)
         && let Some(w) = out[i]
     {
+        let extra = width.saturating_sub(used);
         out[i] = Some(w.saturating_add(u16::try_from(extra).unwrap_or(u16::MAX)));
     }
     out
