@@ -106,6 +106,16 @@ fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App) {
         Span::raw(format!("{who}{ro} ")),
         Span::styled(format!("{dot} {state} "), style),
     ];
+    // Narrow: the other views' names give way (Tab still cycles them), so who you are and
+    // whether the console is live always show.
+    let width = |spans: &[Span<'_>]| spans.iter().map(Span::width).sum::<usize>();
+    if width(&left) + width(&right) + 2 > usize::from(area.width) {
+        left = vec![
+            Span::styled(" Gatepass ", th.title()),
+            Span::raw(" "),
+            Span::styled(format!("[{}]", app.view.title()), th.selected()),
+        ];
+    }
     render_lr(f, area, left, right, th.header_bar(), usize::MAX);
 }
 

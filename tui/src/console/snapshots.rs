@@ -801,3 +801,23 @@ fn extend_asks_for_a_new_expiry_and_sends_it() {
         }]
     );
 }
+
+/// At 60 columns the header still says who you are and that the console is live (the other
+/// views' names give way; it cut "alice (ad…" and the live mark).
+#[test]
+fn a_narrow_header_keeps_the_user_and_the_live_mark() {
+    let mut a = app();
+    let s = screen(&mut a, 60, 15);
+    let header = s.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("alice (admin)") && header.contains("● live"),
+        "{header}"
+    );
+    assert!(header.contains("[Tokens]"), "{header}");
+    key(&mut a, KeyCode::Tab);
+    let s = screen(&mut a, 60, 15);
+    assert!(
+        s.lines().next().unwrap_or_default().contains("[Hosts]"),
+        "{s}"
+    );
+}
