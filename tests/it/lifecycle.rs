@@ -665,6 +665,12 @@ async fn several_tokens_by_name_or_selector_with_a_dry_run() {
     for n in ["b-1", "b-3", "b-4"] {
         assert_eq!(d.token_json(n)["status"], "revoked", "{n}");
     }
+    // A revoked token among them is skipped, and said to be.
+    let out = d.cli(&["tokens", "disable", "b-1", "b-2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("skipped") && err.contains("\"b-1\""), "{err}");
+    assert!(err.contains("Disabled 1 of 1"), "{err}");
+    d.cli_ok(&["tokens", "enable", "b-2"]);
     // A name that does not exist: nothing is changed, and the exit code says so.
     let out = d.cli(&["tokens", "disable", "b-2", "nope"]);
     assert_eq!(out.status.code(), Some(1));

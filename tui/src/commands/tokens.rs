@@ -462,7 +462,17 @@ async fn bulk(client: &Client, act: Act, sel: Selection, yes: bool) -> Result<Ex
     let mut tokens = selected(client, &sel).await?;
     // Revocation is final: a revoked token is not revoked, disabled or enabled again.
     if act != Act::Delete {
-        tokens.retain(|t| t.status != TokenStatus::Revoked);
+        let (revoked, rest): (Vec<_>, Vec<_>) = tokens
+            .into_iter()
+            .partition(|t| t.status == TokenStatus::Revoked);
+        for t in &revoked {
+            eprintln!(
+                "skipped   {} ({}): revoked already; revocation is final",
+                output::quoted(&t.name),
+                t.id
+            );
+        }
+        tokens = rest;
     }
     let now = Timestamp::now();
     if tokens.is_empty() {
