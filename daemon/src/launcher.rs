@@ -299,6 +299,9 @@ fn serve(args: Args) -> Result<(), Error> {
             ),
             None => None,
         };
+        // A socket a live daemon answers on is refused now, before a config, a CA or a
+        // journal is written for a daemon that could not serve.
+        crate::refuse_busy_socket(&socket_path)?;
         if let Some(p) = &first_start {
             if let Some(dir) = p.parent() {
                 crate::private_dir(dir)?;

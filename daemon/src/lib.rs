@@ -526,6 +526,14 @@ pub fn redeem_url_for(addr: std::net::SocketAddr) -> String {
     format!("https://{host}:{}", addr.port())
 }
 
+/// Refuses a socket path another daemon answers on (a stale file is left for `bind_socket`).
+pub fn refuse_busy_socket(path: &Path) -> Result<(), Error> {
+    if path.exists() && std::os::unix::net::UnixStream::connect(path).is_ok() {
+        return Err(Error::SocketBusy(path.to_owned()));
+    }
+    Ok(())
+}
+
 /// Binds the admin socket: its folder is created 0700, the socket under a 0077 umask (so it is
 /// never briefly open to others), a stale socket file is replaced, a live one is an error.
 /// With `group`, the folder is 0750 and setgid to that group, and the socket is made under a
@@ -555,9 +563,7 @@ pub fn bind_socket(path: &Path, group: Option<&str>) -> Result<UnixListener, Err
         }
     }
     if path.exists() {
-        if std::os::unix::net::UnixStream::connect(path).is_ok() {
-            return Err(Error::SocketBusy(path.to_owned()));
-        }
+        refuse_busy_socket(path)?;
         std::fs::remove_file(path)
             .map_err(|e| Error::io(format!("removing stale {}", path.display()), e))?;
     }

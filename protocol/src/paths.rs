@@ -40,6 +40,16 @@ pub fn default_socket() -> PathBuf {
     }
 }
 
+/// Where a daemon run as a system service listens: `/run/gatepass/gatepass.sock` (root's
+/// default), or `GATEPASS_SYSTEM_SOCKET` where a package puts it elsewhere. The console of any
+/// user looks here before thinking of starting a daemon of its own.
+pub fn system_socket() -> PathBuf {
+    match std::env::var_os("GATEPASS_SYSTEM_SOCKET") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => PathBuf::from("/run/gatepass/gatepass.sock"),
+    }
+}
+
 /// The default redeem listener.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8443";
 

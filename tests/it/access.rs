@@ -76,7 +76,7 @@ fn run_tool(tool: &str, args: &[&str]) -> String {
 
 /// A copy of the CLI that other users can run: the build folder may sit under a private
 /// (0700) folder, as in a fresh CI clone.
-fn shared_bin(d: &Daemon) -> std::path::PathBuf {
+pub fn shared_bin(d: &Daemon) -> std::path::PathBuf {
     let p = d.dir.path().join("gatepass");
     if !p.exists() {
         std::fs::copy(gatepass_bin(), &p).unwrap();

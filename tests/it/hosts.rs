@@ -55,6 +55,21 @@ async fn doctor_reports_daemon_identity_pin_and_clipboard() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("FAIL daemon"));
 }
 
+/// After its daemon check failed, doctor says nothing is "ok" that depends on the daemon: the
+/// config line is skipped, saying why (it read "ok config not known from here").
+#[test]
+fn doctor_skips_the_config_when_the_daemon_is_unreachable() {
+    let out = std::process::Command::new(crate::support::gatepass_bin())
+        .args(["--socket", "/nonexistent/gatepass.sock", "doctor"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("FAIL daemon"), "{text}");
+    let config = text.lines().find(|l| l.contains("config")).unwrap_or("");
+    assert!(!config.starts_with("ok"), "{text}");
+    assert!(config.contains("daemon is not reachable"), "{text}");
+}
+
 /// `hosts list --csv` (a header, one row per host, the same ids as JSON) and `audit --actor`
 /// (only that actor's events: the operator's, or one host's redemption).
 #[tokio::test]

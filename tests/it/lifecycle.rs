@@ -487,6 +487,26 @@ async fn lists_sort_names_without_regard_to_case() {
     assert_eq!(rows, ["alpha-lower", "Beta", "Zulu-upper"], "{table}");
 }
 
+/// `tokens list` sorts as the console opens, by NAME ascending (it sorted by expiry), and
+/// without a terminal (piped, as here) prints every value whole (descriptions were cut at ~40
+/// characters).
+#[tokio::test]
+async fn list_sorts_by_name_by_default_and_prints_whole_values_into_a_pipe() {
+    let d = Daemon::start();
+    let long = "a description long enough that a terminal table would cut it, kept whole in a pipe";
+    d.mint(&["--name", "zz-soon", "--ttl", "1h", "--description", long]);
+    d.mint(&["--name", "aa-later", "--ttl", "3d"]);
+    assert_eq!(listed_names(&d, &[]), ["aa-later", "zz-soon"]);
+    let table = d.cli_ok(&["tokens", "list"]);
+    let rows: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(rows, ["aa-later", "zz-soon"], "{table}");
+    assert!(table.contains(long), "{table}");
+}
+
 /// The names `tokens list --json ARGS` gives, in its order.
 fn listed_names(d: &Daemon, args: &[&str]) -> Vec<String> {
     let mut all = vec!["tokens", "list", "--json"];
@@ -605,4 +625,125 @@ async fn a_patch_changes_description_labels_and_expiry() {
         .filter(|e| e["action"] == "updated")
         .count();
     assert_eq!(updated, 3, "{audit}");
+}
+
+/// Several tokens at once: by name (`tokens revoke a b c`) and by selector (--status,
+/// --group), with --dry-run listing what would change and changing nothing; each result is
+/// said, and a failure makes the exit code non-zero.
+#[tokio::test]
+async fn several_tokens_by_name_or_selector_with_a_dry_run() {
+    let d = Daemon::start();
+    for (name, group) in [("b-1", "web"), ("b-2", "web"), ("b-3", "db"), ("b-4", "db")] {
+        d.mint(&["--name", name, "--group", group]);
+    }
+    // A dry run by group: listed, nothing changed.
+    let out = d.cli(&["tokens", "disable", "--group", "web", "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success());
+    assert!(
+        text.contains("b-1") && text.contains("b-2") && !text.contains("b-3"),
+        "{text}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("2 token(s) would be disabled"));
+    assert_eq!(d.token_json("b-1")["status"], "active");
+    // By group, for real.
+    let out = d.cli(&["tokens", "disable", "--group", "web"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(d.token_json("b-2")["status"], "disabled");
+    // By status and group together: only the disabled web tokens.
+    d.cli_ok(&["tokens", "enable", "--status", "disabled", "--group", "web"]);
+    assert_eq!(d.token_json("b-1")["status"], "active");
+    // Several names: every one revoked, each said.
+    let out = d.cli(&["tokens", "revoke", "b-1", "b-3", "b-4"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("Revoked 3 of 3"), "{err}");
+    for n in ["b-1", "b-3", "b-4"] {
+        assert_eq!(d.token_json(n)["status"], "revoked", "{n}");
+    }
+    // A revoked token among them is skipped, and said to be.
+    let out = d.cli(&["tokens", "disable", "b-1", "b-2"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("skipped") && err.contains("\"b-1\""), "{err}");
+    assert!(err.contains("Disabled 1 of 1"), "{err}");
+    d.cli_ok(&["tokens", "enable", "b-2"]);
+    // A name that does not exist: nothing is changed, and the exit code says so.
+    let out = d.cli(&["tokens", "disable", "b-2", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(d.token_json("b-2")["status"], "active");
+    // Delete several with --yes, --json results.
+    let out = d.cli(&["tokens", "delete", "--status", "revoked", "--yes", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3, "{v}");
+    assert!(
+        v.as_array().unwrap().iter().all(|r| r["done"] == "deleted"),
+        "{v}"
+    );
+}
+
+/// `tokens extend` gives a new expiry (audited as updated); `tokens clone` mints a token with
+/// another's settings and a new secret, flags changing one.
+#[tokio::test]
+async fn extend_and_clone_from_the_command_line() {
+    let d = Daemon::start();
+    let (_, _) = d.mint(&[
+        "--name",
+        "src",
+        "--ttl",
+        "1h",
+        "--uses",
+        "7",
+        "--group",
+        "web",
+        "--label",
+        "plan=gold",
+        "--description",
+        "the source",
+    ]);
+    let before = d.token_json("src")["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    d.cli_ok(&["tokens", "extend", "src", "--ttl", "7d"]);
+    let after = d.token_json("src")["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(after > before, "{before} → {after}");
+    let audit = d.cli_ok(&["audit", "--token", "src"]);
+    assert!(
+        audit.contains("updated") && audit.contains("expires_at="),
+        "{audit}"
+    );
+    // A time in the past is a usage error; nothing is sent.
+    let out = d.cli(&[
+        "tokens",
+        "extend",
+        "src",
+        "--expires",
+        "2001-01-01T00:00:00Z",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+
+    let out = d.cli(&[
+        "tokens", "clone", "src", "--name", "copy", "--label", "tier=2",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let secret = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(secret.starts_with("gpt_"), "{secret}");
+    let c = d.token_json("copy");
+    assert_eq!(c["group"], "web");
+    assert_eq!(c["max_uses"], 7);
+    assert_eq!(c["description"], "the source");
+    assert_eq!(c["labels"]["plan"], "gold");
+    assert_eq!(c["labels"]["tier"], "2");
+    assert_ne!(c["id"], d.token_json("src")["id"]);
 }

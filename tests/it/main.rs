@@ -20,6 +20,7 @@
 //! - `hosts`: removing hosts, counts against uses, and `doctor`.
 //! - `redeem_client`: `gatepass redeem` on a bare host: files, pin, argv, retries, exit codes.
 //! - `storage`: damage at rest refused at start, `gatepassd check`, backup and restore.
+//! - `readme`: the README's tour, every `$` command run in order and its output's shape checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod access;
@@ -33,6 +34,7 @@ mod lifecycle;
 mod operation;
 mod postgres;
 mod ratelimit;
+mod readme;
 mod redeem_client;
 mod secrets;
 mod storage;

@@ -120,6 +120,29 @@ fn a_listen_address_that_cannot_be_bound_leaves_nothing_behind() {
     }
 }
 
+/// A second daemon on another data folder but a socket a live daemon holds is refused before
+/// it writes anything: no data folder, no config, no CA, no 64 MiB journal (it made 65 MB).
+#[test]
+fn a_socket_in_use_is_refused_before_anything_is_written() {
+    let d = Daemon::start();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let out = Command::new(gatepassd_bin())
+        .arg("--data-dir")
+        .arg(&data)
+        .arg("--socket")
+        .arg(&d.socket)
+        .args(["--listen", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&d.socket.display().to_string()), "{err}");
+    assert!(!data.exists(), "the data folder was made: {err}");
+    // The running daemon still answers on its socket.
+    d.cli_ok(&["tokens", "list"]);
+}
+
 #[tokio::test]
 async fn sigterm_shuts_down_gracefully_and_a_restart_keeps_everything() {
     let mut d = Daemon::start();

@@ -14,15 +14,17 @@ use clap::{Args, Parser, Subcommand};
                   3 daemon unreachable."
 )]
 pub struct Cli {
+    // These three go before the command (`gatepass --socket S tokens list`), as the product's
+    // grammar writes them: not global, so no subcommand repeats them in its own options.
     /// The daemon's Unix socket [env: GATEPASS_SOCKET].
-    #[arg(long, global = true, conflicts_with = "server")]
+    #[arg(long, conflicts_with = "server", value_name = "PATH")]
     pub socket: Option<PathBuf>,
     /// The daemon over HTTPS: its admin listener for commands (with an API token from
     /// GATEPASS_API_TOKEN or a prompt); for `redeem`, its redeem listener [env: GATEPASS_SERVER].
-    #[arg(long, global = true)]
+    #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// The CA pin of the --server (sha256:HEX, printed by gatepassd and `gatepass doctor`).
-    #[arg(long, global = true, env = "GATEPASS_CA_PIN")]
+    #[arg(long, env = "GATEPASS_CA_PIN", value_name = "PIN")]
     pub ca_pin: Option<String>,
     /// Console: look, never change anything (auditors are always read-only).
     #[arg(long)]
@@ -63,6 +65,14 @@ pub enum Command {
     /// (--server https://HOST:PORT) and write ca.pem, cert.pem, key.pem and host-id.
     #[command(after_help = REDEEM_AFTER_HELP)]
     Redeem(RedeemArgs),
+    /// Prints a shell completion script (also in assets/completions/ of the source).
+    Completions {
+        /// The shell to complete for.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Prints the man page, roff (also in assets/man/ of the source): `gatepass man | man -l -`.
+    Man,
     /// Runs an embedded daemon (used by the console to start one).
     #[cfg(feature = "embedded-daemon")]
     #[command(name = "__daemon", hide = true)]
@@ -103,6 +113,12 @@ Exit codes:
 
 #[derive(Debug, Args)]
 pub struct RedeemArgs {
+    /// The daemon's redeem listener, https://HOST:PORT [env: GATEPASS_SERVER].
+    #[arg(long, value_name = "URL")]
+    pub server: Option<String>,
+    /// The daemon's CA pin, sha256:HEX (printed by gatepassd, `tokens create` and the console).
+    #[arg(long, env = "GATEPASS_CA_PIN", value_name = "PIN")]
+    pub ca_pin: Option<String>,
     /// Read the token from this file (surrounding whitespace is ignored; - reads standard input).
     #[arg(long, value_name = "FILE")]
     pub token_file: Option<PathBuf>,
@@ -170,10 +186,13 @@ pub struct Format {
 pub enum Tokens {
     /// List tokens (never their secrets).
     List {
+        /// Only tokens with this status.
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
+        /// Only tokens whose hosts join this group.
         #[arg(long)]
         group: Option<String>,
+        /// The column to sort by [default: name].
         #[arg(long, value_enum)]
         sort: Option<SortArg>,
         /// Sort in descending order.
@@ -186,19 +205,39 @@ pub enum Tokens {
     Create(Box<CreateArgs>),
     /// Show one token.
     Show(Target),
-    /// Disable a token (reversible with enable).
-    Disable(Target),
-    /// Enable a disabled token.
-    Enable(Target),
-    /// Revoke a token for good; enrolled hosts keep their enrollment.
-    Revoke(Target),
-    /// Delete a token: it leaves lists, its audit trail stays.
+    /// Disable tokens (reversible with enable).
+    Disable(Selection),
+    /// Enable disabled tokens.
+    Enable(Selection),
+    /// Revoke tokens for good; enrolled hosts keep their enrollment.
+    Revoke(Selection),
+    /// Delete tokens: they leave lists, their audit trails stay.
     Delete {
-        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
-        name_or_id: String,
+        #[command(flatten)]
+        select: Selection,
         /// Do not ask for confirmation.
         #[arg(long)]
         yes: bool,
+    },
+    /// Give a token a new expiry (audited as updated).
+    Extend {
+        /// The token's name, its id, or gpt_<id>… as lists show it.
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        name_or_id: String,
+        #[command(flatten)]
+        expiry: Expiry,
+        /// Print the token as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Mint a token with another's settings and a new secret: --name NEW, and any create flag
+    /// to change one (labels are added to the source's).
+    Clone {
+        /// The source token's name, its id, or gpt_<id>….
+        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        source: String,
+        #[command(flatten)]
+        create: Box<CreateArgs>,
     },
     /// Delete expired, revoked and used-up tokens.
     Purge {
@@ -211,10 +250,47 @@ pub enum Tokens {
     },
 }
 
+/// Which tokens a command acts on: names (or ids), and/or every token a filter selects.
+#[derive(Debug, Args)]
+pub struct Selection {
+    /// Tokens by name, id, or gpt_<id>… as lists show them (several may be given).
+    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    pub names: Vec<String>,
+    /// Also every token with this status (with --group: both must match).
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    /// Also every token whose hosts join this group (with --status: both must match).
+    #[arg(long)]
+    pub group: Option<String>,
+    /// Only list the tokens it would act on.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print each token (or each result) as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A new expiry: one of a lifetime from now, a date, or none.
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub struct Expiry {
+    /// Lifetime from now: 15m, 1h, 1d, 7d…
+    #[arg(long, allow_hyphen_values = true)]
+    pub ttl: Option<String>,
+    /// Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z.
+    #[arg(long)]
+    pub expires: Option<String>,
+    /// Never expires (if the daemon allows it).
+    #[arg(long)]
+    pub no_expiry: bool,
+}
+
 #[derive(Debug, Args)]
 pub struct Target {
+    /// The token's name, its id, or gpt_<id>… as lists show it.
     #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub name_or_id: String,
+    /// Print the token as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -271,8 +347,10 @@ pub enum Hosts {
     },
     /// Remove a host from the records (audited). Its token's use count stays as it was.
     Remove {
+        /// The host's id (hosts list shows it).
         #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         id: String,
+        /// Print the removed host as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -282,6 +360,7 @@ pub enum Hosts {
 pub enum ApiTokens {
     /// Your API tokens (admins: everyone's).
     List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -311,6 +390,7 @@ pub enum ApiTokens {
     },
     /// Delete an API token (by id, or one of yours by name): it stops working at once.
     Delete {
+        /// The API token's id, or the name of one of yours.
         #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
         id_or_name: String,
     },
@@ -336,6 +416,7 @@ pub struct AuditArgs {
     /// previous page (a cursor, with --limit, to page back through the log).
     #[arg(long)]
     pub before: Option<u64>,
+    /// Print the events as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -344,6 +425,7 @@ pub struct AuditArgs {
 pub enum AuditCommand {
     /// Check the audit log's hash chain: reports OK or the first bad event.
     Verify {
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -383,9 +465,16 @@ impl Cli {
                 })
                 .transpose()
         };
-        if matches!(self.command, Some(Command::Redeem(_))) {
-            if self.server.is_none() {
-                self.server = server()?;
+        if let Some(Command::Redeem(a)) = &mut self.command {
+            // Before or after `redeem`, the flag wins; then the variable.
+            if a.server.is_none() {
+                a.server = match self.server.take() {
+                    Some(s) => Some(s),
+                    None => server()?,
+                };
+            }
+            if a.ca_pin.is_none() {
+                a.ca_pin = self.ca_pin.take();
             }
             return Ok(self);
         }
@@ -444,10 +533,16 @@ mod tests {
         let sock = ("GATEPASS_SOCKET", "/run/gp.sock");
         let server = ("GATEPASS_SERVER", "https://gp.example:8443");
         // A machine that exports the socket can still redeem against a server.
+        let redeem_server = |c: Cli| match c.command {
+            Some(Command::Redeem(a)) => a.server,
+            _ => None,
+        };
         let c = parsed(&["--server", "https://h:1", "redeem"], &[sock]).unwrap();
-        assert_eq!(c.server.as_deref(), Some("https://h:1"));
+        assert_eq!(redeem_server(c).as_deref(), Some("https://h:1"));
+        let c = parsed(&["redeem", "--server", "https://h:2"], &[sock, server]).unwrap();
+        assert_eq!(redeem_server(c).as_deref(), Some("https://h:2"));
         let c = parsed(&["redeem"], &[sock, server]).unwrap();
-        assert_eq!(c.server.as_deref(), Some(server.1));
+        assert_eq!(redeem_server(c).as_deref(), Some(server.1));
         // Commands: the variable stands for its flag; a flag wins over the other variable.
         let c = parsed(&["tokens", "list"], &[sock]).unwrap();
         assert_eq!(c.socket.as_deref(), Some(std::path::Path::new(sock.1)));
@@ -474,11 +569,66 @@ mod tests {
         );
     }
 
+    /// Every option and argument a user can see says what it is for, and the options that
+    /// go before the command are not repeated in each subcommand's list (`redeem --help`
+    /// listed `--socket`, which it ignores).
+    #[test]
+    fn every_visible_argument_has_help_and_global_options_stay_global() {
+        use clap::CommandFactory;
+        fn walk(cmd: &clap::Command, path: &str, top: bool) {
+            for a in cmd.get_arguments() {
+                let id = a.get_id().as_str();
+                if a.is_hide_set() || id == "help" || id == "version" {
+                    continue;
+                }
+                assert!(
+                    a.get_help().is_some() || a.get_long_help().is_some(),
+                    "{path} {id} has no help text"
+                );
+                if !top {
+                    let own = path.ends_with(" redeem") && matches!(id, "server" | "ca_pin");
+                    assert!(
+                        own || !matches!(id, "socket" | "server" | "ca_pin"),
+                        "{path} repeats --{id}"
+                    );
+                }
+            }
+            for sub in cmd.get_subcommands().filter(|s| !s.is_hide_set()) {
+                walk(sub, &format!("{path} {}", sub.get_name()), false);
+            }
+        }
+        // Built, as for --help: global options are propagated into subcommands then.
+        let mut cmd = Cli::command();
+        cmd.build();
+        walk(&cmd, "gatepass", true);
+    }
+
     #[test]
     fn an_empty_name_or_id_is_a_usage_error() {
-        for cmd in ["show", "disable", "enable", "revoke", "delete"] {
-            assert!(parsed(&["tokens", cmd, ""], &[]).is_err(), "{cmd}");
-            assert!(parsed(&["tokens", cmd, "web"], &[]).is_ok(), "{cmd}");
+        let more = |cmd: &str| match cmd {
+            "extend" => vec!["--ttl", "1d"],
+            "clone" => vec!["--name", "web-2"],
+            _ => vec![],
+        };
+        for cmd in [
+            "show", "disable", "enable", "revoke", "delete", "extend", "clone",
+        ] {
+            let with = |name: &'static str| {
+                let mut v = vec!["tokens", cmd, name];
+                v.extend(more(cmd));
+                v
+            };
+            assert!(parsed(&with(""), &[]).is_err(), "{cmd}");
+            assert!(parsed(&with("web"), &[]).is_ok(), "{cmd}");
         }
+        // A new expiry is one of --ttl, --expires, --no-expiry: exactly one.
+        assert!(parsed(&["tokens", "extend", "web"], &[]).is_err());
+        assert!(
+            parsed(
+                &["tokens", "extend", "web", "--ttl", "1d", "--no-expiry"],
+                &[]
+            )
+            .is_err()
+        );
     }
 }

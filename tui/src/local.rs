@@ -1,14 +1,79 @@
-//! Starting a local daemon when the console finds none: the same binary re-executed with a
-//! hidden `__daemon` command (the `embedded-daemon` feature, on by default), or else the
-//! `gatepassd` beside it or on PATH, detached in its own process group, logging to a file in its
-//! data folder. The caller then waits (bounded) for the socket to answer.
+//! Finding the daemon for the console and the bare command, and starting a local one when
+//! there is none: first the system daemon's socket (a daemon run as a service, reachable by
+//! any user it gives a role), then the user's own default socket, then a local daemon — the
+//! same binary re-executed with a hidden `__daemon` command (the `embedded-daemon` feature, on
+//! by default), or else the `gatepassd` beside it or on PATH — detached in its own process
+//! group, logging to a file in its data folder. A local daemon that exits at start (its port
+//! taken) is reported at once with the cause its log gives.
 
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::error::{Context, Error, Result};
-use gatepass_protocol::client::Client;
+use gatepass_protocol::ErrorCode;
+use gatepass_protocol::client::{Client, ClientError};
+
+/// What the system daemon's socket says about this user.
+#[derive(Debug)]
+pub enum System {
+    /// No system daemon here (no socket, or a stale one): look for the user's own.
+    Absent,
+    /// It answers and gives this user a role: use it.
+    Reachable(Client),
+}
+
+/// Looks for the system daemon (unless this process is root, whose default socket is the
+/// system's). A daemon that is there but shut to this user is an error of one line naming what
+/// an admin must change, not a reason to start another daemon beside it.
+pub async fn system_daemon() -> Result<System> {
+    if gatepass_protocol::paths::is_root() {
+        return Ok(System::Absent);
+    }
+    let path = gatepass_protocol::paths::system_socket();
+    let dir = path
+        .parent()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_default();
+    let user = current_user();
+    let closed = || {
+        Error::Failed(format!(
+            "a system daemon's socket folder {} is not open to {user}: an admin must set \
+             access.socket_group in its gatepassd.toml and add {user} to that group (and give \
+             {user} a role in [access])",
+            dir.display()
+        ))
+    };
+    match std::fs::symlink_metadata(&path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => return Err(closed()),
+        Err(_) => return Ok(System::Absent),
+    }
+    let client = Client::unix(&path);
+    match client.whoami().await {
+        Ok(_) => Ok(System::Reachable(client)),
+        Err(ClientError::PermissionDenied { .. }) => Err(closed()),
+        Err(ClientError::Api {
+            code: ErrorCode::Forbidden,
+            ..
+        }) => Err(Error::Failed(format!(
+            "the system daemon at {} runs, but {user} has no role there: an admin must add \
+             \"{user}\" to access.operators (or admins, auditors) in its gatepassd.toml",
+            path.display()
+        ))),
+        Err(e) if e.is_unreachable() => Ok(System::Absent),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// This process's user name (for messages).
+fn current_user() -> String {
+    // The effective uid owns /proc/self.
+    match std::fs::metadata("/proc/self") {
+        Ok(m) => gatepassd::server::user_name(std::os::unix::fs::MetadataExt::uid(&m)),
+        Err(_) => "this user".to_owned(),
+    }
+}
 
 #[derive(Debug)]
 pub struct Started {
@@ -31,8 +96,10 @@ pub async fn start_daemon() -> Result<Started> {
         .mode(0o600)
         .open(&log)
         .with_context(|| format!("opening {}", log.display()))?;
+    // Where this start's lines begin in the log (it is appended to).
+    let from = log_file.metadata().map(|m| m.len()).unwrap_or(0);
     let mut command = daemon_command()?;
-    let child = command
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(log_file.try_clone()?)
         .stderr(log_file)
@@ -44,6 +111,15 @@ pub async fn start_daemon() -> Result<Started> {
     // Bounded wait for the daemon to answer (first start makes its CA: well under a second).
     let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
     loop {
+        // A daemon that exits at start (its port taken, a bad config) says why in its log:
+        // that is the error, at once, not after the deadline.
+        if let Ok(Some(status)) = child.try_wait() {
+            let cause = last_line(&log, from).unwrap_or_else(|| format!("it exited ({status})"));
+            return Err(Error::Failed(format!(
+                "the local daemon did not start: {cause} (log: {})",
+                log.display()
+            )));
+        }
         match client.healthz().await {
             Ok(_) => break,
             Err(e) if tokio::time::Instant::now() > deadline => {
@@ -77,4 +153,14 @@ fn daemon_command() -> Result<Command> {
     Ok(Command::new(
         beside.unwrap_or_else(|| PathBuf::from("gatepassd")),
     ))
+}
+
+/// The last line written to `log` from byte `from` on, without the time and level that start
+/// it (`gatepassd: binding the redeem listener on 127.0.0.1:8443: Address in use`).
+fn last_line(log: &std::path::Path, from: u64) -> Option<String> {
+    let text = std::fs::read(log).ok()?;
+    let start = usize::try_from(from).unwrap_or(0).min(text.len());
+    let text = String::from_utf8_lossy(&text[start..]).into_owned();
+    let line = text.lines().rev().find(|l| !l.trim().is_empty())?;
+    Some(line.trim().to_owned())
 }

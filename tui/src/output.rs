@@ -97,6 +97,17 @@ pub fn when(t: Option<Timestamp>, now: Timestamp, none: &str) -> String {
     }
 }
 
+/// When a token expires, as tables show it: "in 3d"; "in 4s" near the moment (never "just
+/// now", which reads as if it were still fine); "expired just now", then "2h ago".
+pub fn expiry(t: Option<Timestamp>, now: Timestamp) -> String {
+    match t {
+        None => "never".to_owned(),
+        Some(t) if t.0 > now.0 && t.0 - now.0 < 5 => format!("in {}s", t.0 - now.0),
+        Some(t) if t.0 <= now.0 && now.0 - t.0 < 5 => "expired just now".to_owned(),
+        Some(t) => relative(t.0.saturating_sub(now.0)),
+    }
+}
+
 /// The columns a terminal gives `s`: wide (CJK) characters take two, combining marks none.
 pub fn width(s: &str) -> usize {
     unicode_width::UnicodeWidthStr::width(s)
@@ -171,7 +182,8 @@ pub const TOKEN_HEADER: [&str; 10] = [
     "DESCRIPTION",
 ];
 
-pub fn token_row(t: &Token, now: Timestamp) -> Vec<String> {
+/// A token's row of `tokens list`; `whole`: every value uncut (no terminal to fit).
+pub fn token_row(t: &Token, now: Timestamp, whole: bool) -> Vec<String> {
     vec![
         t.name.clone(),
         t.id.clone(),
@@ -181,8 +193,12 @@ pub fn token_row(t: &Token, now: Timestamp) -> Vec<String> {
         when(t.last_used_at, now, "never"),
         t.group.clone().unwrap_or_else(|| "-".into()),
         t.owner.clone(),
-        when(t.expires_at, now, "never"),
-        elide(&t.description, 40),
+        expiry(t.expires_at, now),
+        if whole {
+            t.description.clone()
+        } else {
+            elide(&t.description, 40)
+        },
     ]
 }
 
@@ -335,6 +351,27 @@ pub fn host_csv_row(h: &Host) -> Vec<String> {
     ]
 }
 
+/// An audit event's details as `key=value` pairs; labels, which the log keeps as JSON, read as
+/// the labels they are (`labels: plan=gold`), not as escaped JSON (`labels="{\"plan\"…`).
+pub fn details(map: &std::collections::BTreeMap<String, String>, sep: &str) -> String {
+    let mut plain = map.clone();
+    let labels = plain.remove("labels").map(|v| {
+        match serde_json::from_str::<std::collections::BTreeMap<String, String>>(&v) {
+            Ok(l) if l.is_empty() => "labels: none".to_owned(),
+            Ok(l) => format!("labels: {}", pairs(&l, " ")),
+            Err(_) => pairs(&[("labels".to_owned(), v)].into(), sep),
+        }
+    });
+    let mut out = pairs(&plain, sep);
+    if let Some(l) = labels {
+        if !out.is_empty() {
+            out.push_str(sep);
+        }
+        out.push_str(&l);
+    }
+    out
+}
+
 pub const AUDIT_HEADER: [&str; 6] = ["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "DETAILS"];
 
 pub fn audit_row(e: &AuditEvent) -> Vec<String> {
@@ -343,7 +380,7 @@ pub fn audit_row(e: &AuditEvent) -> Vec<String> {
         (None, false) => e.target.clone(),
         (None, true) => "-".into(),
     };
-    let details = pairs(&e.details, " ");
+    let details = details(&e.details, " ");
     vec![
         e.seq.to_string(),
         e.at.to_rfc3339(),
@@ -357,6 +394,34 @@ pub fn audit_row(e: &AuditEvent) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn labels_in_audit_details_read_as_pairs_not_json() {
+        let mut m = std::collections::BTreeMap::new();
+        m.insert(
+            "labels".to_owned(),
+            r#"{"plan":"gold","tier":"a b"}"#.to_owned(),
+        );
+        m.insert("max_uses".to_owned(), "10".to_owned());
+        assert_eq!(
+            details(&m, " "),
+            r#"max_uses=10 labels: plan=gold tier="a b""#
+        );
+        m.insert("labels".to_owned(), "{}".to_owned());
+        assert_eq!(details(&m, " "), "max_uses=10 labels: none");
+    }
+
+    #[test]
+    fn a_token_that_expired_seconds_ago_says_expired_just_now() {
+        let now = Timestamp(1_000_000);
+        let at = |d: i64| expiry(Some(Timestamp(now.0 + d)), now);
+        assert_eq!(at(-2), "expired just now");
+        assert_eq!(at(0), "expired just now");
+        assert_eq!(at(3), "in 3s");
+        assert_eq!(at(3 * 86_400), "in 3d");
+        assert_eq!(at(-7200), "2h ago");
+        assert_eq!(expiry(None, now), "never");
+    }
 
     #[test]
     fn tables_align_by_terminal_columns() {

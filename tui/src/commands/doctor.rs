@@ -15,7 +15,7 @@ pub async fn run(client: &Client, clipboard: ClipboardMode) -> crate::error::Res
         println!("{} {what:<10} {detail}", if good { "ok  " } else { "FAIL" });
     };
     line(true, "endpoint", client.endpoint().describe());
-    match client.whoami().await {
+    let reachable = match client.whoami().await {
         Ok(w) => {
             line(
                 true,
@@ -25,14 +25,23 @@ pub async fn run(client: &Client, clipboard: ClipboardMode) -> crate::error::Res
             line(true, "identity", format!("{} ({})", w.user, w.role));
             line(true, "redeem", w.redeem_url.clone());
             line(true, "ca pin", w.ca_pin.clone());
+            true
         }
-        Err(e) => line(false, "daemon", e.to_string()),
-    }
+        Err(e) => {
+            line(false, "daemon", e.to_string());
+            false
+        }
+    };
     line(true, "clipboard", describe(clipboard, ClipEnv::from_env()));
     // The daemon does not say where its config is; only the default setup can be told apart.
     let data = gatepass_protocol::paths::default_data_dir();
     let config = data.join("gatepassd.toml");
     let default_socket = gatepass_protocol::paths::default_socket();
+    if !reachable {
+        // Nothing about the daemon's config is "ok" when the daemon did not answer.
+        println!("skip config     the daemon is not reachable: start it, or check --socket");
+        return Ok(ExitCode::from(crate::exit::UNREACHABLE));
+    }
     let detail = match client.endpoint() {
         Endpoint::Unix(p) if *p == default_socket && config.exists() => format!(
             "{} (the default location, for the daemon on the default socket)",

@@ -4,6 +4,7 @@
 mod apitokens;
 mod audit;
 mod backup;
+mod docs;
 mod doctor;
 mod hosts;
 mod redeem;
@@ -68,8 +69,20 @@ fn client_for(cli: &Cli) -> Result<(Client, bool)> {
 pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
     let cli = cli.with_env()?;
     // A host being enrolled has nothing but this binary: no socket, no API token.
-    if let Some(Command::Redeem(args)) = cli.command {
-        return Ok(redeem::run(args, cli.server, cli.ca_pin).await);
+    if let Some(Command::Redeem(mut args)) = cli.command {
+        let (server, pin) = (args.server.take(), args.ca_pin.take());
+        return Ok(redeem::run(args, server, pin).await);
+    }
+    match &cli.command {
+        Some(Command::Completions { shell }) => {
+            print!("{}", docs::completions(*shell));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(Command::Man) => {
+            std::io::stdout().write_all(&docs::man_page()?)?;
+            return Ok(ExitCode::SUCCESS);
+        }
+        _ => {}
     }
     let (client, explicit) = client_for(&cli)?;
     match cli.command {
@@ -85,6 +98,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Backup { file }) => backup::run(&client, &file).await,
         #[cfg(feature = "embedded-daemon")]
         Some(Command::InternalDaemon(_)) => Ok(ExitCode::SUCCESS),
+        Some(Command::Completions { .. } | Command::Man) => Ok(ExitCode::SUCCESS),
         // Handled above, before any client is built.
         Some(Command::Redeem(_)) => Ok(ExitCode::SUCCESS),
     }
@@ -94,6 +108,13 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
 /// at the default socket (the console says so in its header).
 async fn console(client: Client, explicit: bool, cli: &Cli) -> Result<ExitCode> {
     let mut started = None;
+    let client = match explicit {
+        true => client,
+        false => match local::system_daemon().await? {
+            local::System::Reachable(system) => system,
+            local::System::Absent => client,
+        },
+    };
     // When the daemon named explicitly does not answer, the console opens anyway: it shows the
     // error and keeps reconnecting.
     if let Err(e) = client.whoami().await
@@ -119,6 +140,13 @@ async fn console(client: Client, explicit: bool, cli: &Cli) -> Result<ExitCode> 
 /// No subcommand and no terminal: connect (starting a local daemon if needed) and summarise.
 async fn status(client: Client, explicit_socket: bool) -> Result<ExitCode> {
     let mut started = None;
+    let client = match explicit_socket {
+        true => client,
+        false => match local::system_daemon().await? {
+            local::System::Reachable(system) => system,
+            local::System::Absent => client,
+        },
+    };
     let who = match client.whoami().await {
         Ok(w) => w,
         Err(e) if e.is_unreachable() && !explicit_socket => {

@@ -1,6 +1,7 @@
 //! `gatepass tokens …`: list, create, show, disable, enable, revoke, delete, purge.
 
 use std::collections::BTreeMap;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use gatepass_protocol::client::Client;
@@ -11,7 +12,7 @@ use gatepass_protocol::{
 use serde::Serialize;
 
 use super::{confirm, print_json};
-use crate::cli::{CreateArgs, SortArg, StatusArg, Tokens, UsageError};
+use crate::cli::{CreateArgs, Expiry, Selection, SortArg, StatusArg, Tokens, UsageError};
 use crate::error::{Context, Error, Result};
 use crate::output;
 
@@ -67,7 +68,8 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
             let q = TokenQuery {
                 status: status.and_then(status_of),
                 group,
-                sort: sort.map(sort_of),
+                // As the console opens: by name (the daemon's own default is by expiry).
+                sort: Some(sort.map_or(SortColumn::Name, sort_of)),
                 desc,
                 ..Default::default()
             };
@@ -83,7 +85,13 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
             } else if tokens.is_empty() {
                 eprintln!("No tokens. Mint one with: gatepass tokens create --name NAME");
             } else {
-                let rows: Vec<_> = tokens.iter().map(|t| output::token_row(t, now)).collect();
+                // On a terminal long descriptions are cut to keep rows on one line; into a
+                // pipe or a file every value is printed whole.
+                let whole = !std::io::stdout().is_terminal();
+                let rows: Vec<_> = tokens
+                    .iter()
+                    .map(|t| output::token_row(t, now, whole))
+                    .collect();
                 print!("{}", output::table(&output::TOKEN_HEADER, &rows));
                 let differ = tokens.iter().filter(|t| output::counts_differ(t)).count();
                 if differ > 0 {
@@ -102,24 +110,24 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
                 print!("{}", output::token_details(&token, now));
             }
         }
+        Tokens::Disable(sel) if sel.is_many() => {
+            return bulk(client, Act::Disable, sel, true).await;
+        }
+        Tokens::Enable(sel) if sel.is_many() => return bulk(client, Act::Enable, sel, true).await,
+        Tokens::Revoke(sel) if sel.is_many() => return bulk(client, Act::Revoke, sel, true).await,
+        Tokens::Delete { select, yes } if select.is_many() => {
+            return bulk(client, Act::Delete, select, yes).await;
+        }
         Tokens::Disable(t) => {
-            let patch = PatchTokenRequest {
-                disabled: Some(true),
-                ..Default::default()
-            };
-            let token = client.patch_token(&t.name_or_id, &patch).await?;
+            let token = client.patch_token(t.one()?, &disable(true)).await?;
             report(&token, t.json, "disabled")?;
         }
         Tokens::Enable(t) => {
-            let patch = PatchTokenRequest {
-                disabled: Some(false),
-                ..Default::default()
-            };
-            let token = client.patch_token(&t.name_or_id, &patch).await?;
+            let token = client.patch_token(t.one()?, &disable(false)).await?;
             report(&token, t.json, "enabled")?;
         }
         Tokens::Revoke(t) => {
-            let token = client.revoke_token(&t.name_or_id).await?;
+            let token = client.revoke_token(t.one()?).await?;
             report(&token, t.json, "revoked")?;
             if !t.json && token.hosts > 0 {
                 eprintln!(
@@ -128,8 +136,15 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
                 );
             }
         }
-        Tokens::Delete { name_or_id, yes } => {
-            let token = client.get_token(&name_or_id).await?;
+        Tokens::Extend {
+            name_or_id,
+            expiry,
+            json,
+        } => extend(client, &name_or_id, expiry, json).await?,
+        Tokens::Clone { source, create } => clone(client, &source, *create).await?,
+        Tokens::Delete { select, yes } => {
+            let name_or_id = select.one()?;
+            let token = client.get_token(name_or_id).await?;
             if !yes {
                 let question = format!(
                     "Delete token {} ({}, {} uses, {} enrolled host(s))? It leaves lists; its audit trail and hosts stay.",
@@ -167,7 +182,11 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
                 eprintln!("Nothing to purge.");
                 return Ok(ExitCode::SUCCESS);
             }
-            let rows: Vec<_> = done.iter().map(|t| output::token_row(t, now)).collect();
+            let whole = !std::io::stdout().is_terminal();
+            let rows: Vec<_> = done
+                .iter()
+                .map(|t| output::token_row(t, now, whole))
+                .collect();
             print!("{}", output::table(&output::TOKEN_HEADER, &rows));
             if dry_run {
                 eprintln!("{} token(s) would be deleted (dry run).", done.len());
@@ -329,4 +348,292 @@ async fn create(client: &Client, a: CreateArgs) -> Result<()> {
     eprintln!("  {}", created.join_command);
     eprintln!("and paste the token at the prompt (or set GATEPASS_TOKEN in its environment).");
     Ok(())
+}
+
+/// The patch that disables a token, or enables it.
+fn disable(disabled: bool) -> PatchTokenRequest {
+    PatchTokenRequest {
+        disabled: Some(disabled),
+        ..Default::default()
+    }
+}
+
+/// What a command does to each selected token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    Revoke,
+    Disable,
+    Enable,
+    Delete,
+}
+
+impl Act {
+    /// "revoked", as results say it.
+    fn done(self) -> &'static str {
+        match self {
+            Act::Revoke => "revoked",
+            Act::Disable => "disabled",
+            Act::Enable => "enabled",
+            Act::Delete => "deleted",
+        }
+    }
+
+    /// Does it to one token: the token as it is after (`None`: deleted).
+    async fn apply(
+        self,
+        client: &Client,
+        name_or_id: &str,
+    ) -> Result<Option<gatepass_protocol::Token>> {
+        Ok(match self {
+            Act::Revoke => Some(client.revoke_token(name_or_id).await?),
+            Act::Disable => Some(client.patch_token(name_or_id, &disable(true)).await?),
+            Act::Enable => Some(client.patch_token(name_or_id, &disable(false)).await?),
+            Act::Delete => {
+                client.delete_token(name_or_id).await?;
+                None
+            }
+        })
+    }
+}
+
+impl Selection {
+    /// More than the one named token: several names, a filter, or a dry run.
+    fn is_many(&self) -> bool {
+        self.names.len() != 1 || self.status.is_some() || self.group.is_some() || self.dry_run
+    }
+
+    /// The one token named (when not [`Selection::is_many`]).
+    fn one(&self) -> Result<&str> {
+        match self.names.as_slice() {
+            [one] => Ok(one),
+            _ => Err(usage("name a token (or use --status / --group)")),
+        }
+    }
+}
+
+/// One result of a command on several tokens, as `--json` prints it.
+#[derive(Serialize)]
+struct Outcome<'a> {
+    name: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    done: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<String>,
+}
+
+/// The tokens a selection names: each name (looked up, so a wrong one fails before anything
+/// changes), then every token the filters select, each once, in list order.
+async fn selected(client: &Client, sel: &Selection) -> Result<Vec<gatepass_protocol::Token>> {
+    let mut out: Vec<gatepass_protocol::Token> = Vec::new();
+    for n in &sel.names {
+        let t = client
+            .get_token(n)
+            .await
+            .with_context(|| format!("{n:?}"))?;
+        if !out.iter().any(|x| x.id == t.id) {
+            out.push(t);
+        }
+    }
+    if sel.status.is_some() || sel.group.is_some() {
+        let q = TokenQuery {
+            status: sel.status.and_then(status_of),
+            group: sel.group.clone(),
+            sort: Some(SortColumn::Name),
+            ..Default::default()
+        };
+        let now = Timestamp::now();
+        for t in client.list_tokens(&q).await? {
+            if keeps(sel.status, &t, now) && !out.iter().any(|x| x.id == t.id) {
+                out.push(t);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Revoke, disable, enable or delete several tokens: the list first (all of it, with
+/// --dry-run), one confirmation for a deletion (active ones: type their count), then each
+/// token's result; exit 1 when any failed.
+async fn bulk(client: &Client, act: Act, sel: Selection, yes: bool) -> Result<ExitCode> {
+    if sel.names.is_empty() && sel.status.is_none() && sel.group.is_none() {
+        return Err(usage("name tokens, or select them with --status / --group"));
+    }
+    let mut tokens = selected(client, &sel).await?;
+    // Revocation is final: a revoked token is not revoked, disabled or enabled again.
+    if act != Act::Delete {
+        let (revoked, rest): (Vec<_>, Vec<_>) = tokens
+            .into_iter()
+            .partition(|t| t.status == TokenStatus::Revoked);
+        for t in &revoked {
+            eprintln!(
+                "skipped   {} ({}): revoked already; revocation is final",
+                output::quoted(&t.name),
+                t.id
+            );
+        }
+        tokens = rest;
+    }
+    let now = Timestamp::now();
+    if tokens.is_empty() {
+        eprintln!("No tokens to act on.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let whole = !std::io::stdout().is_terminal();
+    if sel.dry_run || !sel.json {
+        let rows: Vec<_> = tokens
+            .iter()
+            .map(|t| output::token_row(t, now, whole))
+            .collect();
+        print!("{}", output::table(&output::TOKEN_HEADER, &rows));
+    }
+    if sel.dry_run {
+        eprintln!(
+            "{} token(s) would be {} (dry run).",
+            tokens.len(),
+            act.done()
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if act == Act::Delete && !yes {
+        let active = tokens
+            .iter()
+            .filter(|t| t.status == TokenStatus::Active)
+            .count();
+        let n = tokens.len().to_string();
+        let question = format!(
+            "Delete these {n} token(s)? They leave lists; their audit trails and hosts stay."
+        );
+        // Active tokens could still enroll hosts: make the operator type how many.
+        if !confirm(&question, (active > 0).then_some(n.as_str()))? {
+            eprintln!("Nothing deleted.");
+            return Ok(ExitCode::from(crate::exit::FAILURE));
+        }
+    }
+    let mut failed = 0;
+    let mut outcomes = Vec::new();
+    for t in &tokens {
+        let r = act.apply(client, &t.id).await;
+        let (done, error) = match r {
+            Ok(_) => (Some(act.done()), None),
+            Err(e) => {
+                failed += 1;
+                (None, Some(e.one_line()))
+            }
+        };
+        if !sel.json {
+            match &error {
+                None => eprintln!("{:<9} {} ({})", act.done(), output::quoted(&t.name), t.id),
+                Some(e) => eprintln!("failed    {} ({}): {e}", output::quoted(&t.name), t.id),
+            }
+        }
+        outcomes.push(Outcome {
+            name: &t.name,
+            id: &t.id,
+            done,
+            error,
+        });
+    }
+    if sel.json {
+        print_json(&outcomes)?;
+    }
+    eprintln!(
+        "{} {} of {} token(s){}.",
+        capitalised(act.done()),
+        tokens.len() - failed,
+        tokens.len(),
+        if failed > 0 {
+            "; see the failures above"
+        } else {
+            ""
+        }
+    );
+    Ok(if failed > 0 {
+        ExitCode::from(crate::exit::FAILURE)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+/// `tokens extend`: a new expiry, from now (--ttl), a date, or none; a PATCH of expires_at,
+/// which the daemon checks against its lifetime rules and audits as `updated`.
+async fn extend(client: &Client, name_or_id: &str, e: Expiry, json: bool) -> Result<()> {
+    let now = Timestamp::now();
+    let expires_at = if e.no_expiry {
+        None
+    } else if let Some(t) = &e.ttl {
+        Some(
+            now.checked_add(lifetime(t)?.0)
+                .ok_or_else(|| usage("--ttl: reaches beyond the year 9999"))?,
+        )
+    } else {
+        let t = e.expires.as_deref().unwrap_or_default();
+        let at = Timestamp::parse(t).map_err(|e| usage(format!("--expires: {e}")))?;
+        if at <= now {
+            return Err(usage(format!("--expires: {at} is not in the future")));
+        }
+        Some(at)
+    };
+    let patch = PatchTokenRequest {
+        expires_at: Some(expires_at),
+        ..Default::default()
+    };
+    let token = client.patch_token(name_or_id, &patch).await?;
+    if json {
+        return print_json(&token);
+    }
+    let when = match token.expires_at {
+        Some(at) => format!("expires {at} ({})", output::when(Some(at), now, "")),
+        None => "never expires".to_owned(),
+    };
+    eprintln!(
+        "Token {} ({}) now {when}.",
+        output::quoted(&token.name),
+        token.id
+    );
+    Ok(())
+}
+
+/// `tokens clone`: the source's settings, each create flag given replacing one (labels added
+/// to the source's), minted under the new name with a new secret.
+async fn clone(client: &Client, source: &str, mut a: CreateArgs) -> Result<()> {
+    let src = client.get_token(source).await?;
+    if a.description.is_none() && !src.description.is_empty() {
+        a.description = Some(src.description.clone());
+    }
+    if a.group.is_none() {
+        a.group = src.group.clone();
+    }
+    // Only an admin names an owner; anyone else mints for themselves, as the source was.
+    if a.owner.is_none() && client.whoami().await?.role == gatepass_protocol::Role::Admin {
+        a.owner = Some(src.owner.clone());
+    }
+    if a.uses.is_none() {
+        a.uses = Some(match src.max_uses {
+            MaxUses::Limited(n) => n.to_string(),
+            MaxUses::Unlimited => "unlimited".to_owned(),
+        });
+    }
+    if a.ttl.is_none() && a.expires.is_none() && !a.no_expiry {
+        match src.expires_at {
+            // The same lifetime, from now.
+            Some(e) => a.ttl = Some(format!("{}s", e.0.saturating_sub(src.created_at.0).max(1))),
+            None => a.no_expiry = true,
+        }
+    }
+    let mut labels: Vec<String> = src.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    labels.append(&mut a.labels);
+    a.labels = labels;
+    if a.allowed_cidrs.is_empty() {
+        a.allowed_cidrs = src.allowed_cidrs.clone();
+    }
+    eprintln!("Cloning {} ({}).", output::quoted(&src.name), src.id);
+    create(client, a).await
 }

@@ -1,6 +1,8 @@
-//! The console's state and its one `update` function (the Elm architecture): every key, mouse
-//! event, tick and daemon answer arrives as a `Msg`; `update` changes the state and returns the
-//! `Cmd`s (requests to the daemon, clipboard, files, screen) for the runtime to carry out. No
+//! The console's shared state and messages, and its one `update` function (the Elm
+//! architecture): every key, mouse event, tick and daemon answer arrives as a `Msg`; `update`
+//! changes the state and returns the `Cmd`s (requests to the daemon, clipboard, files, screen)
+//! for the runtime to carry out. Keys go to the screen that has the focus (`list`, `form`,
+//! `reveal`, `confirm`, `detail`, `help`, `chooser`: each holds its keys and its drawing). No
 //! terminal and no daemon are needed to test it.
 
 use std::path::PathBuf;
@@ -13,9 +15,19 @@ use gatepass_protocol::{
 use ratatui_textarea::TextArea;
 use zeroize::Zeroizing;
 
-use super::form::{CreateForm, Field, FormOutcome};
+use super::chooser::chooser_key;
+pub use super::chooser::{Chooser, ChooserKind, YANK_CHOICES, join_command};
+pub use super::confirm::{Confirm, ConfirmKind, Target};
+use super::confirm::{dialog_key, on_bulk_done};
+use super::detail::detail_key;
+pub use super::detail::{Detail, describe_status};
+use super::form::form_key;
+use super::form::{CreateForm, Field};
 use super::keymap::{self, Action, Ctx, View};
-use super::table::{Row, StatusFilter, Table, status_word};
+use super::list::{filter_edit, filter_key, table_key};
+pub use super::reveal::Reveal;
+use super::reveal::{reveal_key, set_reveal_note};
+use super::table::{Row, StatusFilter, Table};
 use super::theme::Theme;
 use crate::output;
 
@@ -47,109 +59,11 @@ pub struct Flash {
     pub level: Level,
 }
 
-fn flash(level: Level, text: impl Into<String>) -> Option<Flash> {
+pub(super) fn flash(level: Level, text: impl Into<String>) -> Option<Flash> {
     Some(Flash {
         text: text.into(),
         level,
     })
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ChooserKind {
-    Sort,
-    Status,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Chooser {
-    pub kind: ChooserKind,
-    pub cursor: usize,
-}
-
-/// The one-time reveal of a new token. The secret lives only here and is wiped when the
-/// reveal closes.
-pub struct Reveal {
-    pub id: String,
-    pub name: String,
-    pub secret: Zeroizing<String>,
-    pub join_command: String,
-    pub note: Option<Flash>,
-}
-
-impl std::fmt::Debug for Reveal {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reveal")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("secret", &"<redacted>")
-            .finish()
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ConfirmKind {
-    Revoke,
-    Delete,
-    RemoveHost,
-    DeleteApiToken,
-}
-
-impl ConfirmKind {
-    pub fn verb(self) -> &'static str {
-        match self {
-            ConfirmKind::Revoke => "Revoke",
-            ConfirmKind::Delete => "Delete",
-            ConfirmKind::RemoveHost => "Remove",
-            ConfirmKind::DeleteApiToken => "Delete",
-        }
-    }
-}
-
-/// A confirmation, bound to the id it was opened for.
-#[derive(Debug)]
-pub struct Confirm {
-    pub kind: ConfirmKind,
-    pub id: String,
-    pub name: String,
-    /// Enrolled hosts of the token (what happens to them is spelled out).
-    pub hosts: u64,
-    /// Deleting an active token asks for its name to be typed.
-    pub typed: Option<TextArea<'static>>,
-    /// False: Cancel is focused (the default).
-    pub on_action: bool,
-    pub busy: bool,
-    pub error: Option<String>,
-}
-
-impl Confirm {
-    /// A dialog with Cancel focused, bound to `id`.
-    pub fn new(kind: ConfirmKind, id: &str, name: &str, hosts: u64) -> Confirm {
-        Confirm {
-            kind,
-            id: id.to_owned(),
-            name: name.to_owned(),
-            hosts,
-            typed: None,
-            on_action: false,
-            busy: false,
-            error: None,
-        }
-    }
-
-    pub fn typed_ok(&self) -> bool {
-        self.typed
-            .as_ref()
-            .is_none_or(|t| super::form::text_of(t) == self.name)
-    }
-}
-
-/// A token's detail view, bound to its id.
-#[derive(Debug)]
-pub struct Detail {
-    pub id: String,
-    pub hosts: Option<Result<Vec<Host>, String>>,
-    pub audit: Option<Result<Vec<AuditEvent>, String>>,
-    pub scroll: u16,
 }
 
 #[derive(Debug)]
@@ -208,6 +122,14 @@ pub enum Msg {
     },
     Copied(String),
     Wrote(Result<PathBuf, String>),
+    /// A view written to a CSV file (`o`): how many rows, and where.
+    Exported(Result<(usize, PathBuf), String>),
+    /// What a confirmation on marked tokens did to each: the token as it is now (`None`:
+    /// deleted), or why it failed.
+    BulkDone {
+        kind: ConfirmKind,
+        results: Vec<(Target, Result<Option<Token>, String>)>,
+    },
 }
 
 /// Work for the runtime.
@@ -246,6 +168,22 @@ pub enum Cmd {
         name: String,
         secret: Zeroizing<String>,
     },
+    /// A new expiry for a token (`Some(None)`: none).
+    Extend {
+        id: String,
+        expires_at: Option<Timestamp>,
+    },
+    /// One action on every marked token, one request each.
+    Bulk {
+        kind: ConfirmKind,
+        targets: Vec<Target>,
+    },
+    /// Writes `body` to a new 0600 file `STEM.csv` in the private folder.
+    Export {
+        stem: String,
+        rows: usize,
+        body: String,
+    },
     /// Forget every cell on screen and draw afresh (after a reveal closes).
     ClearScreen,
     Quit,
@@ -264,6 +202,9 @@ impl std::fmt::Debug for Cmd {
             Cmd::RemoveHost { id, .. } => write!(f, "RemoveHost({id})"),
             Cmd::DeleteApiToken { id, .. } => write!(f, "DeleteApiToken({id})"),
             Cmd::LoadDetail { id } => write!(f, "LoadDetail({id})"),
+            Cmd::Extend { id, expires_at } => write!(f, "Extend({id}, {expires_at:?})"),
+            Cmd::Bulk { kind, targets } => write!(f, "Bulk({kind:?}, {} tokens)", targets.len()),
+            Cmd::Export { stem, rows, .. } => write!(f, "Export({stem}, {rows} rows)"),
             Cmd::ClearScreen => f.write_str("ClearScreen"),
             Cmd::Quit => f.write_str("Quit"),
         }
@@ -283,6 +224,8 @@ pub struct App {
     pub modal: Option<Modal>,
     /// The filter line being typed (`/`).
     pub filter_input: Option<TextArea<'static>>,
+    /// Tokens marked with Space (by id): r, d and x act on all of them.
+    pub marked: std::collections::BTreeSet<String>,
     pub flash: Option<Flash>,
     pub conn: Conn,
     pub who: Option<WhoAmI>,
@@ -370,6 +313,7 @@ impl App {
             api_tokens_error: None,
             modal: None,
             filter_input: None,
+            marked: std::collections::BTreeSet::new(),
             flash: None,
             conn: Conn::Connecting,
             who: None,
@@ -394,6 +338,15 @@ impl App {
 
     pub fn is_admin(&self) -> bool {
         self.who.as_ref().is_some_and(|w| w.role == Role::Admin)
+    }
+
+    /// Active tokens that expire within 24 hours (the header warns of them). Counted on each
+    /// frame: a pass over the rows, cheap next to drawing them.
+    pub fn expiring_soon(&self) -> usize {
+        self.tokens
+            .rows()
+            .filter(|t| output::expiring_soon(t, self.now))
+            .count()
     }
 
     pub fn too_small(&self) -> bool {
@@ -489,6 +442,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::Tokens(v) => {
+            app.marked.retain(|id| v.iter().any(|t| &t.id == id));
             app.tokens.set_rows(v);
             Vec::new()
         }
@@ -545,9 +499,14 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             Vec::new()
         }
         Msg::TokenChanged { token, what } => {
-            if let Some(Modal::Confirm(c)) = &app.modal
-                && c.id == token.id
-            {
+            let bound = match &app.modal {
+                Some(Modal::Confirm(c)) => c.id == token.id,
+                Some(Modal::Form(f)) => {
+                    matches!(&f.purpose, super::form::Purpose::Extend { id, .. } if *id == token.id)
+                }
+                _ => false,
+            };
+            if bound {
                 app.modal = None;
             }
             app.flash = flash(Level::Ok, format!("{what} {}.", output::name(&token.name)));
@@ -569,7 +528,7 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 ConfirmKind::Delete => app.tokens.remove(&id),
                 ConfirmKind::RemoveHost => app.hosts.remove(&id),
                 ConfirmKind::DeleteApiToken => app.api_tokens.remove(&id),
-                ConfirmKind::Revoke => {}
+                ConfirmKind::Revoke | ConfirmKind::Disable | ConfirmKind::Enable => {}
             }
             let what = match kind {
                 ConfirmKind::RemoveHost => "Removed host",
@@ -581,9 +540,16 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         }
         Msg::ActionFailed { what, error } => {
             let text = format!("{what} failed: {error}");
-            if let Some(Modal::Confirm(c)) = &mut app.modal {
-                c.busy = false;
-                c.error = Some(error);
+            match &mut app.modal {
+                Some(Modal::Confirm(c)) => {
+                    c.busy = false;
+                    c.error = Some(error);
+                }
+                Some(Modal::Form(f)) => {
+                    f.busy = false;
+                    f.server_error = Some(error);
+                }
+                _ => {}
             }
             app.flash = flash(Level::Error, text);
             Vec::new()
@@ -615,14 +581,20 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             }
             Vec::new()
         }
-    }
-}
-
-fn set_reveal_note(app: &mut App, level: Level, text: String) {
-    if let Some(Modal::Reveal(r)) = &mut app.modal {
-        r.note = flash(level, text);
-    } else {
-        app.flash = flash(level, text);
+        Msg::Exported(r) => {
+            app.flash = match r {
+                Ok((n, p)) => flash(
+                    Level::Ok,
+                    format!("Exported {n} rows to {} (mode 0600).", p.display()),
+                ),
+                Err(e) => flash(Level::Error, format!("Not exported: {e}")),
+            };
+            Vec::new()
+        }
+        Msg::BulkDone { kind, results } => {
+            on_bulk_done(app, kind, results);
+            Vec::new()
+        }
     }
 }
 
@@ -652,6 +624,7 @@ fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
             if let Some(id) = ev.token_id {
                 let name = app.tokens.get(&id).map(|t| t.name.clone());
                 app.tokens.remove(&id);
+                app.marked.remove(&id);
                 let bound = match &app.modal {
                     Some(Modal::Detail(d)) => d.id == id,
                     Some(Modal::Confirm(c)) => c.id == id && c.kind != ConfirmKind::RemoveHost,
@@ -801,20 +774,10 @@ fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
             Vec::new()
         }
         Ctx::Help => {
-            let (max, page) = (app.scroll_max.get(), app.scroll_page.get());
-            if let Some(Modal::Help { scroll }) = &mut app.modal {
-                match action {
-                    Some(Action::Back) => app.modal = None,
-                    Some(a) => *scroll = scrolled(*scroll, a, page, max),
-                    None => {}
-                }
-            }
+            super::help::help_key(app, action);
             Vec::new()
         }
-        Ctx::Chooser => {
-            chooser_key(app, action);
-            Vec::new()
-        }
+        Ctx::Chooser => chooser_key(app, action),
         Ctx::Form | Ctx::Calendar => form_key(app, ev, action),
         Ctx::Reveal => reveal_key(app, action),
         Ctx::Dialog | Ctx::TypedDialog => dialog_key(app, ev, action),
@@ -822,306 +785,11 @@ fn on_key(app: &mut App, ev: KeyEvent) -> Vec<Cmd> {
     }
 }
 
-fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
-    let page = app.body_height() as isize;
-    let Some(action) = action else {
-        if let Some(b) = keymap::lookup_refused(Ctx::Table, &ev, app.view) {
-            app.flash = flash(
-                Level::Error,
-                format!(
-                    "Read-only: {} is not available ({}).",
-                    b.label,
-                    readonly_reason(app)
-                ),
-            );
-        } else {
-            app.dirty = false;
-        }
-        return Vec::new();
-    };
-    app.flash = None;
-    match action {
-        Action::Quit => {
-            app.quit = true;
-            return vec![Cmd::Quit];
-        }
-        Action::Help => app.modal = Some(Modal::Help { scroll: 0 }),
-        Action::NextView | Action::PrevView => {
-            let all = View::ALL;
-            let at = all.iter().position(|v| *v == app.view).unwrap_or(0);
-            let delta = if action == Action::NextView {
-                1
-            } else {
-                all.len() - 1
-            };
-            app.view = all[(at + delta) % all.len()];
-        }
-        Action::Up => app.table().move_by(-1),
-        Action::Down => app.table().move_by(1),
-        Action::PageUp => app.table().move_by(-page),
-        Action::PageDown => app.table().move_by(page),
-        Action::Home => app.table().home(),
-        Action::End => app.table().end(),
-        Action::Filter => {
-            app.filter_input = Some(filter_line(app.table_ref().filter()));
-        }
-        Action::StatusFilter => {
-            let cur = app.tokens.status;
-            let cursor = StatusFilter::ALL
-                .iter()
-                .position(|s| *s == cur)
-                .unwrap_or(0);
-            app.modal = Some(Modal::Chooser(Chooser {
-                kind: ChooserKind::Status,
-                cursor,
-            }));
-        }
-        Action::Sort => {
-            let cursor = app.table_ref().sort().0;
-            app.modal = Some(Modal::Chooser(Chooser {
-                kind: ChooserKind::Sort,
-                cursor,
-            }));
-        }
-        Action::Reload => {
-            app.flash = flash(Level::Info, "Loading every list again…");
-            return vec![Cmd::Reload];
-        }
-        Action::Back => {
-            app.table().set_filter("");
-            app.table().set_status(StatusFilter::All);
-        }
-        Action::New => {
-            let (allow, ttl) = app
-                .who
-                .as_ref()
-                .map(|w| (w.allow_no_expiry, w.default_ttl_seconds))
-                .unwrap_or((false, 86_400));
-            let form = CreateForm::new(app.now, app.is_admin(), allow, ttl);
-            app.modal = Some(Modal::Form(Box::new(form)));
-        }
-        Action::Details if app.view != View::Tokens => {
-            if let Some((title, fields)) = record_of(app) {
-                app.modal = Some(Modal::Record {
-                    title,
-                    fields,
-                    scroll: 0,
-                });
-            }
-        }
-        Action::Details => {
-            if let Some(t) = app.tokens.selected() {
-                let id = t.id.clone();
-                app.modal = Some(Modal::Detail(Detail {
-                    id: id.clone(),
-                    hosts: None,
-                    audit: None,
-                    scroll: 0,
-                }));
-                return vec![Cmd::LoadDetail { id }];
-            }
-        }
-        Action::Revoke | Action::Delete | Action::ToggleDisable => {
-            return act_on_selection(app, action);
-        }
-        _ => {}
-    }
-    Vec::new()
-}
-
-fn readonly_reason(app: &App) -> &'static str {
+pub(super) fn readonly_reason(app: &App) -> &'static str {
     if app.readonly_flag {
         "started with --readonly"
     } else {
         "your role is auditor"
-    }
-}
-
-/// r, d and x on the selected row of the current view (or the token in the detail view).
-fn act_on_selection(app: &mut App, action: Action) -> Vec<Cmd> {
-    match app.view {
-        View::Tokens => {
-            let Some(t) = app.tokens.selected() else {
-                app.flash = flash(Level::Info, "No token selected.");
-                return Vec::new();
-            };
-            let t = t.clone();
-            token_action(app, &t, action)
-        }
-        View::Hosts if action == Action::Delete => {
-            if let Some(h) = app.hosts.selected() {
-                let c = Confirm::new(ConfirmKind::RemoveHost, &h.id, &h.hostname, 0);
-                app.modal = Some(Modal::Confirm(Box::new(c)));
-            }
-            Vec::new()
-        }
-        View::ApiTokens if action == Action::Delete => {
-            if let Some(a) = app.api_tokens.selected() {
-                let c = Confirm::new(ConfirmKind::DeleteApiToken, &a.id, &a.name, 0);
-                app.modal = Some(Modal::Confirm(Box::new(c)));
-            }
-            Vec::new()
-        }
-        _ => Vec::new(),
-    }
-}
-
-fn token_action(app: &mut App, t: &Token, action: Action) -> Vec<Cmd> {
-    match action {
-        Action::ToggleDisable => {
-            if t.status == TokenStatus::Revoked {
-                app.flash = flash(
-                    Level::Error,
-                    format!(
-                        "{} is revoked: it cannot be enabled again.",
-                        output::name(&t.name)
-                    ),
-                );
-                return Vec::new();
-            }
-            app.flash = flash(
-                Level::Info,
-                format!(
-                    "{} {}…",
-                    if t.disabled { "Enabling" } else { "Disabling" },
-                    output::name(&t.name)
-                ),
-            );
-            vec![Cmd::SetDisabled {
-                id: t.id.clone(),
-                disabled: !t.disabled,
-            }]
-        }
-        Action::Revoke if t.status == TokenStatus::Revoked => {
-            app.flash = flash(
-                Level::Info,
-                format!("{} is already revoked.", output::name(&t.name)),
-            );
-            Vec::new()
-        }
-        Action::Revoke | Action::Delete => {
-            let kind = if action == Action::Revoke {
-                ConfirmKind::Revoke
-            } else {
-                ConfirmKind::Delete
-            };
-            let typed =
-                (kind == ConfirmKind::Delete && t.status == TokenStatus::Active).then(|| {
-                    let mut ta = TextArea::default();
-                    ta.set_max_histories(0);
-                    ta.set_cursor_line_style(ratatui::style::Style::new());
-                    ta.set_placeholder_text("type the token's name");
-                    ta
-                });
-            let mut c = Confirm::new(kind, &t.id, &t.name, t.hosts);
-            c.typed = typed;
-            app.modal = Some(Modal::Confirm(Box::new(c)));
-            Vec::new()
-        }
-        _ => Vec::new(),
-    }
-}
-
-fn filter_key(app: &mut App, ev: KeyEvent, action: Option<Action>) {
-    match action {
-        Some(Action::Keep) => app.filter_input = None,
-        Some(Action::Clear) => {
-            app.filter_input = None;
-            app.table().set_filter("");
-        }
-        _ => filter_edit(app, |t| {
-            t.input(ev);
-        }),
-    }
-}
-
-/// Edits the filter line, then filters by what it holds. A token in it (say, one found leaked)
-/// is cut to its public part first, which finds its row by id: the secret part leaves the field
-/// with the character that starts it, or with the paste that brought it.
-fn filter_edit(app: &mut App, edit: impl FnOnce(&mut TextArea<'static>)) {
-    let Some(t) = &mut app.filter_input else {
-        return;
-    };
-    edit(t);
-    let typed = Zeroizing::new(super::form::text_of(t));
-    let text = match tokens_named_in(&typed) {
-        // The line holds a token: it becomes what names the token (other words around it, such
-        // as `GATEPASS_TOKEN=`, would only keep its row from matching), drawn from the start.
-        Some(names) => {
-            *t = filter_line(&names);
-            names
-        }
-        None => typed.to_string(),
-    };
-    app.table().set_filter(&text);
-}
-
-/// The public part of each token in `text` (`gpt_<id>`, or the id of a body without its
-/// prefix), space-separated; `None` when it holds no token.
-fn tokens_named_in(text: &str) -> Option<String> {
-    let ids = std::cell::RefCell::new(Vec::new());
-    let cut = gatepass_protocol::token::replace_secrets(text, |id, _| {
-        ids.borrow_mut().push(id.to_owned());
-        id.to_owned()
-    })?;
-    let mut from = 0;
-    let mut names = Vec::new();
-    for id in ids.into_inner() {
-        // Always there (the cut text holds each id it found); were it not, the id alone.
-        let Some(at) = cut[from..].find(id.as_str()).map(|i| from + i) else {
-            names.push(id);
-            continue;
-        };
-        let before = &cut.as_bytes()[..at];
-        let start = match before.len().checked_sub(4) {
-            Some(p)
-                if before[p..].eq_ignore_ascii_case(b"gpt_")
-                    || before[p..].eq_ignore_ascii_case(b"gpa_") =>
-            {
-                p
-            }
-            _ => at,
-        };
-        names.push(cut[start..at + id.len()].to_owned());
-        from = at + id.len();
-    }
-    Some(names.join(" "))
-}
-
-/// The filter line holding `text`, the cursor at its end. It keeps no undo history: a secret
-/// cut from it must not come back with an undo.
-fn filter_line(text: &str) -> TextArea<'static> {
-    let mut t = TextArea::new(vec![text.to_owned()]);
-    t.set_max_histories(0);
-    t.set_cursor_line_style(ratatui::style::Style::new());
-    t.move_cursor(ratatui_textarea::CursorMove::End);
-    t
-}
-
-fn chooser_key(app: &mut App, action: Option<Action>) {
-    let Some(Modal::Chooser(c)) = &mut app.modal else {
-        return;
-    };
-    let len = match c.kind {
-        ChooserKind::Sort => app_columns(app.view).len(),
-        ChooserKind::Status => StatusFilter::ALL.len(),
-    };
-    match action {
-        Some(Action::Up) => c.cursor = c.cursor.saturating_sub(1),
-        Some(Action::Down) => c.cursor = (c.cursor + 1).min(len.saturating_sub(1)),
-        Some(Action::Back) => app.modal = None,
-        Some(Action::Activate) => {
-            let (kind, cursor) = (c.kind, c.cursor);
-            app.modal = None;
-            match kind {
-                ChooserKind::Sort => app.table().sort_by(cursor),
-                ChooserKind::Status => {
-                    let s = StatusFilter::ALL[cursor.min(StatusFilter::ALL.len() - 1)];
-                    app.tokens.set_status(s);
-                }
-            }
-        }
-        _ => {}
     }
 }
 
@@ -1134,259 +802,9 @@ pub fn app_columns(view: View) -> &'static [&'static str] {
     }
 }
 
-fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
-    let now = app.now;
-    let Some(Modal::Form(form)) = &mut app.modal else {
-        return Vec::new();
-    };
-    let on_choice = matches!(form.focus, Field::Uses | Field::Expiry);
-    let outcome = match action {
-        Some(Action::Submit) => FormOutcome::Submit,
-        Some(Action::Back) => FormOutcome::Cancel,
-        Some(Action::NextField) => {
-            form.move_focus(1);
-            FormOutcome::Stay
-        }
-        Some(Action::PrevField) => {
-            form.move_focus(-1);
-            FormOutcome::Stay
-        }
-        Some(a @ (Action::Left | Action::Right)) if form.focus == Field::Date => {
-            form.picker
-                .move_days(if a == Action::Left { -1 } else { 1 });
-            FormOutcome::Stay
-        }
-        Some(a @ (Action::Up | Action::Down)) if form.focus == Field::Date => {
-            form.picker.move_days(if a == Action::Up { -7 } else { 7 });
-            FormOutcome::Stay
-        }
-        Some(a @ (Action::PageUp | Action::PageDown)) => {
-            form.picker
-                .move_months(if a == Action::PageUp { -1 } else { 1 });
-            FormOutcome::Stay
-        }
-        Some(Action::Today) => {
-            form.picker.go_today();
-            FormOutcome::Stay
-        }
-        Some(a @ (Action::Left | Action::Right)) if on_choice => {
-            form.cycle(if a == Action::Left { -1 } else { 1 });
-            FormOutcome::Stay
-        }
-        _ => {
-            if form.focus == Field::Date || on_choice {
-                if ev.code == KeyCode::Char(' ') && on_choice {
-                    form.cycle(1);
-                }
-            } else {
-                form.type_key(ev);
-            }
-            FormOutcome::Stay
-        }
-    };
-    match outcome {
-        FormOutcome::Stay => Vec::new(),
-        FormOutcome::Cancel => {
-            app.modal = None;
-            app.flash = flash(Level::Info, "Nothing created.");
-            Vec::new()
-        }
-        FormOutcome::Submit => {
-            if form.busy {
-                return Vec::new();
-            }
-            match form.request(now) {
-                Some(req) => {
-                    form.busy = true;
-                    form.server_error = None;
-                    vec![Cmd::Create(Box::new(req))]
-                }
-                None => Vec::new(),
-            }
-        }
-    }
-}
-
-fn reveal_key(app: &mut App, action: Option<Action>) -> Vec<Cmd> {
-    let Some(Modal::Reveal(r)) = &mut app.modal else {
-        return Vec::new();
-    };
-    match action {
-        Some(Action::Copy) => {
-            r.note = flash(Level::Info, "Copying…");
-            vec![Cmd::Copy {
-                text: r.secret.clone(),
-                what: "the token",
-            }]
-        }
-        Some(Action::CopyCommand) => {
-            r.note = flash(Level::Info, "Copying the host command…");
-            vec![Cmd::Copy {
-                text: Zeroizing::new(r.join_command.clone()),
-                what: "the host command",
-            }]
-        }
-        Some(Action::WriteFile) => vec![Cmd::WriteSecret {
-            name: r.name.clone(),
-            secret: r.secret.clone(),
-        }],
-        Some(Action::Acknowledge) => {
-            let name = r.name.clone();
-            // Dropping the reveal wipes the secret (Zeroizing); the screen is cleared so no
-            // cell of it survives in the terminal.
-            app.modal = None;
-            app.flash = flash(
-                Level::Ok,
-                format!(
-                    "Created {}. Its token is gone from this console.",
-                    output::name(&name)
-                ),
-            );
-            vec![Cmd::ClearScreen]
-        }
-        _ => {
-            app.dirty = false;
-            Vec::new()
-        }
-    }
-}
-
-fn dialog_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
-    let Some(Modal::Confirm(c)) = &mut app.modal else {
-        return Vec::new();
-    };
-    if c.busy {
-        return Vec::new();
-    }
-    // With a name to type, letters go to the field; y is a letter like any other.
-    let typing = c.typed.is_some();
-    let action = match (typing, action, ev.code) {
-        (true, Some(Action::Confirm | Action::Back), KeyCode::Char(_)) => None,
-        (true, Some(Action::NextField), KeyCode::Left | KeyCode::Right) => None,
-        (_, a, _) => a,
-    };
-    let go = match action {
-        Some(Action::Back) => {
-            app.modal = None;
-            app.flash = flash(Level::Info, "Cancelled: nothing changed.");
-            return Vec::new();
-        }
-        Some(Action::NextField) => {
-            c.on_action = !c.on_action;
-            false
-        }
-        Some(Action::Confirm) => true,
-        Some(Action::Activate) if typing && !c.on_action => {
-            app.modal = None;
-            app.flash = flash(Level::Info, "Cancelled: nothing changed.");
-            return Vec::new();
-        }
-        Some(Action::Activate) if typing => {
-            if c.typed_ok() {
-                true
-            } else {
-                c.error = Some(format!("Type {:?} exactly to delete it.", c.name));
-                false
-            }
-        }
-        Some(Action::Activate) => {
-            if c.on_action {
-                true
-            } else {
-                app.modal = None;
-                app.flash = flash(Level::Info, "Cancelled: nothing changed.");
-                return Vec::new();
-            }
-        }
-        _ => {
-            if let Some(t) = &mut c.typed {
-                t.input(ev);
-                super::form::cut_secrets(t);
-                c.error = None;
-                // Delete takes the focus once the name matches, and gives it back if not.
-                c.on_action = c.typed_ok();
-            }
-            false
-        }
-    };
-    if !go {
-        return Vec::new();
-    }
-    if !c.typed_ok() {
-        c.error = Some(format!("Type {:?} exactly to delete it.", c.name));
-        return Vec::new();
-    }
-    c.busy = true;
-    let (id, name) = (c.id.clone(), c.name.clone());
-    vec![match c.kind {
-        ConfirmKind::Revoke => Cmd::Revoke { id },
-        ConfirmKind::Delete => Cmd::Delete { id, name },
-        ConfirmKind::RemoveHost => Cmd::RemoveHost { id, name },
-        ConfirmKind::DeleteApiToken => Cmd::DeleteApiToken { id, name },
-    }]
-}
-
-fn detail_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
-    app.flash = None;
-    let (max, page) = (app.scroll_max.get(), app.scroll_page.get());
-    if let Some(Modal::Record { scroll, .. }) = &mut app.modal {
-        match action {
-            Some(Action::Back) => app.modal = None,
-            Some(a) => *scroll = scrolled(*scroll, a, page, max),
-            None => {}
-        }
-        return Vec::new();
-    }
-    let Some(Modal::Detail(d)) = &mut app.modal else {
-        return Vec::new();
-    };
-    match action {
-        Some(Action::Back) => {
-            app.modal = None;
-            Vec::new()
-        }
-        Some(
-            a @ (Action::Up
-            | Action::Down
-            | Action::PageUp
-            | Action::PageDown
-            | Action::Home
-            | Action::End),
-        ) => {
-            d.scroll = scrolled(d.scroll, a, page, max);
-            Vec::new()
-        }
-        Some(Action::Help) => {
-            app.modal = Some(Modal::Help { scroll: 0 });
-            Vec::new()
-        }
-        Some(a @ (Action::Revoke | Action::Delete | Action::ToggleDisable)) => {
-            let id = d.id.clone();
-            match app.tokens.get(&id).cloned() {
-                Some(t) => token_action(app, &t, a),
-                None => Vec::new(),
-            }
-        }
-        _ => {
-            if keymap::lookup_refused(Ctx::Detail, &ev, View::Tokens).is_some() {
-                app.flash = flash(
-                    Level::Error,
-                    format!("Read-only ({}).", readonly_reason(app)),
-                );
-            }
-            Vec::new()
-        }
-    }
-}
-
-/// The status word of a token (for dialogs and the detail view).
-pub fn describe_status(t: &Token) -> &'static str {
-    status_word(t.status)
-}
-
 /// Where a scrolled text (help, details) is after `action`: a line or a page (`page` lines) up
 /// or down, or the top or bottom, never past `max`; any other action leaves it.
-fn scrolled(scroll: u16, action: Action, page: u16, max: u16) -> u16 {
+pub(super) fn scrolled(scroll: u16, action: Action, page: u16, max: u16) -> u16 {
     let page = page.saturating_sub(1).max(1);
     match action {
         Action::Up => scroll.saturating_sub(1),
@@ -1396,86 +814,5 @@ fn scrolled(scroll: u16, action: Action, page: u16, max: u16) -> u16 {
         Action::Home => 0,
         Action::End => max,
         _ => scroll,
-    }
-}
-
-/// The selected row of the hosts, audit or API tokens view, as (title, every field).
-fn record_of(app: &App) -> Option<(String, Vec<(String, String)>)> {
-    let kv = |k: &str, v: String| (k.to_owned(), v);
-    let at = |t: Timestamp| {
-        format!(
-            "{} {}",
-            super::timefmt::local(t),
-            super::timefmt::zone_name(super::timefmt::offset())
-        )
-    };
-    match app.view {
-        View::Hosts => {
-            let h = app.hosts.selected()?;
-            let mut f = vec![
-                kv("id", h.id.clone()),
-                kv("hostname", h.hostname.clone()),
-                kv("token", format!("{} ({})", h.token_name, h.token_id)),
-                kv("group", h.group.clone().unwrap_or_else(|| "-".into())),
-                kv("labels", crate::output::pairs(&h.labels, ", ")),
-                kv("owner", h.owner.clone()),
-                kv("source", h.source_addr.clone()),
-                kv("enrolled", at(h.enrolled_at)),
-                kv(
-                    "key",
-                    h.key_fingerprint
-                        .clone()
-                        .unwrap_or_else(|| "none (no CSR)".into()),
-                ),
-            ];
-            for (k, v) in &h.facts {
-                f.push((format!("fact {k}"), v.to_string()));
-            }
-            Some((format!("Host {}", h.hostname), f))
-        }
-        View::Audit => {
-            let e = app.audit.selected()?;
-            let mut f = vec![
-                kv("seq", e.seq.to_string()),
-                kv("time", at(e.at)),
-                kv("actor", e.actor.clone()),
-                kv("action", e.action.to_string()),
-                kv(
-                    "target",
-                    match &e.target_name {
-                        Some(n) => format!("{n} ({})", e.target),
-                        None => e.target.clone(),
-                    },
-                ),
-            ];
-            for (k, v) in &e.details {
-                f.push((k.clone(), v.clone()));
-            }
-            f.push(kv("prev hash", e.prev_hash.clone()));
-            Some((format!("Audit event {}", e.seq), f))
-        }
-        View::ApiTokens => {
-            let a = app.api_tokens.selected()?;
-            Some((
-                format!("API token {}", a.name),
-                vec![
-                    kv("id", a.id.clone()),
-                    kv("name", a.name.clone()),
-                    kv("user", a.user.clone()),
-                    kv("created", at(a.created_at)),
-                    kv("expires", at(a.expires_at)),
-                    kv(
-                        "path",
-                        a.path_prefix.clone().unwrap_or_else(|| "any".into()),
-                    ),
-                    kv(
-                        "referrer",
-                        a.referrer.clone().unwrap_or_else(|| "any".into()),
-                    ),
-                    kv("remark", a.remark.clone()),
-                ],
-            ))
-        }
-        View::Tokens => None,
     }
 }

@@ -3,7 +3,16 @@
 
 use std::collections::BTreeMap;
 
-use gatepass_protocol::{AuditEvent, Host, MaxUses, Role, Timestamp, Token, TokenStatus, WhoAmI};
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use gatepass_protocol::{
+    AuditEvent, CreateTokenResponse, Host, MaxUses, Role, Timestamp, Token, TokenStatus, WhoAmI,
+};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+
+use super::app::{App, Conn, Msg, update};
+use super::draw::draw;
+use super::theme::Theme;
 
 /// 2026-11-25T14:20:00Z: "now" in every console test.
 pub const NOW: Timestamp = Timestamp(1_795_626_000);
@@ -117,4 +126,167 @@ pub fn who(role: Role) -> WhoAmI {
         default_ttl_seconds: 3 * 86_400,
         allow_no_expiry: true,
     }
+}
+
+// Driving the console as the tests do: the app with the fixtures loaded, key presses through
+// `update`, and the screen drawn on a test backend.
+
+pub(crate) fn app() -> App {
+    let mut app = App::new(
+        "unix:/run/gatepass/gatepass.sock".into(),
+        false,
+        Theme { color: true },
+        NOW,
+    );
+    app.conn = Conn::Live;
+    update(&mut app, Msg::Connected(who(Role::Admin)));
+    let tokens = token_list();
+    let hosts = vec![
+        host("web-01", &tokens[0], 1),
+        host("web-02", &tokens[0], 2),
+        host("db-01", &tokens[1], 3),
+    ];
+    let audit = vec![
+        event(1, "created", &tokens[0]),
+        event(2, "redeemed", &tokens[0]),
+        event(3, "revoked", &tokens[3]),
+    ];
+    update(&mut app, Msg::Tokens(tokens));
+    update(&mut app, Msg::Hosts(hosts));
+    update(&mut app, Msg::Audit(audit));
+    update(&mut app, Msg::ApiTokens(Ok(Vec::new())));
+    app
+}
+
+pub(crate) fn key(app: &mut App, code: KeyCode) {
+    update(app, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)));
+}
+
+pub(crate) fn ch(app: &mut App, c: char) {
+    key(app, KeyCode::Char(c));
+}
+
+pub(crate) fn ctrl(app: &mut App, c: char) {
+    update(
+        app,
+        Msg::Key(KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL)),
+    );
+}
+
+pub(crate) fn typed(app: &mut App, s: &str) {
+    for c in s.chars() {
+        ch(app, c);
+    }
+}
+
+pub(crate) fn terminal(app: &mut App, w: u16, h: u16) -> Terminal<TestBackend> {
+    update(app, Msg::Resize(w, h));
+    app.refresh();
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(f, app)).unwrap();
+    t
+}
+
+pub(crate) fn screen(app: &mut App, w: u16, h: u16) -> String {
+    let t = terminal(app, w, h);
+    let buf = t.backend().buffer();
+    let mut out = String::new();
+    for y in 0..h {
+        let mut line = String::new();
+        for x in 0..w {
+            line.push_str(buf[(x, y)].symbol());
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+pub(crate) const FAKE_SECRET: &str = "gpt_AbCdEfGh1234ZyXwVuTsRqPoNmLkJiHgFe012345";
+
+pub(crate) fn revealed() -> App {
+    let mut a = app();
+    let mut t = super::fixtures::token("fresh-token", 0);
+    t.max_uses = gatepass_protocol::MaxUses::Limited(1);
+    let resp = CreateTokenResponse {
+        token: t,
+        secret: FAKE_SECRET.into(),
+        join_command: "gatepass redeem --server https://gate.example:8443 --ca-pin \
+                       sha256:abababab --out /etc/gatepass"
+            .into(),
+    };
+    update(&mut a, Msg::Created(Box::new(resp)));
+    a
+}
+
+/// The app with the delete dialog open on edge-soon (active: its name must be typed) and
+/// `typed` typed into it.
+pub(crate) fn typed_delete(typed_text: &str) -> App {
+    let mut a = app();
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Down);
+    ch(&mut a, 'd');
+    assert_eq!(a.ctx(), super::keymap::Ctx::TypedDialog);
+    typed(&mut a, typed_text);
+    a
+}
+
+pub(crate) fn enter(a: &mut App) -> Vec<super::app::Cmd> {
+    update(
+        a,
+        Msg::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)),
+    )
+}
+
+pub(crate) fn paste(app: &mut App, text: &str) {
+    update(
+        app,
+        Msg::Paste(super::app::Pasted(zeroize::Zeroizing::new(text.to_owned()))),
+    );
+}
+
+pub(crate) fn upd(a: &mut App, code: KeyCode) -> Vec<super::app::Cmd> {
+    update(a, Msg::Key(KeyEvent::new(code, KeyModifiers::NONE)))
+}
+
+/// Opens the selected token's details, loaded with the hosts and audit events `make` gives.
+pub(crate) fn open_details(
+    a: &mut App,
+    make: impl FnOnce(
+        &gatepass_protocol::Token,
+    ) -> (
+        Vec<gatepass_protocol::Host>,
+        Vec<gatepass_protocol::AuditEvent>,
+    ),
+) {
+    key(a, KeyCode::Enter);
+    let Some(super::app::Modal::Detail(d)) = &a.modal else {
+        panic!("no details");
+    };
+    let id = d.id.clone();
+    let t = a
+        .tokens
+        .selected()
+        .cloned()
+        .unwrap_or_else(|| panic!("no token"));
+    let (hosts, audit) = make(&t);
+    update(
+        a,
+        Msg::DetailLoaded {
+            id,
+            hosts: Ok(hosts),
+            audit: Ok(audit),
+        },
+    );
+}
+
+/// The daemon's message that `t` changed (as `/v1/events` sends it).
+pub(crate) fn token_changed(t: Token) -> Msg {
+    Msg::Change(Box::new(gatepass_protocol::ChangeEvent {
+        kind: gatepass_protocol::ChangeKind::Token,
+        token: Some(t),
+        token_id: None,
+        host: None,
+        audit: None,
+    }))
 }

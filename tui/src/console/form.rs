@@ -6,12 +6,24 @@ use gatepass_protocol::rules;
 use std::collections::BTreeMap;
 
 use crossterm::event::KeyEvent;
-use gatepass_protocol::{CreateTokenRequest, DurationValue, MaxUses, Timestamp};
+use gatepass_protocol::{CreateTokenRequest, DurationValue, MaxUses, Timestamp, Token};
 use ratatui_textarea::TextArea;
 use time::{Date, OffsetDateTime, PrimitiveDateTime, Time};
 
+use super::app::*;
 use super::calendar::DatePicker;
+use super::keymap::{self, Action, View};
+use super::theme::Theme;
 use super::timefmt;
+use super::widgets::*;
+use crate::output;
+use crate::output::elide;
+use crossterm::event::KeyCode;
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
 
 /// A field of the form, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +116,24 @@ pub enum FormOutcome {
     Cancel,
 }
 
+/// What the form is for: the same fields serve minting, cloning and extending.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Purpose {
+    Create,
+    /// Minting a token with the settings of another (a new name is asked).
+    Clone {
+        from: String,
+    },
+    /// A new expiry for an existing token: only the expiry fields show.
+    Extend {
+        id: String,
+        name: String,
+    },
+}
+
 #[derive(Debug)]
 pub struct CreateForm {
+    pub purpose: Purpose,
     pub name: TextArea<'static>,
     pub description: TextArea<'static>,
     pub group: TextArea<'static>,
@@ -126,6 +154,11 @@ pub struct CreateForm {
     pub server_error: Option<String>,
     /// A request is on its way: a second Ctrl-S does nothing.
     pub busy: bool,
+    /// What the form held when it opened ([`CreateForm::snapshot`]): Esc asks before throwing
+    /// away anything else.
+    pub initial: Vec<String>,
+    /// Esc was pressed on a changed form: the next Esc throws it away, any other key keeps it.
+    pub discard_asked: bool,
 }
 
 fn field(placeholder: &str, initial: &str) -> TextArea<'static> {
@@ -154,6 +187,40 @@ pub fn cut_secrets(t: &mut TextArea<'_>) {
     }
 }
 
+/// A key typed into a one-line text field, with a shell's editing habits: Ctrl-A/E start and
+/// end, Ctrl-U and Ctrl-K delete to the start and to the end, Ctrl-W the word before the cursor,
+/// Alt-B/F move by word, Alt-D deletes the next word (the textarea's own map binds Ctrl-U to
+/// undo, which a field without history cannot do). Enter is never a newline here.
+pub fn edit_key(t: &mut TextArea<'_>, ev: KeyEvent) {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let ctrl = ev.modifiers.contains(KeyModifiers::CONTROL);
+    let alt = ev.modifiers.contains(KeyModifiers::ALT);
+    match ev.code {
+        KeyCode::Enter => {}
+        KeyCode::Char('u') if ctrl => {
+            t.delete_line_by_head();
+        }
+        KeyCode::Char('k') if ctrl => {
+            t.delete_line_by_end();
+        }
+        KeyCode::Char('w') if ctrl => {
+            t.delete_word();
+        }
+        KeyCode::Char('a') if ctrl => t.move_cursor(ratatui_textarea::CursorMove::Head),
+        KeyCode::Char('e') if ctrl => t.move_cursor(ratatui_textarea::CursorMove::End),
+        KeyCode::Char('b') if alt => t.move_cursor(ratatui_textarea::CursorMove::WordBack),
+        KeyCode::Char('f') if alt => t.move_cursor(ratatui_textarea::CursorMove::WordForward),
+        KeyCode::Char('d') if alt => {
+            t.delete_next_word();
+        }
+        // Multi-line moves and the textarea's own clipboard make no sense in a one-line field.
+        KeyCode::Char('m' | 'j' | 'n' | 'p' | 'r' | 'y' | 'x' | 'v' | 'c') if ctrl => {}
+        _ => {
+            t.input(ev);
+        }
+    }
+}
+
 impl CreateForm {
     /// A fresh form. `default_ttl` picks the preset matching the daemon's default, if any.
     pub fn new(now: Timestamp, is_admin: bool, allow_no_expiry: bool, default_ttl: u64) -> Self {
@@ -168,6 +235,7 @@ impl CreateForm {
             .unwrap_or(ExpiryChoice::After("1d", 86_400));
         let initial = today.next_day().unwrap_or(today);
         CreateForm {
+            purpose: Purpose::Create,
             name: field("web-rollout (required)", ""),
             description: field("what it is for", ""),
             group: field("group hosts join, e.g. web", ""),
@@ -184,11 +252,112 @@ impl CreateForm {
             tried: false,
             server_error: None,
             busy: false,
+            initial: Vec::new(),
+            discard_asked: false,
+        }
+        .opened()
+    }
+
+    /// Records what the form holds now as what it opened with.
+    pub fn opened(mut self) -> Self {
+        self.initial = self.snapshot();
+        self
+    }
+
+    /// Everything the operator can change, as text.
+    fn snapshot(&self) -> Vec<String> {
+        let mut v: Vec<String> = [
+            &self.name,
+            &self.description,
+            &self.group,
+            &self.labels,
+            &self.owner,
+            &self.count,
+            &self.time,
+        ]
+        .iter()
+        .map(|t| text_of(t))
+        .collect();
+        v.push(self.uses.label().to_owned());
+        v.push(self.expiry.label().to_owned());
+        v.push(self.picker.cursor.to_string());
+        v
+    }
+
+    /// Whether the operator changed anything since the form opened.
+    pub fn changed(&self) -> bool {
+        self.snapshot() != self.initial
+    }
+
+    /// A form minting a token with `t`'s settings under a new name: description, group,
+    /// labels, owner (admins), uses, and the same lifetime where a preset matches it.
+    pub fn clone_of(mut self, t: &Token) -> Self {
+        self.purpose = Purpose::Clone {
+            from: t.name.clone(),
+        };
+        self.name = field("a new name (required)", "");
+        self.description = field("what it is for", &t.description);
+        self.group = field(
+            "group hosts join, e.g. web",
+            t.group.as_deref().unwrap_or(""),
+        );
+        let labels: Vec<String> = t.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.labels = field("key=value, key=value", &labels.join(", "));
+        if self.is_admin {
+            self.owner = field("you, or another user", &t.owner);
+        }
+        match t.max_uses {
+            MaxUses::Limited(1) => self.uses = UsesChoice::Single,
+            MaxUses::Limited(n) => {
+                self.uses = UsesChoice::Count;
+                self.count = field("e.g. 10", &n.to_string());
+            }
+            MaxUses::Unlimited => self.uses = UsesChoice::Unlimited,
+        }
+        let lifetime = t.expires_at.map(|e| e.0.saturating_sub(t.created_at.0));
+        match lifetime {
+            None if self.allow_no_expiry => self.expiry = ExpiryChoice::Never,
+            None => {}
+            Some(secs) => {
+                if let Some(p) = PRESETS.iter().find(
+                    |p| matches!(p, ExpiryChoice::After(_, s) if i64::try_from(*s) == Ok(secs)),
+                ) {
+                    self.expiry = *p;
+                }
+            }
+        }
+        self.opened()
+    }
+
+    /// A form choosing a new expiry for `t` (presets from now, a date, or none).
+    pub fn extend_of(mut self, t: &Token) -> Self {
+        self.purpose = Purpose::Extend {
+            id: t.id.clone(),
+            name: t.name.clone(),
+        };
+        self.focus = Field::Expiry;
+        self.opened()
+    }
+
+    /// The form's title.
+    pub fn title(&self) -> String {
+        match &self.purpose {
+            Purpose::Create => "New enrollment token".to_owned(),
+            Purpose::Clone { from } => format!("Clone of {from}: a new token"),
+            Purpose::Extend { name, .. } => format!("Extend {name}: a new expiry"),
         }
     }
 
     /// The fields in focus order, as they are now (some appear only with a choice).
     pub fn fields(&self) -> Vec<Field> {
+        if let Purpose::Extend { .. } = self.purpose {
+            let mut f = vec![Field::Expiry];
+            if self.expiry == ExpiryChoice::PickDate {
+                f.push(Field::Date);
+                f.push(Field::Time);
+            }
+            return f;
+        }
         let mut f = vec![Field::Name, Field::Description, Field::Group, Field::Labels];
         if self.is_admin {
             f.push(Field::Owner);
@@ -275,11 +444,8 @@ impl CreateForm {
 
     /// A key typed into the focused text field (Enter is never a newline here).
     pub fn type_key(&mut self, ev: KeyEvent) {
-        if ev.code == crossterm::event::KeyCode::Enter {
-            return;
-        }
         if let Some(t) = self.text_mut(self.focus) {
-            t.input(ev);
+            edit_key(t, ev);
             cut_secrets(t);
             self.server_error = None;
         }
@@ -297,8 +463,9 @@ impl CreateForm {
                 let t = parse_time(&text_of(&self.time))?;
                 let at = local_timestamp(self.picker.cursor, t);
                 if at <= now {
+                    // What is wrong first: beside the field only the start may fit.
                     return Err(format!(
-                        "{} is in the past: pick a later time or day",
+                        "in the past ({}): pick a later time or day",
                         timefmt::local_with_zone(at)
                     ));
                 }
@@ -307,9 +474,23 @@ impl CreateForm {
         }
     }
 
+    /// The new expiry an extend form asks for (`Some(None)`: none), or the field to fix.
+    pub fn new_expiry(&mut self, now: Timestamp) -> Option<Option<Timestamp>> {
+        self.tried = true;
+        if let Some((f, _)) = self.errors(now).first() {
+            self.focus = *f;
+            return None;
+        }
+        self.expires_at(now).ok()
+    }
+
     /// Every validation error, by field. Untouched empty fields count only after a submit try.
     pub fn errors(&self, now: Timestamp) -> Vec<(Field, String)> {
         let mut errs = Vec::new();
+        if let Purpose::Extend { .. } = self.purpose {
+            errs.extend(self.expiry_error(now));
+            return errs;
+        }
         let name = text_of(&self.name);
         if name.trim().is_empty() {
             if self.tried {
@@ -350,15 +531,19 @@ impl CreateForm {
                 )),
             }
         }
-        if let Err(e) = self.expires_at(now) {
-            let f = match self.expiry {
-                ExpiryChoice::PickDate if parse_time(&text_of(&self.time)).is_err() => Field::Time,
-                ExpiryChoice::PickDate => Field::Date,
-                _ => Field::Expiry,
-            };
-            errs.push((f, e));
-        }
+        errs.extend(self.expiry_error(now));
         errs
+    }
+
+    /// What is wrong with the expiry, and in which field, if anything.
+    fn expiry_error(&self, now: Timestamp) -> Option<(Field, String)> {
+        let e = self.expires_at(now).err()?;
+        let f = match self.expiry {
+            ExpiryChoice::PickDate if parse_time(&text_of(&self.time)).is_err() => Field::Time,
+            ExpiryChoice::PickDate => Field::Date,
+            _ => Field::Expiry,
+        };
+        Some((f, e))
     }
 
     pub fn error_for(&self, f: Field, now: Timestamp) -> Option<String> {
@@ -446,9 +631,331 @@ pub fn parse_labels(s: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(out)
 }
 
+// The form as a screen: its keys and its drawing.
+
+pub(super) fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> Vec<Cmd> {
+    let now = app.now;
+    let Some(Modal::Form(form)) = &mut app.modal else {
+        return Vec::new();
+    };
+    let on_choice = matches!(form.focus, Field::Uses | Field::Expiry);
+    // Esc on a changed form asks first: a second Esc throws it away, any other key keeps it.
+    let asked = std::mem::take(&mut form.discard_asked);
+    let outcome = match action {
+        Some(Action::Submit) => FormOutcome::Submit,
+        Some(Action::Back) if form.changed() && !asked => {
+            form.discard_asked = true;
+            FormOutcome::Stay
+        }
+        Some(Action::Back) => FormOutcome::Cancel,
+        Some(Action::NextField) => {
+            form.move_focus(1);
+            FormOutcome::Stay
+        }
+        Some(Action::PrevField) => {
+            form.move_focus(-1);
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::Left | Action::Right)) if form.focus == Field::Date => {
+            form.picker
+                .move_days(if a == Action::Left { -1 } else { 1 });
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::Up | Action::Down)) if form.focus == Field::Date => {
+            form.picker.move_days(if a == Action::Up { -7 } else { 7 });
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::PageUp | Action::PageDown)) => {
+            form.picker
+                .move_months(if a == Action::PageUp { -1 } else { 1 });
+            FormOutcome::Stay
+        }
+        Some(Action::Today) => {
+            form.picker.go_today();
+            FormOutcome::Stay
+        }
+        Some(a @ (Action::Left | Action::Right)) if on_choice => {
+            form.cycle(if a == Action::Left { -1 } else { 1 });
+            FormOutcome::Stay
+        }
+        _ => {
+            if form.focus == Field::Date || on_choice {
+                if ev.code == KeyCode::Char(' ') && on_choice {
+                    form.cycle(1);
+                }
+            } else {
+                form.type_key(ev);
+            }
+            FormOutcome::Stay
+        }
+    };
+    match outcome {
+        FormOutcome::Stay => Vec::new(),
+        FormOutcome::Cancel => {
+            let extend = matches!(form.purpose, super::form::Purpose::Extend { .. });
+            app.modal = None;
+            app.flash = flash(
+                Level::Info,
+                if extend {
+                    "Nothing changed."
+                } else {
+                    "Nothing created."
+                },
+            );
+            Vec::new()
+        }
+        FormOutcome::Submit => {
+            if form.busy {
+                return Vec::new();
+            }
+            if let super::form::Purpose::Extend { id, .. } = form.purpose.clone() {
+                return match form.new_expiry(now) {
+                    Some(expires_at) => {
+                        form.busy = true;
+                        form.server_error = None;
+                        vec![Cmd::Extend { id, expires_at }]
+                    }
+                    None => Vec::new(),
+                };
+            }
+            match form.request(now) {
+                Some(req) => {
+                    form.busy = true;
+                    form.server_error = None;
+                    vec![Cmd::Create(Box::new(req))]
+                }
+                None => Vec::new(),
+            }
+        }
+    }
+}
+
+pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateForm) {
+    let th = app.theme;
+    let now = app.now;
+    let r = centered(area, 100, 26);
+    let inner = popup(f, r, &form.title(), th);
+    let label_w = 13u16;
+    let input_w = 28u16.min(inner.width.saturating_sub(label_w + 1));
+    // Bottom: two lines for the message that matters now, one for the keys.
+    let fields_h = inner.height.saturating_sub(3);
+    let errors = form.errors(now);
+    let err_of = |fl: Field| {
+        errors
+            .iter()
+            .find(|(e, _)| *e == fl)
+            .map(|(_, m)| m.clone())
+    };
+    // Each field's height (the date carries its calendar); scroll so the focused one shows.
+    let cal = calendar_lines(form, form.focus == Field::Date, th);
+    let rows: Vec<(Field, u16)> = form
+        .fields()
+        .into_iter()
+        .map(|fl| {
+            (
+                fl,
+                if fl == Field::Date {
+                    1 + cal.len() as u16
+                } else {
+                    1
+                },
+            )
+        })
+        .collect();
+    let mut top = 0u16;
+    let mut offset = 0u16;
+    for (fl, h) in &rows {
+        if *fl == form.focus && top + h > fields_h {
+            offset = top + h - fields_h;
+        }
+        top += h;
+    }
+    let mut vy = 0u16; // virtual row of the current field
+    for (fl, h) in rows {
+        let start = vy;
+        vy += h;
+        if start < offset || start >= offset + fields_h {
+            continue;
+        }
+        let y = inner.y + start - offset;
+        let fl_focused = fl == form.focus;
+        let label_style = if fl_focused { th.key() } else { Style::new() };
+        let marker = if fl_focused { "›" } else { " " };
+        f.render_widget(
+            Paragraph::new(Span::styled(
+                format!("{marker}{:<12}", fl.label()),
+                label_style,
+            )),
+            Rect::new(inner.x, y, label_w, 1),
+        );
+        // A text field takes the whole row (a 64-character name shows whole at 80 columns)
+        // unless it has an error to show beside it.
+        let wide = matches!(
+            fl,
+            Field::Name | Field::Description | Field::Group | Field::Labels | Field::Owner
+        ) && err_of(fl).is_none();
+        let input_w = if wide {
+            inner.width.saturating_sub(label_w)
+        } else {
+            input_w
+        };
+        let field_area = Rect::new(inner.x + label_w, y, input_w, 1);
+        let rest = Rect::new(
+            inner.x + label_w + input_w + 1,
+            y,
+            inner.width.saturating_sub(label_w + input_w + 1),
+            1,
+        );
+        match fl {
+            Field::Uses => choice(f, field_area, th, fl_focused, form.uses.label()),
+            Field::Expiry => choice(f, field_area, th, fl_focused, form.expiry.label()),
+            Field::Date => {
+                let text = format!("{}", form.picker.cursor);
+                let style = if fl_focused {
+                    th.selected()
+                } else {
+                    Style::new()
+                };
+                f.render_widget(Paragraph::new(Span::styled(text, style)), field_area);
+                let room = (offset + fields_h).saturating_sub(start + 1);
+                let h = (cal.len() as u16).min(room);
+                f.render_widget(
+                    Paragraph::new(cal.clone()),
+                    Rect::new(inner.x + label_w, y + 1, 22.min(inner.width), h),
+                );
+            }
+            _ => {
+                if let Some(t) = form.text(fl) {
+                    let mut t = t.clone();
+                    let base = if fl_focused {
+                        th.selected().remove_modifier(Modifier::BOLD)
+                    } else {
+                        th.dim().add_modifier(Modifier::UNDERLINED)
+                    };
+                    t.set_style(base);
+                    t.set_placeholder_style(base.add_modifier(Modifier::ITALIC));
+                    if !fl_focused {
+                        t.set_cursor_style(base);
+                    }
+                    f.render_widget(&t, field_area);
+                }
+            }
+        }
+        if let Some(m) = err_of(fl) {
+            f.render_widget(
+                Paragraph::new(Span::styled(
+                    elide(&format!("✗ {m}"), usize::from(rest.width)),
+                    th.error(),
+                )),
+                rest,
+            );
+        } else if fl == Field::Expiry {
+            let s = match form.expires_at(now) {
+                Ok(Some(at)) => format!(
+                    "→ {} ({})",
+                    timefmt::local_with_zone(at),
+                    output::when(Some(at), now, "")
+                ),
+                Ok(None) => "→ never expires".to_owned(),
+                Err(_) => String::new(),
+            };
+            f.render_widget(Paragraph::new(Span::styled(s, th.ok())), rest);
+        }
+    }
+    // The message that matters now, in full: the daemon's refusal, else the focused field's
+    // error, else the first one.
+    let msg = match &form.server_error {
+        _ if form.discard_asked => Some(
+            "Throw away what you typed? Esc again discards the form; any other key keeps \
+             editing."
+                .to_owned(),
+        ),
+        Some(e) => Some(format!("Not created: {e}")),
+        None => err_of(form.focus)
+            .map(|m| format!("{}: {m}", form.focus.label()))
+            .or_else(|| errors.first().map(|(fl, m)| format!("{}: {m}", fl.label()))),
+    };
+    let bottom = inner.y + inner.height;
+    if let Some(m) = msg {
+        f.render_widget(
+            Paragraph::new(Span::styled(m, th.error())).wrap(Wrap { trim: true }),
+            Rect::new(inner.x, bottom.saturating_sub(3), inner.width, 2),
+        );
+    }
+    let last = Rect::new(inner.x, bottom.saturating_sub(1), inner.width, 1);
+    if form.busy {
+        f.render_widget(Paragraph::new(Span::styled("Creating…", th.dim())), last);
+    } else {
+        let mut pairs = keymap::footer(app.ctx(), View::Tokens, false);
+        // Ctrl-S saves the new expiry of an extend form; it creates nothing.
+        if let Purpose::Extend { .. } = form.purpose {
+            for p in &mut pairs {
+                if p.1 == "create" {
+                    p.1 = "save";
+                }
+            }
+        }
+        f.render_widget(Paragraph::new(hints_line(&pairs, th, inner.width)), last);
+    }
+}
+
+pub(super) fn choice(f: &mut Frame<'_>, area: Rect, th: Theme, focused: bool, label: &str) {
+    let style = if focused { th.selected() } else { Style::new() };
+    f.render_widget(
+        Paragraph::new(Span::styled(format!("‹ {label} ›"), style)),
+        area,
+    );
+}
+
+pub(super) fn calendar_lines(form: &CreateForm, focused: bool, th: Theme) -> Vec<Line<'static>> {
+    let p = &form.picker;
+    let mut lines = vec![
+        Line::styled(
+            format!(
+                "{:^20}",
+                format!("{} {}", p.cursor.month(), p.cursor.year())
+            ),
+            th.title(),
+        ),
+        Line::styled("Mo Tu We Th Fr Sa Su", th.dim()),
+    ];
+    for week in p.weeks() {
+        let mut spans = Vec::new();
+        for (i, d) in week.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::raw(" "));
+            }
+            match d {
+                None => spans.push(Span::raw("  ")),
+                Some(d) => {
+                    let text = format!("{:>2}", d.day());
+                    let style = if *d == p.cursor {
+                        if focused {
+                            th.selected()
+                        } else {
+                            Style::new().add_modifier(Modifier::UNDERLINED | Modifier::BOLD)
+                        }
+                    } else if !p.selectable(*d) {
+                        th.dim()
+                    } else if *d == p.today {
+                        Style::new().add_modifier(Modifier::BOLD)
+                    } else {
+                        Style::new()
+                    };
+                    spans.push(Span::styled(text, style));
+                }
+            }
+        }
+        lines.push(Line::from(spans));
+    }
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::console::fixtures::{app, ch, ctrl, key};
     use crossterm::event::{KeyCode, KeyModifiers};
     use time::macros::date;
 
@@ -522,11 +1029,86 @@ mod tests {
     }
 
     #[test]
+    fn fields_keep_a_shells_editing_keys() {
+        let key = |c: char, m: KeyModifiers| KeyEvent::new(KeyCode::Char(c), m);
+        let mut f = CreateForm::new(NOW, false, true, 86_400);
+        f.focus = Field::Labels;
+        // Ctrl-U wipes what is before the cursor (the trial typed `planplan=gold`).
+        typed(&mut f, "plan");
+        f.type_key(key('u', KeyModifiers::CONTROL));
+        typed(&mut f, "plan=gold");
+        assert_eq!(text_of(&f.labels), "plan=gold");
+        // Ctrl-W the word before the cursor, Ctrl-A/E the ends, Ctrl-K the rest of the line.
+        typed(&mut f, " tier=one");
+        f.type_key(key('w', KeyModifiers::CONTROL));
+        assert_eq!(text_of(&f.labels), "plan=gold tier=");
+        f.type_key(key('a', KeyModifiers::CONTROL));
+        typed(&mut f, "x");
+        f.type_key(key('e', KeyModifiers::CONTROL));
+        typed(&mut f, "2");
+        assert_eq!(text_of(&f.labels), "xplan=gold tier=2");
+        f.type_key(key('a', KeyModifiers::CONTROL));
+        f.type_key(key('f', KeyModifiers::ALT));
+        f.type_key(key('k', KeyModifiers::CONTROL));
+        assert_eq!(text_of(&f.labels), "xplan");
+        f.type_key(key('b', KeyModifiers::ALT));
+        f.type_key(key('d', KeyModifiers::ALT));
+        assert_eq!(text_of(&f.labels), "");
+    }
+
+    #[test]
+    fn a_form_knows_whether_it_was_changed() {
+        let mut f = CreateForm::new(NOW, false, true, 86_400);
+        assert!(!f.changed());
+        f.focus = Field::Expiry;
+        f.cycle(1);
+        assert!(f.changed());
+        f.cycle(-1);
+        assert!(!f.changed());
+        f.focus = Field::Name;
+        typed(&mut f, "x");
+        assert!(f.changed());
+    }
+
+    /// The README lists the expiry choices in the order ←/→ cycles them (it listed "no
+    /// expiry" before "pick a date").
+    #[test]
+    fn the_readme_lists_the_expiry_presets_in_the_order_they_cycle() {
+        let f = CreateForm::new(NOW, false, true, 86_400);
+        let order: Vec<&str> = f.expiry_choices().iter().map(|c| c.label()).collect();
+        let readme = include_str!("../../../README.md")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let listed = format!("in this order: {} —", order.join(", "));
+        assert!(
+            readme.contains(&listed),
+            "the README does not say {listed:?}"
+        );
+    }
+
+    #[test]
     fn labels_parse_or_say_why() {
         assert_eq!(parse_labels("").unwrap().len(), 0);
         assert_eq!(parse_labels("a=1 b=2,c=").unwrap().len(), 3);
         assert!(parse_labels("a").unwrap_err().contains("key=value"));
         assert!(parse_labels("a=1,a=2").unwrap_err().contains("twice"));
         assert!(parse_labels("bad key=1").is_err());
+    }
+
+    #[test]
+    fn ctrl_u_in_a_form_field_clears_what_was_typed() {
+        let mut a = app();
+        ch(&mut a, 'n');
+        key(&mut a, KeyCode::Tab);
+        key(&mut a, KeyCode::Tab);
+        key(&mut a, KeyCode::Tab);
+        crate::console::fixtures::typed(&mut a, "plan");
+        ctrl(&mut a, 'u');
+        crate::console::fixtures::typed(&mut a, "plan=gold");
+        let Some(crate::console::app::Modal::Form(f)) = &a.modal else {
+            panic!("no form");
+        };
+        assert_eq!(crate::console::form::text_of(&f.labels), "plan=gold");
     }
 }

@@ -83,6 +83,11 @@ pub enum Action {
     Acknowledge,
     Keep,
     Clear,
+    Mark,
+    Clone,
+    Extend,
+    Yank,
+    Export,
 }
 
 /// The console's views, in `Tab` order.
@@ -158,589 +163,116 @@ pub struct Binding {
     /// Changes something: hidden and refused in read-only mode.
     pub writes: bool,
     pub only: Only,
+    /// Kept in the footer however narrow the terminal (the others give way, from the end).
+    pub pin: bool,
 }
 
-const fn b(
-    ctx: Ctx,
-    keys: &'static [Key],
-    shown: &'static str,
-    label: &'static str,
-    help: &'static str,
-    action: Action,
-) -> Binding {
-    Binding {
-        ctx,
-        keys,
-        shown,
-        label,
-        help,
-        action,
-        writes: false,
-        only: Only::Any,
-    }
-}
-
-const fn w(mut binding: Binding, only: Only) -> Binding {
-    binding.writes = true;
-    binding.only = only;
-    binding
-}
-
-const fn on(mut binding: Binding, only: Only) -> Binding {
-    binding.only = only;
-    binding
-}
+/// What a binding is unless its line says otherwise.
+const DEF: Binding = Binding {
+    ctx: Ctx::Table,
+    keys: &[],
+    shown: "",
+    label: "",
+    help: "",
+    action: Action::Quit,
+    writes: false,
+    only: Only::Any,
+    pin: false,
+};
 
 use Action as A;
 use Ctx as C;
 
-/// Every binding, in the order the footer and help list them.
+/// Every binding, in the order the footer and help list them: one line each.
+#[rustfmt::skip]
 pub const BINDINGS: &[Binding] = &[
     // Tables.
-    w(
-        b(C::Table, &[k('n')], "n", "new", "Mint a new token", A::New),
-        Only::Tokens,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::Enter)],
-        "Enter",
-        "details",
-        "Show the whole row: for a token every field, its enrolled hosts and its audit trail",
-        A::Details,
-    ),
-    w(
-        b(
-            C::Table,
-            &[k('r')],
-            "r",
-            "revoke",
-            "Revoke the selected token (asks first)",
-            A::Revoke,
-        ),
-        Only::Tokens,
-    ),
-    w(
-        b(
-            C::Table,
-            &[k('d')],
-            "d",
-            "delete",
-            "Delete the selected token, host or API token (asks first)",
-            A::Delete,
-        ),
-        Only::Actionable,
-    ),
-    w(
-        b(
-            C::Table,
-            &[k('x')],
-            "x",
-            "disable/enable",
-            "Disable the selected token, or enable it again",
-            A::ToggleDisable,
-        ),
-        Only::Tokens,
-    ),
-    b(
-        C::Table,
-        &[k('/')],
-        "/",
-        "filter",
-        "Filter the list by text (Enter keeps it, Esc clears it)",
-        A::Filter,
-    ),
-    on(
-        b(
-            C::Table,
-            &[k('f')],
-            "f",
-            "status",
-            "Show only one status: active, disabled, expired, exhausted, revoked, expiring soon, never used",
-            A::StatusFilter,
-        ),
-        Only::Tokens,
-    ),
-    b(
-        C::Table,
-        &[k('s')],
-        "s",
-        "sort",
-        "Choose the sort column; choosing the same column again flips the direction",
-        A::Sort,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::Tab)],
-        "Tab",
-        "next view",
-        "Next view: Tokens, Hosts, Audit, API tokens",
-        A::NextView,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::BackTab)],
-        "Shift-Tab",
-        "",
-        "Previous view",
-        A::PrevView,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::Up), k('k')],
-        "↑/k",
-        "",
-        "Move up",
-        A::Up,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::Down), k('j')],
-        "↓/j",
-        "",
-        "Move down",
-        A::Down,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::PageUp), ctrl('b')],
-        "PgUp",
-        "",
-        "One page up",
-        A::PageUp,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::PageDown), ctrl('f')],
-        "PgDn",
-        "",
-        "One page down",
-        A::PageDown,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::Home), k('g')],
-        "Home/g",
-        "",
-        "First row",
-        A::Home,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::End), k('G')],
-        "End/G",
-        "",
-        "Last row",
-        A::End,
-    ),
-    b(
-        C::Table,
-        &[ctrl('r')],
-        "Ctrl-R",
-        "",
-        "Load every list again from the daemon",
-        A::Reload,
-    ),
-    b(
-        C::Table,
-        &[code(KeyCode::Esc)],
-        "Esc",
-        "",
-        "Clear the filter and the status choice",
-        A::Back,
-    ),
-    b(C::Table, &[k('?')], "?", "help", "This help", A::Help),
-    b(C::Table, &[k('q')], "q", "quit", "Quit", A::Quit),
+    Binding { ctx: C::Table, action: A::New, keys: &[k('n')], shown: "n", label: "new", help: "Mint a new token", writes: true, only: Only::Tokens, ..DEF },
+    Binding { ctx: C::Table, action: A::Details, keys: &[code(KeyCode::Enter)], shown: "Enter", label: "details", help: "Show the whole row: for a token every field, its enrolled hosts and its audit trail", ..DEF },
+    Binding { ctx: C::Table, action: A::Revoke, keys: &[k('r')], shown: "r", label: "revoke", help: "Revoke the selected token (asks first)", writes: true, only: Only::Tokens, ..DEF },
+    Binding { ctx: C::Table, action: A::Delete, keys: &[k('d')], shown: "d", label: "delete", help: "Delete the selected token, host or API token (asks first)", writes: true, only: Only::Actionable, ..DEF },
+    Binding { ctx: C::Table, action: A::ToggleDisable, keys: &[k('x')], shown: "x", label: "disable/enable", help: "Disable the selected token, or enable it again", writes: true, only: Only::Tokens, ..DEF },
+    Binding { ctx: C::Table, action: A::Filter, keys: &[k('/')], shown: "/", label: "filter", help: "Filter the list by text (Enter keeps it, Esc clears it)", pin: true, ..DEF },
+    Binding { ctx: C::Table, action: A::StatusFilter, keys: &[k('f')], shown: "f", label: "status", help: "Show only one status: active, disabled, expired, exhausted, revoked, expiring soon, never used", only: Only::Tokens, ..DEF },
+    Binding { ctx: C::Table, action: A::Sort, keys: &[k('s')], shown: "s", label: "sort", help: "Choose the sort column; choosing the same column again flips the direction", pin: true, ..DEF },
+    Binding { ctx: C::Table, action: A::NextView, keys: &[code(KeyCode::Tab)], shown: "Tab", label: "next view", help: "Next view: Tokens, Hosts, Audit, API tokens", ..DEF },
+    Binding { ctx: C::Table, action: A::Mark, keys: &[k(' ')], shown: "Space", label: "mark", help: "Mark or unmark the row; r, d and x then act on every marked token (one confirmation)", only: Only::Tokens, ..DEF },
+    Binding { ctx: C::Table, action: A::Clone, keys: &[k('C')], shown: "C", label: "clone", help: "Clone: the create form filled from the selected token (a new name is asked)", writes: true, only: Only::Tokens, ..DEF },
+    Binding { ctx: C::Table, action: A::Extend, keys: &[k('e')], shown: "e", label: "extend", help: "Extend the selected token's expiry (presets or the calendar)", writes: true, only: Only::Tokens, ..DEF },
+    Binding { ctx: C::Table, action: A::Yank, keys: &[k('y')], shown: "y", label: "yank", help: "Copy the selected row's id, name or host command", only: Only::Tokens, ..DEF },
+    Binding { ctx: C::Table, action: A::Export, keys: &[k('o')], shown: "o", label: "export", help: "Write this view, filtered and sorted, as CSV to a new 0600 file in the private folder", ..DEF },
+    Binding { ctx: C::Table, action: A::PrevView, keys: &[code(KeyCode::BackTab)], shown: "Shift-Tab", label: "", help: "Previous view", ..DEF },
+    Binding { ctx: C::Table, action: A::Up, keys: &[code(KeyCode::Up), k('k')], shown: "↑/k", label: "", help: "Move up", ..DEF },
+    Binding { ctx: C::Table, action: A::Down, keys: &[code(KeyCode::Down), k('j')], shown: "↓/j", label: "", help: "Move down", ..DEF },
+    Binding { ctx: C::Table, action: A::PageUp, keys: &[code(KeyCode::PageUp), ctrl('b')], shown: "PgUp", label: "", help: "One page up", ..DEF },
+    Binding { ctx: C::Table, action: A::PageDown, keys: &[code(KeyCode::PageDown), ctrl('f')], shown: "PgDn", label: "", help: "One page down", ..DEF },
+    Binding { ctx: C::Table, action: A::Home, keys: &[code(KeyCode::Home), k('g')], shown: "Home/g", label: "", help: "First row", ..DEF },
+    Binding { ctx: C::Table, action: A::End, keys: &[code(KeyCode::End), k('G')], shown: "End/G", label: "", help: "Last row", ..DEF },
+    Binding { ctx: C::Table, action: A::Reload, keys: &[ctrl('r')], shown: "Ctrl-R", label: "", help: "Load every list again from the daemon", ..DEF },
+    Binding { ctx: C::Table, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "", help: "Clear the filter, the status choice and the marks", ..DEF },
+    Binding { ctx: C::Table, action: A::Help, keys: &[k('?')], shown: "?", label: "help", help: "This help", pin: true, ..DEF },
+    Binding { ctx: C::Table, action: A::Quit, keys: &[k('q')], shown: "q", label: "quit", help: "Quit", pin: true, ..DEF },
     // Detail.
-    w(
-        b(
-            C::Detail,
-            &[k('r')],
-            "r",
-            "revoke",
-            "Revoke this token",
-            A::Revoke,
-        ),
-        Only::Any,
-    ),
-    w(
-        b(
-            C::Detail,
-            &[k('d')],
-            "d",
-            "delete",
-            "Delete this token",
-            A::Delete,
-        ),
-        Only::Any,
-    ),
-    w(
-        b(
-            C::Detail,
-            &[k('x')],
-            "x",
-            "disable/enable",
-            "Disable or enable this token",
-            A::ToggleDisable,
-        ),
-        Only::Any,
-    ),
-    b(
-        C::Detail,
-        &[code(KeyCode::Up), k('k')],
-        "↑/k",
-        "scroll",
-        "Scroll up",
-        A::Up,
-    ),
-    b(
-        C::Detail,
-        &[code(KeyCode::Down), k('j')],
-        "↓/j",
-        "",
-        "Scroll down",
-        A::Down,
-    ),
-    b(
-        C::Detail,
-        &[code(KeyCode::PageUp), ctrl('b')],
-        "PgUp/PgDn",
-        "",
-        "A page up or down",
-        A::PageUp,
-    ),
-    b(
-        C::Detail,
-        &[code(KeyCode::PageDown), ctrl('f')],
-        "",
-        "",
-        "",
-        A::PageDown,
-    ),
-    b(
-        C::Detail,
-        &[code(KeyCode::Home), k('g')],
-        "Home/End",
-        "",
-        "Top or bottom",
-        A::Home,
-    ),
-    b(C::Detail, &[code(KeyCode::End), k('G')], "", "", "", A::End),
-    b(
-        C::Detail,
-        &[code(KeyCode::Esc), k('q'), code(KeyCode::Enter)],
-        "Esc",
-        "back",
-        "Back to the list",
-        A::Back,
-    ),
-    b(C::Detail, &[k('?')], "?", "help", "This help", A::Help),
+    Binding { ctx: C::Detail, action: A::Revoke, keys: &[k('r')], shown: "r", label: "revoke", help: "Revoke this token", writes: true, ..DEF },
+    Binding { ctx: C::Detail, action: A::Delete, keys: &[k('d')], shown: "d", label: "delete", help: "Delete this token", writes: true, ..DEF },
+    Binding { ctx: C::Detail, action: A::ToggleDisable, keys: &[k('x')], shown: "x", label: "disable/enable", help: "Disable or enable this token", writes: true, ..DEF },
+    Binding { ctx: C::Detail, action: A::Up, keys: &[code(KeyCode::Up), k('k')], shown: "↑/k", label: "scroll", help: "Scroll up", ..DEF },
+    Binding { ctx: C::Detail, action: A::Down, keys: &[code(KeyCode::Down), k('j')], shown: "↓/j", label: "", help: "Scroll down", ..DEF },
+    Binding { ctx: C::Detail, action: A::PageUp, keys: &[code(KeyCode::PageUp), ctrl('b')], shown: "PgUp/PgDn", label: "", help: "A page up or down", ..DEF },
+    Binding { ctx: C::Detail, action: A::PageDown, keys: &[code(KeyCode::PageDown), ctrl('f')], shown: "", label: "", help: "", ..DEF },
+    Binding { ctx: C::Detail, action: A::Home, keys: &[code(KeyCode::Home), k('g')], shown: "Home/End", label: "", help: "Top or bottom", ..DEF },
+    Binding { ctx: C::Detail, action: A::End, keys: &[code(KeyCode::End), k('G')], shown: "", label: "", help: "", ..DEF },
+    Binding { ctx: C::Detail, action: A::Back, keys: &[code(KeyCode::Esc), k('q'), code(KeyCode::Enter)], shown: "Esc", label: "back", help: "Back to the list", pin: true, ..DEF },
+    Binding { ctx: C::Detail, action: A::Help, keys: &[k('?')], shown: "?", label: "help", help: "This help", pin: true, ..DEF },
     // Form.
-    b(
-        C::Form,
-        &[code(KeyCode::Tab), code(KeyCode::Down)],
-        "Tab",
-        "next field",
-        "Next field",
-        A::NextField,
-    ),
-    b(
-        C::Form,
-        &[code(KeyCode::BackTab), code(KeyCode::Up)],
-        "Shift-Tab",
-        "previous",
-        "Previous field",
-        A::PrevField,
-    ),
-    b(
-        C::Form,
-        &[code(KeyCode::Left)],
-        "←/→",
-        "choose",
-        "On a choice (uses, expiry): the previous or next option",
-        A::Left,
-    ),
-    b(C::Form, &[code(KeyCode::Right)], "→", "", "", A::Right),
-    b(
-        C::Form,
-        &[ctrl('s')],
-        "Ctrl-S",
-        "create",
-        "Create the token, from any field",
-        A::Submit,
-    ),
-    b(
-        C::Form,
-        &[code(KeyCode::Esc)],
-        "Esc",
-        "cancel",
-        "Close the form without creating anything",
-        A::Back,
-    ),
+    Binding { ctx: C::Form, action: A::NextField, keys: &[code(KeyCode::Tab), code(KeyCode::Down)], shown: "Tab", label: "next field", help: "Next field", ..DEF },
+    Binding { ctx: C::Form, action: A::PrevField, keys: &[code(KeyCode::BackTab), code(KeyCode::Up)], shown: "Shift-Tab", label: "previous", help: "Previous field", ..DEF },
+    Binding { ctx: C::Form, action: A::Left, keys: &[code(KeyCode::Left)], shown: "←/→", label: "choose", help: "On a choice (uses, expiry): the previous or next option", ..DEF },
+    Binding { ctx: C::Form, action: A::Right, keys: &[code(KeyCode::Right)], shown: "→", label: "", help: "", ..DEF },
+    Binding { ctx: C::Form, action: A::Submit, keys: &[ctrl('s')], shown: "Ctrl-S", label: "create", help: "Create the token, from any field", pin: true, ..DEF },
+    Binding { ctx: C::Form, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Close the form without creating anything", pin: true, ..DEF },
     // Calendar.
-    b(
-        C::Calendar,
-        &[code(KeyCode::Left)],
-        "←/→",
-        "day",
-        "Previous or next day (days before today cannot be chosen)",
-        A::Left,
-    ),
-    b(C::Calendar, &[code(KeyCode::Right)], "", "", "", A::Right),
-    b(
-        C::Calendar,
-        &[code(KeyCode::Up)],
-        "↑/↓",
-        "week",
-        "Previous or next week",
-        A::Up,
-    ),
-    b(C::Calendar, &[code(KeyCode::Down)], "", "", "", A::Down),
-    b(
-        C::Calendar,
-        &[code(KeyCode::PageUp)],
-        "PgUp/PgDn",
-        "month",
-        "Previous or next month",
-        A::PageUp,
-    ),
-    b(
-        C::Calendar,
-        &[code(KeyCode::PageDown)],
-        "",
-        "",
-        "",
-        A::PageDown,
-    ),
-    b(
-        C::Calendar,
-        &[code(KeyCode::BackTab)],
-        "Shift-Tab",
-        "",
-        "Back to the expiry choice",
-        A::PrevField,
-    ),
-    b(
-        C::Calendar,
-        &[k('t')],
-        "t",
-        "today",
-        "Jump to today",
-        A::Today,
-    ),
-    b(
-        C::Calendar,
-        &[code(KeyCode::Tab)],
-        "Tab",
-        "time",
-        "On to the time field",
-        A::NextField,
-    ),
-    b(
-        C::Calendar,
-        &[ctrl('s')],
-        "Ctrl-S",
-        "create",
-        "Create the token",
-        A::Submit,
-    ),
-    b(
-        C::Calendar,
-        &[code(KeyCode::Esc)],
-        "Esc",
-        "cancel",
-        "Close the form",
-        A::Back,
-    ),
+    Binding { ctx: C::Calendar, action: A::Left, keys: &[code(KeyCode::Left)], shown: "←/→", label: "day", help: "Previous or next day (days before today cannot be chosen)", ..DEF },
+    Binding { ctx: C::Calendar, action: A::Right, keys: &[code(KeyCode::Right)], shown: "", label: "", help: "", ..DEF },
+    Binding { ctx: C::Calendar, action: A::Up, keys: &[code(KeyCode::Up)], shown: "↑/↓", label: "week", help: "Previous or next week", ..DEF },
+    Binding { ctx: C::Calendar, action: A::Down, keys: &[code(KeyCode::Down)], shown: "", label: "", help: "", ..DEF },
+    Binding { ctx: C::Calendar, action: A::PageUp, keys: &[code(KeyCode::PageUp)], shown: "PgUp/PgDn", label: "month", help: "Previous or next month", ..DEF },
+    Binding { ctx: C::Calendar, action: A::PageDown, keys: &[code(KeyCode::PageDown)], shown: "", label: "", help: "", ..DEF },
+    Binding { ctx: C::Calendar, action: A::PrevField, keys: &[code(KeyCode::BackTab)], shown: "Shift-Tab", label: "", help: "Back to the expiry choice", ..DEF },
+    Binding { ctx: C::Calendar, action: A::Today, keys: &[k('t')], shown: "t", label: "today", help: "Jump to today", ..DEF },
+    Binding { ctx: C::Calendar, action: A::NextField, keys: &[code(KeyCode::Tab)], shown: "Tab", label: "time", help: "On to the time field", ..DEF },
+    Binding { ctx: C::Calendar, action: A::Submit, keys: &[ctrl('s')], shown: "Ctrl-S", label: "create", help: "Create the token", ..DEF },
+    Binding { ctx: C::Calendar, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Close the form", ..DEF },
     // Dialogs.
-    b(
-        C::Dialog,
-        &[k('y')],
-        "y",
-        "confirm",
-        "Confirm (when a name must be typed: type it, then Enter)",
-        A::Confirm,
-    ),
-    b(
-        C::Dialog,
-        &[
-            code(KeyCode::Tab),
-            code(KeyCode::Left),
-            code(KeyCode::Right),
-            code(KeyCode::BackTab),
-        ],
-        "Tab",
-        "switch",
-        "Move between Cancel and the action (Cancel is focused first)",
-        A::NextField,
-    ),
-    b(
-        C::Dialog,
-        &[code(KeyCode::Enter)],
-        "Enter",
-        "press",
-        "Press the focused button",
-        A::Activate,
-    ),
-    b(
-        C::Dialog,
-        &[code(KeyCode::Esc), k('n')],
-        "Esc/n",
-        "cancel",
-        "Cancel: nothing changes",
-        A::Back,
-    ),
+    Binding { ctx: C::Dialog, action: A::Confirm, keys: &[k('y')], shown: "y", label: "confirm", help: "Confirm (when a name must be typed: type it, then Enter)", pin: true, ..DEF },
+    Binding { ctx: C::Dialog, action: A::NextField, keys: &[code(KeyCode::Tab), code(KeyCode::Left), code(KeyCode::Right), code(KeyCode::BackTab)], shown: "Tab", label: "switch", help: "Move between Cancel and the action (Cancel is focused first)", ..DEF },
+    Binding { ctx: C::Dialog, action: A::Activate, keys: &[code(KeyCode::Enter)], shown: "Enter", label: "press", help: "Press the focused button", ..DEF },
+    Binding { ctx: C::Dialog, action: A::Back, keys: &[code(KeyCode::Esc), k('n')], shown: "Esc/n", label: "cancel", help: "Cancel: nothing changes", pin: true, ..DEF },
     // Typed confirmation.
-    b(
-        C::TypedDialog,
-        &[code(KeyCode::Enter)],
-        "type the name, Enter",
-        "delete",
-        "Type the token's name; once it matches, Enter presses Delete (focused then)",
-        A::Activate,
-    ),
-    b(
-        C::TypedDialog,
-        &[code(KeyCode::Tab), code(KeyCode::BackTab)],
-        "Tab",
-        "switch",
-        "Move between Cancel and Delete (Enter presses the focused one)",
-        A::NextField,
-    ),
-    b(
-        C::TypedDialog,
-        &[code(KeyCode::Esc)],
-        "Esc",
-        "cancel",
-        "Cancel: nothing changes",
-        A::Back,
-    ),
+    Binding { ctx: C::TypedDialog, action: A::Activate, keys: &[code(KeyCode::Enter)], shown: "type the name, Enter", label: "delete", help: "Type the token's name; once it matches, Enter presses Delete (focused then)", ..DEF },
+    Binding { ctx: C::TypedDialog, action: A::NextField, keys: &[code(KeyCode::Tab), code(KeyCode::BackTab)], shown: "Tab", label: "switch", help: "Move between Cancel and Delete (Enter presses the focused one)", ..DEF },
+    Binding { ctx: C::TypedDialog, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Cancel: nothing changes", pin: true, ..DEF },
     // Reveal.
-    b(
-        C::Reveal,
-        &[k('c')],
-        "c",
-        "copy",
-        "Copy the token: system clipboard, or OSC 52 through the terminal",
-        A::Copy,
-    ),
-    b(
-        C::Reveal,
-        &[k('j')],
-        "j",
-        "copy command",
-        "Copy the host's join command (a long line the terminal may wrap when selected)",
-        A::CopyCommand,
-    ),
-    b(
-        C::Reveal,
-        &[k('w')],
-        "w",
-        "write file",
-        "Write the token to a new file only you can read (0600), in the current folder",
-        A::WriteFile,
-    ),
-    b(
-        C::Reveal,
-        &[code(KeyCode::Enter), code(KeyCode::Esc)],
-        "Enter/Esc",
-        "done, forget it",
-        "I have it: close, wipe the token from memory and clear the screen",
-        A::Acknowledge,
-    ),
+    Binding { ctx: C::Reveal, action: A::Copy, keys: &[k('c')], shown: "c", label: "copy", help: "Copy the token: system clipboard, or OSC 52 through the terminal", ..DEF },
+    Binding { ctx: C::Reveal, action: A::CopyCommand, keys: &[k('j')], shown: "j", label: "copy command", help: "Copy the host's join command (a long line the terminal may wrap when selected)", ..DEF },
+    Binding { ctx: C::Reveal, action: A::WriteFile, keys: &[k('w')], shown: "w", label: "write file", help: "Write the token to a new file only you can read (0600), in the console's private folder (never the current one)", ..DEF },
+    Binding { ctx: C::Reveal, action: A::Acknowledge, keys: &[code(KeyCode::Enter), code(KeyCode::Esc)], shown: "Enter/Esc", label: "done, forget it", help: "I have it: close, wipe the token from memory and clear the screen", pin: true, ..DEF },
     // Choosers.
-    b(
-        C::Chooser,
-        &[code(KeyCode::Up), k('k')],
-        "↑/↓",
-        "move",
-        "Move",
-        A::Up,
-    ),
-    b(
-        C::Chooser,
-        &[code(KeyCode::Down), k('j')],
-        "",
-        "",
-        "",
-        A::Down,
-    ),
-    b(
-        C::Chooser,
-        &[code(KeyCode::Enter), k('s'), k(' ')],
-        "Enter",
-        "choose",
-        "Choose (the current sort column again: flip the direction)",
-        A::Activate,
-    ),
-    b(
-        C::Chooser,
-        &[code(KeyCode::Esc)],
-        "Esc",
-        "cancel",
-        "Close without changing anything",
-        A::Back,
-    ),
+    Binding { ctx: C::Chooser, action: A::Up, keys: &[code(KeyCode::Up), k('k')], shown: "↑/↓", label: "move", help: "Move", ..DEF },
+    Binding { ctx: C::Chooser, action: A::Down, keys: &[code(KeyCode::Down), k('j')], shown: "", label: "", help: "", ..DEF },
+    Binding { ctx: C::Chooser, action: A::Activate, keys: &[code(KeyCode::Enter), k('s'), k(' ')], shown: "Enter", label: "choose", help: "Choose (the current sort column again: flip the direction)", ..DEF },
+    Binding { ctx: C::Chooser, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Close without changing anything", ..DEF },
     // Filter line.
-    b(
-        C::Filter,
-        &[code(KeyCode::Enter), code(KeyCode::Down)],
-        "Enter",
-        "keep",
-        "Keep the filter and go back to the list",
-        A::Keep,
-    ),
-    b(
-        C::Filter,
-        &[code(KeyCode::Esc)],
-        "Esc",
-        "clear",
-        "Clear the filter",
-        A::Clear,
-    ),
+    Binding { ctx: C::Filter, action: A::Keep, keys: &[code(KeyCode::Enter), code(KeyCode::Down)], shown: "Enter", label: "keep", help: "Keep the filter and go back to the list", ..DEF },
+    Binding { ctx: C::Filter, action: A::Clear, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "clear", help: "Clear the filter", ..DEF },
     // Help.
-    b(
-        C::Help,
-        &[code(KeyCode::Esc), k('?'), k('q')],
-        "Esc",
-        "close",
-        "Close the help",
-        A::Back,
-    ),
-    b(
-        C::Help,
-        &[code(KeyCode::Up), k('k')],
-        "↑/↓",
-        "scroll",
-        "Scroll",
-        A::Up,
-    ),
-    b(C::Help, &[code(KeyCode::Down), k('j')], "", "", "", A::Down),
-    b(
-        C::Help,
-        &[code(KeyCode::PageUp), ctrl('b')],
-        "PgUp/PgDn",
-        "",
-        "A page up or down",
-        A::PageUp,
-    ),
-    b(
-        C::Help,
-        &[code(KeyCode::PageDown), ctrl('f')],
-        "",
-        "",
-        "",
-        A::PageDown,
-    ),
-    b(
-        C::Help,
-        &[code(KeyCode::Home), k('g')],
-        "Home/End",
-        "",
-        "Top or bottom",
-        A::Home,
-    ),
-    b(C::Help, &[code(KeyCode::End), k('G')], "", "", "", A::End),
+    Binding { ctx: C::Help, action: A::Back, keys: &[code(KeyCode::Esc), k('?'), k('q')], shown: "Esc", label: "close", help: "Close the help", ..DEF },
+    Binding { ctx: C::Help, action: A::Up, keys: &[code(KeyCode::Up), k('k')], shown: "↑/↓", label: "scroll", help: "Scroll", ..DEF },
+    Binding { ctx: C::Help, action: A::Down, keys: &[code(KeyCode::Down), k('j')], shown: "", label: "", help: "", ..DEF },
+    Binding { ctx: C::Help, action: A::PageUp, keys: &[code(KeyCode::PageUp), ctrl('b')], shown: "PgUp/PgDn", label: "", help: "A page up or down", ..DEF },
+    Binding { ctx: C::Help, action: A::PageDown, keys: &[code(KeyCode::PageDown), ctrl('f')], shown: "", label: "", help: "", ..DEF },
+    Binding { ctx: C::Help, action: A::Home, keys: &[code(KeyCode::Home), k('g')], shown: "Home/End", label: "", help: "Top or bottom", ..DEF },
+    Binding { ctx: C::Help, action: A::End, keys: &[code(KeyCode::End), k('G')], shown: "", label: "", help: "", ..DEF },
 ];
 
 /// Keys that work everywhere, listed in help.
@@ -793,13 +325,16 @@ fn applies(bd: &Binding, view: View) -> bool {
     }
 }
 
-/// The footer's hints for a context: (keys, word) pairs, in table order.
-pub fn footer(ctx: Ctx, view: View, readonly: bool) -> Vec<(&'static str, &'static str)> {
+/// One hint of the footer: the keys, the word, and whether it stays however narrow the line.
+pub type Hint = (&'static str, &'static str, bool);
+
+/// The footer's hints for a context, in table order.
+pub fn footer(ctx: Ctx, view: View, readonly: bool) -> Vec<Hint> {
     BINDINGS
         .iter()
         .filter(|bd| bd.ctx == ctx && !bd.label.is_empty() && applies(bd, view))
         .filter(|bd| !(readonly && bd.writes))
-        .map(|bd| (bd.shown, bd.label))
+        .map(|bd| (bd.shown, bd.label, bd.pin))
         .collect()
 }
 
@@ -885,8 +420,8 @@ mod tests {
         assert!(lookup(Ctx::Table, &n, View::Tokens, true).is_none());
         assert!(lookup_refused(Ctx::Table, &n, View::Tokens).is_some());
         let hints = footer(Ctx::Table, View::Tokens, true);
-        assert!(hints.iter().all(|(_, l)| *l != "new" && *l != "revoke"));
-        assert!(hints.iter().any(|(_, l)| *l == "filter"));
+        assert!(hints.iter().all(|(_, l, _)| *l != "new" && *l != "revoke"));
+        assert!(hints.iter().any(|(_, l, _)| *l == "filter"));
     }
 
     #[test]

@@ -1,18 +1,28 @@
 //! The interactive console (`gatepass` with no subcommand): views of tokens, hosts, the audit
 //! log and API tokens, live over the daemon's server-sent events, with the create form, the
-//! one-time reveal and confirmations. `app` holds the state and `update`, `draw` renders it,
-//! `keymap` is the one table of keys; this module is the runtime that connects them to the
-//! terminal, the daemon (through the protocol client only), the clipboard and files.
+//! one-time reveal and confirmations. `app` holds the shared state, the messages and `update`;
+//! each screen (`list`, `form`, `reveal`, `confirm`, `detail`, `help`, `chooser`) holds its
+//! keys and its drawing; `draw` lays the screen out, `widgets` fits text to columns, `keymap`
+//! is the one table of keys; this module is the runtime that connects them to the terminal,
+//! the daemon (through the protocol client only), the clipboard and files.
 
 pub mod app;
 pub mod calendar;
+pub mod chooser;
 pub mod clipboard;
+pub mod confirm;
+pub mod detail;
 pub mod draw;
+pub mod files;
 pub mod form;
+pub mod help;
 pub mod keymap;
+pub mod list;
+pub mod reveal;
 pub mod table;
 pub mod theme;
 pub mod timefmt;
+pub mod widgets;
 
 #[cfg(test)]
 pub(crate) mod fixtures;
@@ -20,7 +30,6 @@ pub(crate) mod fixtures;
 mod snapshots;
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -293,6 +302,27 @@ fn removed(kind: ConfirmKind, id: String, name: String) -> Msg {
     Msg::Removed { kind, id, name }
 }
 
+/// One marked token's part of a confirmation: the token as it is after, `None` if deleted.
+async fn bulk_one(
+    client: &Client,
+    kind: ConfirmKind,
+    id: &str,
+) -> Result<Option<gatepass_protocol::Token>, String> {
+    let patch = |disabled| PatchTokenRequest {
+        disabled: Some(disabled),
+        ..PatchTokenRequest::default()
+    };
+    let r = match kind {
+        ConfirmKind::Revoke => client.revoke_token(id).await.map(Some),
+        ConfirmKind::Delete => client.delete_token(id).await.map(|_| None),
+        ConfirmKind::Disable => client.patch_token(id, &patch(true)).await.map(Some),
+        ConfirmKind::Enable => client.patch_token(id, &patch(false)).await.map(Some),
+        // Not offered on marked rows.
+        ConfirmKind::RemoveHost | ConfirmKind::DeleteApiToken => return Err("not a token".into()),
+    };
+    r.map_err(|e| e.to_string())
+}
+
 /// Starts the work a command asks for; its answer comes back as a message.
 fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode: ClipboardMode) {
     let client = client.clone();
@@ -370,74 +400,42 @@ fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode
                 send(&tx, Msg::Copied(result.message(env.tmux, what)));
             });
         }
+        Cmd::Extend { id, expires_at } => answer(tx, async move {
+            let patch = PatchTokenRequest {
+                expires_at: Some(expires_at),
+                ..PatchTokenRequest::default()
+            };
+            match client.patch_token(&id, &patch).await {
+                Ok(token) => Msg::TokenChanged {
+                    token: Box::new(token),
+                    what: "Extended".into(),
+                },
+                Err(e) => failed("Extending", e),
+            }
+        }),
+        Cmd::Bulk { kind, targets } => answer(tx, async move {
+            let mut results = Vec::with_capacity(targets.len());
+            for t in targets {
+                let r = bulk_one(&client, kind, &t.id).await;
+                results.push((t, r));
+            }
+            Msg::BulkDone { kind, results }
+        }),
+        Cmd::Export { stem, rows, body } => {
+            tokio::task::spawn_blocking(move || {
+                let dir = files::private_folder();
+                let r = files::write_new(&dir, &stem, "csv", body.as_bytes())
+                    .map(|p| (rows, p))
+                    .map_err(|e| e.to_string());
+                send(&tx, Msg::Exported(r));
+            });
+        }
         Cmd::WriteSecret { name, secret } => {
             tokio::task::spawn_blocking(move || {
-                let dir = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
-                let r = write_secret(&dir, &name, &secret).map_err(|e| e.to_string());
+                let dir = files::private_folder();
+                let r = files::write_secret(&dir, &name, &secret).map_err(|e| e.to_string());
                 send(&tx, Msg::Wrote(r));
             });
         }
-    }
-}
-
-/// Writes the token to a new file `gatepass-token-NAME.txt` (never over an existing one) that
-/// only its owner can read.
-pub fn write_secret(dir: &std::path::Path, name: &str, secret: &str) -> std::io::Result<PathBuf> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let safe: String = name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || "-_.".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    for n in 1..1000 {
-        let file = if n == 1 {
-            format!("gatepass-token-{safe}.txt")
-        } else {
-            format!("gatepass-token-{safe}-{n}.txt")
-        };
-        let path = dir.join(file);
-        match std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-        {
-            Ok(mut f) => {
-                f.write_all(secret.as_bytes())?;
-                f.write_all(b"\n")?;
-                f.sync_all()?;
-                return Ok(path);
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    Err(std::io::Error::other(
-        "too many token files with this name here",
-    ))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
-    #[test]
-    fn token_files_are_private_and_never_overwritten() -> std::io::Result<()> {
-        let dir = std::env::temp_dir().join(format!("gatepass-console-w-{}", std::process::id()));
-        std::fs::create_dir_all(&dir)?;
-        let a = write_secret(&dir, "web/rollout", "gpt_one")?;
-        let b = write_secret(&dir, "web/rollout", "gpt_two")?;
-        assert_ne!(a, b);
-        assert!(a.ends_with("gatepass-token-web_rollout.txt"));
-        assert_eq!(std::fs::read_to_string(&a)?, "gpt_one\n");
-        assert_eq!(std::fs::read_to_string(&b)?, "gpt_two\n");
-        assert_eq!(std::fs::metadata(&a)?.permissions().mode() & 0o777, 0o600);
-        std::fs::remove_dir_all(&dir)
     }
 }

@@ -50,10 +50,41 @@ impl SortKey<'_> {
     }
 }
 
+/// How one column takes room on screen: at least `min` columns (and its heading with a sort
+/// arrow), at most `max` (or what its cells need, if less); `rank` says which give way first
+/// on a narrow terminal (the highest); the `fill` column takes what is left, or hides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Col {
+    pub min: u16,
+    pub max: u16,
+    pub rank: u8,
+    pub fill: bool,
+}
+
+const fn col(min: u16, max: u16, rank: u8) -> Col {
+    Col {
+        min,
+        max,
+        rank,
+        fill: false,
+    }
+}
+
+const fn fill(min: u16, rank: u8) -> Col {
+    Col {
+        min,
+        max: u16::MAX,
+        rank,
+        fill: true,
+    }
+}
+
 /// A row type the console lists.
 pub trait Row: Clone {
     /// Column headings, in display order.
     const COLUMNS: &'static [&'static str];
+    /// How each column takes room, in display order.
+    const LAYOUT: &'static [Col];
     /// The column sorted by when the view opens, and whether descending.
     const DEFAULT_SORT: (usize, bool);
     fn id(&self) -> &str;
@@ -261,6 +292,11 @@ impl<T: Row> Table<T> {
         }
         self.stale |= any;
         any
+    }
+
+    /// Every row, in no particular order (filtered out or not).
+    pub fn rows(&self) -> impl Iterator<Item = &T> {
+        self.rows.iter()
     }
 
     pub fn len(&self) -> usize {
@@ -497,9 +533,22 @@ impl Row for Token {
         "GROUP",
         "OWNER",
         "EXPIRES",
+        "CREATED",
         "DESCRIPTION",
     ];
-    // Newest first would need CREATED; by name is what operators scan.
+    // NAME, STATUS and USES stay readable at 80 columns; DESCRIPTION takes what is left.
+    const LAYOUT: &'static [Col] = &[
+        col(12, 32, 0),
+        col(9, 9, 1),
+        col(6, 10, 2),
+        col(9, 9, 4),
+        col(8, 16, 6),
+        col(8, 12, 7),
+        col(9, 16, 3),
+        col(9, 9, 8),
+        fill(16, 5),
+    ];
+    // By name is what operators scan (tokens list sorts the same way).
     const DEFAULT_SORT: (usize, bool) = (0, false);
 
     fn id(&self) -> &str {
@@ -514,7 +563,8 @@ impl Row for Token {
             3 => output::when(self.last_used_at, now, "never"),
             4 => text(&self.group),
             5 => self.owner.clone(),
-            6 => output::when(self.expires_at, now, "never"),
+            6 => output::expiry(self.expires_at, now),
+            7 => output::when(Some(self.created_at), now, ""),
             _ => self.description.clone(),
         }
     }
@@ -535,6 +585,7 @@ impl Row for Token {
             5 => SortKey::Str(&self.owner),
             // No expiry sorts after every date.
             6 => ts(self.expires_at, i64::MAX),
+            7 => SortKey::Int(self.created_at.0),
             _ => SortKey::Str(&self.description),
         }
     }
@@ -577,6 +628,15 @@ pub fn status_word(s: TokenStatus) -> &'static str {
 impl Row for Host {
     const COLUMNS: &'static [&'static str] = &[
         "HOSTNAME", "TOKEN", "GROUP", "OWNER", "SOURCE", "ENROLLED", "ID",
+    ];
+    const LAYOUT: &'static [Col] = &[
+        col(12, 32, 0),
+        col(12, 26, 1),
+        col(8, 16, 4),
+        col(8, 12, 5),
+        col(9, 39, 3),
+        col(9, 9, 2),
+        fill(16, 6),
     ];
     const DEFAULT_SORT: (usize, bool) = (5, true);
 
@@ -629,6 +689,14 @@ impl Row for Host {
 impl Row for AuditEvent {
     const COLUMNS: &'static [&'static str] =
         &["SEQ", "TIME", "ACTOR", "ACTION", "TARGET", "DETAILS"];
+    const LAYOUT: &'static [Col] = &[
+        col(5, 8, 0),
+        col(19, 19, 1),
+        col(12, 24, 4),
+        col(10, 14, 2),
+        col(12, 24, 3),
+        fill(16, 5),
+    ];
     const DEFAULT_SORT: (usize, bool) = (0, true);
 
     fn id(&self) -> &str {
@@ -672,6 +740,15 @@ impl Row for AuditEvent {
 impl Row for ApiToken {
     const COLUMNS: &'static [&'static str] = &[
         "NAME", "USER", "EXPIRES", "PATH", "REFERRER", "REMARK", "CREATED",
+    ];
+    const LAYOUT: &'static [Col] = &[
+        col(14, 32, 0),
+        col(8, 12, 1),
+        col(9, 9, 2),
+        col(8, 20, 4),
+        col(8, 20, 5),
+        fill(12, 6),
+        col(9, 9, 3),
     ];
     const DEFAULT_SORT: (usize, bool) = (0, false);
 
