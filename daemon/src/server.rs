@@ -73,10 +73,7 @@ where
 
 /// The user name of a uid, or `uid:N` when it has none.
 pub fn user_name(uid: u32) -> String {
-    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
-        Ok(Some(u)) => u.name,
-        _ => format!("uid:{uid}"),
-    }
+    gatepass_protocol::paths::user_name(uid)
 }
 
 async fn drain(graceful: GracefulShutdown, what: &str) {

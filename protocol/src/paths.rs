@@ -62,3 +62,12 @@ pub fn private_dir(path: &std::path::Path) -> std::io::Result<()> {
         .mode(0o700)
         .create(path)
 }
+
+/// The name of the user with `uid`, or `uid:N` when it has none.
+#[cfg(feature = "cli")]
+pub fn user_name(uid: u32) -> String {
+    match nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid)) {
+        Ok(Some(u)) => u.name,
+        _ => format!("uid:{uid}"),
+    }
+}

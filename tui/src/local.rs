@@ -70,7 +70,7 @@ pub async fn system_daemon() -> Result<System> {
 fn current_user() -> String {
     // The effective uid owns /proc/self.
     match std::fs::metadata("/proc/self") {
-        Ok(m) => gatepassd::server::user_name(std::os::unix::fs::MetadataExt::uid(&m)),
+        Ok(m) => gatepass_protocol::paths::user_name(std::os::unix::fs::MetadataExt::uid(&m)),
         Err(_) => "this user".to_owned(),
     }
 }
