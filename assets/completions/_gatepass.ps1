@@ -253,6 +253,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Only events about this token (name or id; deleted tokens by id)')
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Only events by this actor (a user name, or host:NAME@ADDRESS)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many events (the newest; at least 1)')
+            [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Only events older than this sequence number: the `seq` of the oldest event of the previous page (a cursor, with --limit, to page back through the log)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the events as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -367,6 +368,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The admin API''s Unix socket')
             [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address of the HTTPS redeem listener (port 0 picks a free port)')
             [CompletionResult]::new('--admin-listen', '--admin-listen', [CompletionResultType]::ParameterName, 'Address of the HTTPS admin listener for API tokens (off unless given here or in the config)')
+            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'A PostgreSQL database shared by several daemons (postgres://USER@HOST:PORT/DB); the password comes from [store] password_file or PGPASSWORD, never from here')
             [CompletionResult]::new('--accept-journal-loss', '--accept-journal-loss', [CompletionResultType]::ParameterName, 'Start even though the journal beside the database is refused (missing, emptied, another store''s, older, damaged): the changes it held are lost, and the audit log says so. Without it such a start stops with a message naming the file')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -374,6 +376,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it')
+            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -391,9 +394,18 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
+        'gatepass;__daemon;migrate' {
+            [CompletionResult]::new('--from-redb', '--from-redb', [CompletionResultType]::ParameterName, 'The data folder whose store (gatepass.redb) is copied; its hmac.key and CA are the ones every node on the database must use')
+            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start')
+            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for the database, its key and the CA')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
         'gatepass;__daemon;help' {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it')
+            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -401,6 +413,9 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             break
         }
         'gatepass;__daemon;help;restore' {
+            break
+        }
+        'gatepass;__daemon;help;migrate' {
             break
         }
         'gatepass;__daemon;help;help' {
@@ -514,12 +529,16 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
         'gatepass;help;__daemon' {
             [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong')
             [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it')
+            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy')
             break
         }
         'gatepass;help;__daemon;check' {
             break
         }
         'gatepass;help;__daemon;restore' {
+            break
+        }
+        'gatepass;help;__daemon;migrate' {
             break
         }
         'gatepass;help;help' {

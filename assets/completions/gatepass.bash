@@ -55,6 +55,9 @@ _gatepass() {
             gatepass__subcmd____daemon,help)
                 cmd="gatepass__subcmd____daemon__subcmd__help"
                 ;;
+            gatepass__subcmd____daemon,migrate)
+                cmd="gatepass__subcmd____daemon__subcmd__migrate"
+                ;;
             gatepass__subcmd____daemon,restore)
                 cmd="gatepass__subcmd____daemon__subcmd__restore"
                 ;;
@@ -63,6 +66,9 @@ _gatepass() {
                 ;;
             gatepass__subcmd____daemon__subcmd__help,help)
                 cmd="gatepass__subcmd____daemon__subcmd__help__subcmd__help"
+                ;;
+            gatepass__subcmd____daemon__subcmd__help,migrate)
+                cmd="gatepass__subcmd____daemon__subcmd__help__subcmd__migrate"
                 ;;
             gatepass__subcmd____daemon__subcmd__help,restore)
                 cmd="gatepass__subcmd____daemon__subcmd__help__subcmd__restore"
@@ -138,6 +144,9 @@ _gatepass() {
                 ;;
             gatepass__subcmd__help__subcmd____daemon,check)
                 cmd="gatepass__subcmd__help__subcmd____daemon__subcmd__check"
+                ;;
+            gatepass__subcmd__help__subcmd____daemon,migrate)
+                cmd="gatepass__subcmd__help__subcmd____daemon__subcmd__migrate"
                 ;;
             gatepass__subcmd__help__subcmd____daemon,restore)
                 cmd="gatepass__subcmd__help__subcmd____daemon__subcmd__restore"
@@ -311,7 +320,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd____daemon)
-            opts="-h -V --config --data-dir --socket --listen --admin-listen --accept-journal-loss --help --version check restore help"
+            opts="-h -V --config --data-dir --socket --listen --admin-listen --accept-journal-loss --store --help --version check restore migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -334,6 +343,10 @@ _gatepass() {
                     return 0
                     ;;
                 --admin-listen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --store)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -367,7 +380,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd____daemon__subcmd__help)
-            opts="check restore help"
+            opts="check restore migrate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,6 +421,20 @@ _gatepass() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gatepass__subcmd____daemon__subcmd__help__subcmd__migrate)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gatepass__subcmd____daemon__subcmd__help__subcmd__restore)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
@@ -415,6 +442,32 @@ _gatepass() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd____daemon__subcmd__migrate)
+            opts="-h --from-redb --config --data-dir --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --from-redb)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --data-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -595,7 +648,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__audit)
-            opts="-h --since --token --actor --limit --json --help verify help"
+            opts="-h --since --token --actor --limit --before --json --help verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -614,6 +667,10 @@ _gatepass() {
                     return 0
                     ;;
                 --limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --before)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -737,7 +794,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__help__subcmd____daemon)
-            opts="check restore"
+            opts="check restore migrate"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -751,6 +808,20 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__help__subcmd____daemon__subcmd__check)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__help__subcmd____daemon__subcmd__migrate)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )

@@ -219,6 +219,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --token 'Only events about this token (name or id; deleted tokens by id)'
             cand --actor 'Only events by this actor (a user name, or host:NAME@ADDRESS)'
             cand --limit 'At most this many events (the newest; at least 1)'
+            cand --before 'Only events older than this sequence number: the `seq` of the oldest event of the previous page (a cursor, with --limit, to page back through the log)'
             cand --json 'Print the events as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -314,6 +315,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --socket 'The admin API''s Unix socket'
             cand --listen 'Address of the HTTPS redeem listener (port 0 picks a free port)'
             cand --admin-listen 'Address of the HTTPS admin listener for API tokens (off unless given here or in the config)'
+            cand --store 'A PostgreSQL database shared by several daemons (postgres://USER@HOST:PORT/DB); the password comes from [store] password_file or PGPASSWORD, never from here'
             cand --accept-journal-loss 'Start even though the journal beside the database is refused (missing, emptied, another store''s, older, damaged): the changes it held are lost, and the audit log says so. Without it such a start stops with a message naming the file'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -321,6 +323,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --version 'Print version'
             cand check 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong'
             cand restore 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it'
+            cand migrate 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'gatepass;__daemon;check'= {
@@ -335,14 +338,24 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
+        &'gatepass;__daemon;migrate'= {
+            cand --from-redb 'The data folder whose store (gatepass.redb) is copied; its hmac.key and CA are the ones every node on the database must use'
+            cand --config 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start'
+            cand --data-dir 'Folder for the database, its key and the CA'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
         &'gatepass;__daemon;help'= {
             cand check 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong'
             cand restore 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it'
+            cand migrate 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'gatepass;__daemon;help;check'= {
         }
         &'gatepass;__daemon;help;restore'= {
+        }
+        &'gatepass;__daemon;help;migrate'= {
         }
         &'gatepass;__daemon;help;help'= {
         }
@@ -428,10 +441,13 @@ set edit:completion:arg-completer[gatepass] = {|@words|
         &'gatepass;help;__daemon'= {
             cand check 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong'
             cand restore 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it'
+            cand migrate 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy'
         }
         &'gatepass;help;__daemon;check'= {
         }
         &'gatepass;help;__daemon;restore'= {
+        }
+        &'gatepass;help;__daemon;migrate'= {
         }
         &'gatepass;help;help'= {
         }
