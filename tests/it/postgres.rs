@@ -8,7 +8,8 @@ use gatepass_protocol::ChangeKind;
 use crate::support::{Daemon, code};
 use gatepass_tests::pg::Cluster;
 
-const CONFIG: &str = "[limits]\nredeem_failures_per_minute = 100000\n";
+/// As `Daemon::start`'s: races and storms are not held back by the refusal limits.
+const CONFIG: &str = "[limits]\nredeem_failures_per_minute = 100000\nredeem_refusals_per_token_per_minute = 100000\n";
 
 /// A daemon on the database at `url`, with a data folder of its own.
 fn on(url: &str) -> Daemon {
