@@ -162,6 +162,28 @@ impl Cluster {
         );
     }
 
+    /// Freezes the server (SIGSTOP to it and every process it started), as a machine that stops
+    /// answering without closing its connections: `thaw` lets it go on.
+    pub fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    pub fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, sig: &str) {
+        let pid_file = self.dir.path().join("data/postmaster.pid");
+        let text = std::fs::read_to_string(pid_file).unwrap();
+        let pid = text.lines().next().unwrap().trim().to_owned();
+        // Children first, so none is left running while the parent stops.
+        Command::new("pkill")
+            .args([sig, "-P", &pid])
+            .status()
+            .unwrap();
+        Command::new("kill").args([sig, &pid]).status().unwrap();
+    }
+
     /// Starts the server again after `stop`.
     pub fn start_again(&self) {
         self.pg_ctl_start();

@@ -475,3 +475,54 @@ fn the_lifecycle_hostile_and_secret_suites_pass_on_postgres_too() {
         "only {passed} tests ran on PostgreSQL: {said}"
     );
 }
+
+/// A database that stops answering without closing its connections (frozen: SIGSTOP) holds no
+/// one: redemptions and reads are answered 503 `store_unavailable` within 5 s. Thawed, it
+/// serves again; every 201 is stored (a write whose caller was told 503 may still have
+/// committed: then it is stored whole, uses equal hosts).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_stops_answering_is_503_within_5_s() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let d = on(&url);
+    let (secret, id) = d.mint(&["--name", "frozen", "--uses", "1000"]);
+    let r = d.redeem(&secret, r#"{"hostname":"before"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    pg.freeze();
+    for i in 0..2 {
+        let started = std::time::Instant::now();
+        let r = d
+            .redeem(&secret, &format!(r#"{{"hostname":"frozen-{i}"}}"#))
+            .await;
+        let took = started.elapsed();
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(code(&r), "store_unavailable");
+        assert!(took < Duration::from_secs(5), "{took:?}");
+    }
+    let started = std::time::Instant::now();
+    let health = d
+        .target()
+        .request("GET", "/healthz", &[], vec![])
+        .await
+        .unwrap();
+    assert_eq!(health.status, 503);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    pg.thaw();
+    let mut back = false;
+    for i in 0..50 {
+        let r = d
+            .redeem(&secret, &format!(r#"{{"hostname":"thawed-{i}"}}"#))
+            .await;
+        if r.status == 201 {
+            back = true;
+            break;
+        }
+        assert_eq!(r.status, 503, "{}", r.text());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(back, "no service after the database thawed");
+    let t = d.token_json(&id);
+    assert_eq!(t["uses"], t["hosts"]);
+    assert!(t["uses"].as_u64().unwrap() >= 2);
+    assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+}

@@ -162,15 +162,28 @@ pub struct Queued<T> {
     pub rx: tokio::sync::oneshot::Receiver<Result<T, StoreError>>,
     /// Whether the write reached the queue at all.
     pub queued: Result<(), StoreError>,
+    /// How long the caller waits before it is told the store is unavailable (an engine whose
+    /// database may stop answering); `None`: until the answer comes.
+    pub deadline: Option<std::time::Duration>,
 }
 
 impl<T> Queued<T> {
-    /// The result, once the commit holding the write is durable (or failed).
+    /// The result, once the commit holding the write is durable (or failed, or past the
+    /// deadline: then the write may still commit, but nobody was told it did).
     pub async fn wait(self) -> Result<T, StoreError> {
         self.queued?;
-        self.rx.await.map_err(|_| {
-            StoreError::Stopped("the write batch was dropped before its answer".into())
-        })?
+        let dropped =
+            |_| StoreError::Stopped("the write batch was dropped before its answer".into());
+        match self.deadline {
+            None => self.rx.await.map_err(dropped)?,
+            Some(d) => match tokio::time::timeout(d, self.rx).await {
+                Ok(answer) => answer.map_err(dropped)?,
+                Err(_) => Err(StoreError::Stopped(format!(
+                    "the database did not answer within {} s",
+                    d.as_secs()
+                ))),
+            },
+        }
     }
 }
 

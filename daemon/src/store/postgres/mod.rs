@@ -37,6 +37,10 @@ use crate::error::StoreError;
 
 /// How long connecting may take before a write or read is answered `store_unavailable`.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a caller waits for the database before it is answered `store_unavailable`: a
+/// server that stops answering (stopped, or a network that drops everything) must not hold
+/// anyone, and the statement timeout cannot help when the server itself is stuck.
+const ANSWER_WITHIN: Duration = Duration::from_secs(4);
 /// Reader threads, each with a connection.
 const READERS: usize = 4;
 
@@ -210,8 +214,21 @@ impl PgStore {
             q.send(job)
                 .map_err(|_| StoreError::Stopped("the readers have stopped".into()))?;
         }
-        rx.recv()
-            .map_err(|_| StoreError::Stopped("a read was dropped".into()))?
+        answer_within(&rx)
+    }
+}
+
+/// The answer on `rx`, or `Stopped` (503) once `ANSWER_WITHIN` has passed without one.
+fn answer_within<T>(rx: &mpsc::Receiver<Result<T, StoreError>>) -> Result<T, StoreError> {
+    match rx.recv_timeout(ANSWER_WITHIN) {
+        Ok(answer) => answer,
+        Err(mpsc::RecvTimeoutError::Timeout) => Err(StoreError::Stopped(format!(
+            "the database did not answer within {} s",
+            ANSWER_WITHIN.as_secs()
+        ))),
+        Err(mpsc::RecvTimeoutError::Disconnected) => {
+            Err(StoreError::Stopped("the store dropped the request".into()))
+        }
     }
 }
 
@@ -360,14 +377,17 @@ impl Store for PgStore {
     fn submit(&self, write: Write) -> Result<Written, StoreError> {
         let (tx, rx) = mpsc::channel();
         self.enqueue(write, Reply::Blocking(tx))?;
-        rx.recv()
-            .map_err(|_| StoreError::Stopped("the write batch was dropped".into()))?
+        answer_within(&rx)
     }
 
     fn submit_queued(&self, write: Write) -> Queued<Written> {
         let (tx, rx) = tokio::sync::oneshot::channel();
         let queued = self.enqueue(write, Reply::Queued(tx));
-        Queued { rx, queued }
+        Queued {
+            rx,
+            queued,
+            deadline: Some(ANSWER_WITHIN),
+        }
     }
 
     fn health(&self) -> Result<(), StoreError> {

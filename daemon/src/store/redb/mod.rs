@@ -511,7 +511,11 @@ impl Store for RedbStore {
             let _ = tx.send(r);
         };
         let queued = self.enqueue(move |b| b.run(write), on_answer, visible_now);
-        Queued { rx, queued }
+        Queued {
+            rx,
+            queued,
+            deadline: None,
+        }
     }
 
     fn checkpoint(&self) -> Result<(), StoreError> {
