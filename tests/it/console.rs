@@ -877,6 +877,27 @@ fn a_second_user_reaches_the_system_daemon_and_one_without_a_role_is_told_what_t
     assert!(s.contains(&d.socket.display().to_string()), "{s}");
     c.send(b"q");
     assert!(c.wait_exit().success());
+    // The command line finds the same daemon (the console tells the operator to use it).
+    let out = as_user("gpt-alice")
+        .args(["tokens", "list"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = as_user("gpt-dave")
+        .args(["tokens", "list"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && err.contains("access.operators"),
+        "{err}"
+    );
     // No role: one line, the key to set, non-zero, and no daemon of its own.
     let out = as_user("gpt-dave").stdin(Stdio::null()).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -85,6 +85,17 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         _ => {}
     }
     let (client, explicit) = client_for(&cli)?;
+    // A command with no socket named, for a user without a daemon of their own: the system
+    // daemon's (as the console finds it), or a line naming what an admin must set.
+    let client = match &cli.command {
+        Some(_) if !explicit && !gatepass_protocol::paths::default_socket().exists() => {
+            match crate::local::system_daemon().await? {
+                crate::local::System::Reachable(system) => system,
+                crate::local::System::Absent => client,
+            }
+        }
+        _ => client,
+    };
     match cli.command {
         None if std::io::stdout().is_terminal() && std::io::stdin().is_terminal() => {
             console(client, explicit, &cli).await
