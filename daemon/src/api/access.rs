@@ -130,7 +130,7 @@ impl FromRequestParts<Arc<State>> for Caller {
                         Err(ApiError::new(
                             ErrorCode::Forbidden,
                             format!(
-                                "{user} has no role on this daemon; ask an admin to add you to [access]"
+                                "{user} has no role on this daemon: an admin must add \"{user}\" to access.operators (or admins, auditors) in its gatepassd.toml"
                             ),
                         ))
                     }

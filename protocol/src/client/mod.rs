@@ -36,7 +36,9 @@ pub enum ClientError {
         source: std::io::Error,
     },
     /// The socket exists but we may not open it.
-    #[error("permission denied opening {path}: ask an admin for access")]
+    #[error(
+        "permission denied opening {path}: an admin must set access.socket_group in the daemon's gatepassd.toml and add you to that group"
+    )]
     PermissionDenied { path: PathBuf },
     #[error("cannot reach {addr}: {source}")]
     Connect {
