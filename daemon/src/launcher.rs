@@ -120,6 +120,25 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     )
 }
 
+/// SIGHUP (which would end the process by default) is told in the log: the configuration is
+/// read at start only, so a restart applies a change.
+fn log_hangups() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::hangup()) {
+        Ok(mut hup) => {
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    tracing::warn!(
+                        "SIGHUP received and ignored: the configuration is read at start; restart \
+                         gatepassd to apply a change"
+                    );
+                }
+            });
+        }
+        Err(e) => tracing::warn!(error = %e, "SIGHUP cannot be caught; it will stop the daemon"),
+    }
+}
+
 async fn wait_for_signal(
     term: std::io::Result<tokio::signal::unix::Signal>,
     int: std::io::Result<tokio::signal::unix::Signal>,
@@ -324,6 +343,7 @@ fn serve(args: Args) -> Result<(), Error> {
         }
         tracing::info!(socket = %socket_path.display(), redeem = %addr, data = %daemon.data_dir().display(), "gatepassd listening");
         let stop = shutdown_signal();
+        log_hangups();
         println!("{ready}");
         let result = daemon.run(admin, redeem, admin_tls, stop).await;
         let _ = std::fs::remove_file(&socket_path);

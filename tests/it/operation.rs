@@ -439,3 +439,31 @@ async fn a_one_second_token_lives_at_least_one_second() {
         }
     }
 }
+
+/// SIGHUP (sent by habit to make a daemon reread its config) does not stop the daemon: the log
+/// says the configuration is read at start and a restart applies a change.
+#[tokio::test]
+async fn sighup_is_told_in_the_log_and_does_not_stop_the_daemon() {
+    let d = Daemon::start();
+    let pid = d.child.as_ref().unwrap().id().to_string();
+    assert!(
+        std::process::Command::new("kill")
+            .args(["-HUP", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(d.log_path()).unwrap_or_default();
+        if log.contains("SIGHUP received and ignored") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing logged: {log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(d.client().healthz().await.unwrap().status, 200);
+}

@@ -115,8 +115,15 @@ pub async fn start_daemon() -> Result<Started> {
         // that is the error, at once, not after the deadline.
         if let Ok(Some(status)) = child.try_wait() {
             let cause = last_line(&log, from).unwrap_or_else(|| format!("it exited ({status})"));
+            // A port taken by another daemon: say how to pick another.
+            let hint = if cause.contains("Address already in use") {
+                "; start it on another port with GATEPASSD_LISTEN=127.0.0.1:8643 (or [redeem] \
+                 listen in its gatepassd.toml)"
+            } else {
+                ""
+            };
             return Err(Error::Failed(format!(
-                "the local daemon did not start: {cause} (log: {})",
+                "the local daemon did not start: {cause}{hint} (log: {})",
                 log.display()
             )));
         }
