@@ -34,9 +34,13 @@ pub fn token(data: &[u8]) {
         return;
     };
     if let Ok(t) = token::parse(text) {
-        assert_eq!(t.expose(), text, "a parsed token is the text it came from");
+        // The parser trims the white space a paste brings (fuzz/corpus/token/leading-form-feed).
         assert!(
-            !format!("{t:?}").contains(&text[16..]),
+            text.contains(t.expose()),
+            "a parsed token comes from its text"
+        );
+        assert!(
+            !format!("{t:?}").contains(&t.expose()[16..]),
             "Debug shows no secret"
         );
     }
