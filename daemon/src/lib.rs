@@ -385,9 +385,11 @@ impl Daemon {
             self.config.limits.redeem_refusals_per_token_per_minute,
             self.config.limits.rate_limit_addresses,
         );
+        // Each open kind holds one event (a few hundred bytes): 10,000 at most, then they are
+        // written out.
         let refusals = domain::refusals::RefusalLog::new(
             domain::refusals::WINDOW,
-            self.config.limits.rate_limit_addresses,
+            self.config.limits.rate_limit_addresses.min(10_000),
         );
         let state = Arc::new(State {
             store: self.store,
