@@ -1,5 +1,7 @@
 //! Tests of the redb engine as a whole: visibility of held batches, failed batches, the audit
-//! chain, the parallel list, the pre-check, and a crash redone from the journal.
+//! chain and its scoped reads, the parallel list, the pre-check, and a crash redone from the
+//! journal. Over 700 lines because each test builds its own store through the shared helpers at
+//! the top; the journal's, the fault sweep's and damage at rest's tests have files of their own.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
