@@ -210,24 +210,29 @@ fn every_fault_on_the_way_leaves_a_store_that_keeps_its_word() {
     );
 }
 
-/// A start cut short by a failing disk and a power loss, then another start cut short the
-/// same way, then a third start on a good disk: it opens (two failed starts in a row are not
-/// damage). Every pair of fault points of the two starts is tried.
-#[test]
-fn two_starts_cut_short_in_a_row_are_not_damage() {
-    // A store that ran and holds something, killed: the mint lives in the journal only.
+/// A store that ran and holds one token, killed (the mint lives in the journal only): its
+/// images, and how many disk operations a start on them takes.
+fn killed_with_a_mint() -> (Vec<(&'static str, Vec<u8>)>, u64) {
     let disk = Disk::with_files(&fresh_images());
     let s = open_on_disk(&disk).unwrap();
     s.create_token(redeemable(1)).unwrap();
     let killed = disk.take(false);
     disk.clear();
     drop(s);
-    // How many disk operations a start takes.
     let probe = Disk::with_files(&killed);
     let s = open_on_disk(&probe).unwrap();
     let start_ops = probe.ops();
     probe.clear();
     drop(s);
+    (killed, start_ops)
+}
+
+/// A start cut short by a failing disk and a power loss, then another start cut short the
+/// same way, then a third start on a good disk: it opens (two failed starts in a row are not
+/// damage). Every pair of fault points of the two starts is tried.
+#[test]
+fn two_starts_cut_short_in_a_row_are_not_damage() {
+    let (killed, start_ops) = killed_with_a_mint();
     // Many fault points leave the same files: each distinct image is tried once.
     let (mut first, mut second) = (
         std::collections::HashSet::new(),
@@ -277,17 +282,7 @@ fn two_starts_cut_short_in_a_row_are_not_damage() {
 /// file, never a panic of the caller.
 #[test]
 fn a_panic_while_opening_is_reported_as_damage() {
-    let disk = Disk::with_files(&fresh_images());
-    let s = open_on_disk(&disk).unwrap();
-    s.create_token(redeemable(1)).unwrap();
-    let killed = disk.take(false);
-    disk.clear();
-    drop(s);
-    let probe = Disk::with_files(&killed);
-    let s = open_on_disk(&probe).unwrap();
-    let start_ops = probe.ops();
-    probe.clear();
-    drop(s);
+    let (killed, start_ops) = killed_with_a_mint();
     let mut damaged = 0;
     for n in 1..=start_ops {
         let d = Disk::with_files(&killed);
