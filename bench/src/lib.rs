@@ -18,11 +18,15 @@ pub fn workspace_root() -> anyhow::Result<PathBuf> {
 }
 
 /// Builds the release `gatepassd` (once per process: a later call, such as a timed restart,
-/// runs no `cargo build`) and returns its path.
+/// runs no `cargo build`) and returns its path. `GATEPASS_BENCH_DAEMON=PATH` runs that binary
+/// instead (another build, for a comparison in one run).
 pub fn build_daemon() -> anyhow::Result<PathBuf> {
     static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     if let Some(bin) = BUILT.get() {
         return Ok(bin.clone());
+    }
+    if let Some(bin) = std::env::var_os("GATEPASS_BENCH_DAEMON") {
+        return Ok(BUILT.get_or_init(|| PathBuf::from(bin)).clone());
     }
     let root = workspace_root()?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());

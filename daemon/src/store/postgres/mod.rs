@@ -20,6 +20,8 @@ mod listen;
 mod reads;
 pub mod schema;
 mod tx;
+#[cfg(test)]
+mod tx_tests;
 mod writer;
 
 use std::sync::{Arc, Mutex, mpsc};
@@ -293,14 +295,7 @@ pub fn import(options: &Options, export: &crate::domain::Export) -> Result<(), S
             ));
         }
         let st = tx::Statements::prepare_in(&mut txn)?;
-        let mut w = tx::PgTx {
-            txn: &mut txn,
-            st: &st,
-            head: None,
-            head_moved: false,
-            listening: false,
-            events: Vec::new(),
-        };
+        let mut w = tx::PgTx::new(&mut txn, &st, None, false);
         use crate::domain::Tx;
         for t in &export.tokens {
             w.insert_token(t)?;
@@ -315,9 +310,8 @@ pub fn import(options: &Options, export: &crate::domain::Export) -> Result<(), S
             let event: AuditEvent = serde_json::from_slice(bytes)?;
             w.insert_event(&event, bytes)?;
         }
-        w.head = Some(export.head.clone());
-        w.head_moved = true;
-        w.store_head()?;
+        w.set_head(export.head.clone());
+        w.finish()?;
         txn.commit()?;
         Ok(())
     })

@@ -138,15 +138,9 @@ fn prepare_batch<'c>(
 ) -> Result<(postgres::Transaction<'c>, Results, Vec<ChangeEvent>), StoreError> {
     let mut txn = client.transaction()?;
     let head = lock_head(&mut txn, st)?;
-    let mut tx = PgTx {
-        txn: &mut txn,
-        st,
-        head: Some(head),
-        head_moved: false,
-        // Other daemons' listeners may want them: always built.
-        listening: true,
-        events: Vec::new(),
-    };
+    // Other daemons' listeners may want change events: always built.
+    let mut tx = PgTx::new(&mut txn, st, Some(head), true);
+    tx.prefetch(writes)?;
     let mut results = Vec::with_capacity(writes.len());
     for w in writes {
         match domain::apply(&mut tx, w.clone()) {
@@ -155,7 +149,7 @@ fn prepare_batch<'c>(
             Err(e) => return Err(e),
         }
     }
-    tx.store_head()?;
+    tx.finish()?;
     let changes = std::mem::take(&mut tx.events);
     listen::notify(&mut txn, &changes, origin)?;
     Ok((txn, results, changes))

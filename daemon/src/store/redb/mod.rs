@@ -612,4 +612,4 @@ mod fault_tests;
 #[cfg(test)]
 mod faults;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -179,7 +179,7 @@ fn the_created_event_says_what_the_token_grants() {
     assert!(s.verify_audit().unwrap().first_bad.is_none());
 }
 
-pub(super) fn token_record(i: u64) -> TokenRecord {
+pub(crate) fn token_record(i: u64) -> TokenRecord {
     use gatepass_protocol::MaxUses;
     TokenRecord {
         id: gatepass_protocol::token::random_id(gatepass_protocol::token::ID_LEN).unwrap(),

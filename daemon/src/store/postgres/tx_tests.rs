@@ -1,0 +1,177 @@
+//! The held-back transaction (`tx::PgTx`) against a real PostgreSQL server (a private one in a
+//! temp folder, as the end-to-end tests start): what a batch writes reads back at once inside
+//! it, lands in the database in an order the constraints accept, and a large transaction is
+//! sent in parts.
+
+use std::collections::BTreeMap;
+
+use gatepass_protocol::{AuditEvent, Host, Timestamp};
+use gatepass_tests::pg::Cluster;
+use postgres::{Client, NoTls};
+
+use super::schema;
+use super::tx::{PgTx, Statements};
+use crate::domain::{AuditHead, HostRecord, TokenRecord, Tx};
+use crate::store::codec::decode_token;
+use crate::store::redb::tests::token_record;
+
+fn client(cluster: &Cluster, db: &str) -> Client {
+    let url = cluster.database(db);
+    let mut c = Client::connect(&url, NoTls).unwrap();
+    schema::migrate(&mut c).unwrap();
+    c
+}
+
+/// Runs `f` in one transaction and commits what it did.
+fn in_tx(c: &mut Client, f: impl FnOnce(&mut PgTx<'_, '_>)) {
+    let mut txn = c.transaction().unwrap();
+    let st = Statements::prepare_in(&mut txn).unwrap();
+    let mut tx = PgTx::new(&mut txn, &st, None, false);
+    f(&mut tx);
+    tx.finish().unwrap();
+    txn.commit().unwrap();
+}
+
+fn stored_tokens(c: &mut Client) -> Vec<(String, TokenRecord)> {
+    c.query("SELECT name, record FROM gp_tokens ORDER BY name", &[])
+        .unwrap()
+        .iter()
+        .map(|r| (r.get(0), decode_token(r.get::<_, &[u8]>(1)).unwrap()))
+        .collect()
+}
+
+fn host(id: &str, token: &TokenRecord, key: &str) -> HostRecord {
+    HostRecord {
+        host: Host {
+            id: id.into(),
+            hostname: format!("h-{id}"),
+            token_id: token.id.clone(),
+            token_name: token.name.clone(),
+            group: None,
+            labels: BTreeMap::new(),
+            owner: token.owner.clone(),
+            source_addr: "192.0.2.1".into(),
+            enrolled_at: Timestamp(1),
+            key_fingerprint: Some(key.into()),
+            facts: BTreeMap::new(),
+        },
+        cert_pem: None,
+    }
+}
+
+fn named(i: u64, name: &str) -> TokenRecord {
+    let mut t = token_record(i);
+    t.name = name.into();
+    t
+}
+
+#[test]
+fn a_name_freed_in_a_transaction_is_taken_again_in_it_and_the_last_state_lands() {
+    let cluster = Cluster::start();
+    let mut c = client(&cluster, "names");
+    let old = named(1, "web");
+    in_tx(&mut c, |tx| tx.insert_token(&old).unwrap());
+
+    let (a, mut b) = (named(2, "db"), named(3, "web"));
+    in_tx(&mut c, |tx| {
+        // Read from the database, removed, and its name taken by a new token.
+        assert_eq!(tx.token(&old.id).unwrap().as_ref(), Some(&old));
+        tx.remove_token(&old).unwrap();
+        assert_eq!(tx.token(&old.id).unwrap(), None);
+        assert_eq!(tx.token_id_by_name("web").unwrap(), None);
+        tx.insert_token(&b).unwrap();
+        assert_eq!(tx.token_id_by_name("web").unwrap(), Some(b.id.clone()));
+        // Made and removed in the same transaction: never sent.
+        tx.insert_token(&a).unwrap();
+        tx.remove_token(&a).unwrap();
+        // Made, then changed twice: sent once, as it was last.
+        b.uses += 1;
+        tx.update_token(&b).unwrap();
+        b.uses += 1;
+        tx.update_token(&b).unwrap();
+        assert_eq!(tx.token(&b.id).unwrap().map(|t| t.uses), Some(b.uses));
+    });
+    assert_eq!(stored_tokens(&mut c), vec![("web".to_string(), b.clone())]);
+
+    // A later transaction updates what the last one inserted.
+    in_tx(&mut c, |tx| {
+        let mut t = tx.token(&b.id).unwrap().unwrap();
+        t.uses = 7;
+        tx.update_token(&t).unwrap();
+    });
+    assert_eq!(stored_tokens(&mut c)[0].1.uses, 7);
+}
+
+#[test]
+fn a_host_looked_up_by_key_is_the_latest_as_the_transaction_sees_it() {
+    let cluster = Cluster::start();
+    let mut c = client(&cluster, "hosts");
+    let t = token_record(1);
+    let first = host("h0001", &t, "sha256:aa");
+    in_tx(&mut c, |tx| {
+        tx.insert_token(&t).unwrap();
+        tx.insert_host(&first).unwrap();
+    });
+    let second = host("h0002", &t, "sha256:aa");
+    in_tx(&mut c, |tx| {
+        let by_key = |tx: &mut PgTx<'_, '_>| {
+            tx.host_by_key(&t.id, "sha256:aa")
+                .unwrap()
+                .map(|h| h.host.id)
+        };
+        assert_eq!(by_key(tx).as_deref(), Some("h0001"));
+        tx.insert_host(&second).unwrap();
+        assert_eq!(by_key(tx).as_deref(), Some("h0002"));
+        assert_eq!(tx.host("h0002").unwrap(), Some(second.clone()));
+        tx.remove_host(&second).unwrap();
+        assert_eq!(by_key(tx).as_deref(), Some("h0001"));
+        assert_eq!(tx.host("h0002").unwrap(), None);
+        tx.remove_host(&first).unwrap();
+        assert_eq!(by_key(tx), None);
+        assert_eq!(tx.host_by_key(&t.id, "sha256:bb").unwrap(), None);
+    });
+    let left: i64 = c
+        .query_one("SELECT count(*) FROM gp_hosts", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(left, 0);
+}
+
+#[test]
+fn a_transaction_larger_than_one_send_lands_whole_with_its_head() {
+    let cluster = Cluster::start();
+    let mut c = client(&cluster, "large");
+    let n = 10_000u64;
+    in_tx(&mut c, |tx| {
+        for i in 0..n {
+            tx.insert_token(&token_record(i)).unwrap();
+            let event = AuditEvent {
+                seq: i + 1,
+                at: Timestamp(i as i64),
+                actor: "admin".into(),
+                action: gatepass_protocol::AuditAction::Created,
+                target: format!("t{i}"),
+                target_name: None,
+                details: BTreeMap::new(),
+                prev_hash: String::new(),
+            };
+            let json = serde_json::to_vec(&event).unwrap();
+            tx.append_audit(
+                &event,
+                &json,
+                AuditHead {
+                    next_seq: i + 2,
+                    last_hash: format!("h{i}"),
+                },
+            )
+            .unwrap();
+        }
+    });
+    let count = |c: &mut Client, sql: &str| -> i64 { c.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(count(&mut c, "SELECT count(*) FROM gp_tokens"), n as i64);
+    assert_eq!(count(&mut c, "SELECT count(*) FROM gp_audit"), n as i64);
+    assert_eq!(
+        count(&mut c, "SELECT next_seq FROM gp_audit_head"),
+        n as i64 + 1
+    );
+}
