@@ -243,12 +243,14 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, Fail
     drop(parsed);
 
     // Read-only pre-check: unknown ids and wrong secrets are refused before any signing.
-    // A point read of a few pages, usually cached: done in place rather than handed to a
-    // blocking thread (a thread hop costs more than the read).
+    // The embedded store answers in place (a point read of a few cached pages: a thread hop
+    // costs more); PostgreSQL answers the pre-checks queued together in one statement.
     // Not waiting for pending writes: the writer checks again inside the transaction.
     let matches = state
         .store
-        .peek_secret(&token_id, &model::hex(&presented_hash))
+        .peek_secret_queued(&token_id, &model::hex(&presented_hash))
+        .wait()
+        .await
         .map_err(ApiError::from)?;
     if matches != Some(true) {
         let reason = if matches.is_some() {

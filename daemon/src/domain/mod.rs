@@ -248,6 +248,17 @@ pub trait Store: Send + Sync + 'static {
             .get_token(id)?
             .map(|t| crate::secrets::hash_eq(t.secret_hash.as_bytes(), hash_hex.as_bytes())))
     }
+    /// `peek_secret`, answered through `Queued` so that no thread of the runtime waits for an
+    /// engine whose reads are round trips to a server. By default, answered in place.
+    fn peek_secret_queued(&self, id: &str, hash_hex: &str) -> Queued<Option<bool>> {
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        drop(tx.send(self.peek_secret(id, hash_hex)));
+        Queued {
+            rx,
+            queued: Ok(()),
+            deadline: None,
+        }
+    }
     fn token_id_by_name(&self, name: &str) -> Result<Option<String>, StoreError>;
     fn list_tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
     /// The tokens `keep` accepts (given their keys, status derived at `now`), ready to be sorted

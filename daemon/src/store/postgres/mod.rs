@@ -17,6 +17,7 @@
 //! the writer and reads run on threads of their own (reads through `spawn_blocking`).
 
 mod listen;
+mod peek;
 mod reads;
 pub mod schema;
 mod tx;
@@ -118,6 +119,8 @@ impl Connector {
 pub struct PgStore {
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     reads: Mutex<Option<mpsc::Sender<ReadJob>>>,
+    /// The redeem pre-checks' queue (`peek`).
+    peeks: Mutex<Option<mpsc::Sender<peek::Peek>>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
     /// Set when the store is dropped: the listener thread stops.
     stopping: Arc<std::sync::atomic::AtomicBool>,
@@ -176,9 +179,20 @@ impl PgStore {
                     .map_err(StoreError::Io)?,
             );
         }
+        let (peek_tx, peek_rx) = mpsc::channel::<peek::Peek>();
+        {
+            let connector = connector.clone();
+            threads.push(
+                std::thread::Builder::new()
+                    .name("gatepass-pg-peek".into())
+                    .spawn(move || peek::run(&connector, peek_rx))
+                    .map_err(StoreError::Io)?,
+            );
+        }
         Ok(PgStore {
             queue: Mutex::new(Some(tx)),
             reads: Mutex::new(Some(read_tx)),
+            peeks: Mutex::new(Some(peek_tx)),
             threads: Mutex::new(threads),
             stopping,
         })
@@ -325,6 +339,7 @@ impl Drop for PgStore {
         // readers.
         self.queue.lock().unwrap_or_else(|p| p.into_inner()).take();
         self.reads.lock().unwrap_or_else(|p| p.into_inner()).take();
+        self.peeks.lock().unwrap_or_else(|p| p.into_inner()).take();
         for t in self
             .threads
             .lock()
@@ -386,6 +401,18 @@ impl Store for PgStore {
 
     fn health(&self) -> Result<(), StoreError> {
         self.read(|c| Ok(c.simple_query("SELECT 1").map(drop)?))
+    }
+
+    fn peek_secret_queued(&self, id: &str, hash_hex: &str) -> Queued<Option<bool>> {
+        let (question, mut answer) = peek::question(id, hash_hex);
+        let peeks = self.peeks.lock().unwrap_or_else(|p| p.into_inner());
+        answer.queued = match peeks.as_ref() {
+            Some(q) => q
+                .send(question)
+                .map_err(|_| StoreError::Stopped("the pre-check has stopped".into())),
+            None => Err(StoreError::Stopped("the store is closing".into())),
+        };
+        answer
     }
 
     fn get_token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
