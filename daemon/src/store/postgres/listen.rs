@@ -8,14 +8,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gatepass_protocol::{ChangeEvent, ChangeKind};
-use postgres::Transaction;
 use postgres::fallible_iterator::FallibleIterator;
 use tokio::sync::broadcast;
 
 use super::Connector;
 use crate::error::StoreError;
 
-const CHANNEL: &str = "gatepass_events";
+pub(super) const CHANNEL: &str = "gatepass_events";
 /// PostgreSQL refuses payloads of 8,000 bytes and more.
 const MAX_PAYLOAD: usize = 7_900;
 
@@ -26,15 +25,13 @@ pub(super) fn origin() -> Result<String, StoreError> {
     Ok(crate::domain::model::hex(&b))
 }
 
-/// Queues `changes` for the other daemons, in one statement; sent when the transaction commits.
-pub(super) fn notify(
-    txn: &mut Transaction<'_>,
-    changes: &[ChangeEvent],
-    origin: &str,
-) -> Result<(), StoreError> {
-    if changes.is_empty() {
-        return Ok(());
-    }
+/// The statement that queues a batch's notifications ($1: `CHANNEL`, $2: `payloads`); sent
+/// when the transaction commits.
+pub(super) const NOTIFY: &str = "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p";
+
+/// `changes` as notification payloads for the other daemons: this daemon's name, then the
+/// event (or nothing: list again, when it is too large for a notification).
+pub(super) fn payloads(changes: &[ChangeEvent], origin: &str) -> Result<Vec<String>, StoreError> {
     let mut payloads = Vec::with_capacity(changes.len());
     for c in changes {
         let json = serde_json::to_string(c)?;
@@ -44,11 +41,7 @@ pub(super) fn notify(
             format!("{origin}\n")
         });
     }
-    txn.execute(
-        "SELECT pg_notify($1, p) FROM unnest($2::text[]) AS p",
-        &[&CHANNEL, &payloads],
-    )?;
-    Ok(())
+    Ok(payloads)
 }
 
 fn resync() -> ChangeEvent {

@@ -16,6 +16,7 @@
 //! The client is the synchronous `postgres` crate: the rules are plain synchronous Rust, and
 //! the writer and reads run on threads of their own (reads through `spawn_blocking`).
 
+mod conn;
 mod listen;
 mod peek;
 mod reads;
@@ -91,12 +92,12 @@ impl Reply {
 
 /// Connections, made on demand from one configuration.
 pub(crate) struct Connector {
-    config: postgres::Config,
+    config: tokio_postgres::Config,
 }
 
 impl Connector {
     fn new(options: &Options) -> Result<Connector, StoreError> {
-        let mut config: postgres::Config = options
+        let mut config: tokio_postgres::Config = options
             .url
             .parse()
             .map_err(|e| StoreError::Invalid(format!("[store] url: {e}")))?;
@@ -110,8 +111,14 @@ impl Connector {
         Ok(Connector { config })
     }
 
+    /// A blocking connection (reads, the listener, the pre-check).
     pub(crate) fn connect(&self) -> Result<Client, StoreError> {
-        Ok(self.config.connect(NoTls)?)
+        Ok(postgres::Config::from(self.config.clone()).connect(NoTls)?)
+    }
+
+    /// A connection whose statements can go out together (the writer's).
+    pub(crate) fn connect_pipelined(&self) -> Result<conn::Pipelined, StoreError> {
+        conn::Pipelined::connect(&self.config, NoTls)
     }
 }
 
@@ -135,7 +142,7 @@ impl PgStore {
     ) -> Result<PgStore, StoreError> {
         let connector = Arc::new(Connector::new(options)?);
         // The client blocks on a runtime of its own: never on one of the daemon's threads.
-        let client = off_runtime(|| {
+        off_runtime(|| {
             let mut client = connector.connect()?;
             schema::migrate(&mut client)?;
             check_node(&mut client, options)?;
@@ -145,7 +152,7 @@ impl PgStore {
                  ON CONFLICT (one) DO NOTHING",
                 &[&crate::domain::audit::GENESIS_HASH],
             )?;
-            Ok(client)
+            Ok(())
         })?;
         let origin = listen::origin()?;
         let (tx, rx) = mpsc::channel::<Job>();
@@ -156,7 +163,7 @@ impl PgStore {
                 .name("gatepass-pg-writer".into())
                 .spawn({
                     let origin = origin.clone();
-                    move || writer::run(client, &connector, rx, &events, &origin)
+                    move || writer::run(&connector, rx, &events, &origin)
                 })
                 .map_err(StoreError::Io)?
         };
@@ -296,20 +303,21 @@ pub fn import(options: &Options, export: &crate::domain::Export) -> Result<(), S
         let mut client = connector.connect()?;
         schema::migrate(&mut client)?;
         check_node(&mut client, options)?;
-        let mut txn = client.transaction()?;
-        let held: i64 = txn
-            .query_one(
+        drop(client);
+        let conn = connector.connect_pipelined()?;
+        let st = tx::Statements::prepare(&conn)?;
+        let mut w = tx::PgTx::begin(&conn, &st, false, &[], false)?;
+        let held: i64 = conn
+            .run(conn.client.query_one(
                 "SELECT (SELECT count(*) FROM gp_tokens) + (SELECT count(*) FROM gp_audit)",
                 &[],
-            )?
+            ))?
             .get(0);
         if held > 0 {
             return Err(StoreError::Invalid(
                 "the database already holds a store: migrate into an empty one".into(),
             ));
         }
-        let st = tx::Statements::prepare_in(&mut txn)?;
-        let mut w = tx::PgTx::new(&mut txn, &st, None, false);
         use crate::domain::Tx;
         for t in &export.tokens {
             w.insert_token(t)?;
@@ -325,8 +333,7 @@ pub fn import(options: &Options, export: &crate::domain::Export) -> Result<(), S
             w.insert_event(&event, bytes)?;
         }
         w.set_head(export.head.clone());
-        w.finish()?;
-        txn.commit()?;
+        w.commit(Vec::new())?;
         Ok(())
     })
 }

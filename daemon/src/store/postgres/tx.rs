@@ -2,7 +2,7 @@
 //!
 //! A batch's rules read and write one record at a time; sent as they come, that is four or five
 //! round trips to the server per redemption, and the writer waits for each. Instead:
-//! - **Reads ahead**: before the rules run, `prefetch` reads in one statement each every token
+//! - **Reads ahead**: before the rules run, `begin` reads in one statement each every token
 //!   and every "host by key" the batch's writes will look at (`= ANY($1)`), and the answers,
 //!   found or not, are kept.
 //! - **Writes held back**: every insert, update and removal of a token, host and audit event
@@ -12,15 +12,20 @@
 //! - A read the batch did not foresee first sends what is held back, then asks the server, so
 //!   it sees the batch's own writes.
 //!
-//! So a batch of redemptions costs about ten round trips whatever its size. The audit chain's
-//! head is read once per transaction (its row is locked first, see `writer`) and carried in
-//! memory across the batch, then stored once before the commit. API tokens, rare, are written
-//! through at once.
+//! The statements of each step go out together on the writer's pipelined connection
+//! (`conn::Pipelined`): `BEGIN`, the lock of the audit chain's head and the reads ahead in one
+//! round trip; the held-back writes, the head, the notifications and `COMMIT` in another. So a
+//! batch of redemptions costs two round trips and one WAL flush whatever its size. The head is
+//! read once per transaction (its row is locked first, see `writer`) and carried in memory
+//! across the batch. API tokens, rare, are written through at once.
 
 use std::collections::{HashMap, HashSet};
 
 use gatepass_protocol::{AuditEvent, ChangeEvent};
-use postgres::{Statement, Transaction};
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Statement};
+
+use super::conn::Pipelined;
 
 use crate::domain::{ApiTokenRecord, AuditHead, HostRecord, TokenRecord, Tx, Write};
 use crate::error::StoreError;
@@ -51,61 +56,68 @@ pub struct Statements {
     audit_head: Statement,
     append_audit: Statement,
     store_head: Statement,
+    notify: Statement,
 }
 
 impl Statements {
-    pub fn prepare(client: &mut postgres::Client) -> Result<Statements, StoreError> {
-        Self::prepare_with(|sql| client.prepare(sql))
-    }
-
-    /// `prepare`, inside a transaction.
-    pub fn prepare_in(txn: &mut Transaction<'_>) -> Result<Statements, StoreError> {
-        Self::prepare_with(|sql| txn.prepare(sql))
-    }
-
-    fn prepare_with(
-        mut p: impl FnMut(&str) -> Result<Statement, postgres::Error>,
-    ) -> Result<Statements, StoreError> {
-        Ok(Statements {
-            token: p("SELECT record FROM gp_tokens WHERE id = $1")?,
-            tokens: p("SELECT id, record FROM gp_tokens WHERE id = ANY($1)")?,
-            token_id_by_name: p("SELECT id FROM gp_tokens WHERE name = $1")?,
-            token_ids_by_names: p("SELECT name, id FROM gp_tokens WHERE name = ANY($1)")?,
-            insert_tokens: p("INSERT INTO gp_tokens (id, name, record) \
-                 SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])")?,
-            update_tokens: p("UPDATE gp_tokens AS t SET record = v.record \
-                 FROM unnest($1::text[], $2::bytea[]) AS v(id, record) WHERE t.id = v.id")?,
-            remove_tokens: p("DELETE FROM gp_tokens WHERE id = ANY($1)")?,
-            host: p("SELECT record FROM gp_hosts WHERE id = $1")?,
-            host_by_key: p(
-                "SELECT record FROM gp_hosts WHERE token_id = $1 AND key_fingerprint = $2 \
+    pub fn prepare(conn: &Pipelined) -> Result<Statements, StoreError> {
+        let c = &conn.client;
+        conn.run(async {
+            let p = |sql: &'static str| c.prepare(sql);
+            Ok(Statements {
+                token: p("SELECT record FROM gp_tokens WHERE id = $1").await?,
+                tokens: p("SELECT id, record FROM gp_tokens WHERE id = ANY($1)").await?,
+                token_id_by_name: p("SELECT id FROM gp_tokens WHERE name = $1").await?,
+                token_ids_by_names: p("SELECT name, id FROM gp_tokens WHERE name = ANY($1)")
+                    .await?,
+                insert_tokens: p("INSERT INTO gp_tokens (id, name, record) \
+                 SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[])")
+                .await?,
+                update_tokens: p("UPDATE gp_tokens AS t SET record = v.record \
+                 FROM unnest($1::text[], $2::bytea[]) AS v(id, record) WHERE t.id = v.id")
+                .await?,
+                remove_tokens: p("DELETE FROM gp_tokens WHERE id = ANY($1)").await?,
+                host: p("SELECT record FROM gp_hosts WHERE id = $1").await?,
+                host_by_key: p(
+                    "SELECT record FROM gp_hosts WHERE token_id = $1 AND key_fingerprint = $2 \
                  ORDER BY id DESC LIMIT 1",
-            )?,
-            hosts_by_keys: p("SELECT DISTINCT ON (h.token_id, h.key_fingerprint) \
+                )
+                .await?,
+                hosts_by_keys: p("SELECT DISTINCT ON (h.token_id, h.key_fingerprint) \
                      h.token_id, h.key_fingerprint, h.record \
                  FROM gp_hosts AS h \
                  JOIN unnest($1::text[], $2::text[]) AS k(token_id, fp) \
                    ON h.token_id = k.token_id AND h.key_fingerprint = k.fp \
-                 ORDER BY h.token_id, h.key_fingerprint, h.id DESC")?,
-            insert_hosts: p(
-                "INSERT INTO gp_hosts (id, token_id, key_fingerprint, record) \
+                 ORDER BY h.token_id, h.key_fingerprint, h.id DESC")
+                .await?,
+                insert_hosts: p(
+                    "INSERT INTO gp_hosts (id, token_id, key_fingerprint, record) \
                  SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bytea[])",
-            )?,
-            remove_hosts: p("DELETE FROM gp_hosts WHERE id = ANY($1)")?,
-            api_token: p("SELECT record FROM gp_api_tokens WHERE id = $1")?,
-            api_token_id_by_name: p("SELECT id FROM gp_api_tokens WHERE owner = $1 AND name = $2")?,
-            insert_api_token: p(
-                "INSERT INTO gp_api_tokens (id, owner, name, record) VALUES ($1, $2, $3, $4)",
-            )?,
-            remove_api_token: p("DELETE FROM gp_api_tokens WHERE id = $1")?,
-            audit_head: p("SELECT next_seq, last_hash FROM gp_audit_head FOR UPDATE")?,
-            append_audit: p("INSERT INTO gp_audit (seq, target, actor, at, event) \
+                )
+                .await?,
+                remove_hosts: p("DELETE FROM gp_hosts WHERE id = ANY($1)").await?,
+                api_token: p("SELECT record FROM gp_api_tokens WHERE id = $1").await?,
+                api_token_id_by_name: p(
+                    "SELECT id FROM gp_api_tokens WHERE owner = $1 AND name = $2",
+                )
+                .await?,
+                insert_api_token: p(
+                    "INSERT INTO gp_api_tokens (id, owner, name, record) VALUES ($1, $2, $3, $4)",
+                )
+                .await?,
+                remove_api_token: p("DELETE FROM gp_api_tokens WHERE id = $1").await?,
+                audit_head: p("SELECT next_seq, last_hash FROM gp_audit_head FOR UPDATE").await?,
+                append_audit: p("INSERT INTO gp_audit (seq, target, actor, at, event) \
                  SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], \
-                                      $5::bytea[])")?,
-            store_head: p(
-                "INSERT INTO gp_audit_head (one, next_seq, last_hash) VALUES (true, $1, $2) \
+                                      $5::bytea[])")
+                .await?,
+                store_head: p(
+                    "INSERT INTO gp_audit_head (one, next_seq, last_hash) VALUES (true, $1, $2) \
                  ON CONFLICT (one) DO UPDATE SET next_seq = $1, last_hash = $2",
-            )?,
+                )
+                .await?,
+                notify: p(super::listen::NOTIFY).await?,
+            })
         })
     }
 }
@@ -203,9 +215,129 @@ struct HeldEvent {
     json: Vec<u8>,
 }
 
+/// Everything held back, as the statements that send it take it (arrays, one per column).
+#[derive(Default)]
+struct Held {
+    gone_tokens: Vec<String>,
+    gone_hosts: Vec<String>,
+    updated_ids: Vec<String>,
+    updated: Vec<Vec<u8>>,
+    new_ids: Vec<String>,
+    new_names: Vec<String>,
+    new_tokens: Vec<Vec<u8>>,
+    host_ids: Vec<String>,
+    host_tokens: Vec<String>,
+    host_keys: Vec<Option<String>>,
+    hosts: Vec<Vec<u8>>,
+    seqs: Vec<i64>,
+    targets: Vec<String>,
+    actors: Vec<String>,
+    ats: Vec<i64>,
+    events: Vec<Vec<u8>>,
+}
+
+/// What the last flight of a batch adds to the held-back writes: the chain's new head, the
+/// notifications for the other daemons, and whether to commit.
+#[derive(Default)]
+pub struct Tail {
+    pub head: Option<(i64, String)>,
+    pub notify: Vec<String>,
+    pub commit: bool,
+}
+
+/// How sending a flight failed: in a write (nothing of the transaction will commit) or at the
+/// commit itself (whether it committed is not known).
+pub enum SendFailed {
+    Write(StoreError),
+    Commit(StoreError),
+}
+
+impl From<SendFailed> for StoreError {
+    fn from(f: SendFailed) -> StoreError {
+        match f {
+            SendFailed::Write(e) | SendFailed::Commit(e) => e,
+        }
+    }
+}
+
+type Param<'a> = &'a (dyn ToSql + Sync);
+
+/// Runs `statement` with `params` unless `skip`; its answer, or none.
+async fn unless(
+    client: &Client,
+    skip: bool,
+    statement: &Statement,
+    params: &[Param<'_>],
+) -> Result<(), tokio_postgres::Error> {
+    if skip {
+        return Ok(());
+    }
+    client.execute(statement, params).await.map(drop)
+}
+
+/// The rows `statement` gives for `params` unless `skip` (then none).
+async fn rows_unless(
+    client: &Client,
+    skip: bool,
+    statement: &Statement,
+    params: &[Param<'_>],
+) -> Result<Vec<tokio_postgres::Row>, tokio_postgres::Error> {
+    if skip {
+        return Ok(Vec::new());
+    }
+    client.query(statement, params).await
+}
+
+/// Sends `held` (removals first, so a name freed in the transaction can be taken again, then
+/// updates, then inserts) and `tail`, all in one round trip.
+async fn send(client: &Client, st: &Statements, h: &Held, tail: &Tail) -> Result<(), SendFailed> {
+    let (next, last) = match &tail.head {
+        Some((n, l)) => (Some(*n), Some(l.as_str())),
+        None => (None, None),
+    };
+    let channel = super::listen::CHANNEL;
+    let p_gone: [Param<'_>; 1] = [&h.gone_tokens];
+    let p_gone_hosts: [Param<'_>; 1] = [&h.gone_hosts];
+    let p_updated: [Param<'_>; 2] = [&h.updated_ids, &h.updated];
+    let p_new: [Param<'_>; 3] = [&h.new_ids, &h.new_names, &h.new_tokens];
+    let p_hosts: [Param<'_>; 4] = [&h.host_ids, &h.host_tokens, &h.host_keys, &h.hosts];
+    let p_events: [Param<'_>; 5] = [&h.seqs, &h.targets, &h.actors, &h.ats, &h.events];
+    let p_head: [Param<'_>; 2] = [&next, &last];
+    let p_notify: [Param<'_>; 2] = [&channel, &tail.notify];
+    // `biased`: first polled in this order, so sent in this order.
+    let (a, b, c, d, e, f, g, n, commit) = tokio::join!(
+        biased;
+        unless(client, h.gone_tokens.is_empty(), &st.remove_tokens, &p_gone),
+        unless(client, h.gone_hosts.is_empty(), &st.remove_hosts, &p_gone_hosts),
+        unless(client, h.updated.is_empty(), &st.update_tokens, &p_updated),
+        unless(client, h.new_tokens.is_empty(), &st.insert_tokens, &p_new),
+        unless(client, h.hosts.is_empty(), &st.insert_hosts, &p_hosts),
+        unless(client, h.events.is_empty(), &st.append_audit, &p_events),
+        unless(client, tail.head.is_none(), &st.store_head, &p_head),
+        unless(client, tail.notify.is_empty(), &st.notify, &p_notify),
+        async {
+            if tail.commit {
+                client.batch_execute("COMMIT").await
+            } else {
+                Ok(())
+            }
+        },
+    );
+    // A failed write aborts the transaction: its COMMIT then rolls back.
+    a.and(b)
+        .and(c)
+        .and(d)
+        .and(e)
+        .and(f)
+        .and(g)
+        .and(n)
+        .map_err(|e| SendFailed::Write(e.into()))?;
+    commit.map_err(|e| SendFailed::Commit(e.into()))
+}
+
 /// The write transaction of one batch.
-pub struct PgTx<'a, 't> {
-    txn: &'a mut Transaction<'t>,
+pub struct PgTx<'a> {
+    conn: &'a Pipelined,
     st: &'a Statements,
     /// The chain's head, once read: carried across the batch.
     head: Option<AuditHead>,
@@ -222,19 +354,21 @@ pub struct PgTx<'a, 't> {
     audit: Vec<HeldEvent>,
 }
 
-impl<'a, 't> PgTx<'a, 't> {
-    /// A transaction whose audit head is `head` (read and locked by the caller) or is read
-    /// when first needed; `listening`: whether change events are built.
-    pub fn new(
-        txn: &'a mut Transaction<'t>,
+impl<'a> PgTx<'a> {
+    /// Begins a transaction on `conn` (`listening`: whether change events are built). With
+    /// `lock_head`, the audit chain's head is read and its row locked first, and what `writes`
+    /// will read is read ahead, all in one round trip.
+    pub fn begin(
+        conn: &'a Pipelined,
         st: &'a Statements,
-        head: Option<AuditHead>,
+        lock_head: bool,
+        writes: &[Write],
         listening: bool,
-    ) -> Self {
-        PgTx {
-            txn,
+    ) -> Result<Self, StoreError> {
+        let mut tx = PgTx {
+            conn,
             st,
-            head,
+            head: None,
             head_moved: false,
             listening,
             events: Vec::new(),
@@ -243,132 +377,99 @@ impl<'a, 't> PgTx<'a, 't> {
             hosts: Rows::new(),
             by_key: HashMap::new(),
             audit: Vec::new(),
+        };
+        let ahead = Ahead::of(writes);
+        let c = &conn.client;
+        let (tids, fps): (Vec<&str>, Vec<&str>) = ahead
+            .keys
+            .iter()
+            .map(|(t, f)| (t.as_str(), f.as_str()))
+            .unzip();
+        let p_ids: [Param<'_>; 1] = [&ahead.ids];
+        let p_names: [Param<'_>; 1] = [&ahead.names];
+        let p_keys: [Param<'_>; 2] = [&tids, &fps];
+        let (begun, head, tokens, names, hosts) = conn.run(async {
+            tokio::join!(
+                biased;
+                c.batch_execute("BEGIN"),
+                rows_unless(c, !lock_head, &st.audit_head, &[]),
+                rows_unless(c, ahead.ids.is_empty(), &st.tokens, &p_ids),
+                rows_unless(c, ahead.names.is_empty(), &st.token_ids_by_names, &p_names),
+                rows_unless(c, ahead.keys.is_empty(), &st.hosts_by_keys, &p_keys),
+            )
+        });
+        begun?;
+        if lock_head {
+            tx.head = Some(head_of(head?.first())?);
         }
+        let mut found = HashMap::new();
+        for row in tokens? {
+            found.insert(row.get::<_, String>(0), decode_token(row.get(1))?);
+        }
+        for id in &ahead.ids {
+            tx.tokens.read(id, found.remove(id));
+        }
+        let mut found = HashMap::new();
+        for row in names? {
+            found.insert(row.get::<_, String>(0), row.get::<_, String>(1));
+        }
+        for n in &ahead.names {
+            tx.names.insert(n.clone(), found.remove(n));
+        }
+        let mut found = HashMap::new();
+        for row in hosts? {
+            let key = (row.get::<_, String>(0), row.get::<_, String>(1));
+            found.insert(key, json::<HostRecord>(row.get(2))?);
+        }
+        for k in ahead.keys {
+            let host = found.remove(&k);
+            if let Some(h) = &host {
+                tx.hosts.read(&h.host.id, Some(h.clone()));
+            }
+            tx.by_key.insert(k, host);
+        }
+        Ok(tx)
     }
 
-    /// Reads, in one statement per kind, what `writes` will look at.
-    pub fn prefetch(&mut self, writes: &[Write]) -> Result<(), StoreError> {
-        let mut ids = Vec::new();
-        let mut names = Vec::new();
-        let mut keys: Vec<HostKey> = Vec::new();
-        for w in writes {
-            match w {
-                Write::Redeem(a) => {
-                    ids.push(a.token_id.clone());
-                    if let Some(fp) = &a.key_fingerprint {
-                        keys.push((a.token_id.clone(), fp.clone()));
-                    }
-                }
-                Write::ChangeToken { id, .. } | Write::DeleteToken { id, .. } => {
-                    ids.push(id.clone())
-                }
-                Write::CreateToken(t) => {
-                    ids.push(t.id.clone());
-                    names.push(t.name.clone());
-                }
-                _ => {}
-            }
-        }
-        ids.retain(|id| self.tokens.get(id).is_none());
-        ids.sort();
-        ids.dedup();
-        if !ids.is_empty() {
-            let mut found = HashMap::new();
-            for row in self.txn.query(&self.st.tokens, &[&ids])? {
-                let id: String = row.get(0);
-                found.insert(id, decode_token(row.get::<_, &[u8]>(1))?);
-            }
-            for id in ids {
-                let rec = found.remove(&id);
-                self.tokens.read(&id, rec);
-            }
-        }
-        names.retain(|n| !self.names.contains_key(n));
-        names.sort();
-        names.dedup();
-        if !names.is_empty() {
-            let mut found = HashMap::new();
-            for row in self.txn.query(&self.st.token_ids_by_names, &[&names])? {
-                found.insert(row.get::<_, String>(0), row.get::<_, String>(1));
-            }
-            for n in names {
-                let id = found.remove(&n);
-                self.names.insert(n, id);
-            }
-        }
-        keys.retain(|k| !self.by_key.contains_key(k));
-        keys.sort();
-        keys.dedup();
-        if !keys.is_empty() {
-            let (tids, fps): (Vec<&str>, Vec<&str>) =
-                keys.iter().map(|(t, f)| (t.as_str(), f.as_str())).unzip();
-            let mut found = HashMap::new();
-            for row in self.txn.query(&self.st.hosts_by_keys, &[&tids, &fps])? {
-                let key = (row.get::<_, String>(0), row.get::<_, String>(1));
-                found.insert(key, json::<HostRecord>(row.get::<_, &[u8]>(2))?);
-            }
-            for k in keys {
-                let host = found.remove(&k);
-                if let Some(h) = &host {
-                    self.hosts.read(&h.host.id, Some(h.clone()));
-                }
-                self.by_key.insert(k, host);
-            }
-        }
-        Ok(())
-    }
-
-    /// Sends every held-back write, removals first (so a name freed in this transaction can
-    /// be taken again), then updates, then inserts.
-    pub fn flush(&mut self) -> Result<(), StoreError> {
+    /// Takes what is held back, as arrays.
+    fn take_held(&mut self) -> Result<Held, StoreError> {
+        let mut h = Held::default();
         let (gone, updated, inserted) = self.tokens.take();
-        if !gone.is_empty() {
-            self.txn.execute(&self.st.remove_tokens, &[&gone])?;
+        h.gone_tokens = gone;
+        for t in updated {
+            h.updated.push(encode_token(&t));
+            h.updated_ids.push(t.id);
+        }
+        for t in inserted {
+            h.new_tokens.push(encode_token(&t));
+            h.new_ids.push(t.id);
+            h.new_names.push(t.name);
         }
         let (gone_hosts, _, new_hosts) = self.hosts.take();
-        if !gone_hosts.is_empty() {
-            self.txn.execute(&self.st.remove_hosts, &[&gone_hosts])?;
+        h.gone_hosts = gone_hosts;
+        for rec in new_hosts {
+            h.hosts.push(serde_json::to_vec(&rec)?);
+            let host = rec.host;
+            h.host_ids.push(host.id);
+            h.host_tokens.push(host.token_id);
+            h.host_keys.push(host.key_fingerprint);
         }
-        if !updated.is_empty() {
-            let ids: Vec<&str> = updated.iter().map(|t| t.id.as_str()).collect();
-            let records: Vec<Vec<u8>> = updated.iter().map(encode_token).collect();
-            self.txn
-                .execute(&self.st.update_tokens, &[&ids, &records])?;
+        for e in std::mem::take(&mut self.audit) {
+            h.seqs.push(e.seq);
+            h.targets.push(e.target);
+            h.actors.push(e.actor);
+            h.ats.push(e.at);
+            h.events.push(e.json);
         }
-        if !inserted.is_empty() {
-            let ids: Vec<&str> = inserted.iter().map(|t| t.id.as_str()).collect();
-            let names: Vec<&str> = inserted.iter().map(|t| t.name.as_str()).collect();
-            let records: Vec<Vec<u8>> = inserted.iter().map(encode_token).collect();
-            self.txn
-                .execute(&self.st.insert_tokens, &[&ids, &names, &records])?;
-        }
-        if !new_hosts.is_empty() {
-            let ids: Vec<&str> = new_hosts.iter().map(|h| h.host.id.as_str()).collect();
-            let tokens: Vec<&str> = new_hosts.iter().map(|h| h.host.token_id.as_str()).collect();
-            let keys: Vec<Option<&str>> = new_hosts
-                .iter()
-                .map(|h| h.host.key_fingerprint.as_deref())
-                .collect();
-            let records = new_hosts
-                .iter()
-                .map(serde_json::to_vec)
-                .collect::<Result<Vec<_>, _>>()?;
-            self.txn
-                .execute(&self.st.insert_hosts, &[&ids, &tokens, &keys, &records])?;
-        }
-        if !self.audit.is_empty() {
-            let held = std::mem::take(&mut self.audit);
-            let seqs: Vec<i64> = held.iter().map(|e| e.seq).collect();
-            let targets: Vec<&str> = held.iter().map(|e| e.target.as_str()).collect();
-            let actors: Vec<&str> = held.iter().map(|e| e.actor.as_str()).collect();
-            let ats: Vec<i64> = held.iter().map(|e| e.at).collect();
-            let jsons: Vec<&[u8]> = held.iter().map(|e| e.json.as_slice()).collect();
-            self.txn.execute(
-                &self.st.append_audit,
-                &[&seqs, &targets, &actors, &ats, &jsons],
-            )?;
-        }
-        Ok(())
+        Ok(h)
+    }
+
+    /// Sends every held-back write, in one round trip.
+    pub fn flush(&mut self) -> Result<(), StoreError> {
+        let held = self.take_held()?;
+        self.conn
+            .run(send(&self.conn.client, self.st, &held, &Tail::default()))
+            .map_err(StoreError::from)
     }
 
     /// Sends what a large transaction holds back once there is enough of it.
@@ -391,29 +492,88 @@ impl<'a, 't> PgTx<'a, 't> {
         self.flush_if_large()
     }
 
-    /// Makes `head` the chain's head, stored by `finish`.
+    /// Makes `head` the chain's head, stored by `commit`.
     pub fn set_head(&mut self, head: AuditHead) {
         self.head = Some(head);
         self.head_moved = true;
     }
 
-    /// Sends everything held back and stores the chain's head if it moved: the transaction is
-    /// then ready to commit.
-    pub fn finish(&mut self) -> Result<(), StoreError> {
+    /// Sends everything held back, the chain's head if it moved, `notify` (payloads for the
+    /// other daemons) and `COMMIT`, in one round trip.
+    pub fn commit(mut self, notify: Vec<String>) -> Result<(), SendFailed> {
+        let held = self.take_held().map_err(SendFailed::Write)?;
+        let head = match (self.head_moved, &self.head) {
+            (true, Some(h)) => Some((
+                seq_to_db(h.next_seq).map_err(SendFailed::Write)?,
+                h.last_hash.clone(),
+            )),
+            _ => None,
+        };
+        let tail = Tail {
+            head,
+            notify,
+            commit: true,
+        };
+        self.conn
+            .run(send(&self.conn.client, self.st, &held, &tail))
+    }
+
+    /// One row of a single-row statement, after sending what is held back (so the read sees
+    /// this transaction's writes).
+    fn one(
+        &mut self,
+        statement: &Statement,
+        params: &[Param<'_>],
+    ) -> Result<Option<tokio_postgres::Row>, StoreError> {
         self.flush()?;
-        if let (true, Some(head)) = (self.head_moved, &self.head) {
-            let next = seq_to_db(head.next_seq)?;
-            self.txn
-                .execute(&self.st.store_head, &[&next, &head.last_hash])?;
-        }
-        Ok(())
+        Ok(self
+            .conn
+            .run(self.conn.client.query_opt(statement, params))?)
     }
 }
 
-/// Reads the chain's head and locks its row until the transaction ends: every write
-/// transaction does this first, so the daemons' writes take turns.
-pub fn lock_head(txn: &mut Transaction<'_>, st: &Statements) -> Result<AuditHead, StoreError> {
-    match txn.query_opt(&st.audit_head, &[])? {
+/// What a batch's writes will read, known before they run.
+#[derive(Default)]
+struct Ahead {
+    ids: Vec<String>,
+    names: Vec<String>,
+    keys: Vec<HostKey>,
+}
+
+impl Ahead {
+    fn of(writes: &[Write]) -> Ahead {
+        let mut a = Ahead::default();
+        for w in writes {
+            match w {
+                Write::Redeem(r) => {
+                    a.ids.push(r.token_id.clone());
+                    if let Some(fp) = &r.key_fingerprint {
+                        a.keys.push((r.token_id.clone(), fp.clone()));
+                    }
+                }
+                Write::ChangeToken { id, .. } | Write::DeleteToken { id, .. } => {
+                    a.ids.push(id.clone())
+                }
+                Write::CreateToken(t) => {
+                    a.ids.push(t.id.clone());
+                    a.names.push(t.name.clone());
+                }
+                _ => {}
+            }
+        }
+        for v in [&mut a.ids, &mut a.names] {
+            v.sort();
+            v.dedup();
+        }
+        a.keys.sort();
+        a.keys.dedup();
+        a
+    }
+}
+
+/// The chain's head from its row.
+fn head_of(row: Option<&tokio_postgres::Row>) -> Result<AuditHead, StoreError> {
+    match row {
         Some(row) => Ok(AuditHead {
             next_seq: seq_from_db(row.get(0))?,
             last_hash: row.get(1),
@@ -428,16 +588,14 @@ fn json<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, StoreError> {
     Ok(serde_json::from_slice(bytes)?)
 }
 
-impl Tx for PgTx<'_, '_> {
+impl Tx for PgTx<'_> {
     fn token(&mut self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
         if let Some(known) = self.tokens.get(id) {
             return Ok(known);
         }
-        self.flush()?;
-        let row = self.txn.query_opt(&self.st.token, &[&id])?;
-        let rec = row
-            .map(|r| decode_token(r.get::<_, &[u8]>(0)))
-            .transpose()?;
+        let st = self.st;
+        let row = self.one(&st.token, &[&id])?;
+        let rec = row.map(|r| decode_token(r.get(0))).transpose()?;
         self.tokens.read(id, rec.clone());
         Ok(rec)
     }
@@ -446,9 +604,8 @@ impl Tx for PgTx<'_, '_> {
         if let Some(known) = self.names.get(name) {
             return Ok(known.clone());
         }
-        self.flush()?;
-        let row = self.txn.query_opt(&self.st.token_id_by_name, &[&name])?;
-        let id: Option<String> = row.map(|r| r.get(0));
+        let st = self.st;
+        let id: Option<String> = self.one(&st.token_id_by_name, &[&name])?.map(|r| r.get(0));
         self.names.insert(name.to_string(), id.clone());
         Ok(id)
     }
@@ -474,9 +631,11 @@ impl Tx for PgTx<'_, '_> {
         if let Some(known) = self.hosts.get(id) {
             return Ok(known);
         }
-        self.flush()?;
-        let row = self.txn.query_opt(&self.st.host, &[&id])?;
-        let host: Option<HostRecord> = row.map(|r| json(r.get::<_, &[u8]>(0))).transpose()?;
+        let st = self.st;
+        let host: Option<HostRecord> = self
+            .one(&st.host, &[&id])?
+            .map(|r| json(r.get(0)))
+            .transpose()?;
         self.hosts.read(id, host.clone());
         Ok(host)
     }
@@ -490,11 +649,11 @@ impl Tx for PgTx<'_, '_> {
         if let Some(known) = self.by_key.get(&key) {
             return Ok(known.clone());
         }
-        self.flush()?;
-        let row = self
-            .txn
-            .query_opt(&self.st.host_by_key, &[&token_id, &key_fingerprint])?;
-        let host: Option<HostRecord> = row.map(|r| json(r.get::<_, &[u8]>(0))).transpose()?;
+        let st = self.st;
+        let host: Option<HostRecord> = self
+            .one(&st.host_by_key, &[&token_id, &key_fingerprint])?
+            .map(|r| json(r.get(0)))
+            .transpose()?;
         if let Some(h) = &host {
             self.hosts.read(&h.host.id, Some(h.clone()));
         }
@@ -523,8 +682,10 @@ impl Tx for PgTx<'_, '_> {
     }
 
     fn api_token(&mut self, id: &str) -> Result<Option<ApiTokenRecord>, StoreError> {
-        let row = self.txn.query_opt(&self.st.api_token, &[&id])?;
-        row.map(|r| json(r.get::<_, &[u8]>(0))).transpose()
+        let st = self.st;
+        self.one(&st.api_token, &[&id])?
+            .map(|r| json(r.get(0)))
+            .transpose()
     }
 
     fn api_token_id_by_name(
@@ -532,25 +693,27 @@ impl Tx for PgTx<'_, '_> {
         user: &str,
         name: &str,
     ) -> Result<Option<String>, StoreError> {
-        let row = self
-            .txn
-            .query_opt(&self.st.api_token_id_by_name, &[&user, &name])?;
-        Ok(row.map(|r| r.get(0)))
+        let st = self.st;
+        Ok(self
+            .one(&st.api_token_id_by_name, &[&user, &name])?
+            .map(|r| r.get(0)))
     }
 
     fn insert_api_token(&mut self, rec: &ApiTokenRecord) -> Result<(), StoreError> {
         let t = &rec.token;
         let bytes = serde_json::to_vec(rec)?;
-        self.txn.execute(
+        let c = &self.conn.client;
+        self.conn.run(c.execute(
             &self.st.insert_api_token,
             &[&t.id, &t.user, &t.name, &bytes],
-        )?;
+        ))?;
         Ok(())
     }
 
     fn remove_api_token(&mut self, rec: &ApiTokenRecord) -> Result<(), StoreError> {
-        self.txn
-            .execute(&self.st.remove_api_token, &[&rec.token.id])?;
+        let c = &self.conn.client;
+        self.conn
+            .run(c.execute(&self.st.remove_api_token, &[&rec.token.id]))?;
         Ok(())
     }
 
@@ -558,7 +721,10 @@ impl Tx for PgTx<'_, '_> {
         match &self.head {
             Some(head) => Ok(head.clone()),
             None => {
-                let head = lock_head(self.txn, self.st)?;
+                let st = self.st;
+                let c = &self.conn.client;
+                let row = self.conn.run(c.query_opt(&st.audit_head, &[]))?;
+                let head = head_of(row.as_ref())?;
                 self.head = Some(head.clone());
                 Ok(head)
             }

@@ -9,27 +9,30 @@ use gatepass_protocol::{AuditEvent, Host, Timestamp};
 use gatepass_tests::pg::Cluster;
 use postgres::{Client, NoTls};
 
+use super::conn::Pipelined;
 use super::schema;
 use super::tx::{PgTx, Statements};
 use crate::domain::{AuditHead, HostRecord, TokenRecord, Tx};
+use crate::error::StoreError;
 use crate::store::codec::decode_token;
 use crate::store::redb::tests::token_record;
 
-fn client(cluster: &Cluster, db: &str) -> Client {
+/// A database migrated to the schema: a blocking client to look at it, and the writer's kind
+/// of connection.
+fn connect(cluster: &Cluster, db: &str) -> (Client, Pipelined) {
     let url = cluster.database(db);
     let mut c = Client::connect(&url, NoTls).unwrap();
     schema::migrate(&mut c).unwrap();
-    c
+    let p = Pipelined::connect(&url.parse().unwrap(), NoTls).unwrap();
+    (c, p)
 }
 
 /// Runs `f` in one transaction and commits what it did.
-fn in_tx(c: &mut Client, f: impl FnOnce(&mut PgTx<'_, '_>)) {
-    let mut txn = c.transaction().unwrap();
-    let st = Statements::prepare_in(&mut txn).unwrap();
-    let mut tx = PgTx::new(&mut txn, &st, None, false);
+fn in_tx(conn: &Pipelined, f: impl FnOnce(&mut PgTx<'_>)) {
+    let st = Statements::prepare(conn).unwrap();
+    let mut tx = PgTx::begin(conn, &st, false, &[], false).unwrap();
     f(&mut tx);
-    tx.finish().unwrap();
-    txn.commit().unwrap();
+    tx.commit(Vec::new()).map_err(StoreError::from).unwrap();
 }
 
 fn stored_tokens(c: &mut Client) -> Vec<(String, TokenRecord)> {
@@ -68,12 +71,12 @@ fn named(i: u64, name: &str) -> TokenRecord {
 #[test]
 fn a_name_freed_in_a_transaction_is_taken_again_in_it_and_the_last_state_lands() {
     let cluster = Cluster::start();
-    let mut c = client(&cluster, "names");
+    let (mut c, p) = connect(&cluster, "names");
     let old = named(1, "web");
-    in_tx(&mut c, |tx| tx.insert_token(&old).unwrap());
+    in_tx(&p, |tx| tx.insert_token(&old).unwrap());
 
     let (a, mut b) = (named(2, "db"), named(3, "web"));
-    in_tx(&mut c, |tx| {
+    in_tx(&p, |tx| {
         // Read from the database, removed, and its name taken by a new token.
         assert_eq!(tx.token(&old.id).unwrap().as_ref(), Some(&old));
         tx.remove_token(&old).unwrap();
@@ -94,7 +97,7 @@ fn a_name_freed_in_a_transaction_is_taken_again_in_it_and_the_last_state_lands()
     assert_eq!(stored_tokens(&mut c), vec![("web".to_string(), b.clone())]);
 
     // A later transaction updates what the last one inserted.
-    in_tx(&mut c, |tx| {
+    in_tx(&p, |tx| {
         let mut t = tx.token(&b.id).unwrap().unwrap();
         t.uses = 7;
         tx.update_token(&t).unwrap();
@@ -105,16 +108,16 @@ fn a_name_freed_in_a_transaction_is_taken_again_in_it_and_the_last_state_lands()
 #[test]
 fn a_host_looked_up_by_key_is_the_latest_as_the_transaction_sees_it() {
     let cluster = Cluster::start();
-    let mut c = client(&cluster, "hosts");
+    let (mut c, p) = connect(&cluster, "hosts");
     let t = token_record(1);
     let first = host("h0001", &t, "sha256:aa");
-    in_tx(&mut c, |tx| {
+    in_tx(&p, |tx| {
         tx.insert_token(&t).unwrap();
         tx.insert_host(&first).unwrap();
     });
     let second = host("h0002", &t, "sha256:aa");
-    in_tx(&mut c, |tx| {
-        let by_key = |tx: &mut PgTx<'_, '_>| {
+    in_tx(&p, |tx| {
+        let by_key = |tx: &mut PgTx<'_>| {
             tx.host_by_key(&t.id, "sha256:aa")
                 .unwrap()
                 .map(|h| h.host.id)
@@ -140,9 +143,9 @@ fn a_host_looked_up_by_key_is_the_latest_as_the_transaction_sees_it() {
 #[test]
 fn a_transaction_larger_than_one_send_lands_whole_with_its_head() {
     let cluster = Cluster::start();
-    let mut c = client(&cluster, "large");
+    let (mut c, p) = connect(&cluster, "large");
     let n = 10_000u64;
-    in_tx(&mut c, |tx| {
+    in_tx(&p, |tx| {
         for i in 0..n {
             tx.insert_token(&token_record(i)).unwrap();
             let event = AuditEvent {
@@ -174,4 +177,36 @@ fn a_transaction_larger_than_one_send_lands_whole_with_its_head() {
         count(&mut c, "SELECT next_seq FROM gp_audit_head"),
         n as i64 + 1
     );
+}
+
+#[test]
+fn a_write_refused_in_the_last_flight_fails_the_batch_and_its_commit_rolls_back() {
+    let cluster = Cluster::start();
+    let (mut c, p) = connect(&cluster, "refused");
+    let first = named(1, "web");
+    in_tx(&p, |tx| tx.insert_token(&first).unwrap());
+
+    let st = Statements::prepare(&p).unwrap();
+    let mut tx = PgTx::begin(&p, &st, false, &[], false).unwrap();
+    let mut changed = first.clone();
+    changed.uses = 5;
+    tx.update_token(&changed).unwrap();
+    // A name the database holds, unknown to the transaction: refused by the unique index, in
+    // the same flight as the update and the COMMIT.
+    tx.insert_token(&named(2, "web")).unwrap();
+    match tx.commit(Vec::new()) {
+        Err(super::tx::SendFailed::Write(e)) => {
+            assert!(format!("{e:?}").contains("duplicate key"), "{e:?}")
+        }
+        Err(super::tx::SendFailed::Commit(e)) => panic!("failed at the commit: {e}"),
+        Ok(()) => panic!("a duplicate name was committed"),
+    }
+    // Nothing of the transaction landed, and the connection takes the next one.
+    assert_eq!(
+        stored_tokens(&mut c),
+        vec![("web".to_string(), first.clone())]
+    );
+    in_tx(&p, |tx| {
+        assert_eq!(tx.token(&first.id).unwrap(), Some(first.clone()))
+    });
 }

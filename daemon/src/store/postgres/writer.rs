@@ -3,16 +3,17 @@
 //! first (the daemons' transactions take turns, so the chain never forks and no two of them
 //! deadlock), runs each write's rules, stores the head, queues the batch's change events for
 //! the other daemons (`NOTIFY`, delivered at commit) and commits. Only then is anyone
-//! answered. A failure of the database answers the whole batch with an error; the next batch
-//! reconnects.
+//! answered. The batch goes out in two round trips (`tx`): its start with its reads ahead,
+//! then its writes with the commit. A failure of the database answers the whole batch with an
+//! error; the next batch reconnects.
 
 use std::sync::mpsc::Receiver;
 
 use gatepass_protocol::ChangeEvent;
-use postgres::Client;
 use tokio::sync::broadcast;
 
-use super::tx::{PgTx, Statements, lock_head};
+use super::conn::Pipelined;
+use super::tx::{PgTx, SendFailed, Statements};
 use super::{Connector, Job, listen};
 use crate::domain::{self, Written};
 use crate::error::StoreError;
@@ -20,14 +21,16 @@ use crate::error::StoreError;
 /// Writes in one transaction at most.
 const MAX_BATCH: usize = 256;
 
+/// The writer's connection and its prepared statements.
+type Conn = (Pipelined, Statements);
+
 pub(super) fn run(
-    client: Client,
     connector: &Connector,
     rx: Receiver<Job>,
     events: &broadcast::Sender<ChangeEvent>,
     origin: &str,
 ) {
-    let mut conn = prepared(client).ok();
+    let mut conn = connect(connector).ok();
     while let Ok(first) = rx.recv() {
         let mut jobs = vec![first];
         while jobs.len() < MAX_BATCH {
@@ -37,7 +40,7 @@ pub(super) fn run(
             }
         }
         if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
-            conn = match connector.connect().and_then(prepared) {
+            conn = match connect(connector) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     tracing::warn!(error = %e, "the database is unreachable");
@@ -51,14 +54,14 @@ pub(super) fn run(
         }
         let (writes, replies): (Vec<_>, Vec<_>) =
             jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
-        let mut result = run_batch(&mut conn, &writes, origin);
+        let mut result = run_batch(&conn, &writes, origin);
         if let Err(Failed::Before(_)) = &result
             && conn.as_ref().is_none_or(|(c, _)| c.is_closed())
         {
             // The connection broke (the database restarted) before the commit was sent:
             // nothing of the batch happened, so it is tried once on a new connection.
-            conn = connector.connect().and_then(prepared).ok();
-            result = run_batch(&mut conn, &writes, origin);
+            conn = connect(connector).ok();
+            result = run_batch(&conn, &writes, origin);
         }
         match result.map_err(Failed::into_error) {
             Ok((results, changes)) => {
@@ -71,6 +74,13 @@ pub(super) fn run(
             }
             Err(e) => {
                 tracing::warn!(error = %e, "a write batch failed");
+                if let Some((c, _)) = &conn
+                    && !c.is_closed()
+                {
+                    // Whatever the failure left open ends here; an idle connection only
+                    // warns.
+                    let _ = c.run(c.client.batch_execute("ROLLBACK"));
+                }
                 let e = std::sync::Arc::new(e);
                 for reply in replies {
                     reply.send(Err(StoreError::Aborted(e.clone())));
@@ -80,9 +90,10 @@ pub(super) fn run(
     }
 }
 
-fn prepared(mut client: Client) -> Result<(Client, Statements), StoreError> {
-    let st = Statements::prepare(&mut client)?;
-    Ok((client, st))
+fn connect(connector: &Connector) -> Result<Conn, StoreError> {
+    let conn = connector.connect_pipelined()?;
+    let st = Statements::prepare(&conn)?;
+    Ok((conn, st))
 }
 
 type Results = Vec<Result<Written, StoreError>>;
@@ -102,55 +113,33 @@ impl Failed {
     }
 }
 
-fn run_batch(
-    conn: &mut Option<(Client, Statements)>,
-    writes: &[domain::Write],
-    origin: &str,
-) -> Result<(Results, Vec<ChangeEvent>), Failed> {
-    match conn.as_mut() {
-        Some((client, st)) => batch(client, st, writes, origin),
-        None => Err(Failed::Before(StoreError::Stopped(
-            "no connection to the database".into(),
-        ))),
-    }
-}
-
 /// Runs `writes` in one transaction and commits it. A write the rules refuse is answered with
 /// its refusal and the others go on; a failure of the database fails them all.
-fn batch(
-    client: &mut Client,
-    st: &Statements,
+fn run_batch(
+    conn: &Option<Conn>,
     writes: &[domain::Write],
     origin: &str,
 ) -> Result<(Results, Vec<ChangeEvent>), Failed> {
-    let (txn, results, changes) =
-        prepare_batch(client, st, writes, origin).map_err(Failed::Before)?;
-    txn.commit().map_err(|e| Failed::AtCommit(e.into()))?;
-    Ok((results, changes))
-}
-
-/// Everything of a batch but its commit.
-fn prepare_batch<'c>(
-    client: &'c mut Client,
-    st: &Statements,
-    writes: &[domain::Write],
-    origin: &str,
-) -> Result<(postgres::Transaction<'c>, Results, Vec<ChangeEvent>), StoreError> {
-    let mut txn = client.transaction()?;
-    let head = lock_head(&mut txn, st)?;
+    let Some((conn, st)) = conn.as_ref() else {
+        return Err(Failed::Before(StoreError::Stopped(
+            "no connection to the database".into(),
+        )));
+    };
     // Other daemons' listeners may want change events: always built.
-    let mut tx = PgTx::new(&mut txn, st, Some(head), true);
-    tx.prefetch(writes)?;
+    let mut tx = PgTx::begin(conn, st, true, writes, true).map_err(Failed::Before)?;
     let mut results = Vec::with_capacity(writes.len());
     for w in writes {
         match domain::apply(&mut tx, w.clone()) {
             Ok(written) => results.push(Ok(written)),
             Err(e) if !e.is_fatal() => results.push(Err(e)),
-            Err(e) => return Err(e),
+            Err(e) => return Err(Failed::Before(e)),
         }
     }
-    tx.finish()?;
     let changes = std::mem::take(&mut tx.events);
-    listen::notify(&mut txn, &changes, origin)?;
-    Ok((txn, results, changes))
+    let notify = listen::payloads(&changes, origin).map_err(Failed::Before)?;
+    tx.commit(notify).map_err(|f| match f {
+        SendFailed::Write(e) => Failed::Before(e),
+        SendFailed::Commit(e) => Failed::AtCommit(e),
+    })?;
+    Ok((results, changes))
 }
