@@ -13,6 +13,10 @@ use std::process::{Command, Output};
 pub struct Cluster {
     dir: tempfile::TempDir,
     bin: PathBuf,
+    /// The port (of the Unix socket, and of TCP on 127.0.0.1 when `tls`).
+    port: u16,
+    /// Whether the server also listens on 127.0.0.1 and takes TLS connections only there.
+    tls: bool,
 }
 
 /// The newest installed PostgreSQL's `bin` folder.
@@ -68,6 +72,11 @@ fn run_pg_ok(bin: &std::path::Path, program: &str, args: &[&str]) -> Output {
 
 /// A new database `name` on the server whose socket is in `host`; returns its URL.
 pub fn create_database(host: &str, name: &str) -> String {
+    create_database_on(host, 5432, name)
+}
+
+fn create_database_on(host: &str, port: u16, name: &str) -> String {
+    let port = port.to_string();
     run_pg_ok(
         &pg_bin(),
         "psql",
@@ -75,7 +84,7 @@ pub fn create_database(host: &str, name: &str) -> String {
             "-h",
             host,
             "-p",
-            "5432",
+            &port,
             "-U",
             "postgres",
             "-d",
@@ -85,7 +94,7 @@ pub fn create_database(host: &str, name: &str) -> String {
             &format!("CREATE DATABASE {name}"),
         ],
     );
-    format!("postgres://postgres@/{name}?host={host}&port=5432")
+    format!("postgres://postgres@/{name}?host={host}&port={port}")
 }
 
 /// `pg_dump` of database `name` on the server whose socket is in `host`, as text.
@@ -99,12 +108,32 @@ pub fn dump_database(host: &str, name: &str) -> String {
 }
 
 impl Cluster {
+    /// The server's port (its Unix socket's, and its TCP one on 127.0.0.1 with TLS).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
     /// The folder holding the server's socket.
     pub fn host(&self) -> String {
         self.dir.path().to_str().unwrap().to_owned()
     }
 
     pub fn start() -> Cluster {
+        Self::start_with(5432, None)
+    }
+
+    /// A server that also listens on 127.0.0.1 (a free port), where it takes TLS connections
+    /// only (`hostssl`; plain ones are rejected), with this certificate and key (PEM).
+    pub fn start_tls(cert_pem: &str, key_pem: &str) -> Cluster {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self::start_with(port, Some((cert_pem, key_pem)))
+    }
+
+    fn start_with(port: u16, tls: Option<(&str, &str)>) -> Cluster {
         let bin = pg_bin();
         let dir = tempfile::Builder::new().prefix("gp-pg").tempdir().unwrap();
         if is_root() {
@@ -113,7 +142,32 @@ impl Cluster {
                 .expect("the postgres user (made by Debian's postgresql package)");
             nix::unistd::chown(dir.path(), Some(pg.uid), Some(pg.gid)).unwrap();
         }
-        let c = Cluster { dir, bin };
+        let c = Cluster {
+            dir,
+            bin,
+            port,
+            tls: tls.is_some(),
+        };
+        if let Some((cert, key)) = tls {
+            let write = |name: &str, text: &str| {
+                let path = c.dir.path().join(name);
+                std::fs::write(&path, text).unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+                if is_root() {
+                    let pg = nix::unistd::User::from_name("postgres").unwrap().unwrap();
+                    nix::unistd::chown(&path, Some(pg.uid), Some(pg.gid)).unwrap();
+                }
+            };
+            write("server.crt", cert);
+            write("server.key", key);
+            write(
+                "pg_hba.conf",
+                "local all all trust\n\
+                 hostssl all all 127.0.0.1/32 trust\n\
+                 hostnossl all all 127.0.0.1/32 reject\n",
+            );
+        }
         let data = c.dir.path().join("data");
         c.run_ok(
             "initdb",
@@ -142,11 +196,19 @@ impl Cluster {
     fn pg_ctl_start(&self) {
         let data = self.dir.path().join("data");
         let log = self.dir.path().join("log");
-        let opts = format!(
-            "-c listen_addresses='' -c unix_socket_directories='{}' -c port=5432 \
-             -c max_connections=100 -c fsync=on",
-            self.dir.path().display()
+        let dir = self.dir.path().display();
+        let mut opts = format!(
+            "-c unix_socket_directories='{dir}' -c port={} -c max_connections=100 -c fsync=on",
+            self.port
         );
+        if self.tls {
+            opts.push_str(&format!(
+                " -c listen_addresses='127.0.0.1' -c ssl=on -c ssl_cert_file='{dir}/server.crt' \
+                 -c ssl_key_file='{dir}/server.key' -c hba_file='{dir}/pg_hba.conf'"
+            ));
+        } else {
+            opts.push_str(" -c listen_addresses=''");
+        }
         self.run_ok(
             "pg_ctl",
             &[
@@ -200,13 +262,14 @@ impl Cluster {
     /// Runs SQL in database `db` with psql; returns what it printed (unaligned, tuples only).
     pub fn psql(&self, db: &str, sql: &str) -> String {
         let host = self.dir.path().to_str().unwrap().to_owned();
+        let port = self.port.to_string();
         let out = self.run_ok(
             "psql",
             &[
                 "-h",
                 &host,
                 "-p",
-                "5432",
+                &port,
                 "-U",
                 "postgres",
                 "-d",
@@ -223,7 +286,17 @@ impl Cluster {
 
     /// A new database; returns its URL (over the Unix socket).
     pub fn database(&self, name: &str) -> String {
-        create_database(&self.host(), name)
+        create_database_on(&self.host(), self.port, name)
+    }
+
+    /// A new database; returns its URL over TCP to 127.0.0.1 (a `start_tls` server), with
+    /// `params` (e.g. `sslmode=verify-full&sslrootcert=…`).
+    pub fn tcp_database(&self, name: &str, params: &str) -> String {
+        create_database_on(&self.host(), self.port, name);
+        format!(
+            "postgres://postgres@127.0.0.1:{}/{name}?{params}",
+            self.port
+        )
     }
 
     /// `pg_dump` of a database, as text.

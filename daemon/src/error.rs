@@ -75,8 +75,9 @@ pub enum StoreError {
     /// The embedded database failed.
     #[error("database: {0}")]
     Redb(#[from] redb::Error),
-    /// The PostgreSQL database failed, refused, or could not be reached.
-    #[error("database: {0}")]
+    /// The PostgreSQL database failed, refused, or could not be reached (said with its causes:
+    /// the client's own words are often only "db error").
+    #[error("database: {}", with_causes(.0))]
     Postgres(#[from] postgres::Error),
     #[error("storage I/O: {0}")]
     Io(#[from] std::io::Error),
@@ -140,3 +141,19 @@ redb_from!(
     redb::CommitError,
     redb::SetDurabilityError
 );
+
+/// An error and each of its causes, joined by ": " (a cause already in the text is not
+/// repeated).
+fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let said = c.to_string();
+        if !text.contains(&said) {
+            text.push_str(": ");
+            text.push_str(&said);
+        }
+        cause = c.source();
+    }
+    text
+}

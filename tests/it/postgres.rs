@@ -526,3 +526,81 @@ async fn a_database_that_stops_answering_is_503_within_5_s() {
     assert!(t["uses"].as_u64().unwrap() >= 2);
     assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
 }
+
+/// A CA and a server certificate for 127.0.0.1 signed by it: (CA PEM, server cert PEM, key PEM).
+fn server_tls() -> (String, String, String) {
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::from_ca_cert_der(ca_cert.der(), &ca_key).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned()])
+        .unwrap()
+        .signed_by(&key, &issuer)
+        .unwrap();
+    (ca_cert.pem(), cert.pem(), key.serialize_pem())
+}
+
+/// TLS to the database (`sslmode=verify-full&sslrootcert=…`): the daemon serves through a
+/// server that takes TLS connections only; the same server is refused when the daemon is told
+/// to trust another CA, and a plain connection is refused by the server.
+#[tokio::test]
+async fn a_daemon_reaches_its_database_over_verified_tls() {
+    let (ca, cert, key) = server_tls();
+    let pg = Cluster::start_tls(&cert, &key);
+    let dir = tempfile::tempdir().unwrap();
+    let ca_path = dir.path().join("db-ca.pem");
+    std::fs::write(&ca_path, &ca).unwrap();
+    let params = format!("sslmode=verify-full&sslrootcert={}", ca_path.display());
+    let url = pg.tcp_database("gatepass", &params);
+    let d = on(&url);
+    let (secret, _) = d.mint(&["--name", "over-tls", "--uses", "1"]);
+    let r = d.redeem(&secret, r#"{"hostname":"tls-host"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(
+        pg.psql("gatepass", "SELECT count(*) FROM gp_hosts").trim(),
+        "1"
+    );
+    // Every connection of the daemon's is encrypted.
+    let plain = pg.psql(
+        "postgres",
+        "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+         WHERE application_name = 'gatepassd' AND NOT ssl",
+    );
+    assert_eq!(plain.trim(), "0");
+    let tls = pg.psql(
+        "postgres",
+        "SELECT count(*) > 0 FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+         WHERE application_name = 'gatepassd' AND ssl",
+    );
+    assert_eq!(tls.trim(), "t");
+
+    // Another CA: the server's certificate is not trusted, and start-up says so.
+    let (other_ca, _, _) = server_tls();
+    let other_path = dir.path().join("other-ca.pem");
+    std::fs::write(&other_path, &other_ca).unwrap();
+    let wrong = format!(
+        "postgres://postgres@127.0.0.1:{}/gatepass?sslmode=verify-full&sslrootcert={}",
+        pg.port(),
+        other_path.display()
+    );
+    // A true node (the first's key and CA): only the database's certificate is in question.
+    let node = Daemon::unstarted(CONFIG);
+    std::fs::create_dir_all(node.data_dir()).unwrap();
+    for f in ["hmac.key", "ca.pem", "ca.key"] {
+        std::fs::copy(d.data_dir().join(f), node.data_dir().join(f)).unwrap();
+    }
+    let out = node.gatepassd(&["--store", &wrong]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.to_lowercase().contains("certificate"), "{said}");
+
+    // No TLS asked for: the server refuses the plain connection.
+    let plain_url = url.split('?').next().unwrap().to_owned();
+    let out = Daemon::unstarted(CONFIG).gatepassd(&["--store", &plain_url]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("no encryption"), "{said}");
+    assert!(!said.contains(&secret), "{said}");
+}

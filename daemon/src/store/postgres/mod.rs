@@ -21,6 +21,7 @@ mod listen;
 mod peek;
 mod reads;
 pub mod schema;
+mod tls;
 mod tx;
 #[cfg(test)]
 mod tx_tests;
@@ -93,32 +94,49 @@ impl Reply {
 /// Connections, made on demand from one configuration.
 pub(crate) struct Connector {
     config: tokio_postgres::Config,
+    /// TLS, when the URL's `sslmode` asks for it (`tls`).
+    tls: Option<tls::RustlsConnect>,
 }
 
 impl Connector {
     fn new(options: &Options) -> Result<Connector, StoreError> {
-        let mut config: tokio_postgres::Config = options
+        let parsed = tls::parse(&options.url)?;
+        let mut config: tokio_postgres::Config = parsed
             .url
             .parse()
             .map_err(|e| StoreError::Invalid(format!("[store] url: {e}")))?;
         if let Some(p) = &options.password {
             config.password(p.as_bytes());
         }
+        config.ssl_mode(match parsed.tls {
+            Some(_) => tokio_postgres::config::SslMode::Require,
+            None => tokio_postgres::config::SslMode::Disable,
+        });
         config.connect_timeout(CONNECT_TIMEOUT);
         // A database that stops answering must not hold a caller for ever.
         config.options("-c statement_timeout=5000 -c lock_timeout=5000");
         config.application_name("gatepassd");
-        Ok(Connector { config })
+        Ok(Connector {
+            config,
+            tls: parsed.tls,
+        })
     }
 
     /// A blocking connection (reads, the listener, the pre-check).
     pub(crate) fn connect(&self) -> Result<Client, StoreError> {
-        Ok(postgres::Config::from(self.config.clone()).connect(NoTls)?)
+        let config = postgres::Config::from(self.config.clone());
+        Ok(match &self.tls {
+            Some(tls) => config.connect(tls.clone())?,
+            None => config.connect(NoTls)?,
+        })
     }
 
     /// A connection whose statements can go out together (the writer's).
     pub(crate) fn connect_pipelined(&self) -> Result<conn::Pipelined, StoreError> {
-        conn::Pipelined::connect(&self.config, NoTls)
+        match &self.tls {
+            Some(tls) => conn::Pipelined::connect(&self.config, tls.clone()),
+            None => conn::Pipelined::connect(&self.config, NoTls),
+        }
     }
 }
 
