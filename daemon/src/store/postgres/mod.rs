@@ -5,16 +5,19 @@
 //! - **Writes**: one writer thread per daemon takes every write queued (up to 256), opens one
 //!   transaction, locks the audit chain's head row first (so the daemons' transactions take
 //!   turns and the chain never forks), runs each write's rules, stores the head, and commits —
-//!   one commit (one WAL flush) for the whole batch — before any caller hears its answer. A
-//!   failure of the database aborts the batch and every caller in it gets an error (503); the
-//!   writer reconnects for the next batch.
+//!   one commit (one WAL flush) for the whole batch, in two round trips (`tx`) — before any
+//!   caller hears its answer. A failure of the database aborts the batch and every caller in
+//!   it gets an error (503); the writer reconnects for the next batch.
 //! - **Reads**: a small pool of connections; every read sees every answered write (committed
-//!   before its answer), whichever daemon made it.
+//!   before its answer), whichever daemon made it. The redeem pre-check has a thread of its
+//!   own that answers queued questions a batch at a time (`peek`).
 //! - **Live events**: after its commit a batch's change events go to this daemon's listeners
 //!   and, through `NOTIFY`, to every other daemon's (`listen`).
 //!
-//! The client is the synchronous `postgres` crate: the rules are plain synchronous Rust, and
-//! the writer and reads run on threads of their own (reads through `spawn_blocking`).
+//! The client is `tokio-postgres`: pipelined on the writer's own small runtime (`conn`), and
+//! through its synchronous face (`postgres`) on the reader, pre-check and listener threads; the
+//! rules are plain synchronous Rust, and no thread of the daemon's runtime waits on the
+//! database. TLS to the server: `tls`.
 
 mod conn;
 mod listen;
