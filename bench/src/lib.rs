@@ -71,8 +71,18 @@ impl BenchDaemon {
         // data: GATEPASS_BENCH_LOG sets another level.
         let log_path = dir.path().join("daemon.log");
         let log = std::fs::File::create(&log_path)?;
+        // The races are about exactly once, not the refusal limits (every client is 127.0.0.1:
+        // ten losing racers would otherwise block the address for everyone).
+        let config = dir.path().join("gatepassd.toml");
+        std::fs::write(
+            &config,
+            "[limits]\nredeem_failures_per_minute = 1000000\n\
+             redeem_refusals_per_token_per_minute = 1000000\n",
+        )?;
         let mut cmd = Command::new(bin);
-        cmd.arg("--data-dir")
+        cmd.arg("--config")
+            .arg(&config)
+            .arg("--data-dir")
             .arg(dir.path().join("data"))
             .arg("--socket")
             .arg(&socket)

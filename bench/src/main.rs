@@ -15,6 +15,12 @@
 //! - `single-use-race`: `--race-tokens` single-use tokens, `--racers` concurrent redemptions of
 //!   each, fired together; exactly one success per token or the bench fails loudly.
 //! - `startup` (only when asked): RSS and start-up time with `--startup-tokens` tokens.
+//!
+//! `--store postgres` runs them on the PostgreSQL engine (a private server started for the
+//! run), `--store both` on each engine in one run; `--daemons 3` (with `--store postgres`)
+//! starts three nodes on one database and spreads the clients (and each token's racers) over
+//! them: RSS and CPU are then the three daemons' sums. `GATEPASS_BENCH_DAEMON=PATH` runs another
+//! build of `gatepassd`, to compare two in one run.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -59,6 +65,10 @@ struct Args {
     /// started for the run, as the tests do), or `both` (each scenario on each, in one run).
     #[arg(long, default_value = "redb")]
     store: String,
+    /// Daemons on the one PostgreSQL database (`--store postgres`), each a copy of the first
+    /// node's folder; clients are spread over them. On two cores, about correctness, not speed.
+    #[arg(long, default_value_t = 1)]
+    daemons: usize,
 }
 
 /// Where a scenario's daemon stores.
@@ -68,24 +78,65 @@ enum Engine<'a> {
 }
 
 impl Engine<'_> {
-    /// A daemon on a fresh folder (and, on PostgreSQL, a fresh database).
-    fn start(&self, n: &mut u32) -> anyhow::Result<BenchDaemon> {
+    /// Daemons on a fresh folder each (and, on PostgreSQL, `n` of them on one fresh database,
+    /// every one a node of the first: its key and CA).
+    fn start(&self, db: &mut u32, n: usize) -> anyhow::Result<Vec<BenchDaemon>> {
         match self {
-            Engine::Redb => BenchDaemon::start(),
+            Engine::Redb => Ok(vec![BenchDaemon::start()?]),
             Engine::Postgres(pg) => {
-                *n += 1;
-                let url = pg.database(&format!("bench{n}"));
-                BenchDaemon::start_on(tempfile::tempdir()?, Some(&url))
+                *db += 1;
+                let url = pg.database(&format!("bench{db}"));
+                let first = BenchDaemon::start_on(tempfile::tempdir()?, Some(&url))?;
+                let mut all = Vec::with_capacity(n);
+                for _ in 1..n {
+                    let dir = tempfile::tempdir()?;
+                    let data = dir.path().join("data");
+                    std::fs::create_dir(&data)?;
+                    std::fs::set_permissions(
+                        &data,
+                        std::os::unix::fs::PermissionsExt::from_mode(0o700),
+                    )?;
+                    for f in ["hmac.key", "ca.pem", "ca.key"] {
+                        std::fs::copy(first.dir.path().join("data").join(f), data.join(f))?;
+                    }
+                    all.push(BenchDaemon::start_on(dir, Some(&url))?);
+                }
+                all.insert(0, first);
+                Ok(all)
             }
         }
     }
 
-    fn suffix(&self) -> &'static str {
+    /// The rows' suffix: `-pg`, or `-pg3` for three daemons.
+    fn suffix(&self, daemons: usize) -> String {
         match self {
-            Engine::Redb => "",
-            Engine::Postgres(_) => "-pg",
+            Engine::Redb => String::new(),
+            Engine::Postgres(_) if daemons > 1 => format!("-pg{daemons}"),
+            Engine::Postgres(_) => "-pg".into(),
         }
     }
+}
+
+/// CPU ticks of every daemon, summed.
+fn cpu_all(ds: &[BenchDaemon]) -> u64 {
+    ds.iter().map(|d| cpu_ticks(d.child.id())).sum()
+}
+
+/// Resident memory of every daemon, summed (KiB).
+fn rss_all(ds: &[BenchDaemon]) -> u64 {
+    ds.iter().map(|d| rss_kib(d.child.id()).unwrap_or(0)).sum()
+}
+
+/// Each daemon's redemption address, as a client reaches it.
+fn targets(ds: &[BenchDaemon]) -> anyhow::Result<Vec<HttpsTarget>> {
+    ds.iter()
+        .map(|d| {
+            Ok(HttpsTarget::parse(
+                &d.redeem_url,
+                TrustMode::Pin(d.pin.clone()),
+            )?)
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -130,7 +181,7 @@ type Pick = Arc<dyn Fn(usize) -> Option<String> + Send + Sync>;
 /// Drives `concurrency` workers for `seconds`, each sending requests built by `pick` (a token
 /// → POST /v1/redeem; none → GET /healthz) and counting answers with status `want`.
 async fn drive(
-    d: &BenchDaemon,
+    ds: &[BenchDaemon],
     name: &'static str,
     conn: Conn,
     concurrency: usize,
@@ -138,29 +189,30 @@ async fn drive(
     pick: Pick,
     want: u16,
 ) -> anyhow::Result<Row> {
-    let target = HttpsTarget::parse(&d.redeem_url, TrustMode::Pin(d.pin.clone()))?;
+    let all = targets(ds)?;
     let next = Arc::new(AtomicUsize::new(0));
     let exhausted = Arc::new(AtomicBool::new(false));
-    let pid = d.child.id();
-    let peak = Arc::new(AtomicU64::new(rss_kib(pid).unwrap_or(0)));
+    let pids: Arc<Vec<u32>> = Arc::new(ds.iter().map(|d| d.child.id()).collect());
+    let sum_rss = |pids: &[u32]| pids.iter().map(|&p| rss_kib(p).unwrap_or(0)).sum::<u64>();
+    let peak = Arc::new(AtomicU64::new(sum_rss(&pids)));
     let sampling = Arc::new(AtomicBool::new(true));
     let sampler = {
-        let (peak, sampling) = (peak.clone(), sampling.clone());
+        let (peak, sampling, pids) = (peak.clone(), sampling.clone(), pids.clone());
         tokio::spawn(async move {
             while sampling.load(Ordering::Relaxed) {
-                peak.fetch_max(rss_kib(pid).unwrap_or(0), Ordering::Relaxed);
+                peak.fetch_max(sum_rss(&pids), Ordering::Relaxed);
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         })
     };
-    eprintln!("{name}: timed phase started (daemon pid {pid})");
-    let ticks0 = cpu_ticks(pid);
+    eprintln!("{name}: timed phase started (daemon pids {pids:?})");
+    let ticks0 = cpu_all(ds);
     let start = Instant::now();
     let deadline = start + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
-    for _ in 0..concurrency {
+    for worker in 0..concurrency {
         let (target, next, pick, exhausted) = (
-            target.clone(),
+            all[worker % all.len()].clone(),
             next.clone(),
             pick.clone(),
             exhausted.clone(),
@@ -222,7 +274,7 @@ async fn drive(
         errors += e;
     }
     let elapsed = start.elapsed();
-    let cpu = (cpu_ticks(pid) - ticks0) as f64 / 100.0 / elapsed.as_secs_f64() * 100.0;
+    let cpu = (cpu_all(ds) - ticks0) as f64 / 100.0 / elapsed.as_secs_f64() * 100.0;
     sampling.store(false, Ordering::Relaxed);
     sampler.await?;
     lat.sort();
@@ -245,18 +297,19 @@ async fn drive(
 }
 
 /// Each of `tokens` single-use tokens redeemed by `racers` clients at once: exactly one wins.
-async fn race(d: &BenchDaemon, tokens: usize, racers: usize) -> anyhow::Result<Row> {
+async fn race(ds: &[BenchDaemon], tokens: usize, racers: usize) -> anyhow::Result<Row> {
+    let d = ds.first().context("no daemon")?;
     let secrets = mint(&d.client(), "race", tokens, MaxUses::Limited(1), 32).await?;
-    let target = HttpsTarget::parse(&d.redeem_url, TrustMode::Pin(d.pin.clone()))?;
+    let all = targets(ds)?;
     let total = tokens * racers;
     let barrier = Arc::new(tokio::sync::Barrier::new(total));
-    let pid = d.child.id();
-    eprintln!("single-use-race: racing (daemon pid {pid})");
-    let ticks0 = cpu_ticks(pid);
+    eprintln!("single-use-race: racing ({} daemon(s))", ds.len());
+    let ticks0 = cpu_all(ds);
     let start = Instant::now();
     let mut tasks = Vec::new();
     for i in 0..total {
-        let (target, barrier) = (target.clone(), barrier.clone());
+        // Racers for one token spread over every daemon.
+        let (target, barrier) = (all[(i / tokens) % all.len()].clone(), barrier.clone());
         let (which, secret) = (i % tokens, secrets[i % tokens].clone());
         tasks.push(tokio::spawn(async move {
             let auth = format!("Bearer {secret}");
@@ -268,29 +321,37 @@ async fn race(d: &BenchDaemon, tokens: usize, racers: usize) -> anyhow::Result<R
             barrier.wait().await;
             let t = Instant::now();
             let r = target.request("POST", "/v1/redeem", &headers, body).await;
-            (which, r.map(|r| r.status).ok(), t.elapsed())
+            let answer = r
+                .map(|r| r.status)
+                .map_err(|e| e.to_string().chars().take(80).collect::<String>());
+            (which, answer, t.elapsed())
         }));
     }
     let mut wins = vec![0usize; tokens];
     let mut lat = Vec::new();
     let (mut gone, mut other) = (0usize, 0usize);
+    let mut others = std::collections::BTreeMap::<String, usize>::new();
     for t in tasks {
         match t.await? {
-            (which, Some(201), l) => {
+            (which, Ok(201), l) => {
                 wins[which] += 1;
                 lat.push(l);
             }
-            (_, Some(410), _) => gone += 1,
-            _ => other += 1,
+            (_, Ok(410), _) => gone += 1,
+            (_, answer, _) => {
+                other += 1;
+                let said = answer.map_or_else(|e| e, |s| s.to_string());
+                *others.entry(said).or_default() += 1;
+            }
         }
     }
     let elapsed = start.elapsed();
-    let cpu = (cpu_ticks(pid) - ticks0) as f64 / 100.0 / elapsed.as_secs_f64() * 100.0;
+    let cpu = (cpu_all(ds) - ticks0) as f64 / 100.0 / elapsed.as_secs_f64() * 100.0;
     let bad: Vec<usize> = (0..tokens).filter(|&t| wins[t] != 1).collect();
     if !bad.is_empty() {
         bail!(
             "single-use-race FAILED: {} token(s) did not have exactly one success (e.g. token {} \
-             had {})",
+             had {}); other answers: {others:?}",
             bad.len(),
             bad[0],
             wins[bad[0]]
@@ -304,7 +365,7 @@ async fn race(d: &BenchDaemon, tokens: usize, racers: usize) -> anyhow::Result<R
         lat,
         errors: other,
         elapsed,
-        rss_peak_kib: rss_kib(pid).unwrap_or(0),
+        rss_peak_kib: rss_all(ds),
         cpu_percent: cpu,
         note: format!("exactly one success for each of {tokens} tokens; {gone} refused (410)"),
     })
@@ -387,6 +448,11 @@ async fn main() -> anyhow::Result<()> {
         ["redb", "postgres", "both"].contains(&args.store.as_str()),
         "--store: redb, postgres or both"
     );
+    ensure!(
+        args.daemons >= 1 && (args.daemons == 1 || args.store == "postgres"),
+        "--daemons: 1, or more with --store postgres"
+    );
+    let n = args.daemons;
     let cluster = if args.store == "redb" {
         None
     } else {
@@ -404,10 +470,11 @@ async fn main() -> anyhow::Result<()> {
     let mut databases = 0;
     let healthz: Pick = Arc::new(|_| None);
     for engine in &engines {
-        let named = |n: &'static str| -> &'static str {
-            match engine.suffix() {
-                "" => n,
-                _ => Box::leak(format!("{n}{}", engine.suffix()).into_boxed_str()),
+        let suffix = engine.suffix(n);
+        let named = |name: &'static str| -> &'static str {
+            match suffix.as_str() {
+                "" => name,
+                _ => Box::leak(format!("{name}{suffix}").into_boxed_str()),
             }
         };
         for (name, conn) in [
@@ -415,7 +482,7 @@ async fn main() -> anyhow::Result<()> {
             ("ceiling-keepalive", Conn::KeepAlive),
         ] {
             if run(name) {
-                let d = engine.start(&mut databases)?;
+                let d = engine.start(&mut databases, n)?;
                 rows.push(drive(&d, named(name), conn, c, secs, healthz.clone(), 200).await?);
             }
         }
@@ -424,23 +491,23 @@ async fn main() -> anyhow::Result<()> {
             ("herd-keepalive", Conn::KeepAlive),
         ] {
             if run(name) {
-                let d = engine.start(&mut databases)?;
+                let d = engine.start(&mut databases, n)?;
                 let secrets = Arc::new(
-                    mint(&d.client(), "herd", args.tokens, MaxUses::Limited(1), 32).await?,
+                    mint(&d[0].client(), "herd", args.tokens, MaxUses::Limited(1), 32).await?,
                 );
                 let pick: Pick = Arc::new(move |i| secrets.get(i).cloned());
                 rows.push(drive(&d, named(name), conn, c, secs, pick, 201).await?);
             }
         }
         if run("hot-token") {
-            let d = engine.start(&mut databases)?;
-            let hot = mint(&d.client(), "hot", 1, MaxUses::Unlimited, 1).await?;
+            let d = engine.start(&mut databases, n)?;
+            let hot = mint(&d[0].client(), "hot", 1, MaxUses::Unlimited, 1).await?;
             let hot = hot.first().cloned().context("no hot token")?;
             let pick: Pick = Arc::new(move |_| Some(hot.clone()));
             rows.push(drive(&d, named("hot-token"), Conn::KeepAlive, c, secs, pick, 201).await?);
         }
         if run("single-use-race") {
-            let d = engine.start(&mut databases)?;
+            let d = engine.start(&mut databases, n)?;
             let mut row = race(&d, args.race_tokens, args.racers).await?;
             row.name = named(row.name);
             rows.push(row);
@@ -513,6 +580,25 @@ async fn main() -> anyhow::Result<()> {
         rate("hot-token-pg"),
         pg_hot,
         "≥ 5×",
+    );
+    let pgn = format!("-pg{}", args.daemons);
+    ratio(
+        &format!(
+            "herd-keepalive{pgn} ({} daemons) vs PostgreSQL, spread",
+            args.daemons
+        ),
+        rate(&format!("herd-keepalive{pgn}")),
+        pg_spread,
+        "(correctness; 2 cores)",
+    );
+    ratio(
+        &format!(
+            "hot-token{pgn} ({} daemons) vs PostgreSQL, one hot token",
+            args.daemons
+        ),
+        rate(&format!("hot-token{pgn}")),
+        pg_hot,
+        "(correctness; 2 cores)",
     );
     ratio(
         "herd-keepalive: embedded store vs PostgreSQL engine",
