@@ -722,7 +722,10 @@ fn on_paste(app: &mut App, text: &str) {
             t.insert_str(clean.as_str());
         }),
         Ctx::Form => {
-            if let Some(Modal::Form(form)) = &mut app.modal {
+            // The throw-away question takes y or n, not text.
+            if let Some(Modal::Form(form)) = &mut app.modal
+                && !form.discard_asked
+            {
                 form.edit_focused(paste);
             }
         }

@@ -140,7 +140,7 @@ pub(super) fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> 
             }
             let form = new_form(app);
             let form = if action == Action::Clone {
-                form.clone_of(&t)
+                form.clone_of(&t, app.now)
             } else {
                 form.extend_of(&t)
             };

@@ -541,7 +541,7 @@ fn an_error_beside_a_form_field_is_cut_with_an_ellipsis() {
         panic!("the form closed");
     };
     assert_eq!(f.focus, super::form::Field::Count);
-    let s = screen(&mut a, 80, 24);
+    let s = screen(&mut a, 60, 15);
     let line = s
         .lines()
         .find(|l| l.contains("✗ a whole number"))
@@ -562,17 +562,43 @@ fn esc_on_a_changed_form_asks_before_throwing_it_away() {
     ch(&mut a, 'n');
     key(&mut a, KeyCode::Esc);
     assert!(a.modal.is_none());
-    // Half filled: the first Esc asks, another key keeps editing, a second Esc in a row
-    // discards.
+    // Half filled: the first Esc asks; n keeps editing, Esc again (or y) discards.
     ch(&mut a, 'n');
     typed(&mut a, "half");
     key(&mut a, KeyCode::Esc);
     let s = screen(&mut a, 80, 24);
     assert!(a.modal.is_some(), "the form was thrown away:\n{s}");
     assert!(s.contains("Throw away what you typed?"), "{s}");
+    ch(&mut a, 'n');
+    assert!(a.modal.is_some());
     typed(&mut a, "-done");
     key(&mut a, KeyCode::Esc);
     assert!(a.modal.is_some());
+    key(&mut a, KeyCode::Esc);
+    assert!(a.modal.is_none());
+    // y answers the question: it throws the form away and types nothing (it went into the
+    // name field, and the form stayed).
+    ch(&mut a, 'n');
+    typed(&mut a, "half");
+    key(&mut a, KeyCode::Esc);
+    ch(&mut a, 'y');
+    assert!(a.modal.is_none(), "y did not throw the form away");
+    // Other keys wait for an answer: nothing reaches the field.
+    ch(&mut a, 'n');
+    typed(&mut a, "half");
+    key(&mut a, KeyCode::Esc);
+    typed(&mut a, "qz");
+    let Some(super::app::Modal::Form(f)) = &a.modal else {
+        panic!("the form closed");
+    };
+    assert!(f.discard_asked);
+    assert_eq!(super::form::text_of(&f.name), "half");
+    ch(&mut a, 'n');
+    let Some(super::app::Modal::Form(f)) = &a.modal else {
+        panic!("the form closed");
+    };
+    assert!(!f.discard_asked);
+    key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Esc);
     assert!(a.modal.is_none());
     insta::assert_snapshot!("form_discard_asked_80x24", {
@@ -773,6 +799,13 @@ fn clone_fills_the_form_from_the_selected_token() {
     assert_eq!(req.labels.get("env").map(String::as_str), Some("prod"));
     assert_eq!(req.max_uses, Some(gatepass_protocol::MaxUses::Unlimited));
     assert_eq!(req.description.as_deref(), Some("rollout of web-rollout"));
+    // The source lives 4 days (no preset): the clone asks for the same lifetime from now, as a
+    // picked date and time (it used to fall back to the daemon's default of 3 days).
+    assert_eq!(req.ttl, None);
+    assert_eq!(
+        req.expires_at,
+        Some(gatepass_protocol::Timestamp(NOW.0 + 4 * 86_400))
+    );
 }
 
 /// e asks for a new expiry (presets counted from now, or the calendar) and sends it.
@@ -820,4 +853,64 @@ fn a_narrow_header_keeps_the_user_and_the_live_mark() {
         s.lines().next().unwrap_or_default().contains("[Hosts]"),
         "{s}"
     );
+}
+
+/// The form at the 60×15 floor: the expiry's preview keeps its time zone (the relative time and
+/// the weekday give way), and the Time field's error shows whole beside it (both were cut).
+#[test]
+fn a_narrow_form_keeps_the_zone_and_the_time_error() {
+    let mut a = app();
+    ch(&mut a, 'n');
+    typed(&mut a, "web-rollout-2");
+    while !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.focus == super::form::Field::Expiry)
+    {
+        key(&mut a, KeyCode::Tab);
+    }
+    let s = screen(&mut a, 60, 15);
+    let line = s
+        .lines()
+        .find(|l| l.contains("›Expires"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(line.contains("2026-11-28 17:00 UTC"), "{line}");
+    snap("form_narrow_preview", &mut a);
+    while !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.expiry == super::form::ExpiryChoice::PickDate)
+    {
+        key(&mut a, KeyCode::Right);
+    }
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    for _ in 0..5 {
+        key(&mut a, KeyCode::Backspace);
+    }
+    typed(&mut a, "25:00");
+    let s = screen(&mut a, 60, 15);
+    let line = s
+        .lines()
+        .find(|l| l.contains("›Time"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(
+        line.contains("✗ \"25:00\" is not HH:MM (24-hour)"),
+        "{line}"
+    );
+    snap("form_time_error", &mut a);
+}
+
+/// The extend form with a picked date: the calendar and the time both fit at 60×15 (the time
+/// was pushed out of the box by two rows kept for a message there was none of).
+#[test]
+fn the_extend_form_fits_its_calendar_and_time_at_the_floor() {
+    let mut a = app();
+    key(&mut a, KeyCode::End);
+    ch(&mut a, 'e');
+    while !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.expiry == super::form::ExpiryChoice::PickDate)
+    {
+        key(&mut a, KeyCode::Right);
+    }
+    key(&mut a, KeyCode::Tab);
+    let s = screen(&mut a, 60, 15);
+    assert!(
+        s.contains("Expires") && s.contains("Mo Tu We") && s.contains("Time"),
+        "{s}"
+    );
+    snap("form_extend_picked", &mut a);
 }
