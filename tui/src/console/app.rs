@@ -232,7 +232,7 @@ pub struct App {
     /// Where the daemon is (socket path or URL).
     pub endpoint: String,
     /// Set when the console started a local daemon: said in the header.
-    pub started: Option<String>,
+    pub started: Option<crate::local::Started>,
     pub readonly_flag: bool,
     pub mouse: bool,
     pub now: Timestamp,

@@ -493,7 +493,16 @@ pub(super) fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
                 th.error(),
             )
         }
-        (Some(s), _) => Span::styled(format!("{s} "), th.warn()),
+        (Some(s), _) => {
+            // The longest note that fits; the shortest (the pid) cut only if nothing fits.
+            let room = usize::from(area.width).saturating_sub(keep + 3);
+            let notes = s.notes();
+            let note = notes
+                .iter()
+                .find(|n| n.width() <= room)
+                .unwrap_or(&notes[0]);
+            Span::styled(format!("{note} "), th.warn())
+        }
         (None, _) => Span::styled(format!("{} ", app.endpoint), th.dim()),
     };
     render_lr(f, area, left, vec![where_], Style::new(), keep);

@@ -440,25 +440,21 @@ fn details_scroll_to_their_last_wrapped_line_and_keep_long_hostnames_on_one_row(
 #[test]
 fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     let mut a = app();
-    a.started = Some(format!(
-        "started a local daemon, pid 4242 (data {})",
-        "/home/operator/.local/share/gatepass".repeat(2)
-    ));
+    a.started = Some(started_daemon());
     let s = screen(&mut a, 80, 24);
     let info = s.lines().nth(1).unwrap_or_default();
-    // The count and the sort show whole; the right side gives way, and says it was cut.
+    // The count and the sort show whole; the note gives way by priority (its data folder
+    // first), and the pid always shows.
     assert!(
         info.starts_with(" 6 tokens · sort NAME ▲ · ⚠ 1 expiring <24h  "),
         "{info:?}"
     );
-    assert!(info.ends_with('…'), "{info:?}");
-    assert_eq!(info.chars().count(), 80, "{info:?}");
-    // The pid comes first in the note, so it is not what gets cut.
-    assert!(
-        info.contains("started a local daemon, pid 4242 ("),
-        "{info:?}"
-    );
-    // With a status and a short text filter too: both show whole, and the note gives way.
+    assert!(info.ends_with("local daemon, pid 4242"), "{info:?}");
+    let s = screen(&mut a, 60, 15);
+    let info = s.lines().nth(1).unwrap_or_default();
+    assert!(info.ends_with(" pid 4242"), "{info:?}");
+    // With a status and a short text filter too: both show whole, and the note gives way to
+    // its shortest form.
     ch(&mut a, '/');
     typed(&mut a, "web");
     key(&mut a, KeyCode::Enter);
@@ -466,10 +462,14 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     let s = screen(&mut a, 80, 24);
     let info = s.lines().nth(1).unwrap_or_default();
     assert!(
-        info.starts_with(" 2 of 6 tokens · sort NAME ▲ · status: never used · filter: web  st")
-            && info.ends_with('…'),
+        info.starts_with(" 2 of 6 tokens · sort NAME ▲ · status: never used · filter: web  ")
+            && info.ends_with(" pid 4242"),
         "{info:?}"
     );
+    // Where not even that fits, the note is cut and says so.
+    let s = screen(&mut a, 70, 24);
+    let info = s.lines().nth(1).unwrap_or_default();
+    assert!(info.ends_with('…'), "{info:?}");
     // A message naming a long token: the name is cut, so the message's end still shows.
     let mut t = super::fixtures::token("x", 0);
     t.name = "production-eu-west-primary-replica-nodes-rollout-2026-11".into();
@@ -913,4 +913,39 @@ fn the_extend_form_fits_its_calendar_and_time_at_the_floor() {
         "{s}"
     );
     snap("form_extend_picked", &mut a);
+}
+
+fn started_daemon() -> crate::local::Started {
+    let data = "/home/operator/.local/share/gatepass".repeat(2);
+    crate::local::Started {
+        pid: 4242,
+        data_dir: data.clone().into(),
+        log: format!("{data}/gatepassd.log").into(),
+    }
+}
+
+/// At 60×15 the info line under the header keeps the pid of the daemon the console started
+/// (it was cut to "started a loca…"), with a snapshot; wide, the data folder shows too.
+#[test]
+fn the_started_daemons_pid_shows_at_every_size() {
+    let mut a = app();
+    a.started = Some(started_daemon());
+    let s = screen(&mut a, 60, 15);
+    assert!(
+        s.lines().nth(1).unwrap_or_default().contains("pid 4242"),
+        "{s}"
+    );
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("local daemon, pid 4242"), "{s}");
+    a.started = Some(crate::local::Started {
+        pid: 4242,
+        data_dir: "/home/op/.local/share/gatepass".into(),
+        log: "/home/op/.local/share/gatepass/gatepassd.log".into(),
+    });
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.contains("started a local daemon, pid 4242 (data /home/op/.local/share/gatepass)"),
+        "{s}"
+    );
+    snap("started_daemon", &mut a);
 }
