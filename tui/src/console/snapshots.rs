@@ -949,3 +949,30 @@ fn the_started_daemons_pid_shows_at_every_size() {
     );
     snap("started_daemon", &mut a);
 }
+
+/// The copy message of the reveal shows whole at 60×15, with the token, the host command and
+/// the key that closes it (it was long, and cut): blank lines give way first.
+#[test]
+fn the_reveals_copy_message_fits_at_the_floor() {
+    use super::clipboard::CopyResult;
+    let mut a = revealed();
+    let why = "no display for a system clipboard".to_owned();
+    for tmux in [false, true] {
+        let msg = CopyResult::Osc52 { why: why.clone() }.message(tmux, "the token");
+        update(&mut a, Msg::Copied(msg));
+        let s = screen(&mut a, 60, 15);
+        let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(FAKE_SECRET), "{s}");
+        assert!(flat.contains("--out /etc/gatepass"), "{s}");
+        assert!(
+            flat.contains("Sent to the terminal via OSC 52")
+                && flat.contains("select the token with the mouse."),
+            "tmux {tmux}:\n{s}"
+        );
+        assert!(
+            s.lines().last().unwrap_or_default().contains("Enter"),
+            "{s}"
+        );
+    }
+    snap("reveal_copied", &mut a);
+}
