@@ -960,7 +960,7 @@ fn marking_cloning_extending_and_exporting_in_a_real_terminal() {
     c.send(b"   ");
     c.wait_text("3 marked");
     c.send(b"r");
-    c.wait_text("Revoke 3 marked tokens?");
+    c.wait_text("Revoke 3 tokens?");
     c.send(b"y");
     c.wait_text("Revoked 3 of 3 tokens");
     for name in ["m-one", "m-three", "m-two"] {

@@ -733,7 +733,8 @@ fn three_marked_tokens_are_revoked_after_one_confirmation() {
         "cache-nodes",
         "db-primary",
         "edge-soon",
-        "Revoke 3 marked tokens?",
+        "Revoke 3 tokens?",
+        "The 3 marked tokens",
     ] {
         assert!(s.contains(name), "{name}:\n{s}");
     }
