@@ -906,4 +906,25 @@ mod tests {
         let names: Vec<&str> = c.many.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["web-rollout", "old-batch"]);
     }
+
+    /// `o` writes the tokens with their labels (the export had no labels column).
+    #[test]
+    fn the_export_carries_the_labels() {
+        let mut a = app();
+        let cmds = update(
+            &mut a,
+            Msg::Key(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::NONE)),
+        );
+        let [crate::console::app::Cmd::Export { body, .. }] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        let mut lines = body.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let col = header
+            .iter()
+            .position(|h| *h == "labels")
+            .expect("a labels column");
+        let first: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        assert_eq!(first.get(col), Some(&"env=prod"), "{body}");
+    }
 }
