@@ -378,6 +378,16 @@ impl Act {
         }
     }
 
+    /// "revoke", as a dry run says what it would do.
+    fn verb(self) -> &'static str {
+        match self {
+            Act::Revoke => "revoke",
+            Act::Disable => "disable",
+            Act::Enable => "enable",
+            Act::Delete => "delete",
+        }
+    }
+
     /// Does it to one token: the token as it is after (`None`: deleted).
     async fn apply(
         self,
@@ -459,41 +469,33 @@ async fn bulk(client: &Client, act: Act, sel: Selection, yes: bool) -> Result<Ex
     if sel.names.is_empty() && sel.status.is_none() && sel.group.is_none() {
         return Err(usage("name tokens, or select them with --status / --group"));
     }
-    let mut tokens = selected(client, &sel).await?;
+    let all = selected(client, &sel).await?;
     // Revocation is final: a revoked token is not revoked, disabled or enabled again.
-    if act != Act::Delete {
-        let (revoked, rest): (Vec<_>, Vec<_>) = tokens
-            .into_iter()
-            .partition(|t| t.status == TokenStatus::Revoked);
-        for t in &revoked {
-            eprintln!(
-                "skipped   {} ({}): revoked already; revocation is final",
-                output::quoted(&t.name),
-                t.id
-            );
-        }
-        tokens = rest;
+    let skips =
+        |t: &gatepass_protocol::Token| act != Act::Delete && t.status == TokenStatus::Revoked;
+    for t in all.iter().filter(|t| skips(t)) {
+        eprintln!(
+            "skipped   {} ({}): revoked already; revocation is final",
+            output::quoted(&t.name),
+            t.id
+        );
     }
     let now = Timestamp::now();
+    let whole = !std::io::stdout().is_terminal();
+    if sel.dry_run {
+        return dry_run(act, &all, &skips, sel.json, now, whole);
+    }
+    let tokens: Vec<_> = all.into_iter().filter(|t| !skips(t)).collect();
     if tokens.is_empty() {
         eprintln!("No tokens to act on.");
         return Ok(ExitCode::SUCCESS);
     }
-    let whole = !std::io::stdout().is_terminal();
-    if sel.dry_run || !sel.json {
+    if !sel.json {
         let rows: Vec<_> = tokens
             .iter()
             .map(|t| output::token_row(t, now, whole))
             .collect();
         print!("{}", output::table(&output::TOKEN_HEADER, &rows));
-    }
-    if sel.dry_run {
-        eprintln!(
-            "{} token(s) would be {} (dry run).",
-            tokens.len(),
-            act.done()
-        );
-        return Ok(ExitCode::SUCCESS);
     }
     if act == Act::Delete && !yes {
         let active = tokens
@@ -553,6 +555,59 @@ async fn bulk(client: &Client, act: Act, sel: Selection, yes: bool) -> Result<Ex
     } else {
         ExitCode::SUCCESS
     })
+}
+
+/// A dry run reports every selected token — those it would act on and those it would skip
+/// (it listed only the first kind, so `revoke a b --dry-run` with `b` revoked showed only
+/// `a`) — and changes nothing.
+fn dry_run(
+    act: Act,
+    all: &[gatepass_protocol::Token],
+    skips: &dyn Fn(&gatepass_protocol::Token) -> bool,
+    json: bool,
+    now: Timestamp,
+    whole: bool,
+) -> Result<ExitCode> {
+    #[derive(Serialize)]
+    struct Would<'a> {
+        name: &'a str,
+        id: &'a str,
+        status: String,
+        would: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
+    }
+    let skipped = all.iter().filter(|t| skips(t)).count();
+    if json {
+        let v: Vec<Would<'_>> = all
+            .iter()
+            .map(|t| Would {
+                name: &t.name,
+                id: &t.id,
+                status: t.status.to_string(),
+                would: if skips(t) { "skip" } else { act.verb() },
+                reason: skips(t).then_some("revoked already; revocation is final"),
+            })
+            .collect();
+        print_json(&v)?;
+    } else if !all.is_empty() {
+        let rows: Vec<_> = all
+            .iter()
+            .map(|t| output::token_row(t, now, whole))
+            .collect();
+        print!("{}", output::table(&output::TOKEN_HEADER, &rows));
+    }
+    let skip_note = if skipped > 0 {
+        format!(", {skipped} skipped")
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "{} token(s) would be {}{skip_note} (dry run: nothing changed).",
+        all.len() - skipped,
+        act.done()
+    );
+    Ok(ExitCode::SUCCESS)
 }
 
 fn capitalised(s: &str) -> String {
