@@ -134,6 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lifetime from now: 15m, 1h, 1d, 7d…')
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z')
             [CompletionResult]::new('--no-expiry', '--no-expiry', [CompletionResultType]::ParameterName, 'Never expires (if the daemon allows it)')
+            [CompletionResult]::new('--shorten', '--shorten', [CompletionResultType]::ParameterName, 'Allow a new expiry earlier than the current one (without it, a shorter lifetime is refused: extending never cuts a token''s life short by surprise)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the token as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

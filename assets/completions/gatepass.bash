@@ -1283,7 +1283,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__extend)
-            opts="-h --ttl --expires --no-expiry --json --help"
+            opts="-h --ttl --expires --no-expiry --shorten --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -122,6 +122,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --ttl 'Lifetime from now: 15m, 1h, 1d, 7d…'
             cand --expires 'Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z'
             cand --no-expiry 'Never expires (if the daemon allows it)'
+            cand --shorten 'Allow a new expiry earlier than the current one (without it, a shorter lifetime is refused: extending never cuts a token''s life short by surprise)'
             cand --json 'Print the token as JSON'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -141,6 +141,7 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_see
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from extend" -l ttl -d 'Lifetime from now: 15m, 1h, 1d, 7d…' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from extend" -l expires -d 'Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from extend" -l no-expiry -d 'Never expires (if the daemon allows it)'
+complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from extend" -l shorten -d 'Allow a new expiry earlier than the current one (without it, a shorter lifetime is refused: extending never cuts a token\'s life short by surprise)'
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from extend" -l json -d 'Print the token as JSON'
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from extend" -s h -l help -d 'Print help'
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l name -d 'Unique name, 1–64 characters' -r

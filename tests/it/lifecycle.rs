@@ -748,6 +748,19 @@ async fn extend_and_clone_from_the_command_line() {
         "2001-01-01T00:00:00Z",
     ]);
     assert_eq!(out.status.code(), Some(2));
+    // A shorter lifetime is refused unless asked for with --shorten (it was cut silently).
+    let out = d.cli(&["tokens", "extend", "src", "--ttl", "1h"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("earlier") && err.contains("--shorten"), "{err}");
+    assert_eq!(d.token_json("src")["expires_at"], after.as_str());
+    d.cli_ok(&["tokens", "extend", "src", "--ttl", "1h", "--shorten"]);
+    let shorter = d.token_json("src")["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(shorter < after, "{after} → {shorter}");
+    d.cli_ok(&["tokens", "extend", "src", "--ttl", "7d"]);
 
     let out = d.cli(&[
         "tokens", "clone", "src", "--name", "copy", "--label", "tier=2",

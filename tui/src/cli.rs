@@ -242,6 +242,10 @@ pub enum Tokens {
         name_or_id: String,
         #[command(flatten)]
         expiry: Expiry,
+        /// Allow a new expiry earlier than the current one (without it, a shorter lifetime is
+        /// refused: extending never cuts a token's life short by surprise).
+        #[arg(long)]
+        shorten: bool,
         /// Print the token as JSON.
         #[arg(long)]
         json: bool,

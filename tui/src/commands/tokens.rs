@@ -139,8 +139,9 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
         Tokens::Extend {
             name_or_id,
             expiry,
+            shorten,
             json,
-        } => extend(client, &name_or_id, expiry, json).await?,
+        } => extend(client, &name_or_id, expiry, shorten, json).await?,
         Tokens::Clone { source, create } => clone(client, &source, *create).await?,
         Tokens::Delete { select, yes } => {
             let name_or_id = select.one()?;
@@ -619,7 +620,13 @@ fn capitalised(s: &str) -> String {
 
 /// `tokens extend`: a new expiry, from now (--ttl), a date, or none; a PATCH of expires_at,
 /// which the daemon checks against its lifetime rules and audits as `updated`.
-async fn extend(client: &Client, name_or_id: &str, e: Expiry, json: bool) -> Result<()> {
+async fn extend(
+    client: &Client,
+    name_or_id: &str,
+    e: Expiry,
+    shorten: bool,
+    json: bool,
+) -> Result<()> {
     let now = Timestamp::now();
     let expires_at = if e.no_expiry {
         None
@@ -636,11 +643,26 @@ async fn extend(client: &Client, name_or_id: &str, e: Expiry, json: bool) -> Res
         }
         Some(at)
     };
+    let current = client.get_token(name_or_id).await?;
+    if let Some(new) = expires_at
+        && !shorten
+        && current.expires_at.is_none_or(|old| new < old)
+    {
+        let now_text = match current.expires_at {
+            Some(old) => format!("expires {old}"),
+            None => "never expires".to_owned(),
+        };
+        return Err(Error::Failed(format!(
+            "not extended: token {} {now_text}, and the new expiry {new} is earlier; pass \
+             --shorten to cut its life short",
+            output::quoted(&current.name)
+        )));
+    }
     let patch = PatchTokenRequest {
         expires_at: Some(expires_at),
         ..Default::default()
     };
-    let token = client.patch_token(name_or_id, &patch).await?;
+    let token = client.patch_token(&current.id, &patch).await?;
     if json {
         return print_json(&token);
     }
