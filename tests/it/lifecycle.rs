@@ -752,7 +752,10 @@ async fn extend_and_clone_from_the_command_line() {
     let out = d.cli(&["tokens", "extend", "src", "--ttl", "1h"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
-    assert!(err.contains("earlier") && err.contains("--shorten"), "{err}");
+    assert!(
+        err.contains("earlier") && err.contains("--shorten"),
+        "{err}"
+    );
     assert_eq!(d.token_json("src")["expires_at"], after.as_str());
     d.cli_ok(&["tokens", "extend", "src", "--ttl", "1h", "--shorten"]);
     let shorter = d.token_json("src")["expires_at"]
