@@ -1022,6 +1022,12 @@ fn marking_cloning_extending_and_exporting_in_a_real_terminal() {
     let csv = std::fs::read_to_string(&files[0]).unwrap();
     assert!(csv.starts_with("id,name,status"), "{csv}");
     assert_eq!(csv.lines().count(), 5, "{csv}");
+    // With the labels (the export had no labels column).
+    assert!(
+        csv.lines().next().unwrap_or_default().contains(",labels,"),
+        "{csv}"
+    );
+    assert!(csv.contains(",plan=gold,"), "{csv}");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
