@@ -130,6 +130,8 @@ pub enum Purpose {
     Extend {
         id: String,
         name: String,
+        /// Its expiry when the form opened: an earlier one is asked about before it is sent.
+        current: Option<Timestamp>,
     },
 }
 
@@ -162,6 +164,9 @@ pub struct CreateForm {
     /// Esc was pressed on a changed form: `y` (or Esc again) throws it away, `n` keeps it;
     /// no key reaches a field while the question is open.
     pub discard_asked: bool,
+    /// Ctrl-S on an extend form whose new expiry is earlier than the token's: a second Ctrl-S
+    /// shortens its life (as `tokens extend --shorten`); any other key takes the question back.
+    pub shorten_asked: bool,
 }
 
 fn field(placeholder: &str, initial: &str) -> TextArea<'static> {
@@ -257,6 +262,7 @@ impl CreateForm {
             busy: false,
             initial: Vec::new(),
             discard_asked: false,
+            shorten_asked: false,
         }
         .opened()
     }
@@ -365,6 +371,7 @@ impl CreateForm {
         self.purpose = Purpose::Extend {
             id: t.id.clone(),
             name: t.name.clone(),
+            current: t.expires_at,
         };
         self.focus = Field::Expiry;
         self.opened()
@@ -688,7 +695,14 @@ pub(super) fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> V
             _ => FormOutcome::Unchanged,
         }
     } else {
-        form_action(form, ev, action, on_choice)
+        let asked = std::mem::take(&mut form.shorten_asked);
+        match form_action(form, ev, action, on_choice) {
+            FormOutcome::Submit => {
+                form.shorten_asked = asked;
+                FormOutcome::Submit
+            }
+            other => other,
+        }
     };
     match outcome {
         FormOutcome::Stay => Vec::new(),
@@ -713,8 +727,13 @@ pub(super) fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> V
             if form.busy {
                 return Vec::new();
             }
-            if let super::form::Purpose::Extend { id, .. } = form.purpose.clone() {
+            if let super::form::Purpose::Extend { id, current, .. } = form.purpose.clone() {
                 return match form.new_expiry(now) {
+                    // Earlier than it expires now: said, and sent only on a second Ctrl-S.
+                    Some(Some(new)) if current.is_none_or(|c| new < c) && !form.shorten_asked => {
+                        form.shorten_asked = true;
+                        Vec::new()
+                    }
                     Some(expires_at) => {
                         form.busy = true;
                         form.server_error = None;
@@ -812,6 +831,15 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
         _ if form.discard_asked => {
             Some("Throw away what you typed? y throws it away, n keeps editing.".to_owned())
         }
+        _ if form.shorten_asked => Some(match &form.purpose {
+            Purpose::Extend {
+                current: Some(c), ..
+            } => format!(
+                "Earlier than it expires now ({}): Ctrl-S again shortens its life.",
+                timefmt::local_with_zone(*c)
+            ),
+            _ => "It never expires now: Ctrl-S again gives it this expiry.".to_owned(),
+        }),
         Some(e) => Some(format!("Not created: {e}")),
         None => err_of(form.focus)
             .map(|m| format!("{}: {m}", form.focus.label()))

@@ -230,7 +230,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding { ctx: C::Form, action: A::Left, keys: &[code(KeyCode::Left)], shown: "←/→", label: "choose", help: "On a choice (uses, expiry): the previous or next option", ..DEF },
     Binding { ctx: C::Form, action: A::Right, keys: &[code(KeyCode::Right)], shown: "→", label: "", help: "", ..DEF },
     Binding { ctx: C::Form, action: A::Submit, keys: &[ctrl('s')], shown: "Ctrl-S", label: "create", help: "Create the token, from any field", pin: true, ..DEF },
-    Binding { ctx: C::Form, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Close the form without creating anything", pin: true, ..DEF },
+    Binding { ctx: C::Form, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Close the form; with changes it asks first (y throws them away, n keeps editing)", pin: true, ..DEF },
     // Calendar.
     Binding { ctx: C::Calendar, action: A::Left, keys: &[code(KeyCode::Left)], shown: "←/→", label: "day", help: "Previous or next day (days before today cannot be chosen)", ..DEF },
     Binding { ctx: C::Calendar, action: A::Right, keys: &[code(KeyCode::Right)], shown: "", label: "", help: "", ..DEF },

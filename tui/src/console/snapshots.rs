@@ -977,3 +977,36 @@ fn the_reveals_copy_message_fits_at_the_floor() {
     }
     snap("reveal_copied", &mut a);
 }
+
+/// An extend that would shorten the token's life says so and waits for a second Ctrl-S, as
+/// `tokens extend` needs `--shorten` (it shortened silently); a longer one goes at once.
+#[test]
+fn extend_asks_before_shortening_a_tokens_life() {
+    use super::app::Cmd;
+    let ctrl_s = |a: &mut App| {
+        update(
+            a,
+            Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+        )
+    };
+    let mut a = app();
+    key(&mut a, KeyCode::End);
+    ch(&mut a, 'e');
+    // 3d (as it expires now) → 1d: earlier.
+    key(&mut a, KeyCode::Left);
+    assert!(ctrl_s(&mut a).is_empty(), "sent without asking");
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Earlier than it expires now"), "{s}");
+    snap("form_extend_shorter", &mut a);
+    // Another key takes the question back; asked again, a second Ctrl-S sends it.
+    key(&mut a, KeyCode::Tab);
+    assert!(ctrl_s(&mut a).is_empty());
+    let id = a.tokens.selected().map(|t| t.id.clone()).unwrap();
+    assert_eq!(
+        ctrl_s(&mut a),
+        vec![Cmd::Extend {
+            id,
+            expires_at: Some(gatepass_protocol::Timestamp(NOW.0 + 86_400)),
+        }]
+    );
+}
