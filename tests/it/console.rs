@@ -503,7 +503,13 @@ async fn the_reveal_writes_and_copies_and_rows_are_disabled_and_filtered_by_stat
 
     // j: the host command, which carries the server and the pin, never the token.
     c.send(b"j");
-    c.wait_text("select the host command with the mouse");
+    // The message wraps where the terminal's width puts it: compared word by word.
+    c.wait_for("the copy message", |s| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains("select the host command with the mouse")
+    });
     let copied = c.last_osc52().expect("an OSC 52 sequence");
     assert!(
         copied.starts_with(&format!("gatepass redeem --server {}", d.redeem_url)),
