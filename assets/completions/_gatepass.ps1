@@ -40,7 +40,6 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('redeem', 'redeem', [CompletionResultType]::ParameterValue, 'Enroll this host: redeem an enrollment token against the daemon''s redeem listener (--server https://HOST:PORT) and write ca.pem, cert.pem, key.pem and host-id')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Prints a shell completion script (also in assets/completions/ of the source)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Prints the man page, roff (also in assets/man/ of the source): `gatepass man | man -l -`')
-            [CompletionResult]::new('__daemon', '__daemon', [CompletionResultType]::ParameterValue, 'Runs an embedded daemon (used by the console to start one)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -135,6 +134,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--ttl', '--ttl', [CompletionResultType]::ParameterName, 'Lifetime from now: 15m, 1h, 1d, 7d…')
             [CompletionResult]::new('--expires', '--expires', [CompletionResultType]::ParameterName, 'Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z')
             [CompletionResult]::new('--no-expiry', '--no-expiry', [CompletionResultType]::ParameterName, 'Never expires (if the daemon allows it)')
+            [CompletionResult]::new('--shorten', '--shorten', [CompletionResultType]::ParameterName, 'Allow a new expiry earlier than the current one (without it, a shorter lifetime is refused: extending never cuts a token''s life short by surprise)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the token as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -362,65 +362,6 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
             break
         }
-        'gatepass;__daemon' {
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start')
-            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for the database, its key and the CA')
-            [CompletionResult]::new('--socket', '--socket', [CompletionResultType]::ParameterName, 'The admin API''s Unix socket')
-            [CompletionResult]::new('--listen', '--listen', [CompletionResultType]::ParameterName, 'Address of the HTTPS redeem listener (port 0 picks a free port)')
-            [CompletionResult]::new('--admin-listen', '--admin-listen', [CompletionResultType]::ParameterName, 'Address of the HTTPS admin listener for API tokens (off unless given here or in the config)')
-            [CompletionResult]::new('--store', '--store', [CompletionResultType]::ParameterName, 'A PostgreSQL database shared by several daemons (postgres://USER@HOST:PORT/DB); the password comes from [store] password_file or PGPASSWORD, never from here')
-            [CompletionResult]::new('--accept-journal-loss', '--accept-journal-loss', [CompletionResultType]::ParameterName, 'Start even though the journal beside the database is refused (missing, emptied, another store''s, older, damaged): the changes it held are lost, and the audit log says so. Without it such a start stops with a message naming the file')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong')
-            [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it')
-            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'gatepass;__daemon;check' {
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start')
-            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for the database, its key and the CA')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            break
-        }
-        'gatepass;__daemon;restore' {
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start')
-            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for the database, its key and the CA')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            break
-        }
-        'gatepass;__daemon;migrate' {
-            [CompletionResult]::new('--from-redb', '--from-redb', [CompletionResultType]::ParameterName, 'The data folder whose store (gatepass.redb) is copied; its hmac.key and CA are the ones every node on the database must use')
-            [CompletionResult]::new('--config', '--config', [CompletionResultType]::ParameterName, 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start')
-            [CompletionResult]::new('--data-dir', '--data-dir', [CompletionResultType]::ParameterName, 'Folder for the database, its key and the CA')
-            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
-            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
-            break
-        }
-        'gatepass;__daemon;help' {
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong')
-            [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it')
-            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy')
-            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
-            break
-        }
-        'gatepass;__daemon;help;check' {
-            break
-        }
-        'gatepass;__daemon;help;restore' {
-            break
-        }
-        'gatepass;__daemon;help;migrate' {
-            break
-        }
-        'gatepass;__daemon;help;help' {
-            break
-        }
         'gatepass;help' {
             [CompletionResult]::new('tokens', 'tokens', [CompletionResultType]::ParameterValue, 'Enrollment tokens')
             [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'Hosts enrolled with tokens')
@@ -431,7 +372,6 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('redeem', 'redeem', [CompletionResultType]::ParameterValue, 'Enroll this host: redeem an enrollment token against the daemon''s redeem listener (--server https://HOST:PORT) and write ca.pem, cert.pem, key.pem and host-id')
             [CompletionResult]::new('completions', 'completions', [CompletionResultType]::ParameterValue, 'Prints a shell completion script (also in assets/completions/ of the source)')
             [CompletionResult]::new('man', 'man', [CompletionResultType]::ParameterValue, 'Prints the man page, roff (also in assets/man/ of the source): `gatepass man | man -l -`')
-            [CompletionResult]::new('__daemon', '__daemon', [CompletionResultType]::ParameterValue, 'Runs an embedded daemon (used by the console to start one)')
             [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
             break
         }
@@ -524,21 +464,6 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             break
         }
         'gatepass;help;man' {
-            break
-        }
-        'gatepass;help;__daemon' {
-            [CompletionResult]::new('check', 'check', [CompletionResultType]::ParameterValue, 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong')
-            [CompletionResult]::new('restore', 'restore', [CompletionResultType]::ParameterValue, 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it')
-            [CompletionResult]::new('migrate', 'migrate', [CompletionResultType]::ParameterValue, 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy')
-            break
-        }
-        'gatepass;help;__daemon;check' {
-            break
-        }
-        'gatepass;help;__daemon;restore' {
-            break
-        }
-        'gatepass;help;__daemon;migrate' {
             break
         }
         'gatepass;help;help' {

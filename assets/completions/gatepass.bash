@@ -16,9 +16,6 @@ _gatepass() {
             ",$1")
                 cmd="gatepass"
                 ;;
-            gatepass,__daemon)
-                cmd="gatepass__subcmd____daemon"
-                ;;
             gatepass,apitokens)
                 cmd="gatepass__subcmd__apitokens"
                 ;;
@@ -48,30 +45,6 @@ _gatepass() {
                 ;;
             gatepass,tokens)
                 cmd="gatepass__subcmd__tokens"
-                ;;
-            gatepass__subcmd____daemon,check)
-                cmd="gatepass__subcmd____daemon__subcmd__check"
-                ;;
-            gatepass__subcmd____daemon,help)
-                cmd="gatepass__subcmd____daemon__subcmd__help"
-                ;;
-            gatepass__subcmd____daemon,migrate)
-                cmd="gatepass__subcmd____daemon__subcmd__migrate"
-                ;;
-            gatepass__subcmd____daemon,restore)
-                cmd="gatepass__subcmd____daemon__subcmd__restore"
-                ;;
-            gatepass__subcmd____daemon__subcmd__help,check)
-                cmd="gatepass__subcmd____daemon__subcmd__help__subcmd__check"
-                ;;
-            gatepass__subcmd____daemon__subcmd__help,help)
-                cmd="gatepass__subcmd____daemon__subcmd__help__subcmd__help"
-                ;;
-            gatepass__subcmd____daemon__subcmd__help,migrate)
-                cmd="gatepass__subcmd____daemon__subcmd__help__subcmd__migrate"
-                ;;
-            gatepass__subcmd____daemon__subcmd__help,restore)
-                cmd="gatepass__subcmd____daemon__subcmd__help__subcmd__restore"
                 ;;
             gatepass__subcmd__apitokens,create)
                 cmd="gatepass__subcmd__apitokens__subcmd__create"
@@ -109,9 +82,6 @@ _gatepass() {
             gatepass__subcmd__audit__subcmd__help,verify)
                 cmd="gatepass__subcmd__audit__subcmd__help__subcmd__verify"
                 ;;
-            gatepass__subcmd__help,__daemon)
-                cmd="gatepass__subcmd__help__subcmd____daemon"
-                ;;
             gatepass__subcmd__help,apitokens)
                 cmd="gatepass__subcmd__help__subcmd__apitokens"
                 ;;
@@ -141,15 +111,6 @@ _gatepass() {
                 ;;
             gatepass__subcmd__help,tokens)
                 cmd="gatepass__subcmd__help__subcmd__tokens"
-                ;;
-            gatepass__subcmd__help__subcmd____daemon,check)
-                cmd="gatepass__subcmd__help__subcmd____daemon__subcmd__check"
-                ;;
-            gatepass__subcmd__help__subcmd____daemon,migrate)
-                cmd="gatepass__subcmd__help__subcmd____daemon__subcmd__migrate"
-                ;;
-            gatepass__subcmd__help__subcmd____daemon,restore)
-                cmd="gatepass__subcmd__help__subcmd____daemon__subcmd__restore"
                 ;;
             gatepass__subcmd__help__subcmd__apitokens,create)
                 cmd="gatepass__subcmd__help__subcmd__apitokens__subcmd__create"
@@ -290,7 +251,7 @@ _gatepass() {
 
     case "${cmd}" in
         gatepass)
-            opts="-h -V --socket --server --ca-pin --readonly --mouse --clipboard --help --version tokens hosts audit apitokens doctor backup redeem completions man __daemon help"
+            opts="-h -V --socket --server --ca-pin --readonly --mouse --clipboard --help --version tokens hosts audit apitokens doctor backup redeem completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -310,184 +271,6 @@ _gatepass() {
                     ;;
                 --clipboard)
                     COMPREPLY=($(compgen -W "auto local osc52 off" -- "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd____daemon)
-            opts="-h -V --config --data-dir --socket --listen --admin-listen --accept-journal-loss --store --help --version check restore migrate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --socket)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --listen)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --admin-listen)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --store)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd____daemon__subcmd__check)
-            opts="-h --config --data-dir --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd____daemon__subcmd__help)
-            opts="check restore migrate help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd____daemon__subcmd__help__subcmd__check)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd____daemon__subcmd__help__subcmd__help)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd____daemon__subcmd__help__subcmd__migrate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd____daemon__subcmd__help__subcmd__restore)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd____daemon__subcmd__migrate)
-            opts="-h --from-redb --config --data-dir --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --from-redb)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd____daemon__subcmd__restore)
-            opts="-h --config --data-dir --help"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                --config)
-                    COMPREPLY=($(compgen -f "${cur}"))
-                    return 0
-                    ;;
-                --data-dir)
-                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -780,64 +563,8 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__help)
-            opts="tokens hosts audit apitokens doctor backup redeem completions man __daemon help"
+            opts="tokens hosts audit apitokens doctor backup redeem completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd__help__subcmd____daemon)
-            opts="check restore migrate"
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd__help__subcmd____daemon__subcmd__check)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd__help__subcmd____daemon__subcmd__migrate)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
-                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-                return 0
-            fi
-            case "${prev}" in
-                *)
-                    COMPREPLY=()
-                    ;;
-            esac
-            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
-            return 0
-            ;;
-        gatepass__subcmd__help__subcmd____daemon__subcmd__restore)
-            opts=""
-            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1556,7 +1283,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__extend)
-            opts="-h --ttl --expires --no-expiry --json --help"
+            opts="-h --ttl --expires --no-expiry --shorten --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

@@ -37,7 +37,6 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand redeem 'Enroll this host: redeem an enrollment token against the daemon''s redeem listener (--server https://HOST:PORT) and write ca.pem, cert.pem, key.pem and host-id'
             cand completions 'Prints a shell completion script (also in assets/completions/ of the source)'
             cand man 'Prints the man page, roff (also in assets/man/ of the source): `gatepass man | man -l -`'
-            cand __daemon 'Runs an embedded daemon (used by the console to start one)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'gatepass;tokens'= {
@@ -123,6 +122,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --ttl 'Lifetime from now: 15m, 1h, 1d, 7d…'
             cand --expires 'Expiry as an RFC 3339 date and time, e.g. 2030-01-31T18:00:00Z'
             cand --no-expiry 'Never expires (if the daemon allows it)'
+            cand --shorten 'Allow a new expiry earlier than the current one (without it, a shorter lifetime is refused: extending never cuts a token''s life short by surprise)'
             cand --json 'Print the token as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -309,56 +309,6 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand -h 'Print help'
             cand --help 'Print help'
         }
-        &'gatepass;__daemon'= {
-            cand --config 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start'
-            cand --data-dir 'Folder for the database, its key and the CA'
-            cand --socket 'The admin API''s Unix socket'
-            cand --listen 'Address of the HTTPS redeem listener (port 0 picks a free port)'
-            cand --admin-listen 'Address of the HTTPS admin listener for API tokens (off unless given here or in the config)'
-            cand --store 'A PostgreSQL database shared by several daemons (postgres://USER@HOST:PORT/DB); the password comes from [store] password_file or PGPASSWORD, never from here'
-            cand --accept-journal-loss 'Start even though the journal beside the database is refused (missing, emptied, another store''s, older, damaged): the changes it held are lost, and the audit log says so. Without it such a start stops with a message naming the file'
-            cand -h 'Print help'
-            cand --help 'Print help'
-            cand -V 'Print version'
-            cand --version 'Print version'
-            cand check 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong'
-            cand restore 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it'
-            cand migrate 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'gatepass;__daemon;check'= {
-            cand --config 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start'
-            cand --data-dir 'Folder for the database, its key and the CA'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'gatepass;__daemon;restore'= {
-            cand --config 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start'
-            cand --data-dir 'Folder for the database, its key and the CA'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'gatepass;__daemon;migrate'= {
-            cand --from-redb 'The data folder whose store (gatepass.redb) is copied; its hmac.key and CA are the ones every node on the database must use'
-            cand --config 'Configuration file (TOML). Default: gatepassd.toml in the data folder, written with documented defaults on first start'
-            cand --data-dir 'Folder for the database, its key and the CA'
-            cand -h 'Print help'
-            cand --help 'Print help'
-        }
-        &'gatepass;__daemon;help'= {
-            cand check 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong'
-            cand restore 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it'
-            cand migrate 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy'
-            cand help 'Print this message or the help of the given subcommand(s)'
-        }
-        &'gatepass;__daemon;help;check'= {
-        }
-        &'gatepass;__daemon;help;restore'= {
-        }
-        &'gatepass;__daemon;help;migrate'= {
-        }
-        &'gatepass;__daemon;help;help'= {
-        }
         &'gatepass;help'= {
             cand tokens 'Enrollment tokens'
             cand hosts 'Hosts enrolled with tokens'
@@ -369,7 +319,6 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand redeem 'Enroll this host: redeem an enrollment token against the daemon''s redeem listener (--server https://HOST:PORT) and write ca.pem, cert.pem, key.pem and host-id'
             cand completions 'Prints a shell completion script (also in assets/completions/ of the source)'
             cand man 'Prints the man page, roff (also in assets/man/ of the source): `gatepass man | man -l -`'
-            cand __daemon 'Runs an embedded daemon (used by the console to start one)'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'gatepass;help;tokens'= {
@@ -437,17 +386,6 @@ set edit:completion:arg-completer[gatepass] = {|@words|
         &'gatepass;help;completions'= {
         }
         &'gatepass;help;man'= {
-        }
-        &'gatepass;help;__daemon'= {
-            cand check 'Checks a stopped store (--data-dir): the database''s integrity, the journal, the audit chain, every token''s counters against its audit events, the indexes. Exits 1 naming what is wrong'
-            cand restore 'Makes the store of a data folder (--data-dir, which must hold none yet) from a backup written by `gatepass backup FILE`, and checks it'
-            cand migrate 'Copies the embedded store of a stopped data folder into an empty PostgreSQL database (--store URL): tokens, hosts, API tokens and the audit chain, checked after the copy'
-        }
-        &'gatepass;help;__daemon;check'= {
-        }
-        &'gatepass;help;__daemon;restore'= {
-        }
-        &'gatepass;help;__daemon;migrate'= {
         }
         &'gatepass;help;help'= {
         }

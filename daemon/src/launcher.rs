@@ -70,6 +70,28 @@ pub enum DaemonCommand {
     },
 }
 
+/// Refuses a `[access] socket_group` that names no group on this host, before anything is
+/// bound or written, naming the key and the config file that set it (the error named the
+/// socket's folder, which says nothing of where the setting is).
+fn check_socket_group(args: &Args, cfg: &Config) -> Result<(), Error> {
+    let Some(name) = &cfg.access.socket_group else {
+        return Ok(());
+    };
+    if nix::unistd::Group::from_name(name).ok().flatten().is_some() {
+        return Ok(());
+    }
+    let path = args.config.clone().unwrap_or_else(|| {
+        args.data_dir
+            .clone()
+            .unwrap_or_else(gatepass_protocol::paths::default_data_dir)
+            .join("gatepassd.toml")
+    });
+    Err(Error::Config {
+        path,
+        message: format!("[access] socket_group = {name:?}: no such group on this host"),
+    })
+}
+
 /// The configuration, and where to write the documented defaults once the daemon has started
 /// (a first start without `--config`: nothing is written before the listeners are bound).
 fn load_config(args: &Args) -> Result<(Config, Option<PathBuf>), Error> {
@@ -296,6 +318,7 @@ fn serve(args: Args) -> Result<(), Error> {
         tracing::warn!(%value, error = %e, "GATEPASSD_LOG is not a log filter; logging at info");
     }
     let (cfg, first_start) = load_config(&args)?;
+    check_socket_group(&args, &cfg)?;
     let clock = daemon_clock(std::env::var_os("GATEPASSD_TEST_CLOCK_FILE"));
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
@@ -357,6 +380,31 @@ fn serve(args: Args) -> Result<(), Error> {
 mod tests {
     use super::*;
     use gatepass_protocol::Timestamp;
+
+    /// A socket_group that names no group is refused naming the config key and the file that
+    /// set it (the message named the socket's folder as if it were the config).
+    #[test]
+    fn an_unknown_socket_group_names_the_config_key_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("gatepassd.toml");
+        std::fs::write(&config, "[access]\nsocket_group = \"no-such-group-gp17\"\n").unwrap();
+        let args = Args::try_parse_from([
+            "gatepassd".as_ref(),
+            "--config".as_ref(),
+            config.as_os_str(),
+            "--data-dir".as_ref(),
+            dir.path().join("data").as_os_str(),
+        ])
+        .unwrap();
+        let (cfg, _) = load_config(&args).unwrap();
+        let e = check_socket_group(&args, &cfg).unwrap_err().to_string();
+        assert!(
+            e.contains("[access] socket_group = \"no-such-group-gp17\"")
+                && e.contains(&config.display().to_string()),
+            "{e}"
+        );
+        assert!(!dir.path().join("data").exists());
+    }
 
     /// Issue 18: the release daemon honoured `GATEPASSD_TEST_CLOCK_FILE`. Built without the
     /// `test-seams` feature (as `cargo build --release` and `cargo test --workspace` build this

@@ -548,9 +548,12 @@ pub fn bind_socket(path: &Path, group: Option<&str>) -> Result<UnixListener, Err
             let g = nix::unistd::Group::from_name(name)
                 .ok()
                 .flatten()
-                .ok_or_else(|| Error::Config {
-                    path: parent.to_owned(),
-                    message: format!("no group {name:?} for access.socket_group"),
+                .ok_or_else(|| Error::Io {
+                    context: format!("[access] socket_group = {name:?}"),
+                    source: std::io::Error::new(
+                        std::io::ErrorKind::NotFound,
+                        "no such group on this host",
+                    ),
                 })?;
             nix::unistd::chown(parent, None, Some(g.gid)).map_err(|e| {
                 Error::io(

@@ -503,7 +503,13 @@ async fn the_reveal_writes_and_copies_and_rows_are_disabled_and_filtered_by_stat
 
     // j: the host command, which carries the server and the pin, never the token.
     c.send(b"j");
-    c.wait_text("select the host command with the mouse");
+    // The message wraps where the terminal's width puts it: compared word by word.
+    c.wait_for("the copy message", |s| {
+        s.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .contains("select the host command with the mouse")
+    });
     let copied = c.last_osc52().expect("an OSC 52 sequence");
     assert!(
         copied.starts_with(&format!("gatepass redeem --server {}", d.redeem_url)),
@@ -960,7 +966,7 @@ fn marking_cloning_extending_and_exporting_in_a_real_terminal() {
     c.send(b"   ");
     c.wait_text("3 marked");
     c.send(b"r");
-    c.wait_text("Revoke 3 marked tokens?");
+    c.wait_text("Revoke 3 tokens?");
     c.send(b"y");
     c.wait_text("Revoked 3 of 3 tokens");
     for name in ["m-one", "m-three", "m-two"] {
@@ -1022,6 +1028,12 @@ fn marking_cloning_extending_and_exporting_in_a_real_terminal() {
     let csv = std::fs::read_to_string(&files[0]).unwrap();
     assert!(csv.starts_with("id,name,status"), "{csv}");
     assert_eq!(csv.lines().count(), 5, "{csv}");
+    // With the labels (the export had no labels column).
+    assert!(
+        csv.lines().next().unwrap_or_default().contains(",labels,"),
+        "{csv}"
+    );
+    assert!(csv.contains(",plan=gold,"), "{csv}");
     use std::os::unix::fs::PermissionsExt;
     assert_eq!(
         std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,

@@ -671,6 +671,26 @@ async fn several_tokens_by_name_or_selector_with_a_dry_run() {
     assert!(err.contains("skipped") && err.contains("\"b-1\""), "{err}");
     assert!(err.contains("Disabled 1 of 1"), "{err}");
     d.cli_ok(&["tokens", "enable", "b-2"]);
+    // A dry run reports every token named, the one it would skip too (it listed only b-2).
+    let out = d.cli(&["tokens", "revoke", "b-1", "b-2", "--dry-run"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(text.contains("b-1") && text.contains("b-2"), "{text}");
+    assert!(
+        err.contains("1 token(s) would be revoked, 1 skipped"),
+        "{err}"
+    );
+    let out = d.cli(&["tokens", "revoke", "b-1", "b-2", "--dry-run", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let would: Vec<(&str, &str)> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["name"].as_str().unwrap(), r["would"].as_str().unwrap()))
+        .collect();
+    assert_eq!(would, [("b-1", "skip"), ("b-2", "revoke")], "{v}");
+    assert_eq!(d.token_json("b-2")["status"], "active");
     // A name that does not exist: nothing is changed, and the exit code says so.
     let out = d.cli(&["tokens", "disable", "b-2", "nope"]);
     assert_eq!(out.status.code(), Some(1));
@@ -728,6 +748,22 @@ async fn extend_and_clone_from_the_command_line() {
         "2001-01-01T00:00:00Z",
     ]);
     assert_eq!(out.status.code(), Some(2));
+    // A shorter lifetime is refused unless asked for with --shorten (it was cut silently).
+    let out = d.cli(&["tokens", "extend", "src", "--ttl", "1h"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("earlier") && err.contains("--shorten"),
+        "{err}"
+    );
+    assert_eq!(d.token_json("src")["expires_at"], after.as_str());
+    d.cli_ok(&["tokens", "extend", "src", "--ttl", "1h", "--shorten"]);
+    let shorter = d.token_json("src")["expires_at"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(shorter < after, "{after} → {shorter}");
+    d.cli_ok(&["tokens", "extend", "src", "--ttl", "7d"]);
 
     let out = d.cli(&[
         "tokens", "clone", "src", "--name", "copy", "--label", "tier=2",

@@ -24,7 +24,12 @@ pub struct Cli {
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// The CA pin of the --server (sha256:HEX, printed by gatepassd and `gatepass doctor`).
-    #[arg(long, env = "GATEPASS_CA_PIN", value_name = "PIN")]
+    #[arg(
+        long,
+        env = "GATEPASS_CA_PIN",
+        hide_env_values = true,
+        value_name = "PIN"
+    )]
     pub ca_pin: Option<String>,
     /// Console: look, never change anything (auditors are always read-only).
     #[arg(long)]
@@ -34,7 +39,13 @@ pub struct Cli {
     #[arg(long)]
     pub mouse: bool,
     /// Console: how `c` copies a revealed token.
-    #[arg(long, value_enum, env = "GATEPASS_CLIPBOARD", default_value = "auto")]
+    #[arg(
+        long,
+        value_enum,
+        env = "GATEPASS_CLIPBOARD",
+        default_value = "auto",
+        value_name = "MODE"
+    )]
     pub clipboard: crate::console::clipboard::ClipboardMode,
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -117,7 +128,12 @@ pub struct RedeemArgs {
     #[arg(long, value_name = "URL")]
     pub server: Option<String>,
     /// The daemon's CA pin, sha256:HEX (printed by gatepassd, `tokens create` and the console).
-    #[arg(long, env = "GATEPASS_CA_PIN", value_name = "PIN")]
+    #[arg(
+        long,
+        env = "GATEPASS_CA_PIN",
+        hide_env_values = true,
+        value_name = "PIN"
+    )]
     pub ca_pin: Option<String>,
     /// Read the token from this file (surrounding whitespace is ignored; - reads standard input).
     #[arg(long, value_name = "FILE")]
@@ -226,6 +242,10 @@ pub enum Tokens {
         name_or_id: String,
         #[command(flatten)]
         expiry: Expiry,
+        /// Allow a new expiry earlier than the current one (without it, a shorter lifetime is
+        /// refused: extending never cuts a token's life short by surprise).
+        #[arg(long)]
+        shorten: bool,
         /// Print the token as JSON.
         #[arg(long)]
         json: bool,
@@ -234,7 +254,7 @@ pub enum Tokens {
     /// to change one (labels are added to the source's).
     Clone {
         /// The source token's name, its id, or gpt_<id>….
-        #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+        #[arg(value_name = "NAME_OR_ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
         source: String,
         #[command(flatten)]
         create: Box<CreateArgs>,
@@ -254,7 +274,7 @@ pub enum Tokens {
 #[derive(Debug, Args)]
 pub struct Selection {
     /// Tokens by name, id, or gpt_<id>… as lists show them (several may be given).
-    #[arg(value_parser = clap::builder::NonEmptyStringValueParser::new())]
+    #[arg(value_name = "NAME_OR_ID", value_parser = clap::builder::NonEmptyStringValueParser::new())]
     pub names: Vec<String>,
     /// Also every token with this status (with --group: both must match).
     #[arg(long, value_enum)]
@@ -601,6 +621,43 @@ mod tests {
         let mut cmd = Cli::command();
         cmd.build();
         walk(&cmd, "gatepass", true);
+    }
+
+    /// Every command that takes tokens names its argument NAME_OR_ID (`tokens clone` said
+    /// `<SOURCE>`), and no option shows an environment variable's value in `--help` (the CA
+    /// pin showed as `[env: GATEPASS_CA_PIN=sha256:…]`).
+    #[test]
+    fn token_arguments_are_named_alike_and_env_values_stay_hidden() {
+        use clap::CommandFactory;
+        let mut cmd = Cli::command();
+        cmd.build();
+        let tokens = cmd.find_subcommand("tokens").expect("tokens");
+        for sub in [
+            "show", "disable", "enable", "revoke", "delete", "extend", "clone",
+        ] {
+            let usage = tokens
+                .find_subcommand(sub)
+                .expect(sub)
+                .clone()
+                .render_usage()
+                .to_string();
+            assert!(usage.contains("NAME_OR_ID"), "{sub}: {usage}");
+        }
+        fn walk(cmd: &clap::Command) {
+            for a in cmd.get_arguments() {
+                if a.get_env().is_some() && a.get_id() != "clipboard" {
+                    assert!(
+                        a.is_hide_env_values_set(),
+                        "--{} shows its env value",
+                        a.get_id()
+                    );
+                }
+            }
+            cmd.get_subcommands()
+                .filter(|s| !s.is_hide_set())
+                .for_each(walk);
+        }
+        walk(&cmd);
     }
 
     #[test]

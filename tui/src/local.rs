@@ -75,11 +75,28 @@ fn current_user() -> String {
     }
 }
 
-#[derive(Debug)]
+/// A daemon the console started for itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Started {
     pub pid: u32,
     pub data_dir: PathBuf,
     pub log: PathBuf,
+}
+
+impl Started {
+    /// What the console's header says of it, longest first: where room is short the data
+    /// folder gives way, then the words, and the pid stays.
+    pub fn notes(&self) -> [String; 3] {
+        [
+            format!(
+                "started a local daemon, pid {} (data {})",
+                self.pid,
+                self.data_dir.display()
+            ),
+            format!("local daemon, pid {}", self.pid),
+            format!("pid {}", self.pid),
+        ]
+    }
 }
 
 pub async fn start_daemon() -> Result<Started> {

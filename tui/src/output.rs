@@ -202,7 +202,7 @@ pub fn token_row(t: &Token, now: Timestamp, whole: bool) -> Vec<String> {
     ]
 }
 
-pub const TOKEN_CSV_HEADER: [&str; 14] = [
+pub const TOKEN_CSV_HEADER: [&str; 15] = [
     "id",
     "name",
     "status",
@@ -212,6 +212,7 @@ pub const TOKEN_CSV_HEADER: [&str; 14] = [
     "last_used_at",
     "last_used_by",
     "group",
+    "labels",
     "owner",
     "expires_at",
     "created_at",
@@ -238,6 +239,7 @@ pub fn token_csv_row(t: &Token) -> Vec<String> {
         ts(t.last_used_at),
         t.last_used_by.clone().unwrap_or_default(),
         t.group.clone().unwrap_or_default(),
+        pairs(&t.labels, " "),
         t.owner.clone(),
         ts(t.expires_at),
         t.created_at.to_rfc3339(),

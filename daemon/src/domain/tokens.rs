@@ -161,7 +161,8 @@ pub(super) fn announce(tx: &mut dyn Tx, rec: &TokenRecord, now: Timestamp) {
     }
 }
 
-/// Stores a new token: its name must be free among live tokens, and must not be another
+/// Stores a new token: its name must be free among the stored tokens (revoked, expired and
+/// used-up ones included; deleting a token frees its name), and must not be another
 /// token's id (look-ups try ids first). Audited as `created`, with what the token grants.
 pub fn create(tx: &mut dyn Tx, token: TokenRecord) -> Result<TokenRecord, StoreError> {
     if tx.token_id_by_name(&token.name)?.is_some() {

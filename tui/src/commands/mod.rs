@@ -132,13 +132,7 @@ async fn console(client: Client, explicit: bool, cli: &Cli) -> Result<ExitCode> 
         && e.is_unreachable()
         && !explicit
     {
-        let info = local::start_daemon().await?;
-        started = Some(format!(
-            // The pid first: when the line is short, the data folder is what gets cut.
-            "started a local daemon, pid {} (data {})",
-            info.pid,
-            info.data_dir.display()
-        ));
+        started = Some(local::start_daemon().await?);
     }
     let opts = crate::console::Options {
         readonly: cli.readonly,

@@ -139,8 +139,9 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
         Tokens::Extend {
             name_or_id,
             expiry,
+            shorten,
             json,
-        } => extend(client, &name_or_id, expiry, json).await?,
+        } => extend(client, &name_or_id, expiry, shorten, json).await?,
         Tokens::Clone { source, create } => clone(client, &source, *create).await?,
         Tokens::Delete { select, yes } => {
             let name_or_id = select.one()?;
@@ -378,6 +379,16 @@ impl Act {
         }
     }
 
+    /// "revoke", as a dry run says what it would do.
+    fn verb(self) -> &'static str {
+        match self {
+            Act::Revoke => "revoke",
+            Act::Disable => "disable",
+            Act::Enable => "enable",
+            Act::Delete => "delete",
+        }
+    }
+
     /// Does it to one token: the token as it is after (`None`: deleted).
     async fn apply(
         self,
@@ -459,41 +470,33 @@ async fn bulk(client: &Client, act: Act, sel: Selection, yes: bool) -> Result<Ex
     if sel.names.is_empty() && sel.status.is_none() && sel.group.is_none() {
         return Err(usage("name tokens, or select them with --status / --group"));
     }
-    let mut tokens = selected(client, &sel).await?;
+    let all = selected(client, &sel).await?;
     // Revocation is final: a revoked token is not revoked, disabled or enabled again.
-    if act != Act::Delete {
-        let (revoked, rest): (Vec<_>, Vec<_>) = tokens
-            .into_iter()
-            .partition(|t| t.status == TokenStatus::Revoked);
-        for t in &revoked {
-            eprintln!(
-                "skipped   {} ({}): revoked already; revocation is final",
-                output::quoted(&t.name),
-                t.id
-            );
-        }
-        tokens = rest;
+    let skips =
+        |t: &gatepass_protocol::Token| act != Act::Delete && t.status == TokenStatus::Revoked;
+    for t in all.iter().filter(|t| skips(t)) {
+        eprintln!(
+            "skipped   {} ({}): revoked already; revocation is final",
+            output::quoted(&t.name),
+            t.id
+        );
     }
     let now = Timestamp::now();
+    let whole = !std::io::stdout().is_terminal();
+    if sel.dry_run {
+        return dry_run(act, &all, &skips, sel.json, now, whole);
+    }
+    let tokens: Vec<_> = all.into_iter().filter(|t| !skips(t)).collect();
     if tokens.is_empty() {
         eprintln!("No tokens to act on.");
         return Ok(ExitCode::SUCCESS);
     }
-    let whole = !std::io::stdout().is_terminal();
-    if sel.dry_run || !sel.json {
+    if !sel.json {
         let rows: Vec<_> = tokens
             .iter()
             .map(|t| output::token_row(t, now, whole))
             .collect();
         print!("{}", output::table(&output::TOKEN_HEADER, &rows));
-    }
-    if sel.dry_run {
-        eprintln!(
-            "{} token(s) would be {} (dry run).",
-            tokens.len(),
-            act.done()
-        );
-        return Ok(ExitCode::SUCCESS);
     }
     if act == Act::Delete && !yes {
         let active = tokens
@@ -555,6 +558,59 @@ async fn bulk(client: &Client, act: Act, sel: Selection, yes: bool) -> Result<Ex
     })
 }
 
+/// A dry run reports every selected token — those it would act on and those it would skip
+/// (it listed only the first kind, so `revoke a b --dry-run` with `b` revoked showed only
+/// `a`) — and changes nothing.
+fn dry_run(
+    act: Act,
+    all: &[gatepass_protocol::Token],
+    skips: &dyn Fn(&gatepass_protocol::Token) -> bool,
+    json: bool,
+    now: Timestamp,
+    whole: bool,
+) -> Result<ExitCode> {
+    #[derive(Serialize)]
+    struct Would<'a> {
+        name: &'a str,
+        id: &'a str,
+        status: String,
+        would: &'static str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        reason: Option<&'static str>,
+    }
+    let skipped = all.iter().filter(|t| skips(t)).count();
+    if json {
+        let v: Vec<Would<'_>> = all
+            .iter()
+            .map(|t| Would {
+                name: &t.name,
+                id: &t.id,
+                status: t.status.to_string(),
+                would: if skips(t) { "skip" } else { act.verb() },
+                reason: skips(t).then_some("revoked already; revocation is final"),
+            })
+            .collect();
+        print_json(&v)?;
+    } else if !all.is_empty() {
+        let rows: Vec<_> = all
+            .iter()
+            .map(|t| output::token_row(t, now, whole))
+            .collect();
+        print!("{}", output::table(&output::TOKEN_HEADER, &rows));
+    }
+    let skip_note = if skipped > 0 {
+        format!(", {skipped} skipped")
+    } else {
+        String::new()
+    };
+    eprintln!(
+        "{} token(s) would be {}{skip_note} (dry run: nothing changed).",
+        all.len() - skipped,
+        act.done()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn capitalised(s: &str) -> String {
     let mut c = s.chars();
     c.next()
@@ -564,7 +620,13 @@ fn capitalised(s: &str) -> String {
 
 /// `tokens extend`: a new expiry, from now (--ttl), a date, or none; a PATCH of expires_at,
 /// which the daemon checks against its lifetime rules and audits as `updated`.
-async fn extend(client: &Client, name_or_id: &str, e: Expiry, json: bool) -> Result<()> {
+async fn extend(
+    client: &Client,
+    name_or_id: &str,
+    e: Expiry,
+    shorten: bool,
+    json: bool,
+) -> Result<()> {
     let now = Timestamp::now();
     let expires_at = if e.no_expiry {
         None
@@ -581,11 +643,26 @@ async fn extend(client: &Client, name_or_id: &str, e: Expiry, json: bool) -> Res
         }
         Some(at)
     };
+    let current = client.get_token(name_or_id).await?;
+    if let Some(new) = expires_at
+        && !shorten
+        && current.expires_at.is_none_or(|old| new < old)
+    {
+        let now_text = match current.expires_at {
+            Some(old) => format!("expires {old}"),
+            None => "never expires".to_owned(),
+        };
+        return Err(Error::Failed(format!(
+            "not extended: token {} {now_text}, and the new expiry {new} is earlier; pass \
+             --shorten to cut its life short",
+            output::quoted(&current.name)
+        )));
+    }
     let patch = PatchTokenRequest {
         expires_at: Some(expires_at),
         ..Default::default()
     };
-    let token = client.patch_token(name_or_id, &patch).await?;
+    let token = client.patch_token(&current.id, &patch).await?;
     if json {
         return print_json(&token);
     }

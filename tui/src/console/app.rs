@@ -232,7 +232,7 @@ pub struct App {
     /// Where the daemon is (socket path or URL).
     pub endpoint: String,
     /// Set when the console started a local daemon: said in the header.
-    pub started: Option<String>,
+    pub started: Option<crate::local::Started>,
     pub readonly_flag: bool,
     pub mouse: bool,
     pub now: Timestamp,
@@ -722,7 +722,10 @@ fn on_paste(app: &mut App, text: &str) {
             t.insert_str(clean.as_str());
         }),
         Ctx::Form => {
-            if let Some(Modal::Form(form)) = &mut app.modal {
+            // The throw-away question takes y or n, not text.
+            if let Some(Modal::Form(form)) = &mut app.modal
+                && !form.discard_asked
+            {
                 form.edit_focused(paste);
             }
         }

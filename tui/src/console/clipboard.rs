@@ -86,16 +86,16 @@ impl CopyResult {
     pub fn message(&self, tmux: bool, what: &str) -> String {
         match self {
             CopyResult::Local => "Copied to the system clipboard.".to_owned(),
+            // Short enough to show whole in the reveal at 60×15: what happened, why, and what
+            // to do when the terminal did not pass it on.
             CopyResult::Osc52 { why } => {
                 let tmux_note = if tmux {
-                    " (through tmux: it needs `set -g set-clipboard on` or `set -g \
-                     allow-passthrough on`)"
+                    "; tmux needs `set -g set-clipboard on` or `allow-passthrough on`"
                 } else {
                     ""
                 };
                 format!(
-                    "Sent to the terminal via OSC 52{tmux_note} ({why}); whether it reached your \
-                     clipboard depends on the terminal allowing it. If pasting fails, select \
+                    "Sent to the terminal via OSC 52 ({why}){tmux_note}. If pasting fails, select \
                      {what} with the mouse."
                 )
             }

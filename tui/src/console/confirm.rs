@@ -307,12 +307,8 @@ pub(super) fn confirm_text(c: &Confirm) -> (String, String) {
             _ => "Hosts can redeem them again.".to_owned(),
         };
         return (
-            format!("{} {n} marked tokens?", c.kind.verb()),
-            format!(
-                "{} ({} enrolled hosts in all). {effect}",
-                listed(&c.many),
-                c.hosts
-            ),
+            format!("The {n} marked tokens, {} enrolled hosts in all:", c.hosts),
+            format!("{}. {effect}", listed(&c.many)),
         );
     }
     let hosts = format!("Hosts enrolled with it: {}", c.hosts);
@@ -357,12 +353,18 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, app: &App, c: &Confirm
     // Wide enough, with a name to type, for the longest name (64) and the cursor after it.
     let w = if c.typed.is_some() { 72 } else { 64 };
     let r = centered(area, w, 12);
-    let bound = if c.many.is_empty() {
-        format!("bound to id {}", c.id)
+    // Several tokens: the title asks it plainly ("Revoke 3 tokens?").
+    let title = if c.many.is_empty() {
+        format!("{} — bound to id {}", c.kind.verb(), c.id)
     } else {
-        "bound to the marked ids".to_owned()
+        let n = c.many.len();
+        format!(
+            "{} {n} {}?",
+            c.kind.verb(),
+            if n == 1 { "token" } else { "tokens" }
+        )
     };
-    let inner = popup(f, r, &format!("{} — {bound}", c.kind.verb()), th);
+    let inner = popup(f, r, &title, th);
     let (q, body) = confirm_text(c);
     let mut lines = vec![Line::styled(q, th.title()), Line::raw(body)];
     if let Some(e) = &c.error {
@@ -448,7 +450,13 @@ mod tests {
         ch(&mut a, ' ');
         ch(&mut a, 'd');
         assert_eq!(a.ctx(), crate::console::keymap::Ctx::TypedDialog);
-        assert!(screen(&mut a, 80, 24).contains("type 3, then Enter"));
+        let Some(crate::console::app::Modal::Confirm(c)) = &a.modal else {
+            panic!("no dialog");
+        };
+        let (_, body) = super::confirm_text(c);
+        assert!(body.contains("type 3, then Enter"), "{body}");
+        let s = screen(&mut a, 80, 24);
+        assert!(s.contains("Delete 3 tokens?"), "{s}");
         typed(&mut a, "2");
         // Not the count: Cancel keeps the focus, and Enter cancels.
         assert!(enter(&mut a).is_empty(), "a wrong count deletes nothing");

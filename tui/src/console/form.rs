@@ -18,7 +18,7 @@ use super::timefmt;
 use super::widgets::*;
 use crate::output;
 use crate::output::elide;
-use crossterm::event::KeyCode;
+use crossterm::event::{KeyCode, KeyModifiers};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -112,6 +112,8 @@ pub const PRESETS: [ExpiryChoice; 6] = [
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FormOutcome {
     Stay,
+    /// A key that does nothing here (the form need not be drawn again).
+    Unchanged,
     Submit,
     Cancel,
 }
@@ -128,6 +130,8 @@ pub enum Purpose {
     Extend {
         id: String,
         name: String,
+        /// Its expiry when the form opened: an earlier one is asked about before it is sent.
+        current: Option<Timestamp>,
     },
 }
 
@@ -157,8 +161,12 @@ pub struct CreateForm {
     /// What the form held when it opened ([`CreateForm::snapshot`]): Esc asks before throwing
     /// away anything else.
     pub initial: Vec<String>,
-    /// Esc was pressed on a changed form: the next Esc throws it away, any other key keeps it.
+    /// Esc was pressed on a changed form: `y` (or Esc again) throws it away, `n` keeps it;
+    /// no key reaches a field while the question is open.
     pub discard_asked: bool,
+    /// Ctrl-S on an extend form whose new expiry is earlier than the token's: a second Ctrl-S
+    /// shortens its life (as `tokens extend --shorten`); any other key takes the question back.
+    pub shorten_asked: bool,
 }
 
 fn field(placeholder: &str, initial: &str) -> TextArea<'static> {
@@ -254,6 +262,7 @@ impl CreateForm {
             busy: false,
             initial: Vec::new(),
             discard_asked: false,
+            shorten_asked: false,
         }
         .opened()
     }
@@ -290,8 +299,10 @@ impl CreateForm {
     }
 
     /// A form minting a token with `t`'s settings under a new name: description, group,
-    /// labels, owner (admins), uses, and the same lifetime where a preset matches it.
-    pub fn clone_of(mut self, t: &Token) -> Self {
+    /// labels, owner (admins), uses, and the same lifetime: the preset that matches it, else
+    /// the picked date and time that lifetime from `now` (a clone of a 10-day token lives 10
+    /// days).
+    pub fn clone_of(mut self, t: &Token, now: Timestamp) -> Self {
         self.purpose = Purpose::Clone {
             from: t.name.clone(),
         };
@@ -323,10 +334,36 @@ impl CreateForm {
                     |p| matches!(p, ExpiryChoice::After(_, s) if i64::try_from(*s) == Ok(secs)),
                 ) {
                     self.expiry = *p;
+                } else {
+                    self.pick_lifetime(now, secs);
                 }
             }
         }
         self.opened()
+    }
+
+    /// The picked-date mode set to `secs` from `now` (rounded up to the minute, so the clone
+    /// lives at least as long as its source did).
+    fn pick_lifetime(&mut self, now: Timestamp, secs: i64) {
+        let Some(at) = now
+            .0
+            .checked_add(secs)
+            .and_then(|s| s.checked_add(59))
+            .map(|s| Timestamp(s - s.rem_euclid(60)))
+        else {
+            return;
+        };
+        let Some(local) = timefmt::to_local(at) else {
+            return;
+        };
+        self.expiry = ExpiryChoice::PickDate;
+        let days = (local.date() - self.picker.today).whole_days();
+        self.picker.go_today();
+        self.picker.move_days(days);
+        self.time = field(
+            "HH:MM",
+            &format!("{:02}:{:02}", local.hour(), local.minute()),
+        );
     }
 
     /// A form choosing a new expiry for `t` (presets from now, a date, or none).
@@ -334,6 +371,7 @@ impl CreateForm {
         self.purpose = Purpose::Extend {
             id: t.id.clone(),
             name: t.name.clone(),
+            current: t.expires_at,
         };
         self.focus = Field::Expiry;
         self.opened()
@@ -596,7 +634,7 @@ impl CreateForm {
 
 /// `HH:MM` (24-hour).
 pub fn parse_time(s: &str) -> Result<Time, String> {
-    let bad = || format!("{:?} is not a time: use HH:MM, 24-hour", s.trim());
+    let bad = || format!("{:?} is not HH:MM (24-hour)", s.trim());
     let (h, m) = s.trim().split_once(':').ok_or_else(bad)?;
     let h: u8 = h.parse().map_err(|_| bad())?;
     let m: u8 = m.parse().map_err(|_| bad())?;
@@ -639,11 +677,93 @@ pub(super) fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> V
         return Vec::new();
     };
     let on_choice = matches!(form.focus, Field::Uses | Field::Expiry);
-    // Esc on a changed form asks first: a second Esc throws it away, any other key keeps it.
-    let asked = std::mem::take(&mut form.discard_asked);
-    let outcome = match action {
+    // Esc on a changed form asks first. The question takes y (or Esc again) and n; other keys
+    // wait for an answer and never reach a field (a `y` typed into the name field was taken
+    // for an answer by the operator, and for a letter by the form).
+    let outcome = if form.discard_asked {
+        let plain = !ev
+            .modifiers
+            .intersects(KeyModifiers::CONTROL | KeyModifiers::ALT);
+        match ev.code {
+            KeyCode::Char('y' | 'Y') if plain => FormOutcome::Cancel,
+            KeyCode::Esc => FormOutcome::Cancel,
+            KeyCode::Char('n' | 'N') if plain => {
+                form.discard_asked = false;
+                FormOutcome::Stay
+            }
+            // Nothing changes: nothing to draw.
+            _ => FormOutcome::Unchanged,
+        }
+    } else {
+        let asked = std::mem::take(&mut form.shorten_asked);
+        match form_action(form, ev, action, on_choice) {
+            FormOutcome::Submit => {
+                form.shorten_asked = asked;
+                FormOutcome::Submit
+            }
+            other => other,
+        }
+    };
+    match outcome {
+        FormOutcome::Stay => Vec::new(),
+        FormOutcome::Unchanged => {
+            app.dirty = false;
+            Vec::new()
+        }
+        FormOutcome::Cancel => {
+            let extend = matches!(form.purpose, super::form::Purpose::Extend { .. });
+            app.modal = None;
+            app.flash = flash(
+                Level::Info,
+                if extend {
+                    "Nothing changed."
+                } else {
+                    "Nothing created."
+                },
+            );
+            Vec::new()
+        }
+        FormOutcome::Submit => {
+            if form.busy {
+                return Vec::new();
+            }
+            if let super::form::Purpose::Extend { id, current, .. } = form.purpose.clone() {
+                return match form.new_expiry(now) {
+                    // Earlier than it expires now: said, and sent only on a second Ctrl-S.
+                    Some(Some(new)) if current.is_none_or(|c| new < c) && !form.shorten_asked => {
+                        form.shorten_asked = true;
+                        Vec::new()
+                    }
+                    Some(expires_at) => {
+                        form.busy = true;
+                        form.server_error = None;
+                        vec![Cmd::Extend { id, expires_at }]
+                    }
+                    None => Vec::new(),
+                };
+            }
+            match form.request(now) {
+                Some(req) => {
+                    form.busy = true;
+                    form.server_error = None;
+                    vec![Cmd::Create(Box::new(req))]
+                }
+                None => Vec::new(),
+            }
+        }
+    }
+}
+
+/// What a key does to a form that asks nothing: move, choose, type, submit or cancel.
+fn form_action(
+    form: &mut CreateForm,
+    ev: KeyEvent,
+    action: Option<Action>,
+    on_choice: bool,
+) -> FormOutcome {
+    match action {
         Some(Action::Submit) => FormOutcome::Submit,
-        Some(Action::Back) if form.changed() && !asked => {
+        Some(Action::Back) if form.changed() => {
             form.discard_asked = true;
             FormOutcome::Stay
         }
@@ -688,45 +808,6 @@ pub(super) fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> V
             }
             FormOutcome::Stay
         }
-    };
-    match outcome {
-        FormOutcome::Stay => Vec::new(),
-        FormOutcome::Cancel => {
-            let extend = matches!(form.purpose, super::form::Purpose::Extend { .. });
-            app.modal = None;
-            app.flash = flash(
-                Level::Info,
-                if extend {
-                    "Nothing changed."
-                } else {
-                    "Nothing created."
-                },
-            );
-            Vec::new()
-        }
-        FormOutcome::Submit => {
-            if form.busy {
-                return Vec::new();
-            }
-            if let super::form::Purpose::Extend { id, .. } = form.purpose.clone() {
-                return match form.new_expiry(now) {
-                    Some(expires_at) => {
-                        form.busy = true;
-                        form.server_error = None;
-                        vec![Cmd::Extend { id, expires_at }]
-                    }
-                    None => Vec::new(),
-                };
-            }
-            match form.request(now) {
-                Some(req) => {
-                    form.busy = true;
-                    form.server_error = None;
-                    vec![Cmd::Create(Box::new(req))]
-                }
-                None => Vec::new(),
-            }
-        }
     }
 }
 
@@ -737,8 +818,6 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
     let inner = popup(f, r, &form.title(), th);
     let label_w = 13u16;
     let input_w = 28u16.min(inner.width.saturating_sub(label_w + 1));
-    // Bottom: two lines for the message that matters now, one for the keys.
-    let fields_h = inner.height.saturating_sub(3);
     let errors = form.errors(now);
     let err_of = |fl: Field| {
         errors
@@ -746,6 +825,35 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
             .find(|(e, _)| *e == fl)
             .map(|(_, m)| m.clone())
     };
+    // The message that matters now, in full: the daemon's refusal, else the focused field's
+    // error, else the first one.
+    let msg = match &form.server_error {
+        _ if form.discard_asked => {
+            Some("Throw away what you typed? y throws it away, n keeps editing.".to_owned())
+        }
+        _ if form.shorten_asked => Some(match &form.purpose {
+            Purpose::Extend {
+                current: Some(c), ..
+            } => format!(
+                "Earlier than it expires now ({}): Ctrl-S again shortens its life.",
+                timefmt::local_with_zone(*c)
+            ),
+            _ => "It never expires now: Ctrl-S again gives it this expiry.".to_owned(),
+        }),
+        Some(e) => Some(format!("Not created: {e}")),
+        None => err_of(form.focus)
+            .map(|m| format!("{}: {m}", form.focus.label()))
+            .or_else(|| errors.first().map(|(fl, m)| format!("{}: {m}", fl.label()))),
+    };
+    // Bottom: the keys, and above them the message that matters now (up to two lines) when
+    // there is one; the fields have every other row (the extend form's calendar and time fit
+    // at 60×15).
+    let msg_h = match &msg {
+        Some(m) if Span::raw(m.as_str()).width() <= usize::from(inner.width) => 1,
+        Some(_) => 2,
+        None => 0,
+    };
+    let fields_h = inner.height.saturating_sub(1 + msg_h);
     // Each field's height (the date carries its calendar); scroll so the focused one shows.
     let cal = calendar_lines(form, form.focus == Field::Date, th);
     let rows: Vec<(Field, u16)> = form
@@ -794,10 +902,14 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
             fl,
             Field::Name | Field::Description | Field::Group | Field::Labels | Field::Owner
         ) && err_of(fl).is_none();
-        let input_w = if wide {
-            inner.width.saturating_sub(label_w)
-        } else {
-            input_w
+        // The others take what their values need, so the room beside them (errors, the
+        // expiry's preview) stays wide enough for its text at 60 columns.
+        let input_w = match fl {
+            _ if wide => inner.width.saturating_sub(label_w),
+            Field::Uses | Field::Expiry => input_w.min(16),
+            Field::Date | Field::Time => input_w.min(11),
+            Field::Count => input_w.min(12),
+            _ => input_w,
         };
         let field_area = Rect::new(inner.x + label_w, y, input_w, 1);
         let rest = Rect::new(
@@ -841,50 +953,40 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
                 }
             }
         }
+        let room = usize::from(rest.width);
         if let Some(m) = err_of(fl) {
-            f.render_widget(
-                Paragraph::new(Span::styled(
-                    elide(&format!("✗ {m}"), usize::from(rest.width)),
-                    th.error(),
-                )),
-                rest,
-            );
+            // What is wrong first: the whole sentence, else its head (before the details in
+            // parentheses); the line under the fields says it whole.
+            let head = m.split(" (").next().unwrap_or(&m);
+            let text = first_fitting(&[format!("✗ {m}"), format!("✗ {head}")], room);
+            f.render_widget(Paragraph::new(Span::styled(text, th.error())), rest);
         } else if fl == Field::Expiry {
-            let s = match form.expires_at(now) {
-                Ok(Some(at)) => format!(
-                    "→ {} ({})",
-                    timefmt::local_with_zone(at),
-                    output::when(Some(at), now, "")
-                ),
+            let text = match form.expires_at(now) {
+                Ok(Some(at)) => expiry_preview(at, now, room),
                 Ok(None) => "→ never expires".to_owned(),
                 Err(_) => String::new(),
             };
-            f.render_widget(Paragraph::new(Span::styled(s, th.ok())), rest);
+            f.render_widget(Paragraph::new(Span::styled(text, th.ok())), rest);
         }
     }
-    // The message that matters now, in full: the daemon's refusal, else the focused field's
-    // error, else the first one.
-    let msg = match &form.server_error {
-        _ if form.discard_asked => Some(
-            "Throw away what you typed? Esc again discards the form; any other key keeps \
-             editing."
-                .to_owned(),
-        ),
-        Some(e) => Some(format!("Not created: {e}")),
-        None => err_of(form.focus)
-            .map(|m| format!("{}: {m}", form.focus.label()))
-            .or_else(|| errors.first().map(|(fl, m)| format!("{}: {m}", fl.label()))),
-    };
     let bottom = inner.y + inner.height;
     if let Some(m) = msg {
         f.render_widget(
             Paragraph::new(Span::styled(m, th.error())).wrap(Wrap { trim: true }),
-            Rect::new(inner.x, bottom.saturating_sub(3), inner.width, 2),
+            Rect::new(
+                inner.x,
+                bottom.saturating_sub(1 + msg_h),
+                inner.width,
+                msg_h,
+            ),
         );
     }
     let last = Rect::new(inner.x, bottom.saturating_sub(1), inner.width, 1);
     if form.busy {
         f.render_widget(Paragraph::new(Span::styled("Creating…", th.dim())), last);
+    } else if form.discard_asked {
+        let pairs = [("y", "throw away", true), ("n", "keep editing", true)];
+        f.render_widget(Paragraph::new(hints_line(&pairs, th, inner.width)), last);
     } else {
         let mut pairs = keymap::footer(app.ctx(), View::Tokens, false);
         // Ctrl-S saves the new expiry of an extend form; it creates nothing.
@@ -897,6 +999,30 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
         }
         f.render_widget(Paragraph::new(hints_line(&pairs, th, inner.width)), last);
     }
+}
+
+/// The first of `texts` that fits in `cols` columns, else the last one cut with "…".
+fn first_fitting(texts: &[String], cols: usize) -> String {
+    texts
+        .iter()
+        .find(|t| Span::raw(t.as_str()).width() <= cols)
+        .cloned()
+        .unwrap_or_else(|| elide(texts.last().map_or("", String::as_str), cols))
+}
+
+/// The new expiry as the form shows it beside the choice, in the room there is: the relative
+/// time gives way first, then the weekday; the date, the time and the zone stay.
+pub(super) fn expiry_preview(at: Timestamp, now: Timestamp, cols: usize) -> String {
+    let full = timefmt::local_with_zone(at);
+    let short = timefmt::local_with_zone_no_weekday(at);
+    first_fitting(
+        &[
+            format!("→ {full} ({})", output::when(Some(at), now, "")),
+            format!("→ {full}"),
+            format!("→ {short}"),
+        ],
+        cols,
+    )
 }
 
 pub(super) fn choice(f: &mut Frame<'_>, area: Rect, th: Theme, focused: bool, label: &str) {
@@ -1085,6 +1211,26 @@ mod tests {
             readme.contains(&listed),
             "the README does not say {listed:?}"
         );
+    }
+
+    /// A clone of a token that lives 10 days (no preset) lives 10 days: the picked date and
+    /// time that far from now (it fell back to the daemon's default).
+    #[test]
+    fn a_clone_keeps_a_lifetime_no_preset_matches() {
+        let mut t = crate::console::fixtures::token("ten-days", 0);
+        t.created_at = Timestamp(NOW.0 - 7_200);
+        t.expires_at = Some(Timestamp(NOW.0 - 7_200 + 10 * 86_400));
+        let mut f = CreateForm::new(NOW, false, true, 3 * 86_400).clone_of(&t, NOW);
+        assert_eq!(f.expiry, ExpiryChoice::PickDate);
+        assert!(!f.changed());
+        typed(&mut f, "ten-days-2");
+        let req = f.request(NOW).expect("a request");
+        assert_eq!(req.ttl, None);
+        assert_eq!(req.expires_at, Some(Timestamp(NOW.0 + 10 * 86_400)));
+        // A lifetime that is a preset stays that preset.
+        t.expires_at = Some(Timestamp(t.created_at.0 + 14 * 86_400));
+        let f = CreateForm::new(NOW, false, true, 3 * 86_400).clone_of(&t, NOW);
+        assert_eq!(f.expiry, ExpiryChoice::After("14d", 14 * 86_400));
     }
 
     #[test]

@@ -196,7 +196,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding { ctx: C::Table, action: A::StatusFilter, keys: &[k('f')], shown: "f", label: "status", help: "Show only one status: active, disabled, expired, exhausted, revoked, expiring soon, never used", only: Only::Tokens, ..DEF },
     Binding { ctx: C::Table, action: A::Sort, keys: &[k('s')], shown: "s", label: "sort", help: "Choose the sort column; choosing the same column again flips the direction", pin: true, ..DEF },
     Binding { ctx: C::Table, action: A::NextView, keys: &[code(KeyCode::Tab)], shown: "Tab", label: "next view", help: "Next view: Tokens, Hosts, Audit, API tokens", ..DEF },
-    Binding { ctx: C::Table, action: A::Mark, keys: &[k(' ')], shown: "Space", label: "mark", help: "Mark or unmark the row; r, d and x then act on every marked token (one confirmation)", only: Only::Tokens, ..DEF },
+    Binding { ctx: C::Table, action: A::Mark, keys: &[k(' ')], shown: "Space", label: "mark", help: "Mark and move down (again: unmark); r, d and x then act on every marked token (one confirmation)", only: Only::Tokens, ..DEF },
     Binding { ctx: C::Table, action: A::Clone, keys: &[k('C')], shown: "C", label: "clone", help: "Clone: the create form filled from the selected token (a new name is asked)", writes: true, only: Only::Tokens, ..DEF },
     Binding { ctx: C::Table, action: A::Extend, keys: &[k('e')], shown: "e", label: "extend", help: "Extend the selected token's expiry (presets or the calendar)", writes: true, only: Only::Tokens, ..DEF },
     Binding { ctx: C::Table, action: A::Yank, keys: &[k('y')], shown: "y", label: "yank", help: "Copy the selected row's id, name or host command", only: Only::Tokens, ..DEF },
@@ -230,7 +230,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding { ctx: C::Form, action: A::Left, keys: &[code(KeyCode::Left)], shown: "←/→", label: "choose", help: "On a choice (uses, expiry): the previous or next option", ..DEF },
     Binding { ctx: C::Form, action: A::Right, keys: &[code(KeyCode::Right)], shown: "→", label: "", help: "", ..DEF },
     Binding { ctx: C::Form, action: A::Submit, keys: &[ctrl('s')], shown: "Ctrl-S", label: "create", help: "Create the token, from any field", pin: true, ..DEF },
-    Binding { ctx: C::Form, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Close the form without creating anything", pin: true, ..DEF },
+    Binding { ctx: C::Form, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Close the form; with changes it asks first (y throws them away, n keeps editing)", pin: true, ..DEF },
     // Calendar.
     Binding { ctx: C::Calendar, action: A::Left, keys: &[code(KeyCode::Left)], shown: "←/→", label: "day", help: "Previous or next day (days before today cannot be chosen)", ..DEF },
     Binding { ctx: C::Calendar, action: A::Right, keys: &[code(KeyCode::Right)], shown: "", label: "", help: "", ..DEF },
@@ -411,6 +411,28 @@ mod tests {
         assert_eq!(
             lookup(Ctx::Table, &shift_g, View::Tokens, false).map(|bd| bd.action),
             Some(Action::End)
+        );
+    }
+
+    /// Space marks and moves down, as k9s and lazygit do; the help and the README say so
+    /// (they said only "mark", and the cursor moving surprised a new user).
+    #[test]
+    fn space_is_documented_as_mark_and_move_down() {
+        let space = press(KeyCode::Char(' '), KeyModifiers::NONE);
+        let b = lookup(Ctx::Table, &space, View::Tokens, false).expect("Space is bound");
+        assert_eq!(b.action, Action::Mark);
+        assert!(
+            b.help.to_lowercase().starts_with("mark and move down"),
+            "{}",
+            b.help
+        );
+        let readme = include_str!("../../../README.md")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            readme.contains("`Space` marks a row and moves down (mark and move down"),
+            "the README does not say Space marks and moves down"
         );
     }
 

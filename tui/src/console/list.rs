@@ -140,7 +140,7 @@ pub(super) fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> 
             }
             let form = new_form(app);
             let form = if action == Action::Clone {
-                form.clone_of(&t)
+                form.clone_of(&t, app.now)
             } else {
                 form.extend_of(&t)
             };
@@ -493,7 +493,16 @@ pub(super) fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
                 th.error(),
             )
         }
-        (Some(s), _) => Span::styled(format!("{s} "), th.warn()),
+        (Some(s), _) => {
+            // The longest note that fits; the shortest (the pid) cut only if nothing fits.
+            let room = usize::from(area.width).saturating_sub(keep + 3);
+            let notes = s.notes();
+            let note = notes
+                .iter()
+                .find(|n| n.width() <= room)
+                .unwrap_or(&notes[0]);
+            Span::styled(format!("{note} "), th.warn())
+        }
         (None, _) => Span::styled(format!("{} ", app.endpoint), th.dim()),
     };
     render_lr(f, area, left, vec![where_], Style::new(), keep);
@@ -896,5 +905,26 @@ mod tests {
         };
         let names: Vec<&str> = c.many.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["web-rollout", "old-batch"]);
+    }
+
+    /// `o` writes the tokens with their labels (the export had no labels column).
+    #[test]
+    fn the_export_carries_the_labels() {
+        let mut a = app();
+        let cmds = update(
+            &mut a,
+            Msg::Key(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::NONE)),
+        );
+        let [crate::console::app::Cmd::Export { body, .. }] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        let mut lines = body.lines();
+        let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        let col = header
+            .iter()
+            .position(|h| *h == "labels")
+            .expect("a labels column");
+        let first: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+        assert_eq!(first.get(col), Some(&"env=prod"), "{body}");
     }
 }

@@ -88,7 +88,11 @@ impl Drop for Restore {
 }
 
 /// Runs the console until the operator quits. `started` says a local daemon was started for it.
-pub async fn run(client: Client, started: Option<String>, opts: Options) -> Result<ExitCode> {
+pub async fn run(
+    client: Client,
+    started: Option<crate::local::Started>,
+    opts: Options,
+) -> Result<ExitCode> {
     if !std::io::stdout().is_terminal() || !std::io::stdin().is_terminal() {
         return Err(crate::cli::UsageError(
             "the console needs a terminal; for scripts use a command (gatepass --help)".into(),

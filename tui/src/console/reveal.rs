@@ -102,23 +102,36 @@ pub(super) fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) 
         ));
     let inner = block.inner(r_area);
     f.render_widget(block, r_area);
-    // Blank lines between the parts only when there is room for them.
-    let roomy = inner.height >= 12;
+    // What shows, by priority: the token, the host command and the copy message whole; the
+    // blank lines between the parts give way first, then the warning's second sentence.
+    let width = usize::from(inner.width);
+    let rows = |text: &str| {
+        let mut v = Vec::new();
+        hanging(&mut v, Span::raw(""), text, width);
+        v.len()
+    };
+    let warn_long = "This is the only time the token is shown. It cannot be recovered later.";
+    let warn_short = "This is the only time the token is shown.";
+    let on_host = "On the host, run this and paste the token at its prompt (j copies it):";
+    let note_rows = r.note.as_ref().map_or(0, |n| rows(&format!(" {}", n.text)));
+    let fixed = 1 + rows(on_host) + rows(&r.join_command) + note_rows;
+    let height = usize::from(inner.height);
+    let warn = if fixed + rows(warn_long) <= height {
+        warn_long
+    } else {
+        warn_short
+    };
+    let roomy = fixed + rows(warn) + 3 <= height;
     let gap = |lines: &mut Vec<Line<'static>>| {
         if roomy {
             lines.push(Line::raw(""));
         }
     };
-    let mut lines = vec![Line::styled(
-        "This is the only time the token is shown. It cannot be recovered later.",
-        th.warn(),
-    )];
+    let mut lines = vec![Line::styled(warn, th.warn())];
     gap(&mut lines);
     lines.push(Line::styled(r.secret.as_str().to_owned(), th.secret()));
     gap(&mut lines);
-    lines.push(Line::raw(
-        "On the host, run this and paste the token at its prompt (j copies it):",
-    ));
+    lines.push(Line::raw(on_host));
     lines.push(Line::raw(r.join_command.clone()));
     gap(&mut lines);
     if let Some(n) = &r.note {

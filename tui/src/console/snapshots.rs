@@ -440,25 +440,21 @@ fn details_scroll_to_their_last_wrapped_line_and_keep_long_hostnames_on_one_row(
 #[test]
 fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     let mut a = app();
-    a.started = Some(format!(
-        "started a local daemon, pid 4242 (data {})",
-        "/home/operator/.local/share/gatepass".repeat(2)
-    ));
+    a.started = Some(started_daemon());
     let s = screen(&mut a, 80, 24);
     let info = s.lines().nth(1).unwrap_or_default();
-    // The count and the sort show whole; the right side gives way, and says it was cut.
+    // The count and the sort show whole; the note gives way by priority (its data folder
+    // first), and the pid always shows.
     assert!(
         info.starts_with(" 6 tokens · sort NAME ▲ · ⚠ 1 expiring <24h  "),
         "{info:?}"
     );
-    assert!(info.ends_with('…'), "{info:?}");
-    assert_eq!(info.chars().count(), 80, "{info:?}");
-    // The pid comes first in the note, so it is not what gets cut.
-    assert!(
-        info.contains("started a local daemon, pid 4242 ("),
-        "{info:?}"
-    );
-    // With a status and a short text filter too: both show whole, and the note gives way.
+    assert!(info.ends_with("local daemon, pid 4242"), "{info:?}");
+    let s = screen(&mut a, 60, 15);
+    let info = s.lines().nth(1).unwrap_or_default();
+    assert!(info.ends_with(" pid 4242"), "{info:?}");
+    // With a status and a short text filter too: both show whole, and the note gives way to
+    // its shortest form.
     ch(&mut a, '/');
     typed(&mut a, "web");
     key(&mut a, KeyCode::Enter);
@@ -466,10 +462,14 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     let s = screen(&mut a, 80, 24);
     let info = s.lines().nth(1).unwrap_or_default();
     assert!(
-        info.starts_with(" 2 of 6 tokens · sort NAME ▲ · status: never used · filter: web  st")
-            && info.ends_with('…'),
+        info.starts_with(" 2 of 6 tokens · sort NAME ▲ · status: never used · filter: web  ")
+            && info.ends_with(" pid 4242"),
         "{info:?}"
     );
+    // Where not even that fits, the note is cut and says so.
+    let s = screen(&mut a, 70, 24);
+    let info = s.lines().nth(1).unwrap_or_default();
+    assert!(info.ends_with('…'), "{info:?}");
     // A message naming a long token: the name is cut, so the message's end still shows.
     let mut t = super::fixtures::token("x", 0);
     t.name = "production-eu-west-primary-replica-nodes-rollout-2026-11".into();
@@ -541,7 +541,7 @@ fn an_error_beside_a_form_field_is_cut_with_an_ellipsis() {
         panic!("the form closed");
     };
     assert_eq!(f.focus, super::form::Field::Count);
-    let s = screen(&mut a, 80, 24);
+    let s = screen(&mut a, 60, 15);
     let line = s
         .lines()
         .find(|l| l.contains("✗ a whole number"))
@@ -562,17 +562,43 @@ fn esc_on_a_changed_form_asks_before_throwing_it_away() {
     ch(&mut a, 'n');
     key(&mut a, KeyCode::Esc);
     assert!(a.modal.is_none());
-    // Half filled: the first Esc asks, another key keeps editing, a second Esc in a row
-    // discards.
+    // Half filled: the first Esc asks; n keeps editing, Esc again (or y) discards.
     ch(&mut a, 'n');
     typed(&mut a, "half");
     key(&mut a, KeyCode::Esc);
     let s = screen(&mut a, 80, 24);
     assert!(a.modal.is_some(), "the form was thrown away:\n{s}");
     assert!(s.contains("Throw away what you typed?"), "{s}");
+    ch(&mut a, 'n');
+    assert!(a.modal.is_some());
     typed(&mut a, "-done");
     key(&mut a, KeyCode::Esc);
     assert!(a.modal.is_some());
+    key(&mut a, KeyCode::Esc);
+    assert!(a.modal.is_none());
+    // y answers the question: it throws the form away and types nothing (it went into the
+    // name field, and the form stayed).
+    ch(&mut a, 'n');
+    typed(&mut a, "half");
+    key(&mut a, KeyCode::Esc);
+    ch(&mut a, 'y');
+    assert!(a.modal.is_none(), "y did not throw the form away");
+    // Other keys wait for an answer: nothing reaches the field.
+    ch(&mut a, 'n');
+    typed(&mut a, "half");
+    key(&mut a, KeyCode::Esc);
+    typed(&mut a, "qz");
+    let Some(super::app::Modal::Form(f)) = &a.modal else {
+        panic!("the form closed");
+    };
+    assert!(f.discard_asked);
+    assert_eq!(super::form::text_of(&f.name), "half");
+    ch(&mut a, 'n');
+    let Some(super::app::Modal::Form(f)) = &a.modal else {
+        panic!("the form closed");
+    };
+    assert!(!f.discard_asked);
+    key(&mut a, KeyCode::Esc);
     key(&mut a, KeyCode::Esc);
     assert!(a.modal.is_none());
     insta::assert_snapshot!("form_discard_asked_80x24", {
@@ -707,7 +733,8 @@ fn three_marked_tokens_are_revoked_after_one_confirmation() {
         "cache-nodes",
         "db-primary",
         "edge-soon",
-        "Revoke 3 marked tokens?",
+        "Revoke 3 tokens?",
+        "The 3 marked tokens",
     ] {
         assert!(s.contains(name), "{name}:\n{s}");
     }
@@ -773,6 +800,13 @@ fn clone_fills_the_form_from_the_selected_token() {
     assert_eq!(req.labels.get("env").map(String::as_str), Some("prod"));
     assert_eq!(req.max_uses, Some(gatepass_protocol::MaxUses::Unlimited));
     assert_eq!(req.description.as_deref(), Some("rollout of web-rollout"));
+    // The source lives 4 days (no preset): the clone asks for the same lifetime from now, as a
+    // picked date and time (it used to fall back to the daemon's default of 3 days).
+    assert_eq!(req.ttl, None);
+    assert_eq!(
+        req.expires_at,
+        Some(gatepass_protocol::Timestamp(NOW.0 + 4 * 86_400))
+    );
 }
 
 /// e asks for a new expiry (presets counted from now, or the calendar) and sends it.
@@ -819,5 +853,160 @@ fn a_narrow_header_keeps_the_user_and_the_live_mark() {
     assert!(
         s.lines().next().unwrap_or_default().contains("[Hosts]"),
         "{s}"
+    );
+}
+
+/// The form at the 60×15 floor: the expiry's preview keeps its time zone (the relative time and
+/// the weekday give way), and the Time field's error shows whole beside it (both were cut).
+#[test]
+fn a_narrow_form_keeps_the_zone_and_the_time_error() {
+    let mut a = app();
+    ch(&mut a, 'n');
+    typed(&mut a, "web-rollout-2");
+    while !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.focus == super::form::Field::Expiry)
+    {
+        key(&mut a, KeyCode::Tab);
+    }
+    let s = screen(&mut a, 60, 15);
+    let line = s
+        .lines()
+        .find(|l| l.contains("›Expires"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(line.contains("2026-11-28 17:00 UTC"), "{line}");
+    snap("form_narrow_preview", &mut a);
+    while !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.expiry == super::form::ExpiryChoice::PickDate)
+    {
+        key(&mut a, KeyCode::Right);
+    }
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    for _ in 0..5 {
+        key(&mut a, KeyCode::Backspace);
+    }
+    typed(&mut a, "25:00");
+    let s = screen(&mut a, 60, 15);
+    let line = s
+        .lines()
+        .find(|l| l.contains("›Time"))
+        .unwrap_or_else(|| panic!("{s}"));
+    assert!(
+        line.contains("✗ \"25:00\" is not HH:MM (24-hour)"),
+        "{line}"
+    );
+    snap("form_time_error", &mut a);
+}
+
+/// The extend form with a picked date: the calendar and the time both fit at 60×15 (the time
+/// was pushed out of the box by two rows kept for a message there was none of).
+#[test]
+fn the_extend_form_fits_its_calendar_and_time_at_the_floor() {
+    let mut a = app();
+    key(&mut a, KeyCode::End);
+    ch(&mut a, 'e');
+    while !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.expiry == super::form::ExpiryChoice::PickDate)
+    {
+        key(&mut a, KeyCode::Right);
+    }
+    key(&mut a, KeyCode::Tab);
+    let s = screen(&mut a, 60, 15);
+    assert!(
+        s.contains("Expires") && s.contains("Mo Tu We") && s.contains("Time"),
+        "{s}"
+    );
+    snap("form_extend_picked", &mut a);
+}
+
+fn started_daemon() -> crate::local::Started {
+    let data = "/home/operator/.local/share/gatepass".repeat(2);
+    crate::local::Started {
+        pid: 4242,
+        data_dir: data.clone().into(),
+        log: format!("{data}/gatepassd.log").into(),
+    }
+}
+
+/// At 60×15 the info line under the header keeps the pid of the daemon the console started
+/// (it was cut to "started a loca…"), with a snapshot; wide, the data folder shows too.
+#[test]
+fn the_started_daemons_pid_shows_at_every_size() {
+    let mut a = app();
+    a.started = Some(started_daemon());
+    let s = screen(&mut a, 60, 15);
+    assert!(
+        s.lines().nth(1).unwrap_or_default().contains("pid 4242"),
+        "{s}"
+    );
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("local daemon, pid 4242"), "{s}");
+    a.started = Some(crate::local::Started {
+        pid: 4242,
+        data_dir: "/home/op/.local/share/gatepass".into(),
+        log: "/home/op/.local/share/gatepass/gatepassd.log".into(),
+    });
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.contains("started a local daemon, pid 4242 (data /home/op/.local/share/gatepass)"),
+        "{s}"
+    );
+    snap("started_daemon", &mut a);
+}
+
+/// The copy message of the reveal shows whole at 60×15, with the token, the host command and
+/// the key that closes it (it was long, and cut): blank lines give way first.
+#[test]
+fn the_reveals_copy_message_fits_at_the_floor() {
+    use super::clipboard::CopyResult;
+    let mut a = revealed();
+    let why = "no display for a system clipboard".to_owned();
+    for tmux in [false, true] {
+        let msg = CopyResult::Osc52 { why: why.clone() }.message(tmux, "the token");
+        update(&mut a, Msg::Copied(msg));
+        let s = screen(&mut a, 60, 15);
+        let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(flat.contains(FAKE_SECRET), "{s}");
+        assert!(flat.contains("--out /etc/gatepass"), "{s}");
+        assert!(
+            flat.contains("Sent to the terminal via OSC 52")
+                && flat.contains("select the token with the mouse."),
+            "tmux {tmux}:\n{s}"
+        );
+        assert!(
+            s.lines().last().unwrap_or_default().contains("Enter"),
+            "{s}"
+        );
+    }
+    snap("reveal_copied", &mut a);
+}
+
+/// An extend that would shorten the token's life says so and waits for a second Ctrl-S, as
+/// `tokens extend` needs `--shorten` (it shortened silently); a longer one goes at once.
+#[test]
+fn extend_asks_before_shortening_a_tokens_life() {
+    use super::app::Cmd;
+    let ctrl_s = |a: &mut App| {
+        update(
+            a,
+            Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)),
+        )
+    };
+    let mut a = app();
+    key(&mut a, KeyCode::End);
+    ch(&mut a, 'e');
+    // 3d (as it expires now) → 1d: earlier.
+    key(&mut a, KeyCode::Left);
+    assert!(ctrl_s(&mut a).is_empty(), "sent without asking");
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Earlier than it expires now"), "{s}");
+    snap("form_extend_shorter", &mut a);
+    // Another key takes the question back; asked again, a second Ctrl-S sends it.
+    key(&mut a, KeyCode::Tab);
+    assert!(ctrl_s(&mut a).is_empty());
+    let id = a.tokens.selected().map(|t| t.id.clone()).unwrap();
+    assert_eq!(
+        ctrl_s(&mut a),
+        vec![Cmd::Extend {
+            id,
+            expires_at: Some(gatepass_protocol::Timestamp(NOW.0 + 86_400)),
+        }]
     );
 }

@@ -53,6 +53,15 @@ pub fn local_with_zone(t: Timestamp) -> String {
     }
 }
 
+/// `2026-12-03 17:00 UTC+01:00`: [`local_with_zone`] without the weekday, for narrow screens.
+pub fn local_with_zone_no_weekday(t: Timestamp) -> String {
+    let fmt = format_description!("[year]-[month]-[day] [hour]:[minute]");
+    match to_local(t).and_then(|d| d.format(&fmt).ok()) {
+        Some(s) => format!("{s} {}", zone_name(offset())),
+        None => t.to_rfc3339(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
