@@ -44,7 +44,7 @@ fn cert_err(e: impl std::fmt::Display) -> Error {
     Error::Certificates(e.to_string())
 }
 
-fn write_private(path: &Path, text: &str) -> Result<(), Error> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), Error> {
     let tmp = path.with_extension("tmp");
     let mut f = std::fs::OpenOptions::new()
         .write(true)

@@ -42,7 +42,12 @@ pub struct Args {
     pub accept_journal_loss: bool,
     /// A PostgreSQL database shared by several daemons (postgres://USER@HOST:PORT/DB); the
     /// password comes from [store] password_file or PGPASSWORD, never from here.
-    #[arg(long = "store", env = "GATEPASSD_STORE", value_name = "URL")]
+    #[arg(
+        long = "store",
+        env = "GATEPASSD_STORE",
+        value_name = "URL",
+        global = true
+    )]
     pub store: Option<String>,
     #[command(subcommand)]
     pub command: Option<DaemonCommand>,

@@ -117,6 +117,58 @@ pub fn tune_allocator() {
 /// The embedded store's file in the data folder (its journal: `gatepass.journal`).
 pub const STORE_FILE: &str = "gatepass.redb";
 
+/// Written into a data folder whose store is in PostgreSQL (by a daemon that opened it there,
+/// and by `migrate` into the folder it copied): an embedded start on that folder is refused,
+/// so a node started without its `--store` does not come up on an empty or stale store of its
+/// own with the cluster's CA.
+pub const PG_MARKER: &str = "store.postgres";
+
+/// `url` without a password (`user:pass@` or a `password=` word), for a file or a message.
+fn without_password(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        let (auth, host) = match rest.split_once('@') {
+            Some((a, h)) => (Some(a), h),
+            None => (None, rest),
+        };
+        let user = auth.map(|a| a.split_once(':').map_or(a, |(u, _)| u));
+        match user {
+            Some(u) => format!("{scheme}://{u}@{host}"),
+            None => format!("{scheme}://{host}"),
+        }
+    } else {
+        url.split_whitespace()
+            .filter(|w| !w.starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Writes the PostgreSQL marker into `dir`.
+fn mark_postgres(dir: &Path, url: &str) -> Result<(), Error> {
+    crate::ca::write_private(
+        &dir.join(PG_MARKER),
+        &format!(
+            "{}\nThis data folder's store is in PostgreSQL at the URL above. Start gatepassd \
+             with --store URL (or [store] url in its config).\n",
+            without_password(url)
+        ),
+    )
+}
+
+/// Refuses an embedded start on a folder whose store is in PostgreSQL.
+fn refuse_if_postgres(dir: &Path) -> Result<(), Error> {
+    let path = dir.join(PG_MARKER);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let url = text.lines().next().unwrap_or_default();
+    Err(Error::Store(StoreError::Invalid(format!(
+        "this data folder's store is in PostgreSQL ({url}, says {}): start with --store URL or \
+         [store] url; remove that file only to start an embedded store here instead",
+        path.display()
+    ))))
+}
+
 fn store_options(config: &Config) -> crate::store::redb::Options {
     let mut o = crate::store::redb::Options::new(
         config.limits.store_cache_mib.saturating_mul(1024 * 1024),
@@ -302,6 +354,8 @@ pub fn migrate_from_redb(config: &Config, from: &Path) -> Result<crate::domain::
             check.problem.unwrap_or_default()
         ))));
     }
+    // The folder's embedded store is now a stale copy: it must not be started on again.
+    mark_postgres(from, url)?;
     Ok(crate::domain::BackupInfo {
         tokens: export.tokens.len() as u64,
         hosts: export.hosts.len() as u64,
@@ -332,6 +386,9 @@ impl Daemon {
         private_dir(&data_dir)?;
         remove_stale_backups(&data_dir);
         let store_path = data_dir.join(STORE_FILE);
+        if config.store.url.is_none() {
+            refuse_if_postgres(&data_dir)?;
+        }
         if store_path.exists() && config.store.url.is_none() {
             refuse_missing_secrets(&data_dir)?;
         }
@@ -347,7 +404,9 @@ impl Daemon {
                     key_fingerprint: key.fingerprint(),
                     ca_fingerprint: ca.pin.clone(),
                 };
-                Arc::new(PgStore::open(&options, events.clone())?)
+                let store = PgStore::open(&options, events.clone())?;
+                mark_postgres(&data_dir, url)?;
+                Arc::new(store)
             }
             None => Arc::new(RedbStore::open_with(
                 &store_path,
@@ -576,4 +635,39 @@ pub fn bind_socket(path: &Path, group: Option<&str>) -> Result<UnixListener, Err
     let bound = UnixListener::bind(path);
     nix::sys::stat::umask(old);
     bound.map_err(|e| Error::io(format!("binding {}", path.display()), e))
+}
+
+#[cfg(test)]
+mod marker_tests {
+    use super::*;
+
+    #[test]
+    fn the_marker_never_holds_a_password() {
+        assert_eq!(
+            without_password("postgres://gp:s3cret@db.example:5432/gp?sslmode=require"),
+            "postgres://gp@db.example:5432/gp?sslmode=require"
+        );
+        assert_eq!(
+            without_password("postgres://postgres@/gp?host=/tmp/pg"),
+            "postgres://postgres@/gp?host=/tmp/pg"
+        );
+        assert_eq!(without_password("postgres://db/gp"), "postgres://db/gp");
+        assert_eq!(
+            without_password("host=db password=s3cret dbname=gp"),
+            "host=db dbname=gp"
+        );
+    }
+
+    #[test]
+    fn an_embedded_start_on_a_postgres_folder_is_refused_naming_the_url() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(refuse_if_postgres(dir.path()).is_ok());
+        mark_postgres(dir.path(), "postgres://gp:pw@db/gp").unwrap();
+        let e = refuse_if_postgres(dir.path()).unwrap_err().to_string();
+        assert!(
+            e.contains("postgres://gp@db/gp") && e.contains("--store"),
+            "{e}"
+        );
+        assert!(!e.contains(":pw"), "{e}");
+    }
 }

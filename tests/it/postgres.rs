@@ -289,19 +289,29 @@ async fn an_embedded_store_migrates_into_postgres_whole() {
     assert!(out.status.success(), "{said}");
     assert!(said.contains("2 tokens, 1 hosts"), "{said}");
     assert!(said.contains("1 API tokens"), "{said}");
-    // Not twice into the same database.
+    // Not twice into the same database (said as the README says it: --store after the verb).
     let again = old.gatepassd(&[
-        "--store",
-        &url,
         "migrate",
         "--from-redb",
         old.data_dir().to_str().unwrap(),
+        "--store",
+        &url,
     ]);
     assert!(!again.status.success());
     assert!(
         String::from_utf8_lossy(&again.stderr).contains("already holds a store"),
         "{}",
         String::from_utf8_lossy(&again.stderr)
+    );
+
+    // The old folder's embedded store is a stale copy now: started without --store, it is
+    // refused, naming the database it moved to.
+    let stale = old.gatepassd(&[]);
+    assert!(!stale.status.success());
+    let said = String::from_utf8_lossy(&stale.stderr);
+    assert!(
+        said.contains("store is in PostgreSQL") && said.contains("--store"),
+        "{said}"
     );
 
     // A node with the old folder's key and CA serves what was moved.

@@ -134,6 +134,32 @@ impl Connector {
         })
     }
 
+    /// The first connection of a start: a failure names the server and, when the password is
+    /// what is missing, where it comes from.
+    fn connect_first(&self) -> Result<Client, StoreError> {
+        self.connect().map_err(|e| {
+            let hint = if e.to_string().contains("password missing") {
+                " (the password comes from [store] password_file, a file holding it, or \
+                 PGPASSWORD)"
+            } else {
+                ""
+            };
+            StoreError::Invalid(format!("the database at {}: {e}{hint}", self.server()))
+        })
+    }
+
+    /// Where the server is, as a person would write it (host:port, or the socket's folder).
+    fn server(&self) -> String {
+        let port = self.config.get_ports().first().copied().unwrap_or(5432);
+        match self.config.get_hosts().first() {
+            Some(tokio_postgres::config::Host::Tcp(h)) => format!("{h}:{port}"),
+            Some(tokio_postgres::config::Host::Unix(p)) => {
+                format!("{} (port {port})", p.display())
+            }
+            None => format!("localhost:{port}"),
+        }
+    }
+
     /// A connection whose statements can go out together (the writer's).
     pub(crate) fn connect_pipelined(&self) -> Result<conn::Pipelined, StoreError> {
         match &self.tls {
@@ -164,7 +190,7 @@ impl PgStore {
         let connector = Arc::new(Connector::new(options)?);
         // The client blocks on a runtime of its own: never on one of the daemon's threads.
         off_runtime(|| {
-            let mut client = connector.connect()?;
+            let mut client = connector.connect_first()?;
             schema::migrate(&mut client)?;
             check_node(&mut client, options)?;
             // Every daemon's writes lock this row first; it must exist before the first.
@@ -321,8 +347,21 @@ fn off_runtime<T: Send>(f: impl FnOnce() -> Result<T, StoreError> + Send) -> Res
 pub fn import(options: &Options, export: &crate::domain::Export) -> Result<(), StoreError> {
     let connector = Connector::new(options)?;
     off_runtime(|| {
-        let mut client = connector.connect()?;
+        let mut client = connector.connect_first()?;
         schema::migrate(&mut client)?;
+        // Said before the node check: a database holding another store may well hold other
+        // fingerprints, and "not empty" is what is wrong.
+        let held: i64 = client
+            .query_one(
+                "SELECT (SELECT count(*) FROM gp_tokens) + (SELECT count(*) FROM gp_audit)",
+                &[],
+            )?
+            .get(0);
+        if held > 0 {
+            return Err(StoreError::Invalid(
+                "the database already holds a store: migrate into an empty one".into(),
+            ));
+        }
         check_node(&mut client, options)?;
         drop(client);
         let conn = connector.connect_pipelined()?;
@@ -392,7 +431,7 @@ fn check_node(client: &mut Client, options: &Options) -> Result<(), StoreError> 
         (
             "ca",
             &options.ca_fingerprint,
-            "the CA (ca.pem, ca.key) differs from the other nodes' (hosts they enrolled would \
+            "CA (ca.pem, ca.key) differs from the other nodes' (hosts they enrolled would \
              not trust this one): copy the first node's data folder (cp -a)",
         ),
     ] {
