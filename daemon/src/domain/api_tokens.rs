@@ -21,6 +21,7 @@ pub const MIN_TTL: u64 = 86_400;
 pub fn issue(
     body: CreateApiTokenRequest,
     user: &str,
+    tenant: &str,
     key: &SecretKey,
     now: Timestamp,
 ) -> Result<(ApiTokenRecord, ParsedToken), StoreError> {
@@ -75,6 +76,7 @@ pub fn issue(
             path_prefix: body.path_prefix,
             referrer: body.referrer.map(|r| r.to_ascii_lowercase()),
             remark,
+            tenant: tenant.to_owned(),
         },
         secret_hash: model::hex(&key.hash(secret.expose())),
     };
@@ -123,6 +125,7 @@ pub fn create(tx: &mut dyn Tx, token: ApiTokenRecord) -> Result<ApiTokenRecord, 
             target: t.id.clone(),
             target_name: Some(t.name.clone()),
             details,
+            tenant: t.tenant.clone(),
         },
     )?;
     Ok(token)
@@ -151,6 +154,7 @@ pub fn delete(
             target: t.id.clone(),
             target_name: Some(t.name.clone()),
             details,
+            tenant: t.tenant.clone(),
         },
     )?;
     Ok(rec)

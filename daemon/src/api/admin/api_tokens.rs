@@ -21,14 +21,24 @@ pub(super) fn routes(r: Routes) -> Routes {
         .add(Verb::Delete, "/v1/api-tokens/{id}", delete_api_token)
 }
 
-/// `GET /v1/api-tokens`: the caller's own API tokens (admins: everyone's).
+/// Whether `caller` sees API token `t`: their own, and every one of the tenants they are an
+/// admin of.
+fn sees(caller: &Caller, t: &ApiToken) -> bool {
+    t.user == caller.user || caller.role_in(&t.tenant) == Some(Role::Admin)
+}
+
+/// `GET /v1/api-tokens`: the caller's own API tokens (admins: all of their tenants').
 async fn list_api_tokens(
     caller: Caller,
     S(state): S<Arc<State>>,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
-    let user = (caller.role != Role::Admin).then(|| caller.user.clone());
-    let list = blocking(&state, move |s| s.list_api_tokens(user.as_deref())).await?;
-    Ok(Json(list.into_iter().map(|r| r.token).collect()))
+    let list = blocking(&state, move |s| s.list_api_tokens(None)).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|r| r.token)
+            .filter(|t| sees(&caller, t))
+            .collect(),
+    ))
 }
 
 /// `POST /v1/api-tokens`: a token for the caller alone, shown once.
@@ -39,7 +49,11 @@ async fn create_api_token(
 ) -> Result<Response, ApiError> {
     let body: CreateApiTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
     let now = state.clock.now();
-    let (record, secret) = domain::api_tokens::issue(body, &caller.user, &state.key, now)?;
+    // The caller's only tenant; a user of several (or a global one) holds it in `default`.
+    let tenant = caller
+        .write_tenant(&state, None)
+        .unwrap_or_else(|_| gatepass_protocol::default_tenant());
+    let (record, secret) = domain::api_tokens::issue(body, &caller.user, &tenant, &state.key, now)?;
     let name = record.token.name.clone();
     let stored = blocking(&state, move |s| s.create_api_token(record))
         .await
@@ -59,17 +73,18 @@ async fn create_api_token(
     Ok((StatusCode::CREATED, Json(&answer)).into_response())
 }
 
-/// `DELETE /v1/api-tokens/{id-or-name}`: the caller's own (admins: anyone's); stops working at once.
+/// `DELETE /v1/api-tokens/{id-or-name}`: the caller's own (admins: any of their tenants');
+/// stops working at once.
 async fn delete_api_token(
     caller: Caller,
     S(state): S<Arc<State>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ApiToken>, ApiError> {
     let key = path_id(id)?;
-    let user = (caller.role != Role::Admin).then(|| caller.user.clone());
-    let (k, me) = (key.clone(), caller.user.clone());
+    let (k, me, who) = (key.clone(), caller.user.clone(), caller.clone());
     let found = blocking(&state, move |s| {
-        let visible = s.list_api_tokens(user.as_deref())?;
+        let mut visible = s.list_api_tokens(None)?;
+        visible.retain(|r| sees(&who, &r.token));
         // By id; by name only among the caller's own tokens (names are unique per user).
         let by_id = visible.iter().find(|r| r.token.id == k);
         let by_name = || {

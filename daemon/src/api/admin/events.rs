@@ -1,5 +1,6 @@
-//! `GET /v1/events`: every durable change as server-sent events, for live consoles; operators
-//! hear of their own tokens, hosts and actions only.
+//! `GET /v1/events`: every durable change as server-sent events, for live consoles; each
+//! caller hears of what they may see (their tenants; operators their own tokens, hosts and
+//! actions).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -28,12 +29,21 @@ async fn events(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Api
     blocking(&state, |s| s.sync()).await?;
     let stream = BroadcastStream::new(subscribed)
         .filter(move |item| {
-            // Operators hear about their own tokens, hosts and actions only.
+            // Each caller hears of what they may see: the tenants they see whole, and in the
+            // others their own tokens, hosts and actions. A deletion names only the token's id:
+            // it goes to those who see every tenant.
             let visible = match item {
+                Ok(c) if c.kind == ChangeKind::Resync => true,
                 Ok(c) if !caller.sees_all() => {
-                    c.token.as_ref().is_some_and(|t| t.owner == caller.user)
-                        || c.host.as_ref().is_some_and(|h| h.owner == caller.user)
-                        || c.audit.as_ref().is_some_and(|a| a.actor == caller.user)
+                    c.token
+                        .as_ref()
+                        .is_some_and(|t| caller.may_see(&t.tenant, &t.owner))
+                        || c.host
+                            .as_ref()
+                            .is_some_and(|h| caller.may_see(&h.tenant, &h.owner))
+                        || c.audit.as_ref().is_some_and(|a| {
+                            caller.sees_tenant(&a.tenant) || a.actor == caller.user
+                        })
                 }
                 _ => true,
             };

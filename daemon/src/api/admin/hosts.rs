@@ -32,7 +32,8 @@ async fn list_hosts(
         hosts
             .into_iter()
             .map(|h| h.host)
-            .filter(|h| caller.may_see(&h.owner))
+            .filter(|h| caller.may_see(&h.tenant, &h.owner))
+            .filter(|h| q.tenant.as_ref().is_none_or(|t| *t == h.tenant))
             .collect(),
     ))
 }
@@ -42,7 +43,6 @@ async fn remove_host(
     S(state): S<Arc<State>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Host>, ApiError> {
-    caller.require_write(&state).await?;
     let id = path_id(id)?;
     let not_found = || ApiError::new(ErrorCode::NotFound, format!("no host {id:?}"));
     let lookup = id.clone();
@@ -51,9 +51,10 @@ async fn remove_host(
         .into_iter()
         .find(|h| h.host.id == lookup)
         .ok_or_else(not_found)?;
-    if !caller.may_see(&host.host.owner) {
+    if !caller.may_see(&host.host.tenant, &host.host.owner) {
         return Err(not_found());
     }
+    caller.require_write(&state, &host.host.tenant).await?;
     let now = state.clock.now();
     let user = caller.user.clone();
     let gone = blocking(&state, move |s| s.remove_host(&host.host.id, &user, now)).await?;

@@ -153,7 +153,7 @@ async fn resolve(
     })
     .await?;
     found
-        .filter(|t| caller.may_see(&t.owner))
+        .filter(|t| caller.may_see(&t.tenant, &t.owner))
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, format!("no token {asked}")))
 }
 

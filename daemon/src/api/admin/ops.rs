@@ -8,7 +8,7 @@ use axum::http::header;
 use axum::response::{IntoResponse, Response};
 
 use super::{Routes, Verb};
-use crate::api::access::{Caller, Role};
+use crate::api::access::Caller;
 use crate::api::{ApiError, State, blocking};
 use crate::domain;
 
@@ -24,9 +24,8 @@ pub const BACKUP_TYPE: &str = "application/vnd.gatepass.backup";
 /// `GET /v1/backup` (admins): a consistent snapshot of the store, written to a private file in
 /// the data folder, sent, and removed. Audited as `backup_taken`.
 async fn backup(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
-    if caller.role != Role::Admin {
-        return Err(caller.deny(&state, "only admins may take a backup").await);
-    }
+    // A backup holds every tenant's data.
+    caller.require_global_admin(&state, "take a backup").await?;
     let mut nonce = [0u8; 8];
     getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
     let path = state
@@ -57,6 +56,7 @@ async fn backup(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Api
         target: String::new(),
         target_name: None,
         details,
+        tenant: gatepass_protocol::default_tenant(),
     };
     blocking(&state, move |s| s.append_audit(draft)).await?;
     let summary = serde_json::to_string(&info).map_err(ApiError::internal)?;
@@ -113,7 +113,8 @@ async fn metrics(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Ap
         .map(|s| (s.as_str(), 0))
         .collect();
     let mut hosts = 0;
-    for r in &records {
+    // Only the tenants the caller sees whole are counted.
+    for r in records.iter().filter(|r| caller.sees_tenant(&r.tenant)) {
         *by_status.entry(r.status(now).as_str()).or_default() += 1;
         hosts += r.hosts;
     }

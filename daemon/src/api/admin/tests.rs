@@ -64,10 +64,17 @@ struct Fixture {
 
 impl Fixture {
     async fn new() -> Fixture {
+        Fixture::with_tenants("", None, ADMIN).await
+    }
+
+    /// A fixture whose config also holds `tenants` (TOML tables), its token and host made by
+    /// the admin in `tenant`, its API token by `api_maker`.
+    async fn with_tenants(tenants: &str, tenant: Option<&str>, api_maker: Who) -> Fixture {
         let dir = tempfile::tempdir().unwrap();
         let text = format!(
             "data_dir = {:?}\n[store]\ncheck_on_start = false\n[limits]\njournal_mib = 1\n\
-             [access]\nadmins = [\"ada\"]\noperators = [\"otto\"]\nauditors = [\"audrey\"]\n",
+             [access]\nadmins = [\"ada\"]\noperators = [\"otto\"]\nauditors = [\"audrey\"]\n\
+             {tenants}",
             dir.path().join("data")
         );
         let config = Config::parse(&text, std::path::Path::new("test.toml")).unwrap();
@@ -88,7 +95,7 @@ impl Fixture {
                 ADMIN,
                 Verb::Post,
                 "/v1/tokens",
-                Some(json!({"name": "fixture", "max_uses": 5})),
+                Some(json!({"name": "fixture", "max_uses": 5, "tenant": tenant})),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{made}");
@@ -107,7 +114,7 @@ impl Fixture {
         f.host_id = host["host_id"].as_str().unwrap().to_owned();
         let (status, api) = f
             .send(
-                ADMIN,
+                api_maker,
                 Verb::Post,
                 "/v1/api-tokens",
                 Some(json!({"name": "fixture-ci"})),
@@ -320,4 +327,334 @@ async fn a_token_expires_when_the_injected_clock_passes_its_lifetime() {
     f.clock.advance(3600);
     let (_, shown) = f.send(ADMIN, Get, "/v1/tokens/short", None).await;
     assert_eq!(shown["status"], "expired");
+}
+
+/// Two tenants besides `default`, each with an admin, an operator and an auditor of its own.
+const TWO_TENANTS: &str = "[tenants.acme]\nadmins = [\"alice\"]\noperators = [\"bob\"]\n\
+                           auditors = [\"carol\"]\n\
+                           [tenants.globex]\nadmins = [\"gus\"]\noperators = [\"gil\"]\n\
+                           auditors = [\"gina\"]\n";
+
+const fn who(user: &'static str, uid: u32) -> Who {
+    Who { user, uid }
+}
+
+const ALICE: Who = who("alice", 61_011);
+const BOB: Who = who("bob", 61_012);
+const CAROL: Who = who("carol", 61_013);
+const GUS: Who = who("gus", 61_021);
+const GIL: Who = who("gil", 61_022);
+const GINA: Who = who("gina", 61_023);
+
+/// The columns of `TENANT_TABLE`: acme's admin, operator and auditor, globex's, then the
+/// global admin, auditor and operator.
+const TENANT_ROLES: [Who; 9] = [ALICE, BOB, CAROL, GUS, GIL, GINA, ADMIN, AUDITOR, OPERATOR];
+
+/// Which of `TENANT_ROLES` see all of acme (its admin and auditor, the global ones).
+const SEES_ACME: [bool; 9] = [true, false, true, false, false, false, true, true, false];
+
+/// Every endpoint's answers to `TENANT_ROLES`, each asking about acme's objects: a token and
+/// its host the global admin made in acme, an API token acme's admin made.
+#[rustfmt::skip]
+const TENANT_TABLE: &[(Verb, &str, [u16; 9])] = &[
+    //                                        acme: adm  op   aud  globex: adm op  aud  global: adm aud op
+    (Get,    "/v1/whoami",                    [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Get,    "/v1/tokens",                    [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Post,   "/v1/tokens",                    [201, 201, 403, 201, 201, 403, 400, 403, 400]),
+    (Get,    "/v1/tokens/{id}",               [200, 404, 200, 404, 404, 404, 200, 200, 404]),
+    (Patch,  "/v1/tokens/{id}",               [200, 404, 403, 404, 404, 404, 200, 403, 404]),
+    (Delete, "/v1/tokens/{id}",               [200, 404, 403, 404, 404, 404, 200, 403, 404]),
+    (Post,   "/v1/tokens/{id}/revoke",        [200, 404, 403, 404, 404, 404, 200, 403, 404]),
+    (Get,    "/v1/tokens/{id}/hosts",         [200, 404, 200, 404, 404, 404, 200, 200, 404]),
+    (Get,    "/v1/hosts",                     [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Delete, "/v1/hosts/{id}",                [200, 404, 403, 404, 404, 404, 200, 403, 404]),
+    (Get,    "/v1/api-tokens",                [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Post,   "/v1/api-tokens",                [201, 201, 201, 201, 201, 201, 201, 201, 201]),
+    (Delete, "/v1/api-tokens/{id}",           [200, 404, 404, 404, 404, 404, 200, 404, 404]),
+    (Get,    "/v1/audit",                     [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Get,    "/v1/audit/verify",              [200, 403, 200, 200, 403, 200, 200, 200, 403]),
+    (Get,    "/v1/events",                    [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Get,    "/v1/backup",                    [403, 403, 403, 403, 403, 403, 200, 403, 403]),
+    (Get,    "/healthz",                      [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Get,    "/metrics",                      [200, 403, 200, 200, 403, 200, 200, 200, 403]),
+];
+
+#[test]
+fn every_endpoint_has_a_row_in_the_tenant_table() {
+    let mut routed: Vec<(Verb, &str)> = endpoints().iter().map(|e| (e.verb, e.path)).collect();
+    let mut rows: Vec<(Verb, &str)> = TENANT_TABLE.iter().map(|(v, p, _)| (*v, *p)).collect();
+    routed.sort();
+    rows.sort();
+    assert_eq!(routed, rows, "TENANT_TABLE must hold one row per endpoint");
+}
+
+/// Every role of every tenant at every endpoint, about acme's objects: the status the table
+/// says, and no list read by someone who does not see acme names any of them (ids, names,
+/// hostname), while those who see acme find its token and host in the lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_of_every_tenant_gets_what_the_tenant_table_says() {
+    let mut wrong = Vec::new();
+    for (verb, path, expect) in TENANT_TABLE {
+        for (i, who) in TENANT_ROLES.iter().enumerate() {
+            let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+            let concrete = f.concrete(path);
+            let (status, body) = f
+                .send(*who, *verb, &concrete, body_for(*verb, path, *who))
+                .await;
+            let cell = format!("{} {path} as {}", verb.as_str(), who.user);
+            if status.as_u16() != expect[i] {
+                wrong.push(format!("{cell}: {status} (want {}): {body}", expect[i]));
+            }
+            if *verb != Get || path.contains('{') || status != StatusCode::OK {
+                continue;
+            }
+            let text = body.to_string();
+            let secrets = [
+                f.token_id.as_str(),
+                f.host_id.as_str(),
+                f.api_token_id.as_str(),
+                "fixture",
+                "web-01",
+            ];
+            let named: Vec<&str> = secrets.into_iter().filter(|s| text.contains(s)).collect();
+            if !SEES_ACME[i] && !named.is_empty() {
+                wrong.push(format!("{cell}: names acme's {named:?}: {text}"));
+            }
+            let listed = ["/v1/tokens", "/v1/hosts", "/v1/audit"].contains(path);
+            if SEES_ACME[i] && listed && !text.contains(&f.token_id) {
+                wrong.push(format!("{cell}: does not list acme's token: {text}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_only_the_tenants_the_caller_sees() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    let active = |text: &Value| -> String {
+        let text = text.as_str().unwrap_or_default().to_owned();
+        text.lines()
+            .find(|l| l.starts_with("gatepass_tokens{") && l.contains("\"active\""))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (_, acme) = f.send(ALICE, Get, "/metrics", None).await;
+    let (_, globex) = f.send(GUS, Get, "/metrics", None).await;
+    assert!(active(&acme).ends_with(" 1"), "{acme}");
+    assert!(active(&globex).ends_with(" 0"), "{globex}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_mints_only_for_members_of_the_tenant() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    for (owner, want) in [
+        ("bob", 201),
+        ("carol", 201),
+        ("ada", 201),
+        ("gus", 400),
+        ("nobody", 400),
+    ] {
+        let (status, body) = f
+            .send(
+                ALICE,
+                Post,
+                "/v1/tokens",
+                Some(json!({"name": format!("for-{owner}"), "owner": owner})),
+            )
+            .await;
+        assert_eq!(status.as_u16(), want, "{owner}: {body}");
+        if want == 400 {
+            assert_eq!(body["error"]["code"], "unknown_owner", "{body}");
+        } else {
+            assert_eq!(body["token"]["owner"], owner);
+        }
+    }
+    // An operator mints for themselves only.
+    let (status, body) = f
+        .send(
+            BOB,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "b", "owner": "carol"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_event_stream_hears_nothing_of_another_tenant() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    let mut req = Request::get("/v1/events").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(Peer::Unix {
+        uid: GUS.uid,
+        user: GUS.user.to_owned(),
+    });
+    let Ok(resp) = admin_router(f.state.clone()).oneshot(req).await;
+    let mut body = resp.into_body();
+    // acme's change first, then globex's: globex's admin hears the second and never the first.
+    let (status, _) = f
+        .send(
+            ALICE,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "acme-live"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = f
+        .send(
+            GUS,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "globex-live"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut seen = String::new();
+    let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                seen.push_str(&String::from_utf8_lossy(data));
+                if seen.contains("globex-live") {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{seen}");
+    assert!(!seen.contains("acme"), "{seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_and_answer_carries_its_tenant() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ADMIN).await;
+    let (_, shown) = f
+        .send(ADMIN, Get, &format!("/v1/tokens/{}", f.token_id), None)
+        .await;
+    assert_eq!(shown["tenant"], "acme");
+    let (_, list) = f.send(ADMIN, Get, "/v1/tokens", None).await;
+    assert_eq!(list[0]["tenant"], "acme");
+    let (_, hosts) = f.send(ADMIN, Get, "/v1/hosts", None).await;
+    assert_eq!(hosts[0]["tenant"], "acme", "{hosts}");
+    let (_, audit) = f.send(ADMIN, Get, "/v1/audit", None).await;
+    let tenants: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["tenant"].as_str().unwrap())
+        .collect();
+    // created and redeemed in acme; the API token's creation is the admin's, in `default`.
+    assert_eq!(tenants, ["acme", "acme", "default"], "{audit}");
+    let (status, check) = f.send(ADMIN, Get, "/v1/audit/verify", None).await;
+    assert_eq!(
+        (status, &check["first_bad"]),
+        (StatusCode::OK, &Value::Null),
+        "{check}"
+    );
+    // A tenant's own admin mints there without naming it.
+    let (status, made) = f
+        .send(ALICE, Post, "/v1/tokens", Some(json!({"name": "alices"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["token"]["tenant"], "acme");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redeem_answer_names_the_tenant_the_host_joined() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("globex"), ADMIN).await;
+    let (_, made) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "g2", "tenant": "globex"})),
+        )
+        .await;
+    let secret = made["secret"].as_str().unwrap();
+    let mut redeem = Request::post("/v1/redeem")
+        .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"hostname": "g-01"}).to_string()))
+        .unwrap();
+    redeem.extensions_mut().insert(Peer::Tcp {
+        addr: "10.0.0.2:4000".parse().unwrap(),
+    });
+    let (status, answer_body) = answer(redeem_router(f.state.clone()), redeem).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer_body}");
+    assert_eq!(answer_body["tenant"], "globex");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_of_several_tenants_names_the_one_to_mint_in() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ADMIN).await;
+    let (status, body) = f
+        .send(ADMIN, Post, "/v1/tokens", Some(json!({"name": "where"})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "tenant_required");
+    // A tenant the caller has no role in is not found (its existence is not revealed).
+    let (status, body) = f
+        .send(
+            ALICE,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "there", "tenant": "globex"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = f
+        .send(
+            ALICE,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "there", "tenant": "nowhere"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_carries_the_tenant() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ADMIN).await;
+    let mut req = Request::get("/v1/events").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(Peer::Unix {
+        uid: ADMIN.uid,
+        user: ADMIN.user.to_owned(),
+    });
+    let Ok(resp) = admin_router(f.state.clone()).oneshot(req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    let (status, _) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "live", "tenant": "globex"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // The stream is read until the new token's event; a bound, not a wait for anything.
+    let mut seen = String::new();
+    let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                seen.push_str(&String::from_utf8_lossy(data));
+                if seen.contains(r#""name":"live""#) {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{seen}");
+    let line = seen
+        .lines()
+        .find(|l| l.contains(r#""name":"live""#))
+        .unwrap();
+    let event: Value = serde_json::from_str(line.trim_start_matches("data:").trim()).unwrap();
+    assert_eq!(event["token"]["tenant"], "globex", "{event}");
 }

@@ -16,7 +16,7 @@ use gatepass_protocol::{
 };
 
 use super::{Routes, Verb, path_id, query, resolve};
-use crate::api::access::{Caller, Role};
+use crate::api::access::{Caller, Role, is_daemon_admin};
 use crate::api::{ApiError, State, blocking, read_json};
 use crate::domain::{self, TokenChange};
 use crate::error::StoreError;
@@ -42,6 +42,9 @@ fn matches(t: &TokenKeys<'_>, q: &TokenQuery) -> bool {
         return false;
     }
     if q.owner.as_ref().is_some_and(|o| t.owner != o) {
+        return false;
+    }
+    if q.tenant.as_ref().is_some_and(|o| t.tenant != o) {
         return false;
     }
     if let Some(text) =
@@ -70,24 +73,22 @@ async fn list_tokens(
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.split(';').next().map(str::trim) == Some(binary::TOKEN_LIST));
-    let mut q = query(q)?;
-    if !caller.sees_all() {
-        if q.owner.as_ref().is_some_and(|o| *o != caller.user) {
-            return Ok(Json(Vec::<Token>::new()).into_response());
-        }
-        q.owner = Some(caller.user.clone());
-    }
+    let q = query(q)?;
+    // What the caller may see: their tenants, and in those where they are only an operator,
+    // their own tokens.
     let now = state.clock.now();
     // Decoding, sorting and encoding a large list is CPU work: off the async workers, with the
     // answer written into one buffer sized up front.
     let col = q.sort.unwrap_or(SortColumn::Created);
+    let desc = q.desc;
+    let visible = move |k: &TokenKeys<'_>| caller.may_see(k.tenant, k.owner) && matches(k, &q);
     let body = blocking(&state, move |s| {
         if binary {
             // Straight from the stored bytes: the records are already in the list's form.
-            let list = s.token_list(now, col, &|k| matches(k, &q))?;
+            let list = s.token_list(now, col, &visible)?;
             let large = list.len() >= 10_000;
             let body = list
-                .finish(q.desc)
+                .finish(desc)
                 .map_err(|e| StoreError::Damaged(format!("a token list: {e}")))?;
             return Ok((body, Vec::new(), large));
         }
@@ -95,10 +96,10 @@ async fn list_tokens(
             .list_tokens()?
             .into_iter()
             .map(|r| r.into_view(now))
-            .filter(|t| matches(&t.keys(), &q))
+            .filter(|t| visible(&t.keys()))
             .collect();
         tokens.sort_unstable_by(|a, b| col.compare(a, b));
-        if q.desc {
+        if desc {
             tokens.reverse();
         }
         let mut body = Vec::with_capacity(tokens.len() * 512 + 2);
@@ -156,16 +157,34 @@ async fn create_token(
     S(state): S<Arc<State>>,
     req: Request,
 ) -> Result<Response, ApiError> {
-    caller.require_write(&state).await?;
     let body: CreateTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
     // Rounded up: the lifetime counted from the creation time is at least what was asked.
     let now = state.clock.now_rounded_up();
+    // One tenant, where the caller may write; the owner one of its members.
+    if !caller
+        .tenants
+        .iter()
+        .any(|(_, r)| matches!(r, Role::Admin | Role::Operator))
+    {
+        return Err(caller.deny(&state, "auditors have read-only access").await);
+    }
+    let tenant = caller.write_tenant(&state, body.tenant.as_deref())?;
+    caller.require_write(&state, &tenant).await?;
     let owner = match body.owner.clone() {
         Some(o) if o != caller.user => {
-            if caller.role != Role::Admin {
+            if caller.role_in(&tenant) != Some(Role::Admin) {
                 return Err(caller
                     .deny(&state, "only admins may mint tokens for another owner")
                     .await);
+            }
+            if !state.tenants.is_member(&o, &tenant) && !is_daemon_admin(&state, &o) {
+                return Err(ApiError::new(
+                    ErrorCode::UnknownOwner,
+                    format!(
+                        "{o:?} is not a member of tenant {tenant:?}: an owner must be one of its \
+                         members or hold a role there"
+                    ),
+                ));
             }
             o
         }
@@ -174,6 +193,7 @@ async fn create_token(
     let minter = domain::tokens::Minter {
         user: &caller.user,
         owner,
+        tenant,
     };
     let (record, secret) = domain::tokens::mint(
         body,
@@ -216,9 +236,9 @@ async fn patch_token(
     req: Request,
 ) -> Result<Json<Token>, ApiError> {
     let id = path_id(id)?;
-    caller.require_write(&state).await?;
-    let patch: PatchTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
     let rec = resolve(&state, &caller, &id).await?;
+    caller.require_write(&state, &rec.tenant).await?;
+    let patch: PatchTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
     let now = state.clock.now();
     let change =
         domain::tokens::patch(&rec, patch, state.config.lifetime_policy(), now)?.map_err(|()| {
@@ -235,8 +255,8 @@ async fn revoke_token(
     S(state): S<Arc<State>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Token>, ApiError> {
-    caller.require_write(&state).await?;
     let rec = resolve(&state, &caller, &path_id(id)?).await?;
+    caller.require_write(&state, &rec.tenant).await?;
     let now = state.clock.now();
     let after = blocking(&state, move |s| {
         s.change_token(&rec.id, TokenChange::Revoke, &caller.user, now)
@@ -250,8 +270,8 @@ async fn delete_token(
     S(state): S<Arc<State>>,
     id: Result<Path<String>, PathRejection>,
 ) -> Result<Json<Token>, ApiError> {
-    caller.require_write(&state).await?;
     let rec = resolve(&state, &caller, &path_id(id)?).await?;
+    caller.require_write(&state, &rec.tenant).await?;
     let now = state.clock.now();
     let gone = blocking(&state, move |s| s.delete_token(&rec.id, &caller.user, now)).await?;
     Ok(Json(gone.view(now)))
