@@ -739,6 +739,47 @@ pub struct ChangeEvent {
     pub audit: Option<AuditEvent>,
 }
 
+/// What an API token may do. A request outside it is refused with 403 `scope_denied`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiScope {
+    /// Reads only (GET).
+    Read,
+    /// Reads, and minting enrollment tokens (`POST /v1/tokens`): for automation that mints one
+    /// token per host and does nothing else.
+    Mint,
+    /// All that its user's role allows.
+    #[default]
+    Manage,
+}
+
+impl ApiScope {
+    pub const ALL: [ApiScope; 3] = [ApiScope::Read, ApiScope::Mint, ApiScope::Manage];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiScope::Read => "read",
+            ApiScope::Mint => "mint",
+            ApiScope::Manage => "manage",
+        }
+    }
+
+    /// `read`, `mint` or `manage`.
+    pub fn parse(s: &str) -> Option<ApiScope> {
+        ApiScope::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Whether a request (`method` on `path`) is inside this scope.
+    pub fn allows(self, method: &str, path: &str) -> bool {
+        let read = method == "GET" || method == "HEAD";
+        match self {
+            ApiScope::Manage => true,
+            ApiScope::Read => read,
+            ApiScope::Mint => read || (method == "POST" && path == "/v1/tokens"),
+        }
+    }
+}
+
 /// The tenant that always exists: everything made before tenants is in it, and with no tenant
 /// configured it is the only one.
 pub const DEFAULT_TENANT: &str = "default";
@@ -764,6 +805,9 @@ pub struct ApiToken {
     /// Valid only when the Referer's host ends with this value.
     pub referrer: Option<String>,
     pub remark: String,
+    /// What it may do (`manage` for API tokens made before scopes).
+    #[serde(default)]
+    pub scope: ApiScope,
     /// The tenant it was created in (`default` for API tokens made before tenants).
     #[serde(default = "default_tenant")]
     pub tenant: String,
@@ -784,6 +828,9 @@ pub struct CreateApiTokenRequest {
     pub referrer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remark: Option<String>,
+    /// What the token may do; default `manage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ApiScope>,
 }
 
 /// The answer to `POST /v1/api-tokens`: the only time the secret is sent.

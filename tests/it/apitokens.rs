@@ -135,15 +135,15 @@ async fn path_and_referrer_restrictions_are_enforced() {
     );
     assert_error(
         &admin_get(&d, &path_only, "/v1/audit", None).await,
-        401,
-        "unauthorized",
+        403,
+        "path_denied",
     );
 
     let (by_ref, _) = create(&d, &["--name", "from-ci", "--referrer", "example.org"]);
     assert_error(
         &admin_get(&d, &by_ref, "/v1/tokens", None).await,
-        401,
-        "unauthorized",
+        403,
+        "referrer_denied",
     );
     assert_eq!(
         admin_get(
@@ -158,8 +158,8 @@ async fn path_and_referrer_restrictions_are_enforced() {
     );
     assert_error(
         &admin_get(&d, &by_ref, "/v1/tokens", Some("https://example.com/")).await,
-        401,
-        "unauthorized",
+        403,
+        "referrer_denied",
     );
 }
 
@@ -243,8 +243,8 @@ async fn a_referrer_restriction_matches_the_host_or_a_subdomain_only() {
     ] {
         assert_error(
             &admin_get(&d, &by_ref, "/v1/tokens", Some(refused)).await,
-            401,
-            "unauthorized",
+            403,
+            "referrer_denied",
         );
     }
 }

@@ -810,7 +810,7 @@ async fn the_console_works_over_https_with_an_api_token() {
     assert!(c.wait_exit().success());
 
     let mut c = console(&narrow);
-    let s = c.wait_text("daemon unreachable (invalid or missing token)");
+    let s = c.wait_text("daemon unreachable (this API token is valid only for paths under");
     assert!(!s.contains("over-https"), "{s}");
     c.send(b"q");
     assert!(c.wait_exit().success());

@@ -269,32 +269,15 @@ async fn api_token_caller(
     let lookup = id.clone();
     let rec = blocking(state, move |s| s.get_api_token(&lookup)).await?;
     let now = state.clock.now();
+    // Unknown, wrong, expired: 401, one answer for all. A good token used outside its
+    // restrictions: 403 saying which.
     let refusal = match &rec {
         None => Some("unknown API token"),
         Some(r) if !crate::secrets::hash_eq(hash.as_bytes(), r.secret_hash.as_bytes()) => {
             Some("wrong secret")
         }
         Some(r) if now >= r.token.expires_at => Some("API token expired"),
-        Some(r)
-            if r.token
-                .path_prefix
-                .as_ref()
-                .is_some_and(|p| !parts.uri.path().starts_with(p.as_str())) =>
-        {
-            Some("path outside the API token's restriction")
-        }
-        Some(r) => match &r.token.referrer {
-            Some(want) => {
-                let host = parts
-                    .headers
-                    .get(header::REFERER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(referer_host);
-                (!host.is_some_and(|h| crate::domain::api_tokens::referrer_allows(want, &h)))
-                    .then_some("referrer outside the API token's restriction")
-            }
-            None => None,
-        },
+        Some(_) => None,
     };
     if let Some(reason) = refusal {
         audit_denial(state, &actor(&id), &request, reason).await;
@@ -303,6 +286,44 @@ async fn api_token_caller(
     let Some(rec) = rec else {
         return Err(ApiError::unauthorized());
     };
+    let path = parts.uri.path();
+    let outside = if let Some(p) = rec
+        .token
+        .path_prefix
+        .as_ref()
+        .filter(|p| !path.starts_with(p.as_str()))
+    {
+        Some((
+            ErrorCode::PathDenied,
+            format!("this API token is valid only for paths under {p}"),
+        ))
+    } else if let Some(want) = rec.token.referrer.as_ref().filter(|want| {
+        let host = parts
+            .headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(referer_host);
+        !host.is_some_and(|h| crate::domain::api_tokens::referrer_allows(want, &h))
+    }) {
+        Some((
+            ErrorCode::ReferrerDenied,
+            format!("this API token is valid only for Referer hosts under {want}"),
+        ))
+    } else if !rec.token.scope.allows(parts.method.as_str(), path) {
+        Some((
+            ErrorCode::ScopeDenied,
+            format!(
+                "this API token's scope is {}: it does not allow {request}",
+                rec.token.scope.as_str()
+            ),
+        ))
+    } else {
+        None
+    };
+    if let Some((code, message)) = outside {
+        audit_denial(state, &actor(&id), &request, &message).await;
+        return Err(ApiError::new(code, message));
+    }
     let user = rec.token.user;
     match role_of(state, None, &user) {
         Some(Access {

@@ -76,6 +76,7 @@ pub fn issue(
             path_prefix: body.path_prefix,
             referrer: body.referrer.map(|r| r.to_ascii_lowercase()),
             remark,
+            scope: body.scope.unwrap_or_default(),
             tenant: tenant.to_owned(),
         },
         secret_hash: model::hex(&key.hash(secret.expose())),
@@ -110,6 +111,7 @@ pub fn create(tx: &mut dyn Tx, token: ApiTokenRecord) -> Result<ApiTokenRecord, 
     let mut details = BTreeMap::new();
     details.insert("name".to_string(), t.name.clone());
     details.insert("expires_at".to_string(), t.expires_at.to_rfc3339());
+    details.insert("scope".to_string(), t.scope.as_str().to_string());
     if let Some(p) = &t.path_prefix {
         details.insert("path_prefix".to_string(), p.clone());
     }

@@ -658,3 +658,239 @@ async fn the_event_stream_carries_the_tenant() {
     let event: Value = serde_json::from_str(line.trim_start_matches("data:").trim()).unwrap();
     assert_eq!(event["token"]["tenant"], "globex", "{event}");
 }
+
+impl Fixture {
+    /// A request over the HTTPS admin listener with API token `secret` (and a Referer).
+    async fn send_api(
+        &self,
+        secret: &str,
+        verb: Verb,
+        path: &str,
+        body: Option<Value>,
+        referer: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(verb.as_str())
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"));
+        if let Some(r) = referer {
+            req = req.header(header::REFERER, r);
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut req = req.body(body).unwrap();
+        req.extensions_mut().insert(Peer::Tcp {
+            addr: "10.9.9.9:5000".parse().unwrap(),
+        });
+        answer(admin_router(self.state.clone()), req).await
+    }
+
+    /// A new API token of the admin's, made with `fields` (JSON), and its secret.
+    async fn api_token(&self, fields: Value) -> String {
+        let (status, made) = self.send(ADMIN, Post, "/v1/api-tokens", Some(fields)).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        made["secret"].as_str().unwrap().to_owned()
+    }
+}
+
+/// One request with an API token: a label, the token's secret, the request and its Referer,
+/// and the status and error code wanted.
+type ApiCase<'a> = (
+    &'a str,
+    &'a str,
+    Verb,
+    &'a str,
+    Option<Value>,
+    Option<&'a str>,
+    u16,
+    &'a str,
+);
+
+/// Each scope against the requests at its edge; a path or referrer restriction says which it
+/// is (403), and only an unknown, expired or deleted token is 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_act_within_their_scope_path_and_referrer() {
+    let f = Fixture::new().await;
+    let read = f.api_token(json!({"name": "r", "scope": "read"})).await;
+    let mint = f.api_token(json!({"name": "m", "scope": "mint"})).await;
+    let manage = f.api_token(json!({"name": "all"})).await;
+    let path = f
+        .api_token(json!({"name": "p", "path_prefix": "/v1/tokens"}))
+        .await;
+    let referrer = f
+        .api_token(json!({"name": "ref", "referrer": "example.org"}))
+        .await;
+    let token = format!("/v1/tokens/{}", f.token_id);
+    let revoke = format!("/v1/tokens/{}/revoke", f.token_id);
+    let new = |n: &str| Some(json!({ "name": n }));
+    let cases: Vec<ApiCase<'_>> = vec![
+        ("read", &read, Get, "/v1/tokens", None, None, 200, ""),
+        ("read", &read, Get, "/v1/audit", None, None, 200, ""),
+        (
+            "read",
+            &read,
+            Post,
+            "/v1/tokens",
+            new("by-read"),
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "read",
+            &read,
+            Post,
+            &revoke,
+            None,
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "read",
+            &read,
+            Post,
+            "/v1/api-tokens",
+            new("more"),
+            None,
+            403,
+            "scope_denied",
+        ),
+        ("mint", &mint, Get, "/v1/hosts", None, None, 200, ""),
+        (
+            "mint",
+            &mint,
+            Post,
+            "/v1/tokens",
+            new("by-mint"),
+            None,
+            201,
+            "",
+        ),
+        (
+            "mint",
+            &mint,
+            Post,
+            &revoke,
+            None,
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "mint",
+            &mint,
+            Delete,
+            &token,
+            None,
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "mint",
+            &mint,
+            Patch,
+            &token,
+            Some(json!({"description": "x"})),
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "path",
+            &path,
+            Get,
+            "/v1/tokens?status=active",
+            None,
+            None,
+            200,
+            "",
+        ),
+        (
+            "path",
+            &path,
+            Get,
+            "/v1/audit",
+            None,
+            None,
+            403,
+            "path_denied",
+        ),
+        (
+            "referrer",
+            &referrer,
+            Get,
+            "/v1/tokens",
+            None,
+            None,
+            403,
+            "referrer_denied",
+        ),
+        (
+            "referrer",
+            &referrer,
+            Get,
+            "/v1/tokens",
+            None,
+            Some("https://ci.example.org/x"),
+            200,
+            "",
+        ),
+        (
+            "referrer",
+            &referrer,
+            Get,
+            "/v1/tokens",
+            None,
+            Some("https://notexample.org/"),
+            403,
+            "referrer_denied",
+        ),
+        ("manage", &manage, Post, &revoke, None, None, 200, ""),
+        (
+            "unknown",
+            "gpa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            Get,
+            "/v1/tokens",
+            None,
+            None,
+            401,
+            "unauthorized",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (scope, secret, verb, path, body, referer, want, code) in cases {
+        let (status, answer) = f.send_api(secret, verb, path, body, referer).await;
+        let got_code = answer["error"]["code"].as_str().unwrap_or_default();
+        if status.as_u16() != want || got_code != code {
+            wrong.push(format!(
+                "{scope}: {} {path}: {status} {got_code} (want {want} {code:?})",
+                verb.as_str()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // A deleted API token is no token at all.
+    let (_, list) = f.send(ADMIN, Get, "/v1/api-tokens", None).await;
+    let id = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "all")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = f
+        .send(ADMIN, Delete, &format!("/v1/api-tokens/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = f.send_api(&manage, Get, "/v1/tokens", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

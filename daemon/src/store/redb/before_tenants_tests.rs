@@ -45,6 +45,7 @@ fn a_store_written_before_tenants_opens_with_its_data_in_default() {
                 referrer: None,
                 remark: String::new(),
                 tenant: "default".into(),
+                scope: Default::default(),
             },
             secret_hash: "cd".repeat(32),
         })
