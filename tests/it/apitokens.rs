@@ -3,10 +3,14 @@
 
 use crate::support::{Daemon, assert_error, current_user};
 
+/// A daemon with the HTTPS admin listener, where the user running the tests holds the REST API
+/// role.
 fn with_admin_listener() -> Daemon {
-    Daemon::start_with_config(
-        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n",
-    )
+    Daemon::start_with_config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n\n\
+         [access]\napi_users = [{:?}]\n",
+        current_user()
+    ))
 }
 
 fn create(d: &Daemon, args: &[&str]) -> (String, serde_json::Value) {

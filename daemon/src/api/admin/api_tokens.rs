@@ -41,12 +41,25 @@ async fn list_api_tokens(
     ))
 }
 
-/// `POST /v1/api-tokens`: a token for the caller alone, shown once.
+/// `POST /v1/api-tokens`: a token for the caller alone, shown once; only for users with the
+/// REST API role (403 `api_role_required`).
 async fn create_api_token(
     caller: Caller,
     S(state): S<Arc<State>>,
     req: Request,
 ) -> Result<Response, ApiError> {
+    // The REST API role: only users assigned to it, administrators included.
+    if !state.tenants.is_api_user(&caller.user) {
+        let _ = caller.deny(&state, "no REST API role (api_users)").await;
+        return Err(ApiError::new(
+            ErrorCode::ApiRoleRequired,
+            format!(
+                "{user} may not create API tokens: only users with the REST API role may; an \
+                 admin must add \"{user}\" to api_users (in [access] or a tenant) in gatepassd.toml",
+                user = caller.user
+            ),
+        ));
+    }
     let body: CreateApiTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
     let now = state.clock.now();
     // The caller's only tenant; a user of several (or a global one) holds it in `default`.

@@ -74,6 +74,7 @@ impl Fixture {
         let text = format!(
             "data_dir = {:?}\n[store]\ncheck_on_start = false\n[limits]\njournal_mib = 1\n\
              [access]\nadmins = [\"ada\"]\noperators = [\"otto\"]\nauditors = [\"audrey\"]\n\
+             api_users = [\"ada\"]\n\
              {tenants}",
             dir.path().join("data")
         );
@@ -217,7 +218,7 @@ const TABLE: &[Row] = &[
     row(Get,    "/v1/hosts",                     [200,  200,     200,    403]),
     row(Delete, "/v1/hosts/{id}",                [200,  404,     403,    403]),
     row(Get,    "/v1/api-tokens",                [200,  200,     200,    403]),
-    row(Post,   "/v1/api-tokens",                [201,  201,     201,    403]),
+    row(Post,   "/v1/api-tokens",                [201,  403,     403,    403]),
     row(Delete, "/v1/api-tokens/{id}",           [200,  404,     404,    403]),
     row(Get,    "/v1/audit",                     [200,  200,     200,    403]),
     row(Get,    "/v1/audit/verify",              [200,  403,     200,    403]),
@@ -331,7 +332,7 @@ async fn a_token_expires_when_the_injected_clock_passes_its_lifetime() {
 
 /// Two tenants besides `default`, each with an admin, an operator and an auditor of its own.
 const TWO_TENANTS: &str = "[tenants.acme]\nadmins = [\"alice\"]\noperators = [\"bob\"]\n\
-                           auditors = [\"carol\"]\n\
+                           auditors = [\"carol\"]\napi_users = [\"alice\"]\n\
                            [tenants.globex]\nadmins = [\"gus\"]\noperators = [\"gil\"]\n\
                            auditors = [\"gina\"]\n";
 
@@ -369,7 +370,7 @@ const TENANT_TABLE: &[(Verb, &str, [u16; 9])] = &[
     (Get,    "/v1/hosts",                     [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     (Delete, "/v1/hosts/{id}",                [200, 404, 403, 404, 404, 404, 200, 403, 404]),
     (Get,    "/v1/api-tokens",                [200, 200, 200, 200, 200, 200, 200, 200, 200]),
-    (Post,   "/v1/api-tokens",                [201, 201, 201, 201, 201, 201, 201, 201, 201]),
+    (Post,   "/v1/api-tokens",                [201, 403, 403, 403, 403, 403, 201, 403, 403]),
     (Delete, "/v1/api-tokens/{id}",           [200, 404, 404, 404, 404, 404, 200, 404, 404]),
     (Get,    "/v1/audit",                     [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     (Get,    "/v1/audit/verify",              [200, 403, 200, 200, 403, 200, 200, 200, 403]),
@@ -893,4 +894,27 @@ async fn api_tokens_act_within_their_scope_path_and_referrer() {
     assert_eq!(status, StatusCode::OK);
     let (status, _) = f.send_api(&manage, Get, "/v1/tokens", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The REST API role: only `api_users` create API tokens, administrators included; the others
+/// are told why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_users_with_the_rest_api_role_create_api_tokens() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    for who in [GUS, OPERATOR, AUDITOR, BOB] {
+        let (status, body) = f
+            .send(who, Post, "/v1/api-tokens", Some(json!({"name": "try"})))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{}: {body}", who.user);
+        assert_eq!(body["error"]["code"], "api_role_required", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("api_users")
+        );
+    }
+    // A tenant's API user holds theirs in that tenant.
+    let (_, list) = f.send(ALICE, Get, "/v1/api-tokens", None).await;
+    assert_eq!(list[0]["tenant"], "acme", "{list}");
 }
