@@ -300,6 +300,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--path-prefix', '--path-prefix', [CompletionResultType]::ParameterName, 'Valid only for request paths under this prefix, e.g. /v1/tokens')
             [CompletionResult]::new('--referrer', '--referrer', [CompletionResultType]::ParameterName, 'Valid only when the Referer''s host ends with this value')
             [CompletionResult]::new('--remark', '--remark', [CompletionResultType]::ParameterName, 'A note for yourself: what uses it (up to 512 characters)')
+            [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'What it may do: read (GET only), mint (read, and create tokens) or manage (all your role allows; the default)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"api_token": {…}, "secret": "gpa_…"}')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -295,7 +295,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__apitokens__subcmd__create)
-            opts="-h --name --ttl --expires --path-prefix --referrer --remark --json --help"
+            opts="-h --name --ttl --expires --path-prefix --referrer --remark --scope --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -323,6 +323,10 @@ _gatepass() {
                     ;;
                 --remark)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --scope)
+                    COMPREPLY=($(compgen -W "read mint manage" -- "${cur}"))
                     return 0
                     ;;
                 *)

@@ -259,6 +259,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --path-prefix 'Valid only for request paths under this prefix, e.g. /v1/tokens'
             cand --referrer 'Valid only when the Referer''s host ends with this value'
             cand --remark 'A note for yourself: what uses it (up to 512 characters)'
+            cand --scope 'What it may do: read (GET only), mint (read, and create tokens) or manage (all your role allows; the default)'
             cand --json 'Print {"api_token": {…}, "secret": "gpa_…"}'
             cand -h 'Print help'
             cand --help 'Print help'

@@ -210,6 +210,9 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -l path-prefix -d 'Valid only for request paths under this prefix, e.g. /v1/tokens' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -l referrer -d 'Valid only when the Referer\'s host ends with this value' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -l remark -d 'A note for yourself: what uses it (up to 512 characters)' -r
+complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -l scope -d 'What it may do: read (GET only), mint (read, and create tokens) or manage (all your role allows; the default)' -r -f -a "read\t''
+mint\t''
+manage\t''"
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -l json -d 'Print {"api_token": {…}, "secret": "gpa_…"}'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'

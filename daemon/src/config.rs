@@ -1,6 +1,7 @@
 //! The daemon's TOML configuration, with the defaults documented in `assets/gatepassd.toml`
 //! (which is also what a first start writes when no config exists).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use gatepass_protocol::types::DurationValue;
@@ -24,6 +25,8 @@ pub struct Config {
     pub access: AccessConfig,
     pub admin: AdminConfig,
     pub store: StoreConfig,
+    /// `[tenants.NAME]`: each tenant's own roles and members (`default` always exists).
+    pub tenants: BTreeMap<String, TenantConfig>,
     /// `--accept-journal-loss`: start even if the journal is refused (never from the file).
     #[serde(skip)]
     pub accept_journal_loss: bool,
@@ -52,15 +55,43 @@ impl Default for StoreConfig {
     }
 }
 
-/// Who may do what over the admin API. The daemon's own user and root are always admins.
+/// Who may do what over the admin API, in every tenant (global roles). The daemon's own user
+/// and root are always admins.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AccessConfig {
     pub admins: Vec<String>,
     pub operators: Vec<String>,
     pub auditors: Vec<String>,
+    /// The REST API role: who may create API tokens.
+    pub api_users: Vec<String>,
+    /// Accounts that may own enrolled hosts and have no other power.
+    pub members: Vec<String>,
     /// A group whose members may open the socket (its folder becomes 0750 and setgid).
     pub socket_group: Option<String>,
+}
+
+/// One tenant's roles (`[tenants.NAME]`): they hold in that tenant only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantConfig {
+    pub admins: Vec<String>,
+    pub operators: Vec<String>,
+    pub auditors: Vec<String>,
+    pub api_users: Vec<String>,
+    pub members: Vec<String>,
+}
+
+impl TenantConfig {
+    fn roles(&self) -> crate::domain::tenants::Roles {
+        crate::domain::tenants::Roles {
+            admins: self.admins.clone(),
+            operators: self.operators.clone(),
+            auditors: self.auditors.clone(),
+            api_users: self.api_users.clone(),
+            members: self.members.clone(),
+        }
+    }
 }
 
 /// The optional HTTPS admin listener (API tokens only).
@@ -186,6 +217,15 @@ impl Config {
         if self.limits.header_timeout.0 == 0 || self.limits.request_timeout.0 == 0 {
             return bad("timeouts must be at least 1s");
         }
+        if let Some(bad_name) = self
+            .tenants
+            .keys()
+            .find(|n| !crate::domain::tenants::valid_name(n))
+        {
+            return bad(&format!(
+                "tenants.{bad_name:?}: a tenant's name is 1-64 characters of a-z 0-9 - _"
+            ));
+        }
         if self.limits.redeem_failures_per_minute == 0
             || self.limits.redeem_refusals_per_token_per_minute == 0
             || self.limits.rate_limit_addresses < 16
@@ -207,6 +247,25 @@ impl Config {
         self.socket
             .clone()
             .unwrap_or_else(gatepass_protocol::paths::default_socket)
+    }
+
+    /// Who holds which role where: `[access]` (every tenant) and `[tenants.NAME]`.
+    pub fn tenants(&self) -> crate::domain::tenants::Tenants {
+        let a = &self.access;
+        let global = crate::domain::tenants::Roles {
+            admins: a.admins.clone(),
+            operators: a.operators.clone(),
+            auditors: a.auditors.clone(),
+            api_users: a.api_users.clone(),
+            members: a.members.clone(),
+        };
+        crate::domain::tenants::Tenants::new(
+            global,
+            self.tenants
+                .iter()
+                .map(|(name, t)| (name.clone(), t.roles()))
+                .collect(),
+        )
     }
 
     pub fn lifetime_policy(&self) -> LifetimePolicy {

@@ -49,6 +49,8 @@ pub struct State {
     pub key: SecretKey,
     pub ca: Ca,
     pub config: Config,
+    /// Who holds which role in which tenant (from `config`).
+    pub tenants: domain::tenants::Tenants,
     // Change notifications for `/v1/events`; the writer sends after each durable commit.
     pub events: broadcast::Sender<ChangeEvent>,
     pub metrics: Metrics,
@@ -455,6 +457,7 @@ impl Daemon {
             clock: self.clock,
             key: self.key,
             ca: self.ca,
+            tenants: self.config.tenants(),
             config: self.config,
             events: self.events,
             metrics: Metrics::default(),

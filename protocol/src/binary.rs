@@ -8,7 +8,7 @@
 //! Layout: strings are a u32 length and UTF-8 bytes, integers little-endian, an optional field
 //! is a 0/1 byte then the value, a list or map a u32 count then its items, `max_uses` is 0
 //! (unlimited) or 1 and a u64, a status its index in `TokenStatus::ALL`. A token list is a
-//! version byte (1), a u32 count, then for each token the fields it shares with a stored record
+//! version byte (2), a u32 count, then for each token the fields it shares with a stored record
 //! ([`write_token_fields`]), its prefix and its status.
 
 use std::collections::BTreeMap;
@@ -19,7 +19,9 @@ use crate::{Error, MaxUses, SortColumn, Timestamp, Token, TokenKeys, TokenStatus
 /// The media type of a token list in this form.
 pub const TOKEN_LIST: &str = "application/vnd.gatepass.token-list";
 
-const V1: u8 = 1;
+/// The list's form: 2 since tokens carry their tenant (client and daemon come from one
+/// build; a list of another form is refused, never misread).
+const LIST_VERSION: u8 = 2;
 
 fn damaged(what: &'static str) -> Error {
     Error::Binary(what)
@@ -180,7 +182,9 @@ impl<'a> Reader<'a> {
 
 /// Writes the fields a stored token record and a [`Token`] share, in their binary order: id,
 /// name, description, group, labels, owner, max_uses, uses, last_used_at, last_used_by,
-/// expires_at, created_at, created_by, disabled, revoked_at, allowed_cidrs, not_before, hosts.
+/// expires_at, created_at, created_by, disabled, revoked_at, allowed_cidrs, not_before, hosts,
+/// tenant. (`read_token_fields` leaves the last, `tenant`, to its caller: records stored before
+/// tenants end before it.)
 #[macro_export]
 macro_rules! write_token_fields {
     ($w:expr, $t:expr) => {{
@@ -203,11 +207,13 @@ macro_rules! write_token_fields {
         w.strings(&t.allowed_cidrs);
         w.opt(t.not_before, $crate::binary::Writer::ts);
         w.u64(t.hosts);
+        w.str(&t.tenant);
     }};
 }
 
-/// Builds `$ty` from the shared fields (see [`write_token_fields`]) read off the `Reader` `$r`,
-/// then the extra fields given, evaluated in the order written. Returns early with the
+/// Builds `$ty` from the shared fields (see [`write_token_fields`]) but `tenant` read off the
+/// `Reader` `$r`, then the extra fields given, evaluated in the order written: the first is
+/// `tenant` (`$r.string()?`, or `default` for a record stored before tenants). Returns early with the
 /// `Reader`'s error (`?`) on damaged input.
 #[macro_export]
 macro_rules! read_token_fields {
@@ -239,7 +245,7 @@ macro_rules! read_token_fields {
 /// A token list in the binary form: each token's shared fields, then its prefix and status.
 pub fn encode_tokens(tokens: &[Token]) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(5 + tokens.len() * 200));
-    w.byte(V1);
+    w.byte(LIST_VERSION);
     w.count(tokens.len());
     for t in tokens {
         write_token_fields!(w, *t);
@@ -282,6 +288,7 @@ pub fn skim_token_fields(bytes: &[u8], now: Timestamp) -> Result<(TokenKeys<'_>,
     }
     r.opt(Reader::ts)?; // not_before
     r.u64()?; // hosts
+    let tenant = r.str_ref()?;
     let status = TokenStatus::derive(
         revoked_at.is_some(),
         uses,
@@ -301,6 +308,7 @@ pub fn skim_token_fields(bytes: &[u8], now: Timestamp) -> Result<(TokenKeys<'_>,
         last_used_at,
         expires_at,
         created_at,
+        tenant,
         status,
     };
     Ok((keys, bytes.len() - r.0.len()))
@@ -506,7 +514,7 @@ impl TokenListBuilder {
         }
         let total: usize = self.bufs.iter().map(Vec::len).sum();
         let mut w = Writer(Vec::with_capacity(5 + total));
-        w.byte(V1);
+        w.byte(LIST_VERSION);
         w.count(entries.len());
         for e in &entries {
             w.0.extend_from_slice(self.bytes(e));
@@ -518,7 +526,7 @@ impl TokenListBuilder {
 /// Reads a token list written by [`encode_tokens`].
 pub fn decode_tokens(bytes: &[u8]) -> Result<Vec<Token>, Error> {
     let mut r = Reader(bytes);
-    if r.byte()? != V1 {
+    if r.byte()? != LIST_VERSION {
         return Err(damaged("unknown version"));
     }
     // The smallest token takes well over 64 bytes.
@@ -528,6 +536,7 @@ pub fn decode_tokens(bytes: &[u8]) -> Result<Vec<Token>, Error> {
         out.push(read_token_fields!(
             r,
             Token {
+                tenant: r.string()?,
                 prefix: r.string()?,
                 status: *TokenStatus::ALL
                     .get(usize::from(r.byte()?))
@@ -570,6 +579,11 @@ mod tests {
             allowed_cidrs: vec!["10.0.0.0/8".into(), "::1/128".into()],
             not_before: Some(Timestamp(0)),
             hosts: 3,
+            tenant: if i.is_multiple_of(2) {
+                "default".into()
+            } else {
+                "acme-é".into()
+            },
             status,
         }
     }

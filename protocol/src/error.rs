@@ -30,6 +30,19 @@ pub enum ErrorCode {
     TokenExhausted,
     TokenSourceDenied,
     TokenNotYetValid,
+    /// Several tenants are open to the caller and the request named none (a write happens in
+    /// one tenant).
+    TenantRequired,
+    /// The owner asked for is not a member of the tenant the token is minted in.
+    UnknownOwner,
+    /// Only users with the REST API role (`api_users`) may create API tokens.
+    ApiRoleRequired,
+    /// The API token's scope (`read`, `mint`) does not cover the request.
+    ScopeDenied,
+    /// The request's path is outside the API token's path restriction.
+    PathDenied,
+    /// The request's Referer is outside the API token's referrer restriction.
+    ReferrerDenied,
     Internal,
     /// The store failed (a disk error, a database that cannot be reached): try again later.
     StoreUnavailable,
@@ -43,9 +56,10 @@ impl ErrorCode {
     pub fn status(self) -> u16 {
         use ErrorCode::*;
         match self {
-            InvalidRequest | InvalidJson | NameImmutable => 400,
+            InvalidRequest | InvalidJson | NameImmutable | TenantRequired | UnknownOwner => 400,
             Unauthorized => 401,
-            Forbidden | TokenDisabled | TokenSourceDenied | TokenNotYetValid => 403,
+            Forbidden | TokenDisabled | TokenSourceDenied | TokenNotYetValid | ApiRoleRequired
+            | ScopeDenied | PathDenied | ReferrerDenied => 403,
             NotFound => 404,
             MethodNotAllowed => 405,
             RequestTimeout => 408,
@@ -85,6 +99,12 @@ impl ErrorCode {
             TokenExhausted => "token_exhausted",
             TokenSourceDenied => "token_source_denied",
             TokenNotYetValid => "token_not_yet_valid",
+            TenantRequired => "tenant_required",
+            UnknownOwner => "unknown_owner",
+            ApiRoleRequired => "api_role_required",
+            ScopeDenied => "scope_denied",
+            PathDenied => "path_denied",
+            ReferrerDenied => "referrer_denied",
             Internal => "internal",
             StoreUnavailable => "store_unavailable",
             Unknown => "unknown",

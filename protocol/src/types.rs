@@ -349,6 +349,9 @@ pub struct Token {
     pub not_before: Option<Timestamp>,
     /// Hosts enrolled with this token and still on record.
     pub hosts: u64,
+    /// The tenant the token was minted in (`default` for tokens made before tenants).
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
     pub status: TokenStatus,
 }
 
@@ -367,6 +370,7 @@ pub struct TokenKeys<'a> {
     pub last_used_at: Option<Timestamp>,
     pub expires_at: Option<Timestamp>,
     pub created_at: Timestamp,
+    pub tenant: &'a str,
     pub status: TokenStatus,
 }
 
@@ -383,6 +387,7 @@ impl Token {
             last_used_at: self.last_used_at,
             expires_at: self.expires_at,
             created_at: self.created_at,
+            tenant: &self.tenant,
             status: self.status,
         }
     }
@@ -427,6 +432,9 @@ pub struct CreateTokenRequest {
     pub allowed_cidrs: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_before: Option<Timestamp>,
+    /// The tenant to mint in; needed when more than one is open to the caller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// A duration given either as seconds (a JSON number) or as text (`"3d"`).
@@ -514,6 +522,9 @@ pub struct Host {
     /// `sha256:` + hex of the host key's SubjectPublicKeyInfo, when a CSR was sent.
     pub key_fingerprint: Option<String>,
     pub facts: BTreeMap<String, serde_json::Value>,
+    /// Its token's tenant (`default` for hosts enrolled before tenants).
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
 }
 
 /// `POST /v1/redeem` body.
@@ -535,6 +546,9 @@ pub struct RedeemResponse {
     pub group: Option<String>,
     pub labels: BTreeMap<String, String>,
     pub owner: String,
+    /// The tenant the host joined: its token's.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
     pub ca_pem: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cert_pem: Option<String>,
@@ -629,6 +643,11 @@ pub struct AuditEvent {
     pub details: BTreeMap<String, String>,
     /// Hex SHA-256 of the previous event's canonical form (all zeros for the first).
     pub prev_hash: String,
+    /// The tenant the event belongs to (its token's, or its actor's); `default` for events
+    /// written before tenants. The canonical form the chain hashes leaves out `default`, so the
+    /// events of a store made before tenants keep their hashes.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
 }
 
 /// What a caller may do over the admin API.
@@ -720,6 +739,56 @@ pub struct ChangeEvent {
     pub audit: Option<AuditEvent>,
 }
 
+/// What an API token may do. A request outside it is refused with 403 `scope_denied`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiScope {
+    /// Reads only (GET).
+    Read,
+    /// Reads, and minting enrollment tokens (`POST /v1/tokens`): for automation that mints one
+    /// token per host and does nothing else.
+    Mint,
+    /// All that its user's role allows.
+    #[default]
+    Manage,
+}
+
+impl ApiScope {
+    pub const ALL: [ApiScope; 3] = [ApiScope::Read, ApiScope::Mint, ApiScope::Manage];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApiScope::Read => "read",
+            ApiScope::Mint => "mint",
+            ApiScope::Manage => "manage",
+        }
+    }
+
+    /// `read`, `mint` or `manage`.
+    pub fn parse(s: &str) -> Option<ApiScope> {
+        ApiScope::ALL.into_iter().find(|a| a.as_str() == s)
+    }
+
+    /// Whether a request (`method` on `path`) is inside this scope.
+    pub fn allows(self, method: &str, path: &str) -> bool {
+        let read = method == "GET" || method == "HEAD";
+        match self {
+            ApiScope::Manage => true,
+            ApiScope::Read => read,
+            ApiScope::Mint => read || (method == "POST" && path == "/v1/tokens"),
+        }
+    }
+}
+
+/// The tenant that always exists: everything made before tenants is in it, and with no tenant
+/// configured it is the only one.
+pub const DEFAULT_TENANT: &str = "default";
+
+/// `DEFAULT_TENANT`, owned (serde's default for records made before tenants).
+pub fn default_tenant() -> String {
+    DEFAULT_TENANT.to_owned()
+}
+
 /// A personal API token (`gpa_…`) for the HTTPS admin listener, as lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiToken {
@@ -736,6 +805,12 @@ pub struct ApiToken {
     /// Valid only when the Referer's host ends with this value.
     pub referrer: Option<String>,
     pub remark: String,
+    /// What it may do (`manage` for API tokens made before scopes).
+    #[serde(default)]
+    pub scope: ApiScope,
+    /// The tenant it was created in (`default` for API tokens made before tenants).
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
 }
 
 /// `POST /v1/api-tokens`: always for the caller. Expiry defaults to 14 days, at least 1 day.
@@ -753,6 +828,9 @@ pub struct CreateApiTokenRequest {
     pub referrer: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remark: Option<String>,
+    /// What the token may do; default `manage`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<ApiScope>,
 }
 
 /// The answer to `POST /v1/api-tokens`: the only time the secret is sent.
@@ -910,6 +988,9 @@ pub struct TokenQuery {
     pub sort: Option<SortColumn>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub desc: bool,
+    /// Only the tokens of this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// Query of `GET /v1/hosts`.
@@ -919,6 +1000,9 @@ pub struct HostQuery {
     /// Token id or name.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
+    /// Only the hosts of this tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// Query of `GET /v1/audit`.
@@ -943,6 +1027,9 @@ pub struct AuditQuery {
     /// At most this many events (the newest); default 1000, at most 100000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<usize>,
+    /// Only the events of this tenant (applied by the daemon's API, not by the engines).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 #[cfg(test)]
@@ -999,6 +1086,7 @@ mod tests {
                 last_used_at: (n & (1 << 20) != 0).then_some(t1),
                 expires_at: (n & (1 << 21) != 0).then_some(t2),
                 created_at: t3,
+                tenant: "default",
                 status: TokenStatus::ALL[(n >> 24) as usize % 5],
             }
         }

@@ -3,10 +3,14 @@
 
 use crate::support::{Daemon, assert_error, current_user};
 
+/// A daemon with the HTTPS admin listener, where the user running the tests holds the REST API
+/// role.
 fn with_admin_listener() -> Daemon {
-    Daemon::start_with_config(
-        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n",
-    )
+    Daemon::start_with_config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n\n\
+         [access]\napi_users = [{:?}]\n",
+        current_user()
+    ))
 }
 
 fn create(d: &Daemon, args: &[&str]) -> (String, serde_json::Value) {
@@ -135,15 +139,15 @@ async fn path_and_referrer_restrictions_are_enforced() {
     );
     assert_error(
         &admin_get(&d, &path_only, "/v1/audit", None).await,
-        401,
-        "unauthorized",
+        403,
+        "path_denied",
     );
 
     let (by_ref, _) = create(&d, &["--name", "from-ci", "--referrer", "example.org"]);
     assert_error(
         &admin_get(&d, &by_ref, "/v1/tokens", None).await,
-        401,
-        "unauthorized",
+        403,
+        "referrer_denied",
     );
     assert_eq!(
         admin_get(
@@ -158,8 +162,8 @@ async fn path_and_referrer_restrictions_are_enforced() {
     );
     assert_error(
         &admin_get(&d, &by_ref, "/v1/tokens", Some("https://example.com/")).await,
-        401,
-        "unauthorized",
+        403,
+        "referrer_denied",
     );
 }
 
@@ -243,8 +247,8 @@ async fn a_referrer_restriction_matches_the_host_or_a_subdomain_only() {
     ] {
         assert_error(
             &admin_get(&d, &by_ref, "/v1/tokens", Some(refused)).await,
-            401,
-            "unauthorized",
+            403,
+            "referrer_denied",
         );
     }
 }

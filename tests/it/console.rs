@@ -780,9 +780,11 @@ async fn ctrl_c_and_a_panic_both_restore_the_terminal() {
 /// with a token restricted to another path it says the daemon is unreachable and why.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_console_works_over_https_with_an_api_token() {
-    let d = Daemon::start_with_config(
-        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n",
-    );
+    let d = Daemon::start_with_config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n\n\
+         [access]\napi_users = [{:?}]\n",
+        crate::support::current_user()
+    ));
     let api = |args: &[&str]| {
         let mut all = vec!["apitokens", "create", "--json"];
         all.extend_from_slice(args);
@@ -816,7 +818,7 @@ async fn the_console_works_over_https_with_an_api_token() {
     assert!(c.wait_exit().success());
 
     let mut c = console(&narrow);
-    let s = c.wait_text("daemon unreachable (invalid or missing token)");
+    let s = c.wait_text("daemon unreachable (this API token is valid only for paths under");
     assert!(!s.contains("over-https"), "{s}");
     c.send(b"q");
     assert!(c.wait_exit().success());

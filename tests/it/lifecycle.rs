@@ -455,7 +455,8 @@ async fn a_reader_that_stops_early_is_not_an_error() {
 /// capital first), the same in the table, JSON and the binary list the console reads.
 #[tokio::test]
 async fn lists_sort_names_without_regard_to_case() {
-    let d = Daemon::start();
+    // An owner must be a member of the tenant the token is minted in.
+    let d = Daemon::start_with_config("[access]\nmembers = [\"Bob\", \"carol\", \"alice\"]\n");
     for (name, owner) in [
         ("Zulu-upper", "Bob"),
         ("alpha-lower", "carol"),

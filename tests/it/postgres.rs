@@ -260,7 +260,10 @@ async fn a_database_that_stops_is_503_and_service_comes_back_by_itself() {
 /// verifies; a node on the database with the old folder's key and CA honours the old tokens.
 #[tokio::test]
 async fn an_embedded_store_migrates_into_postgres_whole() {
-    let mut old = Daemon::start_with_config(CONFIG);
+    let mut old = Daemon::start_with_config(&format!(
+        "{CONFIG}[access]\napi_users = [{:?}]\n",
+        crate::support::current_user()
+    ));
     let (secret, id) = old.mint(&["--name", "moved", "--uses", "3"]);
     let r = old
         .redeem(&secret, r#"{"hostname":"enrolled-before"}"#)

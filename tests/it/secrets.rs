@@ -116,9 +116,11 @@ async fn the_cli_keeps_tokens_off_its_command_line() {
 
 #[tokio::test]
 async fn secrets_never_reach_disk_logs_or_error_bodies() {
-    let mut d = Daemon::start_with_config(
-        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n",
-    );
+    let mut d = Daemon::start_with_config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n\n\
+         [access]\napi_users = [{:?}]\n",
+        crate::support::current_user()
+    ));
     let mut secrets = Vec::new();
     let mut bodies = Vec::new();
     // A personal API token, used over HTTPS, well and badly.

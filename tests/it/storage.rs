@@ -237,6 +237,7 @@ async fn a_backup_longer_than_the_request_timeout_completes_and_leaves_no_copy()
                     no_expiry: true,
                     allowed_cidrs: Vec::new(),
                     not_before: None,
+                    tenant: None,
                 };
                 client.create_token(&req).await.unwrap();
             }

@@ -404,6 +404,10 @@ pub enum ApiTokens {
         /// A note for yourself: what uses it (up to 512 characters).
         #[arg(long)]
         remark: Option<String>,
+        /// What it may do: read (GET only), mint (read, and create tokens) or manage (all
+        /// your role allows; the default).
+        #[arg(long, value_parser = ["read", "mint", "manage"])]
+        scope: Option<String>,
         /// Print {"api_token": {…}, "secret": "gpa_…"}.
         #[arg(long)]
         json: bool,

@@ -15,6 +15,7 @@ use gatepass_protocol::token::{self, TokenKind};
 
 use super::{ApiError, Peer, State, blocking};
 use crate::domain::AuditDraft;
+use crate::domain::tenants::TenantRefusal;
 
 pub use gatepass_protocol::Role;
 
@@ -23,7 +24,14 @@ pub use gatepass_protocol::Role;
 pub struct Caller {
     pub user: String,
     pub uid: Option<u32>,
+    /// The strongest role the caller holds in any tenant.
     pub role: Role,
+    /// The tenants the caller has a role in, with their role there (root and the daemon's
+    /// own user: admins of every tenant).
+    pub tenants: Vec<(String, Role)>,
+    /// The role the caller holds in every tenant (`[access]`; admin for root and the daemon's
+    /// own user), if any.
+    pub global: Option<Role>,
     /// The API token used, when the call came over HTTPS.
     pub api_token: Option<String>,
     /// `METHOD /path`, for denial records.
@@ -31,31 +39,89 @@ pub struct Caller {
 }
 
 impl Caller {
-    /// Admins and auditors see every token; operators their own.
+    /// The caller's role in `tenant`.
+    pub fn role_in(&self, tenant: &str) -> Option<Role> {
+        self.tenants
+            .iter()
+            .find(|(t, _)| t == tenant)
+            .map(|(_, r)| *r)
+    }
+
+    /// Whether the caller sees all of `tenant` (an admin or auditor there).
+    pub fn sees_tenant(&self, tenant: &str) -> bool {
+        matches!(self.role_in(tenant), Some(Role::Admin | Role::Auditor))
+    }
+
+    /// Whether the caller sees every tenant whole: a global admin or auditor.
     pub fn sees_all(&self) -> bool {
-        matches!(self.role, Role::Admin | Role::Auditor)
+        matches!(self.global, Some(Role::Admin | Role::Auditor))
     }
 
-    pub fn may_see(&self, owner: &str) -> bool {
-        self.sees_all() || owner == self.user
+    /// Whether the caller sees an object of `tenant` whose hosts belong to `owner`: admins
+    /// and auditors of the tenant see all of it, its operators what they own, everyone else
+    /// nothing (it is "not found" to them).
+    pub fn may_see(&self, tenant: &str, owner: &str) -> bool {
+        match self.role_in(tenant) {
+            Some(Role::Admin | Role::Auditor) => true,
+            Some(Role::Operator) => owner == self.user,
+            None => false,
+        }
     }
 
-    /// Refuses auditors (403, audited).
-    pub async fn require_write(&self, state: &Arc<State>) -> Result<(), ApiError> {
-        if self.role == Role::Auditor {
-            return Err(self.deny(state, "auditors have read-only access").await);
+    /// Refuses a change in `tenant` to a caller who is only an auditor there (403, audited).
+    pub async fn require_write(&self, state: &Arc<State>, tenant: &str) -> Result<(), ApiError> {
+        if !matches!(self.role_in(tenant), Some(Role::Admin | Role::Operator)) {
+            return Err(self
+                .deny(state, &format!("read-only access in tenant {tenant:?}"))
+                .await);
         }
         Ok(())
     }
 
-    /// Refuses operators (403, audited): for log-wide reads such as metrics or verification.
+    /// Refuses a caller who is an admin or auditor nowhere (403, audited): for reads over a
+    /// tenant's whole log, such as metrics or verification.
     pub async fn require_overview(&self, state: &Arc<State>) -> Result<(), ApiError> {
-        if self.role == Role::Operator {
+        if !self.tenants.iter().any(|(t, _)| self.sees_tenant(t)) {
             return Err(self
                 .deny(state, "this needs the admin or auditor role")
                 .await);
         }
         Ok(())
+    }
+
+    /// Refuses anyone but an admin of every tenant (403, audited): for what holds every
+    /// tenant's data at once, such as a backup.
+    pub async fn require_global_admin(
+        &self,
+        state: &Arc<State>,
+        what: &str,
+    ) -> Result<(), ApiError> {
+        if self.global != Some(Role::Admin) {
+            return Err(self
+                .deny(state, &format!("only admins of every tenant may {what}"))
+                .await);
+        }
+        Ok(())
+    }
+
+    /// The tenant a write of the caller happens in: the one `asked` for (where they must have
+    /// a role: another is "not found"), else their only one (`domain::tenants`).
+    pub fn write_tenant(&self, state: &State, asked: Option<&str>) -> Result<String, ApiError> {
+        let mine: Vec<(&str, Role)> = self.tenants.iter().map(|(t, r)| (t.as_str(), *r)).collect();
+        crate::domain::tenants::choose_write_tenant(&mine, state.tenants.several(), asked).map_err(
+            |refusal| match refusal {
+                TenantRefusal::Required => ApiError::new(
+                    ErrorCode::TenantRequired,
+                    format!(
+                        "{} has a role in several tenants: name the tenant to act in (--tenant)",
+                        self.user
+                    ),
+                ),
+                TenantRefusal::Unknown(t) => {
+                    ApiError::new(ErrorCode::NotFound, format!("no tenant {t:?}"))
+                }
+            },
+        )
     }
 
     pub async fn deny(&self, state: &Arc<State>, reason: &str) -> ApiError {
@@ -67,25 +133,42 @@ impl Caller {
     }
 }
 
-/// The role of a user name (and uid, over the socket).
-pub fn role_of(state: &State, uid: Option<u32>, user: &str) -> Option<Role> {
-    let a = &state.config.access;
-    if uid.is_some_and(|u| u == 0 || u == state.daemon_uid)
-        || user == "root"
-        || user == state.daemon_user
-    {
-        return Some(Role::Admin);
-    }
-    let has = |list: &[String]| list.iter().any(|u| u == user);
-    if has(&a.admins) {
-        Some(Role::Admin)
-    } else if has(&a.operators) {
-        Some(Role::Operator)
-    } else if has(&a.auditors) {
-        Some(Role::Auditor)
-    } else {
-        None
-    }
+/// A user's roles: the strongest anywhere, their role in each tenant, and the one they hold in
+/// every tenant.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub role: Role,
+    pub tenants: Vec<(String, Role)>,
+    pub global: Option<Role>,
+}
+
+/// The role of a user name (and uid, over the socket): the strongest they hold anywhere, and
+/// their role in each tenant. `None`: no role in any tenant.
+pub fn role_of(state: &State, uid: Option<u32>, user: &str) -> Option<Access> {
+    let implicit = (uid.is_some_and(|u| u == 0 || u == state.daemon_uid)
+        || is_daemon_admin(state, user))
+    .then_some(Role::Admin);
+    let global = implicit.or_else(|| state.tenants.global_role(user));
+    let tenants: Vec<(String, Role)> = state
+        .tenants
+        .tenants_with(user, implicit)
+        .into_iter()
+        .map(|(t, r)| (t.to_owned(), r))
+        .collect();
+    let role = state
+        .tenants
+        .strongest_of(tenants.iter().map(|(_, r)| *r))?;
+    Some(Access {
+        role,
+        tenants,
+        global,
+    })
+}
+
+/// Whether `user` is an admin by being root or the daemon's own user (by name: over HTTPS
+/// there is no uid).
+pub fn is_daemon_admin(state: &State, user: &str) -> bool {
+    user == "root" || user == state.daemon_user
 }
 
 async fn audit_denial(state: &Arc<State>, actor: &str, request: &str, reason: &str) {
@@ -99,6 +182,7 @@ async fn audit_denial(state: &Arc<State>, actor: &str, request: &str, reason: &s
         target: String::new(),
         target_name: None,
         details,
+        tenant: gatepass_protocol::default_tenant(),
     };
     if let Err(e) = blocking(state, move |s| s.append_audit(draft)).await {
         tracing::error!(error = ?e, "could not audit a denial");
@@ -118,10 +202,16 @@ impl FromRequestParts<Arc<State>> for Caller {
                     return Err(ApiError::unauthorized());
                 }
                 match role_of(state, Some(uid), &user) {
-                    Some(role) => Ok(Caller {
+                    Some(Access {
+                        role,
+                        tenants,
+                        global,
+                    }) => Ok(Caller {
                         user,
                         uid: Some(uid),
                         role,
+                        tenants,
+                        global,
                         api_token: None,
                         request,
                     }),
@@ -179,32 +269,15 @@ async fn api_token_caller(
     let lookup = id.clone();
     let rec = blocking(state, move |s| s.get_api_token(&lookup)).await?;
     let now = state.clock.now();
+    // Unknown, wrong, expired: 401, one answer for all. A good token used outside its
+    // restrictions: 403 saying which.
     let refusal = match &rec {
         None => Some("unknown API token"),
         Some(r) if !crate::secrets::hash_eq(hash.as_bytes(), r.secret_hash.as_bytes()) => {
             Some("wrong secret")
         }
         Some(r) if now >= r.token.expires_at => Some("API token expired"),
-        Some(r)
-            if r.token
-                .path_prefix
-                .as_ref()
-                .is_some_and(|p| !parts.uri.path().starts_with(p.as_str())) =>
-        {
-            Some("path outside the API token's restriction")
-        }
-        Some(r) => match &r.token.referrer {
-            Some(want) => {
-                let host = parts
-                    .headers
-                    .get(header::REFERER)
-                    .and_then(|v| v.to_str().ok())
-                    .and_then(referer_host);
-                (!host.is_some_and(|h| crate::domain::api_tokens::referrer_allows(want, &h)))
-                    .then_some("referrer outside the API token's restriction")
-            }
-            None => None,
-        },
+        Some(_) => None,
     };
     if let Some(reason) = refusal {
         audit_denial(state, &actor(&id), &request, reason).await;
@@ -213,12 +286,56 @@ async fn api_token_caller(
     let Some(rec) = rec else {
         return Err(ApiError::unauthorized());
     };
+    let path = parts.uri.path();
+    let outside = if let Some(p) = rec
+        .token
+        .path_prefix
+        .as_ref()
+        .filter(|p| !path.starts_with(p.as_str()))
+    {
+        Some((
+            ErrorCode::PathDenied,
+            format!("this API token is valid only for paths under {p}"),
+        ))
+    } else if let Some(want) = rec.token.referrer.as_ref().filter(|want| {
+        let host = parts
+            .headers
+            .get(header::REFERER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(referer_host);
+        !host.is_some_and(|h| crate::domain::api_tokens::referrer_allows(want, &h))
+    }) {
+        Some((
+            ErrorCode::ReferrerDenied,
+            format!("this API token is valid only for Referer hosts under {want}"),
+        ))
+    } else if !rec.token.scope.allows(parts.method.as_str(), path) {
+        Some((
+            ErrorCode::ScopeDenied,
+            format!(
+                "this API token's scope is {}: it does not allow {request}",
+                rec.token.scope.as_str()
+            ),
+        ))
+    } else {
+        None
+    };
+    if let Some((code, message)) = outside {
+        audit_denial(state, &actor(&id), &request, &message).await;
+        return Err(ApiError::new(code, message));
+    }
     let user = rec.token.user;
     match role_of(state, None, &user) {
-        Some(role) => Ok(Caller {
+        Some(Access {
+            role,
+            tenants,
+            global,
+        }) => Ok(Caller {
             user,
             uid: None,
             role,
+            tenants,
+            global,
             api_token: Some(id),
             request,
         }),

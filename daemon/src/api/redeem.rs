@@ -85,6 +85,7 @@ fn refused(
         target: token_id.unwrap_or_default().to_owned(),
         target_name: None,
         details,
+        tenant: gatepass_protocol::default_tenant(),
     };
     Failure::Refused(Box::new(Refusal {
         err,
@@ -137,6 +138,7 @@ async fn answer_refusal(state: &Arc<State>, source: IpAddr, r: Refusal) -> Respo
                 target: String::new(),
                 target_name: None,
                 details,
+                tenant: gatepass_protocol::default_tenant(),
             };
             audit_all(state, vec![draft]).await;
         }
@@ -346,6 +348,7 @@ fn answer(state: &State, host: HostRecord) -> Response {
         group: h.group,
         labels: h.labels,
         owner: h.owner,
+        tenant: h.tenant,
         ca_pem: state.ca.ca_pem.clone(),
         cert_pem: host.cert_pem,
     };

@@ -21,6 +21,7 @@ pub const MIN_TTL: u64 = 86_400;
 pub fn issue(
     body: CreateApiTokenRequest,
     user: &str,
+    tenant: &str,
     key: &SecretKey,
     now: Timestamp,
 ) -> Result<(ApiTokenRecord, ParsedToken), StoreError> {
@@ -75,6 +76,8 @@ pub fn issue(
             path_prefix: body.path_prefix,
             referrer: body.referrer.map(|r| r.to_ascii_lowercase()),
             remark,
+            scope: body.scope.unwrap_or_default(),
+            tenant: tenant.to_owned(),
         },
         secret_hash: model::hex(&key.hash(secret.expose())),
     };
@@ -108,6 +111,7 @@ pub fn create(tx: &mut dyn Tx, token: ApiTokenRecord) -> Result<ApiTokenRecord, 
     let mut details = BTreeMap::new();
     details.insert("name".to_string(), t.name.clone());
     details.insert("expires_at".to_string(), t.expires_at.to_rfc3339());
+    details.insert("scope".to_string(), t.scope.as_str().to_string());
     if let Some(p) = &t.path_prefix {
         details.insert("path_prefix".to_string(), p.clone());
     }
@@ -123,6 +127,7 @@ pub fn create(tx: &mut dyn Tx, token: ApiTokenRecord) -> Result<ApiTokenRecord, 
             target: t.id.clone(),
             target_name: Some(t.name.clone()),
             details,
+            tenant: t.tenant.clone(),
         },
     )?;
     Ok(token)
@@ -151,6 +156,7 @@ pub fn delete(
             target: t.id.clone(),
             target_name: Some(t.name.clone()),
             details,
+            tenant: t.tenant.clone(),
         },
     )?;
     Ok(rec)

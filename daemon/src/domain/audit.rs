@@ -16,9 +16,43 @@ use crate::error::StoreError;
 /// The `prev_hash` of the very first event.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The hash that links an audit event to the next one: SHA-256 of its JSON form.
+/// The hash that links an audit event to the next one: SHA-256 of its canonical JSON form.
 pub fn audit_hash(event: &AuditEvent) -> String {
-    audit_hash_of(&serde_json::to_vec(event).unwrap_or_default())
+    audit_hash_of(&canonical_json(event).unwrap_or_default())
+}
+
+/// An audit event's stored form, the bytes its hash covers: the API's JSON form, except that
+/// `tenant` comes last and is left out when it is `default`. Events stored before tenants had
+/// no tenant: theirs is `default`, and their form (so their hash) is the one they were stored
+/// with.
+pub fn canonical_json(ev: &AuditEvent) -> Result<Vec<u8>, serde_json::Error> {
+    #[derive(serde::Serialize)]
+    struct Canonical<'a> {
+        seq: u64,
+        at: gatepass_protocol::Timestamp,
+        actor: &'a str,
+        action: &'a AuditAction,
+        target: &'a str,
+        target_name: &'a Option<String>,
+        details: &'a BTreeMap<String, String>,
+        prev_hash: &'a str,
+        #[serde(skip_serializing_if = "is_default_tenant")]
+        tenant: &'a str,
+    }
+    fn is_default_tenant(t: &&str) -> bool {
+        *t == gatepass_protocol::DEFAULT_TENANT
+    }
+    serde_json::to_vec(&Canonical {
+        seq: ev.seq,
+        at: ev.at,
+        actor: &ev.actor,
+        action: &ev.action,
+        target: &ev.target,
+        target_name: &ev.target_name,
+        details: &ev.details,
+        prev_hash: &ev.prev_hash,
+        tenant: &ev.tenant,
+    })
 }
 
 /// `audit_hash` of an event already serialized (`serde_json::to_vec`).
@@ -39,9 +73,10 @@ pub fn append(tx: &mut dyn Tx, d: AuditDraft) -> Result<AuditEvent, StoreError> 
         target_name: d.target_name,
         details: d.details,
         prev_hash: head.last_hash,
+        tenant: d.tenant,
     };
     // One serialization: stored, and hashed into the chain.
-    let json = serde_json::to_vec(&ev)?;
+    let json = canonical_json(&ev)?;
     let next = AuditHead {
         next_seq: ev.seq + 1,
         last_hash: audit_hash_of(&json),
@@ -208,5 +243,52 @@ pub struct AuditScope {
 impl AuditScope {
     pub fn admits(&self, actor: &str, target: &str) -> bool {
         actor == self.actor || self.targets.contains(target)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(tenant: &str) -> AuditEvent {
+        AuditEvent {
+            seq: 7,
+            at: gatepass_protocol::Timestamp(1_700_000_000),
+            actor: "alice".into(),
+            action: AuditAction::Created,
+            target: "AbCdEfGh1234".into(),
+            target_name: Some("web".into()),
+            details: [("group".to_string(), "web".to_string())]
+                .into_iter()
+                .collect(),
+            prev_hash: GENESIS_HASH.into(),
+            tenant: tenant.into(),
+        }
+    }
+
+    /// The form events had before tenants, which stored events of `default` keep: their
+    /// hashes, and so the chain of a store made before tenants, are unchanged.
+    const BEFORE_TENANTS: &str = r#"{"seq":7,"at":"2023-11-14T22:13:20Z","actor":"alice","action":"created","target":"AbCdEfGh1234","target_name":"web","details":{"group":"web"},"prev_hash":"0000000000000000000000000000000000000000000000000000000000000000"}"#;
+
+    #[test]
+    fn events_of_default_keep_the_form_they_had_before_tenants() {
+        let json = canonical_json(&event("default")).unwrap();
+        assert_eq!(String::from_utf8(json).unwrap(), BEFORE_TENANTS);
+        // Read back, an event stored before tenants is in `default`, with the same hash.
+        let old: AuditEvent = serde_json::from_str(BEFORE_TENANTS).unwrap();
+        assert_eq!(old.tenant, "default");
+        assert_eq!(audit_hash(&old), audit_hash_of(BEFORE_TENANTS.as_bytes()));
+    }
+
+    #[test]
+    fn another_tenant_is_in_the_hashed_form_and_the_api_form_always_names_it() {
+        let acme = event("acme");
+        let json = String::from_utf8(canonical_json(&acme).unwrap()).unwrap();
+        assert!(json.ends_with(r#","tenant":"acme"}"#), "{json}");
+        assert_ne!(audit_hash(&acme), audit_hash(&event("default")));
+        let back: AuditEvent = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, acme);
+        let api = serde_json::to_value(event("default")).unwrap();
+        assert_eq!(api["tenant"], "default");
     }
 }

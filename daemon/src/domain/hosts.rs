@@ -36,6 +36,7 @@ pub fn remove(
             target: h.token_id.clone(),
             target_name: Some(h.token_name.clone()),
             details,
+            tenant: h.tenant.clone(),
         },
     )?;
     Ok(host)

@@ -19,6 +19,7 @@ pub mod model;
 pub mod records;
 pub mod redeem;
 pub mod refusals;
+pub mod tenants;
 pub mod tokens;
 
 use gatepass_protocol::binary::TokenListBuilder;

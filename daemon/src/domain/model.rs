@@ -108,6 +108,7 @@ mod tests {
             not_before: None,
             hosts: 0,
             secret_hash: hex(hash),
+            tenant: gatepass_protocol::default_tenant(),
         }
     }
 

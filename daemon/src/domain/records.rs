@@ -29,6 +29,9 @@ pub struct TokenRecord {
     pub allowed_cidrs: Vec<String>,
     pub not_before: Option<Timestamp>,
     pub hosts: u64,
+    /// The tenant it was minted in; records stored before tenants are in `default`.
+    #[serde(default = "gatepass_protocol::default_tenant")]
+    pub tenant: String,
     pub secret_hash: String,
 }
 
@@ -70,6 +73,7 @@ impl TokenRecord {
             allowed_cidrs: self.allowed_cidrs,
             not_before: self.not_before,
             hosts: self.hosts,
+            tenant: self.tenant,
             status,
         }
     }
@@ -99,6 +103,7 @@ impl TokenRecord {
             allowed_cidrs: self.allowed_cidrs.clone(),
             not_before: self.not_before,
             hosts: self.hosts,
+            tenant: self.tenant.clone(),
             status: self.status(now),
         }
     }
@@ -215,6 +220,8 @@ pub struct AuditDraft {
     pub target: String,
     pub target_name: Option<String>,
     pub details: BTreeMap<String, String>,
+    /// The tenant the event belongs to: its token's (or API token's), else `default`.
+    pub tenant: String,
 }
 
 /// The tail of the audit chain: the next sequence number and the hash of the last event.

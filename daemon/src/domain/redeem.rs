@@ -32,6 +32,8 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
         target: token.map_or_else(|| a.token_id.clone(), |t| t.id.clone()),
         target_name: token.map(|t| t.name.clone()),
         details,
+        // An unknown token's refusal belongs to no tenant's token: it is the daemon's.
+        tenant: token.map_or_else(gatepass_protocol::default_tenant, |t| t.tenant.clone()),
     };
     let Some(mut rec) = tx.token(&a.token_id)? else {
         details.insert("reason".into(), "unknown_token".into());
@@ -85,6 +87,7 @@ pub fn redeem(tx: &mut dyn Tx, a: RedeemAttempt) -> Result<RedeemOutcome, StoreE
             enrolled_at: a.now,
             key_fingerprint: a.key_fingerprint.clone(),
             facts: a.facts,
+            tenant: rec.tenant.clone(),
         },
         cert_pem: a.cert_pem,
     };

@@ -152,6 +152,7 @@ mod tests {
             target: "tok".into(),
             target_name: Some("name".into()),
             details,
+            tenant: gatepass_protocol::default_tenant(),
         }
     }
 

@@ -23,6 +23,8 @@ pub struct Minter<'a> {
     pub user: &'a str,
     /// The owner of the hosts the token enrolls.
     pub owner: String,
+    /// The tenant the token is minted in (already chosen by `tenants::Tenants::mint_tenant`).
+    pub tenant: String,
 }
 
 /// Checks a create request and builds the token it asks for, with a new secret: the record
@@ -80,6 +82,7 @@ pub fn mint(
         allowed_cidrs,
         not_before: body.not_before,
         hosts: 0,
+        tenant: minter.tenant,
         secret_hash: model::hex(&key.hash(secret.expose())),
     };
     Ok((record, secret))
@@ -212,6 +215,7 @@ pub fn create(tx: &mut dyn Tx, token: TokenRecord) -> Result<TokenRecord, StoreE
             target: token.id.clone(),
             target_name: Some(token.name.clone()),
             details,
+            tenant: token.tenant.clone(),
         },
     )?;
     Ok(token)
@@ -333,6 +337,7 @@ pub fn change(
                 target: after.id.clone(),
                 target_name: Some(after.name.clone()),
                 details,
+                tenant: after.tenant.clone(),
             },
         )?;
     }
@@ -363,6 +368,7 @@ pub fn delete(
             target: rec.id.clone(),
             target_name: Some(rec.name.clone()),
             details,
+            tenant: rec.tenant.clone(),
         },
     )?;
     if tx.listening() {

@@ -1,10 +1,11 @@
 //! The stored form of a token record: the compact binary layout of `gatepass_protocol::binary`
 //! (a token is decoded and re-encoded by every redemption, and a full list decodes every token
-//! on record). A version byte leads (`1`); records written as JSON by earlier versions (they
-//! start with `{`) are still read, and are rewritten in this form the next time they change.
+//! on record). A version byte leads (`2`); records of earlier versions are still read, and are
+//! rewritten in this form the next time they change: version `1` (before tenants: no tenant
+//! field; such a token is in `default`) and JSON (they start with `{`).
 //!
-//! Fields: those a record shares with the API's `Token` (`write_token_fields!`), then
-//! secret_hash.
+//! Fields: those a record shares with the API's `Token` (`write_token_fields!`, tenant last),
+//! then secret_hash.
 
 use gatepass_protocol::binary::{Reader, TokenListBuilder, Writer, skim_token_fields};
 use gatepass_protocol::{Timestamp, TokenKeys};
@@ -14,27 +15,34 @@ use std::collections::BTreeMap;
 use crate::domain::{RedeemAttempt, TokenRecord};
 use crate::error::StoreError;
 
+/// Before tenants: the shared fields but `tenant`, then secret_hash.
 const V1: u8 = 1;
+const V2: u8 = 2;
 
 pub fn encode_token(r: &TokenRecord) -> Vec<u8> {
     let mut w = Writer(Vec::with_capacity(256));
-    w.byte(V1);
+    w.byte(V2);
     gatepass_protocol::write_token_fields!(w, *r);
     w.str(&r.secret_hash);
     w.0
 }
 
 pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord, StoreError> {
-    match bytes.first() {
-        Some(&V1) => {}
+    let version = match bytes.first() {
+        Some(&v @ (V1 | V2)) => v,
         Some(b'{') => return Ok(serde_json::from_slice(bytes)?),
         _ => return Err(damaged()),
-    }
+    };
     let mut r = Reader(&bytes[1..]);
     let rec = (|| {
         let rec = gatepass_protocol::read_token_fields!(
             r,
             TokenRecord {
+                tenant: if version == V1 {
+                    gatepass_protocol::default_tenant()
+                } else {
+                    r.string()?
+                },
                 secret_hash: r.string()?,
             }
         );
@@ -47,7 +55,7 @@ pub fn decode_token(bytes: &[u8]) -> Result<TokenRecord, StoreError> {
 /// The secret hash (hex) of a stored record, read in place when the record is in the binary
 /// form (the redeem pre-check needs nothing else).
 pub fn with_secret_hash<T>(bytes: &[u8], f: impl FnOnce(&str) -> T) -> Result<T, StoreError> {
-    if let Some((&V1, fields)) = bytes.split_first() {
+    if let Some((&V2, fields)) = bytes.split_first() {
         let (_, len) = skim_token_fields(fields, Timestamp(0)).map_err(|_| damaged())?;
         let mut r = Reader(&fields[len..]);
         let hash = r.str_ref().map_err(|_| damaged())?;
@@ -59,14 +67,14 @@ pub fn with_secret_hash<T>(bytes: &[u8], f: impl FnOnce(&str) -> T) -> Result<T,
 }
 
 /// Adds a stored record to a token list when `keep` accepts it: a record in the binary form is
-/// copied field for field, without decoding; a JSON record of an earlier version is decoded.
+/// copied field for field, without decoding; a record of an earlier version is decoded.
 pub fn add_to_list(
     bytes: &[u8],
     now: Timestamp,
     keep: &dyn Fn(&TokenKeys<'_>) -> bool,
     list: &mut TokenListBuilder,
 ) -> Result<(), StoreError> {
-    if let Some((&V1, fields)) = bytes.split_first() {
+    if let Some((&V2, fields)) = bytes.split_first() {
         let (keys, len) = skim_token_fields(fields, now).map_err(|_| damaged())?;
         if keep(&keys) {
             list.push_encoded(&fields[..len], &keys);
@@ -78,6 +86,34 @@ pub fn add_to_list(
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+/// (tests) A record as version 1 (before tenants) stored it, written field by field: the shared
+/// fields without `tenant`, then the secret's hash.
+pub fn encode_token_before_tenants(r: &TokenRecord) -> Vec<u8> {
+    let mut w = Writer(Vec::new());
+    w.byte(1);
+    w.str(&r.id);
+    w.str(&r.name);
+    w.str(&r.description);
+    w.opt(r.group.as_deref(), Writer::str);
+    w.labels(&r.labels);
+    w.str(&r.owner);
+    w.max_uses(r.max_uses);
+    w.u64(r.uses);
+    w.opt(r.last_used_at, Writer::ts);
+    w.opt(r.last_used_by.as_deref(), Writer::str);
+    w.opt(r.expires_at, Writer::ts);
+    w.ts(r.created_at);
+    w.str(&r.created_by);
+    w.flag(r.disabled);
+    w.opt(r.revoked_at, Writer::ts);
+    w.strings(&r.allowed_cidrs);
+    w.opt(r.not_before, Writer::ts);
+    w.u64(r.hosts);
+    w.str(&r.secret_hash);
+    w.0
 }
 
 fn damaged() -> StoreError {
@@ -195,6 +231,7 @@ mod tests {
             not_before: Some(Timestamp(1_650_000_000)),
             hosts: 3,
             secret_hash: "ab".repeat(32),
+            tenant: gatepass_protocol::default_tenant(),
         }
     }
 
@@ -268,8 +305,62 @@ mod tests {
         assert!(with_secret_hash(&longer, |_| ()).is_err());
         assert!(decode_token(&longer).is_err());
         let mut wrong_version = bytes;
-        wrong_version[0] = 2;
+        wrong_version[0] = 3;
         assert!(decode_token(&wrong_version).is_err());
+    }
+
+    #[test]
+    fn records_stored_before_tenants_are_read_into_default() {
+        for rec in [full(), bare()] {
+            let old = TokenRecord {
+                tenant: "acme".into(),
+                ..rec.clone()
+            };
+            let bytes = encode_token_before_tenants(&old);
+            let read = decode_token(&bytes).unwrap();
+            assert_eq!(read.tenant, "default");
+            assert_eq!(
+                read,
+                TokenRecord {
+                    tenant: "default".into(),
+                    ..old.clone()
+                }
+            );
+            assert_eq!(
+                with_secret_hash(&bytes, str::to_owned).unwrap(),
+                rec.secret_hash
+            );
+            // Listed as the token it is, in `default`.
+            let mut list = TokenListBuilder::new(gatepass_protocol::SortColumn::Name, 1);
+            add_to_list(&bytes, Timestamp(0), &|_| true, &mut list).unwrap();
+            let listed = gatepass_protocol::binary::decode_tokens(&list.finish(false).unwrap());
+            assert_eq!(listed.unwrap()[0].tenant, "default");
+            // Written again, it takes the current form, tenant included.
+            assert_eq!(encode_token(&read)[0], V2);
+            // Truncated, it is refused.
+            for n in 0..bytes.len() {
+                assert!(decode_token(&bytes[..n]).is_err(), "{n}");
+            }
+            // A JSON record of an earlier version has no tenant either.
+            let mut json = serde_json::to_value(&old).unwrap();
+            json.as_object_mut().unwrap().remove("tenant");
+            let read = decode_token(&serde_json::to_vec(&json).unwrap()).unwrap();
+            assert_eq!(read.tenant, "default");
+        }
+    }
+
+    #[test]
+    fn a_record_keeps_its_tenant_in_the_stored_form_and_the_list() {
+        let rec = TokenRecord {
+            tenant: "acme".into(),
+            ..full()
+        };
+        let bytes = encode_token(&rec);
+        assert_eq!(decode_token(&bytes).unwrap(), rec);
+        let mut list = TokenListBuilder::new(gatepass_protocol::SortColumn::Name, 1);
+        add_to_list(&bytes, Timestamp(0), &|k| k.tenant == "acme", &mut list).unwrap();
+        let listed = gatepass_protocol::binary::decode_tokens(&list.finish(false).unwrap());
+        assert_eq!(listed.unwrap()[0].tenant, "acme");
     }
 
     fn attempts() -> [RedeemAttempt; 2] {

@@ -49,6 +49,7 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
             path_prefix,
             referrer,
             remark,
+            scope,
             json,
         } => {
             gatepass_protocol::rules::validate_name("--name", &name).map_err(UsageError)?;
@@ -92,6 +93,9 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
                 path_prefix,
                 referrer,
                 remark,
+                scope: scope
+                    .as_deref()
+                    .and_then(gatepass_protocol::ApiScope::parse),
             };
             let created = client.create_api_token(&req).await?;
             if json {

@@ -76,6 +76,7 @@ pub async fn run(client: &Client, a: AuditArgs) -> crate::error::Result<ExitCode
         after: None,
         before: a.before,
         limit: a.limit,
+        tenant: None,
     };
     let events = client.audit(&q).await?;
     if a.json {

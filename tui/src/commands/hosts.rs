@@ -25,7 +25,12 @@ pub async fn run(client: &Client, cmd: Hosts) -> crate::error::Result<ExitCode> 
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let hosts = client.list_hosts(&HostQuery { token }).await?;
+    let hosts = client
+        .list_hosts(&HostQuery {
+            token,
+            tenant: None,
+        })
+        .await?;
     if format.json {
         print_json(&hosts)?;
     } else if format.csv {

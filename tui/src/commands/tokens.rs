@@ -316,6 +316,7 @@ async fn create(client: &Client, a: CreateArgs) -> Result<()> {
             a.allowed_cidrs
         },
         not_before,
+        tenant: None,
     };
     let created = client.create_token(&req).await?;
     let t = &created.token;

@@ -47,6 +47,7 @@ pub fn token(name: &str, uses: u64) -> Token {
         not_before: None,
         hosts: uses,
         status: TokenStatus::Active,
+        tenant: gatepass_protocol::default_tenant(),
     }
 }
 
@@ -99,6 +100,7 @@ pub fn host(name: &str, token: &Token, n: i64) -> Host {
         enrolled_at: Timestamp(NOW.0 - 600 * n),
         key_fingerprint: Some(format!("sha256:{n:064}")),
         facts: BTreeMap::new(),
+        tenant: gatepass_protocol::default_tenant(),
     }
 }
 
@@ -112,6 +114,7 @@ pub fn event(seq: u64, action: &str, target: &Token) -> AuditEvent {
         target_name: Some(target.name.clone()),
         details: BTreeMap::new(),
         prev_hash: format!("{seq:064}"),
+        tenant: gatepass_protocol::default_tenant(),
     }
 }
 

@@ -628,6 +628,7 @@ impl CreateForm {
             no_expiry,
             allowed_cidrs: Vec::new(),
             not_before: None,
+            tenant: None,
         })
     }
 }

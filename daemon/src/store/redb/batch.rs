@@ -296,7 +296,11 @@ mod tests {
     /// they write without a new version would redo old records differently. If this fails
     /// after a change to the rules, bump `codec::REDEEM_V1`'s value and update the pin. (The
     /// tables' pin also holds the token's creation: it moved, with the journal's unchanged,
-    /// when events by users got an actor index entry.)
+    /// when events by users got an actor index entry. It moved again when records got their
+    /// tenant, with the version unchanged: a journal from before tenants holds only tokens of
+    /// `default`, whose audit events keep their exact bytes (`audit::canonical_json`; the
+    /// chain's later links depend on nothing else), and whose token and host records differ
+    /// only in carrying `default` — a replay redoes the same state.)
     #[test]
     fn a_fixed_redemption_journals_and_writes_what_is_pinned() {
         let (_dir, s) = holding_store();
@@ -336,7 +340,7 @@ mod tests {
             (
                 1,
                 "4c5d8e7602d395e5b90eac85e4945c8480d55215c7622e059e1a1f4c2fa65174".to_owned(),
-                "7191217824fe2dcfb6ecf4304d31ddfdac5323079244044eeac0bd5659c1c2cc".to_owned()
+                "8d36f9488d20ff5f3ff02517fd4bb9b752787102056f5106da9f2b29421102e2".to_owned()
             ),
             "what a redemption journals or writes changed"
         );

@@ -608,6 +608,8 @@ impl Store for RedbStore {
 #[cfg(test)]
 mod at_rest_tests;
 #[cfg(test)]
+mod before_tenants_tests;
+#[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
 mod faults;

@@ -320,6 +320,7 @@ fn finish(
             target: String::new(),
             target_name: None,
             details,
+            tenant: gatepass_protocol::default_tenant(),
         };
         crate::domain::audit::append(&mut batch, draft)?;
         batch.store_head()?;

@@ -41,6 +41,7 @@ fn draft(i: u64) -> AuditDraft {
         target: format!("tok{i}"),
         target_name: None,
         details: BTreeMap::new(),
+        tenant: gatepass_protocol::default_tenant(),
     }
 }
 
@@ -207,6 +208,7 @@ pub(crate) fn token_record(i: u64) -> TokenRecord {
         not_before: None,
         hosts: i % 3,
         secret_hash: model::hex(&[i as u8; 32]),
+        tenant: gatepass_protocol::default_tenant(),
     }
 }
 
@@ -405,6 +407,7 @@ fn a_crash_redoes_journaled_redemptions_exactly() {
                 target: a.id.clone(),
                 target_name: None,
                 details: BTreeMap::new(),
+                tenant: gatepass_protocol::default_tenant(),
             };
             let ok = |o: &RedeemOutcome| matches!(o, RedeemOutcome::Enrolled { .. });
             assert!(ok(&batch.redeem(attempt(&a, 1, 1, Some("fp1")))?));
@@ -437,6 +440,7 @@ fn a_crash_redoes_journaled_redemptions_exactly() {
         target: String::new(),
         target_name: None,
         details: BTreeMap::new(),
+        tenant: gatepass_protocol::default_tenant(),
     })
     .unwrap();
     s.redeem(attempt(&b2, 2, 9, Some("fp9"))).unwrap();
@@ -483,6 +487,7 @@ fn held_redemptions(tokens: &[TokenRecord], fail: bool) -> Vec<(&'static str, Ve
                     target: a.id.clone(),
                     target_name: None,
                     details: BTreeMap::new(),
+                    tenant: gatepass_protocol::default_tenant(),
                 },
             )?;
             batch.redeem(attempt(&a, 1, 2, Some("fp1")))?;

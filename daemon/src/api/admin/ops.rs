@@ -1,0 +1,125 @@
+//! Operating the daemon: `/healthz` (also on the redeem listener), `/metrics` and `/v1/backup`.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::extract::State as S;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+
+use super::{Routes, Verb};
+use crate::api::access::Caller;
+use crate::api::{ApiError, State, blocking};
+use crate::domain;
+
+pub(super) fn routes(r: Routes) -> Routes {
+    r.add(Verb::Get, "/v1/backup", backup)
+        .add(Verb::Get, "/healthz", healthz)
+        .add(Verb::Get, "/metrics", metrics)
+}
+
+/// The media type of a backup: a redb file that `gatepassd restore` makes a store of.
+pub const BACKUP_TYPE: &str = "application/vnd.gatepass.backup";
+
+/// `GET /v1/backup` (admins): a consistent snapshot of the store, written to a private file in
+/// the data folder, sent, and removed. Audited as `backup_taken`.
+async fn backup(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
+    // A backup holds every tenant's data.
+    caller.require_global_admin(&state, "take a backup").await?;
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(ApiError::internal)?;
+    let path = state
+        .config
+        .data_dir()
+        .join(format!(".backup-{}.redb", domain::model::hex(&nonce)));
+    let file = path.clone();
+    let taken = blocking(&state, move |s| {
+        let info = s.backup(&file)?;
+        // Opened, then unlinked: the snapshot is sent from the open file and leaves nothing
+        // behind in the data folder, whatever happens to the connection.
+        let opened = std::fs::File::open(&file)?;
+        let len = opened.metadata()?.len();
+        Ok((info, opened, len))
+    })
+    .await;
+    let _ = std::fs::remove_file(&path);
+    let (info, opened, len) = taken?;
+    let mut details = BTreeMap::new();
+    details.insert("tokens".to_string(), info.tokens.to_string());
+    details.insert("hosts".to_string(), info.hosts.to_string());
+    details.insert("events".to_string(), info.events.to_string());
+    details.insert("bytes".to_string(), len.to_string());
+    let draft = domain::AuditDraft {
+        at: state.clock.now(),
+        actor: caller.user.clone(),
+        action: gatepass_protocol::AuditAction::BackupTaken,
+        target: String::new(),
+        target_name: None,
+        details,
+        tenant: gatepass_protocol::default_tenant(),
+    };
+    blocking(&state, move |s| s.append_audit(draft)).await?;
+    let summary = serde_json::to_string(&info).map_err(ApiError::internal)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, BACKUP_TYPE.to_owned()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (
+                header::HeaderName::from_static("x-gatepass-backup"),
+                summary,
+            ),
+        ],
+        axum::body::Body::from_stream(file_chunks(opened)),
+    )
+        .into_response())
+}
+
+/// A file's bytes, 1 MiB at a time, each read on the blocking pool.
+fn file_chunks(
+    file: std::fs::File,
+) -> impl futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send {
+    futures_util::stream::unfold(Some(file), |file| async move {
+        let mut file = file?;
+        let read = tokio::task::spawn_blocking(move || {
+            use std::io::Read;
+            let mut buf = vec![0u8; 1 << 20];
+            let n = file.read(&mut buf)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>((buf, file))
+        })
+        .await;
+        match read {
+            Ok(Ok((buf, _))) if buf.is_empty() => None,
+            Ok(Ok((buf, file))) => Some((Ok(bytes::Bytes::from(buf)), Some(file))),
+            Ok(Err(e)) => Some((Err(e), None)),
+            Err(e) => Some((Err(std::io::Error::other(e)), None)),
+        }
+    })
+}
+
+/// `GET /healthz` (both listeners): 200 `ok` while the store can serve, else 503
+/// `store_unavailable` saying why.
+pub async fn healthz(S(state): S<Arc<State>>) -> Result<&'static str, ApiError> {
+    blocking(&state, |s| s.health()).await?;
+    Ok("ok\n")
+}
+
+async fn metrics(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
+    caller.require_overview(&state).await?;
+    let now = state.clock.now();
+    let records = blocking(&state, |s| s.list_tokens()).await?;
+    let mut by_status: BTreeMap<&'static str, u64> = gatepass_protocol::TokenStatus::ALL
+        .iter()
+        .map(|s| (s.as_str(), 0))
+        .collect();
+    let mut hosts = 0;
+    // Only the tenants the caller sees whole are counted.
+    for r in records.iter().filter(|r| caller.sees_tenant(&r.tenant)) {
+        *by_status.entry(r.status(now).as_str()).or_default() += 1;
+        hosts += r.hosts;
+    }
+    let text = state
+        .metrics
+        .render(&by_status, hosts, state.store.durability_stats());
+    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+}

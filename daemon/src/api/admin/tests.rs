@@ -1,0 +1,920 @@
+//! The admin router in process: `admin_router(state).oneshot(request)`, no socket, on a
+//! `ManualClock`. The table `TABLE` holds, for every endpoint, what each role is answered when
+//! it asks about objects another user (an admin) made; `every_endpoint_has_a_row` holds the table
+//! against what the router answers (`endpoints()`), so a new endpoint cannot be added without a
+//! row. The real binaries (`tests/it`) are kept for TLS, real Unix users and crashes.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use gatepass_protocol::Timestamp;
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use super::Verb::{Delete, Get, Patch, Post};
+use super::{Endpoint, Verb, endpoints};
+use crate::api::{Peer, State, admin_router, redeem_router};
+use crate::clock::ManualClock;
+use crate::config::Config;
+
+/// A caller over the Unix socket: a user name and a uid (neither 0 nor the daemon's).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Who {
+    user: &'static str,
+    uid: u32,
+}
+
+const ADMIN: Who = Who {
+    user: "ada",
+    uid: 61_001,
+};
+const OPERATOR: Who = Who {
+    user: "otto",
+    uid: 61_002,
+};
+const AUDITOR: Who = Who {
+    user: "audrey",
+    uid: 61_003,
+};
+const NO_ROLE: Who = Who {
+    user: "nemo",
+    uid: 61_004,
+};
+
+/// The columns of `TABLE`, in order.
+const ROLES: [Who; 4] = [ADMIN, OPERATOR, AUDITOR, NO_ROLE];
+
+const START: Timestamp = Timestamp(1_800_000_000);
+
+/// A daemon's state on a data folder of its own, holding what `ADMIN` made: a token
+/// (`fixture`), the host it enrolled, and an API token.
+struct Fixture {
+    state: Arc<State>,
+    clock: Arc<ManualClock>,
+    token_id: String,
+    host_id: String,
+    api_token_id: String,
+    // Dropping it would flip the shutdown flag (and end event streams).
+    _stop: watch::Sender<bool>,
+    _dir: tempfile::TempDir,
+}
+
+impl Fixture {
+    async fn new() -> Fixture {
+        Fixture::with_tenants("", None, ADMIN).await
+    }
+
+    /// A fixture whose config also holds `tenants` (TOML tables), its token and host made by
+    /// the admin in `tenant`, its API token by `api_maker`.
+    async fn with_tenants(tenants: &str, tenant: Option<&str>, api_maker: Who) -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "data_dir = {:?}\n[store]\ncheck_on_start = false\n[limits]\njournal_mib = 1\n\
+             [access]\nadmins = [\"ada\"]\noperators = [\"otto\"]\nauditors = [\"audrey\"]\n\
+             api_users = [\"ada\"]\n\
+             {tenants}",
+            dir.path().join("data")
+        );
+        let config = Config::parse(&text, std::path::Path::new("test.toml")).unwrap();
+        let clock = Arc::new(ManualClock::new(START));
+        let daemon = crate::Daemon::open(config, clock.clone()).unwrap();
+        let (state, stop) = daemon.into_state("https://127.0.0.1:8443".into());
+        let mut f = Fixture {
+            state,
+            clock,
+            token_id: String::new(),
+            host_id: String::new(),
+            api_token_id: String::new(),
+            _stop: stop,
+            _dir: dir,
+        };
+        let (status, made) = f
+            .send(
+                ADMIN,
+                Verb::Post,
+                "/v1/tokens",
+                Some(json!({"name": "fixture", "max_uses": 5, "tenant": tenant})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        f.token_id = made["token"]["id"].as_str().unwrap().to_owned();
+        let secret = made["secret"].as_str().unwrap().to_owned();
+        let mut redeem = Request::post("/v1/redeem")
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+            .header(header::CONTENT_TYPE, "application/json")
+            .body(Body::from(json!({"hostname": "web-01"}).to_string()))
+            .unwrap();
+        redeem.extensions_mut().insert(Peer::Tcp {
+            addr: "10.0.0.1:4000".parse().unwrap(),
+        });
+        let (status, host) = answer(redeem_router(f.state.clone()), redeem).await;
+        assert_eq!(status, StatusCode::CREATED, "{host}");
+        f.host_id = host["host_id"].as_str().unwrap().to_owned();
+        let (status, api) = f
+            .send(
+                api_maker,
+                Verb::Post,
+                "/v1/api-tokens",
+                Some(json!({"name": "fixture-ci"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{api}");
+        f.api_token_id = api["api_token"]["id"].as_str().unwrap().to_owned();
+        f
+    }
+
+    /// `path` with its parameter replaced by the fixture's object of that kind.
+    fn concrete(&self, path: &str) -> String {
+        let id = if path.starts_with("/v1/tokens/") {
+            &self.token_id
+        } else if path.starts_with("/v1/hosts/") {
+            &self.host_id
+        } else if path.starts_with("/v1/api-tokens/") {
+            &self.api_token_id
+        } else {
+            return path.to_owned();
+        };
+        path.replace("{id}", id)
+    }
+
+    async fn send(
+        &self,
+        who: Who,
+        verb: Verb,
+        path: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(verb.as_str()).uri(path);
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut req = req.body(body).unwrap();
+        req.extensions_mut().insert(Peer::Unix {
+            uid: who.uid,
+            user: who.user.to_owned(),
+        });
+        answer(admin_router(self.state.clone()), req).await
+    }
+}
+
+/// The status and the body (JSON when it is; `Value::Null` for an event stream, which is never
+/// read to its end).
+async fn answer(router: axum::Router, req: Request<Body>) -> (StatusCode, Value) {
+    let Ok(resp) = router.oneshot(req).await;
+    let status = resp.status();
+    let streaming = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/event-stream"));
+    if streaming {
+        return (status, Value::Null);
+    }
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
+    (status, body)
+}
+
+/// The body a request to this endpoint carries, for `who`.
+fn body_for(verb: Verb, path: &str, who: Who) -> Option<Value> {
+    match (verb, path) {
+        (Verb::Post, "/v1/tokens") => Some(json!({"name": format!("new-{}", who.user)})),
+        (Verb::Patch, "/v1/tokens/{id}") => Some(json!({"description": "changed"})),
+        (Verb::Post, "/v1/api-tokens") => Some(json!({"name": "mine"})),
+        _ => None,
+    }
+}
+
+/// One endpoint and its answers to `ROLES` (admin, operator, auditor, no role), each asking
+/// about the fixture's objects, which the admin made.
+struct Row {
+    verb: Verb,
+    path: &'static str,
+    expect: [u16; 4],
+}
+
+const fn row(verb: Verb, path: &'static str, expect: [u16; 4]) -> Row {
+    Row { verb, path, expect }
+}
+
+#[rustfmt::skip]
+const TABLE: &[Row] = &[
+    //                                            admin operator auditor no role
+    row(Get,    "/v1/whoami",                    [200,  200,     200,    403]),
+    row(Get,    "/v1/tokens",                    [200,  200,     200,    403]),
+    row(Post,   "/v1/tokens",                    [201,  201,     403,    403]),
+    row(Get,    "/v1/tokens/{id}",               [200,  404,     200,    403]),
+    row(Patch,  "/v1/tokens/{id}",               [200,  404,     403,    403]),
+    row(Delete, "/v1/tokens/{id}",               [200,  404,     403,    403]),
+    row(Post,   "/v1/tokens/{id}/revoke",        [200,  404,     403,    403]),
+    row(Get,    "/v1/tokens/{id}/hosts",         [200,  404,     200,    403]),
+    row(Get,    "/v1/hosts",                     [200,  200,     200,    403]),
+    row(Delete, "/v1/hosts/{id}",                [200,  404,     403,    403]),
+    row(Get,    "/v1/api-tokens",                [200,  200,     200,    403]),
+    row(Post,   "/v1/api-tokens",                [201,  403,     403,    403]),
+    row(Delete, "/v1/api-tokens/{id}",           [200,  404,     404,    403]),
+    row(Get,    "/v1/audit",                     [200,  200,     200,    403]),
+    row(Get,    "/v1/audit/verify",              [200,  403,     200,    403]),
+    row(Get,    "/v1/events",                    [200,  200,     200,    403]),
+    row(Get,    "/v1/backup",                    [200,  403,     403,    403]),
+    row(Get,    "/healthz",                      [200,  200,     200,    200]),
+    row(Get,    "/metrics",                      [200,  403,     200,    403]),
+];
+
+#[test]
+fn every_endpoint_has_a_row() {
+    let mut routed: Vec<Endpoint> = endpoints();
+    let mut rows: Vec<Endpoint> = TABLE
+        .iter()
+        .map(|r| Endpoint {
+            verb: r.verb,
+            path: r.path,
+        })
+        .collect();
+    routed.sort();
+    rows.sort();
+    let mut unique = rows.clone();
+    unique.dedup();
+    assert_eq!(unique.len(), rows.len(), "a row appears twice in TABLE");
+    let missing: Vec<_> = routed.iter().filter(|e| !rows.contains(e)).collect();
+    let stale: Vec<_> = rows.iter().filter(|e| !routed.contains(e)).collect();
+    assert!(
+        missing.is_empty() && stale.is_empty(),
+        "endpoints without a row in TABLE: {missing:?}; rows for no endpoint: {stale:?}"
+    );
+}
+
+/// Each cell on a fixture of its own, so a write (a delete) changes no other cell.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_gets_what_the_table_says_at_every_endpoint() {
+    let mut wrong = Vec::new();
+    for r in TABLE {
+        for (who, want) in ROLES.iter().zip(r.expect) {
+            let f = Fixture::new().await;
+            let path = f.concrete(r.path);
+            let (status, body) = f
+                .send(*who, r.verb, &path, body_for(r.verb, r.path, *who))
+                .await;
+            if status.as_u16() != want {
+                wrong.push(format!(
+                    "{} {} as {}: {status} (want {want}): {body}",
+                    r.verb.as_str(),
+                    r.path,
+                    who.user
+                ));
+            }
+            // Every refusal has the one error shape.
+            if status.as_u16() >= 400 {
+                assert!(body["error"]["code"].is_string(), "{body}");
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_operator_lists_only_what_they_own() {
+    let f = Fixture::new().await;
+    let (_, made) = f
+        .send(OPERATOR, Post, "/v1/tokens", Some(json!({"name": "mine"})))
+        .await;
+    let mine = made["token"]["id"].as_str().unwrap().to_owned();
+    let ids = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, list) = f.send(OPERATOR, Get, "/v1/tokens", None).await;
+    assert_eq!(ids(&list), std::slice::from_ref(&mine));
+    let (_, list) = f.send(ADMIN, Get, "/v1/tokens", None).await;
+    let mut all = ids(&list);
+    all.sort();
+    let mut want = vec![mine, f.token_id.clone()];
+    want.sort();
+    assert_eq!(all, want);
+    let (_, hosts) = f.send(OPERATOR, Get, "/v1/hosts", None).await;
+    assert_eq!(hosts, json!([]));
+    let (_, hosts) = f.send(AUDITOR, Get, "/v1/hosts", None).await;
+    assert_eq!(ids(&hosts), std::slice::from_ref(&f.host_id));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_expires_when_the_injected_clock_passes_its_lifetime() {
+    let f = Fixture::new().await;
+    let (status, made) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "short", "ttl": "1h"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(
+        made["token"]["expires_at"],
+        json!(Timestamp(START.0 + 3600))
+    );
+    let (_, shown) = f.send(ADMIN, Get, "/v1/tokens/short", None).await;
+    assert_eq!(shown["status"], "active");
+    f.clock.advance(3600);
+    let (_, shown) = f.send(ADMIN, Get, "/v1/tokens/short", None).await;
+    assert_eq!(shown["status"], "expired");
+}
+
+/// Two tenants besides `default`, each with an admin, an operator and an auditor of its own.
+const TWO_TENANTS: &str = "[tenants.acme]\nadmins = [\"alice\"]\noperators = [\"bob\"]\n\
+                           auditors = [\"carol\"]\napi_users = [\"alice\"]\n\
+                           [tenants.globex]\nadmins = [\"gus\"]\noperators = [\"gil\"]\n\
+                           auditors = [\"gina\"]\n";
+
+const fn who(user: &'static str, uid: u32) -> Who {
+    Who { user, uid }
+}
+
+const ALICE: Who = who("alice", 61_011);
+const BOB: Who = who("bob", 61_012);
+const CAROL: Who = who("carol", 61_013);
+const GUS: Who = who("gus", 61_021);
+const GIL: Who = who("gil", 61_022);
+const GINA: Who = who("gina", 61_023);
+
+/// The columns of `TENANT_TABLE`: acme's admin, operator and auditor, globex's, then the
+/// global admin, auditor and operator.
+const TENANT_ROLES: [Who; 9] = [ALICE, BOB, CAROL, GUS, GIL, GINA, ADMIN, AUDITOR, OPERATOR];
+
+/// Which of `TENANT_ROLES` see all of acme (its admin and auditor, the global ones).
+const SEES_ACME: [bool; 9] = [true, false, true, false, false, false, true, true, false];
+
+/// Every endpoint's answers to `TENANT_ROLES`, each asking about acme's objects: a token and
+/// its host the global admin made in acme, an API token acme's admin made.
+#[rustfmt::skip]
+const TENANT_TABLE: &[(Verb, &str, [u16; 9])] = &[
+    //                                        acme: adm  op   aud  globex: adm op  aud  global: adm aud op
+    (Get,    "/v1/whoami",                    [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Get,    "/v1/tokens",                    [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Post,   "/v1/tokens",                    [201, 201, 403, 201, 201, 403, 400, 403, 400]),
+    (Get,    "/v1/tokens/{id}",               [200, 404, 200, 404, 404, 404, 200, 200, 404]),
+    (Patch,  "/v1/tokens/{id}",               [200, 404, 403, 404, 404, 404, 200, 403, 404]),
+    (Delete, "/v1/tokens/{id}",               [200, 404, 403, 404, 404, 404, 200, 403, 404]),
+    (Post,   "/v1/tokens/{id}/revoke",        [200, 404, 403, 404, 404, 404, 200, 403, 404]),
+    (Get,    "/v1/tokens/{id}/hosts",         [200, 404, 200, 404, 404, 404, 200, 200, 404]),
+    (Get,    "/v1/hosts",                     [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Delete, "/v1/hosts/{id}",                [200, 404, 403, 404, 404, 404, 200, 403, 404]),
+    (Get,    "/v1/api-tokens",                [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Post,   "/v1/api-tokens",                [201, 403, 403, 403, 403, 403, 201, 403, 403]),
+    (Delete, "/v1/api-tokens/{id}",           [200, 404, 404, 404, 404, 404, 200, 404, 404]),
+    (Get,    "/v1/audit",                     [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Get,    "/v1/audit/verify",              [200, 403, 200, 200, 403, 200, 200, 200, 403]),
+    (Get,    "/v1/events",                    [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Get,    "/v1/backup",                    [403, 403, 403, 403, 403, 403, 200, 403, 403]),
+    (Get,    "/healthz",                      [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Get,    "/metrics",                      [200, 403, 200, 200, 403, 200, 200, 200, 403]),
+];
+
+#[test]
+fn every_endpoint_has_a_row_in_the_tenant_table() {
+    let mut routed: Vec<(Verb, &str)> = endpoints().iter().map(|e| (e.verb, e.path)).collect();
+    let mut rows: Vec<(Verb, &str)> = TENANT_TABLE.iter().map(|(v, p, _)| (*v, *p)).collect();
+    routed.sort();
+    rows.sort();
+    assert_eq!(routed, rows, "TENANT_TABLE must hold one row per endpoint");
+}
+
+/// Every role of every tenant at every endpoint, about acme's objects: the status the table
+/// says, and no list read by someone who does not see acme names any of them (ids, names,
+/// hostname), while those who see acme find its token and host in the lists.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_role_of_every_tenant_gets_what_the_tenant_table_says() {
+    let mut wrong = Vec::new();
+    for (verb, path, expect) in TENANT_TABLE {
+        for (i, who) in TENANT_ROLES.iter().enumerate() {
+            let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+            let concrete = f.concrete(path);
+            let (status, body) = f
+                .send(*who, *verb, &concrete, body_for(*verb, path, *who))
+                .await;
+            let cell = format!("{} {path} as {}", verb.as_str(), who.user);
+            if status.as_u16() != expect[i] {
+                wrong.push(format!("{cell}: {status} (want {}): {body}", expect[i]));
+            }
+            if *verb != Get || path.contains('{') || status != StatusCode::OK {
+                continue;
+            }
+            let text = body.to_string();
+            let secrets = [
+                f.token_id.as_str(),
+                f.host_id.as_str(),
+                f.api_token_id.as_str(),
+                "fixture",
+                "web-01",
+            ];
+            let named: Vec<&str> = secrets.into_iter().filter(|s| text.contains(s)).collect();
+            if !SEES_ACME[i] && !named.is_empty() {
+                wrong.push(format!("{cell}: names acme's {named:?}: {text}"));
+            }
+            let listed = ["/v1/tokens", "/v1/hosts", "/v1/audit"].contains(path);
+            if SEES_ACME[i] && listed && !text.contains(&f.token_id) {
+                wrong.push(format!("{cell}: does not list acme's token: {text}"));
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_count_only_the_tenants_the_caller_sees() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    let active = |text: &Value| -> String {
+        let text = text.as_str().unwrap_or_default().to_owned();
+        text.lines()
+            .find(|l| l.starts_with("gatepass_tokens{") && l.contains("\"active\""))
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let (_, acme) = f.send(ALICE, Get, "/metrics", None).await;
+    let (_, globex) = f.send(GUS, Get, "/metrics", None).await;
+    assert!(active(&acme).ends_with(" 1"), "{acme}");
+    assert!(active(&globex).ends_with(" 0"), "{globex}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_mints_only_for_members_of_the_tenant() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    for (owner, want) in [
+        ("bob", 201),
+        ("carol", 201),
+        ("ada", 201),
+        ("gus", 400),
+        ("nobody", 400),
+    ] {
+        let (status, body) = f
+            .send(
+                ALICE,
+                Post,
+                "/v1/tokens",
+                Some(json!({"name": format!("for-{owner}"), "owner": owner})),
+            )
+            .await;
+        assert_eq!(status.as_u16(), want, "{owner}: {body}");
+        if want == 400 {
+            assert_eq!(body["error"]["code"], "unknown_owner", "{body}");
+        } else {
+            assert_eq!(body["token"]["owner"], owner);
+        }
+    }
+    // An operator mints for themselves only.
+    let (status, body) = f
+        .send(
+            BOB,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "b", "owner": "carol"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenants_event_stream_hears_nothing_of_another_tenant() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    let mut req = Request::get("/v1/events").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(Peer::Unix {
+        uid: GUS.uid,
+        user: GUS.user.to_owned(),
+    });
+    let Ok(resp) = admin_router(f.state.clone()).oneshot(req).await;
+    let mut body = resp.into_body();
+    // acme's change first, then globex's: globex's admin hears the second and never the first.
+    let (status, _) = f
+        .send(
+            ALICE,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "acme-live"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = f
+        .send(
+            GUS,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "globex-live"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let mut seen = String::new();
+    let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                seen.push_str(&String::from_utf8_lossy(data));
+                if seen.contains("globex-live") {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{seen}");
+    assert!(!seen.contains("acme"), "{seen}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_record_and_answer_carries_its_tenant() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ADMIN).await;
+    let (_, shown) = f
+        .send(ADMIN, Get, &format!("/v1/tokens/{}", f.token_id), None)
+        .await;
+    assert_eq!(shown["tenant"], "acme");
+    let (_, list) = f.send(ADMIN, Get, "/v1/tokens", None).await;
+    assert_eq!(list[0]["tenant"], "acme");
+    let (_, hosts) = f.send(ADMIN, Get, "/v1/hosts", None).await;
+    assert_eq!(hosts[0]["tenant"], "acme", "{hosts}");
+    let (_, audit) = f.send(ADMIN, Get, "/v1/audit", None).await;
+    let tenants: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["tenant"].as_str().unwrap())
+        .collect();
+    // created and redeemed in acme; the API token's creation is the admin's, in `default`.
+    assert_eq!(tenants, ["acme", "acme", "default"], "{audit}");
+    let (status, check) = f.send(ADMIN, Get, "/v1/audit/verify", None).await;
+    assert_eq!(
+        (status, &check["first_bad"]),
+        (StatusCode::OK, &Value::Null),
+        "{check}"
+    );
+    // A tenant's own admin mints there without naming it.
+    let (status, made) = f
+        .send(ALICE, Post, "/v1/tokens", Some(json!({"name": "alices"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["token"]["tenant"], "acme");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_redeem_answer_names_the_tenant_the_host_joined() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("globex"), ADMIN).await;
+    let (_, made) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "g2", "tenant": "globex"})),
+        )
+        .await;
+    let secret = made["secret"].as_str().unwrap();
+    let mut redeem = Request::post("/v1/redeem")
+        .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"hostname": "g-01"}).to_string()))
+        .unwrap();
+    redeem.extensions_mut().insert(Peer::Tcp {
+        addr: "10.0.0.2:4000".parse().unwrap(),
+    });
+    let (status, answer_body) = answer(redeem_router(f.state.clone()), redeem).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer_body}");
+    assert_eq!(answer_body["tenant"], "globex");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_user_of_several_tenants_names_the_one_to_mint_in() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ADMIN).await;
+    let (status, body) = f
+        .send(ADMIN, Post, "/v1/tokens", Some(json!({"name": "where"})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "tenant_required");
+    // A tenant the caller has no role in is not found (its existence is not revealed).
+    let (status, body) = f
+        .send(
+            ALICE,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "there", "tenant": "globex"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = f
+        .send(
+            ALICE,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "there", "tenant": "nowhere"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_stream_carries_the_tenant() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ADMIN).await;
+    let mut req = Request::get("/v1/events").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(Peer::Unix {
+        uid: ADMIN.uid,
+        user: ADMIN.user.to_owned(),
+    });
+    let Ok(resp) = admin_router(f.state.clone()).oneshot(req).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let mut body = resp.into_body();
+    let (status, _) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "live", "tenant": "globex"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    // The stream is read until the new token's event; a bound, not a wait for anything.
+    let mut seen = String::new();
+    let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(Ok(frame)) = body.frame().await {
+            if let Some(data) = frame.data_ref() {
+                seen.push_str(&String::from_utf8_lossy(data));
+                if seen.contains(r#""name":"live""#) {
+                    return true;
+                }
+            }
+        }
+        false
+    })
+    .await;
+    assert_eq!(found, Ok(true), "{seen}");
+    let line = seen
+        .lines()
+        .find(|l| l.contains(r#""name":"live""#))
+        .unwrap();
+    let event: Value = serde_json::from_str(line.trim_start_matches("data:").trim()).unwrap();
+    assert_eq!(event["token"]["tenant"], "globex", "{event}");
+}
+
+impl Fixture {
+    /// A request over the HTTPS admin listener with API token `secret` (and a Referer).
+    async fn send_api(
+        &self,
+        secret: &str,
+        verb: Verb,
+        path: &str,
+        body: Option<Value>,
+        referer: Option<&str>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(verb.as_str())
+            .uri(path)
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"));
+        if let Some(r) = referer {
+            req = req.header(header::REFERER, r);
+        }
+        let body = match body {
+            Some(v) => {
+                req = req.header(header::CONTENT_TYPE, "application/json");
+                Body::from(v.to_string())
+            }
+            None => Body::empty(),
+        };
+        let mut req = req.body(body).unwrap();
+        req.extensions_mut().insert(Peer::Tcp {
+            addr: "10.9.9.9:5000".parse().unwrap(),
+        });
+        answer(admin_router(self.state.clone()), req).await
+    }
+
+    /// A new API token of the admin's, made with `fields` (JSON), and its secret.
+    async fn api_token(&self, fields: Value) -> String {
+        let (status, made) = self.send(ADMIN, Post, "/v1/api-tokens", Some(fields)).await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        made["secret"].as_str().unwrap().to_owned()
+    }
+}
+
+/// One request with an API token: a label, the token's secret, the request and its Referer,
+/// and the status and error code wanted.
+type ApiCase<'a> = (
+    &'a str,
+    &'a str,
+    Verb,
+    &'a str,
+    Option<Value>,
+    Option<&'a str>,
+    u16,
+    &'a str,
+);
+
+/// Each scope against the requests at its edge; a path or referrer restriction says which it
+/// is (403), and only an unknown, expired or deleted token is 401.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_tokens_act_within_their_scope_path_and_referrer() {
+    let f = Fixture::new().await;
+    let read = f.api_token(json!({"name": "r", "scope": "read"})).await;
+    let mint = f.api_token(json!({"name": "m", "scope": "mint"})).await;
+    let manage = f.api_token(json!({"name": "all"})).await;
+    let path = f
+        .api_token(json!({"name": "p", "path_prefix": "/v1/tokens"}))
+        .await;
+    let referrer = f
+        .api_token(json!({"name": "ref", "referrer": "example.org"}))
+        .await;
+    let token = format!("/v1/tokens/{}", f.token_id);
+    let revoke = format!("/v1/tokens/{}/revoke", f.token_id);
+    let new = |n: &str| Some(json!({ "name": n }));
+    let cases: Vec<ApiCase<'_>> = vec![
+        ("read", &read, Get, "/v1/tokens", None, None, 200, ""),
+        ("read", &read, Get, "/v1/audit", None, None, 200, ""),
+        (
+            "read",
+            &read,
+            Post,
+            "/v1/tokens",
+            new("by-read"),
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "read",
+            &read,
+            Post,
+            &revoke,
+            None,
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "read",
+            &read,
+            Post,
+            "/v1/api-tokens",
+            new("more"),
+            None,
+            403,
+            "scope_denied",
+        ),
+        ("mint", &mint, Get, "/v1/hosts", None, None, 200, ""),
+        (
+            "mint",
+            &mint,
+            Post,
+            "/v1/tokens",
+            new("by-mint"),
+            None,
+            201,
+            "",
+        ),
+        (
+            "mint",
+            &mint,
+            Post,
+            &revoke,
+            None,
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "mint",
+            &mint,
+            Delete,
+            &token,
+            None,
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "mint",
+            &mint,
+            Patch,
+            &token,
+            Some(json!({"description": "x"})),
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "path",
+            &path,
+            Get,
+            "/v1/tokens?status=active",
+            None,
+            None,
+            200,
+            "",
+        ),
+        (
+            "path",
+            &path,
+            Get,
+            "/v1/audit",
+            None,
+            None,
+            403,
+            "path_denied",
+        ),
+        (
+            "referrer",
+            &referrer,
+            Get,
+            "/v1/tokens",
+            None,
+            None,
+            403,
+            "referrer_denied",
+        ),
+        (
+            "referrer",
+            &referrer,
+            Get,
+            "/v1/tokens",
+            None,
+            Some("https://ci.example.org/x"),
+            200,
+            "",
+        ),
+        (
+            "referrer",
+            &referrer,
+            Get,
+            "/v1/tokens",
+            None,
+            Some("https://notexample.org/"),
+            403,
+            "referrer_denied",
+        ),
+        ("manage", &manage, Post, &revoke, None, None, 200, ""),
+        (
+            "unknown",
+            "gpa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            Get,
+            "/v1/tokens",
+            None,
+            None,
+            401,
+            "unauthorized",
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (scope, secret, verb, path, body, referer, want, code) in cases {
+        let (status, answer) = f.send_api(secret, verb, path, body, referer).await;
+        let got_code = answer["error"]["code"].as_str().unwrap_or_default();
+        if status.as_u16() != want || got_code != code {
+            wrong.push(format!(
+                "{scope}: {} {path}: {status} {got_code} (want {want} {code:?})",
+                verb.as_str()
+            ));
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    // A deleted API token is no token at all.
+    let (_, list) = f.send(ADMIN, Get, "/v1/api-tokens", None).await;
+    let id = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "all")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (status, _) = f
+        .send(ADMIN, Delete, &format!("/v1/api-tokens/{id}"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = f.send_api(&manage, Get, "/v1/tokens", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// The REST API role: only `api_users` create API tokens, administrators included; the others
+/// are told why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_users_with_the_rest_api_role_create_api_tokens() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    for who in [GUS, OPERATOR, AUDITOR, BOB] {
+        let (status, body) = f
+            .send(who, Post, "/v1/api-tokens", Some(json!({"name": "try"})))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{}: {body}", who.user);
+        assert_eq!(body["error"]["code"], "api_role_required", "{body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("api_users")
+        );
+    }
+    // A tenant's API user holds theirs in that tenant.
+    let (_, list) = f.send(ALICE, Get, "/v1/api-tokens", None).await;
+    assert_eq!(list[0]["tenant"], "acme", "{list}");
+}
