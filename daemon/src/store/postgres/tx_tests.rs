@@ -57,6 +57,7 @@ fn host(id: &str, token: &TokenRecord, key: &str) -> HostRecord {
             enrolled_at: Timestamp(1),
             key_fingerprint: Some(key.into()),
             facts: BTreeMap::new(),
+            tenant: "default".into(),
         },
         cert_pem: None,
     }
@@ -157,6 +158,7 @@ fn a_transaction_larger_than_one_send_lands_whole_with_its_head() {
                 target_name: None,
                 details: BTreeMap::new(),
                 prev_hash: String::new(),
+                tenant: "default".into(),
             };
             let json = serde_json::to_vec(&event).unwrap();
             tx.append_audit(
