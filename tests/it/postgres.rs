@@ -520,6 +520,10 @@ async fn a_database_that_stops_answering_is_503_within_5_s() {
         .unwrap();
     assert_eq!(health.status, 503);
     assert!(started.elapsed() < Duration::from_secs(5));
+    // An admin write is answered 503 too, and (like the redemptions above) is not committed
+    // behind its caller's back once the database answers again.
+    let minted = d.cli(&["tokens", "create", "--name", "made-while-frozen"]);
+    assert!(!minted.status.success());
     pg.thaw();
     let mut back = false;
     for i in 0..50 {
@@ -536,7 +540,11 @@ async fn a_database_that_stops_answering_is_503_within_5_s() {
     assert!(back, "no service after the database thawed");
     let t = d.token_json(&id);
     assert_eq!(t["uses"], t["hosts"]);
-    assert!(t["uses"].as_u64().unwrap() >= 2);
+    assert_eq!(t["uses"].as_u64(), Some(2), "a write answered 503 was committed: {t}");
+    let hosts = d.cli_ok(&["hosts", "list", "--json"]);
+    assert!(!hosts.contains("frozen-"), "{hosts}");
+    let gone = d.cli(&["tokens", "show", "made-while-frozen"]);
+    assert!(!gone.status.success(), "a mint answered 503 was committed");
     assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
 }
 

@@ -49,6 +49,11 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// server that stops answering (stopped, or a network that drops everything) must not hold
 /// anyone, and the statement timeout cannot help when the server itself is stuck.
 const ANSWER_WITHIN: Duration = Duration::from_secs(4);
+/// The latest a batch's commit is sent after its oldest write was queued. Its caller stops
+/// waiting at `ANSWER_WITHIN`: a write still uncommitted this late is rolled back and its
+/// caller's 503 is then the truth (only a commit already sent and slower than the second left
+/// may still land after a 503; the host's retry with its key then gets its answer).
+const COMMIT_BY: Duration = Duration::from_secs(3);
 /// Reader threads, each with a connection.
 const READERS: usize = 4;
 
@@ -78,6 +83,9 @@ impl std::fmt::Debug for Options {
 pub(crate) struct Job {
     write: Write,
     reply: Reply,
+    /// When it was queued: a write whose commit could not be sent in time for its caller's
+    /// answer is not committed at all (`COMMIT_BY`).
+    queued_at: std::time::Instant,
 }
 
 enum Reply {
@@ -117,7 +125,21 @@ impl Connector {
         });
         config.connect_timeout(CONNECT_TIMEOUT);
         // A database that stops answering must not hold a caller for ever.
-        config.options("-c statement_timeout=5000 -c lock_timeout=5000");
+        // A daemon that stops in the middle of a transaction (frozen, swapped out, cut off)
+        // must not hold the audit head's row, and with it every other daemon's writes: the
+        // server ends such a session after 2 s idle in its transaction.
+        config.options(
+            "-c statement_timeout=5000 -c lock_timeout=5000 \
+             -c idle_in_transaction_session_timeout=2000",
+        );
+        // A connection whose peer went silent (a failover, a cut network) fails within
+        // seconds, so its thread makes a new one: data unacknowledged for 5 s, or an idle
+        // connection unanswered by three probes a second apart after 5 s.
+        config.tcp_user_timeout(Duration::from_secs(5));
+        config.keepalives(true);
+        config.keepalives_idle(Duration::from_secs(5));
+        config.keepalives_interval(Duration::from_secs(1));
+        config.keepalives_retries(3);
         config.application_name("gatepassd");
         Ok(Connector {
             config,
@@ -173,6 +195,8 @@ impl Connector {
 pub struct PgStore {
     queue: Mutex<Option<mpsc::Sender<Job>>>,
     reads: Mutex<Option<mpsc::Sender<ReadJob>>>,
+    /// Whether the writer is waiting on the database, and since when.
+    busy: Arc<writer::Busy>,
     /// The redeem pre-checks' queue (`peek`).
     peeks: Mutex<Option<mpsc::Sender<peek::Peek>>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -204,13 +228,14 @@ impl PgStore {
         let origin = listen::origin()?;
         let (tx, rx) = mpsc::channel::<Job>();
         let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let busy = Arc::new(writer::Busy::default());
         let writer = {
-            let (connector, events) = (connector.clone(), events.clone());
+            let (connector, events, busy) = (connector.clone(), events.clone(), busy.clone());
             std::thread::Builder::new()
                 .name("gatepass-pg-writer".into())
                 .spawn({
                     let origin = origin.clone();
-                    move || writer::run(&connector, rx, &events, &origin)
+                    move || writer::run(&connector, &busy, rx, &events, &origin)
                 })
                 .map_err(StoreError::Io)?
         };
@@ -247,6 +272,7 @@ impl PgStore {
             queue: Mutex::new(Some(tx)),
             reads: Mutex::new(Some(read_tx)),
             peeks: Mutex::new(Some(peek_tx)),
+            busy,
             threads: Mutex::new(threads),
             stopping,
         })
@@ -257,8 +283,12 @@ impl PgStore {
         let Some(q) = queue.as_ref() else {
             return Err(StoreError::Stopped("the store is closing".into()));
         };
-        q.send(Job { write, reply })
-            .map_err(|_| StoreError::Stopped("the writer has stopped".into()))
+        q.send(Job {
+            write,
+            reply,
+            queued_at: std::time::Instant::now(),
+        })
+        .map_err(|_| StoreError::Stopped("the writer has stopped".into()))
     }
 
     /// Runs `f` on a reader thread's connection and waits for its answer (the client blocks on
@@ -467,6 +497,14 @@ impl Store for PgStore {
     }
 
     fn health(&self) -> Result<(), StoreError> {
+        if let Some(waited) = self.busy.waiting()
+            && waited > ANSWER_WITHIN
+        {
+            return Err(StoreError::Stopped(format!(
+                "the writer has waited {} s for the database",
+                waited.as_secs()
+            )));
+        }
         self.read(|c| Ok(c.simple_query("SELECT 1").map(drop)?))
     }
 
