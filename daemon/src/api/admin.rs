@@ -641,21 +641,13 @@ pub(super) async fn healthz(S(state): S<Arc<State>>) -> Result<&'static str, Api
     Ok("ok\n")
 }
 
+/// `GET /metrics`: the scrape (`api::health::scrape`). Over the HTTPS admin listener any valid
+/// API token may read it (until API tokens have scopes); on the socket, admins and auditors.
 async fn metrics(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
-    caller.require_overview(&state).await?;
-    let now = state.clock.now();
-    let records = blocking(&state, |s| s.list_tokens()).await?;
-    let mut by_status: BTreeMap<&'static str, u64> = gatepass_protocol::TokenStatus::ALL
-        .iter()
-        .map(|s| (s.as_str(), 0))
-        .collect();
-    let mut hosts = 0;
-    for r in &records {
-        *by_status.entry(r.status(now).as_str()).or_default() += 1;
-        hosts += r.hosts;
+    if caller.api_token.is_none() {
+        caller.require_overview(&state).await?;
     }
-    let text = state
-        .metrics
-        .render(&by_status, hosts, state.store.durability_stats());
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    Ok(super::health::metrics_answer(
+        super::health::scrape(&state).await,
+    ))
 }

@@ -89,6 +89,9 @@ impl Reply {
 /// Connections, made on demand from one configuration.
 pub(crate) struct Connector {
     config: postgres::Config,
+    /// `/metrics`: transactions, reconnects, connections (the hooks are the writer's and the
+    /// readers' only dealings with metrics).
+    pub(crate) metrics: crate::metrics::StoreMetrics,
 }
 
 impl Connector {
@@ -104,7 +107,10 @@ impl Connector {
         // A database that stops answering must not hold a caller for ever.
         config.options("-c statement_timeout=5000 -c lock_timeout=5000");
         config.application_name("gatepassd");
-        Ok(Connector { config })
+        Ok(Connector {
+            config,
+            metrics: crate::metrics::StoreMetrics::new(),
+        })
     }
 
     pub(crate) fn connect(&self) -> Result<Client, StoreError> {
@@ -128,7 +134,18 @@ impl PgStore {
         options: &Options,
         events: broadcast::Sender<ChangeEvent>,
     ) -> Result<PgStore, StoreError> {
-        let connector = Arc::new(Connector::new(options)?);
+        PgStore::open_with(options, events, crate::metrics::StoreMetrics::new())
+    }
+
+    /// `open`, timing into `metrics` (the daemon's `/metrics`).
+    pub fn open_with(
+        options: &Options,
+        events: broadcast::Sender<ChangeEvent>,
+        metrics: crate::metrics::StoreMetrics,
+    ) -> Result<PgStore, StoreError> {
+        let mut connector = Connector::new(options)?;
+        connector.metrics = metrics;
+        let connector = Arc::new(connector);
         // The client blocks on a runtime of its own: never on one of the daemon's threads.
         let client = off_runtime(|| {
             let mut client = connector.connect()?;
@@ -239,7 +256,11 @@ fn attempt<T>(
     f: &impl Fn(&mut Client) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     if slot.as_ref().is_none_or(Client::is_closed) {
+        let again = slot.is_some();
         *slot = Some(connector.connect()?);
+        if again {
+            connector.metrics.reconnects.inc();
+        }
     }
     match slot.as_mut() {
         Some(client) => f(client),
@@ -253,12 +274,22 @@ type ReadJob = Box<dyn FnOnce(&Connector, &mut Option<Client>) + Send>;
 /// A reader thread: takes reads off the shared queue and runs them on its own connection.
 fn reader(connector: &Connector, jobs: &Mutex<mpsc::Receiver<ReadJob>>) {
     let mut client: Option<Client> = None;
+    let conns = &connector.metrics.connections;
     loop {
         let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
             Ok(job) => job,
             Err(_) => return, // the store is closing
         };
+        let held = client.is_some();
+        if held {
+            conns.with_label_values(&["idle"]).dec();
+        }
+        conns.with_label_values(&["in_use"]).inc();
         job(connector, &mut client);
+        conns.with_label_values(&["in_use"]).dec();
+        if client.is_some() {
+            conns.with_label_values(&["idle"]).inc();
+        }
     }
 }
 

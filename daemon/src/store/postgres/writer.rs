@@ -36,7 +36,9 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
+        connector.metrics.batch_size.observe(jobs.len() as f64);
         if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+            connector.metrics.reconnects.inc();
             conn = match connector.connect().and_then(prepared) {
                 Ok(c) => Some(c),
                 Err(e) => {
@@ -51,14 +53,22 @@ pub(super) fn run(
         }
         let (writes, replies): (Vec<_>, Vec<_>) =
             jobs.into_iter().map(|j| (j.write, j.reply)).unzip();
+        let started = std::time::Instant::now();
         let mut result = run_batch(&mut conn, &writes, origin);
         if let Err(Failed::Before(_)) = &result
             && conn.as_ref().is_none_or(|(c, _)| c.is_closed())
         {
             // The connection broke (the database restarted) before the commit was sent:
             // nothing of the batch happened, so it is tried once on a new connection.
+            connector.metrics.reconnects.inc();
             conn = connector.connect().and_then(prepared).ok();
             result = run_batch(&mut conn, &writes, origin);
+        }
+        if result.is_ok() {
+            connector
+                .metrics
+                .transaction_seconds
+                .observe(started.elapsed().as_secs_f64());
         }
         match result.map_err(Failed::into_error) {
             Ok((results, changes)) => {
