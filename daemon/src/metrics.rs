@@ -64,7 +64,7 @@ fn histogram(name: &str, help: &str, buckets: &[f64]) -> Histogram {
 
 impl StoreMetrics {
     pub fn new() -> StoreMetrics {
-        StoreMetrics {
+        let m = StoreMetrics {
             batch_size: histogram(
                 "gatepass_store_batch_size",
                 "Writes per group-committed batch.",
@@ -103,7 +103,12 @@ impl StoreMetrics {
                 &["state"],
             )
             .unwrap_or_else(|e| unreachable!("{e}")),
+        };
+        // Both states from the start (0 on the embedded store), so a query never finds nothing.
+        for state in ["in_use", "idle"] {
+            m.connections.with_label_values(&[state]).set(0);
         }
+        m
     }
 
     /// Times `f` into `h`.
