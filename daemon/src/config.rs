@@ -295,7 +295,11 @@ mod tests {
         assert!(e.to_string().contains("loopback"), "{e}");
         let e = Config::parse("[log]\nformat = \"xml\"", Path::new("c")).unwrap_err();
         assert!(e.to_string().contains("xml"), "{e}");
-        let c = Config::parse("[log]\nformat = \"json\"\n[metrics]\nlisten = \"[::1]:9464\"", Path::new("c")).unwrap();
+        let c = Config::parse(
+            "[log]\nformat = \"json\"\n[metrics]\nlisten = \"[::1]:9464\"",
+            Path::new("c"),
+        )
+        .unwrap();
         assert_eq!(c.log.format, LogFormat::Json);
     }
 }

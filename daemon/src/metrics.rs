@@ -253,7 +253,10 @@ impl Metrics {
                 &["status"],
             )
             .unwrap_or_else(|e| unreachable!("{e}")),
-            hosts: gauge("gatepass_hosts", "Hosts enrolled with tokens still on record."),
+            hosts: gauge(
+                "gatepass_hosts",
+                "Hosts enrolled with tokens still on record.",
+            ),
             expiring_soon: gauge(
                 "gatepass_tokens_expiring_soon",
                 "Active tokens that expire within 24 hours.",
@@ -270,10 +273,7 @@ impl Metrics {
                 "gatepass_store_up",
                 "1 when the store answers (a stopped store or an unreachable database: 0).",
             ),
-            ready: gauge(
-                "gatepass_ready",
-                "1 when every check of /readyz passes.",
-            ),
+            ready: gauge("gatepass_ready", "1 when every check of /readyz passes."),
             journaled: counter(
                 "gatepass_store_journaled_batches_total",
                 "Write batches made durable by the journal.",

@@ -126,8 +126,8 @@ async fn secrets_never_reach_json_logs_either() {
     let log = canary("[log]\nformat = \"json\"\n").await;
     let mut lines = 0;
     for line in log.lines().filter(|l| !l.is_empty()) {
-        let v: serde_json::Value = serde_json::from_str(line)
-            .unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
         assert!(v["level"].is_string() && v["target"].is_string(), "{line}");
         lines += 1;
     }

@@ -140,37 +140,43 @@ pub async fn readyz(S(state): S<Arc<State>>) -> Response {
 /// that cannot be read leaves its gauges out and says so in `gatepass_store_up 0`; the scrape
 /// itself still answers.
 pub async fn scrape(state: &Arc<State>) -> String {
+    let ready = check(state).await;
+    let store_up = ready.checks.get("store").is_some_and(|c| c == "ok");
     let now = state.clock.now();
     let soon = gatepass_protocol::Timestamp(now.0.saturating_add(24 * 3600));
-    let tokens = super::blocking(state, move |s| {
-        let records = s.list_tokens()?;
-        let mut t = TokenCounts {
-            by_status: gatepass_protocol::TokenStatus::ALL
-                .iter()
-                .map(|s| (s.as_str(), 0))
-                .collect(),
-            ..TokenCounts::default()
-        };
-        for r in &records {
-            let status = r.status(now);
-            *t.by_status.entry(status.as_str()).or_default() += 1;
-            t.hosts += r.hosts;
-            if status == gatepass_protocol::TokenStatus::Active
-                && r.expires_at.is_some_and(|e| e <= soon)
-            {
-                t.expiring_soon += 1;
+    // A store that just failed its check is not asked again (each ask may wait seconds).
+    let listed = store_up.then(|| {
+        super::blocking(state, move |s| {
+            let records = s.list_tokens()?;
+            let mut t = TokenCounts {
+                by_status: gatepass_protocol::TokenStatus::ALL
+                    .iter()
+                    .map(|s| (s.as_str(), 0))
+                    .collect(),
+                ..TokenCounts::default()
+            };
+            for r in &records {
+                let status = r.status(now);
+                *t.by_status.entry(status.as_str()).or_default() += 1;
+                t.hosts += r.hosts;
+                if status == gatepass_protocol::TokenStatus::Active
+                    && r.expires_at.is_some_and(|e| e <= soon)
+                {
+                    t.expiring_soon += 1;
+                }
+                if r.uses != r.hosts {
+                    t.uses_differ += 1;
+                }
             }
-            if r.uses != r.hosts {
-                t.uses_differ += 1;
-            }
-        }
-        Ok(t)
-    })
-    .await
-    .ok();
-    let ready = check(state).await;
+            Ok(t)
+        })
+    });
+    let tokens = match listed {
+        Some(l) => l.await.ok(),
+        None => None,
+    };
     let snapshot = Snapshot {
-        store_up: tokens.is_some() && ready.checks.get("store").is_some_and(|c| c == "ok"),
+        store_up: store_up && tokens.is_some(),
         tokens,
         ready: ready.ready,
         durability: state.store.durability_stats(),
@@ -188,12 +194,12 @@ async fn open_metrics(S(state): S<Arc<State>>) -> Response {
     metrics_answer(scrape(&state).await)
 }
 
-/// The plain-HTTP `[metrics] listen` router: the scrape and the health checks, nothing else.
+/// The plain-HTTP `[metrics] listen` router: the scrape and `/healthz` (`/readyz` is added to
+/// every router by `api::finish`), nothing else.
 pub fn metrics_routes() -> Router<Arc<State>> {
     Router::new()
         .route("/metrics", get(open_metrics))
         .route("/healthz", get(super::admin::healthz))
-        .route("/readyz", get(readyz))
 }
 
 #[cfg(test)]

@@ -95,7 +95,7 @@ pub async fn layer(state: Arc<State>, listener: Listener, req: Request, next: Ne
     let id = RequestId::next();
     let peer = req.extensions().get::<Peer>();
     let label = listener.label(peer);
-    let span = tracing::info_span!("request", request_id = id.as_str(), peer = %peer_text(peer));
+    let span = tracing::info_span!("request", request_id = %id.as_str(), peer = %peer_text(peer));
     let route = req
         .extensions()
         .get::<MatchedPath>()

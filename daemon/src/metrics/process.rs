@@ -101,7 +101,9 @@ impl Process {
             // The folder's own descriptor, open while it is read, is not counted.
             self.open_fds.set(dir.count().saturating_sub(1) as i64);
         }
-        if let Ok((soft, _)) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE) {
+        if let Ok((soft, _)) =
+            nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
+        {
             self.max_fds.set(i64::try_from(soft).unwrap_or(i64::MAX));
         }
     }
@@ -145,6 +147,9 @@ mod tests {
             .unwrap()
             .as_secs_f64();
         let started = p.start_time.get();
-        assert!(started <= now + 1.0 && started > now - 86_400.0 * 365.0, "{started}");
+        assert!(
+            started <= now + 1.0 && started > now - 86_400.0 * 365.0,
+            "{started}"
+        );
     }
 }
