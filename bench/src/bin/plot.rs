@@ -195,7 +195,9 @@ async fn main() -> anyhow::Result<()> {
         target.local_addr = Some("127.0.0.9".parse()?);
         let wrong = format!(
             "Bearer {}",
-            gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment)?.expose()
+            gatepass_protocol::token::generate(gatepass_protocol::TokenKind::Enrollment)
+                .map_err(|e| anyhow::anyhow!("no randomness: {e}"))?
+                .expose()
         );
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
@@ -340,7 +342,10 @@ fn draw(path: &std::path::Path, points: &[Point]) -> anyhow::Result<()> {
         .border_style(BLACK)
         .draw()?;
 
-    let top = max(&|p| p.p99_ms.max(p.sync_p99_ms));
+    let top = max(&|p| match (p.p99_ms, p.sync_p99_ms) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        (a, b) => a.or(b),
+    });
     let mut c = ChartBuilder::on(&panels[2])
         .caption(
             "Latency (ms): redemption p50 and p99, journal write + fdatasync p99",
