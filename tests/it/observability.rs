@@ -442,3 +442,46 @@ async fn systemd_hears_ready_then_the_watchdog_then_stopping() {
         }
     }
 }
+
+/// Over the HTTPS admin listener `/metrics` answers any valid API token (API tokens have no
+/// `read` scope yet), and refuses an enrollment token or none with 401, like every credential
+/// it does not know.
+#[tokio::test]
+async fn the_https_admin_listener_serves_metrics_to_api_tokens_only() {
+    let d = Daemon::start_with_config("[admin]\nlisten = \"127.0.0.1:0\"\n");
+    let v: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(&["apitokens", "create", "--name", "prom", "--json"]))
+            .unwrap();
+    let api = v["secret"].as_str().unwrap().to_owned();
+    let (enrollment, _) = d.mint(&["--name", "not-for-metrics"]);
+    let admin =
+        HttpsTarget::parse(d.admin_url.as_ref().unwrap(), TrustMode::Pin(d.pin.clone())).unwrap();
+    let get = |auth: String| {
+        let admin = admin.clone();
+        async move {
+            let headers = [("authorization", auth.as_str())];
+            admin
+                .request("GET", "/metrics", &headers, vec![])
+                .await
+                .unwrap()
+        }
+    };
+    let r = get(format!("Bearer {api}")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (ok, said) = promtool(&["check", "metrics"], &r.text());
+    assert!(ok && said.trim().is_empty(), "promtool: {said}");
+    for auth in [format!("Bearer {enrollment}"), String::new()] {
+        let r = get(auth).await;
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert!(r.header("x-request-id").is_some());
+    }
+    // Counted under the admin listener's name.
+    let text = get(format!("Bearer {api}")).await.text();
+    assert!(
+        value(
+            &text,
+            "gatepass_http_requests_total{code=\"401\",listener=\"admin\",route=\"/metrics\"}"
+        ) >= 2.0,
+        "{text}"
+    );
+}
