@@ -27,6 +27,8 @@ pub struct Config {
     pub store: StoreConfig,
     /// `[tenants.NAME]`: each tenant's own roles and members (`default` always exists).
     pub tenants: BTreeMap<String, TenantConfig>,
+    pub log: LogConfig,
+    pub metrics: MetricsConfig,
     /// `--accept-journal-loss`: start even if the journal is refused (never from the file).
     #[serde(skip)]
     pub accept_journal_loss: bool,
@@ -92,6 +94,30 @@ impl TenantConfig {
             members: self.members.clone(),
         }
     }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One readable line; without a timestamp when stderr is the journal's.
+    #[default]
+    Text,
+    /// One JSON object a line.
+    Json,
+}
+
+/// The optional plain-HTTP metrics listener (loopback only).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsConfig {
+    pub listen: Option<String>,
 }
 
 /// The optional HTTPS admin listener (API tokens only).
@@ -226,6 +252,16 @@ impl Config {
                 "tenants.{bad_name:?}: a tenant's name is 1-64 characters of a-z 0-9 - _"
             ));
         }
+        if let Some(l) = &self.metrics.listen {
+            let loopback = l
+                .parse::<std::net::SocketAddr>()
+                .is_ok_and(|a| a.ip().is_loopback());
+            if !loopback {
+                return bad(
+                    "metrics.listen must be a loopback address and port (127.0.0.1:9464, [::1]:9464): it answers without credentials",
+                );
+            }
+        }
         if self.limits.redeem_failures_per_minute == 0
             || self.limits.redeem_refusals_per_token_per_minute == 0
             || self.limits.rate_limit_addresses < 16
@@ -314,5 +350,15 @@ mod tests {
         assert!(e.to_string().contains("colour"), "{e}");
         let e = Config::parse("[tokens]\ndefault_ttl = \"3x\"", Path::new("c")).unwrap_err();
         assert!(e.to_string().contains("unit"), "{e}");
+        let e = Config::parse("[metrics]\nlisten = \"0.0.0.0:9464\"", Path::new("c")).unwrap_err();
+        assert!(e.to_string().contains("loopback"), "{e}");
+        let e = Config::parse("[log]\nformat = \"xml\"", Path::new("c")).unwrap_err();
+        assert!(e.to_string().contains("xml"), "{e}");
+        let c = Config::parse(
+            "[log]\nformat = \"json\"\n[metrics]\nlisten = \"[::1]:9464\"",
+            Path::new("c"),
+        )
+        .unwrap();
+        assert_eq!(c.log.format, LogFormat::Json);
     }
 }

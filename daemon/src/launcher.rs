@@ -9,7 +9,7 @@ use clap::Parser;
 use tracing_subscriber::fmt::writer::BoxMakeWriter;
 
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, EXAMPLE};
+use crate::config::{Config, EXAMPLE, LogFormat};
 use crate::{Daemon, Error, bind_socket};
 
 #[derive(Debug, Clone, Parser)]
@@ -299,11 +299,19 @@ fn daemon_clock(test_clock_file: Option<std::ffi::OsString>) -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
-fn serve(args: Args) -> Result<(), Error> {
-    // Lines are written by a thread of their own (`logging`); the guard writes what is left when
-    // `run` returns.
-    let (writer, _log) = match crate::logging::start(Box::new(std::io::stderr())) {
-        Ok((w, guard)) => (BoxMakeWriter::new(w), Some(guard)),
+/// Sets up logging to stderr in the configured format. Lines are written by a thread of their
+/// own (`logging`); the guard writes what is left when it is dropped.
+fn start_logging(format: LogFormat) -> Option<crate::logging::Guard> {
+    let journal = crate::logging::stderr_is_journal();
+    let (writer, guard) = match crate::logging::start(Box::new(std::io::stderr())) {
+        Ok((w, guard)) => {
+            let w = if journal && format == LogFormat::Text {
+                w.with_priorities()
+            } else {
+                w
+            };
+            (BoxMakeWriter::new(w), Some(guard))
+        }
         Err(_) => (BoxMakeWriter::new(std::io::stderr), None),
     };
     let (filter, unreadable) = match tracing_subscriber::EnvFilter::try_from_env("GATEPASSD_LOG") {
@@ -314,16 +322,31 @@ fn serve(args: Args) -> Result<(), Error> {
             std::env::var("GATEPASSD_LOG").ok().map(|v| (v, e)),
         ),
     };
-    let _ = tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
-        .with_ansi(false)
-        .try_init();
+        .with_ansi(false);
+    let _ = match (format, journal) {
+        (LogFormat::Json, _) => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        // The journal stamps each line itself.
+        (LogFormat::Text, true) => builder.without_time().try_init(),
+        (LogFormat::Text, false) => builder.try_init(),
+    };
     if let Some((value, e)) = unreadable {
         tracing::warn!(%value, error = %e, "GATEPASSD_LOG is not a log filter; logging at info");
     }
+    guard
+}
+
+fn serve(args: Args) -> Result<(), Error> {
     let (cfg, first_start) = load_config(&args)?;
     check_socket_group(&args, &cfg)?;
+    let _log = start_logging(cfg.log.format);
     let clock = daemon_clock(std::env::var_os("GATEPASSD_TEST_CLOCK_FILE"));
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
@@ -331,6 +354,7 @@ fn serve(args: Args) -> Result<(), Error> {
         let socket_path = cfg.socket();
         let listen = cfg.redeem.listen.clone();
         let admin_listen = cfg.admin.listen.clone();
+        let metrics_listen = cfg.metrics.listen.clone();
         let group = cfg.access.socket_group.clone();
         // The network listeners first: an address that cannot be bound leaves nothing behind
         // (no data folder, no socket file).
@@ -343,6 +367,14 @@ fn serve(args: Args) -> Result<(), Error> {
                 tokio::net::TcpListener::bind(a)
                     .await
                     .map_err(|e| Error::io(format!("binding the admin listener on {a}"), e))?,
+            ),
+            None => None,
+        };
+        let metrics = match &metrics_listen {
+            Some(a) => Some(
+                tokio::net::TcpListener::bind(a)
+                    .await
+                    .map_err(|e| Error::io(format!("binding the metrics listener on {a}"), e))?,
             ),
             None => None,
         };
@@ -369,11 +401,16 @@ fn serve(args: Args) -> Result<(), Error> {
             let a = l.local_addr().map_err(|e| Error::io("admin listener", e))?;
             ready.push_str(&format!(" admin=https://{a}"));
         }
+        if let Some(l) = &metrics {
+            let a = l.local_addr().map_err(|e| Error::io("metrics listener", e))?;
+            ready.push_str(&format!(" metrics=http://{a}"));
+        }
         tracing::info!(socket = %socket_path.display(), redeem = %addr, data = %daemon.data_dir().display(), "gatepassd listening");
         let stop = shutdown_signal();
         log_hangups();
         println!("{ready}");
-        let result = daemon.run(admin, redeem, admin_tls, stop).await;
+        crate::notify::send("READY=1\nSTATUS=listening");
+        let result = daemon.run(admin, redeem, admin_tls, metrics, stop).await;
         let _ = std::fs::remove_file(&socket_path);
         result?;
         tracing::info!("stopped");

@@ -17,6 +17,7 @@ pub mod http_errors;
 pub mod launcher;
 pub mod logging;
 pub mod metrics;
+pub mod notify;
 pub mod ratelimit;
 pub mod secrets;
 pub mod server;
@@ -54,6 +55,8 @@ pub struct State {
     // Change notifications for `/v1/events`; the writer sends after each durable commit.
     pub events: broadcast::Sender<ChangeEvent>,
     pub metrics: Metrics,
+    /// How many of the configured listeners accept connections (`/readyz`).
+    pub listeners: Arc<api::health::Listeners>,
     /// Refused redemptions per source address and per token (429 past the limit).
     pub limiter: ratelimit::RefusalLimiter,
     /// Refused redemptions on their way to the audit log: repeats become one event.
@@ -76,6 +79,8 @@ pub struct Daemon {
     ca: Ca,
     events: broadcast::Sender<ChangeEvent>,
     data_dir: PathBuf,
+    /// The engine's series (batches, commits, syncs), registered with the daemon's others.
+    store_metrics: metrics::StoreMetrics,
 }
 
 impl std::fmt::Debug for Daemon {
@@ -398,6 +403,7 @@ impl Daemon {
         let key = SecretKey::load_or_create(&data_dir.join("hmac.key"))?;
         let ca = Ca::load_or_create(&data_dir, &config.server_names(), config.redeem.cert_days)?;
         let (events, _) = broadcast::channel(4096);
+        let store_metrics = metrics::StoreMetrics::new();
         let store: Arc<dyn Store> = match &config.store.url {
             Some(url) => {
                 let options = crate::store::postgres::Options {
@@ -406,15 +412,16 @@ impl Daemon {
                     key_fingerprint: key.fingerprint(),
                     ca_fingerprint: ca.pin.clone(),
                 };
-                let store = PgStore::open(&options, events.clone())?;
+                let store =
+                    PgStore::open_with(&options, events.clone(), store_metrics.clone())?;
                 mark_postgres(&data_dir, url)?;
                 Arc::new(store)
             }
-            None => Arc::new(RedbStore::open_with(
-                &store_path,
-                events.clone(),
-                store_options(&config),
-            )?),
+            None => {
+                let mut options = store_options(&config);
+                options.metrics = store_metrics.clone();
+                Arc::new(RedbStore::open_with(&store_path, events.clone(), options)?)
+            }
         };
         Ok(Daemon {
             config,
@@ -424,6 +431,7 @@ impl Daemon {
             ca,
             events,
             data_dir,
+            store_metrics,
         })
     }
 
@@ -452,6 +460,10 @@ impl Daemon {
             domain::refusals::WINDOW,
             self.config.limits.rate_limit_addresses.min(10_000),
         );
+        let engine = match self.config.store.url {
+            Some(_) => "postgres",
+            None => "redb",
+        };
         let state = Arc::new(State {
             store: self.store,
             clock: self.clock,
@@ -460,7 +472,8 @@ impl Daemon {
             tenants: self.config.tenants(),
             config: self.config,
             events: self.events,
-            metrics: Metrics::default(),
+            metrics: Metrics::new(&self.store_metrics, engine),
+            listeners: Arc::default(),
             limiter,
             refusals,
             redeem_url,
@@ -472,12 +485,15 @@ impl Daemon {
     }
 
     /// Serves the admin socket, the redeem listener and (when given) the HTTPS admin listener
-    /// until `shutdown` completes, then lets in-flight requests finish.
+    /// and the plain-HTTP metrics listener until `shutdown` completes, then lets in-flight
+    /// requests finish. Under systemd it says when it is ready and feeds the watchdog
+    /// (`notify`).
     pub async fn run(
         self,
         admin: UnixListener,
         redeem: TcpListener,
         admin_tls: Option<TcpListener>,
+        metrics: Option<TcpListener>,
         shutdown: impl Future<Output = ()>,
     ) -> Result<(), Error> {
         let local = redeem
@@ -489,11 +505,18 @@ impl Daemon {
         let tls = self.ca.server_config.clone();
         let (state, stop_tx) = self.into_state(redeem_url_for(local));
         let stop_rx = state.shutdown.clone();
+        let expected = 2 + usize::from(admin_tls.is_some()) + usize::from(metrics.is_some());
+        state
+            .listeners
+            .expected
+            .store(expected, std::sync::atomic::Ordering::SeqCst);
+        let up = || state.listeners.up();
         let admin_task = tokio::spawn(server::serve_unix(
             admin,
             api::admin_router(state.clone()),
             limits,
             stop_rx.clone(),
+            up(),
         ));
         let admin_tls_task = admin_tls.map(|l| {
             tokio::spawn(server::serve_tls(
@@ -502,6 +525,16 @@ impl Daemon {
                 api::admin_router(state.clone()),
                 limits,
                 stop_rx.clone(),
+                up(),
+            ))
+        });
+        let metrics_task = metrics.map(|l| {
+            tokio::spawn(server::serve_plain(
+                l,
+                api::metrics_router(state.clone()),
+                limits,
+                stop_rx.clone(),
+                up(),
             ))
         });
         let redeem_task = tokio::spawn(server::serve_tls(
@@ -510,17 +543,21 @@ impl Daemon {
             api::redeem_router(state.clone()),
             limits,
             stop_rx,
+            up(),
         ));
         let refusals_task = tokio::spawn(write_refusal_counts(state.clone()));
+        let watchdog_task = tokio::spawn(notify::watchdog(state.clone()));
         shutdown.await;
         tracing::info!("shutting down: finishing requests in flight");
+        notify::send("STOPPING=1");
         let _ = stop_tx.send(true);
         let _ = admin_task.await;
         let _ = redeem_task.await;
-        if let Some(t) = admin_tls_task {
+        for t in admin_tls_task.into_iter().chain(metrics_task) {
             let _ = t.await;
         }
         let _ = refusals_task.await;
+        let _ = watchdog_task.await;
         // The repeated refusals still being counted go to the audit log before the last
         // checkpoint.
         let drafts = state.refusals.drain();

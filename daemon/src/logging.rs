@@ -7,6 +7,10 @@
 //! Nothing is lost or reordered: the buffer is written in order, by the thread or by `flush`
 //! (called when the daemon stops, and before it aborts on a storage failure); a buffer that grows
 //! past `MAX_BUFFERED` (output slower than logging) is written by the thread that appends to it.
+//!
+//! Under systemd (stderr is the journal's stream: `stderr_is_journal`), text lines start with
+//! the kernel-style priority of their level (`<3>` error … `<7>` debug), which journald reads
+//! and strips, so `journalctl -p warning` finds the warnings (`Writer::with_priorities`).
 
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError};
@@ -100,13 +104,17 @@ impl Sink {
     }
 }
 
-/// What the log formatter writes each event into.
+/// What the log formatter writes each event into (the formatter writes an event at once).
 #[derive(Debug)]
-pub struct Line(Arc<Sink>);
+pub struct Line(Arc<Sink>, Option<&'static [u8]>);
 
 impl Write for Line {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.append(buf);
+        match self.1.take() {
+            // One append: another thread's line never comes between the prefix and its line.
+            Some(prefix) => self.0.append(&[prefix, buf].concat()),
+            None => self.0.append(buf),
+        }
         Ok(buf.len())
     }
     fn flush(&mut self) -> std::io::Result<()> {
@@ -117,7 +125,21 @@ impl Write for Line {
 impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Writer {
     type Writer = Line;
     fn make_writer(&'a self) -> Line {
-        Line(self.sink.clone())
+        Line(self.sink.clone(), None)
+    }
+    fn make_writer_for(&'a self, meta: &tracing::Metadata<'_>) -> Line {
+        let prefix = self.priorities.then(|| priority(*meta.level()));
+        Line(self.sink.clone(), prefix)
+    }
+}
+
+/// The journal's priority for a level (sd-daemon(3): `<N>` at the start of a line).
+fn priority(level: tracing::Level) -> &'static [u8] {
+    match level {
+        tracing::Level::ERROR => b"<3>",
+        tracing::Level::WARN => b"<4>",
+        tracing::Level::INFO => b"<6>",
+        tracing::Level::DEBUG | tracing::Level::TRACE => b"<7>",
     }
 }
 
@@ -125,6 +147,30 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Writer {
 #[derive(Debug)]
 pub struct Writer {
     sink: Arc<Sink>,
+    /// Whether each line starts with its journal priority.
+    priorities: bool,
+}
+
+impl Writer {
+    /// Lines start with their level's journal priority (`<4>` for a warning).
+    pub fn with_priorities(mut self) -> Writer {
+        self.priorities = true;
+        self
+    }
+}
+
+/// Whether stderr is connected to the journal: systemd sets `JOURNAL_STREAM` to the device and
+/// inode of the stream it gave the service; a stderr redirected elsewhere (a file, a pipe)
+/// is not it, whatever the environment says.
+pub fn stderr_is_journal() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Some(stream) = std::env::var_os("JOURNAL_STREAM") else {
+        return false;
+    };
+    let Ok(meta) = std::fs::metadata("/proc/self/fd/2") else {
+        return false;
+    };
+    stream.to_string_lossy() == format!("{}:{}", meta.dev(), meta.ino())
 }
 
 /// Stops the writing thread when dropped, after everything appended has been written.
@@ -154,7 +200,10 @@ pub fn start(out: Output) -> std::io::Result<(Writer, Guard)> {
         .spawn(move || runner.run())?;
     let _ = INSTALLED.set(sink.clone());
     Ok((
-        Writer { sink: sink.clone() },
+        Writer {
+            sink: sink.clone(),
+            priorities: false,
+        },
         Guard {
             sink,
             thread: Some(thread),
@@ -226,7 +275,7 @@ mod tests {
         // No writing thread: only `flush` (or a full buffer) writes.
         let out = Shared::default();
         let sink = Sink::new(Box::new(out.clone()));
-        let mut line = Line(sink.clone());
+        let mut line = Line(sink.clone(), None);
         line.write_all(b"before the abort\n").unwrap();
         assert_eq!(text(&out), "", "written without a flush");
         sink.flush();
@@ -237,12 +286,12 @@ mod tests {
     fn stopping_writes_what_is_pending() {
         let out = Shared::default();
         let sink = Sink::new(Box::new(out.clone()));
-        Line(sink.clone()).write_all(b"last words\n").unwrap();
+        Line(sink.clone(), None).write_all(b"last words\n").unwrap();
         sink.pending().stop = true;
         // The writing thread's loop, told to stop before it began: it writes, then returns.
         sink.run();
         assert_eq!(text(&out), "last words\n");
-        Line(sink.clone()).write_all(b"after\n").unwrap();
+        Line(sink.clone(), None).write_all(b"after\n").unwrap();
         drop(Guard {
             sink: sink.clone(),
             thread: None,
@@ -251,10 +300,45 @@ mod tests {
     }
 
     #[test]
+    fn under_the_journal_each_line_starts_with_its_priority_once() {
+        use tracing_subscriber::fmt::MakeWriter;
+        let out = Shared::default();
+        let sink = Sink::new(Box::new(out.clone()));
+        let writer = Writer {
+            sink: sink.clone(),
+            priorities: true,
+        };
+        let warn = tracing::Metadata::new(
+            "w",
+            "t",
+            tracing::Level::WARN,
+            None,
+            None,
+            None,
+            tracing::field::FieldSet::new(&[], tracing::callsite::Identifier(&CALLSITE)),
+            tracing::metadata::Kind::EVENT,
+        );
+        let mut line = writer.make_writer_for(&warn);
+        line.write_all(b"disk almost full\n").unwrap();
+        line.write_all(b"(same event)\n").unwrap();
+        sink.flush();
+        assert_eq!(text(&out), "<4>disk almost full\n(same event)\n");
+    }
+
+    struct NoCallsite;
+    static CALLSITE: NoCallsite = NoCallsite;
+    impl tracing::callsite::Callsite for NoCallsite {
+        fn set_interest(&self, _: tracing::subscriber::Interest) {}
+        fn metadata(&self) -> &tracing::Metadata<'_> {
+            unreachable!()
+        }
+    }
+
+    #[test]
     fn a_buffer_past_its_bound_is_written_by_the_logging_thread() {
         let out = Shared::default();
         let sink = Sink::new(Box::new(out.clone()));
-        let mut line = Line(sink.clone());
+        let mut line = Line(sink.clone(), None);
         let chunk = vec![b'x'; 64 * 1024];
         for _ in 0..(MAX_BUFFERED / chunk.len()) {
             line.write_all(&chunk).unwrap();

@@ -1,6 +1,7 @@
 //! Accept loops: the same axum router served on the Unix socket (identity from SO_PEERCRED on
-//! every connection) and on TCP behind rustls. Both bound header time, TLS handshakes and
-//! request time, and drain in-flight requests on shutdown.
+//! every connection) and on TCP behind rustls, and the metrics router on plain TCP (loopback
+//! only). All bound header time, TLS handshakes and request time, and drain in-flight requests
+//! on shutdown. Each holds a `ListenerUp` while it accepts (`/readyz` counts them).
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::api::Peer;
+use crate::api::health::ListenerUp;
 use crate::http_errors::JsonErrors;
 
 /// The most a request's head (its line and headers) may take; beyond it, 431.
@@ -90,6 +92,7 @@ pub async fn serve_unix(
     router: Router,
     limits: ConnLimits,
     mut shutdown: watch::Receiver<bool>,
+    up: ListenerUp,
 ) {
     let graceful = GracefulShutdown::new();
     loop {
@@ -116,7 +119,7 @@ pub async fn serve_unix(
             _ = stopped(&mut shutdown) => break,
         }
     }
-    drop(listener);
+    drop((listener, up));
     drain(graceful, "admin socket").await;
 }
 
@@ -126,6 +129,7 @@ pub async fn serve_tls(
     router: Router,
     limits: ConnLimits,
     mut shutdown: watch::Receiver<bool>,
+    up: ListenerUp,
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
@@ -156,6 +160,34 @@ pub async fn serve_tls(
             _ = stopped(&mut shutdown) => break,
         }
     }
-    drop(listener);
+    drop((listener, up));
     drain(graceful, "redeem listener").await;
+}
+
+/// The `[metrics] listen` loop: plain HTTP (its config allows loopback addresses only), for a
+/// local Prometheus; the router serves the scrape and the health checks, nothing else.
+pub async fn serve_plain(
+    listener: TcpListener,
+    router: Router,
+    limits: ConnLimits,
+    mut shutdown: watch::Receiver<bool>,
+    up: ListenerUp,
+) {
+    let graceful = GracefulShutdown::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                match accepted {
+                    Ok((tcp, addr)) => spawn_conn(tcp, router.clone(), Peer::Tcp { addr }, limits, graceful.watcher()),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept on the metrics listener failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                }
+            }
+            _ = stopped(&mut shutdown) => break,
+        }
+    }
+    drop((listener, up));
+    drain(graceful, "metrics listener").await;
 }

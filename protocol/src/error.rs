@@ -122,6 +122,10 @@ impl std::fmt::Display for ErrorCode {
 pub struct ErrorDetail {
     pub code: ErrorCode,
     pub message: String,
+    /// The daemon's id for the request (also its `X-Request-Id` header): the key to its lines
+    /// in the daemon's log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
 }
 
 /// The body of every error answer.
@@ -136,6 +140,7 @@ impl ErrorBody {
             error: ErrorDetail {
                 code,
                 message: message.into(),
+                request_id: None,
             },
         }
     }

@@ -20,6 +20,9 @@
 //! - `hosts`: removing hosts, counts against uses, and `doctor`.
 //! - `redeem_client`: `gatepass redeem` on a bare host: files, pin, argv, retries, exit codes.
 //! - `storage`: damage at rest refused at start, `gatepassd check`, backup and restore.
+//! - `observability`: `/metrics` checked by `promtool` and against a scenario, the dashboard's
+//!   and alerting rules' series present, `/readyz`, request ids in answers and JSON log lines,
+//!   systemd's notify protocol.
 //! - `readme`: the README's tour, every `$` command run in order and its output's shape checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -31,6 +34,7 @@ mod crash;
 mod hostile;
 mod hosts;
 mod lifecycle;
+mod observability;
 mod operation;
 mod postgres;
 mod ratelimit;

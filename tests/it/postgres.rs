@@ -212,6 +212,21 @@ async fn a_database_that_stops_is_503_and_service_comes_back_by_itself() {
         .unwrap();
     assert_eq!(health.status, 503, "{}", health.text());
     assert_eq!(code(&health), "store_unavailable");
+    // /readyz names the failing check; the scrape still answers, and says the store is down.
+    let ready = d
+        .target()
+        .request("GET", "/readyz", &[], vec![])
+        .await
+        .unwrap();
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    let body: serde_json::Value = serde_json::from_slice(&ready.body).unwrap();
+    assert_eq!(body["ready"], false, "{body}");
+    assert_ne!(body["checks"]["store"], "ok", "{body}");
+    assert_eq!(body["checks"]["listeners"], "ok", "{body}");
+    let m = d.client().raw("GET", "/metrics", None).await.unwrap();
+    assert_eq!(m.status, 200, "{}", m.text());
+    assert!(m.text().contains("gatepass_store_up 0"), "{}", m.text());
+    assert!(m.text().contains("gatepass_ready 0"), "{}", m.text());
     for i in 0..3 {
         let started = std::time::Instant::now();
         let r = d

@@ -116,9 +116,33 @@ async fn the_cli_keeps_tokens_off_its_command_line() {
 
 #[tokio::test]
 async fn secrets_never_reach_disk_logs_or_error_bodies() {
+    canary("").await;
+}
+
+/// The same with `[log] format = "json"`: every line of the log is a JSON object, and none
+/// holds a secret (JSON escapes no letter or digit, so a secret would show as written).
+#[tokio::test]
+async fn secrets_never_reach_json_logs_either() {
+    let log = canary("[log]\nformat = \"json\"\n").await;
+    let mut requests = 0;
+    for line in log.lines().filter(|l| !l.is_empty()) {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not a JSON line ({e}): {line}"));
+        assert!(v["level"].is_string() && v["target"].is_string(), "{line}");
+        if v["message"] == "request" && v["span"]["request_id"].is_string() {
+            requests += 1;
+        }
+    }
+    // The scenario's requests were logged (with their ids), so the check above means something.
+    assert!(requests >= 30, "{requests} request lines:\n{log}");
+}
+
+/// A scenario of successes, failures and a restart, then no secret in the data folder, the
+/// log or any answer; returns the log. `log_config` is a `[log]` table (or nothing).
+async fn canary(log_config: &str) -> String {
     let mut d = Daemon::start_with_config(&format!(
         "[admin]\nlisten = \"127.0.0.1:0\"\n\n[limits]\nredeem_failures_per_minute = 100000\n\n\
-         [access]\napi_users = [{:?}]\n",
+         [access]\napi_users = [{:?}]\n\n{log_config}",
         crate::support::current_user()
     ));
     let mut secrets = Vec::new();
@@ -215,6 +239,7 @@ async fn secrets_never_reach_disk_logs_or_error_bodies() {
             }
         }
     }
+    log
 }
 
 /// An admin listener that is not there: exit code 3 and one line that says why once (the

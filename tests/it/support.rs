@@ -79,6 +79,10 @@ pub struct Daemon {
     pub config: String,
     /// Extra flags for the next starts (e.g. `--accept-journal-loss`).
     pub extra_args: Vec<String>,
+    /// Extra environment for the next starts (e.g. systemd's `NOTIFY_SOCKET`).
+    pub extra_env: Vec<(String, String)>,
+    /// `http://ADDR` of the plain-HTTP metrics listener, when the config has one.
+    pub metrics_url: Option<String>,
     /// The PostgreSQL database this daemon stores in, when the suites run on PostgreSQL
     /// (`GATEPASS_TEST_PG_HOST`): (socket folder, database name).
     pub pg_database: Option<(String, String)>,
@@ -114,6 +118,8 @@ impl Daemon {
             admin_url: None,
             config: config.to_owned(),
             extra_args: Vec::new(),
+            extra_env: Vec::new(),
+            metrics_url: None,
             pg_database: None,
             starts: 0,
         }
@@ -170,6 +176,7 @@ impl Daemon {
                 self.dir.path().join("clock-offset"),
             )
             .env("GATEPASSD_LOG", "debug")
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(log)
@@ -192,6 +199,9 @@ impl Daemon {
             }
             if let Some(v) = part.strip_prefix("admin=") {
                 self.admin_url = Some(v.to_owned());
+            }
+            if let Some(v) = part.strip_prefix("metrics=") {
+                self.metrics_url = Some(v.to_owned());
             }
         }
         self.child = Some(child);

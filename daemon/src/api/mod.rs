@@ -1,9 +1,13 @@
 //! HTTP: the shared state, the caller's identity, the one `ApiError`, body reading with limits,
-//! and the two routers — `admin_router` (Unix socket) and `redeem_router` (HTTPS).
-//! Both are plain axum `Router`s, tested without sockets through `tower::ServiceExt::oneshot`.
+//! and the routers — `admin_router` (Unix socket, HTTPS admin listener), `redeem_router`
+//! (HTTPS) and `metrics_router` (`[metrics] listen`). All are plain axum `Router`s, tested
+//! without sockets through `tower::ServiceExt::oneshot`; each is wrapped in `observe::layer`
+//! (request id, log span, request metrics).
 
 pub mod access;
 pub mod admin;
+pub mod health;
+pub mod observe;
 pub mod redeem;
 
 use std::net::SocketAddr;
@@ -109,8 +113,9 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status =
             StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-        let mut resp =
-            (status, axum::Json(ErrorBody::new(self.code, self.message))).into_response();
+        let mut body = ErrorBody::new(self.code, self.message);
+        body.error.request_id = observe::current();
+        let mut resp = (status, axum::Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -239,9 +244,11 @@ async fn guard(req: Request, next: Next, limit: Duration) -> Response {
     resp
 }
 
-fn finish(router: Router<Arc<State>>, state: Arc<State>) -> Router {
+fn finish(router: Router<Arc<State>>, state: Arc<State>, listener: observe::Listener) -> Router {
     let limit = Duration::from_secs(state.config.limits.request_timeout.0);
+    let observed = state.clone();
     router
+        .route("/readyz", axum::routing::get(health::readyz))
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such endpoint") })
         .method_not_allowed_fallback(|| async {
             ApiError::new(
@@ -252,15 +259,23 @@ fn finish(router: Router<Arc<State>>, state: Arc<State>) -> Router {
         .layer(axum::middleware::from_fn(move |req, next| {
             guard(req, next, limit)
         }))
+        .layer(axum::middleware::from_fn(move |req, next| {
+            observe::layer(observed.clone(), listener, req, next)
+        }))
         .with_state(state)
 }
 
 pub fn admin_router(state: Arc<State>) -> Router {
-    finish(admin::routes(), state)
+    finish(admin::routes(), state, observe::Listener::Admin)
 }
 
 pub fn redeem_router(state: Arc<State>) -> Router {
-    finish(redeem::routes(), state)
+    finish(redeem::routes(), state, observe::Listener::Redeem)
+}
+
+/// The plain-HTTP `[metrics] listen` router: `/metrics`, `/healthz`, `/readyz` only.
+pub fn metrics_router(state: Arc<State>) -> Router {
+    finish(health::metrics_routes(), state, observe::Listener::Metrics)
 }
 
 /// An empty body, for tests and fallbacks.

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
@@ -95,8 +96,11 @@ fn refused(
 }
 
 /// 429, counted in `/metrics`.
-fn too_many(state: &State, retry: u64) -> Response {
-    state.metrics.redeem(ErrorCode::TooManyRequests.as_str());
+fn too_many(state: &State, retry: u64, start: Instant) -> Response {
+    state
+        .metrics
+        .redeem(ErrorCode::TooManyRequests.as_str(), start.elapsed());
+    state.metrics.rate_limited();
     let e = ApiError::new(
         ErrorCode::TooManyRequests,
         "too many refused attempts from this address or for this token; try again later",
@@ -120,10 +124,15 @@ async fn audit_all(state: &Arc<State>, drafts: Vec<AuditDraft>) {
 /// Answers a refusal: counted against the address (and the token, for a holder of its secret)
 /// in the same step that decides whether it may be answered at all; audited through the
 /// refusal log (repeats become one event).
-async fn answer_refusal(state: &Arc<State>, source: IpAddr, r: Refusal) -> Response {
+async fn answer_refusal(
+    state: &Arc<State>,
+    source: IpAddr,
+    r: Refusal,
+    start: Instant,
+) -> Response {
     let now = state.clock.now();
     match state.limiter.refuse(source, now) {
-        Verdict::Limited { retry_after } => return too_many(state, retry_after),
+        Verdict::Limited { retry_after } => return too_many(state, retry_after, start),
         Verdict::Answer { crossed: true } => {
             let mut details = BTreeMap::new();
             details.insert("source".to_string(), source.to_string());
@@ -147,30 +156,36 @@ async fn answer_refusal(state: &Arc<State>, source: IpAddr, r: Refusal) -> Respo
     if let Some(id) = &r.holder_of
         && let Verdict::Limited { retry_after } = state.limiter.refuse_token(id, now)
     {
-        return too_many(state, retry_after);
+        return too_many(state, retry_after, start);
     }
-    state.metrics.redeem(r.err.code.as_str());
+    state.metrics.redeem(r.err.code.as_str(), start.elapsed());
+    state.metrics.refusal(r.err.code.as_str());
     audit_all(state, state.refusals.note(r.audit)).await;
     r.err.into_response()
 }
 
 async fn redeem(S(state): S<Arc<State>>, req: Request) -> Response {
+    let start = Instant::now();
     let source = source_of(&req);
     if let Some(retry) = state.limiter.blocked(source, state.clock.now()) {
-        return too_many(&state, retry);
+        return too_many(&state, retry, start);
     }
-    match redeem_inner(&state, req).await {
+    match redeem_inner(&state, req, start).await {
         Ok(r) => r,
-        Err(Failure::Refused(r)) => answer_refusal(&state, source, *r).await,
-        Err(Failure::Limited(retry)) => too_many(&state, retry),
+        Err(Failure::Refused(r)) => answer_refusal(&state, source, *r, start).await,
+        Err(Failure::Limited(retry)) => too_many(&state, retry, start),
         Err(Failure::Error(e)) => {
-            state.metrics.redeem(e.code.as_str());
+            state.metrics.redeem(e.code.as_str(), start.elapsed());
             e.into_response()
         }
     }
 }
 
-async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, Failure> {
+async fn redeem_inner(
+    state: &Arc<State>,
+    req: Request,
+    start: Instant,
+) -> Result<Response, Failure> {
     let source = source_of(&req);
     let presented = super::bearer(req.headers());
     let parsed = match token::parse_kind(presented, TokenKind::Enrollment) {
@@ -312,11 +327,11 @@ async fn redeem_inner(state: &Arc<State>, req: Request) -> Result<Response, Fail
         .map_err(ApiError::from)?;
     match outcome {
         RedeemOutcome::Enrolled { host, .. } => {
-            state.metrics.redeem("enrolled");
+            state.metrics.redeem("enrolled", start.elapsed());
             Ok(answer(state, *host))
         }
         RedeemOutcome::Replayed { host } => {
-            state.metrics.redeem("replayed");
+            state.metrics.redeem("replayed", start.elapsed());
             Ok(answer(state, *host))
         }
         RedeemOutcome::Denied(d, audit) => {

@@ -197,6 +197,8 @@ pub struct DurabilityStats {
     pub checkpoints: u64,
     /// Bytes of journal records since the last checkpoint: what a restart would redo now.
     pub journal_bytes: u64,
+    /// The journal's size (0: none; an engine without one).
+    pub journal_capacity: u64,
 }
 
 /// What a backup holds.

@@ -104,22 +104,19 @@ pub async fn healthz(S(state): S<Arc<State>>) -> Result<&'static str, ApiError> 
     Ok("ok\n")
 }
 
+/// `GET /metrics`: the scrape (`api::health::scrape_for`), its token counts limited to the
+/// tenants the caller sees whole. Over the HTTPS admin listener any valid API token may read
+/// it; on the socket, admins and auditors.
 async fn metrics(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
-    caller.require_overview(&state).await?;
-    let now = state.clock.now();
-    let records = blocking(&state, |s| s.list_tokens()).await?;
-    let mut by_status: BTreeMap<&'static str, u64> = gatepass_protocol::TokenStatus::ALL
-        .iter()
-        .map(|s| (s.as_str(), 0))
-        .collect();
-    let mut hosts = 0;
-    // Only the tenants the caller sees whole are counted.
-    for r in records.iter().filter(|r| caller.sees_tenant(&r.tenant)) {
-        *by_status.entry(r.status(now).as_str()).or_default() += 1;
-        hosts += r.hosts;
+    if caller.api_token.is_none() {
+        caller.require_overview(&state).await?;
     }
-    let text = state
-        .metrics
-        .render(&by_status, hosts, state.store.durability_stats());
-    Ok(([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response())
+    let sees: crate::api::health::Sees = if caller.sees_all() {
+        Arc::new(|_| true)
+    } else {
+        Arc::new(move |tenant| caller.sees_tenant(tenant))
+    };
+    Ok(crate::api::health::metrics_answer(
+        crate::api::health::scrape_for(&state, sees).await,
+    ))
 }

@@ -107,6 +107,9 @@ pub(crate) struct Connector {
     config: tokio_postgres::Config,
     /// TLS, when the URL's `sslmode` asks for it (`tls`).
     tls: Option<tls::RustlsConnect>,
+    /// `/metrics`: transactions, reconnects, connections (the hooks are the writer's and the
+    /// readers' only dealings with metrics).
+    pub(crate) metrics: crate::metrics::StoreMetrics,
 }
 
 impl Connector {
@@ -144,6 +147,7 @@ impl Connector {
         Ok(Connector {
             config,
             tls: parsed.tls,
+            metrics: crate::metrics::StoreMetrics::new(),
         })
     }
 
@@ -211,7 +215,18 @@ impl PgStore {
         options: &Options,
         events: broadcast::Sender<ChangeEvent>,
     ) -> Result<PgStore, StoreError> {
-        let connector = Arc::new(Connector::new(options)?);
+        PgStore::open_with(options, events, crate::metrics::StoreMetrics::new())
+    }
+
+    /// `open`, timing into `metrics` (the daemon's `/metrics`).
+    pub fn open_with(
+        options: &Options,
+        events: broadcast::Sender<ChangeEvent>,
+        metrics: crate::metrics::StoreMetrics,
+    ) -> Result<PgStore, StoreError> {
+        let mut connector = Connector::new(options)?;
+        connector.metrics = metrics;
+        let connector = Arc::new(connector);
         // The client blocks on a runtime of its own: never on one of the daemon's threads.
         off_runtime(|| {
             let mut client = connector.connect_first()?;
@@ -339,7 +354,11 @@ fn attempt<T>(
     f: &impl Fn(&mut Client) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
     if slot.as_ref().is_none_or(Client::is_closed) {
+        let again = slot.is_some();
         *slot = Some(connector.connect()?);
+        if again {
+            connector.metrics.reconnects.inc();
+        }
     }
     match slot.as_mut() {
         Some(client) => f(client),
@@ -353,12 +372,22 @@ type ReadJob = Box<dyn FnOnce(&Connector, &mut Option<Client>) + Send>;
 /// A reader thread: takes reads off the shared queue and runs them on its own connection.
 fn reader(connector: &Connector, jobs: &Mutex<mpsc::Receiver<ReadJob>>) {
     let mut client: Option<Client> = None;
+    let conns = &connector.metrics.connections;
     loop {
         let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
             Ok(job) => job,
             Err(_) => return, // the store is closing
         };
+        let held = client.is_some();
+        if held {
+            conns.with_label_values(&["idle"]).dec();
+        }
+        conns.with_label_values(&["in_use"]).inc();
         job(connector, &mut client);
+        conns.with_label_values(&["in_use"]).dec();
+        if client.is_some() {
+            conns.with_label_values(&["idle"]).inc();
+        }
     }
 }
 

@@ -40,7 +40,9 @@ pub(super) fn run(
                 Err(_) => break,
             }
         }
+        connector.metrics.batch_size.observe(jobs.len() as f64);
         if conn.as_ref().is_none_or(|(c, _)| c.is_closed()) {
+            connector.metrics.reconnects.inc();
             conn = match connect(connector) {
                 Ok(c) => Some(c),
                 Err(e) => {
@@ -117,14 +119,22 @@ fn run_jobs(
         };
         let commit_by = oldest + COMMIT_BY;
         let writes: Vec<domain::Write> = jobs.iter().map(|j| j.write.clone()).collect();
+        let started = std::time::Instant::now();
         let mut result = run_batch(conn.as_ref(), &writes, origin, commit_by);
         if let Err(Failed::Before(_)) = &result
             && conn.as_ref().is_none_or(|(c, _)| c.is_closed())
         {
             // The connection broke (the database restarted) before the commit was sent:
             // nothing of the batch happened, so it is tried once on a new connection.
+            connector.metrics.reconnects.inc();
             *conn = connect(connector).ok();
             result = run_batch(conn.as_ref(), &writes, origin, commit_by);
+        }
+        if result.is_ok() {
+            connector
+                .metrics
+                .transaction_seconds
+                .observe(started.elapsed().as_secs_f64());
         }
         if let Err(Failed::Late) = &result {
             rollback(conn);

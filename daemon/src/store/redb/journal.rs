@@ -611,6 +611,7 @@ pub(super) fn journal_thread(
     events: broadcast::Sender<ChangeEvent>,
     visibility: &Visibility,
     halt: &Halt,
+    sync_seconds: &prometheus::Histogram,
 ) {
     while let Ok(first) = rx.recv() {
         let mut items = vec![first];
@@ -631,7 +632,10 @@ pub(super) fn journal_thread(
             .filter_map(|i| i.record.as_ref().map(|(seq, log)| (*seq, log.as_slice())))
             .collect();
         if !records.is_empty() {
-            match journal.append_all(&records) {
+            let started = std::time::Instant::now();
+            let appended = journal.append_all(&records);
+            sync_seconds.observe(started.elapsed().as_secs_f64());
+            match appended {
                 Ok(true) => {}
                 Ok(false) => halt.fail_stop("the journal write", &"a record did not fit"),
                 Err(e) => halt.fail_stop("the journal write failed", &e),

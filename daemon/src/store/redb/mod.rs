@@ -68,6 +68,8 @@ pub struct Options {
     /// Verify every page's checksum before anything else (redb's integrity check): a file
     /// altered at rest is refused instead of trusted.
     pub check_integrity: bool,
+    /// Where the writer and journal threads time their batches, commits and syncs.
+    pub metrics: crate::metrics::StoreMetrics,
     tuning: Tuning,
 }
 
@@ -80,6 +82,7 @@ impl Options {
             on_halt: Arc::new(abort_process),
             accept_journal_loss: false,
             check_integrity: true,
+            metrics: crate::metrics::StoreMetrics::new(),
             tuning: Tuning::default(),
         }
     }
@@ -243,7 +246,11 @@ impl RedbStore {
         let db = Arc::new(db);
         let (tx, rx) = mpsc::channel::<Job>();
         let (synced, synced_rx) = mpsc::channel::<Synced>();
-        let counters = Arc::new(Counters::default());
+        let counters = Arc::new(Counters {
+            metrics: options.metrics.clone(),
+            journal_capacity: journal.capacity(),
+            ..Counters::default()
+        });
         let visibility = Arc::new(Visibility::new(seq));
         let halt = Arc::new(Halt::new(db.clone(), visibility.clone(), options.on_halt));
         let tuning = options.tuning;
@@ -266,6 +273,7 @@ impl RedbStore {
         };
         let (journal_visibility, journal_halt, writer_halt) =
             (visibility.clone(), halt.clone(), halt.clone());
+        let sync_seconds = options.metrics.journal_sync_seconds.clone();
         let journal_thread = std::thread::Builder::new()
             .name("gatepass-journal".into())
             .spawn(move || {
@@ -276,6 +284,7 @@ impl RedbStore {
                         events,
                         &journal_visibility,
                         &journal_halt,
+                        &sync_seconds,
                     )
                 })
             })
@@ -531,6 +540,7 @@ impl Store for RedbStore {
             journaled_batches: self.counters.journaled.load(Ordering::Relaxed),
             checkpoints: self.counters.checkpoints.load(Ordering::Relaxed),
             journal_bytes: self.counters.journal_bytes.load(Ordering::Relaxed),
+            journal_capacity: self.counters.journal_capacity,
         }
     }
 

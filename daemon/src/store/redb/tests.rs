@@ -24,6 +24,7 @@ pub(super) fn test_options(journal_bytes: u64, tuning: Tuning) -> Options {
         on_halt: Arc::new(|_| {}),
         accept_journal_loss: false,
         check_integrity: true,
+        metrics: crate::metrics::StoreMetrics::new(),
         tuning,
     }
 }

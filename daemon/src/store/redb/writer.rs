@@ -193,6 +193,10 @@ pub(super) struct Counters {
     pub(super) journaled: AtomicU64,
     pub(super) checkpoints: AtomicU64,
     pub(super) journal_bytes: AtomicU64,
+    /// The journal's size, fixed once the store is open.
+    pub(super) journal_capacity: u64,
+    /// Batch sizes, commit and checkpoint times, for `/metrics`.
+    pub(super) metrics: crate::metrics::StoreMetrics,
 }
 
 /// A committed batch on its way to its callers, in commit order.
@@ -244,6 +248,7 @@ impl Writer {
                         .fail_stop("a write transaction could not be started", &e),
                 },
             };
+            self.counters.metrics.batch_size.observe(jobs.len() as f64);
             let mut replies = Vec::with_capacity(jobs.len());
             let mut failed: Option<Arc<StoreError>> = None;
             // The batch borrows the transaction for its tables, which close (handing their
@@ -374,7 +379,8 @@ impl Writer {
             self.halt
                 .fail_stop("a write batch could not be committed", &e);
         }
-        if let Err(e) = txn.commit() {
+        let commit_seconds = self.counters.metrics.commit_seconds.clone();
+        if let Err(e) = crate::metrics::StoreMetrics::time(&commit_seconds, || txn.commit()) {
             self.halt
                 .fail_stop("a write batch could not be committed", &e);
         }
@@ -407,7 +413,12 @@ impl Writer {
     }
 
     /// A durable commit that also records the last batch the database holds.
-    fn checkpoint(&mut self, mut txn: WriteTransaction) -> Result<(), StoreError> {
+    fn checkpoint(&mut self, txn: WriteTransaction) -> Result<(), StoreError> {
+        let took = self.counters.metrics.checkpoint_seconds.clone();
+        crate::metrics::StoreMetrics::time(&took, || self.checkpoint_untimed(txn))
+    }
+
+    fn checkpoint_untimed(&mut self, mut txn: WriteTransaction) -> Result<(), StoreError> {
         self.visibility.committed.store(self.seq, Ordering::SeqCst);
         txn.open_table(META)?
             .insert(JOURNAL_SEQ, self.seq.to_le_bytes().as_slice())?;

@@ -1,0 +1,487 @@
+//! Operating the daemon: `/metrics` after a scenario with enrollments, refusals and a rate-limit
+//! trip, checked by `promtool check metrics` (Debian's `prometheus` package; `.ci/run` installs
+//! it) and against what was done; every series the dashboard and the alerting rules in
+//! `assets/` query exists in that scrape, and `promtool check rules` accepts the rules;
+//! `/readyz`; the plain-HTTP `[metrics] listen`; request ids in answers and in JSON log lines;
+//! systemd's notify protocol.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use gatepass_protocol::client::{HttpsTarget, RawResponse, TrustMode};
+
+use crate::support::Daemon;
+
+fn from(d: &Daemon, addr: &str) -> HttpsTarget {
+    let mut t = HttpsTarget::parse(&d.redeem_url, TrustMode::Pin(d.pin.clone())).unwrap();
+    t.local_addr = Some(addr.parse().unwrap());
+    t
+}
+
+async fn redeem_from(t: &HttpsTarget, auth: &str, hostname: &str) -> RawResponse {
+    let auth = format!("Bearer {auth}");
+    let body = format!(r#"{{"hostname":"{hostname}"}}"#);
+    t.request(
+        "POST",
+        "/v1/redeem",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &auth),
+        ],
+        body.into_bytes(),
+    )
+    .await
+    .unwrap()
+}
+
+/// `GET path` over plain HTTP/1.1: (status, body).
+fn plain_get(base: &str, path: &str) -> (u16, String) {
+    let addr = base.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut all = String::new();
+    s.read_to_string(&mut all).unwrap();
+    let (head, body) = all.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, body.to_owned())
+}
+
+/// Runs `promtool ARGS` with `stdin`; (success, what it printed).
+fn promtool(args: &[&str], stdin: &str) -> (bool, String) {
+    let mut child = std::process::Command::new("promtool")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("promtool ({e}): install Debian's `prometheus` package (.ci/run does)")
+        });
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), said)
+}
+
+/// The value of the sample written exactly `series` (name and labels as the daemon writes them).
+fn value(text: &str, series: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or_else(|| panic!("{series} missing from /metrics:\n{text}"))
+}
+
+/// Every sample's name in a scrape.
+fn sample_names(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| l.split(['{', ' ']).next().unwrap().to_owned())
+        .collect()
+}
+
+/// A daemon with a plain metrics listener and a low refusal limit, after 4 enrollments, 3
+/// refusals answered (2 × token_exhausted, 1 × unauthorized) and 1 rate-limited answer.
+/// Returns it, the scrape over its socket, and the token's secret.
+async fn scenario() -> (Daemon, String, String) {
+    let d = Daemon::start_with_config(
+        "[limits]\nredeem_failures_per_minute = 3\nredeem_refusals_per_token_per_minute = 1000\n\n\
+         [metrics]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let (secret, _) = d.mint(&["--name", "fleet", "--uses", "4"]);
+    let hosts = from(&d, "127.0.0.2");
+    for i in 0..4 {
+        let r = redeem_from(&hosts, &secret, &format!("web-{i}")).await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    let late = from(&d, "127.0.0.3");
+    let mut statuses = Vec::new();
+    for auth in [
+        secret.as_str(),
+        "gpt_mistyped",
+        secret.as_str(),
+        secret.as_str(),
+    ] {
+        statuses.push(redeem_from(&late, auth, "late").await.status);
+    }
+    assert_eq!(statuses, [410, 401, 410, 429]);
+    let text = d
+        .client()
+        .raw("GET", "/metrics", None)
+        .await
+        .unwrap()
+        .text();
+    (d, text, secret)
+}
+
+#[tokio::test]
+async fn metrics_pass_promtool_and_count_what_was_done() {
+    let (d, text, secret) = scenario().await;
+    let (ok, said) = promtool(&["check", "metrics"], &text);
+    assert!(ok && said.trim().is_empty(), "promtool: {said}\n{text}");
+
+    // The histogram counts every redemption answered, by result, as the counter does.
+    for (result, n) in [
+        ("enrolled", 4.0),
+        ("token_exhausted", 2.0),
+        ("unauthorized", 1.0),
+        ("too_many_requests", 1.0),
+    ] {
+        let labels = format!("{{result=\"{result}\"}}");
+        assert_eq!(
+            value(
+                &text,
+                &format!("gatepass_redeem_duration_seconds_count{labels}")
+            ),
+            n,
+            "{result}"
+        );
+        assert_eq!(value(&text, &format!("gatepass_redeem_total{labels}")), n);
+    }
+    assert_eq!(
+        value(
+            &text,
+            "gatepass_redeem_refusals_total{reason=\"token_exhausted\"}"
+        ),
+        2.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "gatepass_redeem_refusals_total{reason=\"unauthorized\"}"
+        ),
+        1.0
+    );
+    assert_eq!(value(&text, "gatepass_redeem_rate_limited_total"), 1.0);
+    assert_eq!(
+        value(
+            &text,
+            "gatepass_http_requests_total{code=\"201\",listener=\"redeem\",route=\"/v1/redeem\"}"
+        ),
+        4.0
+    );
+    assert_eq!(
+        value(
+            &text,
+            "gatepass_http_requests_total{code=\"429\",listener=\"redeem\",route=\"/v1/redeem\"}"
+        ),
+        1.0
+    );
+    assert_eq!(value(&text, "gatepass_tokens{status=\"exhausted\"}"), 1.0);
+    assert_eq!(value(&text, "gatepass_hosts"), 4.0);
+    assert_eq!(value(&text, "gatepass_store_up"), 1.0);
+    assert_eq!(value(&text, "gatepass_ready"), 1.0);
+    // Four enrollments and the refusals' audit events went through the writer in batches.
+    assert!(
+        value(&text, "gatepass_store_batch_size_sum") >= 4.0,
+        "{text}"
+    );
+    assert!(value(&text, "gatepass_store_journal_sync_duration_seconds_count") >= 1.0);
+    assert!(value(&text, "process_resident_memory_bytes") > 1e6);
+    assert!(text.contains("gatepass_build_info{store=\"redb\",version=\""));
+    // No token, id, host name or address in any label.
+    let id = &secret[4..16];
+    for l in text
+        .lines()
+        .filter(|l| l.contains('{') && !l.starts_with('#'))
+    {
+        for never in [id, "gpt_", "web-", "late", "127.0.0."] {
+            assert!(!l.contains(never), "{never} in a label: {l}");
+        }
+    }
+
+    // The plain-HTTP listener: the same series, and nothing of the admin API.
+    let base = d.metrics_url.clone().unwrap();
+    let (status, plain) = plain_get(&base, "/metrics");
+    assert_eq!(status, 200);
+    let (ok, said) = promtool(&["check", "metrics"], &plain);
+    assert!(ok && said.trim().is_empty(), "promtool: {said}");
+    assert_eq!(value(&plain, "gatepass_hosts"), 4.0);
+    assert_eq!(plain_get(&base, "/healthz").0, 200);
+    assert_eq!(plain_get(&base, "/readyz").0, 200);
+    assert_eq!(plain_get(&base, "/v1/tokens").0, 404);
+    // The first scrape over the socket is counted under its route.
+    let again = d
+        .client()
+        .raw("GET", "/metrics", None)
+        .await
+        .unwrap()
+        .text();
+    assert!(
+        value(
+            &again,
+            "gatepass_http_requests_total{code=\"200\",listener=\"socket\",route=\"/metrics\"}"
+        ) >= 1.0
+    );
+    assert!(
+        value(
+            &again,
+            "gatepass_http_requests_total{code=\"200\",listener=\"metrics\",route=\"/metrics\"}"
+        ) >= 1.0
+    );
+}
+
+/// Every series the Grafana dashboard and the alerting rules query.
+fn queried_series(repo: &Path) -> BTreeSet<String> {
+    let mut exprs = Vec::new();
+    let dash: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo.join("assets/grafana/gatepass-dashboard.json")).unwrap(),
+    )
+    .unwrap();
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                for (k, v) in m {
+                    match (k.as_str(), v) {
+                        ("expr" | "query" | "definition", serde_json::Value::String(s)) => {
+                            out.push(s.clone())
+                        }
+                        _ => walk(v, out),
+                    }
+                }
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    walk(&dash, &mut exprs);
+    let rules = std::fs::read_to_string(repo.join("assets/prometheus/gatepass-rules.yml")).unwrap();
+    let rule_exprs: Vec<String> = rules
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("expr:"))
+        .map(str::to_owned)
+        .collect();
+    assert!(rule_exprs.len() >= 8, "{rule_exprs:?}");
+    exprs.extend(rule_exprs);
+    let mut names = BTreeSet::new();
+    for e in &exprs {
+        let bytes = e.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let starts = (e[i..].starts_with("gatepass_") || e[i..].starts_with("process_"))
+                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+            if starts {
+                let end = e[i..]
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .map_or(e.len(), |n| i + n);
+                names.insert(e[i..end].to_owned());
+                i = end;
+            } else {
+                i += 1;
+            }
+        }
+    }
+    names
+}
+
+#[tokio::test]
+async fn every_series_the_dashboard_and_the_alerts_query_is_in_a_real_scrape() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+    let rules = repo.join("assets/prometheus/gatepass-rules.yml");
+    let (ok, said) = promtool(&["check", "rules", rules.to_str().unwrap()], "");
+    assert!(ok, "promtool check rules: {said}");
+    let (_d, text, _) = scenario().await;
+    let present = sample_names(&text);
+    let queried = queried_series(repo);
+    assert!(queried.len() >= 25, "{queried:?}");
+    let missing: Vec<&String> = queried.iter().filter(|n| !present.contains(*n)).collect();
+    assert!(
+        missing.is_empty(),
+        "queried but not in /metrics: {missing:?}\n{text}"
+    );
+}
+
+/// The lines of the daemon's log, waited for (the log is written by a thread of its own) until
+/// one satisfies `found`, for at most 10 s.
+fn log_lines_until(
+    d: &Daemon,
+    found: impl Fn(&serde_json::Value) -> bool,
+) -> Vec<serde_json::Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = std::fs::read_to_string(d.log_path()).unwrap_or_default();
+        let lines: Vec<serde_json::Value> = log
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+            .collect();
+        if lines.iter().any(&found) || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Issue 19: an operator finds a host's failed attempt in the log from the request id the
+/// host was given (in `X-Request-Id` and in the error body).
+#[tokio::test]
+async fn a_json_log_line_holds_the_request_id_the_client_was_given() {
+    let d = Daemon::start_with_config("[log]\nformat = \"json\"\n");
+    let r = d
+        .redeem("gpt_mistyped", r#"{"hostname":"lost-host"}"#)
+        .await;
+    assert_eq!(r.status, 401);
+    let id = r.header("x-request-id").unwrap().to_owned();
+    assert_eq!(id.len(), 16, "{id}");
+    let body = r.error().unwrap();
+    assert_eq!(body.error.request_id.as_deref(), Some(id.as_str()));
+    let of_request = |l: &serde_json::Value| l["span"]["request_id"] == id.as_str();
+    let lines = log_lines_until(&d, |l| of_request(l) && l["message"] == "request");
+    let mine: Vec<&serde_json::Value> = lines.iter().filter(|l| of_request(l)).collect();
+    let request = mine
+        .iter()
+        .find(|l| l["message"] == "request")
+        .unwrap_or_else(|| panic!("no line of {id}: {lines:#?}"));
+    assert_eq!(request["status"], 401, "{request}");
+    assert_eq!(request["path"], "/v1/redeem");
+    assert_eq!(request["level"], "INFO");
+    assert!(request["timestamp"].is_string() && request["target"].is_string());
+    assert!(
+        request["span"]["peer"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{request}"
+    );
+    // Another request has another id; answers that are not errors carry one too.
+    let ok = d.client().raw("GET", "/v1/whoami", None).await.unwrap();
+    let other = ok.header("x-request-id").unwrap();
+    assert_ne!(other, id);
+    // And the text format holds the id on the request's line as well.
+    let t = Daemon::start();
+    let r = t.redeem("gpt_mistyped", r#"{"hostname":"h"}"#).await;
+    let id = r.header("x-request-id").unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let line = loop {
+        let log = std::fs::read_to_string(t.log_path()).unwrap();
+        if let Some(l) = log
+            .lines()
+            .find(|l| l.contains(&format!("request_id={id}")) && l.contains("status=401"))
+        {
+            break l.to_owned();
+        }
+        assert!(Instant::now() < deadline, "no line with {id}:\n{log}");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(line.contains("peer=127.0.0.1:"), "{line}");
+}
+
+#[tokio::test]
+async fn readyz_names_each_check() {
+    let d = Daemon::start();
+    for r in [
+        d.target()
+            .request("GET", "/readyz", &[], vec![])
+            .await
+            .unwrap(),
+        d.client().raw("GET", "/readyz", None).await.unwrap(),
+    ] {
+        assert_eq!(r.status, 200, "{}", r.text());
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["ready"], true);
+        for check in ["store", "journal", "listeners"] {
+            assert_eq!(v["checks"][check], "ok", "{v}");
+        }
+    }
+}
+
+/// Under systemd (`Type=notify`, `WatchdogSec=`): READY=1 once listening, then WATCHDOG=1
+/// again and again while the store answers, STOPPING=1 at a SIGTERM.
+#[tokio::test]
+async fn systemd_hears_ready_then_the_watchdog_then_stopping() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("notify");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    let mut d = Daemon::unstarted("");
+    d.extra_env = vec![
+        ("NOTIFY_SOCKET".into(), path.to_string_lossy().into_owned()),
+        // Fed every 100 ms.
+        ("WATCHDOG_USEC".into(), "200000".into()),
+    ];
+    d.start_again();
+    let mut heard = Vec::new();
+    let mut buf = [0u8; 512];
+    while heard
+        .iter()
+        .filter(|m: &&String| m.starts_with("WATCHDOG=1"))
+        .count()
+        < 3
+    {
+        let n = socket
+            .recv(&mut buf)
+            .expect("systemd heard nothing for 10 s");
+        heard.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    assert!(heard[0].starts_with("READY=1"), "{heard:?}");
+    assert!(
+        heard.iter().any(|m| m.contains("STATUS=ready")),
+        "{heard:?}"
+    );
+    d.terminate();
+    loop {
+        let n = socket.recv(&mut buf).expect("no STOPPING=1");
+        if buf[..n].starts_with(b"STOPPING=1") {
+            break;
+        }
+    }
+}
+
+/// Over the HTTPS admin listener `/metrics` answers any valid API token (API tokens have no
+/// `read` scope yet), and refuses an enrollment token or none with 401, like every credential
+/// it does not know.
+#[tokio::test]
+async fn the_https_admin_listener_serves_metrics_to_api_tokens_only() {
+    let d = Daemon::start_with_config("[admin]\nlisten = \"127.0.0.1:0\"\n");
+    let v: serde_json::Value =
+        serde_json::from_str(&d.cli_ok(&["apitokens", "create", "--name", "prom", "--json"]))
+            .unwrap();
+    let api = v["secret"].as_str().unwrap().to_owned();
+    let (enrollment, _) = d.mint(&["--name", "not-for-metrics"]);
+    let admin =
+        HttpsTarget::parse(d.admin_url.as_ref().unwrap(), TrustMode::Pin(d.pin.clone())).unwrap();
+    let get = |auth: String| {
+        let admin = admin.clone();
+        async move {
+            let headers = [("authorization", auth.as_str())];
+            admin
+                .request("GET", "/metrics", &headers, vec![])
+                .await
+                .unwrap()
+        }
+    };
+    let r = get(format!("Bearer {api}")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let (ok, said) = promtool(&["check", "metrics"], &r.text());
+    assert!(ok && said.trim().is_empty(), "promtool: {said}");
+    for auth in [format!("Bearer {enrollment}"), String::new()] {
+        let r = get(auth).await;
+        assert_eq!(r.status, 401, "{}", r.text());
+        assert!(r.header("x-request-id").is_some());
+    }
+    // Counted under the admin listener's name.
+    let text = get(format!("Bearer {api}")).await.text();
+    assert!(
+        value(
+            &text,
+            "gatepass_http_requests_total{code=\"401\",listener=\"admin\",route=\"/metrics\"}"
+        ) >= 2.0,
+        "{text}"
+    );
+}
