@@ -412,8 +412,7 @@ impl Daemon {
                     key_fingerprint: key.fingerprint(),
                     ca_fingerprint: ca.pin.clone(),
                 };
-                let store =
-                    PgStore::open_with(&options, events.clone(), store_metrics.clone())?;
+                let store = PgStore::open_with(&options, events.clone(), store_metrics.clone())?;
                 mark_postgres(&data_dir, url)?;
                 Arc::new(store)
             }

@@ -448,10 +448,20 @@ async fn systemd_hears_ready_then_the_watchdog_then_stopping() {
 /// it does not know.
 #[tokio::test]
 async fn the_https_admin_listener_serves_metrics_to_api_tokens_only() {
-    let d = Daemon::start_with_config("[admin]\nlisten = \"127.0.0.1:0\"\n");
-    let v: serde_json::Value =
-        serde_json::from_str(&d.cli_ok(&["apitokens", "create", "--name", "prom", "--json"]))
-            .unwrap();
+    let d = Daemon::start_with_config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[access]\napi_users = [{:?}]\n",
+        crate::support::current_user()
+    ));
+    let v: serde_json::Value = serde_json::from_str(&d.cli_ok(&[
+        "apitokens",
+        "create",
+        "--name",
+        "prom",
+        "--scope",
+        "read",
+        "--json",
+    ]))
+    .unwrap();
     let api = v["secret"].as_str().unwrap().to_owned();
     let (enrollment, _) = d.mint(&["--name", "not-for-metrics"]);
     let admin =

@@ -184,7 +184,7 @@ fn a_node_with_another_key_or_ca_is_refused_naming_which() {
     let out = other_ca.gatepassd(&["--store", &url]);
     assert!(!out.status.success());
     let said = String::from_utf8_lossy(&out.stderr);
-    assert!(said.contains("the CA"), "{said}");
+    assert!(said.contains("CA (ca.pem, ca.key) differs"), "{said}");
 }
 
 /// The database stopped at once (`-m immediate`, as a crash) under a daemon: redemptions are
@@ -555,7 +555,11 @@ async fn a_database_that_stops_answering_is_503_within_5_s() {
     assert!(back, "no service after the database thawed");
     let t = d.token_json(&id);
     assert_eq!(t["uses"], t["hosts"]);
-    assert_eq!(t["uses"].as_u64(), Some(2), "a write answered 503 was committed: {t}");
+    assert_eq!(
+        t["uses"].as_u64(),
+        Some(2),
+        "a write answered 503 was committed: {t}"
+    );
     let hosts = d.cli_ok(&["hosts", "list", "--json"]);
     assert!(!hosts.contains("frozen-"), "{hosts}");
     let gone = d.cli(&["tokens", "show", "made-while-frozen"]);

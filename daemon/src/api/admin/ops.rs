@@ -105,8 +105,8 @@ pub async fn healthz(S(state): S<Arc<State>>) -> Result<&'static str, ApiError> 
 }
 
 /// `GET /metrics`: the scrape (`api::health::scrape_for`), its token counts limited to the
-/// tenants the caller sees whole. Over the HTTPS admin listener any valid API token may read
-/// it; on the socket, admins and auditors.
+/// tenants the caller sees whole. Over the HTTPS admin listener an API token (the `read` scope
+/// is enough) may read it; on the socket, admins and auditors.
 async fn metrics(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
     if caller.api_token.is_none() {
         caller.require_overview(&state).await?;
