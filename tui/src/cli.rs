@@ -113,7 +113,8 @@ Exit codes:
   0   enrolled
   1   unexpected answer from the daemon (internal error, not a redeem endpoint)
   2   usage: bad flags, a token on the command line, no --ca-pin, no token source
-  3   daemon unreachable: connection refused, no answer in time, connection lost
+  3   daemon unreachable or not serving now: connection refused, no answer in time, connection \
+lost, closed before TLS, 503 (its store unavailable); run the same command again later
   4   TLS failed: the server's CA does not match --ca-pin, or no TLS at all
   5   token rejected: malformed (checked offline) or unknown to the daemon (401)
   6   token expired, revoked or used up (410)

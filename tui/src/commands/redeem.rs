@@ -572,6 +572,15 @@ fn transport_failure(e: ClientError, authority: &str, retry_hint: &str) -> Failu
                  token was not sent (check the pin: gatepassd prints it at start)"
             ),
         ),
+        // Closed before any TLS came back: nobody serves there now (a load balancer with no
+        // node in service does this), which is not a question of pins.
+        ClientError::Tls(m) if m.contains("eof") => fail(
+            EXIT_UNREACHABLE,
+            format!(
+                "the connection to {authority} was closed before TLS began ({m}): the daemon, or \
+                 a load balancer with no node in service, is not serving; {retry_hint}"
+            ),
+        ),
         ClientError::Tls(m) => fail(
             EXIT_TLS,
             format!("the TLS handshake with {authority} failed, so the token was not sent: {m}"),
@@ -674,6 +683,14 @@ fn refusal(resp: &RawResponse, authority: &str, reused_key: bool) -> Failure {
                 ),
             )
         }
+        (503, _) => fail(
+            EXIT_UNREACHABLE,
+            format!(
+                "{authority} cannot serve right now ({daemon_says}): run the same command again \
+                 in a moment (the host key is kept, so an enrollment that did complete is given \
+                 back, not spent twice)"
+            ),
+        ),
         (404 | 405, _) => fail(
             EXIT_UNEXPECTED,
             format!(
@@ -727,6 +744,37 @@ mod tests {
         assert!(!holds_token("gpt_"));
         assert!(!holds_token("https://gpt_host:8443"));
         assert!(!holds_token("héllo gpt_é"));
+    }
+
+    #[test]
+    fn a_store_unavailable_or_a_closed_connection_is_a_try_again_not_a_pin_problem() {
+        let resp = RawResponse {
+            status: 503,
+            headers: Vec::new(),
+            body: br#"{"error":{"code":"store_unavailable","message":"the store is unavailable"}}"#
+                .as_slice()
+                .into(),
+        };
+        let f = refusal(&resp, "gate.example:8443", false);
+        assert_eq!(f.code, EXIT_UNREACHABLE);
+        assert!(
+            f.message.contains("run the same command again"),
+            "{}",
+            f.message
+        );
+        let f = transport_failure(
+            ClientError::Tls("tls handshake eof".into()),
+            "gate.example:8443",
+            "try again",
+        );
+        assert_eq!(f.code, EXIT_UNREACHABLE);
+        assert!(f.message.contains("not serving"), "{}", f.message);
+        let f = transport_failure(
+            ClientError::Tls("invalid peer certificate: UnknownIssuer".into()),
+            "gate.example:8443",
+            "try again",
+        );
+        assert_eq!(f.code, EXIT_TLS);
     }
 
     #[test]
