@@ -351,6 +351,7 @@ pub fn migrate_from_redb(config: &Config, from: &Path) -> Result<crate::domain::
         password: store_password(config)?,
         key_fingerprint: key.fingerprint(),
         ca_fingerprint: ca.pin.clone(),
+        seal_key: key.seal_key(),
     };
     crate::store::postgres::import(&options, &export)?;
     let copy = PgStore::open(&options, events)?;
@@ -411,6 +412,7 @@ impl Daemon {
                     password: store_password(&config)?,
                     key_fingerprint: key.fingerprint(),
                     ca_fingerprint: ca.pin.clone(),
+                    seal_key: key.seal_key(),
                 };
                 let store = PgStore::open_with(&options, events.clone(), store_metrics.clone())?;
                 mark_postgres(&data_dir, url)?;

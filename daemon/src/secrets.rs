@@ -72,6 +72,12 @@ impl SecretKey {
         crate::domain::model::hex(&self.hash("gatepass node key fingerprint"))
     }
 
+    /// A key of its own for sealing the audit chain's head in a shared database: derived from
+    /// this one, so it never has to be stored, and unknown to whoever reads the database.
+    pub fn seal_key(&self) -> zeroize::Zeroizing<[u8; 32]> {
+        zeroize::Zeroizing::new(self.hash("gatepass audit head seal key"))
+    }
+
     pub fn hash(&self, token: &str) -> [u8; 32] {
         let tag = hmac::sign(&self.0, token.as_bytes());
         let mut out = [0u8; 32];

@@ -644,3 +644,60 @@ async fn a_daemon_reaches_its_database_over_verified_tls() {
     assert!(said.contains("no encryption"), "{said}");
     assert!(!said.contains(&secret), "{said}");
 }
+
+/// Every kind of edit by hand to the audit log (`psql` on the shared database) is named by
+/// `gatepass audit verify`: an event changed, removed or added, the chain's last events removed
+/// with its head rewound to match, the columns the filters read changed.
+#[tokio::test]
+async fn edits_to_the_audit_log_by_hand_are_named() {
+    let pg = Cluster::start();
+    let cases: [(&str, &str, &str); 5] = [
+        (
+            "edited",
+            "UPDATE gp_audit SET event = convert_to(replace(convert_from(event, 'UTF8'), \
+             'audited-2', 'audited-X'), 'UTF8') WHERE seq = 2",
+            "event 3 does not follow from event 2",
+        ),
+        (
+            "removed",
+            "DELETE FROM gp_audit WHERE seq = 2",
+            "events 2..2 are missing",
+        ),
+        (
+            "added",
+            "INSERT INTO gp_audit (seq, target, actor, at, event) \
+             SELECT seq + 100, target, actor, at, event FROM gp_audit WHERE seq = 2",
+            "",
+        ),
+        (
+            "rewound",
+            "BEGIN; DELETE FROM gp_audit WHERE seq = (SELECT max(seq) FROM gp_audit); \
+             UPDATE gp_audit_head SET next_seq = next_seq - 1, last_hash = \
+             (SELECT encode(sha256(event), 'hex') FROM gp_audit \
+              WHERE seq = (SELECT max(seq) FROM gp_audit)); COMMIT",
+            "not the one the daemons sealed",
+        ),
+        (
+            "columns",
+            "UPDATE gp_audit SET actor = 'nobody', target = 'nothing' WHERE seq = 2",
+            "columns were edited",
+        ),
+    ];
+    for (name, sql, said) in cases {
+        let url = pg.database(name);
+        let d = on(&url);
+        for i in 1..=3 {
+            d.mint(&["--name", &format!("audited-{i}")]);
+        }
+        assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+        pg.psql(name, sql);
+        let out = d.cli(&["audit", "verify"]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!out.status.success(), "{name}: not noticed: {text}");
+        assert!(text.contains(said), "{name}: {text}");
+    }
+}

@@ -68,6 +68,15 @@ pub struct Options {
     /// a node with others is refused.
     pub key_fingerprint: String,
     pub ca_fingerprint: String,
+    /// The key the audit chain's head is sealed with (`SecretKey::seal_key`).
+    pub seal_key: zeroize::Zeroizing<[u8; 32]>,
+}
+
+/// The seal of the chain's head (`next_seq`, `last_hash`) under `key`, hex.
+pub(crate) fn seal(key: &[u8; 32], next_seq: u64, last_hash: &str) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, key);
+    let tag = ring::hmac::sign(&key, format!("{next_seq}:{last_hash}").as_bytes());
+    crate::domain::model::hex(tag.as_ref())
 }
 
 impl std::fmt::Debug for Options {
@@ -107,6 +116,8 @@ pub(crate) struct Connector {
     config: tokio_postgres::Config,
     /// TLS, when the URL's `sslmode` asks for it (`tls`).
     tls: Option<tls::RustlsConnect>,
+    /// The key the audit chain's head is sealed with.
+    pub(crate) seal_key: zeroize::Zeroizing<[u8; 32]>,
     /// `/metrics`: transactions, reconnects, connections (the hooks are the writer's and the
     /// readers' only dealings with metrics).
     pub(crate) metrics: crate::metrics::StoreMetrics,
@@ -147,6 +158,7 @@ impl Connector {
         Ok(Connector {
             config,
             tls: parsed.tls,
+            seal_key: options.seal_key.clone(),
             metrics: crate::metrics::StoreMetrics::new(),
         })
     }
@@ -201,6 +213,8 @@ pub struct PgStore {
     reads: Mutex<Option<mpsc::Sender<ReadJob>>>,
     /// Whether the writer is waiting on the database, and since when.
     busy: Arc<writer::Busy>,
+    /// The key the audit chain's head is sealed with (`verify_audit` checks the seal).
+    seal_key: zeroize::Zeroizing<[u8; 32]>,
     /// The redeem pre-checks' queue (`peek`).
     peeks: Mutex<Option<mpsc::Sender<peek::Peek>>>,
     threads: Mutex<Vec<std::thread::JoinHandle<()>>>,
@@ -233,11 +247,23 @@ impl PgStore {
             schema::migrate(&mut client)?;
             check_node(&mut client, options)?;
             // Every daemon's writes lock this row first; it must exist before the first.
+            let genesis = crate::domain::audit::GENESIS_HASH;
             client.execute(
-                "INSERT INTO gp_audit_head (one, next_seq, last_hash) VALUES (true, 1, $1) \
-                 ON CONFLICT (one) DO NOTHING",
-                &[&crate::domain::audit::GENESIS_HASH],
+                "INSERT INTO gp_audit_head (one, next_seq, last_hash, seal) \
+                 VALUES (true, 1, $1, $2) ON CONFLICT (one) DO NOTHING",
+                &[&genesis, &seal(&options.seal_key, 1, genesis)],
             )?;
+            // A head from before seals (schema 1) is sealed as it is found.
+            let mut txn = client.transaction()?;
+            if let Some(row) = txn.query_opt(
+                "SELECT next_seq, last_hash FROM gp_audit_head WHERE seal = '' FOR UPDATE",
+                &[],
+            )? {
+                let (next, last): (i64, String) = (row.get(0), row.get(1));
+                let sealed = seal(&options.seal_key, tx::seq_from_db(next)?, &last);
+                txn.execute("UPDATE gp_audit_head SET seal = $1", &[&sealed])?;
+            }
+            txn.commit()?;
             Ok(())
         })?;
         let origin = listen::origin()?;
@@ -288,6 +314,7 @@ impl PgStore {
             reads: Mutex::new(Some(read_tx)),
             peeks: Mutex::new(Some(peek_tx)),
             busy,
+            seal_key: options.seal_key.clone(),
             threads: Mutex::new(threads),
             stopping,
         })
@@ -425,7 +452,7 @@ pub fn import(options: &Options, export: &crate::domain::Export) -> Result<(), S
         drop(client);
         let conn = connector.connect_pipelined()?;
         let st = tx::Statements::prepare(&conn)?;
-        let mut w = tx::PgTx::begin(&conn, &st, false, &[], false)?;
+        let mut w = tx::PgTx::begin(&conn, &st, &options.seal_key, false, &[], false)?;
         let held: i64 = conn
             .run(conn.client.query_one(
                 "SELECT (SELECT count(*) FROM gp_tokens) + (SELECT count(*) FROM gp_audit)",
@@ -599,6 +626,7 @@ impl Store for PgStore {
     }
 
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
-        self.read(reads::verify)
+        let key = self.seal_key.clone();
+        self.read(move |c| reads::verify(c, &key))
     }
 }

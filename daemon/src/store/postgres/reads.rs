@@ -158,28 +158,51 @@ pub(super) fn audit(
 }
 
 /// Walks the chain in one snapshot and checks the tables against it (`ChainCheck`).
-pub(super) fn verify(c: &mut Client) -> Result<AuditCheck, StoreError> {
+pub(super) fn verify(c: &mut Client, seal_key: &[u8; 32]) -> Result<AuditCheck, StoreError> {
     let mut txn = c
         .build_transaction()
         .isolation_level(IsolationLevel::RepeatableRead)
         .read_only(true)
         .start()?;
+    let mut sealed = true;
     let head = txn
-        .query_opt("SELECT next_seq, last_hash FROM gp_audit_head", &[])?
+        .query_opt("SELECT next_seq, last_hash, seal FROM gp_audit_head", &[])?
         .map(|r| -> Result<AuditHead, StoreError> {
-            Ok(AuditHead {
+            let head = AuditHead {
                 next_seq: seq_from_db(r.get(0))?,
                 last_hash: r.get(1),
-            })
+            };
+            let expected = super::seal(seal_key, head.next_seq, &head.last_hash);
+            sealed = crate::secrets::hash_eq(expected.as_bytes(), r.get::<_, &str>(2).as_bytes());
+            Ok(head)
         })
         .transpose()?;
     let mut walk = ChainCheck::default();
     let params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
-    let mut rows = txn.query_raw("SELECT seq, event FROM gp_audit ORDER BY seq", params)?;
+    let mut rows = txn.query_raw(
+        "SELECT seq, event, target, actor, at FROM gp_audit ORDER BY seq",
+        params,
+    )?;
     while let Some(r) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
         let seq = seq_from_db(r.get(0))?;
-        if let Err(bad) = walk.event(seq, r.get::<_, &[u8]>(1)) {
-            return Ok(bad);
+        let ev = match walk.event(seq, r.get::<_, &[u8]>(1)) {
+            Ok(ev) => ev,
+            Err(bad) => return Ok(bad),
+        };
+        // The columns the filters read must say what the hashed event says: otherwise an
+        // event hidden from `audit --actor` (say) by an edit would pass.
+        if (r.get::<_, &str>(2), r.get::<_, &str>(3), r.get::<_, i64>(4))
+            != (ev.target.as_str(), ev.actor.as_str(), ev.at.0)
+        {
+            return Ok(AuditCheck {
+                events: seq.saturating_sub(1),
+                first_bad: Some(seq),
+                problem: Some(format!(
+                    "event {seq}'s target, actor or time columns were edited: they differ from \
+                     the event they index"
+                )),
+                tables: Vec::new(),
+            });
         }
     }
     drop(rows);
@@ -198,6 +221,16 @@ pub(super) fn verify(c: &mut Client) -> Result<AuditCheck, StoreError> {
     txn.commit()?;
     let mut problems = walk.counters(&tokens, &stored);
     let mut check = walk.finish(head);
+    if !sealed && check.problem.is_none() {
+        // The chain is whole up to a head no node wrote: its last events were removed (or the
+        // head edited) by hand.
+        check.first_bad = Some(check.events + 1);
+        check.problem = Some(format!(
+            "the chain's head (after event {}) is not the one the daemons sealed: events were \
+             removed from its end, or the head was edited",
+            check.events
+        ));
+    }
     if problems.len() > MAX_LISTED {
         let more = problems.len() - MAX_LISTED;
         problems.truncate(MAX_LISTED);

@@ -9,8 +9,9 @@
 //! - `gp_api_tokens(id, owner, name, record)`, unique per owner and name.
 //! - `gp_audit(seq, target, actor, at, event)`: the chain, `event` the exact JSON its hash
 //!   covers (target, actor and time beside it for the filters).
-//! - `gp_audit_head(next_seq, last_hash)`: one row, locked by every write transaction first,
-//!   so all daemons' writes take turns and the chain never forks.
+//! - `gp_audit_head(next_seq, last_hash, seal)`: one row, locked by every write transaction
+//!   first, so all daemons' writes take turns and the chain never forks; `seal` is an HMAC of
+//!   the head under a key only the nodes hold (`seal`), so the head cannot be rewound by hand.
 //! - `gp_meta(key, value)`: the fingerprints of the HMAC key and the CA the nodes share.
 
 use postgres::Client;
@@ -51,6 +52,9 @@ const MIGRATIONS: &[&str] = &[
          next_seq bigint NOT NULL,
          last_hash text NOT NULL
      );",
+    // 2: the head's seal, an HMAC under a key derived from the nodes' hmac.key (never in the
+    // database): events removed from the chain's end, with the head rewound by hand, show.
+    "ALTER TABLE gp_audit_head ADD COLUMN seal text NOT NULL DEFAULT '';",
 ];
 
 /// The schema version this build writes.

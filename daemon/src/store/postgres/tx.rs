@@ -112,8 +112,9 @@ impl Statements {
                                       $5::bytea[])")
                 .await?,
                 store_head: p(
-                    "INSERT INTO gp_audit_head (one, next_seq, last_hash) VALUES (true, $1, $2) \
-                 ON CONFLICT (one) DO UPDATE SET next_seq = $1, last_hash = $2",
+                    "INSERT INTO gp_audit_head (one, next_seq, last_hash, seal) \
+                 VALUES (true, $1, $2, $3) \
+                 ON CONFLICT (one) DO UPDATE SET next_seq = $1, last_hash = $2, seal = $3",
                 )
                 .await?,
                 notify: p(super::listen::NOTIFY).await?,
@@ -240,7 +241,8 @@ struct Held {
 /// notifications for the other daemons, and whether to commit.
 #[derive(Default)]
 pub struct Tail {
-    pub head: Option<(i64, String)>,
+    /// The head's next sequence number, last hash and seal.
+    pub head: Option<(i64, String, String)>,
     pub notify: Vec<String>,
     pub commit: bool,
 }
@@ -291,9 +293,9 @@ async fn rows_unless(
 /// Sends `held` (removals first, so a name freed in the transaction can be taken again, then
 /// updates, then inserts) and `tail`, all in one round trip.
 async fn send(client: &Client, st: &Statements, h: &Held, tail: &Tail) -> Result<(), SendFailed> {
-    let (next, last) = match &tail.head {
-        Some((n, l)) => (Some(*n), Some(l.as_str())),
-        None => (None, None),
+    let (next, last, sealed) = match &tail.head {
+        Some((n, l, s)) => (Some(*n), Some(l.as_str()), Some(s.as_str())),
+        None => (None, None, None),
     };
     let channel = super::listen::CHANNEL;
     let p_gone: [Param<'_>; 1] = [&h.gone_tokens];
@@ -302,7 +304,7 @@ async fn send(client: &Client, st: &Statements, h: &Held, tail: &Tail) -> Result
     let p_new: [Param<'_>; 3] = [&h.new_ids, &h.new_names, &h.new_tokens];
     let p_hosts: [Param<'_>; 4] = [&h.host_ids, &h.host_tokens, &h.host_keys, &h.hosts];
     let p_events: [Param<'_>; 5] = [&h.seqs, &h.targets, &h.actors, &h.ats, &h.events];
-    let p_head: [Param<'_>; 2] = [&next, &last];
+    let p_head: [Param<'_>; 3] = [&next, &last, &sealed];
     let p_notify: [Param<'_>; 2] = [&channel, &tail.notify];
     // `biased`: first polled in this order, so sent in this order.
     let (a, b, c, d, e, f, g, n, commit) = tokio::join!(
@@ -339,6 +341,8 @@ async fn send(client: &Client, st: &Statements, h: &Held, tail: &Tail) -> Result
 pub struct PgTx<'a> {
     conn: &'a Pipelined,
     st: &'a Statements,
+    /// The key the head is sealed with when it is stored.
+    seal_key: &'a [u8; 32],
     /// The chain's head, once read: carried across the batch.
     head: Option<AuditHead>,
     /// Whether the head moved (and must be stored before the commit).
@@ -361,6 +365,7 @@ impl<'a> PgTx<'a> {
     pub fn begin(
         conn: &'a Pipelined,
         st: &'a Statements,
+        seal_key: &'a [u8; 32],
         lock_head: bool,
         writes: &[Write],
         listening: bool,
@@ -368,6 +373,7 @@ impl<'a> PgTx<'a> {
         let mut tx = PgTx {
             conn,
             st,
+            seal_key,
             head: None,
             head_moved: false,
             listening,
@@ -506,6 +512,7 @@ impl<'a> PgTx<'a> {
             (true, Some(h)) => Some((
                 seq_to_db(h.next_seq).map_err(SendFailed::Write)?,
                 h.last_hash.clone(),
+                super::seal(self.seal_key, h.next_seq, &h.last_hash),
             )),
             _ => None,
         };

@@ -30,7 +30,7 @@ fn connect(cluster: &Cluster, db: &str) -> (Client, Pipelined) {
 /// Runs `f` in one transaction and commits what it did.
 fn in_tx(conn: &Pipelined, f: impl FnOnce(&mut PgTx<'_>)) {
     let st = Statements::prepare(conn).unwrap();
-    let mut tx = PgTx::begin(conn, &st, false, &[], false).unwrap();
+    let mut tx = PgTx::begin(conn, &st, &[7; 32], false, &[], false).unwrap();
     f(&mut tx);
     tx.commit(Vec::new()).map_err(StoreError::from).unwrap();
 }
@@ -189,7 +189,7 @@ fn a_write_refused_in_the_last_flight_fails_the_batch_and_its_commit_rolls_back(
     in_tx(&p, |tx| tx.insert_token(&first).unwrap());
 
     let st = Statements::prepare(&p).unwrap();
-    let mut tx = PgTx::begin(&p, &st, false, &[], false).unwrap();
+    let mut tx = PgTx::begin(&p, &st, &[7; 32], false, &[], false).unwrap();
     let mut changed = first.clone();
     changed.uses = 5;
     tx.update_token(&changed).unwrap();

@@ -120,7 +120,13 @@ fn run_jobs(
         let commit_by = oldest + COMMIT_BY;
         let writes: Vec<domain::Write> = jobs.iter().map(|j| j.write.clone()).collect();
         let started = std::time::Instant::now();
-        let mut result = run_batch(conn.as_ref(), &writes, origin, commit_by);
+        let mut result = run_batch(
+            conn.as_ref(),
+            &connector.seal_key,
+            &writes,
+            origin,
+            commit_by,
+        );
         if let Err(Failed::Before(_)) = &result
             && conn.as_ref().is_none_or(|(c, _)| c.is_closed())
         {
@@ -128,7 +134,13 @@ fn run_jobs(
             // nothing of the batch happened, so it is tried once on a new connection.
             connector.metrics.reconnects.inc();
             *conn = connect(connector).ok();
-            result = run_batch(conn.as_ref(), &writes, origin, commit_by);
+            result = run_batch(
+                conn.as_ref(),
+                &connector.seal_key,
+                &writes,
+                origin,
+                commit_by,
+            );
         }
         if result.is_ok() {
             connector
@@ -203,6 +215,7 @@ impl Failed {
 /// its refusal and the others go on; a failure of the database fails them all.
 fn run_batch(
     conn: Option<&Conn>,
+    seal_key: &[u8; 32],
     writes: &[domain::Write],
     origin: &str,
     commit_by: std::time::Instant,
@@ -213,7 +226,7 @@ fn run_batch(
         )));
     };
     // Other daemons' listeners may want change events: always built.
-    let mut tx = PgTx::begin(conn, st, true, writes, true).map_err(Failed::Before)?;
+    let mut tx = PgTx::begin(conn, st, seal_key, true, writes, true).map_err(Failed::Before)?;
     let mut results = Vec::with_capacity(writes.len());
     for w in writes {
         match domain::apply(&mut tx, w.clone()) {
