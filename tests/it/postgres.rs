@@ -701,3 +701,76 @@ async fn edits_to_the_audit_log_by_hand_are_named() {
         assert!(text.contains(said), "{name}: {text}");
     }
 }
+
+/// A daemon frozen (SIGSTOP) in the middle of a write transaction holds the audit head's row
+/// lock that every daemon's writes take first: its session is ended by the server after 2 s
+/// idle in the transaction, so the other daemon goes on serving within its callers' 4 s; the
+/// frozen one, let go, serves again by itself.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_frozen_mid_transaction_does_not_stop_the_others() {
+    use nix::sys::signal::{Signal, kill};
+    use nix::unistd::Pid;
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let a = on(&url);
+    let mut b = node_of(&a, &url);
+    let (secret, _) = a.mint(&["--name", "busy", "--uses", "unlimited"]);
+    let b_pid = Pid::from_raw(b.child.as_ref().unwrap().id() as i32);
+    let idle_in_tx = || {
+        pg.psql(
+            "postgres",
+            "SELECT count(*) FROM pg_stat_activity WHERE state = 'idle in transaction'",
+        )
+        .trim()
+        .to_owned()
+    };
+    // B kept busy; frozen until it is caught inside a transaction (its writer between the two
+    // round trips of a batch).
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut load = Vec::new();
+    for i in 0..8 {
+        let (target, secret, stop) = (b.target(), secret.clone(), stop.clone());
+        load.push(tokio::spawn(async move {
+            let mut n = 0;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                redeem_via(target.clone(), secret.clone(), format!("b-{i}-{n}")).await;
+                n += 1;
+            }
+        }));
+    }
+    let mut caught = false;
+    for _ in 0..200 {
+        kill(b_pid, Signal::SIGSTOP).unwrap();
+        if idle_in_tx() != "0" {
+            caught = true;
+            break;
+        }
+        kill(b_pid, Signal::SIGCONT).unwrap();
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(caught, "B was never caught inside a transaction");
+    // A serves while B stays frozen.
+    for i in 0..3 {
+        let started = std::time::Instant::now();
+        let status = redeem_via(a.target(), secret.clone(), format!("a-{i}")).await;
+        assert_eq!(status, 201, "A refused while B was frozen");
+        assert!(started.elapsed() < Duration::from_secs(5));
+    }
+    kill(b_pid, Signal::SIGCONT).unwrap();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for l in load {
+        l.await.unwrap();
+    }
+    // B, let go, serves again by itself (its first batch may find its session ended: 503).
+    let mut back = false;
+    for i in 0..50 {
+        if redeem_via(b.target(), secret.clone(), format!("b-after-{i}")).await == 201 {
+            back = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(back, "B did not serve again");
+    assert!(a.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+    b.terminate();
+}
