@@ -10,31 +10,9 @@ use std::io::{Read, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use gatepass_protocol::client::{HttpsTarget, RawResponse, TrustMode};
+use gatepass_protocol::client::{HttpsTarget, TrustMode};
 
-use crate::support::Daemon;
-
-fn from(d: &Daemon, addr: &str) -> HttpsTarget {
-    let mut t = HttpsTarget::parse(&d.redeem_url, TrustMode::Pin(d.pin.clone())).unwrap();
-    t.local_addr = Some(addr.parse().unwrap());
-    t
-}
-
-async fn redeem_from(t: &HttpsTarget, auth: &str, hostname: &str) -> RawResponse {
-    let auth = format!("Bearer {auth}");
-    let body = format!(r#"{{"hostname":"{hostname}"}}"#);
-    t.request(
-        "POST",
-        "/v1/redeem",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &auth),
-        ],
-        body.into_bytes(),
-    )
-    .await
-    .unwrap()
-}
+use crate::support::{Daemon, from, redeem_from};
 
 /// `GET path` over plain HTTP/1.1: (status, body).
 fn plain_get(base: &str, path: &str) -> (u16, String) {

@@ -1,10 +1,12 @@
 //! Failed redemptions from one address are limited (429 with Retry-After), while a valid
 //! redemption from another address goes through at once; the limit is audited.
 
-use gatepass_protocol::client::{HttpsTarget, RawResponse, TrustMode};
+use gatepass_protocol::client::{HttpsTarget, TrustMode};
 use gatepass_protocol::token::{self, TokenKind};
 
-use crate::support::{Daemon, assert_error, await_refusals, redeem_failures, refusals_in};
+use crate::support::{
+    Daemon, assert_error, await_refusals, from, redeem_failures, redeem_from, refusals_in,
+};
 
 #[tokio::test]
 async fn a_flood_of_bad_tokens_gets_429_while_other_addresses_are_not_slowed() {
@@ -67,28 +69,6 @@ async fn a_flood_of_bad_tokens_gets_429_while_other_addresses_are_not_slowed() {
         .collect();
     assert_eq!(limited.len(), 1);
     assert_eq!(limited[0]["details"]["source"], "127.0.0.1");
-}
-
-fn from(d: &Daemon, addr: &str) -> HttpsTarget {
-    let mut t = HttpsTarget::parse(&d.redeem_url, TrustMode::Pin(d.pin.clone())).unwrap();
-    t.local_addr = Some(addr.parse().unwrap());
-    t
-}
-
-async fn redeem_from(t: &HttpsTarget, secret: &str, hostname: &str) -> RawResponse {
-    let auth = format!("Bearer {secret}");
-    let body = format!(r#"{{"hostname":"{hostname}"}}"#);
-    t.request(
-        "POST",
-        "/v1/redeem",
-        &[
-            ("content-type", "application/json"),
-            ("authorization", &auth),
-        ],
-        body.into_bytes(),
-    )
-    .await
-    .unwrap()
 }
 
 /// Issue 18, point 1: 1,000 concurrent wrong secrets from one address got 421 × 401 (the

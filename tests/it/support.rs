@@ -444,3 +444,27 @@ pub fn assert_error(resp: &RawResponse, status: u16, error_code: &str) {
         resp.text()
     );
 }
+
+/// A redeem target for `d` whose connections come from `addr` (a loopback address of its own).
+pub fn from(d: &Daemon, addr: &str) -> HttpsTarget {
+    let mut t = HttpsTarget::parse(&d.redeem_url, TrustMode::Pin(d.pin.clone())).unwrap();
+    t.local_addr = Some(addr.parse().unwrap());
+    t
+}
+
+/// One redemption through `t` with `secret`, as `hostname`.
+pub async fn redeem_from(t: &HttpsTarget, secret: &str, hostname: &str) -> RawResponse {
+    let auth = format!("Bearer {secret}");
+    let body = format!(r#"{{"hostname":"{hostname}"}}"#);
+    t.request(
+        "POST",
+        "/v1/redeem",
+        &[
+            ("content-type", "application/json"),
+            ("authorization", &auth),
+        ],
+        body.into_bytes(),
+    )
+    .await
+    .unwrap()
+}
