@@ -789,6 +789,21 @@ pub fn default_tenant() -> String {
     DEFAULT_TENANT.to_owned()
 }
 
+/// One tenant open to the caller, as `GET /v1/tenants` lists them (by name): the caller's role
+/// there, the live tokens and the hosts of it the caller sees, and — for whoever may mint for
+/// others there (its admins) — the accounts a token may be minted for (`members`, sorted).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantSummary {
+    pub name: String,
+    pub role: Role,
+    pub tokens: u64,
+    pub hosts: u64,
+    /// The tenant's members (its `members` and everyone with a role there); empty unless the
+    /// caller may mint for another owner in it.
+    #[serde(default)]
+    pub members: Vec<String>,
+}
+
 /// A personal API token (`gpa_…`) for the HTTPS admin listener, as lists show it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiToken {

@@ -500,6 +500,11 @@ impl Client {
             .await
     }
 
+    /// `GET /v1/tenants`: the tenants open to the caller.
+    pub async fn list_tenants(&self) -> Result<Vec<TenantSummary>> {
+        self.get("/v1/tenants").await
+    }
+
     pub async fn list_hosts(&self, q: &HostQuery) -> Result<Vec<Host>> {
         self.get(&format!("/v1/hosts{}", query_string(q))).await
     }
