@@ -113,15 +113,31 @@ impl Caller {
                 TenantRefusal::Required => ApiError::new(
                     ErrorCode::TenantRequired,
                     format!(
-                        "{} has a role in several tenants: name the tenant to act in (--tenant)",
-                        self.user
+                        "{} has a role in several tenants: name the one to act in (--tenant \
+                         NAME); yours: {}",
+                        self.user,
+                        self.tenant_names().join(", ")
                     ),
                 ),
-                TenantRefusal::Unknown(t) => {
-                    ApiError::new(ErrorCode::NotFound, format!("no tenant {t:?}"))
-                }
+                TenantRefusal::Unknown(t) => no_tenant(&t),
             },
         )
+    }
+
+    /// The names of the caller's tenants, sorted.
+    pub fn tenant_names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.tenants.iter().map(|(t, _)| t.as_str()).collect();
+        names.sort_unstable();
+        names
+    }
+
+    /// Checks a `tenant` filter of a read: a tenant the caller has a role in, else the answer a
+    /// tenant that does not exist gets (404 `no tenant "T"`: whether it exists is not revealed).
+    pub fn check_tenant(&self, asked: Option<&str>) -> Result<(), ApiError> {
+        match asked {
+            Some(t) if self.role_in(t).is_none() => Err(no_tenant(t)),
+            _ => Ok(()),
+        }
     }
 
     pub async fn deny(&self, state: &Arc<State>, reason: &str) -> ApiError {
@@ -131,6 +147,11 @@ impl Caller {
             format!("{} ({}): {reason}", self.user, self.role.as_str()),
         )
     }
+}
+
+/// The one answer to a tenant the caller may not name, whether or not it exists (404).
+pub fn no_tenant(tenant: &str) -> ApiError {
+    ApiError::new(ErrorCode::NotFound, format!("no tenant {tenant:?}"))
 }
 
 /// A user's roles: the strongest anywhere, their role in each tenant, and the one they hold in

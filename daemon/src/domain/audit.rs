@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use gatepass_protocol::{AuditEvent, ChangeEvent, ChangeKind};
 
 use super::model;
-use super::{AuditCheck, AuditDraft, AuditHead, TokenRecord, Tx};
+use super::{AuditCheck, AuditDraft, AuditHead, ChainLink, TokenRecord, Tx};
 use crate::error::StoreError;
 
 /// The `prev_hash` of the very first event.
@@ -104,6 +104,8 @@ pub struct ChainCheck {
     count: u64,
     /// What the log says happened to each token: its redemptions and its removed hosts.
     tally: BTreeMap<String, Tally>,
+    /// The last event walked (`prev_hash` is its hash), for naming where a break is.
+    last: Option<AuditEvent>,
 }
 
 /// A token's redemptions and removed hosts, as its audit trail tells them.
@@ -120,6 +122,7 @@ impl Default for ChainCheck {
             prev_hash: GENESIS_HASH.to_string(),
             count: 0,
             tally: BTreeMap::new(),
+            last: None,
         }
     }
 }
@@ -128,15 +131,25 @@ impl ChainCheck {
     /// Checks the next stored event: `Err` names the first one that breaks the chain. On
     /// success the event is returned, read, for other checks to use.
     pub fn event(&mut self, seq: u64, stored: &[u8]) -> Result<AuditEvent, AuditCheck> {
-        let bad = |problem: String| AuditCheck {
-            tables: Vec::new(),
-            events: self.count,
-            first_bad: Some(seq),
-            problem: Some(problem),
+        let read: Option<AuditEvent> = serde_json::from_slice(stored).ok();
+        let bad = |problem: String| {
+            let mut at_break: Vec<ChainLink> = self.last_link().into_iter().collect();
+            at_break.push(ChainLink {
+                seq,
+                hash: audit_hash_of(stored),
+                event: read.clone(),
+                other_tenant: false,
+            });
+            AuditCheck {
+                tables: Vec::new(),
+                events: self.count,
+                first_bad: Some(seq),
+                problem: Some(problem),
+                at_break,
+            }
         };
-        let ev: AuditEvent = match serde_json::from_slice(stored) {
-            Ok(ev) => ev,
-            Err(_) => return Err(bad(format!("event {seq} cannot be read"))),
+        let Some(ev) = read.clone() else {
+            return Err(bad(format!("event {seq} cannot be read")));
         };
         if seq != self.expected_seq {
             return Err(bad(format!(
@@ -164,7 +177,18 @@ impl ChainCheck {
         }
         self.expected_seq += 1;
         self.count += 1;
+        self.last = Some(ev.clone());
         Ok(ev)
+    }
+
+    /// The last event walked, by position and hash (`None` before the first).
+    pub fn last_link(&self) -> Option<ChainLink> {
+        self.last.as_ref().map(|ev| ChainLink {
+            seq: ev.seq,
+            hash: self.prev_hash.clone(),
+            event: Some(ev.clone()),
+            other_tenant: false,
+        })
     }
 
     /// Checks the tables' counters against the log walked so far: every token's uses equal
@@ -212,6 +236,7 @@ impl ChainCheck {
         {
             return AuditCheck {
                 tables: Vec::new(),
+                at_break: self.last_link().into_iter().collect(),
                 events: self.count,
                 first_bad: Some(self.expected_seq.min(h.next_seq.saturating_sub(1)).max(1)),
                 problem: Some(format!(
@@ -226,6 +251,7 @@ impl ChainCheck {
             first_bad: None,
             problem: None,
             tables: Vec::new(),
+            at_break: Vec::new(),
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
-use gatepass_protocol::{ApiToken, Host, MaxUses, Timestamp, Token, TokenStatus};
+use gatepass_protocol::{ApiToken, AuditEvent, Host, MaxUses, Timestamp, Token, TokenStatus};
 use serde::{Deserialize, Serialize};
 
 /// A token as stored: the public fields plus the keyed hash of its secret (hex).
@@ -252,6 +252,25 @@ pub struct AuditCheck {
     /// lost an entry), one line each; empty when they agree.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tables: Vec<String>,
+    /// Where the chain breaks: the last event that follows (when there is one) and the first
+    /// that does not (when one was read), each by position and hash. Empty when it is whole.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub at_break: Vec<ChainLink>,
+}
+
+/// One event of the chain, by position and hash: what `audit verify` names where the chain
+/// breaks. A reader who does not see the event's tenant is shown its position and hash alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChainLink {
+    pub seq: u64,
+    /// SHA-256 of the event as stored (hex).
+    pub hash: String,
+    /// The event, when it could be read and the reader sees its tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub event: Option<AuditEvent>,
+    /// The event belongs to a tenant the reader does not see: only its hash is shown.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub other_tenant: bool,
 }
 
 impl AuditCheck {

@@ -372,9 +372,12 @@ pub fn delete(
         },
     )?;
     if tx.listening() {
+        // The token as it was goes with the event inside the daemon (and between daemons), so
+        // that it reaches those who saw the token (its tenant and owner decide); subscribers
+        // are sent its id alone (`api::admin::events`).
         tx.announce(ChangeEvent {
             kind: ChangeKind::TokenDeleted,
-            token: None,
+            token: Some(rec.view(now)),
             token_id: Some(rec.id.clone()),
             host: None,
             audit: None,

@@ -522,6 +522,12 @@ impl Client {
         self.get("/v1/api-tokens").await
     }
 
+    /// `GET /v1/api-tokens`, filtered (`?tenant=`).
+    pub async fn list_api_tokens_in(&self, q: &ApiTokenQuery) -> Result<Vec<ApiToken>> {
+        self.get(&format!("/v1/api-tokens{}", query_string(q)))
+            .await
+    }
+
     pub async fn create_api_token(
         &self,
         req: &CreateApiTokenRequest,

@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, Request, State as S};
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, Request, State as S};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use gatepass_protocol::{ApiToken, CreateApiTokenRequest, CreateApiTokenResponse, ErrorCode};
+use gatepass_protocol::{
+    ApiToken, ApiTokenQuery, CreateApiTokenRequest, CreateApiTokenResponse, ErrorCode,
+};
 
-use super::{Routes, Verb, path_id};
+use super::{Routes, Verb, path_id, query};
 use crate::api::access::{Caller, Role};
 use crate::api::{ApiError, State, blocking, read_json};
 use crate::domain;
@@ -27,16 +29,21 @@ fn sees(caller: &Caller, t: &ApiToken) -> bool {
     t.user == caller.user || caller.role_in(&t.tenant) == Some(Role::Admin)
 }
 
-/// `GET /v1/api-tokens`: the caller's own API tokens (admins: all of their tenants').
+/// `GET /v1/api-tokens`: the caller's own API tokens (admins: all of their tenants'), of one
+/// tenant with `?tenant=`.
 async fn list_api_tokens(
     caller: Caller,
     S(state): S<Arc<State>>,
+    q: Result<Query<ApiTokenQuery>, QueryRejection>,
 ) -> Result<Json<Vec<ApiToken>>, ApiError> {
+    let q = query(q)?;
+    caller.check_tenant(q.tenant.as_deref())?;
     let list = blocking(&state, move |s| s.list_api_tokens(None)).await?;
     Ok(Json(
         list.into_iter()
             .map(|r| r.token)
             .filter(|t| sees(&caller, t))
+            .filter(|t| q.tenant.as_ref().is_none_or(|want| *want == t.tenant))
             .collect(),
     ))
 }

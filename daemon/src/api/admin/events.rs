@@ -30,8 +30,8 @@ async fn events(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Api
     let stream = BroadcastStream::new(subscribed)
         .filter(move |item| {
             // Each caller hears of what they may see: the tenants they see whole, and in the
-            // others their own tokens, hosts and actions. A deletion names only the token's id:
-            // it goes to those who see every tenant.
+            // others their own tokens, hosts and actions. A deletion carries the token as it
+            // was, so it reaches exactly those who saw the token.
             let visible = match item {
                 Ok(c) if c.kind == ChangeKind::Resync => true,
                 Ok(c) if !caller.sees_all() => {
@@ -51,6 +51,11 @@ async fn events(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, Api
         })
         .map(|item| {
             let change = match item {
+                // A deletion is sent as the deleted token's id alone.
+                Ok(mut c) if c.kind == ChangeKind::TokenDeleted => {
+                    c.token = None;
+                    c
+                }
                 Ok(c) => c,
                 Err(BroadcastStreamRecvError::Lagged(_)) => ChangeEvent {
                     kind: ChangeKind::Resync,

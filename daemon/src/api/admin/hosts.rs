@@ -23,6 +23,7 @@ async fn list_hosts(
     q: Result<Query<HostQuery>, QueryRejection>,
 ) -> Result<Json<Vec<Host>>, ApiError> {
     let q = query(q)?;
+    caller.check_tenant(q.tenant.as_deref())?;
     let token_id = match q.token {
         Some(t) => Some(resolve(&state, &caller, &t).await?.id),
         None => None,

@@ -1,6 +1,6 @@
 //! The admin API (the Unix socket, and the optional HTTPS admin listener), one module per
-//! resource: `tokens`, `hosts`, `audit`, `api_tokens`, `events`, and `ops` (health, metrics,
-//! backup). Every change is audited under the caller's name; what a caller sees and may change
+//! resource: `tokens`, `hosts`, `audit`, `api_tokens`, `events`, `tenants`, and `ops` (health,
+//! metrics, backup). Every change is audited under the caller's name; what a caller sees and may change
 //! follows their role (`api::access`).
 //!
 //! Every endpoint is added through `Routes`, which records its method and path as it routes it:
@@ -12,6 +12,7 @@ mod audit;
 mod events;
 mod hosts;
 mod ops;
+mod tenants;
 #[cfg(test)]
 mod tests;
 mod tokens;
@@ -100,6 +101,7 @@ fn build() -> Routes {
     let r = api_tokens::routes(r);
     let r = audit::routes(r);
     let r = events::routes(r);
+    let r = tenants::routes(r);
     ops::routes(r)
 }
 

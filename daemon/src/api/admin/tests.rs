@@ -223,6 +223,7 @@ const TABLE: &[Row] = &[
     row(Get,    "/v1/audit",                     [200,  200,     200,    403]),
     row(Get,    "/v1/audit/verify",              [200,  403,     200,    403]),
     row(Get,    "/v1/events",                    [200,  200,     200,    403]),
+    row(Get,    "/v1/tenants",                   [200,  200,     200,    403]),
     row(Get,    "/v1/backup",                    [200,  403,     403,    403]),
     row(Get,    "/healthz",                      [200,  200,     200,    200]),
     row(Get,    "/metrics",                      [200,  403,     200,    403]),
@@ -375,6 +376,7 @@ const TENANT_TABLE: &[(Verb, &str, [u16; 9])] = &[
     (Get,    "/v1/audit",                     [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     (Get,    "/v1/audit/verify",              [200, 403, 200, 200, 403, 200, 200, 200, 403]),
     (Get,    "/v1/events",                    [200, 200, 200, 200, 200, 200, 200, 200, 200]),
+    (Get,    "/v1/tenants",                   [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     (Get,    "/v1/backup",                    [403, 403, 403, 403, 403, 403, 200, 403, 403]),
     (Get,    "/healthz",                      [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     (Get,    "/metrics",                      [200, 403, 200, 200, 403, 200, 200, 200, 403]),
@@ -917,4 +919,270 @@ async fn only_users_with_the_rest_api_role_create_api_tokens() {
     // A tenant's API user holds theirs in that tenant.
     let (_, list) = f.send(ALICE, Get, "/v1/api-tokens", None).await;
     assert_eq!(list[0]["tenant"], "acme", "{list}");
+}
+
+/// A summary of `GET /v1/tenants` as `who` reads it: (name, role, tokens, hosts, members).
+async fn tenants_of(f: &Fixture, who: Who) -> Vec<(String, String, u64, u64, Vec<String>)> {
+    let (status, list) = f.send(who, Get, "/v1/tenants", None).await;
+    assert_eq!(status, StatusCode::OK, "{}: {list}", who.user);
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_owned(),
+                t["role"].as_str().unwrap().to_owned(),
+                t["tokens"].as_u64().unwrap(),
+                t["hosts"].as_u64().unwrap(),
+                t["members"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|m| m.as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+fn strings(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+/// Each user lists the tenants they have a role in, by name, with their role, what they see
+/// of it, and its members only where they are an admin; no other tenant appears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_user_lists_their_own_tenants_with_their_role_and_counts() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    // An operator's token in acme: counted for them and for acme's admin and auditor.
+    let (status, made) = f
+        .send(BOB, Post, "/v1/tokens", Some(json!({"name": "bobs"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let acme_members = strings(&["ada", "alice", "audrey", "bob", "carol", "otto"]);
+    let globex_members = strings(&["ada", "audrey", "gil", "gina", "gus", "otto"]);
+    let default_members = strings(&["ada", "audrey", "otto"]);
+    let t = |n: &str, r: &str, tokens: u64, hosts: u64, m: &[String]| {
+        (n.to_owned(), r.to_owned(), tokens, hosts, m.to_vec())
+    };
+    assert_eq!(
+        tenants_of(&f, ALICE).await,
+        [t("acme", "admin", 2, 1, &acme_members)]
+    );
+    assert_eq!(
+        tenants_of(&f, BOB).await,
+        [t("acme", "operator", 1, 0, &[])]
+    );
+    assert_eq!(
+        tenants_of(&f, CAROL).await,
+        [t("acme", "auditor", 2, 1, &[])]
+    );
+    assert_eq!(
+        tenants_of(&f, GUS).await,
+        [t("globex", "admin", 0, 0, &globex_members)]
+    );
+    assert_eq!(
+        tenants_of(&f, GINA).await,
+        [t("globex", "auditor", 0, 0, &[])]
+    );
+    assert_eq!(
+        tenants_of(&f, ADMIN).await,
+        [
+            t("acme", "admin", 2, 1, &acme_members),
+            t("default", "admin", 0, 0, &default_members),
+            t("globex", "admin", 0, 0, &globex_members),
+        ]
+    );
+    assert_eq!(
+        tenants_of(&f, OPERATOR).await,
+        [
+            t("acme", "operator", 0, 0, &[]),
+            t("default", "operator", 0, 0, &[]),
+            t("globex", "operator", 0, 0, &[]),
+        ]
+    );
+    let (status, body) = f.send(NO_ROLE, Get, "/v1/tenants", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_no_tenant_configured_the_list_is_default_alone() {
+    let f = Fixture::new().await;
+    let listed = tenants_of(&f, OPERATOR).await;
+    assert_eq!(
+        listed,
+        [("default".into(), "operator".into(), 0, 0, vec![])]
+    );
+    let listed = tenants_of(&f, ADMIN).await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!((listed[0].2, listed[0].3), (1, 1));
+    assert_eq!(listed[0].4, strings(&["ada", "audrey", "otto"]));
+}
+
+/// `?tenant=` on every list: the caller's tenant filters; a tenant that does not exist and one
+/// the caller has no role in get the same 404, word for word.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_filter_naming_another_tenant_is_not_found_like_one_that_does_not_exist() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    for list in ["/v1/tokens", "/v1/hosts", "/v1/audit", "/v1/api-tokens"] {
+        let (status, mine) = f
+            .send(ALICE, Get, &format!("{list}?tenant=acme"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}: {mine}");
+        assert!(!mine.as_array().unwrap().is_empty(), "{list}: {mine}");
+        let (status, none) = f
+            .send(ADMIN, Get, &format!("{list}?tenant=globex"), None)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{list}: {none}");
+        assert!(
+            !none.to_string().contains(&f.token_id) && !none.to_string().contains("acme"),
+            "{list}: {none}"
+        );
+        let mut answers = Vec::new();
+        for tenant in ["globex", "nowhere"] {
+            let (status, body) = f
+                .send(ALICE, Get, &format!("{list}?tenant={tenant}"), None)
+                .await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{list}: {body}");
+            assert_eq!(body["error"]["code"], "not_found", "{body}");
+            answers.push(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .replace(tenant, "T"),
+            );
+        }
+        assert_eq!(answers[0], answers[1], "{list}");
+        assert_eq!(answers[0], "no tenant \"T\"");
+    }
+    // Minting in another tenant: the same answer.
+    let (status, body) = f
+        .send(
+            ALICE,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "x", "tenant": "globex"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(body["error"]["message"], "no tenant \"globex\"");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tenant_required_names_the_tenants_to_choose_from() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    let (status, body) = f
+        .send(OPERATOR, Post, "/v1/tokens", Some(json!({"name": "where"})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "tenant_required");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(
+        message.ends_with("yours: acme, default, globex"),
+        "{message}"
+    );
+}
+
+/// An event stream read as `who`, and a way to read it up to a marker.
+struct Stream {
+    body: Body,
+    seen: String,
+}
+
+impl Stream {
+    async fn open(f: &Fixture, who: Who) -> Stream {
+        let mut req = Request::get("/v1/events").body(Body::empty()).unwrap();
+        req.extensions_mut().insert(Peer::Unix {
+            uid: who.uid,
+            user: who.user.to_owned(),
+        });
+        let Ok(resp) = admin_router(f.state.clone()).oneshot(req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        Stream {
+            body: resp.into_body(),
+            seen: String::new(),
+        }
+    }
+
+    /// Reads until `marker` has been sent (a bound, not a wait for anything).
+    async fn until(&mut self, marker: &str) {
+        let (body, seen) = (&mut self.body, &mut self.seen);
+        let found = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(Ok(frame)) = body.frame().await {
+                if let Some(data) = frame.data_ref() {
+                    seen.push_str(&String::from_utf8_lossy(data));
+                    if seen.contains(marker) {
+                        return true;
+                    }
+                }
+            }
+            false
+        })
+        .await;
+        assert_eq!(found, Ok(true), "{marker} not in {seen}");
+    }
+}
+
+/// A deletion (`token_deleted`, the token's id alone) reaches those who saw the token — its
+/// tenant's admin and auditor, the global ones — and no one else: not another tenant's admin,
+/// not an operator of the same tenant who does not own it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deletion_reaches_exactly_those_who_saw_the_token() {
+    let f = Fixture::with_tenants(TWO_TENANTS, Some("acme"), ALICE).await;
+    let mut streams = Vec::new();
+    for who in [ALICE, CAROL, ADMIN, AUDITOR, GUS, GINA, BOB, OPERATOR] {
+        streams.push((who, Stream::open(&f, who).await));
+    }
+    let path = format!("/v1/tokens/{}", f.token_id);
+    let (status, body) = f.send(ALICE, Delete, &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    for (who, mut s) in streams {
+        // After it, a token each of them sees (their own, or their tenant admin's) is minted,
+        // and each stream is read up to it: what the deletion sent them came before.
+        let end = format!("end-{}", who.user);
+        let (maker, tenant) = match who {
+            CAROL => (ALICE, "acme"),
+            AUDITOR => (ADMIN, "default"),
+            GINA => (GUS, "globex"),
+            GUS => (GUS, "globex"),
+            ADMIN | OPERATOR => (who, "default"),
+            _ => (who, "acme"),
+        };
+        let (status, made) = f
+            .send(
+                maker,
+                Post,
+                "/v1/tokens",
+                Some(json!({"name": end, "tenant": tenant})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{made}");
+        s.until(&end).await;
+        let deleted = s
+            .seen
+            .lines()
+            .filter(|l| l.starts_with("event:") && l.contains("token_deleted"))
+            .count();
+        let want = usize::from([ALICE, CAROL, ADMIN, AUDITOR].contains(&who));
+        assert_eq!(deleted, want, "{}: {}", who.user, s.seen);
+        if want == 0 {
+            assert!(!s.seen.contains(&f.token_id), "{}: {}", who.user, s.seen);
+        } else {
+            // Sent as the id alone.
+            let line = s
+                .seen
+                .lines()
+                .skip_while(|l| !l.contains("token_deleted"))
+                .find(|l| l.starts_with("data:"))
+                .unwrap();
+            let event: Value =
+                serde_json::from_str(line.trim_start_matches("data:").trim()).unwrap();
+            assert_eq!(
+                event,
+                json!({"kind": "token_deleted", "token_id": f.token_id}),
+                "{}",
+                who.user
+            );
+        }
+    }
 }

@@ -74,6 +74,7 @@ async fn list_tokens(
         .flat_map(|v| v.split(','))
         .any(|t| t.split(';').next().map(str::trim) == Some(binary::TOKEN_LIST));
     let q = query(q)?;
+    caller.check_tenant(q.tenant.as_deref())?;
     // What the caller may see: their tenants, and in those where they are only an operator,
     // their own tokens.
     let now = state.clock.now();

@@ -202,6 +202,7 @@ pub(super) fn verify(c: &mut Client, seal_key: &[u8; 32]) -> Result<AuditCheck, 
                      the event they index"
                 )),
                 tables: Vec::new(),
+                at_break: walk.last_link().into_iter().collect(),
             });
         }
     }

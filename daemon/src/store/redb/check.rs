@@ -241,6 +241,37 @@ mod tests {
     }
 
     #[test]
+    fn a_break_names_the_last_event_that_follows_and_the_first_that_does_not_by_hash() {
+        let (_d, s) = store_with_events(5);
+        let mut ev = s.audit(&AuditQuery::default()).unwrap().remove(2);
+        ev.actor = "someone-else".into();
+        s.tamper_audit(3, Some(ev.clone())).unwrap();
+        let check = s.verify_audit().unwrap();
+        let links: Vec<(u64, Option<&str>)> = check
+            .at_break
+            .iter()
+            .map(|l| (l.seq, l.event.as_ref().map(|e| e.actor.as_str())))
+            .collect();
+        assert_eq!(links[0], (3, Some("someone-else")), "{check:?}");
+        assert_eq!(links[1].0, 4, "{check:?}");
+        assert_eq!(
+            check.at_break[0].hash,
+            crate::domain::audit::audit_hash(&ev)
+        );
+        let fourth = &check.at_break[1];
+        assert_eq!(fourth.hash.len(), 64);
+        assert_ne!(
+            fourth.event.as_ref().map(|e| e.prev_hash.as_str()),
+            Some(check.at_break[0].hash.as_str()),
+            "event 4 does not link to the edited event 3"
+        );
+        assert!(check.at_break.iter().all(|l| !l.other_tenant));
+        // A whole chain names no break.
+        let (_d, s) = store_with_events(3);
+        assert!(s.verify_audit().unwrap().at_break.is_empty());
+    }
+
+    #[test]
     fn a_removed_event_is_named() {
         let (_d, s) = store_with_events(5);
         s.tamper_audit(2, None).unwrap();
