@@ -34,6 +34,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('tokens', 'tokens', [CompletionResultType]::ParameterValue, 'Enrollment tokens')
             [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'Hosts enrolled with tokens')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit log: who did what, and every redemption attempt')
+            [CompletionResult]::new('tenants', 'tenants', [CompletionResultType]::ParameterValue, 'The tenants open to you')
             [CompletionResult]::new('apitokens', 'apitokens', [CompletionResultType]::ParameterValue, 'Personal API tokens (gpa_…) for the HTTPS admin listener')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config')
             [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Admins: writes a consistent snapshot of the running daemon''s store to FILE (new, 0600), for `gatepassd restore FILE --data-dir DIR`. Keep hmac.key, ca.pem and ca.key with it')
@@ -63,6 +64,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only tokens with this status')
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Only tokens whose hosts join this group')
             [CompletionResult]::new('--sort', '--sort', [CompletionResultType]::ParameterName, 'The column to sort by [default: name]')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Only the tokens of this tenant')
             [CompletionResult]::new('--desc', '--desc', [CompletionResultType]::ParameterName, 'Sort in descending order')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
             [CompletionResult]::new('--csv', '--csv', [CompletionResultType]::ParameterName, 'Print CSV')
@@ -78,7 +80,8 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Group the enrolled hosts join')
             [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'Label handed to enrolled hosts, key=value (repeatable)')
             [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'What it is for (up to 512 characters)')
-            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'Owner of the enrolled hosts (admins only; default: you)')
+            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'Owner of the enrolled hosts (admins only; default: you): a member of the tenant')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'The tenant to mint in: needed when more than one is open to you (`tenants list`)')
             [CompletionResult]::new('--allow-cidr', '--allow-cidr', [CompletionResultType]::ParameterName, 'Only hosts from this address or CIDR may redeem it (repeatable)')
             [CompletionResult]::new('--not-before', '--not-before', [CompletionResultType]::ParameterName, 'Not valid before this RFC 3339 time')
             [CompletionResult]::new('--no-expiry', '--no-expiry', [CompletionResultType]::ParameterName, 'Never expires (if the daemon allows it)')
@@ -148,7 +151,8 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--group', '--group', [CompletionResultType]::ParameterName, 'Group the enrolled hosts join')
             [CompletionResult]::new('--label', '--label', [CompletionResultType]::ParameterName, 'Label handed to enrolled hosts, key=value (repeatable)')
             [CompletionResult]::new('--description', '--description', [CompletionResultType]::ParameterName, 'What it is for (up to 512 characters)')
-            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'Owner of the enrolled hosts (admins only; default: you)')
+            [CompletionResult]::new('--owner', '--owner', [CompletionResultType]::ParameterName, 'Owner of the enrolled hosts (admins only; default: you): a member of the tenant')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'The tenant to mint in: needed when more than one is open to you (`tenants list`)')
             [CompletionResult]::new('--allow-cidr', '--allow-cidr', [CompletionResultType]::ParameterName, 'Only hosts from this address or CIDR may redeem it (repeatable)')
             [CompletionResult]::new('--not-before', '--not-before', [CompletionResultType]::ParameterName, 'Not valid before this RFC 3339 time')
             [CompletionResult]::new('--no-expiry', '--no-expiry', [CompletionResultType]::ParameterName, 'Never expires (if the daemon allows it)')
@@ -221,6 +225,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
         }
         'gatepass;hosts;list' {
             [CompletionResult]::new('--token', '--token', [CompletionResultType]::ParameterName, 'Only hosts enrolled with this token (name or id)')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Only the hosts of this tenant')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
             [CompletionResult]::new('--csv', '--csv', [CompletionResultType]::ParameterName, 'Print CSV')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
@@ -254,6 +259,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--actor', '--actor', [CompletionResultType]::ParameterName, 'Only events by this actor (a user name, or host:NAME@ADDRESS)')
             [CompletionResult]::new('--limit', '--limit', [CompletionResultType]::ParameterName, 'At most this many events (the newest; at least 1)')
             [CompletionResult]::new('--before', '--before', [CompletionResultType]::ParameterName, 'Only events older than this sequence number: the `seq` of the oldest event of the previous page (a cursor, with --limit, to page back through the log)')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Only the events of this tenant')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print the events as JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -278,6 +284,30 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
         'gatepass;audit;help;help' {
             break
         }
+        'gatepass;tenants' {
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The tenants you have a role in: name, your role there, and the tokens and hosts of it you see')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'gatepass;tenants;list' {
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON (admins also get each tenant''s members)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
+            break
+        }
+        'gatepass;tenants;help' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The tenants you have a role in: name, your role there, and the tokens and hosts of it you see')
+            [CompletionResult]::new('help', 'help', [CompletionResultType]::ParameterValue, 'Print this message or the help of the given subcommand(s)')
+            break
+        }
+        'gatepass;tenants;help;list' {
+            break
+        }
+        'gatepass;tenants;help;help' {
+            break
+        }
         'gatepass;apitokens' {
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -288,6 +318,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             break
         }
         'gatepass;apitokens;list' {
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'Only the API tokens of this tenant')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print JSON')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')
@@ -367,6 +398,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('tokens', 'tokens', [CompletionResultType]::ParameterValue, 'Enrollment tokens')
             [CompletionResult]::new('hosts', 'hosts', [CompletionResultType]::ParameterValue, 'Hosts enrolled with tokens')
             [CompletionResult]::new('audit', 'audit', [CompletionResultType]::ParameterValue, 'The audit log: who did what, and every redemption attempt')
+            [CompletionResult]::new('tenants', 'tenants', [CompletionResultType]::ParameterValue, 'The tenants open to you')
             [CompletionResult]::new('apitokens', 'apitokens', [CompletionResultType]::ParameterValue, 'Personal API tokens (gpa_…) for the HTTPS admin listener')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config')
             [CompletionResult]::new('backup', 'backup', [CompletionResultType]::ParameterValue, 'Admins: writes a consistent snapshot of the running daemon''s store to FILE (new, 0600), for `gatepassd restore FILE --data-dir DIR`. Keep hmac.key, ca.pem and ca.key with it')
@@ -435,6 +467,13 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             break
         }
         'gatepass;help;audit;verify' {
+            break
+        }
+        'gatepass;help;tenants' {
+            [CompletionResult]::new('list', 'list', [CompletionResultType]::ParameterValue, 'The tenants you have a role in: name, your role there, and the tokens and hosts of it you see')
+            break
+        }
+        'gatepass;help;tenants;list' {
             break
         }
         'gatepass;help;apitokens' {

@@ -43,6 +43,9 @@ _gatepass() {
             gatepass,redeem)
                 cmd="gatepass__subcmd__redeem"
                 ;;
+            gatepass,tenants)
+                cmd="gatepass__subcmd__tenants"
+                ;;
             gatepass,tokens)
                 cmd="gatepass__subcmd__tokens"
                 ;;
@@ -109,6 +112,9 @@ _gatepass() {
             gatepass__subcmd__help,redeem)
                 cmd="gatepass__subcmd__help__subcmd__redeem"
                 ;;
+            gatepass__subcmd__help,tenants)
+                cmd="gatepass__subcmd__help__subcmd__tenants"
+                ;;
             gatepass__subcmd__help,tokens)
                 cmd="gatepass__subcmd__help__subcmd__tokens"
                 ;;
@@ -129,6 +135,9 @@ _gatepass() {
                 ;;
             gatepass__subcmd__help__subcmd__hosts,remove)
                 cmd="gatepass__subcmd__help__subcmd__hosts__subcmd__remove"
+                ;;
+            gatepass__subcmd__help__subcmd__tenants,list)
+                cmd="gatepass__subcmd__help__subcmd__tenants__subcmd__list"
                 ;;
             gatepass__subcmd__help__subcmd__tokens,clone)
                 cmd="gatepass__subcmd__help__subcmd__tokens__subcmd__clone"
@@ -177,6 +186,18 @@ _gatepass() {
                 ;;
             gatepass__subcmd__hosts__subcmd__help,remove)
                 cmd="gatepass__subcmd__hosts__subcmd__help__subcmd__remove"
+                ;;
+            gatepass__subcmd__tenants,help)
+                cmd="gatepass__subcmd__tenants__subcmd__help"
+                ;;
+            gatepass__subcmd__tenants,list)
+                cmd="gatepass__subcmd__tenants__subcmd__list"
+                ;;
+            gatepass__subcmd__tenants__subcmd__help,help)
+                cmd="gatepass__subcmd__tenants__subcmd__help__subcmd__help"
+                ;;
+            gatepass__subcmd__tenants__subcmd__help,list)
+                cmd="gatepass__subcmd__tenants__subcmd__help__subcmd__list"
                 ;;
             gatepass__subcmd__tokens,clone)
                 cmd="gatepass__subcmd__tokens__subcmd__clone"
@@ -251,7 +272,7 @@ _gatepass() {
 
     case "${cmd}" in
         gatepass)
-            opts="-h -V --socket --server --ca-pin --readonly --mouse --clipboard --help --version tokens hosts audit apitokens doctor backup redeem completions man help"
+            opts="-h -V --socket --server --ca-pin --readonly --mouse --clipboard --help --version tokens hosts audit tenants apitokens doctor backup redeem completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -421,12 +442,16 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__apitokens__subcmd__list)
-            opts="-h --json --help"
+            opts="-h --tenant --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -435,7 +460,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__audit)
-            opts="-h --since --token --actor --limit --before --json --help verify help"
+            opts="-h --since --token --actor --limit --before --tenant --json --help verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -458,6 +483,10 @@ _gatepass() {
                     return 0
                     ;;
                 --before)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -567,7 +596,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__help)
-            opts="tokens hosts audit apitokens doctor backup redeem completions man help"
+            opts="tokens hosts audit tenants apitokens doctor backup redeem completions man help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -779,6 +808,34 @@ _gatepass() {
         gatepass__subcmd__help__subcmd__redeem)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__help__subcmd__tenants)
+            opts="list"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__help__subcmd__tenants__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1015,13 +1072,17 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__hosts__subcmd__list)
-            opts="-h --token --json --csv --help"
+            opts="-h --token --tenant --json --csv --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --token)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1098,6 +1159,76 @@ _gatepass() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        gatepass__subcmd__tenants)
+            opts="-h --help list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__tenants__subcmd__help)
+            opts="list help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__tenants__subcmd__help__subcmd__help)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__tenants__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        gatepass__subcmd__tenants__subcmd__list)
+            opts="-h --json --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         gatepass__subcmd__tokens)
             opts="-h --help list create show disable enable revoke delete extend clone purge help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1113,7 +1244,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__clone)
-            opts="-h --name --ttl --expires --no-expiry --uses --group --label --description --owner --allow-cidr --not-before --json --help"
+            opts="-h --name --ttl --expires --no-expiry --uses --group --label --description --owner --tenant --allow-cidr --not-before --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1148,6 +1279,10 @@ _gatepass() {
                     return 0
                     ;;
                 --owner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1167,7 +1302,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__create)
-            opts="-h --name --ttl --expires --no-expiry --uses --group --label --description --owner --allow-cidr --not-before --json --help"
+            opts="-h --name --ttl --expires --no-expiry --uses --group --label --description --owner --tenant --allow-cidr --not-before --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1202,6 +1337,10 @@ _gatepass() {
                     return 0
                     ;;
                 --owner)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1477,7 +1616,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__tokens__subcmd__list)
-            opts="-h --status --group --sort --desc --json --csv --help"
+            opts="-h --status --group --sort --desc --tenant --json --csv --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1493,6 +1632,10 @@ _gatepass() {
                     ;;
                 --sort)
                     COMPREPLY=($(compgen -W "name status uses last-used group owner expires created description" -- "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -31,6 +31,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand tokens 'Enrollment tokens'
             cand hosts 'Hosts enrolled with tokens'
             cand audit 'The audit log: who did what, and every redemption attempt'
+            cand tenants 'The tenants open to you'
             cand apitokens 'Personal API tokens (gpa_…) for the HTTPS admin listener'
             cand doctor 'Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config'
             cand backup 'Admins: writes a consistent snapshot of the running daemon''s store to FILE (new, 0600), for `gatepassd restore FILE --data-dir DIR`. Keep hmac.key, ca.pem and ca.key with it'
@@ -58,6 +59,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --status 'Only tokens with this status'
             cand --group 'Only tokens whose hosts join this group'
             cand --sort 'The column to sort by [default: name]'
+            cand --tenant 'Only the tokens of this tenant'
             cand --desc 'Sort in descending order'
             cand --json 'Print JSON'
             cand --csv 'Print CSV'
@@ -72,7 +74,8 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --group 'Group the enrolled hosts join'
             cand --label 'Label handed to enrolled hosts, key=value (repeatable)'
             cand --description 'What it is for (up to 512 characters)'
-            cand --owner 'Owner of the enrolled hosts (admins only; default: you)'
+            cand --owner 'Owner of the enrolled hosts (admins only; default: you): a member of the tenant'
+            cand --tenant 'The tenant to mint in: needed when more than one is open to you (`tenants list`)'
             cand --allow-cidr 'Only hosts from this address or CIDR may redeem it (repeatable)'
             cand --not-before 'Not valid before this RFC 3339 time'
             cand --no-expiry 'Never expires (if the daemon allows it)'
@@ -135,7 +138,8 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --group 'Group the enrolled hosts join'
             cand --label 'Label handed to enrolled hosts, key=value (repeatable)'
             cand --description 'What it is for (up to 512 characters)'
-            cand --owner 'Owner of the enrolled hosts (admins only; default: you)'
+            cand --owner 'Owner of the enrolled hosts (admins only; default: you): a member of the tenant'
+            cand --tenant 'The tenant to mint in: needed when more than one is open to you (`tenants list`)'
             cand --allow-cidr 'Only hosts from this address or CIDR may redeem it (repeatable)'
             cand --not-before 'Not valid before this RFC 3339 time'
             cand --no-expiry 'Never expires (if the daemon allows it)'
@@ -193,6 +197,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
         }
         &'gatepass;hosts;list'= {
             cand --token 'Only hosts enrolled with this token (name or id)'
+            cand --tenant 'Only the hosts of this tenant'
             cand --json 'Print JSON'
             cand --csv 'Print CSV'
             cand -h 'Print help'
@@ -220,6 +225,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --actor 'Only events by this actor (a user name, or host:NAME@ADDRESS)'
             cand --limit 'At most this many events (the newest; at least 1)'
             cand --before 'Only events older than this sequence number: the `seq` of the oldest event of the previous page (a cursor, with --limit, to page back through the log)'
+            cand --tenant 'Only the events of this tenant'
             cand --json 'Print the events as JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -239,6 +245,25 @@ set edit:completion:arg-completer[gatepass] = {|@words|
         }
         &'gatepass;audit;help;help'= {
         }
+        &'gatepass;tenants'= {
+            cand -h 'Print help'
+            cand --help 'Print help'
+            cand list 'The tenants you have a role in: name, your role there, and the tokens and hosts of it you see'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'gatepass;tenants;list'= {
+            cand --json 'Print JSON (admins also get each tenant''s members)'
+            cand -h 'Print help'
+            cand --help 'Print help'
+        }
+        &'gatepass;tenants;help'= {
+            cand list 'The tenants you have a role in: name, your role there, and the tokens and hosts of it you see'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'gatepass;tenants;help;list'= {
+        }
+        &'gatepass;tenants;help;help'= {
+        }
         &'gatepass;apitokens'= {
             cand -h 'Print help'
             cand --help 'Print help'
@@ -248,6 +273,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'gatepass;apitokens;list'= {
+            cand --tenant 'Only the API tokens of this tenant'
             cand --json 'Print JSON'
             cand -h 'Print help'
             cand --help 'Print help'
@@ -314,6 +340,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand tokens 'Enrollment tokens'
             cand hosts 'Hosts enrolled with tokens'
             cand audit 'The audit log: who did what, and every redemption attempt'
+            cand tenants 'The tenants open to you'
             cand apitokens 'Personal API tokens (gpa_…) for the HTTPS admin listener'
             cand doctor 'Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config'
             cand backup 'Admins: writes a consistent snapshot of the running daemon''s store to FILE (new, 0600), for `gatepassd restore FILE --data-dir DIR`. Keep hmac.key, ca.pem and ca.key with it'
@@ -366,6 +393,11 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand verify 'Check the audit log''s hash chain: reports OK or the first bad event'
         }
         &'gatepass;help;audit;verify'= {
+        }
+        &'gatepass;help;tenants'= {
+            cand list 'The tenants you have a role in: name, your role there, and the tokens and hosts of it you see'
+        }
+        &'gatepass;help;tenants;list'= {
         }
         &'gatepass;help;apitokens'= {
             cand list 'Your API tokens (admins: everyone''s)'

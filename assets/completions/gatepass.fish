@@ -38,6 +38,7 @@ complete -c gatepass -n "__fish_gatepass_needs_command" -s V -l version -d 'Prin
 complete -c gatepass -n "__fish_gatepass_needs_command" -f -a "tokens" -d 'Enrollment tokens'
 complete -c gatepass -n "__fish_gatepass_needs_command" -f -a "hosts" -d 'Hosts enrolled with tokens'
 complete -c gatepass -n "__fish_gatepass_needs_command" -f -a "audit" -d 'The audit log: who did what, and every redemption attempt'
+complete -c gatepass -n "__fish_gatepass_needs_command" -f -a "tenants" -d 'The tenants open to you'
 complete -c gatepass -n "__fish_gatepass_needs_command" -f -a "apitokens" -d 'Personal API tokens (gpa_…) for the HTTPS admin listener'
 complete -c gatepass -n "__fish_gatepass_needs_command" -f -a "doctor" -d 'Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config'
 complete -c gatepass -n "__fish_gatepass_needs_command" -f -a "backup" -d 'Admins: writes a consistent snapshot of the running daemon\'s store to FILE (new, 0600), for `gatepassd restore FILE --data-dir DIR`. Keep hmac.key, ca.pem and ca.key with it'
@@ -74,6 +75,7 @@ owner\t''
 expires\t''
 created\t''
 description\t''"
+complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from list" -l tenant -d 'Only the tokens of this tenant' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from list" -l desc -d 'Sort in descending order'
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from list" -l csv -d 'Print CSV'
@@ -85,7 +87,8 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_see
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from create" -l group -d 'Group the enrolled hosts join' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from create" -l label -d 'Label handed to enrolled hosts, key=value (repeatable)' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from create" -l description -d 'What it is for (up to 512 characters)' -r
-complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from create" -l owner -d 'Owner of the enrolled hosts (admins only; default: you)' -r
+complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from create" -l owner -d 'Owner of the enrolled hosts (admins only; default: you): a member of the tenant' -r
+complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from create" -l tenant -d 'The tenant to mint in: needed when more than one is open to you (`tenants list`)' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from create" -l allow-cidr -d 'Only hosts from this address or CIDR may redeem it (repeatable)' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from create" -l not-before -d 'Not valid before this RFC 3339 time' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from create" -l no-expiry -d 'Never expires (if the daemon allows it)'
@@ -151,7 +154,8 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_see
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l group -d 'Group the enrolled hosts join' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l label -d 'Label handed to enrolled hosts, key=value (repeatable)' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l description -d 'What it is for (up to 512 characters)' -r
-complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l owner -d 'Owner of the enrolled hosts (admins only; default: you)' -r
+complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l owner -d 'Owner of the enrolled hosts (admins only; default: you): a member of the tenant' -r
+complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l tenant -d 'The tenant to mint in: needed when more than one is open to you (`tenants list`)' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l allow-cidr -d 'Only hosts from this address or CIDR may redeem it (repeatable)' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l not-before -d 'Not valid before this RFC 3339 time' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand tokens; and __fish_seen_subcommand_from clone" -l no-expiry -d 'Never expires (if the daemon allows it)'
@@ -176,6 +180,7 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand hosts; and not __fish_
 complete -c gatepass -n "__fish_gatepass_using_subcommand hosts; and not __fish_seen_subcommand_from list remove help" -f -a "remove" -d 'Remove a host from the records (audited). Its token\'s use count stays as it was'
 complete -c gatepass -n "__fish_gatepass_using_subcommand hosts; and not __fish_seen_subcommand_from list remove help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gatepass -n "__fish_gatepass_using_subcommand hosts; and __fish_seen_subcommand_from list" -l token -d 'Only hosts enrolled with this token (name or id)' -r
+complete -c gatepass -n "__fish_gatepass_using_subcommand hosts; and __fish_seen_subcommand_from list" -l tenant -d 'Only the hosts of this tenant' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand hosts; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c gatepass -n "__fish_gatepass_using_subcommand hosts; and __fish_seen_subcommand_from list" -l csv -d 'Print CSV'
 complete -c gatepass -n "__fish_gatepass_using_subcommand hosts; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
@@ -189,6 +194,7 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and not __fish_
 complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l actor -d 'Only events by this actor (a user name, or host:NAME@ADDRESS)' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l limit -d 'At most this many events (the newest; at least 1)' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l before -d 'Only events older than this sequence number: the `seq` of the oldest event of the previous page (a cursor, with --limit, to page back through the log)' -r
+complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l tenant -d 'Only the events of this tenant' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -l json -d 'Print the events as JSON'
 complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -s h -l help -d 'Print help'
 complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and not __fish_seen_subcommand_from verify help" -f -a "verify" -d 'Check the audit log\'s hash chain: reports OK or the first bad event'
@@ -197,11 +203,19 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and __fish_seen
 complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and __fish_seen_subcommand_from verify" -s h -l help -d 'Print help'
 complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "verify" -d 'Check the audit log\'s hash chain: reports OK or the first bad event'
 complete -c gatepass -n "__fish_gatepass_using_subcommand audit; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gatepass -n "__fish_gatepass_using_subcommand tenants; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help'
+complete -c gatepass -n "__fish_gatepass_using_subcommand tenants; and not __fish_seen_subcommand_from list help" -f -a "list" -d 'The tenants you have a role in: name, your role there, and the tokens and hosts of it you see'
+complete -c gatepass -n "__fish_gatepass_using_subcommand tenants; and not __fish_seen_subcommand_from list help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gatepass -n "__fish_gatepass_using_subcommand tenants; and __fish_seen_subcommand_from list" -l json -d 'Print JSON (admins also get each tenant\'s members)'
+complete -c gatepass -n "__fish_gatepass_using_subcommand tenants; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
+complete -c gatepass -n "__fish_gatepass_using_subcommand tenants; and __fish_seen_subcommand_from help" -f -a "list" -d 'The tenants you have a role in: name, your role there, and the tokens and hosts of it you see'
+complete -c gatepass -n "__fish_gatepass_using_subcommand tenants; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and not __fish_seen_subcommand_from list create delete help" -s h -l help -d 'Print help'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and not __fish_seen_subcommand_from list create delete help" -f -a "list" -d 'Your API tokens (admins: everyone\'s)'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and not __fish_seen_subcommand_from list create delete help" -f -a "create" -d 'Create an API token for yourself. Prints the token alone on stdout'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and not __fish_seen_subcommand_from list create delete help" -f -a "delete" -d 'Delete an API token (by id, or one of yours by name): it stops working at once'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and not __fish_seen_subcommand_from list create delete help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from list" -l tenant -d 'Only the API tokens of this tenant' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from list" -l json -d 'Print JSON'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -l name -d 'Its name, unique among yours (1–64 characters)' -r
@@ -233,16 +247,17 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand redeem" -l insecure-sk
 complete -c gatepass -n "__fish_gatepass_using_subcommand redeem" -s h -l help -d 'Print help'
 complete -c gatepass -n "__fish_gatepass_using_subcommand completions" -s h -l help -d 'Print help'
 complete -c gatepass -n "__fish_gatepass_using_subcommand man" -s h -l help -d 'Print help'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "tokens" -d 'Enrollment tokens'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "hosts" -d 'Hosts enrolled with tokens'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "audit" -d 'The audit log: who did what, and every redemption attempt'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "apitokens" -d 'Personal API tokens (gpa_…) for the HTTPS admin listener'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "doctor" -d 'Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "backup" -d 'Admins: writes a consistent snapshot of the running daemon\'s store to FILE (new, 0600), for `gatepassd restore FILE --data-dir DIR`. Keep hmac.key, ca.pem and ca.key with it'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "redeem" -d 'Enroll this host: redeem an enrollment token against the daemon\'s redeem listener (--server https://HOST:PORT) and write ca.pem, cert.pem, key.pem and host-id'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "completions" -d 'Prints a shell completion script (also in assets/completions/ of the source)'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "man" -d 'Prints the man page, roff (also in assets/man/ of the source): `gatepass man | man -l -`'
-complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit apitokens doctor backup redeem completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "tokens" -d 'Enrollment tokens'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "hosts" -d 'Hosts enrolled with tokens'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "audit" -d 'The audit log: who did what, and every redemption attempt'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "tenants" -d 'The tenants open to you'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "apitokens" -d 'Personal API tokens (gpa_…) for the HTTPS admin listener'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "doctor" -d 'Checks the daemon, your identity and role, the TLS pin, the clipboard path and the config'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "backup" -d 'Admins: writes a consistent snapshot of the running daemon\'s store to FILE (new, 0600), for `gatepassd restore FILE --data-dir DIR`. Keep hmac.key, ca.pem and ca.key with it'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "redeem" -d 'Enroll this host: redeem an enrollment token against the daemon\'s redeem listener (--server https://HOST:PORT) and write ca.pem, cert.pem, key.pem and host-id'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "completions" -d 'Prints a shell completion script (also in assets/completions/ of the source)'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "man" -d 'Prints the man page, roff (also in assets/man/ of the source): `gatepass man | man -l -`'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and not __fish_seen_subcommand_from tokens hosts audit tenants apitokens doctor backup redeem completions man help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "list" -d 'List tokens (never their secrets)'
 complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "create" -d 'Mint a token. Prints the token alone on stdout, everything else on stderr'
 complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from tokens" -f -a "show" -d 'Show one token'
@@ -256,6 +271,7 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_
 complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from hosts" -f -a "list" -d 'List enrolled hosts'
 complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from hosts" -f -a "remove" -d 'Remove a host from the records (audited). Its token\'s use count stays as it was'
 complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from audit" -f -a "verify" -d 'Check the audit log\'s hash chain: reports OK or the first bad event'
+complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from tenants" -f -a "list" -d 'The tenants you have a role in: name, your role there, and the tokens and hosts of it you see'
 complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from apitokens" -f -a "list" -d 'Your API tokens (admins: everyone\'s)'
 complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from apitokens" -f -a "create" -d 'Create an API token for yourself. Prints the token alone on stdout'
 complete -c gatepass -n "__fish_gatepass_using_subcommand help; and __fish_seen_subcommand_from apitokens" -f -a "delete" -d 'Delete an API token (by id, or one of yours by name): it stops working at once'

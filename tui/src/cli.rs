@@ -61,6 +61,9 @@ pub enum Command {
     Hosts(Hosts),
     /// The audit log: who did what, and every redemption attempt.
     Audit(AuditArgs),
+    /// The tenants open to you.
+    #[command(subcommand)]
+    Tenants(Tenants),
     /// Personal API tokens (gpa_…) for the HTTPS admin listener.
     #[command(subcommand, name = "apitokens")]
     ApiTokens(ApiTokens),
@@ -215,6 +218,9 @@ pub enum Tokens {
         /// Sort in descending order.
         #[arg(long)]
         desc: bool,
+        /// Only the tokens of this tenant.
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
         #[command(flatten)]
         format: Format,
     },
@@ -342,9 +348,12 @@ pub struct CreateArgs {
     /// What it is for (up to 512 characters).
     #[arg(long)]
     pub description: Option<String>,
-    /// Owner of the enrolled hosts (admins only; default: you).
+    /// Owner of the enrolled hosts (admins only; default: you): a member of the tenant.
     #[arg(long)]
     pub owner: Option<String>,
+    /// The tenant to mint in: needed when more than one is open to you (`tenants list`).
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
     /// Only hosts from this address or CIDR may redeem it (repeatable).
     #[arg(long = "allow-cidr", value_name = "CIDR")]
     pub allowed_cidrs: Vec<String>,
@@ -363,6 +372,9 @@ pub enum Hosts {
         /// Only hosts enrolled with this token (name or id).
         #[arg(long)]
         token: Option<String>,
+        /// Only the hosts of this tenant.
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
         #[command(flatten)]
         format: Format,
     },
@@ -378,9 +390,23 @@ pub enum Hosts {
 }
 
 #[derive(Debug, Subcommand)]
+pub enum Tenants {
+    /// The tenants you have a role in: name, your role there, and the tokens and hosts of it
+    /// you see.
+    List {
+        /// Print JSON (admins also get each tenant's members).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
 pub enum ApiTokens {
     /// Your API tokens (admins: everyone's).
     List {
+        /// Only the API tokens of this tenant.
+        #[arg(long, value_name = "TENANT")]
+        tenant: Option<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -441,6 +467,9 @@ pub struct AuditArgs {
     /// previous page (a cursor, with --limit, to page back through the log).
     #[arg(long)]
     pub before: Option<u64>,
+    /// Only the events of this tenant.
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
     /// Print the events as JSON.
     #[arg(long)]
     pub json: bool,

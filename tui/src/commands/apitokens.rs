@@ -3,9 +3,9 @@
 use std::process::ExitCode;
 
 use gatepass_protocol::client::Client;
-use gatepass_protocol::{CreateApiTokenRequest, Timestamp};
+use gatepass_protocol::{ApiTokenQuery, CreateApiTokenRequest, Timestamp};
 
-use super::print_json;
+use super::{print_json, tenants};
 use crate::cli::{ApiTokens, UsageError};
 use crate::output;
 
@@ -14,8 +14,9 @@ const API_TOKEN_MIN_TTL: u64 = 86_400;
 
 pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCode> {
     match cmd {
-        ApiTokens::List { json } => {
-            let list = client.list_api_tokens().await?;
+        ApiTokens::List { tenant, json } => {
+            let column = tenants::column(client, tenant.as_deref()).await;
+            let list = client.list_api_tokens_in(&ApiTokenQuery { tenant }).await?;
             if json {
                 print_json(&list)?;
             } else if list.is_empty() {
@@ -39,6 +40,12 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
                 let header = [
                     "NAME", "ID", "USER", "EXPIRES", "PATH", "REFERRER", "REMARK",
                 ];
+                let (header, rows) = tenants::with_column(
+                    column,
+                    &header,
+                    rows,
+                    list.iter().map(|t| t.tenant.clone()),
+                );
                 print!("{}", output::table(&header, &rows));
             }
         }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use gatepass_protocol::client::Client;
 use gatepass_protocol::{AuditQuery, Timestamp};
 
-use super::print_json;
+use super::{print_json, tenants};
 use crate::cli::{AuditArgs, AuditCommand, UsageError};
 use crate::output;
 
@@ -46,6 +46,7 @@ pub async fn run(client: &Client, a: AuditArgs) -> crate::error::Result<ExitCode
             print_json(&check)?;
         } else if let Some(seq) = bad {
             println!("audit log BROKEN at event {seq}: {}", problem.unwrap_or(""));
+            print!("{}", break_lines(&check));
         } else if !tables.is_empty() {
             println!("audit log OK: {events} events, hash chain intact");
             println!("tables DISAGREE with the audit log:");
@@ -54,6 +55,7 @@ pub async fn run(client: &Client, a: AuditArgs) -> crate::error::Result<ExitCode
             }
         } else if let Some(p) = problem {
             println!("audit log BROKEN: {p}");
+            print!("{}", break_lines(&check));
         } else {
             println!("audit log OK: {events} events, hash chain intact, tables agree");
         }
@@ -76,8 +78,9 @@ pub async fn run(client: &Client, a: AuditArgs) -> crate::error::Result<ExitCode
         after: None,
         before: a.before,
         limit: a.limit,
-        tenant: None,
+        tenant: a.tenant,
     };
+    let column = tenants::column(client, q.tenant.as_deref()).await;
     let events = client.audit(&q).await?;
     if a.json {
         print_json(&events)?;
@@ -85,14 +88,74 @@ pub async fn run(client: &Client, a: AuditArgs) -> crate::error::Result<ExitCode
         eprintln!("No audit events match.");
     } else {
         let rows: Vec<_> = events.iter().map(output::audit_row).collect();
-        print!("{}", output::table(&output::AUDIT_HEADER, &rows));
+        let (header, rows) = tenants::with_column(
+            column,
+            &output::AUDIT_HEADER,
+            rows,
+            events.iter().map(|e| e.tenant.clone()),
+        );
+        print!("{}", output::table(&header, &rows));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The events where the chain breaks (`at_break` of the verify answer), one line each: by
+/// position and hash, and what happened where the reader sees the event's tenant; another
+/// tenant's as `#123 <hash> (another tenant)`.
+fn break_lines(check: &serde_json::Value) -> String {
+    let mut out = String::new();
+    for link in check
+        .get("at_break")
+        .and_then(|v| v.as_array())
+        .into_iter()
+        .flatten()
+    {
+        let seq = link.get("seq").and_then(|v| v.as_u64()).unwrap_or(0);
+        let hash = link.get("hash").and_then(|v| v.as_str()).unwrap_or("?");
+        let other = link.get("other_tenant").and_then(|v| v.as_bool()) == Some(true);
+        let event = link
+            .get("event")
+            .and_then(|e| serde_json::from_value::<gatepass_protocol::AuditEvent>(e.clone()).ok());
+        let what = match (other, event) {
+            (true, _) => "(another tenant)".to_owned(),
+            (false, Some(e)) => {
+                let row = output::audit_row(&e);
+                let said = row.get(1..5).map(|r| r.join(" ")).unwrap_or_default();
+                format!("{said} (tenant {})", e.tenant)
+            }
+            (false, None) => "(cannot be read)".to_owned(),
+        };
+        out.push_str(&format!("  #{seq} {hash} {what}\n"));
+    }
+    out
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn another_tenants_event_at_a_break_is_printed_by_its_hash() {
+        let h = "ab".repeat(32);
+        let check = serde_json::json!({
+            "events": 6, "first_bad": 7, "problem": "event 7 does not follow",
+            "at_break": [
+                {"seq": 6, "hash": h, "event": {
+                    "seq": 6, "at": "2030-01-01T00:00:00Z", "actor": "gus", "action": "created",
+                    "target": "AbCdEfGh1234", "target_name": "db", "details": {},
+                    "prev_hash": "00", "tenant": "globex"}},
+                {"seq": 7, "hash": h, "other_tenant": true},
+            ]
+        });
+        let text = break_lines(&check);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[1], format!("  #7 {h} (another tenant)"));
+        assert!(lines[0].starts_with(&format!("  #6 {h} ")), "{text}");
+        assert!(
+            lines[0].contains("gus") && lines[0].ends_with("(tenant globex)"),
+            "{text}"
+        );
+    }
 
     #[test]
     fn since_takes_durations_and_dates() {

@@ -5,13 +5,17 @@ use std::process::ExitCode;
 use gatepass_protocol::client::Client;
 use gatepass_protocol::{HostQuery, Timestamp};
 
-use super::print_json;
+use super::{print_json, tenants};
 use crate::cli::Hosts;
 use crate::output;
 
 pub async fn run(client: &Client, cmd: Hosts) -> crate::error::Result<ExitCode> {
-    let (token, format) = match cmd {
-        Hosts::List { token, format } => (token, format),
+    let (token, tenant, format) = match cmd {
+        Hosts::List {
+            token,
+            tenant,
+            format,
+        } => (token, tenant, format),
         Hosts::Remove { id, json } => {
             let host = client.remove_host(&id).await?;
             if json {
@@ -25,12 +29,8 @@ pub async fn run(client: &Client, cmd: Hosts) -> crate::error::Result<ExitCode> 
             return Ok(ExitCode::SUCCESS);
         }
     };
-    let hosts = client
-        .list_hosts(&HostQuery {
-            token,
-            tenant: None,
-        })
-        .await?;
+    let column = tenants::column(client, tenant.as_deref()).await;
+    let hosts = client.list_hosts(&HostQuery { token, tenant }).await?;
     if format.json {
         print_json(&hosts)?;
     } else if format.csv {
@@ -41,7 +41,13 @@ pub async fn run(client: &Client, cmd: Hosts) -> crate::error::Result<ExitCode> 
     } else {
         let now = Timestamp::now();
         let rows: Vec<_> = hosts.iter().map(|h| output::host_row(h, now)).collect();
-        print!("{}", output::table(&output::HOST_HEADER, &rows));
+        let (header, rows) = tenants::with_column(
+            column,
+            &output::HOST_HEADER,
+            rows,
+            hosts.iter().map(|h| h.tenant.clone()),
+        );
+        print!("{}", output::table(&header, &rows));
     }
     Ok(ExitCode::SUCCESS)
 }

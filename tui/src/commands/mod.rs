@@ -8,6 +8,7 @@ mod docs;
 mod doctor;
 mod hosts;
 mod redeem;
+mod tenants;
 mod tokens;
 
 use std::io::{BufRead, IsTerminal, Write};
@@ -104,6 +105,7 @@ pub async fn dispatch(cli: Cli) -> Result<ExitCode> {
         Some(Command::Tokens(t)) => tokens::run(&client, t).await,
         Some(Command::Hosts(h)) => hosts::run(&client, h).await,
         Some(Command::Audit(a)) => audit::run(&client, a).await,
+        Some(Command::Tenants(t)) => tenants::run(&client, t).await,
         Some(Command::ApiTokens(a)) => apitokens::run(&client, a).await,
         Some(Command::Doctor) => doctor::run(&client, cli.clipboard).await,
         Some(Command::Backup { file }) => backup::run(&client, &file).await,

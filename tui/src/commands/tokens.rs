@@ -11,7 +11,7 @@ use gatepass_protocol::{
 };
 use serde::Serialize;
 
-use super::{confirm, print_json};
+use super::{confirm, print_json, tenants};
 use crate::cli::{CreateArgs, Expiry, Selection, SortArg, StatusArg, Tokens, UsageError};
 use crate::error::{Context, Error, Result};
 use crate::output;
@@ -63,11 +63,14 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
             group,
             sort,
             desc,
+            tenant,
             format,
         } => {
+            let column = tenants::column(client, tenant.as_deref()).await;
             let q = TokenQuery {
                 status: status.and_then(status_of),
                 group,
+                tenant,
                 // As the console opens: by name (the daemon's own default is by expiry).
                 sort: Some(sort.map_or(SortColumn::Name, sort_of)),
                 desc,
@@ -92,7 +95,13 @@ pub async fn run(client: &Client, cmd: Tokens) -> Result<ExitCode> {
                     .iter()
                     .map(|t| output::token_row(t, now, whole))
                     .collect();
-                print!("{}", output::table(&output::TOKEN_HEADER, &rows));
+                let (header, rows) = tenants::with_column(
+                    column,
+                    &output::TOKEN_HEADER,
+                    rows,
+                    tokens.iter().map(|t| t.tenant.clone()),
+                );
+                print!("{}", output::table(&header, &rows));
                 let differ = tokens.iter().filter(|t| output::counts_differ(t)).count();
                 if differ > 0 {
                     eprintln!(
@@ -316,9 +325,12 @@ async fn create(client: &Client, a: CreateArgs) -> Result<()> {
             a.allowed_cidrs
         },
         not_before,
-        tenant: None,
+        tenant: a.tenant,
     };
-    let created = client.create_token(&req).await?;
+    let created = match client.create_token(&req).await {
+        Ok(c) => c,
+        Err(e) => return Err(tenants::explain_required(client, e).await),
+    };
     let t = &created.token;
     if a.json {
         print_json(&Created {
@@ -711,6 +723,9 @@ async fn clone(client: &Client, source: &str, mut a: CreateArgs) -> Result<()> {
     a.labels = labels;
     if a.allowed_cidrs.is_empty() {
         a.allowed_cidrs = src.allowed_cidrs.clone();
+    }
+    if a.tenant.is_none() {
+        a.tenant = Some(src.tenant.clone());
     }
     eprintln!("Cloning {} ({}).", output::quoted(&src.name), src.id);
     create(client, a).await
