@@ -23,6 +23,8 @@
 //! - `observability`: `/metrics` checked by `promtool` and against a scenario, the dashboard's
 //!   and alerting rules' series present, `/readyz`, request ids in answers and JSON log lines,
 //!   systemd's notify protocol.
+//! - `tenants`: two tenants with real Unix users (needs root, as `access`): each user sees and
+//!   touches only their tenant; minting names its tenant; `tenants list`, `--tenant`.
 //! - `readme`: the README's tour, every `$` command run in order and its output's shape checked.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -43,4 +45,5 @@ mod redeem_client;
 mod secrets;
 mod storage;
 mod support;
+mod tenants;
 mod tls;
