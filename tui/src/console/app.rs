@@ -347,9 +347,12 @@ impl App {
         }
     }
 
-    /// Read-only by flag, or because the role cannot change anything.
+    /// Read-only by flag, or because the role cannot change anything (here: in the tenant
+    /// shown).
     pub fn readonly(&self) -> bool {
-        self.readonly_flag || self.who.as_ref().is_some_and(|w| w.role == Role::Auditor)
+        self.readonly_flag
+            || self.who.as_ref().is_some_and(|w| w.role == Role::Auditor)
+            || self.current_tenant().is_some_and(|t| t.role == Role::Auditor)
     }
 
     pub fn is_admin(&self) -> bool {
@@ -1046,6 +1049,26 @@ mod tests {
             panic!("{cmds:?}");
         };
         assert_eq!(req.tenant, None);
+    }
+
+    /// A tenant where the caller is an auditor is shown read-only: nothing to mint or change.
+    #[test]
+    fn an_auditors_tenant_is_read_only() {
+        let mut a = app_with_tenants(vec![
+            tenant("acme", Role::Admin, 3, 2, &[]),
+            tenant("initech", Role::Auditor, 3, 1, &[]),
+        ]);
+        assert!(!a.readonly());
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(a.tenant.as_deref(), Some("initech"));
+        assert!(a.readonly());
+        ch(&mut a, 'n');
+        assert!(a.modal.is_none());
+        let s = screen(&mut a, 120, 40);
+        assert!(s.contains("read-only") && !s.contains("n new"), "{s}");
     }
 
     /// A tenant chosen stays through a reload while it is still open; one no longer open goes
