@@ -1050,3 +1050,128 @@ fn marking_cloning_extending_and_exporting_in_a_real_terminal() {
     c.send(b"q");
     assert!(c.wait_exit().success());
 }
+
+/// A caller with one tenant (no tenant configured: `default`) sees it named in the header and
+/// nothing else of tenants: `T` only says there is nothing to choose, and `n` mints there as
+/// before. (Against a daemon without `GET /v1/tenants`, its 404 means the same: `default`
+/// alone.)
+#[test]
+fn with_one_tenant_the_header_names_it_and_t_says_there_is_nothing_to_choose() {
+    let d = Daemon::start();
+    let mut c = Console::start(&d);
+    let s = c.wait_text("tenant default ·");
+    assert!(!s.contains("T tenant") && !s.contains("TENANT"), "{s}");
+    c.wait_text("● live");
+    c.send(b"T");
+    c.wait_text("Only one tenant is open to you (default): nothing to choose.");
+    c.mint("in-default");
+    assert_eq!(d.token_json("in-default")["tenant"], "default");
+    c.send(b"\r");
+    c.wait_for("the reveal to close", |s| !s.contains("Token created"));
+    c.send(b"q");
+    assert!(c.wait_exit().success());
+}
+
+/// Several tenants in a real terminal against a real daemon (the test's user runs it, so is a
+/// global admin: every tenant is open): the console opens on all tenants, with a TENANT column
+/// and no minting (`n` says to choose a tenant); `T` picks acme, whose lists and live changes
+/// are then acme's alone; the form mints there for one of acme's members, chosen with a first
+/// letter; all tenants again shows every tenant's tokens.
+#[tokio::test(flavor = "multi_thread")]
+async fn several_tenants_are_picked_with_t_and_minted_in_one() {
+    use gatepass_protocol::CreateTokenRequest;
+    let d = Daemon::start_with_config(
+        "[tenants.acme]\nmembers = [\"m-bob\", \"m-carol\"]\n\n\
+         [tenants.globex]\nmembers = [\"m-gil\"]\n\n\
+         [limits]\nredeem_failures_per_minute = 100000\n",
+    );
+    let client = d.client();
+    let names: Vec<String> = client
+        .list_tenants()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    // The picker's lines: all tenants, then each tenant as the daemon lists them.
+    let line = |n: &str| names.iter().position(|x| x == n).unwrap() + 1;
+    let mint_in = |name: &str, tenant: &str| CreateTokenRequest {
+        name: name.into(),
+        tenant: Some(tenant.into()),
+        ..CreateTokenRequest::default()
+    };
+    client
+        .create_token(&mint_in("g-one", "globex"))
+        .await
+        .unwrap();
+
+    let mut c = Console::start(&d);
+    c.wait_text("all tenants ·");
+    let s = c.wait_text("g-one");
+    assert!(s.contains("TENANT") && s.contains("globex"), "{s}");
+    c.wait_text("● live");
+    c.send(b"n");
+    c.wait_text("choose a tenant to mint in (T)");
+    assert!(!c.screen().contains("New enrollment token"));
+
+    // T, down to acme, Enter.
+    c.send(b"T");
+    c.wait_text("Show tenant");
+    for _ in 0..line("acme") {
+        c.send(b"\x1b[B");
+    }
+    c.send(b"\r");
+    let s = c.wait_for("acme's lists", |s| {
+        s.contains("tenant acme ·") && s.contains("0 tokens")
+    });
+    assert!(!s.contains("g-one") && !s.contains("TENANT"), "{s}");
+
+    // Live: a change in globex stays out, one in acme shows.
+    client
+        .create_token(&mint_in("g-two", "globex"))
+        .await
+        .unwrap();
+    client
+        .create_token(&mint_in("a-live", "acme"))
+        .await
+        .unwrap();
+    let s = c.wait_text("a-live");
+    assert!(!s.contains("g-two"), "{s}");
+
+    // n mints in acme; the owner is one of acme's members, found by its first letter.
+    c.send(b"n");
+    c.wait_text("New enrollment token in tenant acme");
+    c.send(b"a-one");
+    c.send(b"\t\t\t\t");
+    c.wait_text("←/→: you or 2 members");
+    c.send(b"m");
+    let s = c.wait_text("‹ m-");
+    let owner: String = s[s.find("‹ m-").unwrap() + "‹ ".len()..]
+        .chars()
+        .take_while(|ch| *ch != ' ')
+        .collect();
+    assert!(owner == "m-bob" || owner == "m-carol", "{owner}");
+    c.send(b"\x13"); // Ctrl-S
+    c.wait_for("the reveal", |s| {
+        s.contains("Token created: a-one") && token_on(s).is_some()
+    });
+    let t = d.token_json("a-one");
+    assert_eq!(t["tenant"], "acme");
+    assert_eq!(t["owner"], owner.as_str());
+    c.send(b"\r");
+    c.wait_for("the reveal to close", |s| !s.contains("Token created"));
+
+    // All tenants again: every tenant's tokens, with the TENANT column.
+    c.send(b"T");
+    c.wait_text("Show tenant");
+    for _ in 0..line("acme") {
+        c.send(b"\x1b[A");
+    }
+    c.send(b"\r");
+    let s = c.wait_for("every tenant's tokens", |s| {
+        s.contains("all tenants ·") && s.contains("g-two") && s.contains("a-one")
+    });
+    assert!(s.contains("TENANT"), "{s}");
+    c.send(b"q");
+    assert!(c.wait_exit().success());
+}

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseEvent, MouseEventKind};
 use gatepass_protocol::{
     ApiToken, AuditEvent, ChangeEvent, ChangeKind, CreateTokenRequest, CreateTokenResponse, Host,
-    Role, Timestamp, Token, TokenStatus, WhoAmI,
+    Role, TenantSummary, Timestamp, Token, TokenStatus, WhoAmI,
 };
 use ratatui_textarea::TextArea;
 use zeroize::Zeroizing;
@@ -94,6 +94,9 @@ pub enum Msg {
     Resize(u16, u16),
     Tick(Timestamp),
     Connected(WhoAmI),
+    /// The tenants open to the caller (`GET /v1/tenants`); `None`: the daemon predates
+    /// tenants (it answered 404), so everything is in `default`.
+    Tenants(Option<Vec<TenantSummary>>),
     Tokens(Vec<Token>),
     Hosts(Vec<Host>),
     Audit(Vec<AuditEvent>),
@@ -229,6 +232,15 @@ pub struct App {
     pub flash: Option<Flash>,
     pub conn: Conn,
     pub who: Option<WhoAmI>,
+    /// The tenants open to the caller, as the daemon lists them; empty until it has said.
+    pub tenants: Vec<TenantSummary>,
+    /// The tenant the lists show and new tokens are minted in; `None`: all tenants (a view,
+    /// never a place to mint), or not known yet.
+    pub tenant: Option<String>,
+    /// The daemon predates tenants: requests name none.
+    pub tenants_legacy: bool,
+    /// Counts the tenants chosen with `T`: the runtime drops lists loaded for an earlier choice.
+    pub tenant_gen: u64,
     /// Where the daemon is (socket path or URL).
     pub endpoint: String,
     /// Set when the console started a local daemon: said in the header.
@@ -317,6 +329,10 @@ impl App {
             flash: None,
             conn: Conn::Connecting,
             who: None,
+            tenants: Vec::new(),
+            tenant: None,
+            tenants_legacy: false,
+            tenant_gen: 0,
             endpoint,
             started: None,
             readonly_flag: readonly,
@@ -331,13 +347,41 @@ impl App {
         }
     }
 
-    /// Read-only by flag, or because the role cannot change anything.
+    /// Read-only by flag, or because the role cannot change anything (here: in the tenant
+    /// shown).
     pub fn readonly(&self) -> bool {
-        self.readonly_flag || self.who.as_ref().is_some_and(|w| w.role == Role::Auditor)
+        self.readonly_flag
+            || self.who.as_ref().is_some_and(|w| w.role == Role::Auditor)
+            || self.current_tenant().is_some_and(|t| t.role == Role::Auditor)
     }
 
     pub fn is_admin(&self) -> bool {
         self.who.as_ref().is_some_and(|w| w.role == Role::Admin)
+    }
+
+    /// The "all tenants" view: the caller has several and chose none (`T`).
+    pub fn all_tenants(&self) -> bool {
+        self.tenant.is_none() && self.tenants.len() > 1
+    }
+
+    /// The tenant the lists show, as the daemon listed it.
+    pub fn current_tenant(&self) -> Option<&TenantSummary> {
+        let name = self.tenant.as_deref()?;
+        self.tenants.iter().find(|t| t.name == name)
+    }
+
+    /// Whether a record of `tenant` belongs in the lists (an event of another tenant does not).
+    pub fn shows_tenant(&self, tenant: &str) -> bool {
+        self.tenant.as_deref().is_none_or(|t| t == tenant)
+    }
+
+    /// The header's words for the tenant shown, once the daemon has said which are open.
+    pub fn tenant_label(&self) -> Option<String> {
+        match &self.tenant {
+            _ if self.tenants.is_empty() => None,
+            Some(t) => Some(format!("tenant {t}")),
+            None => Some("all tenants".to_owned()),
+        }
     }
 
     /// Active tokens that expire within 24 hours (the header warns of them). Counted on each
@@ -441,22 +485,35 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             app.who = Some(who);
             Vec::new()
         }
-        Msg::Tokens(v) => {
+        Msg::Tenants(listed) => on_tenants(app, listed),
+        Msg::Tokens(mut v) => {
+            if let Some(t) = &app.tenant {
+                v.retain(|x| &x.tenant == t);
+            }
             app.marked.retain(|id| v.iter().any(|t| &t.id == id));
             app.tokens.set_rows(v);
             Vec::new()
         }
-        Msg::Hosts(v) => {
+        Msg::Hosts(mut v) => {
+            if let Some(t) = &app.tenant {
+                v.retain(|x| &x.tenant == t);
+            }
             app.hosts.set_rows(v);
             Vec::new()
         }
-        Msg::Audit(v) => {
+        Msg::Audit(mut v) => {
+            if let Some(t) = &app.tenant {
+                v.retain(|x| &x.tenant == t);
+            }
             app.audit.set_rows(v);
             Vec::new()
         }
         Msg::ApiTokens(r) => {
             match r {
-                Ok(v) => {
+                Ok(mut v) => {
+                    if let Some(t) = &app.tenant {
+                        v.retain(|x| &x.tenant == t);
+                    }
                     app.api_tokens.set_rows(v);
                     app.api_tokens_error = None;
                 }
@@ -613,7 +670,74 @@ fn on_tick(app: &mut App, now: Timestamp) {
     app.dirty = changed || now.0.div_euclid(10) != before;
 }
 
+/// The tenants open to the caller: with one, the lists are that one's; a choice made with `T`
+/// stays while its tenant is still open.
+fn on_tenants(app: &mut App, listed: Option<Vec<TenantSummary>>) -> Vec<Cmd> {
+    app.tenants_legacy = listed.is_none();
+    let list = listed.unwrap_or_else(|| {
+        vec![TenantSummary {
+            name: gatepass_protocol::DEFAULT_TENANT.to_owned(),
+            role: app.who.as_ref().map_or(Role::Operator, |w| w.role),
+            tokens: app.tokens.len() as u64,
+            hosts: app.hosts.len() as u64,
+            members: Vec::new(),
+        }]
+    });
+    let before = app.tenant.take();
+    app.tenant = match (&before, list.as_slice()) {
+        (_, [only]) => Some(only.name.clone()),
+        (Some(t), _) if list.iter().any(|x| &x.name == t) => before.clone(),
+        _ => None,
+    };
+    app.tenants = list;
+    // The tenant chosen is no longer open: every list again, for all tenants.
+    if before.is_some() && app.tenant.is_none() {
+        app.tenant_gen += 1;
+        return vec![Cmd::Reload];
+    }
+    Vec::new()
+}
+
+/// Shows `tenant` (`None`: all tenants) from now on: the rows of others leave at once, and
+/// every list is loaded again with its filter.
+pub(super) fn choose_tenant(app: &mut App, tenant: Option<String>) -> Vec<Cmd> {
+    if app.tenant == tenant {
+        return Vec::new();
+    }
+    app.tenant = tenant;
+    app.tenant_gen += 1;
+    app.marked.clear();
+    app.flash = match &app.tenant {
+        Some(t) => {
+            let keep = |x: &str| x == t.as_str();
+            app.tokens.retain(|r| keep(&r.tenant));
+            app.hosts.retain(|r| keep(&r.tenant));
+            app.audit.retain(|r| keep(&r.tenant));
+            app.api_tokens.retain(|r| keep(&r.tenant));
+            // The TENANT column leaves with the view of all tenants: so does a sort on it.
+            app.tokens.unsort_tenant();
+            app.hosts.unsort_tenant();
+            flash(Level::Info, format!("Tenant {t}: loading its lists…"))
+        }
+        None => flash(Level::Info, "All tenants: loading every list…"),
+    };
+    vec![Cmd::Reload]
+}
+
 fn on_change(app: &mut App, ev: ChangeEvent) -> Vec<Cmd> {
+    // Another tenant's change is not for a view of one tenant.
+    let elsewhere = [
+        ev.token.as_ref().map(|t| t.tenant.as_str()),
+        ev.host.as_ref().map(|h| h.tenant.as_str()),
+        ev.audit.as_ref().map(|a| a.tenant.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .any(|t| !app.shows_tenant(t));
+    if elsewhere {
+        app.dirty = false;
+        return Vec::new();
+    }
     match ev.kind {
         ChangeKind::Token => {
             if let Some(t) = ev.token {
@@ -796,6 +920,21 @@ pub(super) fn readonly_reason(app: &App) -> &'static str {
     }
 }
 
+/// The columns the sort chooser offers: the TENANT column (the last) only in the view of all
+/// tenants, where it shows.
+pub fn sort_columns(app: &App) -> &'static [&'static str] {
+    let all = app_columns(app.view);
+    let hidden = match app.view {
+        View::Tokens => Token::TENANT_COLUMN,
+        View::Hosts => Host::TENANT_COLUMN,
+        View::Audit | View::ApiTokens => None,
+    };
+    match hidden {
+        Some(c) if !app.all_tenants() => &all[..c.min(all.len())],
+        _ => all,
+    }
+}
+
 pub fn app_columns(view: View) -> &'static [&'static str] {
     match view {
         View::Tokens => Token::COLUMNS,
@@ -817,5 +956,138 @@ pub(super) fn scrolled(scroll: u16, action: Action, page: u16, max: u16) -> u16 
         Action::Home => 0,
         Action::End => max,
         _ => scroll,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::console::fixtures::*;
+    use crossterm::event::KeyCode;
+
+    /// A live change of another tenant does not show in a view of one tenant; its own do.
+    #[test]
+    fn live_events_respect_the_tenant_shown() {
+        let mut a = tenants_app();
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(a.tenant.as_deref(), Some("acme"));
+        let mut other = token("globex-new", 0);
+        other.tenant = "globex".into();
+        update(&mut a, token_changed(other.clone()));
+        let mut mine = token("acme-new", 0);
+        mine.tenant = "acme".into();
+        update(&mut a, token_changed(mine.clone()));
+        let names: Vec<&str> = a.tokens.rows().map(|t| t.name.as_str()).collect();
+        assert!(names.contains(&"acme-new"), "{names:?}");
+        assert!(!names.contains(&"globex-new"), "{names:?}");
+        // Hosts and audit events alike.
+        let change = |host: Option<Host>, audit: Option<AuditEvent>, kind| {
+            Msg::Change(Box::new(ChangeEvent {
+                kind,
+                token: None,
+                token_id: None,
+                host,
+                audit,
+            }))
+        };
+        let hosts = a.hosts.len();
+        update(
+            &mut a,
+            change(Some(host("g-01", &other, 9)), None, ChangeKind::Host),
+        );
+        assert_eq!(a.hosts.len(), hosts);
+        update(
+            &mut a,
+            change(Some(host("a-01", &mine, 8)), None, ChangeKind::Host),
+        );
+        assert_eq!(a.hosts.len(), hosts + 1);
+        let events = a.audit.len();
+        update(
+            &mut a,
+            change(None, Some(event(50, "created", &other)), ChangeKind::Audit),
+        );
+        assert_eq!(a.audit.len(), events);
+        update(
+            &mut a,
+            change(None, Some(event(51, "created", &mine)), ChangeKind::Audit),
+        );
+        assert_eq!(a.audit.len(), events + 1);
+        // In the view of all tenants every change shows.
+        let mut b = tenants_app();
+        update(&mut b, token_changed(other));
+        assert!(b.tokens.rows().any(|t| t.name == "globex-new"));
+    }
+
+    /// A daemon from before tenants (404 on /v1/tenants): one tenant, `default`, named in the
+    /// header; requests name no tenant.
+    #[test]
+    fn a_daemon_without_tenants_means_default_alone() {
+        let mut a = app();
+        update(&mut a, Msg::Tenants(None));
+        assert!(a.tenants_legacy && !a.all_tenants());
+        assert_eq!(a.tenant.as_deref(), Some("default"));
+        let s = screen(&mut a, 120, 40);
+        assert!(
+            s.lines()
+                .next()
+                .unwrap_or_default()
+                .contains("tenant default ·"),
+            "{s}"
+        );
+        ch(&mut a, 'n');
+        typed(&mut a, "old-daemon");
+        let cmds = update(
+            &mut a,
+            Msg::Key(crossterm::event::KeyEvent::new(
+                KeyCode::Char('s'),
+                crossterm::event::KeyModifiers::CONTROL,
+            )),
+        );
+        let [Cmd::Create(req)] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        assert_eq!(req.tenant, None);
+    }
+
+    /// A tenant where the caller is an auditor is shown read-only: nothing to mint or change.
+    #[test]
+    fn an_auditors_tenant_is_read_only() {
+        let mut a = app_with_tenants(vec![
+            tenant("acme", Role::Admin, 3, 2, &[]),
+            tenant("initech", Role::Auditor, 3, 1, &[]),
+        ]);
+        assert!(!a.readonly());
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Enter);
+        assert_eq!(a.tenant.as_deref(), Some("initech"));
+        assert!(a.readonly());
+        ch(&mut a, 'n');
+        assert!(a.modal.is_none());
+        let s = screen(&mut a, 120, 40);
+        assert!(s.contains("read-only") && !s.contains("n new"), "{s}");
+    }
+
+    /// A tenant chosen stays through a reload while it is still open; one no longer open goes
+    /// back to all tenants and loads again.
+    #[test]
+    fn a_chosen_tenant_stays_while_it_is_open() {
+        let mut a = tenants_app();
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Enter);
+        assert!(update(&mut a, Msg::Tenants(Some(tenant_list()))).is_empty());
+        assert_eq!(a.tenant.as_deref(), Some("acme"));
+        let before = a.tenant_gen;
+        let three = vec![
+            tenant("globex", Role::Operator, 0, 0, &[]),
+            tenant("initech", Role::Auditor, 0, 0, &[]),
+        ];
+        assert_eq!(update(&mut a, Msg::Tenants(Some(three))), vec![Cmd::Reload]);
+        assert_eq!(a.tenant, None);
+        assert!(a.tenant_gen > before);
     }
 }

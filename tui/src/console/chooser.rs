@@ -1,6 +1,7 @@
-//! The chooser: a short list in a box, for the sort column (`s`), the status filter (`f`) and
-//! what `y` copies of the selected token (its id, its name or its host command). Its keys, its
-//! drawing and what choosing does.
+//! The chooser: a short list in a box, for the sort column (`s`), the status filter (`f`),
+//! what `y` copies of the selected token (its id, its name or its host command) and the tenant
+//! shown (`T`: each tenant open to the caller with their role and its counts, or all tenants).
+//! Its keys, its drawing and what choosing does.
 
 use gatepass_protocol::WhoAmI;
 use ratatui::Frame;
@@ -20,6 +21,8 @@ pub enum ChooserKind {
     Status,
     /// What `y` copies of the selected token: its id, its name or its host command.
     Yank,
+    /// The tenant shown (`T`): all tenants first, then each open to the caller.
+    Tenant,
 }
 
 /// What `y` offers to copy, in the chooser's order.
@@ -32,13 +35,17 @@ pub struct Chooser {
 }
 
 pub(super) fn chooser_key(app: &mut App, action: Option<Action>) -> Vec<Cmd> {
-    let Some(Modal::Chooser(c)) = &mut app.modal else {
+    let Some(Modal::Chooser(c)) = &app.modal else {
         return Vec::new();
     };
     let len = match c.kind {
-        ChooserKind::Sort => app_columns(app.view).len(),
+        ChooserKind::Sort => sort_columns(app).len(),
         ChooserKind::Status => StatusFilter::ALL.len(),
         ChooserKind::Yank => YANK_CHOICES.len(),
+        ChooserKind::Tenant => app.tenants.len() + 1,
+    };
+    let Some(Modal::Chooser(c)) = &mut app.modal else {
+        return Vec::new();
     };
     match action {
         Some(Action::Up) => c.cursor = c.cursor.saturating_sub(1),
@@ -54,6 +61,13 @@ pub(super) fn chooser_key(app: &mut App, action: Option<Action>) -> Vec<Cmd> {
                     app.tokens.set_status(s);
                 }
                 ChooserKind::Yank => return yank(app, cursor),
+                ChooserKind::Tenant => {
+                    let tenant = cursor
+                        .checked_sub(1)
+                        .and_then(|i| app.tenants.get(i))
+                        .map(|t| t.name.clone());
+                    return choose_tenant(app, tenant);
+                }
             }
         }
         _ => {}
@@ -108,7 +122,7 @@ pub(super) fn draw_chooser(
             let (cur, desc) = app.table_ref().sort();
             (
                 "Sort by",
-                app_columns(app.view)
+                sort_columns(app)
                     .iter()
                     .enumerate()
                     .map(|(i, c)| {
@@ -135,9 +149,16 @@ pub(super) fn draw_chooser(
                 .map(|s| (*s).to_owned())
                 .collect(),
         ),
+        ChooserKind::Tenant => ("Show tenant", tenant_lines(app)),
     };
     let h = items.len() as u16 + 2;
-    let r = centered(area, 34, h);
+    // Each line, a space either side, and the borders.
+    let wide = items
+        .iter()
+        .map(|s| s.chars().count() + 4)
+        .max()
+        .unwrap_or(0);
+    let r = centered(area, wide.clamp(34, 76) as u16, h);
     let inner = popup(f, r, title, th);
     let lines: Vec<Line<'_>> = items
         .into_iter()
@@ -152,6 +173,45 @@ pub(super) fn draw_chooser(
         })
         .collect();
     f.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The tenant picker's lines: all tenants, then each with the caller's role there and its
+/// counts, the one shown marked.
+fn tenant_lines(app: &App) -> Vec<String> {
+    let name_w = app
+        .tenants
+        .iter()
+        .map(|t| t.name.chars().count())
+        .chain([11])
+        .max()
+        .unwrap_or(11)
+        .min(32);
+    let counts = |tokens: u64, hosts: u64| {
+        let s = |n: u64| if n == 1 { "" } else { "s" };
+        format!("{tokens} token{}, {hosts} host{}", s(tokens), s(hosts))
+    };
+    let mark = |on: bool| if on { "•" } else { " " };
+    let (tokens, hosts) = app
+        .tenants
+        .iter()
+        .fold((0, 0), |(a, b), t| (a + t.tokens, b + t.hosts));
+    let mut lines = vec![format!(
+        "{} {:<name_w$}  {:<8}  {}",
+        mark(app.tenant.is_none()),
+        "all tenants",
+        "",
+        counts(tokens, hosts)
+    )];
+    for t in &app.tenants {
+        lines.push(format!(
+            "{} {:<name_w$}  {:<8}  {}",
+            mark(app.tenant.as_deref() == Some(t.name.as_str())),
+            crate::output::elide(&t.name, name_w),
+            t.role.as_str(),
+            counts(t.tokens, t.hosts)
+        ));
+    }
+    lines
 }
 
 #[cfg(test)]
@@ -180,5 +240,49 @@ mod tests {
             matches!(cmds.as_slice(), [Cmd::Copy { what: "the host command", text }] if text.starts_with("gatepass redeem --server ")),
             "{cmds:?}"
         );
+    }
+
+    /// Choosing a tenant filters the lists at once, asks for them again, and the queries the
+    /// runtime sends carry the tenant; "all tenants" clears it.
+    #[test]
+    fn choosing_a_tenant_sets_the_queries_filter() {
+        use crate::console::app::Cmd;
+        let mut a = tenants_app();
+        let before = a.tenant_gen;
+        assert_eq!(a.tokens.len(), 6);
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Down);
+        let cmds = upd(&mut a, KeyCode::Enter);
+        assert_eq!(cmds, vec![Cmd::Reload]);
+        assert_eq!(a.tenant.as_deref(), Some("globex"));
+        assert!(a.tenant_gen > before);
+        assert!(a.tokens.rows().all(|t| t.tenant == "globex"));
+        assert_eq!((a.tokens.len(), a.hosts.len()), (3, 1));
+        let (tokens, hosts, audit) = crate::console::list_queries(a.tenant.clone());
+        assert_eq!(tokens.tenant.as_deref(), Some("globex"));
+        assert_eq!(hosts.tenant.as_deref(), Some("globex"));
+        assert_eq!(audit.tenant.as_deref(), Some("globex"));
+        let s = screen(&mut a, 120, 40);
+        assert!(
+            s.contains("tenant globex ·") && !s.contains("TENANT"),
+            "{s}"
+        );
+        // A full list that still holds another tenant's rows (loaded before the choice) shows
+        // only this one's.
+        crate::console::app::update(
+            &mut a,
+            crate::console::app::Msg::Tokens(crate::console::fixtures::token_list()),
+        );
+        assert_eq!(a.tokens.len(), 0);
+        // Back to all tenants.
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Up);
+        key(&mut a, KeyCode::Up);
+        let cmds = upd(&mut a, KeyCode::Enter);
+        assert_eq!(cmds, vec![Cmd::Reload]);
+        assert_eq!(a.tenant, None);
+        let (tokens, ..) = crate::console::list_queries(a.tenant.clone());
+        assert_eq!(tokens.tenant, None);
     }
 }

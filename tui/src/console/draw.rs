@@ -7,6 +7,7 @@ use ratatui::Frame;
 use ratatui::layout::{Alignment, Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
+use unicode_width::UnicodeWidthStr;
 
 use super::app::{App, Conn, MIN_HEIGHT, MIN_WIDTH, Modal};
 use super::chooser::draw_chooser;
@@ -109,6 +110,21 @@ fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App) {
     // Narrow: the other views' names give way (Tab still cycles them), so who you are and
     // whether the console is live always show.
     let width = |spans: &[Span<'_>]| spans.iter().map(Span::width).sum::<usize>();
+    // The tenant shown, first: `tenant acme` (just `acme` if that keeps the views' names on
+    // the line), or `all tenants`.
+    let right = match app.tenant_label() {
+        Some(label) => {
+            let room = usize::from(area.width).saturating_sub(width(&left) + width(&right) + 2);
+            let label = match &app.tenant {
+                Some(t) if label.width() + 3 > room && t.width() + 3 <= room => t.clone(),
+                _ => label,
+            };
+            std::iter::once(Span::raw(format!("{label} · ")))
+                .chain(right)
+                .collect()
+        }
+        None => right,
+    };
     if width(&left) + width(&right) + 2 > usize::from(area.width) {
         left = vec![
             Span::styled(" Gatepass ", th.title()),
@@ -164,6 +180,14 @@ fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
         View::Audit => app.audit.visible_len() == 0,
         View::ApiTokens => app.api_tokens.visible_len() == 0,
     };
+    if ctx == Ctx::Table {
+        // T only for a caller with several tenants; no minting in the view of all of them.
+        let several = app.tenants.len() > 1;
+        let all = app.all_tenants();
+        pairs.retain(|(_, label, _)| {
+            (several || *label != "tenant") && !(all && matches!(*label, "new" | "clone"))
+        });
+    }
     if ctx == Ctx::Table && no_rows {
         let row_keys = [
             "details",

@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use gatepass_protocol::{
-    AuditEvent, CreateTokenResponse, Host, MaxUses, Role, Timestamp, Token, TokenStatus, WhoAmI,
+    AuditEvent, CreateTokenResponse, Host, MaxUses, Role, TenantSummary, Timestamp, Token,
+    TokenStatus, WhoAmI,
 };
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -100,7 +101,7 @@ pub fn host(name: &str, token: &Token, n: i64) -> Host {
         enrolled_at: Timestamp(NOW.0 - 600 * n),
         key_fingerprint: Some(format!("sha256:{n:064}")),
         facts: BTreeMap::new(),
-        tenant: gatepass_protocol::default_tenant(),
+        tenant: token.tenant.clone(),
     }
 }
 
@@ -114,7 +115,7 @@ pub fn event(seq: u64, action: &str, target: &Token) -> AuditEvent {
         target_name: Some(target.name.clone()),
         details: BTreeMap::new(),
         prev_hash: format!("{seq:064}"),
-        tenant: gatepass_protocol::default_tenant(),
+        tenant: target.tenant.clone(),
     }
 }
 
@@ -159,6 +160,74 @@ pub(crate) fn app() -> App {
     update(&mut app, Msg::Audit(audit));
     update(&mut app, Msg::ApiTokens(Ok(Vec::new())));
     app
+}
+
+/// A tenant as `GET /v1/tenants` lists it.
+pub fn tenant(name: &str, role: Role, tokens: u64, hosts: u64, members: &[&str]) -> TenantSummary {
+    TenantSummary {
+        name: name.to_owned(),
+        role,
+        tokens,
+        hosts,
+        members: members.iter().map(|m| (*m).to_owned()).collect(),
+    }
+}
+
+/// Alice's tenants in the tenant tests: admin of `acme` (members alice, bob, carol, dave),
+/// operator in `globex` (no members listed: she mints only for herself there).
+pub fn tenant_list() -> Vec<TenantSummary> {
+    vec![
+        tenant(
+            "acme",
+            Role::Admin,
+            3,
+            2,
+            &["alice", "bob", "carol", "dave"],
+        ),
+        tenant("globex", Role::Operator, 3, 1, &[]),
+    ]
+}
+
+/// The app as `app()` has it, with `tenants` open to alice and the fixtures' tokens (and their
+/// hosts and events) dealt between them in turn: `web-rollout` and `cache-nodes` in the first.
+pub(crate) fn app_with_tenants(tenants: Vec<TenantSummary>) -> App {
+    let mut app = app();
+    let names: Vec<String> = tenants.iter().map(|t| t.name.clone()).collect();
+    update(&mut app, Msg::Tenants(Some(tenants)));
+    let mut tokens = token_list();
+    for (i, t) in tokens.iter_mut().enumerate() {
+        t.tenant = names[i % names.len()].clone();
+    }
+    let hosts = vec![
+        host("web-01", &tokens[0], 1),
+        host("web-02", &tokens[0], 2),
+        host("db-01", &tokens[1], 3),
+    ];
+    let audit = vec![
+        event(1, "created", &tokens[0]),
+        event(2, "redeemed", &tokens[0]),
+        event(3, "revoked", &tokens[3]),
+    ];
+    update(&mut app, Msg::Tokens(tokens));
+    update(&mut app, Msg::Hosts(hosts));
+    update(&mut app, Msg::Audit(audit));
+    app
+}
+
+/// Alice in `acme` and `globex`, showing all tenants (as the console opens for her).
+pub(crate) fn tenants_app() -> App {
+    app_with_tenants(tenant_list())
+}
+
+/// Alice with `acme` alone: the view is acme's.
+pub(crate) fn one_tenant_app() -> App {
+    app_with_tenants(vec![tenant(
+        "acme",
+        Role::Admin,
+        6,
+        3,
+        &["alice", "bob", "carol", "dave"],
+    )])
 }
 
 pub(crate) fn key(app: &mut App, code: KeyCode) {

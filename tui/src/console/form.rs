@@ -1,6 +1,7 @@
 //! The create form: text fields (ratatui-textarea), the uses choice (single / N / unlimited),
 //! the expiry choice (presets, a date from the calendar plus a time, or none), inline
-//! validation, and the request it turns into. It knows nothing of terminals or the daemon.
+//! validation, and the request it turns into — minted in the tenant shown, for an owner an
+//! admin chooses among that tenant's members. It knows nothing of terminals or the daemon.
 
 use gatepass_protocol::rules;
 use std::collections::BTreeMap;
@@ -151,6 +152,15 @@ pub struct CreateForm {
     pub focus: Field,
     /// Admins may mint for another owner.
     pub is_admin: bool,
+    /// The tenant the token is minted in (`None`: the daemon's only one for the caller).
+    pub tenant: Option<String>,
+    /// The title names the tenant (the caller has more than one).
+    pub tenant_shown: bool,
+    /// Whom an admin may mint for in the tenant besides themselves; when there are any, the
+    /// owner field is a choice among them (←/→) rather than typed.
+    pub members: Vec<String>,
+    /// The owner chosen: 0 is the caller, n the n-th of `members`.
+    pub owner_pick: usize,
     pub allow_no_expiry: bool,
     /// After a submit attempt every error shows, not only those of fields already typed in.
     pub tried: bool,
@@ -256,6 +266,10 @@ impl CreateForm {
             picker: DatePicker::new(today, initial),
             focus: Field::Name,
             is_admin,
+            tenant: None,
+            tenant_shown: false,
+            members: Vec::new(),
+            owner_pick: 0,
             allow_no_expiry,
             tried: false,
             server_error: None,
@@ -265,6 +279,47 @@ impl CreateForm {
             shorten_asked: false,
         }
         .opened()
+    }
+
+    /// The form minting in `tenant` (named in the title when `shown`), an admin's owner chosen
+    /// among `members`.
+    pub fn in_tenant(mut self, tenant: Option<String>, shown: bool, members: Vec<String>) -> Self {
+        self.tenant = tenant;
+        self.tenant_shown = shown;
+        self.members = if self.is_admin { members } else { Vec::new() };
+        self.owner_pick = 0;
+        self.opened()
+    }
+
+    /// Whether the owner is chosen among the tenant's members (else typed, or not asked).
+    pub fn owner_is_choice(&self) -> bool {
+        self.is_admin && !self.members.is_empty()
+    }
+
+    /// The owner chosen, as the form shows it.
+    pub fn owner_label(&self) -> &str {
+        match self.owner_pick.checked_sub(1) {
+            Some(i) => self.members.get(i).map_or("you", String::as_str),
+            None => "you",
+        }
+    }
+
+    /// Whether the focus is on a choice (←/→ change it) rather than text.
+    pub fn on_choice(&self) -> bool {
+        matches!(self.focus, Field::Uses | Field::Expiry)
+            || (self.focus == Field::Owner && self.owner_is_choice())
+    }
+
+    /// On the owner choice: the next member after the one chosen whose name starts with `c`.
+    fn jump_to_member(&mut self, c: char) {
+        let n = self.members.len();
+        let c = c.to_ascii_lowercase();
+        let found = (1..=n)
+            .map(|k| (self.owner_pick + k - 1) % n)
+            .find(|&i| self.members[i].to_ascii_lowercase().starts_with(c));
+        if let Some(i) = found {
+            self.owner_pick = i + 1;
+        }
     }
 
     /// Records what the form holds now as what it opened with.
@@ -288,6 +343,7 @@ impl CreateForm {
         .map(|t| text_of(t))
         .collect();
         v.push(self.uses.label().to_owned());
+        v.push(self.owner_label().to_owned());
         v.push(self.expiry.label().to_owned());
         v.push(self.picker.cursor.to_string());
         v
@@ -314,7 +370,13 @@ impl CreateForm {
         );
         let labels: Vec<String> = t.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
         self.labels = field("key=value, key=value", &labels.join(", "));
-        if self.is_admin {
+        if self.owner_is_choice() {
+            self.owner_pick = self
+                .members
+                .iter()
+                .position(|m| *m == t.owner)
+                .map_or(0, |i| i + 1);
+        } else if self.is_admin {
             self.owner = field("you, or another user", &t.owner);
         }
         match t.max_uses {
@@ -379,10 +441,14 @@ impl CreateForm {
 
     /// The form's title.
     pub fn title(&self) -> String {
-        match &self.purpose {
+        let title = match &self.purpose {
             Purpose::Create => "New enrollment token".to_owned(),
             Purpose::Clone { from } => format!("Clone of {from}: a new token"),
-            Purpose::Extend { name, .. } => format!("Extend {name}: a new expiry"),
+            Purpose::Extend { name, .. } => return format!("Extend {name}: a new expiry"),
+        };
+        match &self.tenant {
+            Some(t) if self.tenant_shown => format!("{title} in tenant {t}"),
+            _ => title,
         }
     }
 
@@ -435,6 +501,9 @@ impl CreateForm {
     }
 
     fn text_mut(&mut self, f: Field) -> Option<&mut TextArea<'static>> {
+        if f == Field::Owner && self.owner_is_choice() {
+            return None;
+        }
         Some(match f {
             Field::Name => &mut self.name,
             Field::Description => &mut self.description,
@@ -467,6 +536,10 @@ impl CreateForm {
                 let all = self.expiry_choices();
                 let at = all.iter().position(|e| *e == self.expiry).unwrap_or(0) as isize;
                 self.expiry = all[(at + delta).rem_euclid(all.len() as isize) as usize];
+            }
+            Field::Owner if self.owner_is_choice() => {
+                let n = self.members.len() as isize + 1;
+                self.owner_pick = (self.owner_pick as isize + delta).rem_euclid(n) as usize;
             }
             _ => {}
         }
@@ -617,7 +690,11 @@ impl CreateForm {
             description: opt(&self.description),
             group: opt(&self.group),
             labels: parse_labels(&text_of(&self.labels)).ok()?,
-            owner: if self.is_admin {
+            owner: if self.owner_is_choice() {
+                self.owner_pick
+                    .checked_sub(1)
+                    .and_then(|i| self.members.get(i).cloned())
+            } else if self.is_admin {
                 opt(&self.owner)
             } else {
                 None
@@ -628,7 +705,7 @@ impl CreateForm {
             no_expiry,
             allowed_cidrs: Vec::new(),
             not_before: None,
-            tenant: None,
+            tenant: self.tenant.clone(),
         })
     }
 }
@@ -677,7 +754,7 @@ pub(super) fn form_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> V
     let Some(Modal::Form(form)) = &mut app.modal else {
         return Vec::new();
     };
-    let on_choice = matches!(form.focus, Field::Uses | Field::Expiry);
+    let on_choice = form.on_choice();
     // Esc on a changed form asks first. The question takes y (or Esc again) and n; other keys
     // wait for an answer and never reach a field (a `y` typed into the name field was taken
     // for an answer by the operator, and for a letter by the form).
@@ -801,8 +878,12 @@ fn form_action(
         }
         _ => {
             if form.focus == Field::Date || on_choice {
-                if ev.code == KeyCode::Char(' ') && on_choice {
-                    form.cycle(1);
+                match ev.code {
+                    KeyCode::Char(' ') if on_choice => form.cycle(1),
+                    KeyCode::Char(c) if form.focus == Field::Owner && on_choice => {
+                        form.jump_to_member(c)
+                    }
+                    _ => {}
                 }
             } else {
                 form.type_key(ev);
@@ -899,15 +980,27 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
         );
         // A text field takes the whole row (a 64-character name shows whole at 80 columns)
         // unless it has an error to show beside it.
+        let owner_choice = fl == Field::Owner && form.owner_is_choice();
         let wide = matches!(
             fl,
             Field::Name | Field::Description | Field::Group | Field::Labels | Field::Owner
-        ) && err_of(fl).is_none();
+        ) && err_of(fl).is_none()
+            && !owner_choice;
         // The others take what their values need, so the room beside them (errors, the
         // expiry's preview) stays wide enough for its text at 60 columns.
         let input_w = match fl {
             _ if wide => inner.width.saturating_sub(label_w),
             Field::Uses | Field::Expiry => input_w.min(16),
+            // As wide as the longest name it can show (up to the usual width).
+            Field::Owner => {
+                let longest = form
+                    .members
+                    .iter()
+                    .map(|m| unicode_width::UnicodeWidthStr::width(m.as_str()))
+                    .max()
+                    .unwrap_or(0);
+                input_w.min((longest.max(3) + 4) as u16)
+            }
             Field::Date | Field::Time => input_w.min(11),
             Field::Count => input_w.min(12),
             _ => input_w,
@@ -922,6 +1015,9 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
         match fl {
             Field::Uses => choice(f, field_area, th, fl_focused, form.uses.label()),
             Field::Expiry => choice(f, field_area, th, fl_focused, form.expiry.label()),
+            Field::Owner if owner_choice => {
+                choice(f, field_area, th, fl_focused, form.owner_label())
+            }
             Field::Date => {
                 let text = format!("{}", form.picker.cursor);
                 let style = if fl_focused {
@@ -961,6 +1057,14 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
             let head = m.split(" (").next().unwrap_or(&m);
             let text = first_fitting(&[format!("✗ {m}"), format!("✗ {head}")], room);
             f.render_widget(Paragraph::new(Span::styled(text, th.error())), rest);
+        } else if owner_choice {
+            // What there is to choose from.
+            let n = form.members.len();
+            let text = format!("←/→: you or {n} member{}", if n == 1 { "" } else { "s" });
+            f.render_widget(
+                Paragraph::new(Span::styled(elide(&text, room), th.dim())),
+                rest,
+            );
         } else if fl == Field::Expiry {
             let text = match form.expires_at(now) {
                 Ok(Some(at)) => expiry_preview(at, now, room),
@@ -1257,5 +1361,63 @@ mod tests {
             panic!("no form");
         };
         assert_eq!(crate::console::form::text_of(&f.labels), "plan=gold");
+    }
+
+    /// The form mints in the tenant shown; an admin there picks the owner among its members,
+    /// an operator mints for themselves (no owner field).
+    #[test]
+    fn the_form_mints_in_the_tenant_for_a_member() {
+        use crate::console::app::{Cmd, Modal};
+        let submit = |a: &mut crate::console::app::App| {
+            crate::console::app::update(
+                a,
+                crate::console::app::Msg::Key(KeyEvent::new(
+                    KeyCode::Char('s'),
+                    KeyModifiers::CONTROL,
+                )),
+            )
+        };
+        let mut a = crate::console::fixtures::tenants_app();
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Enter);
+        ch(&mut a, 'n');
+        crate::console::fixtures::typed(&mut a, "acme-web");
+        let Some(Modal::Form(f)) = &mut a.modal else {
+            panic!("no form");
+        };
+        // alice herself is "you"; the others are the choices, in the daemon's order.
+        assert_eq!(f.members, ["bob", "carol", "dave"]);
+        f.focus = Field::Owner;
+        ch(&mut a, 'd');
+        let Some(Modal::Form(f)) = &a.modal else {
+            panic!("no form");
+        };
+        assert_eq!(f.owner_label(), "dave");
+        key(&mut a, KeyCode::Left);
+        let cmds = submit(&mut a);
+        let [Cmd::Create(req)] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        assert_eq!(req.tenant.as_deref(), Some("acme"));
+        assert_eq!(req.owner.as_deref(), Some("carol"));
+        // An operator in globex: no owner to choose, the token is theirs.
+        let mut a = crate::console::fixtures::tenants_app();
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Enter);
+        ch(&mut a, 'n');
+        crate::console::fixtures::typed(&mut a, "globex-web");
+        let Some(Modal::Form(f)) = &a.modal else {
+            panic!("no form");
+        };
+        assert!(!f.fields().contains(&Field::Owner));
+        let cmds = submit(&mut a);
+        let [Cmd::Create(req)] = cmds.as_slice() else {
+            panic!("{cmds:?}");
+        };
+        assert_eq!(req.tenant.as_deref(), Some("globex"));
+        assert_eq!(req.owner, None);
     }
 }

@@ -16,7 +16,13 @@ pub(super) fn draw_help(f: &mut Frame<'_>, area: Rect, app: &App, scroll: u16) {
     let inner = popup(f, r, "Help — Esc closes", th);
     let mut lines = Vec::new();
     let width = usize::from(inner.width);
-    for (title, keys) in keymap::help_sections(app.readonly()) {
+    // The view of all tenants mints nothing: n and C are not offered there.
+    let hidden: &[Action] = if app.all_tenants() {
+        &[Action::New, Action::Clone]
+    } else {
+        &[]
+    };
+    for (title, keys) in keymap::help_sections(app.readonly(), hidden) {
         lines.push(Line::styled(title, th.title()));
         for (k, text) in keys {
             let key = format!("  {k}");

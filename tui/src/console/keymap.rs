@@ -39,7 +39,7 @@ impl Ctx {
             Ctx::Dialog => "Confirmations",
             Ctx::TypedDialog => "Deleting an active token",
             Ctx::Reveal => "One-time reveal",
-            Ctx::Chooser => "Sort and status choosers",
+            Ctx::Chooser => "Choosers (sort, status, copy, tenant)",
             Ctx::Filter => "Filter line",
             Ctx::Help => "This help",
         }
@@ -88,6 +88,7 @@ pub enum Action {
     Extend,
     Yank,
     Export,
+    Tenant,
 }
 
 /// The console's views, in `Tab` order.
@@ -195,6 +196,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding { ctx: C::Table, action: A::Filter, keys: &[k('/')], shown: "/", label: "filter", help: "Filter the list by text (Enter keeps it, Esc clears it)", pin: true, ..DEF },
     Binding { ctx: C::Table, action: A::StatusFilter, keys: &[k('f')], shown: "f", label: "status", help: "Show only one status: active, disabled, expired, exhausted, revoked, expiring soon, never used", only: Only::Tokens, ..DEF },
     Binding { ctx: C::Table, action: A::Sort, keys: &[k('s')], shown: "s", label: "sort", help: "Choose the sort column; choosing the same column again flips the direction", pin: true, ..DEF },
+    Binding { ctx: C::Table, action: A::Tenant, keys: &[k('T')], shown: "T", label: "tenant", help: "Choose the tenant to show and mint in, or all tenants (a view: no minting there); with one tenant there is nothing to choose", ..DEF },
     Binding { ctx: C::Table, action: A::NextView, keys: &[code(KeyCode::Tab)], shown: "Tab", label: "next view", help: "Next view: Tokens, Hosts, Audit, API tokens", ..DEF },
     Binding { ctx: C::Table, action: A::Mark, keys: &[k(' ')], shown: "Space", label: "mark", help: "Mark and move down (again: unmark); r, d and x then act on every marked token (one confirmation)", only: Only::Tokens, ..DEF },
     Binding { ctx: C::Table, action: A::Clone, keys: &[k('C')], shown: "C", label: "clone", help: "Clone: the create form filled from the selected token (a new name is asked)", writes: true, only: Only::Tokens, ..DEF },
@@ -227,7 +229,7 @@ pub const BINDINGS: &[Binding] = &[
     // Form.
     Binding { ctx: C::Form, action: A::NextField, keys: &[code(KeyCode::Tab), code(KeyCode::Down)], shown: "Tab", label: "next field", help: "Next field", ..DEF },
     Binding { ctx: C::Form, action: A::PrevField, keys: &[code(KeyCode::BackTab), code(KeyCode::Up)], shown: "Shift-Tab", label: "previous", help: "Previous field", ..DEF },
-    Binding { ctx: C::Form, action: A::Left, keys: &[code(KeyCode::Left)], shown: "←/→", label: "choose", help: "On a choice (uses, expiry): the previous or next option", ..DEF },
+    Binding { ctx: C::Form, action: A::Left, keys: &[code(KeyCode::Left)], shown: "←/→", label: "choose", help: "On a choice (uses, expiry, owner): the previous or next option; on the owner, a letter jumps to a member's name", ..DEF },
     Binding { ctx: C::Form, action: A::Right, keys: &[code(KeyCode::Right)], shown: "→", label: "", help: "", ..DEF },
     Binding { ctx: C::Form, action: A::Submit, keys: &[ctrl('s')], shown: "Ctrl-S", label: "create", help: "Create the token, from any field", pin: true, ..DEF },
     Binding { ctx: C::Form, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Close the form; with changes it asks first (y throws them away, n keeps editing)", pin: true, ..DEF },
@@ -338,8 +340,12 @@ pub fn footer(ctx: Ctx, view: View, readonly: bool) -> Vec<Hint> {
         .collect()
 }
 
-/// The help's sections: a title and (keys, sentence) lines per context.
-pub fn help_sections(readonly: bool) -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+/// The help's sections: a title and (keys, sentence) lines per context; the table bindings of
+/// `hidden` actions are left out (those the view does not offer).
+pub fn help_sections(
+    readonly: bool,
+    hidden: &[Action],
+) -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
     let order = [
         Ctx::Table,
         Ctx::Detail,
@@ -358,6 +364,7 @@ pub fn help_sections(readonly: bool) -> Vec<(&'static str, Vec<(&'static str, &'
                 .iter()
                 .filter(|bd| bd.ctx == *ctx && !bd.help.is_empty() && !bd.shown.is_empty())
                 .filter(|bd| !(readonly && bd.writes))
+                .filter(|bd| !(bd.ctx == Ctx::Table && hidden.contains(&bd.action)))
                 .map(|bd| (bd.shown, bd.help))
                 .collect();
             (ctx.title(), lines)
@@ -483,7 +490,7 @@ mod tests {
         ] {
             assert!(!footer(ctx, View::Tokens, false).is_empty(), "{ctx:?}");
         }
-        let help = help_sections(false);
+        let help = help_sections(false, &[]);
         assert!(help.iter().all(|(_, lines)| !lines.is_empty()));
     }
 }

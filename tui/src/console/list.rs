@@ -95,9 +95,14 @@ pub(super) fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> 
             app.table().set_status(StatusFilter::All);
             app.marked.clear();
         }
+        // "All tenants" is a view, never a place to mint.
+        Action::New | Action::Clone if app.all_tenants() => {
+            app.flash = flash(Level::Info, NO_MINTING_IN_ALL);
+        }
         Action::New => {
             app.modal = Some(Modal::Form(Box::new(new_form(app))));
         }
+        Action::Tenant => open_tenant_picker(app),
         Action::Details if app.view != View::Tokens => {
             if let Some((title, fields)) = record_of(app) {
                 app.modal = Some(Modal::Record {
@@ -158,14 +163,60 @@ pub(super) fn table_key(app: &mut App, ev: KeyEvent, action: Option<Action>) -> 
     Vec::new()
 }
 
-/// A fresh create form with the daemon's defaults.
+/// What `n` (and `C`) say in the view of all tenants.
+pub(super) const NO_MINTING_IN_ALL: &str = "All tenants is a view: choose a tenant to mint in (T).";
+
+/// `T`: the tenant picker, for a caller with more than one tenant; with one, it says so.
+fn open_tenant_picker(app: &mut App) {
+    if app.tenants.len() < 2 {
+        app.flash = match app.tenants.first() {
+            Some(t) => flash(
+                Level::Info,
+                format!(
+                    "Only one tenant is open to you ({}): nothing to choose.",
+                    t.name
+                ),
+            ),
+            None => flash(Level::Info, "The tenants are not known yet."),
+        };
+        return;
+    }
+    // The current one under the cursor; "all tenants" is the first line.
+    let cursor = app
+        .tenant
+        .as_ref()
+        .and_then(|t| app.tenants.iter().position(|x| &x.name == t))
+        .map_or(0, |i| i + 1);
+    app.modal = Some(Modal::Chooser(Chooser {
+        kind: ChooserKind::Tenant,
+        cursor,
+    }));
+}
+
+/// A fresh create form with the daemon's defaults, minting in the tenant shown: its admins
+/// choose the owner among its members.
 pub(super) fn new_form(app: &App) -> CreateForm {
     let (allow, ttl) = app
         .who
         .as_ref()
         .map(|w| (w.allow_no_expiry, w.default_ttl_seconds))
         .unwrap_or((false, 86_400));
-    CreateForm::new(app.now, app.is_admin(), allow, ttl)
+    let here = app.current_tenant();
+    let admin = here.map_or(app.is_admin(), |t| t.role == gatepass_protocol::Role::Admin);
+    let me = app.who.as_ref().map(|w| w.user.as_str());
+    let members: Vec<String> = here
+        .filter(|_| admin)
+        .map(|t| {
+            t.members
+                .iter()
+                .filter(|m| Some(m.as_str()) != me)
+                .cloned()
+                .collect()
+        })
+        .unwrap_or_default();
+    // An older daemon knows no tenants: the request names none.
+    let tenant = app.tenant.clone().filter(|_| !app.tenants_legacy);
+    CreateForm::new(app.now, admin, allow, ttl).in_tenant(tenant, app.tenants.len() > 1, members)
 }
 
 /// The current view, filtered and sorted as it shows, as CSV for a new file.
@@ -549,14 +600,19 @@ pub(super) fn draw_table<T: Row>(
         })
         .collect();
     // Columns give way by rank on a narrow terminal; each is as wide as its cells in view need.
-    let wants: Vec<usize> = (0..T::COLUMNS.len())
-        .map(|c| texts.iter().map(|t| t[c].width()).max().unwrap_or(0))
+    // The TENANT column shows only in the view of all tenants.
+    let order = Table::<T>::display_order(app.all_tenants());
+    let wants: Vec<usize> = order
+        .iter()
+        .map(|&c| texts.iter().map(|t| t[c].width()).max().unwrap_or(0))
         .collect();
-    let fitted = fit_columns(area.width, T::LAYOUT, T::COLUMNS, &wants);
+    let layout: Vec<_> = order.iter().map(|&c| T::LAYOUT[c]).collect();
+    let heads: Vec<&str> = order.iter().map(|&c| T::COLUMNS[c]).collect();
+    let fitted = fit_columns(area.width, &layout, &heads, &wants);
     let shown: Vec<(usize, usize)> = fitted
         .iter()
-        .enumerate()
-        .filter_map(|(c, w)| w.map(|w| (c, usize::from(w))))
+        .zip(&order)
+        .filter_map(|(w, &c)| w.map(|w| (c, usize::from(w))))
         .collect();
     let widths: Vec<Constraint> = shown
         .iter()
@@ -631,6 +687,9 @@ pub(super) fn empty_message(app: &App, loaded: bool, none_at_all: bool) -> Strin
     }
     match app.view {
         View::Tokens if app.readonly() => "No tokens yet.".to_owned(),
+        View::Tokens if app.all_tenants() => {
+            "No tokens yet. Press T to choose a tenant to mint in.".to_owned()
+        }
         View::Tokens => "No tokens yet. Press n to mint one.".to_owned(),
         View::Hosts => "No host has enrolled yet.".to_owned(),
         View::Audit => "The audit log is empty.".to_owned(),
@@ -926,5 +985,56 @@ mod tests {
             .expect("a labels column");
         let first: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
         assert_eq!(first.get(col), Some(&"env=prod"), "{body}");
+    }
+
+    /// With one tenant `T` has nothing to choose and says so in the footer's message line; no
+    /// picker opens, and the footer never offered it.
+    #[test]
+    fn t_with_one_tenant_only_says_so() {
+        let mut a = one_tenant_app();
+        assert!(!screen(&mut a, 120, 40).contains("T tenant"));
+        let cmds = upd(&mut a, KeyCode::Char('T'));
+        assert!(cmds.is_empty() && a.modal.is_none(), "{cmds:?}");
+        let s = screen(&mut a, 80, 24);
+        let footer = s.lines().last().unwrap_or_default();
+        assert!(
+            footer.contains("Only one tenant is open to you (acme): nothing to choose."),
+            "{s}"
+        );
+        // n mints there, as before tenants.
+        ch(&mut a, 'n');
+        assert!(matches!(a.modal, Some(crate::console::app::Modal::Form(_))));
+    }
+
+    /// "All tenants" is a view, never a place to mint: n (and C) say to choose a tenant, and
+    /// neither the footer nor the help offers them.
+    #[test]
+    fn n_is_refused_in_the_all_tenants_view() {
+        let mut a = tenants_app();
+        assert!(a.all_tenants());
+        for c in ['n', 'C'] {
+            let cmds = upd(&mut a, KeyCode::Char(c));
+            assert!(cmds.is_empty() && a.modal.is_none(), "{c}: {cmds:?}");
+            let s = screen(&mut a, 80, 24);
+            assert!(s.contains("choose a tenant to mint in (T)"), "{c}:\n{s}");
+        }
+        key(&mut a, KeyCode::Esc);
+        let s = screen(&mut a, 200, 40);
+        let footer = s.lines().last().unwrap_or_default();
+        assert!(
+            !footer.contains("n new") && !footer.contains("C clone"),
+            "{footer}"
+        );
+        ch(&mut a, '?');
+        let help = screen(&mut a, 120, 80);
+        assert!(!help.contains("Mint a new token"), "{help}");
+        assert!(help.contains("Choose the tenant"), "{help}");
+        // Once a tenant is chosen, n mints in it.
+        key(&mut a, KeyCode::Esc);
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Enter);
+        ch(&mut a, 'n');
+        assert!(matches!(a.modal, Some(crate::console::app::Modal::Form(_))));
     }
 }

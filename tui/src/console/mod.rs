@@ -4,7 +4,8 @@
 //! each screen (`list`, `form`, `reveal`, `confirm`, `detail`, `help`, `chooser`) holds its
 //! keys and its drawing; `draw` lays the screen out, `widgets` fits text to columns, `keymap`
 //! is the one table of keys; this module is the runtime that connects them to the terminal,
-//! the daemon (through the protocol client only), the clipboard and files.
+//! the daemon (through the protocol client only), the clipboard and files. The lists are
+//! loaded for the tenant the console shows (`T`), which the runtime follows through a watch.
 
 pub mod app;
 pub mod calendar;
@@ -37,9 +38,10 @@ use std::time::Duration;
 use crate::error::{Context, Result};
 use crossterm::event::{Event, EventStream};
 use futures_util::StreamExt;
-use gatepass_protocol::client::{Client, Endpoint};
+use gatepass_protocol::client::{Client, ClientError, Endpoint};
 use gatepass_protocol::{AuditQuery, HostQuery, PatchTokenRequest, Timestamp, TokenQuery};
 use tokio::sync::mpsc::{UnboundedSender, unbounded_channel};
+use tokio::sync::watch;
 use zeroize::Zeroizing;
 
 use self::app::{App, Cmd, ConfirmKind, Msg, Pasted, update};
@@ -67,6 +69,16 @@ enum Inbox {
 }
 
 type Tx = UnboundedSender<Inbox>;
+
+/// The tenant the lists are loaded for (`None`: all), and how many times it was chosen: a
+/// load started for an earlier choice is dropped rather than shown.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Shown {
+    tenant: Option<String>,
+    choice: u64,
+}
+
+type Following = watch::Receiver<Shown>;
 
 fn send(tx: &Tx, msg: Msg) -> bool {
     tx.send(Inbox::Msg(msg)).is_ok()
@@ -115,7 +127,8 @@ pub async fn run(
     app.size = (size.width, size.height);
 
     let (tx, mut rx) = unbounded_channel::<Inbox>();
-    let conn = tokio::spawn(connection(client.clone(), tx.clone()));
+    let (shown_tx, shown) = watch::channel(Shown::default());
+    let conn = tokio::spawn(connection(client.clone(), tx.clone(), shown.clone()));
     let clip = Arc::new(SystemClipboard::default());
     let mut keys = EventStream::new();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
@@ -161,12 +174,22 @@ pub async fn run(
                     panic_if_asked(&msg);
                     let cmds = update(&mut app, msg);
                     draw_needed |= app.dirty;
+                    // Before any command: a reload it asks for loads the tenant now shown.
+                    shown_tx.send_if_modified(|s| {
+                        let now = Shown {
+                            tenant: app.tenant.clone(),
+                            choice: app.tenant_gen,
+                        };
+                        let changed = *s != now;
+                        *s = now;
+                        changed
+                    });
                     for cmd in cmds {
                         if let Cmd::ClearScreen = cmd {
                             blank(&mut terminal)?;
                             draw_needed = true;
                         } else {
-                            run_cmd(cmd, &client, &tx, &clip, opts.clipboard);
+                            run_cmd(cmd, &client, &tx, &shown, &clip, opts.clipboard);
                         }
                     }
                 }
@@ -211,7 +234,7 @@ fn blank(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
 
 /// Keeps the console connected: who am I, every list, then live changes; on any failure it
 /// says so and tries again with a short backoff.
-async fn connection(client: Client, tx: Tx) {
+async fn connection(client: Client, tx: Tx, shown: Following) {
     let mut backoff = Duration::from_millis(500);
     loop {
         match client.whoami().await {
@@ -232,7 +255,7 @@ async fn connection(client: Client, tx: Tx) {
         backoff = Duration::from_millis(500);
         // Subscribe before listing, so no change falls between the list and the stream.
         let stream = client.events().await;
-        load_all(&client, &tx).await;
+        load_all(&client, &tx, &shown).await;
         match stream {
             Ok(mut s) => loop {
                 match s.next().await {
@@ -257,7 +280,7 @@ async fn connection(client: Client, tx: Tx) {
                 if client.whoami().await.is_err() {
                     break;
                 }
-                load_all(&client, &tx).await;
+                load_all(&client, &tx, &shown).await;
             },
             Err(e) => {
                 send(&tx, Msg::Lost(e.to_string()));
@@ -267,25 +290,54 @@ async fn connection(client: Client, tx: Tx) {
     }
 }
 
-async fn load_all(client: &Client, tx: &Tx) {
-    match client.list_tokens(&TokenQuery::default()).await {
-        Ok(v) => send(tx, Msg::Tokens(v)),
+/// The tenants open to the caller, then every list for the tenant shown. A list that comes
+/// back after another tenant was chosen is dropped: the load for that one follows.
+async fn load_all(client: &Client, tx: &Tx, shown: &Following) {
+    match client.list_tenants().await {
+        Ok(v) => send(tx, Msg::Tenants(Some(v))),
+        // A daemon from before tenants: everything is in `default`.
+        Err(ClientError::Api { status: 404, .. } | ClientError::Decode { status: 404, .. }) => {
+            send(tx, Msg::Tenants(None))
+        }
+        Err(e) => send(tx, failed("Listing tenants", e)),
+    };
+    let Shown { tenant, choice } = shown.borrow().clone();
+    let current = || shown.borrow().choice == choice;
+    let lists = |msg: Msg| current() && send(tx, msg);
+    let (tokens, hosts, audit) = list_queries(tenant);
+    match client.list_tokens(&tokens).await {
+        Ok(v) => lists(Msg::Tokens(v)),
         Err(e) => send(tx, failed("Listing tokens", e)),
     };
-    match client.list_hosts(&HostQuery::default()).await {
-        Ok(v) => send(tx, Msg::Hosts(v)),
+    match client.list_hosts(&hosts).await {
+        Ok(v) => lists(Msg::Hosts(v)),
         Err(e) => send(tx, failed("Listing hosts", e)),
     };
-    let q = AuditQuery {
-        limit: Some(AUDIT_WINDOW),
-        ..AuditQuery::default()
-    };
-    match client.audit(&q).await {
-        Ok(v) => send(tx, Msg::Audit(v)),
+    match client.audit(&audit).await {
+        Ok(v) => lists(Msg::Audit(v)),
         Err(e) => send(tx, failed("Reading the audit log", e)),
     };
     let api = client.list_api_tokens().await.map_err(|e| e.to_string());
-    send(tx, Msg::ApiTokens(api));
+    lists(Msg::ApiTokens(api));
+}
+
+/// What the lists of `tenant` (`None`: all tenants) are asked for with: its tokens, its hosts
+/// and its newest audit events.
+pub fn list_queries(tenant: Option<String>) -> (TokenQuery, HostQuery, AuditQuery) {
+    let tokens = TokenQuery {
+        tenant: tenant.clone(),
+        ..TokenQuery::default()
+    };
+    let hosts = HostQuery {
+        tenant: tenant.clone(),
+        ..HostQuery::default()
+    };
+    let audit = AuditQuery {
+        limit: Some(AUDIT_WINDOW),
+        tenant,
+        ..AuditQuery::default()
+    };
+    (tokens, hosts, audit)
 }
 
 fn failed(what: &str, e: impl std::fmt::Display) -> Msg {
@@ -328,13 +380,21 @@ async fn bulk_one(
 }
 
 /// Starts the work a command asks for; its answer comes back as a message.
-fn run_cmd(cmd: Cmd, client: &Client, tx: &Tx, clip: &Arc<SystemClipboard>, mode: ClipboardMode) {
+fn run_cmd(
+    cmd: Cmd,
+    client: &Client,
+    tx: &Tx,
+    shown: &Following,
+    clip: &Arc<SystemClipboard>,
+    mode: ClipboardMode,
+) {
     let client = client.clone();
     let tx = tx.clone();
     match cmd {
         Cmd::Quit | Cmd::ClearScreen => {}
         Cmd::Reload => {
-            tokio::spawn(async move { load_all(&client, &tx).await });
+            let shown = shown.clone();
+            tokio::spawn(async move { load_all(&client, &tx, &shown).await });
         }
         Cmd::Create(req) => answer(tx, async move {
             match client.create_token(&req).await {

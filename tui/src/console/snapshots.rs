@@ -1010,3 +1010,87 @@ fn extend_asks_before_shortening_a_tokens_life() {
         }]
     );
 }
+
+/// The header names the tenant shown; with one tenant nothing else changes (no TENANT column,
+/// no `T` in the footer).
+#[test]
+fn the_header_names_the_tenant() {
+    let mut a = one_tenant_app();
+    let s = screen(&mut a, 120, 40);
+    let header = s.lines().next().unwrap_or_default();
+    assert!(header.contains("tenant acme · alice (admin)"), "{s}");
+    assert!(!s.contains("TENANT") && !s.contains("T tenant"), "{s}");
+    // At 80 columns the tenant's name alone keeps the views' names on the line.
+    let s = screen(&mut a, 80, 24);
+    let header = s.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("API tokens") && header.contains(" acme · alice (admin)"),
+        "{s}"
+    );
+    snap("tenant_one", &mut a);
+}
+
+/// `T` opens the picker: all tenants first, then each with alice's role there and its counts,
+/// the one shown marked.
+#[test]
+fn the_tenant_picker() {
+    let mut a = tenants_app();
+    ch(&mut a, 'T');
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Show tenant"), "{s}");
+    assert!(s.contains("• all tenants"), "{s}");
+    assert!(
+        s.contains("acme         admin     3 tokens, 2 hosts"),
+        "{s}"
+    );
+    assert!(s.contains("globex       operator  3 tokens, 1 host"), "{s}");
+    snap("tenant_picker", &mut a);
+}
+
+/// The view of all tenants: a TENANT column after the name (tokens and hosts), and no `n`.
+#[test]
+fn all_tenants_show_a_tenant_column_and_offer_no_new() {
+    let mut a = tenants_app();
+    let s = screen(&mut a, 120, 40);
+    assert!(
+        s.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("all tenants ·"),
+        "{s}"
+    );
+    assert!(s.contains("NAME ▲") && s.contains("TENANT"), "{s}");
+    let footer = s.lines().last().unwrap_or_default();
+    assert!(
+        !footer.contains("n new") && footer.contains("T tenant"),
+        "{footer}"
+    );
+    snap("tenant_all", &mut a);
+    key(&mut a, KeyCode::Tab);
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("HOSTNAME") && s.contains("TENANT"), "{s}");
+    snap("tenant_all_hosts", &mut a);
+}
+
+/// An admin of the tenant chooses the owner among its members (←/→, or a first letter).
+#[test]
+fn the_create_form_offers_the_tenants_members_as_owners() {
+    let mut a = tenants_app();
+    ch(&mut a, 'T');
+    key(&mut a, KeyCode::Down);
+    key(&mut a, KeyCode::Enter);
+    ch(&mut a, 'n');
+    typed(&mut a, "web-acme");
+    while !matches!(&a.modal, Some(super::app::Modal::Form(f)) if f.focus == super::form::Field::Owner)
+    {
+        key(&mut a, KeyCode::Tab);
+    }
+    key(&mut a, KeyCode::Right);
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("New enrollment token in tenant acme"), "{s}");
+    assert!(
+        s.contains("‹ bob ›") && s.contains("you or 3 members"),
+        "{s}"
+    );
+    snap("tenant_form_owner", &mut a);
+}

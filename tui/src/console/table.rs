@@ -87,6 +87,9 @@ pub trait Row: Clone {
     const LAYOUT: &'static [Col];
     /// The column sorted by when the view opens, and whether descending.
     const DEFAULT_SORT: (usize, bool);
+    /// The TENANT column, if the rows have one: the last of `COLUMNS`, shown only in the view
+    /// of all tenants, and then second (after the name).
+    const TENANT_COLUMN: Option<usize> = None;
     fn id(&self) -> &str;
     /// The text of one cell.
     fn cell(&self, col: usize, now: Timestamp) -> String;
@@ -277,6 +280,35 @@ impl<T: Row> Table<T> {
             }
             self.reselect();
         }
+    }
+
+    /// Keeps only the rows `keep` picks (the selection stays on its id when it is kept).
+    pub fn retain(&mut self, keep: impl Fn(&T) -> bool) {
+        let rows: Vec<T> = std::mem::take(&mut self.rows)
+            .into_iter()
+            .filter(|r| keep(r))
+            .collect();
+        self.set_rows(rows);
+    }
+
+    /// Back to the default sort if the list is sorted by its TENANT column (which hides).
+    pub fn unsort_tenant(&mut self) {
+        if T::TENANT_COLUMN == Some(self.sort) {
+            (self.sort, self.desc) = T::DEFAULT_SORT;
+            self.stale = true;
+        }
+    }
+
+    /// The columns on screen, in display order: the TENANT column (when `tenants` asks for it)
+    /// right after the first, else left out.
+    pub fn display_order(tenants: bool) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..T::COLUMNS.len())
+            .filter(|c| Some(*c) != T::TENANT_COLUMN)
+            .collect();
+        if let Some(c) = T::TENANT_COLUMN.filter(|_| tenants) {
+            order.insert(1.min(order.len()), c);
+        }
+        order
     }
 
     pub fn get(&self, id: &str) -> Option<&T> {
@@ -535,8 +567,10 @@ impl Row for Token {
         "EXPIRES",
         "CREATED",
         "DESCRIPTION",
+        "TENANT",
     ];
-    // NAME, STATUS and USES stay readable at 80 columns; DESCRIPTION takes what is left.
+    // NAME, STATUS and USES stay readable at 80 columns; DESCRIPTION takes what is left. The
+    // TENANT column (all tenants only) gives way after EXPIRES.
     const LAYOUT: &'static [Col] = &[
         col(12, 32, 0),
         col(9, 9, 1),
@@ -547,9 +581,11 @@ impl Row for Token {
         col(9, 16, 3),
         col(9, 9, 8),
         fill(16, 5),
+        col(8, 16, 3),
     ];
     // By name is what operators scan (tokens list sorts the same way).
     const DEFAULT_SORT: (usize, bool) = (0, false);
+    const TENANT_COLUMN: Option<usize> = Some(9);
 
     fn id(&self) -> &str {
         &self.id
@@ -565,7 +601,8 @@ impl Row for Token {
             5 => self.owner.clone(),
             6 => output::expiry(self.expires_at, now),
             7 => output::when(Some(self.created_at), now, ""),
-            _ => self.description.clone(),
+            8 => self.description.clone(),
+            _ => self.tenant.clone(),
         }
     }
 
@@ -586,7 +623,8 @@ impl Row for Token {
             // No expiry sorts after every date.
             6 => ts(self.expires_at, i64::MAX),
             7 => SortKey::Int(self.created_at.0),
-            _ => SortKey::Str(&self.description),
+            8 => SortKey::Str(&self.description),
+            _ => SortKey::Str(&self.tenant),
         }
     }
 
@@ -596,13 +634,14 @@ impl Row for Token {
 
     fn haystack(&self) -> String {
         let mut s = format!(
-            "{} gpt_{} {} {} {} {}",
+            "{} gpt_{} {} {} {} {} {}",
             self.name,
             self.id,
             self.description,
             self.group.as_deref().unwrap_or(""),
             self.owner,
-            self.status.as_str()
+            self.status.as_str(),
+            self.tenant
         );
         for (k, v) in &self.labels {
             s.push_str(&format!(" {k}={v}"));
@@ -627,7 +666,7 @@ pub fn status_word(s: TokenStatus) -> &'static str {
 
 impl Row for Host {
     const COLUMNS: &'static [&'static str] = &[
-        "HOSTNAME", "TOKEN", "GROUP", "OWNER", "SOURCE", "ENROLLED", "ID",
+        "HOSTNAME", "TOKEN", "GROUP", "OWNER", "SOURCE", "ENROLLED", "ID", "TENANT",
     ];
     const LAYOUT: &'static [Col] = &[
         col(12, 32, 0),
@@ -637,8 +676,10 @@ impl Row for Host {
         col(9, 39, 3),
         col(9, 9, 2),
         fill(16, 6),
+        col(8, 16, 2),
     ];
     const DEFAULT_SORT: (usize, bool) = (5, true);
+    const TENANT_COLUMN: Option<usize> = Some(7);
 
     fn id(&self) -> &str {
         &self.id
@@ -652,7 +693,8 @@ impl Row for Host {
             3 => self.owner.clone(),
             4 => self.source_addr.clone(),
             5 => output::when(Some(self.enrolled_at), now, "-"),
-            _ => self.id.clone(),
+            6 => self.id.clone(),
+            _ => self.tenant.clone(),
         }
     }
 
@@ -664,7 +706,8 @@ impl Row for Host {
             3 => SortKey::Str(&self.owner),
             4 => SortKey::Str(&self.source_addr),
             5 => SortKey::Int(self.enrolled_at.0),
-            _ => SortKey::Str(&self.id),
+            6 => SortKey::Str(&self.id),
+            _ => SortKey::Str(&self.tenant),
         }
     }
 
@@ -674,13 +717,14 @@ impl Row for Host {
 
     fn haystack(&self) -> String {
         format!(
-            "{} {} {} {} {} {}",
+            "{} {} {} {} {} {} {}",
             self.hostname,
             self.token_name,
             self.group.as_deref().unwrap_or(""),
             self.owner,
             self.source_addr,
-            self.id
+            self.id,
+            self.tenant
         )
         .to_lowercase()
     }

@@ -318,24 +318,34 @@ mod tests {
     /// At 80 columns NAME, STATUS and USES stay readable and DESCRIPTION gets real room (it
     /// had 3 characters); at 60 names keep more room than USES (they were cut to 8 while USES
     /// kept 8); a heading always has room for its arrow (`ENROLL… ▼` at 120).
+    /// The layout and headings as a view of one tenant shows them (no TENANT column).
+    fn one_tenant<T: Row>() -> (Vec<Col>, Vec<&'static str>) {
+        let order = crate::console::table::Table::<T>::display_order(false);
+        (
+            order.iter().map(|&c| T::LAYOUT[c]).collect(),
+            order.iter().map(|&c| T::COLUMNS[c]).collect(),
+        )
+    }
+
     #[test]
     fn columns_give_way_by_rank() {
-        let heads = Token::COLUMNS;
+        let (layout, heads) = one_tenant::<Token>();
         let wants = [24, 9, 6, 9, 10, 8, 9, 9, 40];
-        let at80 = shown(80, Token::LAYOUT, heads, &wants);
+        let at80 = shown(80, &layout, &heads, &wants);
         let get = |v: &[(String, u16)], h: &str| v.iter().find(|(x, _)| x == h).map(|(_, w)| *w);
         assert!(get(&at80, "NAME").unwrap() >= 20, "{at80:?}");
         assert!(get(&at80, "DESCRIPTION").unwrap() >= 16, "{at80:?}");
         assert_eq!(get(&at80, "STATUS"), Some(9));
         let total: u16 = at80.iter().map(|(_, w)| w + 1).sum::<u16>() - 1;
         assert!(total <= 80, "{at80:?}");
-        let at60 = shown(60, Token::LAYOUT, heads, &wants);
+        let at60 = shown(60, &layout, &heads, &wants);
         assert!(
             get(&at60, "NAME").unwrap() > get(&at60, "USES").unwrap() + 8,
             "{at60:?}"
         );
         assert!(get(&at60, "EXPIRES").is_some(), "{at60:?}");
-        let at120 = shown(120, Host::LAYOUT, Host::COLUMNS, &[10, 10, 5, 5, 9, 8, 16]);
+        let (layout, heads) = one_tenant::<Host>();
+        let at120 = shown(120, &layout, &heads, &[10, 10, 5, 5, 9, 8, 16]);
         assert!(get(&at120, "ENROLLED").unwrap() >= 10, "{at120:?}");
     }
 }
