@@ -352,7 +352,9 @@ impl App {
     pub fn readonly(&self) -> bool {
         self.readonly_flag
             || self.who.as_ref().is_some_and(|w| w.role == Role::Auditor)
-            || self.current_tenant().is_some_and(|t| t.role == Role::Auditor)
+            || self
+                .current_tenant()
+                .is_some_and(|t| t.role == Role::Auditor)
     }
 
     pub fn is_admin(&self) -> bool {

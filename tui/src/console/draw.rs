@@ -107,8 +107,6 @@ fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App) {
         Span::raw(format!("{who}{ro} ")),
         Span::styled(format!("{dot} {state} "), style),
     ];
-    // Narrow: the other views' names give way (Tab still cycles them), so who you are and
-    // whether the console is live always show.
     let width = |spans: &[Span<'_>]| spans.iter().map(Span::width).sum::<usize>();
     // The tenant shown, first: `tenant acme` (just `acme` if that keeps the views' names on
     // the line), or `all tenants`.
@@ -125,6 +123,8 @@ fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App) {
         }
         None => right,
     };
+    // Narrow: the other views' names give way (Tab still cycles them), so who you are and
+    // whether the console is live always show.
     if width(&left) + width(&right) + 2 > usize::from(area.width) {
         left = vec![
             Span::styled(" Gatepass ", th.title()),

@@ -1066,6 +1066,13 @@ fn all_tenants_show_a_tenant_column_and_offer_no_new() {
         "{footer}"
     );
     snap("tenant_all", &mut a);
+    // The sort chooser offers TENANT here (and only here).
+    ch(&mut a, 's');
+    assert!(screen(&mut a, 120, 40).contains("│ TENANT"));
+    key(&mut a, KeyCode::Esc);
+    let mut one = one_tenant_app();
+    ch(&mut one, 's');
+    assert!(!screen(&mut one, 120, 40).contains("TENANT"));
     key(&mut a, KeyCode::Tab);
     let s = screen(&mut a, 120, 40);
     assert!(s.contains("HOSTNAME") && s.contains("TENANT"), "{s}");
