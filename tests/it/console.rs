@@ -1088,12 +1088,6 @@ async fn several_tenants_are_picked_with_t_and_minted_in_one() {
     let client = d.client();
     let names: Vec<String> = match client.list_tenants().await {
         Ok(list) => list.into_iter().map(|t| t.name).collect(),
-        // Until the daemon serves `GET /v1/tenants` the console sees `default` alone (the test
-        // above); this one needs the endpoint.
-        Err(gatepass_protocol::client::ClientError::Api { status: 404, .. }) => {
-            eprintln!("skipped: this daemon has no GET /v1/tenants");
-            return;
-        }
         Err(e) => panic!("GET /v1/tenants: {e}"),
     };
     // The picker's lines: all tenants, then each tenant as the daemon lists them.
