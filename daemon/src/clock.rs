@@ -2,16 +2,16 @@
 
 #[cfg(feature = "test-seams")]
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use gatepass_protocol::Timestamp;
 
 pub trait Clock: Send + Sync + 'static {
     fn now(&self) -> Timestamp;
 
-    /// "Now" rounded up to the next whole second: a token's creation time, so a lifetime
-    /// counted from it is at least what was asked (a `--ttl 1s` token made at 12:00:00.7 and
-    /// dated 12:00:00 lived 0.3 s).
+    /// "Now" rounded up to the next whole second: what a new token's lifetime is counted from,
+    /// so it is at least what was asked (a `--ttl 1s` token made at 12:00:00.7 and counted from
+    /// 12:00:00 lived 0.3 s). Its creation time is `now`, so the trail never runs backwards.
     fn now_rounded_up(&self) -> Timestamp {
         self.now()
     }
@@ -39,23 +39,34 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock set by hand (library tests).
+/// A clock set by hand (library tests), on a whole second or, after `mid_second(true)`, part
+/// of the way into the second it reads.
 #[derive(Debug)]
-pub struct ManualClock(AtomicI64);
+pub struct ManualClock(AtomicI64, AtomicBool);
 
 impl ManualClock {
     pub fn new(at: Timestamp) -> ManualClock {
-        ManualClock(AtomicI64::new(at.0))
+        ManualClock(AtomicI64::new(at.0), AtomicBool::new(false))
     }
 
     pub fn advance(&self, secs: i64) {
         self.0.fetch_add(secs, Ordering::SeqCst);
+    }
+
+    /// Whether "now" is part of the way into its second (so rounding up moves it on one).
+    pub fn mid_second(&self, on: bool) {
+        self.1.store(on, Ordering::SeqCst);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> Timestamp {
         Timestamp(self.0.load(Ordering::SeqCst))
+    }
+
+    fn now_rounded_up(&self) -> Timestamp {
+        let now = self.now();
+        Timestamp(now.0 + i64::from(self.1.load(Ordering::SeqCst)))
     }
 }
 

@@ -27,6 +27,16 @@ pub struct Minter<'a> {
     pub tenant: String,
 }
 
+/// When a token is minted: `at` is "now" (its creation time, as its audit event and every
+/// later event are dated, so a trail never runs backwards); `lifetime_from` is "now" rounded up
+/// to the next whole second, which its lifetime is counted from, so it lives at least what was
+/// asked (a `--ttl 1s` token minted at 12:00:00.7 counted from 12:00:00 would live 0.3 s).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MintTime {
+    pub at: Timestamp,
+    pub lifetime_from: Timestamp,
+}
+
 /// Checks a create request and builds the token it asks for, with a new secret: the record
 /// (holding only the secret's keyed hash) and the secret, to be shown once.
 pub fn mint(
@@ -34,8 +44,9 @@ pub fn mint(
     minter: Minter<'_>,
     key: &SecretKey,
     policy: LifetimePolicy,
-    now: Timestamp,
+    when: MintTime,
 ) -> Result<(TokenRecord, ParsedToken), StoreError> {
+    let now = when.lifetime_from;
     let invalid = StoreError::Invalid;
     model::validate_name("name", &body.name).map_err(invalid)?;
     let description = body.description.unwrap_or_default();
@@ -75,7 +86,7 @@ pub fn mint(
         last_used_at: None,
         last_used_by: None,
         expires_at,
-        created_at: now,
+        created_at: when.at,
         created_by: minter.user.to_owned(),
         disabled: false,
         revoked_at: None,

@@ -331,6 +331,37 @@ async fn a_token_expires_when_the_injected_clock_passes_its_lifetime() {
     assert_eq!(shown["status"], "expired");
 }
 
+/// Minted part of the way into a second: the token is dated that second, as its audit event
+/// is, so a redemption in the same second is not dated before the creation; its lifetime
+/// counts from the next whole second, so it lives at least what was asked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_minted_mid_second_is_dated_now_and_lives_its_whole_lifetime() {
+    let f = Fixture::new().await;
+    f.clock.mid_second(true);
+    let (status, made) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "mid", "ttl": "1h"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    assert_eq!(made["token"]["created_at"], json!(START));
+    assert_eq!(
+        made["token"]["expires_at"],
+        json!(Timestamp(START.0 + 1 + 3600))
+    );
+    let (_, trail) = f.send(ADMIN, Get, "/v1/audit?token=mid", None).await;
+    let created = trail
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["action"] == "created")
+        .unwrap();
+    assert_eq!(created["at"], json!(START), "{trail}");
+}
+
 /// Two tenants besides `default`, each with an admin, an operator and an auditor of its own.
 const TWO_TENANTS: &str = "[tenants.acme]\nadmins = [\"alice\"]\noperators = [\"bob\"]\n\
                            auditors = [\"carol\"]\napi_users = [\"alice\"]\n\

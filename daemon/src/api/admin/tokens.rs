@@ -159,8 +159,11 @@ async fn create_token(
     req: Request,
 ) -> Result<Response, ApiError> {
     let body: CreateTokenRequest = read_json(req, state.config.limits.admin_max_body).await?;
-    // Rounded up: the lifetime counted from the creation time is at least what was asked.
-    let now = state.clock.now_rounded_up();
+    let when = domain::tokens::MintTime {
+        at: state.clock.now(),
+        lifetime_from: state.clock.now_rounded_up(),
+    };
+    let now = when.at;
     // One tenant, where the caller may write; the owner one of its members.
     if !caller
         .tenants
@@ -201,7 +204,7 @@ async fn create_token(
         minter,
         &state.key,
         state.config.lifetime_policy(),
-        now,
+        when,
     )?;
     let stored = blocking(&state, move |s| s.create_token(record)).await?;
     let answer = CreateTokenResponse {
