@@ -663,6 +663,8 @@ async fn several_tokens_by_name_or_selector_with_a_dry_run() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(err.contains("Revoked 3 of 3"), "{err}");
+    // No confirmation, so no table of the selection: each token's line says what was done.
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{err}");
     for n in ["b-1", "b-3", "b-4"] {
         assert_eq!(d.token_json(n)["status"], "revoked", "{n}");
     }

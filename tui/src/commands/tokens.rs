@@ -504,14 +504,16 @@ async fn bulk(client: &Client, act: Act, sel: Selection, yes: bool) -> Result<Ex
         eprintln!("No tokens to act on.");
         return Ok(ExitCode::SUCCESS);
     }
-    if !sel.json {
-        let rows: Vec<_> = tokens
-            .iter()
-            .map(|t| output::token_row(t, now, whole))
-            .collect();
-        print!("{}", output::table(&output::TOKEN_HEADER, &rows));
-    }
+    // The selection is shown where it is to be confirmed; otherwise each token's line below
+    // says what was done to it.
     if act == Act::Delete && !yes {
+        if !sel.json {
+            let rows: Vec<_> = tokens
+                .iter()
+                .map(|t| output::token_row(t, now, whole))
+                .collect();
+            print!("{}", output::table(&output::TOKEN_HEADER, &rows));
+        }
         let active = tokens
             .iter()
             .filter(|t| t.status == TokenStatus::Active)
