@@ -39,8 +39,8 @@ pub async fn system_daemon() -> Result<System> {
     let closed = || {
         Error::Failed(format!(
             "a system daemon's socket folder {} is not open to {user}: an admin must set \
-             access.socket_group in its gatepassd.toml and add {user} to that group (and give \
-             {user} a role in [access])",
+             access.socket_group in its config (the service's: {SERVICE_CONFIG}) and add {user} to \
+             that group (and give {user} a role in [access]), then restart it",
             dir.display()
         ))
     };
@@ -58,13 +58,17 @@ pub async fn system_daemon() -> Result<System> {
             ..
         }) => Err(Error::Failed(format!(
             "the system daemon at {} runs, but {user} has no role there: an admin must add \
-             \"{user}\" to access.operators (or admins, auditors) in its gatepassd.toml",
+             \"{user}\" to access.operators (or admins, auditors) in its config (the service's: \
+             {SERVICE_CONFIG}), then restart it",
             path.display()
         ))),
         Err(e) if e.is_unreachable() => Ok(System::Absent),
         Err(e) => Err(e.into()),
     }
 }
+
+/// The config file of the daemon run as a service (`assets/gatepassd.service`: its data folder's).
+const SERVICE_CONFIG: &str = "/var/lib/gatepass/gatepassd.toml";
 
 /// This process's user name (for messages).
 fn current_user() -> String {
