@@ -12,6 +12,8 @@ use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
+use gatepass_tests::pg::Cluster;
+
 use crate::access::{is_root, shared_bin};
 use crate::support::Daemon;
 
@@ -26,16 +28,17 @@ struct Accounts {
 const ROLES: [&str; 8] = ["aadm", "aop", "aaud", "gadm", "gop", "gaud", "root", "none"];
 
 impl Accounts {
-    fn create() -> Accounts {
+    /// The accounts of `roles`, named for this run and `tag` (one per test: tests run at once).
+    fn create(tag: &str, roles: &[&str]) -> Accounts {
         // Short enough for user names (32 characters), unique to this run.
-        let prefix = format!("gq{}", std::process::id() % 1_000_000);
+        let prefix = format!("gq{}{tag}", std::process::id() % 1_000_000);
         let mut a = Accounts {
             group: format!("{prefix}-grp"),
             prefix,
             users: Vec::new(),
         };
         run_tool("groupadd", &[&a.group]);
-        for role in ROLES {
+        for role in roles {
             let name = a.name(role);
             run_tool(
                 "useradd",
@@ -144,7 +147,7 @@ async fn each_tenants_users_see_and_touch_only_their_tenant() {
         );
         return;
     }
-    let acc = Accounts::create();
+    let acc = Accounts::create("a", &ROLES);
     let n = |role: &str| acc.name(role);
     let config = format!(
         "[access]\nadmins = [\"{root}\"]\nsocket_group = \"{group}\"\n\n\
@@ -385,4 +388,91 @@ async fn each_tenants_users_see_and_touch_only_their_tenant() {
         assert_eq!(check["events"], all_events as u64, "{role}: {check}");
     }
     refused(&run("aop", &["audit", "verify"]), "admin or auditor");
+}
+
+/// A tenant auditor's `audit verify` checks the whole chain: an event of another tenant edited
+/// by hand (`psql` on the PostgreSQL store) is a break to them too, named by position and hash
+/// alone — nothing of that tenant's events is shown — while the tenant's own auditor reads them.
+#[tokio::test]
+#[cfg_attr(
+    gatepass_tests_not_root,
+    ignore = "needs root: creates Unix users with useradd (run as root, as CI does)"
+)]
+async fn a_break_in_another_tenants_events_is_shown_by_hash_alone() {
+    if !is_root() {
+        eprintln!(
+            "skipped: needs root to create Unix users with useradd (run as root, as CI does)"
+        );
+        return;
+    }
+    let acc = Accounts::create("b", &["aaud", "gaud"]);
+    let n = |role: &str| acc.name(role);
+    let pg = Cluster::start();
+    let url = pg.database("tenants");
+    let mut d = Daemon::unstarted(&format!(
+        "[access]\nsocket_group = \"{group}\"\n\n\
+         [tenants.acme]\nauditors = [\"{aaud}\"]\n\n\
+         [tenants.globex]\nauditors = [\"{gaud}\"]\n",
+        group = acc.group,
+        aaud = n("aaud"),
+        gaud = n("gaud"),
+    ));
+    d.extra_args = vec!["--store".into(), url];
+    d.start_again();
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    // Events 1 and 2 are acme's, 3 globex's.
+    d.mint(&["--name", "acme-one", "--tenant", "acme"]);
+    d.mint(&["--name", "acme-two", "--tenant", "acme"]);
+    d.mint(&["--name", "globex-one", "--tenant", "globex"]);
+    assert!(ok(as_user(&d, &n("gaud"), &["audit", "verify"])).starts_with("audit log OK"));
+    pg.psql(
+        "tenants",
+        "UPDATE gp_audit SET event = convert_to(replace(convert_from(event, 'UTF8'), \
+         'acme-one', 'acme-eno'), 'UTF8') WHERE convert_from(event, 'UTF8') LIKE '%acme-one%'",
+    );
+    // globex's auditor: broken at event 2, events 1 and 2 by hash alone.
+    let out = as_user(&d, &n("gaud"), &["audit", "verify"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(!out.status.success(), "not noticed: {said}");
+    assert!(said.starts_with("audit log BROKEN at event 2"), "{said}");
+    let lines: Vec<&str> = said.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{said}");
+    for (line, seq) in lines.iter().zip(["#1 ", "#2 "]) {
+        let line = line.trim();
+        assert!(
+            line.starts_with(seq) && line.ends_with(" (another tenant)"),
+            "{said}"
+        );
+        let hash = line.split_whitespace().nth(1).unwrap();
+        assert!(
+            hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{said}"
+        );
+    }
+    assert!(!said.contains("acme"), "{said}");
+    let check = json_any(as_user(&d, &n("gaud"), &["audit", "verify", "--json"]));
+    assert_eq!(check["first_bad"], 2, "{check}");
+    assert!(!check.to_string().contains("acme"), "{check}");
+    assert!(
+        check["at_break"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|l| l["other_tenant"] == true && l.get("event").is_none())
+    );
+    // acme's own auditor reads the same break with its events.
+    let out = as_user(&d, &n("aaud"), &["audit", "verify"]);
+    let said = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(said.starts_with("audit log BROKEN at event 2"), "{said}");
+    assert!(
+        said.contains("acme-eno") && said.contains("acme-two"),
+        "{said}"
+    );
+    assert!(!said.contains("another tenant"), "{said}");
+}
+
+/// The JSON a command printed, whatever its exit code (`audit verify` exits 1 on a break).
+fn json_any(out: Output) -> Value {
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
 }
