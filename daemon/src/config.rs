@@ -32,6 +32,10 @@ pub struct Config {
     /// `--accept-journal-loss`: start even if the journal is refused (never from the file).
     #[serde(skip)]
     pub accept_journal_loss: bool,
+    /// The test seam `GATEPASSD_TEST_HOLD_CHECKPOINTS_FILE` (never from the file; set only in a
+    /// build with the `test-seams` feature): while that file exists, checkpoints wait.
+    #[serde(skip)]
+    pub test_hold_checkpoints: Option<std::path::PathBuf>,
 }
 
 /// The store itself.

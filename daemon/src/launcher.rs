@@ -299,6 +299,25 @@ fn daemon_clock(test_clock_file: Option<std::ffi::OsString>) -> Arc<dyn Clock> {
     Arc::new(SystemClock)
 }
 
+/// The file whose existence holds back the store's checkpoints, so the end-to-end tests can fill
+/// a real daemon's journal (`GATEPASSD_TEST_HOLD_CHECKPOINTS_FILE`): honoured only by a build
+/// with the `test-seams` feature; a release build ignores it, so no one who can set the
+/// daemon's environment can keep its journal from draining.
+fn test_hold_checkpoints(file: Option<std::ffi::OsString>) -> Option<std::path::PathBuf> {
+    #[cfg(feature = "test-seams")]
+    if let Some(p) = file {
+        tracing::warn!(path = ?p, "TEST HOLD: checkpoints wait while this file exists");
+        return Some(p.into());
+    }
+    #[cfg(not(feature = "test-seams"))]
+    if file.is_some() {
+        tracing::warn!(
+            "GATEPASSD_TEST_HOLD_CHECKPOINTS_FILE is ignored: this build has no test seams"
+        );
+    }
+    None
+}
+
 /// Sets up logging to stderr in the configured format. Lines are written by a thread of their
 /// own (`logging`); the guard writes what is left when it is dropped.
 fn start_logging(format: LogFormat) -> Option<crate::logging::Guard> {
@@ -344,10 +363,12 @@ fn start_logging(format: LogFormat) -> Option<crate::logging::Guard> {
 }
 
 fn serve(args: Args) -> Result<(), Error> {
-    let (cfg, first_start) = load_config(&args)?;
+    let (mut cfg, first_start) = load_config(&args)?;
     check_socket_group(&args, &cfg)?;
     let _log = start_logging(cfg.log.format);
     let clock = daemon_clock(std::env::var_os("GATEPASSD_TEST_CLOCK_FILE"));
+    cfg.test_hold_checkpoints =
+        test_hold_checkpoints(std::env::var_os("GATEPASSD_TEST_HOLD_CHECKPOINTS_FILE"));
     let runtime =
         tokio::runtime::Runtime::new().map_err(|e| Error::io("starting the runtime", e))?;
     runtime.block_on(async move {
@@ -465,5 +486,14 @@ mod tests {
                 "a build without test seams moved its clock: {shifted}"
             );
         }
+    }
+
+    /// Like the test clock: a release build never holds its checkpoints back for anyone who
+    /// can set its environment.
+    #[test]
+    fn the_checkpoint_hold_is_honoured_only_in_a_build_with_test_seams() {
+        let held = test_hold_checkpoints(Some("/tmp/hold".into()));
+        assert_eq!(held.is_some(), cfg!(feature = "test-seams"), "{held:?}");
+        assert_eq!(test_hold_checkpoints(None), None);
     }
 }

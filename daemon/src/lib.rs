@@ -183,6 +183,7 @@ fn store_options(config: &Config) -> crate::store::redb::Options {
     );
     o.check_integrity = config.store.check_on_start;
     o.accept_journal_loss = config.accept_journal_loss;
+    o.hold_checkpoints = config.test_hold_checkpoints.clone();
     o
 }
 

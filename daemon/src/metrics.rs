@@ -203,6 +203,9 @@ fn raise(c: &IntCounter, to: u64) {
     }
 }
 
+/// The redemption results that enrolled a host (`gatepass_redeem_total{result=…}`).
+pub const SUCCESSFUL_RESULTS: [&str; 2] = ["enrolled", "replayed"];
+
 impl Metrics {
     /// Registers every series; `engine` (`redb` or `postgres`) goes into `gatepass_build_info`.
     pub fn new(store: &StoreMetrics, engine: &str) -> Metrics {
@@ -325,6 +328,13 @@ impl Metrics {
             if let Err(e) = m.registry.register(c) {
                 tracing::error!(error = %e, "a metric could not be registered");
             }
+        }
+        // The successful results from the start, at 0: the failure ratio (the dashboard's and
+        // the alert's `1 - enrolled|replayed / all`) has a numerator even on a daemon that has
+        // refused every redemption so far, instead of no value and an alert that never fires.
+        for result in SUCCESSFUL_RESULTS {
+            m.redeem.with_label_values(&[result]);
+            m.redeem_seconds.with_label_values(&[result]);
         }
         m
     }
@@ -462,5 +472,23 @@ mod tests {
         assert!(text.contains("gatepass_store_up 0"));
         // A store that could not be read: its gauges are left out, not repeated stale.
         assert!(!text.contains("gatepass_hosts "), "{text}");
+    }
+
+    /// Issue 19: on a daemon that had refused every redemption, the failure ratio had no
+    /// numerator (no `result="enrolled"` series yet), so it had no value and its alert never
+    /// fired; the successful results are there from the start, at 0.
+    #[test]
+    fn the_successful_results_are_counted_from_zero_before_any_redemption() {
+        let m = Metrics::new(&StoreMetrics::new(), "redb");
+        m.redeem("token_expired", Duration::from_millis(3));
+        let text = m.render(&Snapshot::default());
+        for result in SUCCESSFUL_RESULTS {
+            for line in [
+                format!("gatepass_redeem_total{{result=\"{result}\"}} 0"),
+                format!("gatepass_redeem_duration_seconds_count{{result=\"{result}\"}} 0"),
+            ] {
+                assert!(text.contains(&line), "{line} missing from:\n{text}");
+            }
+        }
     }
 }

@@ -21,7 +21,8 @@
 //! - `redeem_client`: `gatepass redeem` on a bare host: files, pin, argv, retries, exit codes.
 //! - `storage`: damage at rest refused at start, `gatepassd check`, backup and restore.
 //! - `observability`: `/metrics` checked by `promtool` and against a scenario, the dashboard's
-//!   and alerting rules' series present, `/readyz`, request ids in answers and JSON log lines,
+//!   and alerting rules' series and label values present, `/readyz` (a full journal too),
+//!   request ids and error codes in answers and JSON log lines,
 //!   systemd's notify protocol.
 //! - `tenants`: two tenants with real Unix users (needs root, as `access`): each user sees and
 //!   touches only their tenant; minting names its tenant; `tenants list`, `--tenant`.

@@ -1,9 +1,10 @@
 //! Operating the daemon: `/metrics` after a scenario with enrollments, refusals and a rate-limit
 //! trip, checked by `promtool check metrics` (Debian's `prometheus` package; `.ci/run` installs
 //! it) and against what was done; every series the dashboard and the alerting rules in
-//! `assets/` query exists in that scrape, and `promtool check rules` accepts the rules;
-//! `/readyz`; the plain-HTTP `[metrics] listen`; request ids in answers and in JSON log lines;
-//! systemd's notify protocol.
+//! `assets/` query exists in that scrape, with the label values they match, and `promtool check
+//! rules` accepts the rules; `/readyz`, and a real daemon's journal filled until it fails (and
+//! drained until it passes again); the plain-HTTP `[metrics] listen`; request ids and error
+//! codes in answers and in JSON log lines; systemd's notify protocol, fed while not ready.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Write};
@@ -213,8 +214,8 @@ async fn metrics_pass_promtool_and_count_what_was_done() {
     );
 }
 
-/// Every series the Grafana dashboard and the alerting rules query.
-fn queried_series(repo: &Path) -> BTreeSet<String> {
+/// Every query of the Grafana dashboard and the alerting rules.
+fn queries(repo: &Path) -> Vec<String> {
     let mut exprs = Vec::new();
     let dash: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo.join("assets/grafana/gatepass-dashboard.json")).unwrap(),
@@ -241,29 +242,102 @@ fn queried_series(repo: &Path) -> BTreeSet<String> {
     let rule_exprs: Vec<String> = rules
         .lines()
         .filter_map(|l| l.trim().strip_prefix("expr:"))
-        .map(str::to_owned)
+        .map(|e| e.trim().to_owned())
         .collect();
-    assert!(rule_exprs.len() >= 8, "{rule_exprs:?}");
+    // Every rule's query is read: one `expr:` line each, written on that line (not `|` or `>`).
+    let alerts = rules
+        .lines()
+        .filter(|l| l.trim().starts_with("- alert:"))
+        .count();
+    assert!(alerts >= 8, "{alerts} alerts");
+    assert_eq!(rule_exprs.len(), alerts, "{rule_exprs:?}");
+    assert!(
+        rule_exprs
+            .iter()
+            .all(|e| !e.is_empty() && !e.starts_with(['|', '>'])),
+        "{rule_exprs:?}"
+    );
     exprs.extend(rule_exprs);
-    let mut names = BTreeSet::new();
-    for e in &exprs {
-        let bytes = e.as_bytes();
-        let mut i = 0;
-        while i < bytes.len() {
-            let starts = (e[i..].starts_with("gatepass_") || e[i..].starts_with("process_"))
-                && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
-            if starts {
-                let end = e[i..]
-                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
-                    .map_or(e.len(), |n| i + n);
-                names.insert(e[i..end].to_owned());
-                i = end;
-            } else {
-                i += 1;
+    exprs
+}
+
+/// The series a query names, each with its label matchers (`name`, `label`, `op`, `value`),
+/// and the labels it groups by.
+struct Selector {
+    name: String,
+    matchers: Vec<(String, String, String)>,
+}
+
+fn selectors(e: &str) -> (Vec<Selector>, Vec<String>) {
+    let bytes = e.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        let starts = (e[i..].starts_with("gatepass_") || e[i..].starts_with("process_"))
+            && (i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_'));
+        if !starts {
+            i += 1;
+            continue;
+        }
+        let end = e[i..]
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .map_or(e.len(), |n| i + n);
+        let mut matchers = Vec::new();
+        if e[end..].starts_with('{') {
+            let close = end + e[end..].find('}').unwrap();
+            for m in e[end + 1..close]
+                .split(',')
+                .filter(|m| !m.trim().is_empty())
+            {
+                let at = m.find(['=', '!']).unwrap();
+                let op_len = if m[at + 1..].starts_with(['=', '~']) {
+                    2
+                } else {
+                    1
+                };
+                matchers.push((
+                    m[..at].trim().to_owned(),
+                    m[at..at + op_len].to_owned(),
+                    m[at + op_len..].trim().trim_matches('"').to_owned(),
+                ));
             }
         }
+        out.push(Selector {
+            name: e[i..end].to_owned(),
+            matchers,
+        });
+        i = end;
     }
-    names
+    let mut by = Vec::new();
+    for part in e.split("by (").skip(1) {
+        let labels = part.split(')').next().unwrap();
+        by.extend(labels.split(',').map(|l| l.trim().to_owned()));
+    }
+    (out, by)
+}
+
+/// Every sample of a scrape: its name and its labels.
+fn samples(text: &str) -> Vec<(String, BTreeSet<(String, String)>)> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let name = l.split(['{', ' ']).next().unwrap().to_owned();
+            let mut labels = BTreeSet::new();
+            if let Some(inner) = l
+                .strip_prefix(name.as_str())
+                .and_then(|r| r.strip_prefix('{'))
+                .and_then(|r| r.split_once('}'))
+                .map(|(inner, _)| inner)
+            {
+                for pair in inner.split("\",").map(|p| p.trim_end_matches('"')) {
+                    if let Some((k, v)) = pair.split_once("=\"") {
+                        labels.insert((k.to_owned(), v.to_owned()));
+                    }
+                }
+            }
+            (name, labels)
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -274,12 +348,57 @@ async fn every_series_the_dashboard_and_the_alerts_query_is_in_a_real_scrape() {
     assert!(ok, "promtool check rules: {said}");
     let (_d, text, _) = scenario().await;
     let present = sample_names(&text);
-    let queried = queried_series(repo);
+    let scraped = samples(&text);
+    let queries = queries(repo);
+    let mut queried = BTreeSet::new();
+    let mut wrong = Vec::new();
+    // Labels Prometheus adds (`job`, `instance`) or that every histogram has (`le`).
+    let added = |l: &str| matches!(l, "job" | "instance" | "le");
+    for q in &queries {
+        let (sels, by) = selectors(q);
+        for sel in &sels {
+            queried.insert(sel.name.clone());
+            let of_name: Vec<_> = scraped.iter().filter(|(n, _)| *n == sel.name).collect();
+            // A label matched by value: each value (or each word of an alternation) is one the
+            // daemon writes; a query for a value it never writes shows nothing, silently.
+            for (label, op, value) in sel.matchers.iter().filter(|m| !added(&m.0)) {
+                let values: Vec<&str> = match op.as_str() {
+                    "=" => vec![value.as_str()],
+                    "=~" if value
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_|".contains(c)) =>
+                    {
+                        value.split('|').collect()
+                    }
+                    _ => Vec::new(),
+                };
+                for v in values {
+                    let pair = (label.clone(), v.to_owned());
+                    if !of_name.iter().any(|(_, ls)| ls.contains(&pair)) {
+                        wrong.push(format!("{}{{{label}={v:?}}} in {q}", sel.name));
+                    }
+                }
+            }
+        }
+        // A label grouped by is one the series queried carry.
+        for label in by.iter().filter(|l| !added(l)) {
+            let carried = scraped.iter().any(|(n, ls)| {
+                sels.iter().any(|s| s.name == *n) && ls.iter().any(|(k, _)| k == label)
+            });
+            if !carried {
+                wrong.push(format!("by ({label}) in {q}"));
+            }
+        }
+    }
     assert!(queried.len() >= 25, "{queried:?}");
     let missing: Vec<&String> = queried.iter().filter(|n| !present.contains(*n)).collect();
     assert!(
         missing.is_empty(),
         "queried but not in /metrics: {missing:?}\n{text}"
+    );
+    assert!(
+        wrong.is_empty(),
+        "labels queried that /metrics does not hold: {wrong:#?}\n{text}"
     );
 }
 
@@ -325,6 +444,8 @@ async fn a_json_log_line_holds_the_request_id_the_client_was_given() {
         .find(|l| l["message"] == "request")
         .unwrap_or_else(|| panic!("no line of {id}: {lines:#?}"));
     assert_eq!(request["status"], 401, "{request}");
+    // Why it was refused, as the client was told, without the client's copy of the body.
+    assert_eq!(request["code"], "unauthorized", "{request}");
     assert_eq!(request["path"], "/v1/redeem");
     assert_eq!(request["level"], "INFO");
     assert!(request["timestamp"].is_string() && request["target"].is_string());
@@ -356,6 +477,10 @@ async fn a_json_log_line_holds_the_request_id_the_client_was_given() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(line.contains("peer=127.0.0.1:"), "{line}");
+    assert!(
+        line.contains("code=\"unauthorized\"") || line.contains("code=unauthorized"),
+        "{line}"
+    );
 }
 
 #[tokio::test]
@@ -375,6 +500,218 @@ async fn readyz_names_each_check() {
             assert_eq!(v["checks"][check], "ok", "{v}");
         }
     }
+}
+
+/// The datagrams a daemon sends to its notify socket, gathered by a thread of their own (a
+/// daemon whose datagrams were never read would block in its watchdog).
+struct NotifySocket {
+    _dir: tempfile::TempDir,
+    path: String,
+    heard: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl NotifySocket {
+    fn bind() -> NotifySocket {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("notify");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let heard = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let into = heard.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 512];
+            while let Ok(n) = socket.recv(&mut buf) {
+                into.lock()
+                    .unwrap()
+                    .push(String::from_utf8_lossy(&buf[..n]).into_owned());
+            }
+        });
+        NotifySocket {
+            path: path.to_string_lossy().into_owned(),
+            _dir: dir,
+            heard,
+        }
+    }
+
+    /// How many datagrams came so far.
+    fn count(&self) -> usize {
+        self.heard.lock().unwrap().len()
+    }
+
+    /// Waits (at most 10 s) for a datagram after the first `from` that satisfies `found`;
+    /// returns its index.
+    fn wait_for(&self, from: usize, found: impl Fn(&str) -> bool) -> usize {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(i) = self
+                .heard
+                .lock()
+                .unwrap()
+                .iter()
+                .skip(from)
+                .position(|m| found(m))
+            {
+                return from + i;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "not heard in 10 s: {:?}",
+                &self.heard.lock().unwrap()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Issue 19: a real daemon whose journal is nearly full (checkpoints held back with the test
+/// seam `GATEPASSD_TEST_HOLD_CHECKPOINTS_FILE`, as a disk that cannot keep up would) answers
+/// `/readyz` 503 naming the journal, stays alive (`/healthz` 200), shows the fill in `/metrics`,
+/// keeps feeding systemd's watchdog with the reason in `STATUS=`, and is ready again once a
+/// checkpoint drains the journal.
+#[tokio::test]
+async fn a_full_journal_is_not_ready_until_a_checkpoint_drains_it() {
+    let notify = NotifySocket::bind();
+    let mut d = Daemon::unstarted("[limits]\njournal_mib = 1\n");
+    let hold = d.dir.path().join("hold-checkpoints");
+    std::fs::write(&hold, "").unwrap();
+    d.extra_env = vec![
+        (
+            "GATEPASSD_TEST_HOLD_CHECKPOINTS_FILE".into(),
+            hold.to_string_lossy().into_owned(),
+        ),
+        ("NOTIFY_SOCKET".into(), notify.path.clone()),
+        // Fed every 100 ms.
+        ("WATCHDOG_USEC".into(), "200000".into()),
+    ];
+    d.start_again();
+    notify.wait_for(0, |m| m.contains("STATUS=ready"));
+    let c = d.client();
+    let journal = |text: &str| {
+        (
+            value(text, "gatepass_store_journal_bytes"),
+            value(text, "gatepass_store_journal_capacity_bytes"),
+        )
+    };
+    let scrape = || async { c.raw("GET", "/metrics", None).await.unwrap().text() };
+    // Token creations of one size, each a batch and a journal record of its own (one at a
+    // time), until the journal is over 90% full but the next would still fit (a record that
+    // does not fit is checkpointed even while held, which would empty the journal).
+    let create = |i: usize| {
+        let c = c.clone();
+        async move {
+            let body = serde_json::json!({
+                "name": format!("fill-{i:05}"),
+                "description": "d".repeat(500),
+                "labels": {"fleet": "web", "filler": "x".repeat(40)},
+            });
+            let r = c
+                .raw("POST", "/v1/tokens", Some(body.to_string().into_bytes()))
+                .await
+                .unwrap();
+            assert_eq!(r.status, 201, "{}", r.text());
+        }
+    };
+    let first = scrape().await;
+    let (before, capacity) = journal(&first);
+    let checkpoints = value(&first, "gatepass_store_checkpoints_total");
+    assert!(capacity > 1e6 && capacity <= 1048576.0, "{capacity}");
+    create(0).await;
+    let (after, _) = journal(&scrape().await);
+    let per = after - before;
+    assert!(per > 500.0 && per < 0.05 * capacity, "{per} bytes a record");
+    // Rounds closing most of what is left, each measuring the records' size again.
+    let (mut used, mut per, mut made) = (after, per, 1);
+    while used < 0.91 * capacity {
+        let n = (((0.92 * capacity - used) / per).floor() as usize).max(1);
+        for i in made..made + n {
+            create(i).await;
+        }
+        made += n;
+        let (now, _) = journal(&scrape().await);
+        per = (now - used) / n as f64;
+        used = now;
+    }
+    let need = made - 1;
+    assert!(
+        used >= 0.9 * capacity && used + per <= capacity,
+        "{used} of {capacity} bytes"
+    );
+    let heard_full = notify.count();
+
+    // Not ready, on every listener, naming the journal; alive all the same.
+    for r in [
+        d.target()
+            .request("GET", "/readyz", &[], vec![])
+            .await
+            .unwrap(),
+        c.raw("GET", "/readyz", None).await.unwrap(),
+    ] {
+        assert_eq!(r.status, 503, "{}", r.text());
+        let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+        assert_eq!(v["ready"], false, "{v}");
+        let says = v["checks"]["journal"].as_str().unwrap();
+        assert!(
+            says.contains("% full") && says.contains("checkpoint"),
+            "{v}"
+        );
+        assert_eq!(v["checks"]["store"], "ok", "{v}");
+        assert_eq!(v["checks"]["listeners"], "ok", "{v}");
+    }
+    let alive = d
+        .target()
+        .request("GET", "/healthz", &[], vec![])
+        .await
+        .unwrap();
+    assert_eq!(alive.status, 200, "{}", alive.text());
+    let text = scrape().await;
+    assert_eq!(value(&text, "gatepass_ready"), 0.0);
+    assert_eq!(value(&text, "gatepass_store_up"), 1.0);
+    assert!(journal(&text).0 / capacity >= 0.9, "{text}");
+    // Writes still succeed while not ready (the journal has room for them).
+    create(need + 1).await;
+
+    // systemd keeps being fed (a restart would not drain a journal faster than a checkpoint)
+    // and hears why the daemon is not ready.
+    let why = notify.wait_for(heard_full, |m| {
+        m.starts_with("WATCHDOG=1") && m.contains("STATUS=not ready: journal: ")
+    });
+    // It stays so while checkpoints are held: 20 more feeds (2 s, past the idle writer's 1 s
+    // checkpoint), none saying ready, no checkpoint made, and `/readyz` still 503.
+    notify.wait_for(why + 20, |m| m.starts_with("WATCHDOG=1"));
+    let heard = notify.heard.lock().unwrap()[why..].to_vec();
+    assert!(
+        heard.iter().all(|m| !m.contains("STATUS=ready")),
+        "{heard:?}"
+    );
+    let text = scrape().await;
+    assert_eq!(
+        value(&text, "gatepass_store_checkpoints_total"),
+        checkpoints,
+        "a checkpoint while held"
+    );
+    let r = c.raw("GET", "/readyz", None).await.unwrap();
+    assert_eq!(r.status, 503, "{}", r.text());
+
+    // Let checkpoints happen: the idle writer folds the journal in, and the daemon is ready.
+    std::fs::remove_file(&hold).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let r = c.raw("GET", "/readyz", None).await.unwrap();
+        if r.status == 200 {
+            let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+            assert_eq!(v["checks"]["journal"], "ok", "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "still not ready: {}", r.text());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let text = scrape().await;
+    assert_eq!(value(&text, "gatepass_ready"), 1.0);
+    assert!(journal(&text).0 < 0.9 * capacity, "{text}");
+    assert!(
+        value(&text, "gatepass_store_checkpoints_total") > checkpoints,
+        "{text}"
+    );
+    notify.wait_for(why + 1, |m| m.contains("STATUS=ready"));
 }
 
 /// Under systemd (`Type=notify`, `WatchdogSec=`): READY=1 once listening, then WATCHDOG=1

@@ -116,6 +116,8 @@ impl IntoResponse for ApiError {
         let mut body = ErrorBody::new(self.code, self.message);
         body.error.request_id = observe::current();
         let mut resp = (status, axum::Json(body)).into_response();
+        // For the request's log line (`guard`): the code the client was told, beside its id.
+        resp.extensions_mut().insert(self.code);
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
@@ -240,7 +242,10 @@ async fn guard(req: Request, next: Next, limit: Duration) -> Response {
             ApiError::new(ErrorCode::RequestTimeout, "the request took too long").into_response()
         }
     };
-    tracing::info!(%method, path = %redact(&path), status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    // An error answer's line holds its code too: the operator who has a host's request id
+    // reads why it was refused without the host's copy of the body.
+    let code = resp.extensions().get::<ErrorCode>().map(|c| c.as_str());
+    tracing::info!(%method, path = %redact(&path), status = resp.status().as_u16(), code, ms = start.elapsed().as_millis() as u64, "request");
     resp
 }
 

@@ -40,6 +40,15 @@ impl ConfirmKind {
         }
     }
 
+    /// What it acts on: "token".
+    pub fn noun(self) -> &'static str {
+        match self {
+            ConfirmKind::RemoveHost => "host",
+            ConfirmKind::DeleteApiToken => "API token",
+            _ => "token",
+        }
+    }
+
     /// "Revoked", as a heading says it.
     pub fn verb_past(self) -> String {
         let done = self.done();
@@ -311,20 +320,21 @@ pub(super) fn confirm_text(c: &Confirm) -> (String, String) {
             format!("{}. {effect}", listed(&c.many)),
         );
     }
+    // The title asks it ("Revoke token \"web-1\"?"); the first line says which one exactly,
+    // by the id the dialog is bound to.
     let hosts = format!("Hosts enrolled with it: {}", c.hosts);
+    let which = format!("{} · id {}", output::name(&c.name), c.id);
     match c.kind {
-        ConfirmKind::Disable | ConfirmKind::Enable => {
-            (format!("{} token {:?}?", c.kind.verb(), c.name), hosts)
-        }
+        ConfirmKind::Disable | ConfirmKind::Enable => (which, hosts),
         ConfirmKind::Revoke => (
-            format!("Revoke token {:?}?", c.name),
+            which,
             format!(
                 "It can never be redeemed again; this cannot be undone. {hosts}; they keep \
                  their identities and certificates and stay in Hosts."
             ),
         ),
         ConfirmKind::Delete => (
-            format!("Delete token {:?}?", c.name),
+            which,
             format!(
                 "It disappears from every list; its audit trail stays. {hosts}; they stay \
                  enrolled and listed in Hosts.{}",
@@ -336,15 +346,35 @@ pub(super) fn confirm_text(c: &Confirm) -> (String, String) {
             ),
         ),
         ConfirmKind::RemoveHost => (
-            format!("Remove host {:?}?", c.name),
+            which,
             "It leaves the list of enrolled hosts (audited), and its token's count of hosts \
              drops by one. Its certificate is not revoked."
                 .to_owned(),
         ),
         ConfirmKind::DeleteApiToken => (
-            format!("Delete API token {:?}?", c.name),
+            which,
             "Anything using it is refused from now on.".to_owned(),
         ),
+    }
+}
+
+/// The dialog's title: the question, naming the action and what it acts on ("Revoke token
+/// \"web-1\"?", "Revoke 3 tokens?").
+pub(super) fn confirm_title(c: &Confirm) -> String {
+    if c.many.is_empty() {
+        format!(
+            "{} {} {}?",
+            c.kind.verb(),
+            c.kind.noun(),
+            output::name(&c.name)
+        )
+    } else {
+        let n = c.many.len();
+        format!(
+            "{} {n} {}?",
+            c.kind.verb(),
+            if n == 1 { "token" } else { "tokens" }
+        )
     }
 }
 
@@ -353,18 +383,7 @@ pub(super) fn draw_confirm(f: &mut Frame<'_>, area: Rect, app: &App, c: &Confirm
     // Wide enough, with a name to type, for the longest name (64) and the cursor after it.
     let w = if c.typed.is_some() { 72 } else { 64 };
     let r = centered(area, w, 12);
-    // Several tokens: the title asks it plainly ("Revoke 3 tokens?").
-    let title = if c.many.is_empty() {
-        format!("{} — bound to id {}", c.kind.verb(), c.id)
-    } else {
-        let n = c.many.len();
-        format!(
-            "{} {n} {}?",
-            c.kind.verb(),
-            if n == 1 { "token" } else { "tokens" }
-        )
-    };
-    let inner = popup(f, r, &title, th);
+    let inner = popup(f, r, &confirm_title(c), th);
     let (q, body) = confirm_text(c);
     let mut lines = vec![Line::styled(q, th.title()), Line::raw(body)];
     if let Some(e) = &c.error {

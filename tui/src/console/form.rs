@@ -24,7 +24,7 @@ use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::widgets::Paragraph;
 
 /// A field of the form, in focus order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -907,9 +907,31 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
             .find(|(e, _)| *e == fl)
             .map(|(_, m)| m.clone())
     };
-    // The message that matters now, in full: the daemon's refusal, else the focused field's
-    // error, else the first one.
-    let msg = match &form.server_error {
+    // The room beside a field with an error (its input keeps the width its values need).
+    let beside = |fl: Field| {
+        let w = match fl {
+            Field::Uses | Field::Expiry => input_w.min(16),
+            Field::Date | Field::Time => input_w.min(11),
+            Field::Count => input_w.min(12),
+            _ => input_w,
+        };
+        usize::from(inner.width.saturating_sub(label_w + w + 1))
+    };
+    // What is wrong, beside its field: the whole sentence, else its head (before the details
+    // in parentheses), when either fits.
+    let inline = |fl: Field, m: &str| {
+        let head = m.split(" (").next().unwrap_or(m);
+        [format!("✗ {m}"), format!("✗ {head}")]
+            .into_iter()
+            .find(|t| Span::raw(t.as_str()).width() <= beside(fl))
+    };
+    // Under the fields, in full and wrapped: the daemon's refusal or the question asked, else
+    // the focused field's error (or the first one) and every error cut beside its field (at 60
+    // columns most are), so the whole meaning of each shows.
+    let width = usize::from(inner.width);
+    let mut msg_lines: Vec<Line<'static>> = Vec::new();
+    let mut said_below: Vec<Field> = Vec::new();
+    let asked = match &form.server_error {
         _ if form.discard_asked => {
             Some("Throw away what you typed? y throws it away, n keeps editing.".to_owned())
         }
@@ -923,20 +945,33 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
             _ => "It never expires now: Ctrl-S again gives it this expiry.".to_owned(),
         }),
         Some(e) => Some(format!("Not created: {e}")),
-        None => err_of(form.focus)
-            .map(|m| format!("{}: {m}", form.focus.label()))
-            .or_else(|| errors.first().map(|(fl, m)| format!("{}: {m}", fl.label()))),
+        None => None,
     };
-    // Bottom: the keys, and above them the message that matters now (up to two lines) when
-    // there is one; the fields have every other row (the extend form's calendar and time fit
-    // at 60×15).
-    let msg_h = match &msg {
-        Some(m) if Span::raw(m.as_str()).width() <= usize::from(inner.width) => 1,
-        Some(_) => 2,
-        None => 0,
-    };
-    let fields_h = inner.height.saturating_sub(1 + msg_h);
-    // Each field's height (the date carries its calendar); scroll so the focused one shows.
+    if let Some(m) = asked {
+        hanging(&mut msg_lines, Span::raw(""), &m, width);
+    } else {
+        let first = if err_of(form.focus).is_some() {
+            form.focus
+        } else {
+            errors.first().map_or(form.focus, |(fl, _)| *fl)
+        };
+        let mut ordered: Vec<&(Field, String)> = errors.iter().filter(|e| e.0 == first).collect();
+        ordered.extend(
+            errors
+                .iter()
+                .filter(|e| e.0 != first && inline(e.0, &e.1).is_none()),
+        );
+        for (fl, m) in ordered {
+            hanging(
+                &mut msg_lines,
+                Span::raw(format!("{}: ", fl.label())),
+                m,
+                width,
+            );
+            said_below.push(*fl);
+        }
+    }
+    // Each field's height (the date carries its calendar).
     let cal = calendar_lines(form, form.focus == Field::Date, th);
     let rows: Vec<(Field, u16)> = form
         .fields()
@@ -952,6 +987,13 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
             )
         })
         .collect();
+    // Bottom: the keys, and above them those lines, in the rows the fields leave (two at least,
+    // the first message's; the extend form's calendar and time fit at 60×15).
+    let field_rows: u16 = rows.iter().map(|(_, h)| h).sum();
+    let spare = inner.height.saturating_sub(1 + field_rows).max(2);
+    let msg_h = (msg_lines.len() as u16).min(spare);
+    let fields_h = inner.height.saturating_sub(1 + msg_h);
+    // Scroll so the focused field shows.
     let mut top = 0u16;
     let mut offset = 0u16;
     for (fl, h) in &rows {
@@ -1052,10 +1094,14 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
         }
         let room = usize::from(rest.width);
         if let Some(m) = err_of(fl) {
-            // What is wrong first: the whole sentence, else its head (before the details in
-            // parentheses); the line under the fields says it whole.
-            let head = m.split(" (").next().unwrap_or(&m);
-            let text = first_fitting(&[format!("✗ {m}"), format!("✗ {head}")], room);
+            // Cut beside the field only when the lines under the fields could not say it all.
+            let text = inline(fl, &m).unwrap_or_else(|| {
+                if said_below.contains(&fl) {
+                    first_fitting(&["✗ see below".to_owned(), "✗".to_owned()], room)
+                } else {
+                    elide(&format!("✗ {m}"), room)
+                }
+            });
             f.render_widget(Paragraph::new(Span::styled(text, th.error())), rest);
         } else if owner_choice {
             // What there is to choose from.
@@ -1075,9 +1121,10 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
         }
     }
     let bottom = inner.y + inner.height;
-    if let Some(m) = msg {
+    if msg_h > 0 {
+        msg_lines.truncate(usize::from(msg_h));
         f.render_widget(
-            Paragraph::new(Span::styled(m, th.error())).wrap(Wrap { trim: true }),
+            Paragraph::new(msg_lines).style(th.error()),
             Rect::new(
                 inner.x,
                 bottom.saturating_sub(1 + msg_h),

@@ -99,6 +99,58 @@ fn create_form_validation_error() {
     snap("form_validation", &mut a);
 }
 
+/// The screen's text without its spaces, borders and line breaks: a sentence wrapped over
+/// several rows is found whole in it.
+fn squeezed(s: &str) -> String {
+    s.chars()
+        .filter(|c| !c.is_whitespace() && *c != '│')
+        .collect()
+}
+
+/// Whether an error beside a field is cut ("✗ a name is req…").
+fn cut_beside(s: &str) -> bool {
+    s.lines().any(|l| l.contains('✗') && l.contains('…'))
+}
+
+/// Issue 17: at 60 columns the Name and Labels errors were cut beside their fields ("✗ a name
+/// is req…"); each shows whole under the fields, wrapped, and the field points there.
+#[test]
+fn create_form_errors_show_whole_at_60_columns() {
+    // A Name error, focused.
+    let mut a = app();
+    ch(&mut a, 'n');
+    typed(&mut a, "web ");
+    let s = screen(&mut a, 60, 15);
+    assert!(
+        squeezed(&s).contains(&squeezed("Name: starts or ends with a space")),
+        "{s}"
+    );
+    assert!(s.contains("✗ see below") && !cut_beside(&s), "{s}");
+    snap("form_name_error", &mut a);
+
+    // A Labels error, with the focus on another field, and the name's error too.
+    let mut a = app();
+    ch(&mut a, 'n');
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    typed(&mut a, "plan=gold,ke!y=x");
+    ctrl(&mut a, 's');
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    key(&mut a, KeyCode::Tab);
+    let s = screen(&mut a, 60, 15);
+    for said in [
+        "Name: a name is required",
+        "Labels: label key \"ke!y\": letters, digits, . _ / - only",
+    ] {
+        assert!(squeezed(&s).contains(&squeezed(said)), "{said}:\n{s}");
+    }
+    assert!(!cut_beside(&s), "{s}");
+    snap("form_labels_error", &mut a);
+}
+
 #[test]
 fn the_reveal() {
     let mut a = revealed();
@@ -121,15 +173,20 @@ fn each_confirmation() {
     let mut a = app();
     // cache-nodes (disabled) is first by name: revoke it.
     ch(&mut a, 'r');
-    let s = screen(&mut a, 80, 24);
-    assert!(s.contains("Revoke token \"cache-nodes\"?"), "{s}");
+    // The title names the action and the token, as the marked tokens' one does ("Revoke 3
+    // tokens?"), whole at 60 columns; the first line, the id the dialog is bound to.
+    for (w, h) in SIZES {
+        let s = screen(&mut a, w, h);
+        assert!(s.contains("┌ Revoke token \"cache-nodes\"? ─"), "{s}");
+        assert!(s.contains("│\"cache-nodes\" · id cachexnodesx"), "{s}");
+    }
     snap("confirm_revoke", &mut a);
     key(&mut a, KeyCode::Esc);
     // Deleting a token that is not active: y is enough.
     ch(&mut a, 'd');
     let s = screen(&mut a, 80, 24);
     assert!(
-        s.contains("Delete token \"cache-nodes\"?") && !s.contains("type its name"),
+        s.contains("┌ Delete token \"cache-nodes\"? ─") && !s.contains("type its name"),
         "{s}"
     );
     snap("confirm_delete", &mut a);
@@ -145,6 +202,8 @@ fn each_confirmation() {
     // A host.
     key(&mut a, KeyCode::Tab);
     ch(&mut a, 'd');
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("┌ Remove host \"web-01\"? ─"), "{s}");
     snap("confirm_remove_host", &mut a);
 }
 
@@ -525,8 +584,10 @@ fn a_name_of_the_longest_allowed_length_shows_whole_where_it_is_typed() {
     assert!(s.contains(&name), "{s}");
 }
 
+/// Too long to fit beside its field at 60 columns, an error is never cut there (a cut sentence
+/// loses its meaning): the field points below, where it shows whole.
 #[test]
-fn an_error_beside_a_form_field_is_cut_with_an_ellipsis() {
+fn an_error_too_long_beside_its_field_points_to_where_it_shows_whole() {
     let mut a = app();
     ch(&mut a, 'n');
     typed(&mut a, "web");
@@ -544,11 +605,15 @@ fn an_error_beside_a_form_field_is_cut_with_an_ellipsis() {
     let s = screen(&mut a, 60, 15);
     let line = s
         .lines()
-        .find(|l| l.contains("✗ a whole number"))
-        .unwrap_or_else(|| panic!("no error beside the count:\n{s}"));
+        .find(|l| l.contains("›How many"))
+        .unwrap_or_else(|| panic!("no count:\n{s}"));
     assert!(
-        line.trim_end_matches('│').trim_end().ends_with('…'),
+        line.contains("✗ see below") && !line.contains('…'),
         "{line}"
+    );
+    assert!(
+        squeezed(&s).contains(&squeezed("How many: a whole number from 1 to 1000000000")),
+        "{s}"
     );
     // Wide enough, the same error shows whole.
     let s = screen(&mut a, 120, 40);

@@ -70,6 +70,10 @@ pub struct Options {
     pub check_integrity: bool,
     /// Where the writer and journal threads time their batches, commits and syncs.
     pub metrics: crate::metrics::StoreMetrics,
+    /// A test seam: while this file exists the writer puts off every checkpoint it may (idle,
+    /// periodic), so a test can fill the journal of a real daemon; a record that does not fit
+    /// is still checkpointed. Honoured only in a build with the `test-seams` feature.
+    pub hold_checkpoints: Option<std::path::PathBuf>,
     tuning: Tuning,
 }
 
@@ -83,6 +87,7 @@ impl Options {
             accept_journal_loss: false,
             check_integrity: true,
             metrics: crate::metrics::StoreMetrics::new(),
+            hold_checkpoints: None,
             tuning: Tuning::default(),
         }
     }
@@ -267,6 +272,7 @@ impl RedbStore {
             redeemed: 0,
             capacity: journal.capacity(),
             last_checkpoint: Instant::now(),
+            hold_checkpoints: options.hold_checkpoints.clone(),
             synced,
             visibility: visibility.clone(),
             halt: halt.clone(),

@@ -25,6 +25,7 @@ pub(super) fn test_options(journal_bytes: u64, tuning: Tuning) -> Options {
         accept_journal_loss: false,
         check_integrity: true,
         metrics: crate::metrics::StoreMetrics::new(),
+        hold_checkpoints: None,
         tuning,
     }
 }

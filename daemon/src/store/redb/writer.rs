@@ -89,6 +89,8 @@ pub(super) struct Writer {
     /// again, so their number, not the journal's bytes, bounds how long it takes.
     pub(super) redeemed: u64,
     pub(super) last_checkpoint: Instant,
+    /// The test seam `Options::hold_checkpoints`.
+    pub(super) hold_checkpoints: Option<std::path::PathBuf>,
     pub(super) synced: mpsc::Sender<Synced>,
     pub(super) counters: Arc<Counters>,
     pub(super) visibility: Arc<Visibility>,
@@ -223,6 +225,7 @@ impl Writer {
                 Err(mpsc::RecvTimeoutError::Timeout) => {
                     match self.open.take() {
                         Some((txn, _)) => self.commit(txn),
+                        None if self.checkpoints_held() => {}
                         None => self.checkpoint_if_needed(),
                     }
                     continue;
@@ -344,7 +347,7 @@ impl Writer {
         }
         let len = Journal::record_len(log.len());
         if !force_checkpoint
-            && self.last_checkpoint.elapsed() < CHECKPOINT_EVERY
+            && (self.last_checkpoint.elapsed() < CHECKPOINT_EVERY || self.checkpoints_held())
             && self.used + len <= self.capacity
         {
             self.seq += 1;
@@ -432,6 +435,16 @@ impl Writer {
         self.redeemed = 0;
         self.last_checkpoint = Instant::now();
         Ok(())
+    }
+
+    /// Whether a test holds back the checkpoints that may wait (`Options::hold_checkpoints`;
+    /// never in a build without the `test-seams` feature).
+    fn checkpoints_held(&self) -> bool {
+        cfg!(feature = "test-seams")
+            && self
+                .hold_checkpoints
+                .as_deref()
+                .is_some_and(std::path::Path::exists)
     }
 
     /// When idle or stopping: folds the journal into the database so a restart redoes little.
