@@ -76,11 +76,10 @@ pub fn readiness(
             Err(e) => e,
         },
     );
-    let journal = if durability.journal_capacity == 0 {
-        "ok".to_owned()
-    } else {
+    // A store without a journal (PostgreSQL, or `journal_mib = 0`) has no such check.
+    if durability.journal_capacity > 0 {
         let fill = durability.journal_bytes as f64 / durability.journal_capacity as f64;
-        if fill >= JOURNAL_FULL {
+        let journal = if fill >= JOURNAL_FULL {
             format!(
                 "{:.0}% full ({} of {} bytes): a checkpoint has not folded it in",
                 fill * 100.0,
@@ -89,9 +88,9 @@ pub fn readiness(
             )
         } else {
             "ok".to_owned()
-        }
-    };
-    checks.insert("journal", journal);
+        };
+        checks.insert("journal", journal);
+    }
     checks.insert(
         "listeners",
         if listeners_up >= listeners_expected {
@@ -235,8 +234,10 @@ mod tests {
         assert!(!r.ready);
         assert_eq!(r.checks["store"], "ok");
         assert!(r.checks["journal"].starts_with("95% full"), "{r:?}");
-        // No journal at all (journal_mib = 0) is never full.
-        assert!(readiness(Ok(()), stats(0, 0), 1, 1).ready);
+        // No journal at all (PostgreSQL, journal_mib = 0): no journal check, never full.
+        let r = readiness(Ok(()), stats(0, 0), 1, 1);
+        assert!(r.ready);
+        assert!(!r.checks.contains_key("journal"), "{r:?}");
     }
 
     #[test]
