@@ -927,6 +927,8 @@ fn a_second_user_reaches_the_system_daemon_and_one_without_a_role_is_told_what_t
 fn a_local_daemon_that_cannot_start_is_reported_at_once_with_its_cause() {
     let d = Daemon::start();
     let port = d.redeem_url.rsplit(':').next().unwrap().to_owned();
+    // The port it once always suggested, taken too (if nothing else holds it already).
+    let _held = std::net::TcpListener::bind("127.0.0.1:8643");
     let (_dir, _home, mut cmd) = as_new_user(&format!("127.0.0.1:{port}"));
     let started = Instant::now();
     let out = cmd.stdin(Stdio::null()).output().unwrap();
@@ -937,6 +939,17 @@ fn a_local_daemon_that_cannot_start_is_reported_at_once_with_its_cause() {
     assert!(err.to_lowercase().contains("in use"), "{err}");
     // Two seconds promised; the bound allows for a loaded machine, far from the old 15 s.
     assert!(took < Duration::from_secs(5), "took {took:?}: {err}");
+    // The port it suggests instead is free.
+    let suggested = err
+        .split("GATEPASSD_LISTEN=127.0.0.1:")
+        .nth(1)
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|p| p.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("no port suggested: {err}"));
+    assert!(
+        std::net::TcpListener::bind(("127.0.0.1", suggested)).is_ok(),
+        "suggested {suggested}, which is taken: {err}"
+    );
 }
 
 /// Many at once, clone, extend and export, in a real terminal against a real daemon: three

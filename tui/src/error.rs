@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(usage.map_err(|e| e.exit_code()), Err(exit::USAGE));
         let unreachable = Error::from(ClientError::NotRunning {
             path: "/run/gp.sock".into(),
-            source: std::io::Error::from(std::io::ErrorKind::NotFound),
+            cause: std::io::Error::from(std::io::ErrorKind::NotFound),
         });
         assert_eq!(unreachable.exit_code(), exit::UNREACHABLE);
         let wrapped: Result<()> = Err(unreachable);
@@ -134,12 +134,17 @@ mod tests {
             .with_context(|| "opening /tmp/log".to_owned())
             .unwrap_err();
         assert_eq!(e.one_line(), "opening /tmp/log: disk full");
+        // The daemon not running: its cause inside, the advice last.
         let unreachable = Error::from(ClientError::NotRunning {
             path: "/run/gp.sock".into(),
-            source: std::io::Error::other("refused"),
+            cause: std::io::Error::other("refused"),
         });
         let line = unreachable.one_line();
-        assert!(line.ends_with(": refused"), "{line}");
+        assert!(
+            line.contains("(no answer on /run/gp.sock: refused)")
+                && line.ends_with("start it with `gatepassd`"),
+            "{line}"
+        );
     }
 
     #[test]

@@ -70,6 +70,12 @@ pub async fn system_daemon() -> Result<System> {
 /// The config file of the daemon run as a service (`assets/gatepassd.service`: its data folder's).
 const SERVICE_CONFIG: &str = "/var/lib/gatepass/gatepassd.toml";
 
+/// A port free on the loopback address now, to suggest when the default one is taken.
+fn free_port() -> Option<u16> {
+    let bound = std::net::TcpListener::bind(("127.0.0.1", 0)).ok()?;
+    bound.local_addr().ok().map(|a| a.port())
+}
+
 /// This process's user name (for messages).
 fn current_user() -> String {
     // The effective uid owns /proc/self.
@@ -138,10 +144,13 @@ pub async fn start_daemon() -> Result<Started> {
             let cause = last_line(&log, from).unwrap_or_else(|| format!("it exited ({status})"));
             // A port taken by another daemon: say how to pick another.
             let hint = if cause.contains("Address already in use") {
-                "; start it on another port with GATEPASSD_LISTEN=127.0.0.1:8643 (or [redeem] \
-                 listen in its gatepassd.toml)"
+                format!(
+                    "; start it on another port with GATEPASSD_LISTEN=127.0.0.1:{} (or [redeem] \
+                     listen in its gatepassd.toml)",
+                    free_port().unwrap_or(8643)
+                )
             } else {
-                ""
+                String::new()
             };
             return Err(Error::Failed(format!(
                 "the local daemon did not start: {cause}{hint} (log: {})",

@@ -29,11 +29,12 @@ const MAX_ANSWER: usize = 1 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// Nothing listens on the socket (absent, or refused): the daemon is not running.
-    #[error("the daemon is not running (no answer on {path}): start it with `gatepassd`")]
+    /// Nothing listens on the socket (absent, or refused): the daemon is not running. The
+    /// cause is said inside, so the advice ends the line.
+    #[error("the daemon is not running (no answer on {path}: {cause}): start it with `gatepassd`")]
     NotRunning {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// The socket exists but we may not open it.
     #[error(
@@ -338,7 +339,7 @@ async fn connect_unix(path: &Path) -> Result<UnixStream> {
             },
             _ => ClientError::NotRunning {
                 path: path.to_owned(),
-                source,
+                cause: source,
             },
         })
 }
