@@ -34,7 +34,8 @@ pub struct Caller {
     pub global: Option<Role>,
     /// The API token used, when the call came over HTTPS.
     pub api_token: Option<String>,
-    /// `METHOD /path`, for denial records.
+    /// `METHOD /path`, for denial records: the path as `api::shown_path` shows it (decoded,
+    /// every token in it cut to its id).
     pub request: String,
 }
 
@@ -193,7 +194,7 @@ impl FromRequestParts<Arc<State>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, ApiError> {
-        let request = format!("{} {}", parts.method, parts.uri.path());
+        let request = format!("{} {}", parts.method, super::shown_path(parts.uri.path()));
         match parts.extensions.get::<Peer>().cloned() {
             Some(Peer::Unix { uid, user }) => {
                 // Enrollment tokens open the redeem endpoint and nothing else; the socket needs none.
