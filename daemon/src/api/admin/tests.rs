@@ -995,6 +995,54 @@ async fn a_token_in_a_refused_requests_path_is_audited_as_its_id_only() {
     }
 }
 
+/// An API token's path or referrer restriction holding a whole token (in clear or with a
+/// character percent-encoded) is refused as a name holding one is, with the same code; nothing
+/// of it is stored, listed or audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_an_api_tokens_restriction_is_refused_as_in_its_name() {
+    let f = Fixture::new().await;
+    let (status, made) = f
+        .send(ADMIN, Post, "/v1/tokens", Some(json!({"name": "pasted"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let gpt = made["secret"].as_str().unwrap().to_owned();
+    let gpa = f.api_token(json!({"name": "m"})).await;
+    let (status, by_name) = f
+        .send(ADMIN, Post, "/v1/api-tokens", Some(json!({"name": gpt})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{by_name}");
+    let encoded = |t: &str| format!("{}%{:02X}{}", &t[..20], t.as_bytes()[20], &t[21..]);
+    for secret in [&gpt, &gpa] {
+        for fields in [
+            json!({"name": "a", "path_prefix": format!("/{secret}")}),
+            json!({"name": "b", "path_prefix": format!("/v1/tokens/{}", encoded(secret))}),
+            json!({"name": "c", "referrer": secret}),
+        ] {
+            let (status, body) = f
+                .send(ADMIN, Post, "/v1/api-tokens", Some(fields.clone()))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{fields}: {body}");
+            assert_eq!(body["error"]["code"], by_name["error"]["code"], "{body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("contains a Gatepass token"),
+                "{body}"
+            );
+        }
+    }
+    let (_, list) = f.send(ADMIN, Get, "/v1/api-tokens", None).await;
+    let (_, audit) = f.send(ADMIN, Get, "/v1/audit?limit=100", None).await;
+    for secret in [&gpt, &gpa] {
+        assert!(!holds_secret(list.to_string().as_bytes(), secret), "{list}");
+        assert!(
+            !holds_secret(audit.to_string().as_bytes(), secret),
+            "{audit}"
+        );
+    }
+}
+
 /// The REST API role: only `api_users` create API tokens, administrators included; the others
 /// are told why.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
