@@ -853,6 +853,17 @@ async fn api_tokens_act_within_their_scope_path_and_referrer() {
             403,
             "referrer_denied",
         ),
+        // A browser reads the host as evil.net: a backslash ends it, as `/` does.
+        (
+            "referrer",
+            &referrer,
+            Get,
+            "/v1/tokens",
+            None,
+            Some("https://evil.net\\@example.org/"),
+            403,
+            "referrer_denied",
+        ),
         ("manage", &manage, Post, &revoke, None, None, 200, ""),
         (
             "unknown",
