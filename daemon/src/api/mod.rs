@@ -123,7 +123,7 @@ impl IntoResponse for ApiError {
         // The unread rest of an oversized or too-slow body must not be parsed as a next request.
         if matches!(
             self.code,
-            ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout
+            ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout | ErrorCode::HeadersTooLarge
         ) {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -251,11 +251,33 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// The most a request's head (its request line and header lines) may take; beyond it, 431.
+/// Hyper refuses a head it cannot hold in a buffer of this size, but its buffer grows in steps
+/// and may hold more: `guard` refuses what it let through.
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// The size of a request's head as it came: `METHOD TARGET HTTP/1.1`, each `name: value`
+/// line, and the blank line that ends it.
+fn head_len(req: &Request) -> usize {
+    let uri = req.uri();
+    let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + "\r\n".len())
+        .sum();
+    line + headers + "\r\n".len()
+}
+
 /// How long the requests that read the whole store (`GET /v1/backup`, `GET /v1/audit/verify`)
 /// may take to start their answer: minutes for a large store.
 const WHOLE_STORE_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Bounds the time to receive and answer a request (a slow-drip body is cut off), and logs it.
+/// Refuses a head larger than `MAX_HEAD` (431), bounds the time to receive and answer a request
+/// (a slow-drip body is cut off), and logs it.
 async fn guard(req: Request, next: Next, limit: Duration) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
@@ -265,10 +287,17 @@ async fn guard(req: Request, next: Next, limit: Duration) -> Response {
     } else {
         limit
     };
-    let resp = match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => {
-            ApiError::new(ErrorCode::RequestTimeout, "the request took too long").into_response()
+    let resp = if head_len(&req) > MAX_HEAD {
+        ApiError::new(
+            ErrorCode::HeadersTooLarge,
+            format!("the request's head is larger than {} KiB", MAX_HEAD / 1024),
+        )
+        .into_response()
+    } else {
+        match tokio::time::timeout(limit, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(ErrorCode::RequestTimeout, "the request took too long")
+                .into_response(),
         }
     };
     tracing::info!(%method, path = %shown_path(&path), status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
