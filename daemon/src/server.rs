@@ -21,9 +21,6 @@ use crate::api::Peer;
 use crate::api::health::ListenerUp;
 use crate::http_errors::JsonErrors;
 
-/// The most a request's head (its line and headers) may take; beyond it, 431.
-const MAX_HEAD: usize = 64 * 1024;
-
 /// How long in-flight requests may take to finish after a shutdown signal.
 const DRAIN: Duration = Duration::from_secs(10);
 
@@ -45,6 +42,7 @@ fn spawn_conn<S>(io: S, router: Router, peer: Peer, limits: ConnLimits, watcher:
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let peer_text = crate::api::observe::peer_text(Some(&peer));
     let svc = hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
         req.extensions_mut().insert(peer.clone());
         let router = router.clone();
@@ -57,18 +55,35 @@ where
             )
         }
     });
+    let errors = JsonErrors::new(io);
+    let answered = errors.answered();
     let conn = hyper::server::conn::http1::Builder::new()
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_timeout)
         .keep_alive(true)
-        // Headers beyond 64 KiB (or more than 100 of them) are 431.
-        .max_buf_size(MAX_HEAD)
+        // More than 100 headers are 431; so is a head hyper cannot hold in its buffer (the
+        // router answers 431 to a head beyond 64 KiB that hyper did hold: `api::MAX_HEAD`).
+        .max_buf_size(crate::api::MAX_HEAD)
         // Hyper's own error answers (431, 400 for a bad header) get the JSON error body.
-        .serve_connection(TokioIo::new(JsonErrors::new(io)), svc);
+        .serve_connection(TokioIo::new(errors), svc);
     let conn = watcher.watch(conn);
     tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "connection ended with an error");
+        let ended = conn.await;
+        // An answer hyper gave by itself is logged as a request of its own: its id, peer,
+        // status and why, so the id the client was given is found in the log.
+        match (ended, answered.take()) {
+            (ended, Some((id, status))) => {
+                let span = tracing::info_span!("request", request_id = %id, peer = %peer_text);
+                let reason = ended
+                    .err()
+                    .map(|e| crate::api::redact(&e.to_string()))
+                    .unwrap_or_default();
+                span.in_scope(|| {
+                    tracing::info!(status, reason = %reason, "request refused before routing");
+                });
+            }
+            (Err(e), None) => tracing::debug!(error = %e, "connection ended with an error"),
+            (Ok(()), None) => {}
         }
     });
 }

@@ -85,7 +85,9 @@ pub fn contains_token(s: &str) -> bool {
     })
 }
 
-fn no_token(field: &str, s: &str) -> Result<(), String> {
+/// Refuses text that holds a whole token (`contains_token`), naming the field: the check every
+/// stored text field passes.
+pub fn no_token(field: &str, s: &str) -> Result<(), String> {
     if contains_token(s) {
         return Err(format!(
             "{field} contains a Gatepass token; tokens are never stored"

@@ -660,7 +660,13 @@ fn tls_connector(d: &Daemon) -> tokio_rustls::TlsConnector {
 
 /// Sends `raw` bytes on a new TLS connection to the redeem listener and reads the answer.
 async fn raw_redeem_listener(d: &Daemon, raw: &[u8]) -> String {
-    let tcp = tokio::net::TcpStream::connect(d.redeem_url.trim_start_matches("https://"))
+    raw_tls(d, &d.redeem_url, raw).await
+}
+
+/// Sends `raw` bytes on a new TLS connection to the listener at `url` (`https://ADDR`) and
+/// reads the answer.
+async fn raw_tls(d: &Daemon, url: &str, raw: &[u8]) -> String {
+    let tcp = tokio::net::TcpStream::connect(url.trim_start_matches("https://"))
         .await
         .unwrap();
     let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
@@ -668,6 +674,26 @@ async fn raw_redeem_listener(d: &Daemon, raw: &[u8]) -> String {
     let _ = tls.write_all(raw).await;
     let _ = tls.flush().await;
     read_answer(&mut tls, Duration::from_secs(5)).await
+}
+
+/// Sends `raw` bytes to one of the daemon's listeners (`redeem`, `admin`: HTTPS; `socket`;
+/// `metrics`: plain HTTP) and reads the answer.
+async fn raw_to(d: &Daemon, listener: &str, raw: &[u8]) -> String {
+    match listener {
+        "redeem" => raw_tls(d, &d.redeem_url, raw).await,
+        "admin" => raw_tls(d, d.admin_url.as_ref().unwrap(), raw).await,
+        "socket" => raw_admin_socket(d, raw).await,
+        "metrics" => {
+            let url = d.metrics_url.as_ref().unwrap();
+            let mut tcp = tokio::net::TcpStream::connect(url.trim_start_matches("http://"))
+                .await
+                .unwrap();
+            let _ = tcp.write_all(raw).await;
+            let _ = tcp.flush().await;
+            read_answer(&mut tcp, Duration::from_secs(5)).await
+        }
+        other => panic!("no listener {other}"),
+    }
 }
 
 /// Sends `raw` bytes on the admin socket and reads the answer.
@@ -721,6 +747,137 @@ async fn errors_from_the_http_layer_carry_the_json_error_shape_on_both_listeners
             );
             let lower = answer.to_ascii_lowercase();
             assert!(lower.contains("content-type: application/json"), "{answer}");
+        }
+    }
+    // The daemon still answers.
+    d.cli_ok(&["tokens", "list"]);
+}
+
+/// The `X-Request-Id` of an answer's head.
+fn request_id_of(answer: &str) -> String {
+    let head = answer.split_once("\r\n\r\n").map_or(answer, |(h, _)| h);
+    head.lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case("x-request-id")
+                .then(|| value.trim().to_owned())
+        })
+        .unwrap_or_else(|| panic!("no X-Request-Id: {answer}"))
+}
+
+/// Attack 24, F9: an answer hyper gives by itself (431, 400) carried an `X-Request-Id` of
+/// another shape that no log line held, and its body no `request_id`. Now the id is a request
+/// id like the others, in the header and the body, and one line of the log (text or JSON) holds
+/// it, with the peer, the status and why.
+#[tokio::test]
+async fn an_answer_the_http_layer_gives_is_logged_with_its_request_id() {
+    let many: String = (0..200).map(|i| format!("X-H{i}: v\r\n")).collect();
+    for json in [false, true] {
+        let d = Daemon::start_with_config(if json {
+            "[log]\nformat = \"json\"\n"
+        } else {
+            ""
+        });
+        let cases = [
+            (
+                "redeem",
+                format!("POST /v1/redeem HTTP/1.1\r\nHost: localhost\r\n{many}\r\n"),
+                431,
+                "127.0.0.1:",
+            ),
+            (
+                "socket",
+                "GET /v1/tokens HTTP/1.1\r\nHost: localhost\r\nX-Bad: a\rb\r\n\r\n".to_owned(),
+                400,
+                "unix:",
+            ),
+        ];
+        for (listener, raw, status, peer) in cases {
+            let answer = raw_to(&d, listener, raw.as_bytes()).await;
+            assert!(
+                answer.starts_with(&format!("HTTP/1.1 {status}")),
+                "{listener}: {answer}"
+            );
+            let id = request_id_of(&answer);
+            assert!(
+                id.len() == 16 && id.bytes().all(|b| b.is_ascii_hexdigit()),
+                "{listener}: a request id like the others: {id}"
+            );
+            let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+            let v: serde_json::Value = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("{listener}: body {body:?}: {e}"));
+            assert_eq!(v["error"]["request_id"], id.as_str(), "{listener}: {body}");
+            let deadline = Instant::now() + Duration::from_secs(10);
+            let line = loop {
+                let log = std::fs::read_to_string(d.log_path()).unwrap();
+                if let Some(l) = log.lines().find(|l| l.contains(&id)) {
+                    break l.to_owned();
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{listener}: no line with {id}:\n{log}"
+                );
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            };
+            if json {
+                let l: serde_json::Value = serde_json::from_str(&line).unwrap();
+                assert_eq!(l["span"]["request_id"], id.as_str(), "{line}");
+                assert_eq!(l["status"], status, "{line}");
+                assert!(
+                    l["reason"].as_str().is_some_and(|r| !r.is_empty()),
+                    "{line}"
+                );
+                let from = l["span"]["peer"].as_str().unwrap_or_default();
+                assert!(from.starts_with(peer), "{line}");
+            } else {
+                for part in [
+                    format!("request_id={id}"),
+                    format!("status={status}"),
+                    format!("peer={peer}"),
+                    "reason=".to_owned(),
+                ] {
+                    assert!(line.contains(&part), "{listener}: {part} not in {line}");
+                }
+            }
+        }
+    }
+}
+
+/// Attack 24, F10: the README says request heads 64 KiB, but hyper's buffer grows in steps and
+/// heads of about 112 KiB were served. On every listener a head of 64 KiB is served and one of
+/// a byte more is 431 `headers_too_large`, as is one with a 70,000-byte header.
+#[tokio::test]
+async fn request_heads_over_64_kib_are_refused_on_every_listener() {
+    let d = Daemon::start_with_config(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[metrics]\nlisten = \"127.0.0.1:0\"\n",
+    );
+    let head = |len: usize| {
+        let start = "GET /readyz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nX-Pad: ";
+        let end = "\r\n\r\n";
+        format!("{start}{}{end}", "a".repeat(len - start.len() - end.len()))
+    };
+    for listener in ["redeem", "admin", "socket", "metrics"] {
+        for (len, refused) in [
+            (64 * 1024, false),
+            (64 * 1024 + 1, true),
+            (70_000 + 100, true),
+        ] {
+            let raw = head(len);
+            assert_eq!(raw.len(), len);
+            let answer = raw_to(&d, listener, raw.as_bytes()).await;
+            let status = answer.get(9..12).unwrap_or_default();
+            if !refused {
+                assert_eq!(status, "200", "{listener}, a head of {len} bytes: {answer}");
+                continue;
+            }
+            assert_eq!(status, "431", "{listener}, a head of {len} bytes: {answer}");
+            let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+            let v: serde_json::Value = serde_json::from_str(body)
+                .unwrap_or_else(|e| panic!("{listener}: body {body:?}: {e}"));
+            assert_eq!(
+                v["error"]["code"], "headers_too_large",
+                "{listener}: {body}"
+            );
         }
     }
     // The daemon still answers.

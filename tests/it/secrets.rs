@@ -137,6 +137,14 @@ async fn secrets_never_reach_json_logs_either() {
     assert!(requests >= 30, "{requests} request lines:\n{log}");
 }
 
+/// A new API token of the user running the tests, made with `args`; its secret.
+fn api_token(d: &Daemon, args: &[&str]) -> String {
+    let mut all = vec!["apitokens", "create", "--json"];
+    all.extend_from_slice(args);
+    let v: serde_json::Value = serde_json::from_str(&d.cli_ok(&all)).unwrap();
+    v["secret"].as_str().unwrap().to_owned()
+}
+
 /// A scenario of successes, failures and a restart, then no secret in the data folder, the
 /// log or any answer; returns the log. `log_config` is a `[log]` table (or nothing).
 async fn canary(log_config: &str) -> String {
@@ -196,6 +204,79 @@ async fn canary(log_config: &str) -> String {
             .unwrap();
         bodies.push(r.text());
     }
+    // Whole tokens pasted into a request's path where a name or id goes, in clear and with one
+    // character percent-encoded (the router decodes it before looking the token up), by tokens
+    // whose scope or path restriction refuses the request (denied, audited with the path) or
+    // allows it (logged with the path).
+    let admin = gatepass_protocol::client::HttpsTarget::parse(
+        d.admin_url.as_ref().unwrap(),
+        gatepass_protocol::client::TrustMode::Pin(d.pin.clone()),
+    )
+    .unwrap();
+    let read_only = api_token(&d, &["--name", "ro", "--scope", "read"]);
+    let hosts_only = api_token(&d, &["--name", "hosts", "--path-prefix", "/v1/hosts"]);
+    let encoded = |t: &str| format!("{}%{:02X}{}", &t[..20], t.as_bytes()[20], &t[21..]);
+    let mut pasted = 0;
+    for (bearer, method, path, status) in [
+        (
+            &read_only,
+            "DELETE",
+            format!("/v1/tokens/{}", secrets[1]),
+            403,
+        ),
+        (
+            &read_only,
+            "DELETE",
+            format!("/v1/tokens/{}", encoded(&secrets[1])),
+            403,
+        ),
+        (
+            &read_only,
+            "DELETE",
+            format!("/v1/api-tokens/{}", secrets[0]),
+            403,
+        ),
+        (
+            &read_only,
+            "DELETE",
+            format!("/v1/api-tokens/{}", encoded(&secrets[0])),
+            403,
+        ),
+        (
+            &hosts_only,
+            "GET",
+            format!("/v1/tokens/{}", secrets[2]),
+            403,
+        ),
+        (
+            &hosts_only,
+            "GET",
+            format!("/v1/tokens/{}", encoded(&secrets[2])),
+            403,
+        ),
+        (&read_only, "GET", format!("/v1/tokens/{}", secrets[3]), 200),
+        (
+            &read_only,
+            "GET",
+            format!("/v1/tokens/{}", encoded(&secrets[3])),
+            200,
+        ),
+    ] {
+        let auth = format!("Bearer {bearer}");
+        let r = admin
+            .request(method, &path, &[("authorization", &auth)], vec![])
+            .await
+            .unwrap();
+        assert_eq!(r.status, status, "{method} {path}: {}", r.text());
+        bodies.push(r.text());
+        pasted += 1;
+    }
+    let audit = d.cli_ok(&["audit", "--json", "--limit", "1000"]);
+    let denials = audit.matches("\"denied\"").count();
+    assert!(denials >= pasted - 2, "{audit}");
+    bodies.push(audit);
+    secrets.push(read_only);
+    secrets.push(hosts_only);
     d.cli_ok(&["tokens", "revoke", "s0"]);
     bodies.push(d.redeem(&secrets[1], r#"{"hostname":"z"}"#).await.text());
     d.restart();

@@ -34,7 +34,8 @@ pub struct Caller {
     pub global: Option<Role>,
     /// The API token used, when the call came over HTTPS.
     pub api_token: Option<String>,
-    /// `METHOD /path`, for denial records.
+    /// `METHOD /path`, for denial records: the path as `api::shown_path` shows it (decoded,
+    /// every token in it cut to its id).
     pub request: String,
 }
 
@@ -214,7 +215,7 @@ impl FromRequestParts<Arc<State>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &Arc<State>) -> Result<Self, ApiError> {
-        let request = format!("{} {}", parts.method, parts.uri.path());
+        let request = format!("{} {}", parts.method, super::shown_path(parts.uri.path()));
         match parts.extensions.get::<Peer>().cloned() {
             Some(Peer::Unix { uid, user }) => {
                 // Enrollment tokens open the redeem endpoint and nothing else; the socket needs none.
@@ -253,17 +254,48 @@ impl FromRequestParts<Arc<State>> for Caller {
     }
 }
 
-/// The host part of a Referer URL.
+/// The host of a Referer URL as a browser reads it (the WHATWG URL standard): in the special
+/// schemes (`http`, `https`, `ws`, `wss`, `ftp`) a backslash is a path separator as `/` is and
+/// any run of either may follow the scheme, the host is what follows the last `@` of the
+/// authority, percent-decoded. No scheme, no host; nor a host that is not a domain's letters,
+/// digits, `-`, `.` and `_` (or an IPv6 address in brackets).
 fn referer_host(referer: &str) -> Option<String> {
-    let rest = referer.split_once("://").map_or(referer, |(_, r)| r);
-    let authority = rest.split(['/', '?', '#']).next()?;
-    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let host = if host.starts_with('[') {
-        host.split(']').next()?.trim_start_matches('[')
+    let url: String = referer
+        .trim_matches(|c: char| c <= ' ')
+        .chars()
+        .filter(|c| !matches!(c, '\t' | '\n' | '\r'))
+        .collect();
+    let (scheme, rest) = url.split_once(':')?;
+    let mut chars = scheme.chars();
+    let valid = chars.next().is_some_and(|c| c.is_ascii_alphabetic())
+        && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
+    if !valid {
+        return None;
+    }
+    let special = ["http", "https", "ws", "wss", "ftp"]
+        .iter()
+        .any(|s| scheme.eq_ignore_ascii_case(s));
+    let authority = if special {
+        rest.trim_start_matches(['/', '\\'])
+            .split(['/', '\\', '?', '#'])
+            .next()?
     } else {
-        host.split(':').next()?
+        rest.strip_prefix("//")?.split(['/', '?', '#']).next()?
     };
-    (!host.is_empty()).then(|| host.to_ascii_lowercase())
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if let Some(bracketed) = host.strip_prefix('[') {
+        let (v6, _) = bracketed.split_once(']')?;
+        return v6.parse::<std::net::Ipv6Addr>().ok().map(|a| a.to_string());
+    }
+    let host = host.split(':').next()?;
+    let host = percent_encoding::percent_decode_str(host)
+        .decode_utf8()
+        .ok()?;
+    let domain = !host.is_empty()
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b));
+    domain.then(|| host.to_ascii_lowercase())
 }
 
 async fn api_token_caller(
@@ -373,6 +405,29 @@ async fn api_token_caller(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The host a browser reads (the WHATWG URL standard): in the special schemes a backslash
+    /// is a path separator as `/` is, and any run of either may follow the scheme.
+    #[test]
+    fn a_referers_host_is_the_one_a_browser_reads() {
+        for (referer, host) in [
+            ("https://evil.net\\@example.com/", Some("evil.net")),
+            ("https:\\\\evil.net\\@example.com/", Some("evil.net")),
+            ("https://evil.net\\.example.com/", Some("evil.net")),
+            ("https:/\\Example.com\\x", Some("example.com")),
+            ("https:example.com", Some("example.com")),
+            ("HTTPS://a.Example.COM?x#y", Some("a.example.com")),
+            ("https://example%2Ecom/", Some("example.com")),
+            ("https://evil.net%2F.example.com/", None),
+            (" https://exa\tmple.com/ ", Some("example.com")),
+            ("android-app://com.example/x", Some("com.example")),
+            ("foo:\\\\example.com\\", None),
+            ("example.com/x", None),
+            ("https:///", None),
+        ] {
+            assert_eq!(referer_host(referer).as_deref(), host, "{referer}");
+        }
+    }
 
     #[test]
     fn referer_hosts_are_extracted() {

@@ -125,7 +125,7 @@ impl IntoResponse for ApiError {
         // The unread rest of an oversized or too-slow body must not be parsed as a next request.
         if matches!(
             self.code,
-            ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout
+            ErrorCode::PayloadTooLarge | ErrorCode::RequestTimeout | ErrorCode::HeadersTooLarge
         ) {
             resp.headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -134,13 +134,44 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Replaces anything shaped like a token's secret with "[redacted]", so no message or log line
-/// can carry one (serde's messages quote the values they reject): after a `gpt_`/`gpa_` prefix
-/// in any case, a run of letters and digits longer than an id; without the prefix, a run as long
-/// as an id and a secret together. An id alone (lists show `gpt_<id>…`) stays readable.
+/// Cuts anything shaped like a token down to the form lists show it in (`gpt_<id>…`), so no
+/// message, log line or audit record can carry a secret (serde's messages quote the values they
+/// reject): after a `gpt_`/`gpa_` prefix in any case, a run of letters and digits longer than an
+/// id; without the prefix, a run as long as an id and a secret together. An id alone (lists
+/// show `gpt_<id>…`) stays as it is. The one redaction of the daemon; `shown_path` applies it
+/// to what a client sent in a request's target.
 pub fn redact(s: &str) -> String {
-    gatepass_protocol::token::replace_secrets(s, |_, _| "[redacted]".to_owned())
+    gatepass_protocol::token::replace_secrets(s, |id, _| format!("{id}…"))
         .unwrap_or_else(|| s.to_owned())
+}
+
+/// A request's path (or query) as the log, an audit record or an error body shows it. It is
+/// percent-decoded first, as the router decodes it before a handler looks a token up (and again
+/// while anything is still encoded), so `%61` for an `a` hides no token from `redact`; what
+/// decoding let in that would break a log line or disturb how it reads (control characters,
+/// spaces, `%`, characters that reorder text) is encoded again.
+pub fn shown_path(raw: &str) -> String {
+    let mut text = std::borrow::Cow::Borrowed(raw);
+    for _ in 0..4 {
+        let decoded = percent_encoding::percent_decode_str(&text).decode_utf8_lossy();
+        if decoded == text {
+            break;
+        }
+        text = std::borrow::Cow::Owned(decoded.into_owned());
+    }
+    let mut shown = String::with_capacity(text.len());
+    for c in redact(&text).chars() {
+        if c.is_control() || c == ' ' || c == '%' || gatepass_protocol::text::reorders_or_breaks(c)
+        {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                shown.push_str(&format!("%{b:02X}"));
+            }
+        } else {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// Reads a JSON body: 415 unless it says JSON, 413 past `limit` (before reading when the length
@@ -222,11 +253,33 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(ApiError::from)
 }
 
+/// The most a request's head (its request line and header lines) may take; beyond it, 431.
+/// Hyper refuses a head it cannot hold in a buffer of this size, but its buffer grows in steps
+/// and may hold more: `guard` refuses what it let through.
+pub const MAX_HEAD: usize = 64 * 1024;
+
+/// The size of a request's head as it came: `METHOD TARGET HTTP/1.1`, each `name: value`
+/// line, and the blank line that ends it.
+fn head_len(req: &Request) -> usize {
+    let uri = req.uri();
+    let target = uri.scheme_str().map_or(0, |s| s.len() + 3)
+        + uri.authority().map_or(0, |a| a.as_str().len())
+        + uri.path_and_query().map_or(0, |p| p.as_str().len());
+    let line = req.method().as_str().len() + 1 + target + " HTTP/1.1\r\n".len();
+    let headers: usize = req
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + ": ".len() + value.len() + "\r\n".len())
+        .sum();
+    line + headers + "\r\n".len()
+}
+
 /// How long the requests that read the whole store (`GET /v1/backup`, `GET /v1/audit/verify`)
 /// may take to start their answer: minutes for a large store.
 const WHOLE_STORE_TIMEOUT: Duration = Duration::from_secs(600);
 
-/// Bounds the time to receive and answer a request (a slow-drip body is cut off), and logs it.
+/// Refuses a head larger than `MAX_HEAD` (431), bounds the time to receive and answer a request
+/// (a slow-drip body is cut off), and logs it.
 async fn guard(req: Request, next: Next, limit: Duration) -> Response {
     let start = Instant::now();
     let method = req.method().clone();
@@ -236,16 +289,23 @@ async fn guard(req: Request, next: Next, limit: Duration) -> Response {
     } else {
         limit
     };
-    let resp = match tokio::time::timeout(limit, next.run(req)).await {
-        Ok(r) => r,
-        Err(_) => {
-            ApiError::new(ErrorCode::RequestTimeout, "the request took too long").into_response()
+    let resp = if head_len(&req) > MAX_HEAD {
+        ApiError::new(
+            ErrorCode::HeadersTooLarge,
+            format!("the request's head is larger than {} KiB", MAX_HEAD / 1024),
+        )
+        .into_response()
+    } else {
+        match tokio::time::timeout(limit, next.run(req)).await {
+            Ok(r) => r,
+            Err(_) => ApiError::new(ErrorCode::RequestTimeout, "the request took too long")
+                .into_response(),
         }
     };
     // An error answer's line holds its code too: the operator who has a host's request id
     // reads why it was refused without the host's copy of the body.
     let code = resp.extensions().get::<ErrorCode>().map(|c| c.as_str());
-    tracing::info!(%method, path = %redact(&path), status = resp.status().as_u16(), code, ms = start.elapsed().as_millis() as u64, "request");
+    tracing::info!(%method, path = %shown_path(&path), status = resp.status().as_u16(), code, ms = start.elapsed().as_millis() as u64, "request");
     resp
 }
 
@@ -293,24 +353,23 @@ mod tests {
     use super::*;
 
     #[test]
-    fn redact_hides_anything_token_shaped() {
+    fn redact_cuts_anything_token_shaped_to_its_id() {
         let token =
             gatepass_protocol::token::generate(gatepass_protocol::token::TokenKind::Enrollment)
                 .unwrap();
         let whole = token.expose().to_owned();
+        let id = token.id().to_owned();
         let body = &whole[4..];
+        let upper_id = id.to_uppercase();
         for (input, shown) in [
-            (
-                format!("bad {whole} here"),
-                "bad gpt_[redacted] here".to_string(),
-            ),
+            (format!("bad {whole} here"), format!("bad gpt_{id}… here")),
             (
                 format!("x\"{}\"y", whole.to_uppercase()),
-                "x\"GPT_[redacted]\"y".into(),
+                format!("x\"GPT_{upper_id}…\"y"),
             ),
-            (format!("/v1/tokens/{body}"), "/v1/tokens/[redacted]".into()),
-            (format!("{}…", &whole[..30]), "gpt_[redacted]…".into()),
-            (format!("gpa_{body}é"), "gpa_[redacted]é".into()),
+            (format!("/v1/tokens/{body}"), format!("/v1/tokens/{id}…")),
+            (format!("{}…", &whole[..30]), format!("gpt_{id}……")),
+            (format!("gpa_{body}é"), format!("gpa_{id}…é")),
         ] {
             assert_eq!(redact(&input), shown);
         }
@@ -321,5 +380,37 @@ mod tests {
         );
         assert_eq!(redact("gpa_x\"gpt_y"), "gpa_x\"gpt_y");
         assert_eq!(redact("nothing é ünïcode 12"), "nothing é ünïcode 12");
+    }
+
+    /// A token in a request's path is cut to its id however it is percent-encoded (the router
+    /// decodes it before looking it up); what decoding lets in is shown encoded again.
+    #[test]
+    fn a_shown_path_holds_no_token_however_it_is_encoded() {
+        use gatepass_protocol::token::{TokenKind, generate};
+        for kind in [TokenKind::Enrollment, TokenKind::Api] {
+            let token = generate(kind).unwrap();
+            let whole = token.expose();
+            let shown = format!("/v1/tokens/{}", token.display_prefix());
+            let one = format!(
+                "{}%{:02x}{}",
+                &whole[..20],
+                whole.as_bytes()[20],
+                &whole[21..]
+            );
+            let all: String = whole.bytes().map(|b| format!("%{b:02X}")).collect();
+            let twice = one.replace('%', "%25");
+            for path in [whole.to_owned(), one, all, twice] {
+                assert_eq!(shown_path(&format!("/v1/tokens/{path}")), shown, "{path}");
+            }
+        }
+        assert_eq!(shown_path("/v1/tokens/web%2001"), "/v1/tokens/web%2001");
+        assert_eq!(shown_path("/v1/tokens/a%0Ab"), "/v1/tokens/a%0Ab");
+        assert_eq!(
+            shown_path("/v1/tokens/a%E2%80%AEb"),
+            "/v1/tokens/a%E2%80%AEb"
+        );
+        assert_eq!(shown_path("/v1/tokens/100%25"), "/v1/tokens/100%25");
+        assert_eq!(shown_path("/v1/tokens/é%C3%A9"), "/v1/tokens/éé");
+        assert_eq!(shown_path("/v1/tokens/plain-name"), "/v1/tokens/plain-name");
     }
 }

@@ -81,7 +81,7 @@ pub fn current() -> Option<String> {
 }
 
 /// The peer as the log shows it: the socket's user, or the TCP address.
-fn peer_text(peer: Option<&Peer>) -> String {
+pub fn peer_text(peer: Option<&Peer>) -> String {
     match peer {
         Some(Peer::Unix { user, .. }) => format!("unix:{user}"),
         Some(Peer::Tcp { addr }) => addr.to_string(),

@@ -42,6 +42,16 @@ pub fn issue(
     if expires_at.0 < now.0.saturating_add(MIN_TTL as i64) {
         return Err(invalid("an API token must live at least 1 day"));
     }
+    // A token pasted into a restriction would be stored and shown: refused as in a name. A
+    // path is also read percent-decoded, as the router reads a request's path.
+    if let Some(p) = &body.path_prefix {
+        model::no_token("path_prefix", p).map_err(StoreError::Invalid)?;
+        let decoded = percent_encoding::percent_decode_str(p).decode_utf8_lossy();
+        model::no_token("path_prefix", &decoded).map_err(StoreError::Invalid)?;
+    }
+    if let Some(r) = &body.referrer {
+        model::no_token("referrer", r).map_err(StoreError::Invalid)?;
+    }
     if let Some(p) = &body.path_prefix
         && (!p.starts_with('/')
             || p.len() > 256

@@ -886,6 +886,17 @@ async fn api_tokens_act_within_their_scope_path_and_referrer() {
             403,
             "referrer_denied",
         ),
+        // A browser reads the host as evil.net: a backslash ends it, as `/` does.
+        (
+            "referrer",
+            &referrer,
+            Get,
+            "/v1/tokens",
+            None,
+            Some("https://evil.net\\@example.org/"),
+            403,
+            "referrer_denied",
+        ),
         ("manage", &manage, Post, &revoke, None, None, 200, ""),
         (
             "unknown",
@@ -927,6 +938,153 @@ async fn api_tokens_act_within_their_scope_path_and_referrer() {
     assert_eq!(status, StatusCode::OK);
     let (status, _) = f.send_api(&manage, Get, "/v1/tokens", None, None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+/// Whether `text` holds the secret part of `token` (what follows its public id).
+fn holds_secret(text: &[u8], token: &str) -> bool {
+    let secret = &token.as_bytes()[16..38];
+    text.windows(secret.len()).any(|w| w == secret)
+}
+
+/// The bytes of every file under `dir`.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push((p.clone(), std::fs::read(&p).unwrap()));
+        }
+    }
+    out
+}
+
+/// A whole token pasted into a request's path (where a name or id goes), in clear or with a
+/// character percent-encoded, and refused: the denial's audit record names the request with
+/// the token cut to its id (`gpt_<id>…`), and neither the answer, the audit log as read, nor
+/// any file of the data folder holds its secret.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_a_refused_requests_path_is_audited_as_its_id_only() {
+    let f = Fixture::new().await;
+    let (status, made) = f
+        .send(ADMIN, Post, "/v1/tokens", Some(json!({"name": "pasted"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let gpt = made["secret"].as_str().unwrap().to_owned();
+    let read = f.api_token(json!({"name": "r", "scope": "read"})).await;
+    let manage = f.api_token(json!({"name": "m"})).await;
+    let hosts_only = f
+        .api_token(json!({"name": "h", "path_prefix": "/v1/hosts"}))
+        .await;
+    // One character percent-encoded: the router decodes it before the token is looked up.
+    let encoded = |t: &str| format!("{}%{:02X}{}", &t[..20], t.as_bytes()[20], &t[21..]);
+    let mut answers = Vec::new();
+    for path in [
+        format!("/v1/tokens/{gpt}"),
+        format!("/v1/tokens/{}", encoded(&gpt)),
+    ] {
+        answers.push(f.send(AUDITOR, Delete, &path, None).await);
+        answers.push(f.send(NO_ROLE, Get, &path, None).await);
+        answers.push(f.send_api(&hosts_only, Get, &path, None, None).await);
+    }
+    for path in [
+        format!("/v1/api-tokens/{manage}"),
+        format!("/v1/api-tokens/{}", encoded(&manage)),
+    ] {
+        answers.push(f.send_api(&read, Delete, &path, None, None).await);
+    }
+    for (status, body) in &answers {
+        assert_eq!(*status, StatusCode::FORBIDDEN, "{body}");
+        for secret in [&gpt, &manage] {
+            assert!(!holds_secret(body.to_string().as_bytes(), secret), "{body}");
+        }
+    }
+    let (status, audit) = f.send(ADMIN, Get, "/v1/audit?limit=100", None).await;
+    assert_eq!(status, StatusCode::OK, "{audit}");
+    let requests: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "denied")
+        .filter_map(|e| e["details"]["request"].as_str())
+        .collect();
+    let gpt_shown = format!("{}…", &gpt[..16]);
+    let gpa_shown = format!("{}…", &manage[..16]);
+    assert_eq!(
+        requests.iter().filter(|r| r.ends_with(&gpt_shown)).count(),
+        6,
+        "{requests:#?}"
+    );
+    assert_eq!(
+        requests
+            .iter()
+            .filter(|r| **r == format!("DELETE /v1/api-tokens/{gpa_shown}"))
+            .count(),
+        2,
+        "{requests:#?}"
+    );
+    for secret in [&gpt, &manage] {
+        assert!(
+            !holds_secret(audit.to_string().as_bytes(), secret),
+            "{audit}"
+        );
+        for (path, bytes) in files_under(f._dir.path()) {
+            assert!(
+                !holds_secret(&bytes, secret),
+                "a secret in {}",
+                path.display()
+            );
+        }
+    }
+}
+
+/// An API token's path or referrer restriction holding a whole token (in clear or with a
+/// character percent-encoded) is refused as a name holding one is, with the same code; nothing
+/// of it is stored, listed or audited.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_in_an_api_tokens_restriction_is_refused_as_in_its_name() {
+    let f = Fixture::new().await;
+    let (status, made) = f
+        .send(ADMIN, Post, "/v1/tokens", Some(json!({"name": "pasted"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let gpt = made["secret"].as_str().unwrap().to_owned();
+    let gpa = f.api_token(json!({"name": "m"})).await;
+    let (status, by_name) = f
+        .send(ADMIN, Post, "/v1/api-tokens", Some(json!({"name": gpt})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{by_name}");
+    let encoded = |t: &str| format!("{}%{:02X}{}", &t[..20], t.as_bytes()[20], &t[21..]);
+    for secret in [&gpt, &gpa] {
+        for fields in [
+            json!({"name": "a", "path_prefix": format!("/{secret}")}),
+            json!({"name": "b", "path_prefix": format!("/v1/tokens/{}", encoded(secret))}),
+            json!({"name": "c", "referrer": secret}),
+        ] {
+            let (status, body) = f
+                .send(ADMIN, Post, "/v1/api-tokens", Some(fields.clone()))
+                .await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{fields}: {body}");
+            assert_eq!(body["error"]["code"], by_name["error"]["code"], "{body}");
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("contains a Gatepass token"),
+                "{body}"
+            );
+        }
+    }
+    let (_, list) = f.send(ADMIN, Get, "/v1/api-tokens", None).await;
+    let (_, audit) = f.send(ADMIN, Get, "/v1/audit?limit=100", None).await;
+    for secret in [&gpt, &gpa] {
+        assert!(!holds_secret(list.to_string().as_bytes(), secret), "{list}");
+        assert!(
+            !holds_secret(audit.to_string().as_bytes(), secret),
+            "{audit}"
+        );
+    }
 }
 
 /// The REST API role: only `api_users` create API tokens, administrators included; the others
