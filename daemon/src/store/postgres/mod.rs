@@ -14,10 +14,12 @@
 //! - **Live events**: after its commit a batch's change events go to this daemon's listeners
 //!   and, through `NOTIFY`, to every other daemon's (`listen`).
 //!
-//! The client is `tokio-postgres`: pipelined on the writer's own small runtime (`conn`), and
-//! through its synchronous face (`postgres`) on the reader, pre-check and listener threads; the
-//! rules are plain synchronous Rust, and no thread of the daemon's runtime waits on the
-//! database. TLS to the server: `tls`.
+//! The client is `tokio-postgres`, each of the engine's threads (writer, readers, pre-check,
+//! listener) driving its connection on a small runtime of its own (`conn`), where no wait is
+//! longer than a caller's: a connection gone silent is dropped and made again. Start-up (the
+//! schema, the node's check) uses its synchronous face (`postgres`). The rules are plain
+//! synchronous Rust, and no thread of the daemon's runtime waits on the database. TLS to the
+//! server: `tls`.
 
 mod conn;
 mod listen;
@@ -33,6 +35,7 @@ mod writer;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use conn::Pipelined;
 use gatepass_protocol::binary::TokenListBuilder;
 use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, SortColumn, Timestamp, TokenKeys};
 use postgres::{Client, NoTls};
@@ -121,6 +124,8 @@ pub(crate) struct Connector {
     /// `/metrics`: transactions, reconnects, connections (the hooks are the writer's and the
     /// readers' only dealings with metrics).
     pub(crate) metrics: crate::metrics::StoreMetrics,
+    /// Bumped when one of the connections is found silent: the others are made again.
+    silenced: conn::Silenced,
 }
 
 impl Connector {
@@ -160,10 +165,11 @@ impl Connector {
             tls: parsed.tls,
             seal_key: options.seal_key.clone(),
             metrics: crate::metrics::StoreMetrics::new(),
+            silenced: conn::Silenced::default(),
         })
     }
 
-    /// A blocking connection (reads, the listener, the pre-check).
+    /// A blocking connection (start-up: the schema and the node's check).
     pub(crate) fn connect(&self) -> Result<Client, StoreError> {
         let config = postgres::Config::from(self.config.clone());
         Ok(match &self.tls {
@@ -198,11 +204,24 @@ impl Connector {
         }
     }
 
-    /// A connection whose statements can go out together (the writer's).
-    pub(crate) fn connect_pipelined(&self) -> Result<conn::Pipelined, StoreError> {
+    /// A connection of one of the engine's threads (the writer's, a reader's, the
+    /// pre-check's), whose waits are bounded (`conn`).
+    pub(crate) fn connect_pipelined(&self) -> Result<Pipelined, StoreError> {
         match &self.tls {
-            Some(tls) => conn::Pipelined::connect(&self.config, tls.clone()),
-            None => conn::Pipelined::connect(&self.config, NoTls),
+            Some(tls) => {
+                Pipelined::connect_sharing(&self.config, tls.clone(), false, self.silenced.clone())
+            }
+            None => Pipelined::connect_sharing(&self.config, NoTls, false, self.silenced.clone()),
+        }
+    }
+
+    /// The listener's connection: its notifications are kept (`Pipelined::notification`).
+    pub(crate) fn connect_listening(&self) -> Result<Pipelined, StoreError> {
+        match &self.tls {
+            Some(tls) => {
+                Pipelined::connect_sharing(&self.config, tls.clone(), true, self.silenced.clone())
+            }
+            None => Pipelined::connect_sharing(&self.config, NoTls, true, self.silenced.clone()),
         }
     }
 }
@@ -338,12 +357,12 @@ impl PgStore {
     /// database restarted) is made again and `f` tried once more.
     fn read<T: Send + 'static>(
         &self,
-        f: impl Fn(&mut Client) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&mut Pipelined) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = mpsc::channel();
         let job: ReadJob = Box::new(move |connector, slot| {
             let mut result = attempt(connector, slot, &f);
-            if result.is_err() && slot.as_ref().is_none_or(Client::is_closed) {
+            if result.is_err() && slot.as_ref().is_none_or(Pipelined::is_closed) {
                 result = attempt(connector, slot, &f);
             }
             drop(tx.send(result));
@@ -377,12 +396,13 @@ fn answer_within<T>(rx: &mpsc::Receiver<Result<T, StoreError>>) -> Result<T, Sto
 /// Runs `f` on the connection in `slot`, made first if there is none or it broke.
 fn attempt<T>(
     connector: &Connector,
-    slot: &mut Option<Client>,
-    f: &impl Fn(&mut Client) -> Result<T, StoreError>,
+    slot: &mut Option<Pipelined>,
+    f: &impl Fn(&mut Pipelined) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    if slot.as_ref().is_none_or(Client::is_closed) {
+    if slot.as_ref().is_none_or(Pipelined::is_closed) {
         let again = slot.is_some();
-        *slot = Some(connector.connect()?);
+        *slot = None;
+        *slot = Some(connector.connect_pipelined()?);
         if again {
             connector.metrics.reconnects.inc();
         }
@@ -394,11 +414,11 @@ fn attempt<T>(
 }
 
 /// A read, run by a reader thread with its connector and connection.
-type ReadJob = Box<dyn FnOnce(&Connector, &mut Option<Client>) + Send>;
+type ReadJob = Box<dyn FnOnce(&Connector, &mut Option<Pipelined>) + Send>;
 
 /// A reader thread: takes reads off the shared queue and runs them on its own connection.
 fn reader(connector: &Connector, jobs: &Mutex<mpsc::Receiver<ReadJob>>) {
-    let mut client: Option<Client> = None;
+    let mut client: Option<Pipelined> = None;
     let conns = &connector.metrics.connections;
     loop {
         let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
@@ -561,7 +581,7 @@ impl Store for PgStore {
                 waited.as_secs()
             )));
         }
-        self.read(|c| Ok(c.simple_query("SELECT 1").map(drop)?))
+        self.read(|c| c.batch_execute("SELECT 1"))
     }
 
     fn peek_secret_queued(&self, id: &str, hash_hex: &str) -> Queued<Option<bool>> {
