@@ -976,3 +976,194 @@ async fn a_database_connection_gone_silent_is_503_and_replaced_by_itself() {
     );
     assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
 }
+
+/// `gatepassd` with `args`, the environment `env`, and no `--config` (a first start writes its
+/// config into the data folder): its output, to completion.
+fn gatepassd_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    std::process::Command::new(crate::support::gatepassd_bin())
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--socket")
+        .arg(dir.join("gatepass.sock"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("GATEPASSD_STORE")
+        .env_remove("PGPASSWORD")
+        .env("GATEPASSD_LOG", "debug")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A password in the store's URL: refused on the command line (every user of the host can
+/// read a command line), naming where it goes instead; accepted from the environment, and then
+/// in no log line, no ready line and no error. The ready line names the store without it.
+#[tokio::test]
+async fn a_password_in_the_store_url_stays_out_of_the_command_line_and_the_logs() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let with_password = url.replace("postgres://postgres@", "postgres://postgres:SECRETPW1@");
+    assert_ne!(url, with_password);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatepassd_in(dir.path(), &["--store", &with_password], &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("password_file") && said.contains("PGPASSWORD"),
+        "{said}"
+    );
+    assert!(!said.contains("SECRETPW1"), "{said}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "a refused start left a data folder"
+    );
+
+    // From the environment: accepted (the server trusts the socket), and said nowhere.
+    let mut d = Daemon::unstarted(CONFIG);
+    d.extra_env = vec![("GATEPASSD_STORE".into(), with_password.clone())];
+    d.start_again();
+    let (secret, _) = d.mint(&["--name", "env-url", "--uses", "1"]);
+    let r = d.redeem(&secret, r#"{"hostname":"env-host"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let log = std::fs::read_to_string(d.log_path()).unwrap();
+    assert!(!log.contains("SECRETPW1"), "{log}");
+    let marker = std::fs::read_to_string(d.data_dir().join("store.postgres")).unwrap();
+    assert!(!marker.contains("SECRETPW1"), "{marker}");
+    // The ready log line names the store, without the password.
+    let listening = log
+        .lines()
+        .find(|l| l.contains("gatepassd listening"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(listening.contains(&format!("store={url}")), "{listening}");
+    d.terminate();
+
+    // A server that cannot be reached: the error names the server, not the password.
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatepassd_in(
+        dir.path(),
+        &[],
+        &[(
+            "GATEPASSD_STORE",
+            "postgres://postgres:SECRETPW2@127.0.0.1:1/gatepass?password=SECRETPW3",
+        )],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("127.0.0.1:1"), "{said}");
+    assert!(!said.contains("SECRETPW"), "{said}");
+    // A start the store refused leaves nothing behind: no config, no key, no CA, no folder.
+    assert!(
+        !dir.path().join("data").exists(),
+        "left behind: {:?}",
+        std::fs::read_dir(dir.path().join("data"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+}
+
+/// A start the store refuses does not leave a key, a CA or a config of its making in the data
+/// folder: a stranger's new folder is gone again, a folder that held a key keeps only it, and a
+/// folder whose store is in PostgreSQL (its marker) started without `--store` gets no config.
+#[test]
+fn a_start_the_store_refuses_leaves_the_data_folder_as_it_was() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let first = on(&url);
+    // Another key: refused, and its new data folder removed whole.
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatepassd_in(dir.path(), &["--store", &url], &[]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("hmac.key differs"), "{said}");
+    assert!(!dir.path().join("data").exists(), "{said}");
+    // The first node's key, another CA: the key stays, the CA it made and its config go.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(first.data_dir().join("hmac.key"), data.join("hmac.key")).unwrap();
+    let out = gatepassd_in(dir.path(), &["--store", &url], &[]);
+    assert!(!out.status.success());
+    let mut left: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["hmac.key"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The marker of a PostgreSQL store, started as an embedded one: refused, nothing written.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(
+        first.data_dir().join("store.postgres"),
+        data.join("store.postgres"),
+    )
+    .unwrap();
+    let out = gatepassd_in(dir.path(), &[], &[]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("PostgreSQL"), "{said}");
+    let left: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, ["store.postgres"], "{said}");
+}
+
+/// On a PostgreSQL node `gatepass backup` and `gatepassd check` say what applies instead
+/// (pg_dump; `gatepass audit verify`), `gatepass doctor` names the engine and whether the
+/// daemon reaches its database.
+#[tokio::test]
+async fn backup_check_and_doctor_say_what_applies_to_postgres() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let d = on(&url);
+    let file = d.dir.path().join("backup.gpb");
+    let out = d.cli(&["backup", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("pg_dump") && said.contains("hmac.key"),
+        "{said}"
+    );
+    assert!(!file.exists(), "a failed backup left its file");
+    let out = d.gatepassd(&["--store", &url, "check"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("gatepass audit verify") && said.contains("pg_dump"),
+        "{said}"
+    );
+    let doctor = d.cli_ok(&["doctor"]);
+    let store = doctor
+        .lines()
+        .find(|l| l.contains(" store "))
+        .unwrap_or_else(|| panic!("{doctor}"));
+    assert!(
+        store.starts_with("ok") && store.contains("PostgreSQL") && store.contains("reaches"),
+        "{doctor}"
+    );
+    pg.stop("immediate");
+    let out = d.cli(&["doctor"]);
+    let doctor = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{doctor}");
+    let store = doctor
+        .lines()
+        .find(|l| l.contains(" store "))
+        .unwrap_or_else(|| panic!("{doctor}"));
+    assert!(
+        store.starts_with("FAIL") && store.contains("PostgreSQL: unavailable"),
+        "{doctor}"
+    );
+}

@@ -240,8 +240,19 @@ async fn guard(req: Request, next: Next, limit: Duration) -> Response {
             ApiError::new(ErrorCode::RequestTimeout, "the request took too long").into_response()
         }
     };
-    tracing::info!(%method, path = %redact(&path), status = resp.status().as_u16(), ms = start.elapsed().as_millis() as u64, "request");
+    let (status, ms) = (resp.status().as_u16(), start.elapsed().as_millis() as u64);
+    if is_probe(&path) && resp.status().is_success() {
+        // A load balancer asks every few seconds: its answers are news only when they fail.
+        tracing::debug!(%method, path = %redact(&path), status, ms, "request");
+    } else {
+        tracing::info!(%method, path = %redact(&path), status, ms, "request");
+    }
     resp
+}
+
+/// The health probes (`/healthz`, `/readyz`): logged at debug level unless they fail.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
 }
 
 fn finish(router: Router<Arc<State>>, state: Arc<State>, listener: observe::Listener) -> Router {

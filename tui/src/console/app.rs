@@ -100,6 +100,8 @@ pub enum Msg {
     ApiTokens(Result<Vec<ApiToken>, String>),
     Change(Box<ChangeEvent>),
     Lost(String),
+    /// Whether the daemon's store is unavailable (`/healthz`).
+    StoreDown(bool),
     Created(Box<CreateTokenResponse>),
     CreateFailed(String),
     TokenChanged {
@@ -228,6 +230,8 @@ pub struct App {
     pub marked: std::collections::BTreeSet<String>,
     pub flash: Option<Flash>,
     pub conn: Conn,
+    /// The daemon answers but says its store is unavailable (`/healthz` 503).
+    pub store_down: bool,
     pub who: Option<WhoAmI>,
     /// Where the daemon is (socket path or URL).
     pub endpoint: String,
@@ -316,6 +320,7 @@ impl App {
             marked: std::collections::BTreeSet::new(),
             flash: None,
             conn: Conn::Connecting,
+            store_down: false,
             who: None,
             endpoint,
             started: None,
@@ -467,6 +472,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::Change(ev) => on_change(app, *ev),
         Msg::Lost(e) => {
             app.conn = Conn::Lost(e);
+            Vec::new()
+        }
+        Msg::StoreDown(down) => {
+            app.store_down = down;
             Vec::new()
         }
         Msg::Created(resp) => {

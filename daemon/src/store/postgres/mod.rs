@@ -138,7 +138,8 @@ impl Connector {
         if let Some(p) = &options.password {
             config.password(p.as_bytes());
         }
-        config.ssl_mode(match parsed.tls {
+        let tls = unix_sockets_take_no_tls(&config, parsed.tls, parsed.mode.as_deref());
+        config.ssl_mode(match tls {
             Some(_) => tokio_postgres::config::SslMode::Require,
             None => tokio_postgres::config::SslMode::Disable,
         });
@@ -162,7 +163,7 @@ impl Connector {
         config.application_name("gatepassd");
         Ok(Connector {
             config,
-            tls: parsed.tls,
+            tls,
             seal_key: options.seal_key.clone(),
             metrics: crate::metrics::StoreMetrics::new(),
             silenced: conn::Silenced::default(),
@@ -224,6 +225,29 @@ impl Connector {
             None => Pipelined::connect_sharing(&self.config, NoTls, true, self.silenced.clone()),
         }
     }
+}
+
+/// The TLS to use: none when every host of `config` is a Unix socket (as libpq does, TLS does
+/// not apply there), which the log says once when the URL asked for it (`mode`).
+fn unix_sockets_take_no_tls(
+    config: &tokio_postgres::Config,
+    tls: Option<tls::RustlsConnect>,
+    mode: Option<&str>,
+) -> Option<tls::RustlsConnect> {
+    let hosts = config.get_hosts();
+    let all_sockets = !hosts.is_empty()
+        && hosts
+            .iter()
+            .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)));
+    if tls.is_some() && all_sockets {
+        tracing::info!(
+            sslmode = mode.unwrap_or_default(),
+            "TLS does not apply to a Unix socket (as with libpq): the database is reached \
+             through its socket without it"
+        );
+        return None;
+    }
+    tls
 }
 
 /// The PostgreSQL engine.
@@ -648,5 +672,52 @@ impl Store for PgStore {
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
         let key = self.seal_key.clone();
         self.read(move |c| reads::verify(c, &key))
+    }
+}
+
+#[cfg(test)]
+mod unix_socket_tests {
+    use super::*;
+
+    fn options(url: &str) -> Options {
+        Options {
+            url: url.into(),
+            password: None,
+            key_fingerprint: String::new(),
+            ca_fingerprint: String::new(),
+            seal_key: zeroize::Zeroizing::new([0; 32]),
+        }
+    }
+
+    /// A CA file for `sslrootcert` (its content is only read, never used here).
+    fn ca_file(dir: &std::path::Path) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn tls_does_not_apply_to_a_unix_socket_but_does_to_a_tcp_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca_file(dir.path());
+        for mode in ["require", "verify-full"] {
+            let c = Connector::new(&options(&format!(
+                "postgres://gp@/gatepass?host=/run/postgresql&sslmode={mode}&sslrootcert={ca}"
+            )))
+            .unwrap();
+            assert!(c.tls.is_none(), "{mode}");
+            assert_eq!(
+                c.config.get_ssl_mode(),
+                tokio_postgres::config::SslMode::Disable
+            );
+        }
+        let c = Connector::new(&options(&format!(
+            "postgres://gp@db.example/gatepass?sslmode=verify-full&sslrootcert={ca}"
+        )))
+        .unwrap();
+        assert!(c.tls.is_some());
     }
 }
