@@ -214,7 +214,6 @@ fn verify_in(txn: &mut Client, seal_key: &[u8; 32]) -> Result<AuditCheck, StoreE
             });
         }
     }
-    drop(rows);
     let tokens: Vec<TokenRecord> = txn
         .query("SELECT record FROM gp_tokens", &[])?
         .iter()
