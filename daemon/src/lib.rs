@@ -768,6 +768,31 @@ mod marker_tests {
     use super::*;
 
     #[test]
+    fn a_password_is_found_and_left_out_wherever_the_url_holds_it() {
+        for (url, shown) in [
+            (
+                "postgres://gp:s3cret@/gp?host=/run/postgresql",
+                "postgres://gp@/gp?host=/run/postgresql",
+            ),
+            (
+                "postgres://gp@db/gp?password=s3cret&sslmode=disable",
+                "postgres://gp@db/gp?sslmode=disable",
+            ),
+            ("host=db user=gp password=s3cret", "host=db user=gp"),
+        ] {
+            assert!(has_password(url), "{url}");
+            assert_eq!(without_password(url), shown);
+        }
+        for url in [
+            "postgres://gp@/gp?host=/run/postgresql&port=5432",
+            "postgres://db.example/gp",
+            "host=/run/postgresql dbname=gp",
+        ] {
+            assert!(!has_password(url), "{url}");
+        }
+    }
+
+    #[test]
     fn the_marker_never_holds_a_password() {
         assert_eq!(
             without_password("postgres://gp:s3cret@db.example:5432/gp?sslmode=require"),
