@@ -131,6 +131,17 @@ fn load_config(args: &Args) -> Result<(Config, Option<PathBuf>), Error> {
         cfg.admin.listen = Some(l.clone());
     }
     if let Some(u) = &args.store {
+        // A command line is visible to every user of the host (ps, /proc): no password in it.
+        // The environment (GATEPASSD_STORE) and the config file are the daemon's own.
+        let from_env = std::env::var("GATEPASSD_STORE").is_ok_and(|e| &e == u);
+        if !from_env && crate::has_password(u) {
+            return Err(Error::Store(crate::error::StoreError::Invalid(
+                "--store: the URL holds a password, and a command line is visible to every \
+                 user of this host (ps): give the URL without it, and the password in [store] \
+                 password_file (a file only the daemon's user reads) or PGPASSWORD"
+                    .into(),
+            )));
+        }
         cfg.store.url = Some(u.clone());
     }
     cfg.accept_journal_loss = args.accept_journal_loss;
@@ -402,6 +413,8 @@ fn serve(args: Args) -> Result<(), Error> {
         // A socket a live daemon answers on is refused now, before a config, a CA or a
         // journal is written for a daemon that could not serve.
         crate::refuse_busy_socket(&socket_path)?;
+        let data_dir = cfg.data_dir();
+        let new_folder = !data_dir.exists();
         if let Some(p) = &first_start {
             if let Some(dir) = p.parent() {
                 crate::private_dir(dir)?;
@@ -410,7 +423,21 @@ fn serve(args: Args) -> Result<(), Error> {
                 .map_err(|e| Error::io(format!("writing {}", p.display()), e))?;
             tracing::info!(path = %p.display(), "wrote a config with the documented defaults");
         }
-        let daemon = Daemon::open(cfg, clock)?;
+        let daemon = match Daemon::open(cfg, clock) {
+            Ok(d) => d,
+            Err(e) => {
+                // A start refused (the store's database unreachable or another cluster's, a
+                // marker saying the store is elsewhere…) leaves no config of its making behind,
+                // nor the folder it made (`Daemon::open` removes the key and CA it made).
+                if let Some(p) = &first_start {
+                    let _ = std::fs::remove_file(p);
+                }
+                if new_folder {
+                    let _ = std::fs::remove_dir(&data_dir);
+                }
+                return Err(e);
+            }
+        };
         let admin = bind_socket(&socket_path, group.as_deref())?;
         let mut ready = format!(
             "gatepassd ready socket={} redeem=https://{} ca_pin={}",
@@ -426,7 +453,9 @@ fn serve(args: Args) -> Result<(), Error> {
             let a = l.local_addr().map_err(|e| Error::io("metrics listener", e))?;
             ready.push_str(&format!(" metrics=http://{a}"));
         }
-        tracing::info!(socket = %socket_path.display(), redeem = %addr, data = %daemon.data_dir().display(), "gatepassd listening");
+        let store = daemon.store_name();
+        ready.push_str(&format!(" store={store}"));
+        tracing::info!(socket = %socket_path.display(), redeem = %addr, data = %daemon.data_dir().display(), %store, "gatepassd listening");
         let stop = shutdown_signal();
         log_hangups();
         println!("{ready}");

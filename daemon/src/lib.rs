@@ -130,23 +130,64 @@ pub const STORE_FILE: &str = "gatepass.redb";
 /// own with the cluster's CA.
 pub const PG_MARKER: &str = "store.postgres";
 
-/// `url` without a password (`user:pass@` or a `password=` word), for a file or a message.
-fn without_password(url: &str) -> String {
+/// `url` without a password (`user:pass@`, a `password=` parameter or word), for a file, a
+/// log line or a message.
+pub fn without_password(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        let (auth, host) = match rest.split_once('@') {
-            Some((a, h)) => (Some(a), h),
+        let (rest, query) = match rest.split_once('?') {
+            Some((r, q)) => (r, Some(q)),
+            None => (rest, None),
+        };
+        // The authority ends at the first '/'; a '@' there ends the user part.
+        let end = rest.find('/').unwrap_or(rest.len());
+        let (auth, host) = match rest[..end].rfind('@') {
+            Some(at) => (Some(&rest[..at]), &rest[at + 1..]),
             None => (None, rest),
         };
         let user = auth.map(|a| a.split_once(':').map_or(a, |(u, _)| u));
-        match user {
+        let mut out = match user {
             Some(u) => format!("{scheme}://{u}@{host}"),
             None => format!("{scheme}://{host}"),
+        };
+        if let Some(q) = query {
+            let kept: Vec<&str> = q
+                .split('&')
+                .filter(|p| !p.starts_with("password="))
+                .collect();
+            if !kept.is_empty() {
+                out.push('?');
+                out.push_str(&kept.join("&"));
+            }
         }
+        out
     } else {
         url.split_whitespace()
             .filter(|w| !w.starts_with("password="))
             .collect::<Vec<_>>()
             .join(" ")
+    }
+}
+
+/// Whether `url` holds a password (`user:pass@`, a `password=` parameter or word).
+pub fn has_password(url: &str) -> bool {
+    without_password(url) != url.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// The files a first start makes in a new data folder before it opens the store.
+const MADE_BY_A_FIRST_START: [&str; 6] = [
+    "hmac.key",
+    "ca.pem",
+    "ca.key",
+    "server.pem",
+    "server.key",
+    "server.meta",
+];
+
+/// Removes `paths` (the files a refused start made): a folder the store refused is left as
+/// it was found.
+fn remove_fresh(paths: &[PathBuf]) {
+    for p in paths {
+        let _ = std::fs::remove_file(p);
     }
 }
 
@@ -206,8 +247,10 @@ fn remove_stale_backups(data_dir: &Path) {
 fn embedded_only(config: &Config, what: &str) -> Result<(), Error> {
     match &config.store.url {
         Some(_) => Err(Error::Store(StoreError::Invalid(format!(
-            "`gatepassd {what}` is for the embedded store, and this config uses PostgreSQL \
-             ([store] url): check it with `gatepass audit verify`, back it up with pg_dump"
+            "`gatepassd {what}` is for the embedded store in a stopped data folder, and this \
+             config's store is in PostgreSQL ([store] url): check it with `gatepass audit \
+             verify` against a running node (the audit chain, and the tables against it), back \
+             it up with pg_dump and restore it with pg_restore or psql"
         )))),
         None => Ok(()),
     }
@@ -401,30 +444,22 @@ impl Daemon {
         if store_path.exists() && config.store.url.is_none() {
             refuse_missing_secrets(&data_dir)?;
         }
-        // The key and the CA come before the store: a store never exists without them.
+        // The key and the CA come before the store: a store never exists without them. Those
+        // this start makes are removed again if a PostgreSQL store refuses it (`remove_fresh`).
+        let fresh: Vec<PathBuf> = MADE_BY_A_FIRST_START
+            .iter()
+            .map(|f| data_dir.join(f))
+            .filter(|p| !p.exists())
+            .collect();
         let key = SecretKey::load_or_create(&data_dir.join("hmac.key"))?;
         let ca = Ca::load_or_create(&data_dir, &config.server_names(), config.redeem.cert_days)?;
-        let (events, _) = broadcast::channel(4096);
-        let store_metrics = metrics::StoreMetrics::new();
-        let store: Arc<dyn Store> = match &config.store.url {
-            Some(url) => {
-                let options = crate::store::postgres::Options {
-                    url: url.clone(),
-                    password: store_password(&config)?,
-                    key_fingerprint: key.fingerprint(),
-                    ca_fingerprint: ca.pin.clone(),
-                    seal_key: key.seal_key(),
-                };
-                let store = PgStore::open_with(&options, events.clone(), store_metrics.clone())?;
-                mark_postgres(&data_dir, url)?;
-                Arc::new(store)
+        let store = Daemon::open_store(&config, &data_dir, &key, &ca);
+        let (store, events, store_metrics) = store.inspect_err(|_| {
+            // An embedded store may have begun its file: its key and CA stay with it.
+            if config.store.url.is_some() {
+                remove_fresh(&fresh);
             }
-            None => {
-                let mut options = store_options(&config);
-                options.metrics = store_metrics.clone();
-                Arc::new(RedbStore::open_with(&store_path, events.clone(), options)?)
-            }
-        };
+        })?;
         Ok(Daemon {
             config,
             clock,
@@ -435,6 +470,56 @@ impl Daemon {
             data_dir,
             store_metrics,
         })
+    }
+
+    /// Opens the configured store (PostgreSQL's checks the node's `key` and `ca` against the
+    /// database's record).
+    #[allow(clippy::type_complexity)]
+    fn open_store(
+        config: &Config,
+        data_dir: &Path,
+        key: &SecretKey,
+        ca: &Ca,
+    ) -> Result<
+        (
+            Arc<dyn Store>,
+            broadcast::Sender<ChangeEvent>,
+            metrics::StoreMetrics,
+        ),
+        Error,
+    > {
+        let store_path = data_dir.join(STORE_FILE);
+        let (events, _) = broadcast::channel(4096);
+        let store_metrics = metrics::StoreMetrics::new();
+        let store: Arc<dyn Store> = match &config.store.url {
+            Some(url) => {
+                let options = crate::store::postgres::Options {
+                    url: url.clone(),
+                    password: store_password(config)?,
+                    key_fingerprint: key.fingerprint(),
+                    ca_fingerprint: ca.pin.clone(),
+                    seal_key: key.seal_key(),
+                };
+                let store = PgStore::open_with(&options, events.clone(), store_metrics.clone())?;
+                mark_postgres(data_dir, url)?;
+                Arc::new(store)
+            }
+            None => {
+                let mut options = store_options(config);
+                options.metrics = store_metrics.clone();
+                Arc::new(RedbStore::open_with(&store_path, events.clone(), options)?)
+            }
+        };
+        Ok((store, events, store_metrics))
+    }
+
+    /// Where the store is, for the ready line and the log: `redb` (the embedded store in the
+    /// data folder), or the PostgreSQL URL without its password.
+    pub fn store_name(&self) -> String {
+        match &self.config.store.url {
+            Some(url) => without_password(url),
+            None => "redb".into(),
+        }
     }
 
     /// The CA pin hosts check: `sha256:` + hex of the CA certificate.
@@ -682,6 +767,31 @@ pub fn bind_socket(path: &Path, group: Option<&str>) -> Result<UnixListener, Err
 #[cfg(test)]
 mod marker_tests {
     use super::*;
+
+    #[test]
+    fn a_password_is_found_and_left_out_wherever_the_url_holds_it() {
+        for (url, shown) in [
+            (
+                "postgres://gp:s3cret@/gp?host=/run/postgresql",
+                "postgres://gp@/gp?host=/run/postgresql",
+            ),
+            (
+                "postgres://gp@db/gp?password=s3cret&sslmode=disable",
+                "postgres://gp@db/gp?sslmode=disable",
+            ),
+            ("host=db user=gp password=s3cret", "host=db user=gp"),
+        ] {
+            assert!(has_password(url), "{url}");
+            assert_eq!(without_password(url), shown);
+        }
+        for url in [
+            "postgres://gp@/gp?host=/run/postgresql&port=5432",
+            "postgres://db.example/gp",
+            "host=/run/postgresql dbname=gp",
+        ] {
+            assert!(!has_password(url), "{url}");
+        }
+    }
 
     #[test]
     fn the_marker_never_holds_a_password() {

@@ -690,7 +690,8 @@ pub enum ChangeKind {
     Host,
     /// An audit event was appended (`audit`).
     Audit,
-    /// The listener fell behind and should list again.
+    /// Events were missed (the subscriber fell behind, or a PostgreSQL node lost its listening
+    /// connection to the database): the subscriber should list again.
     Resync,
     /// A kind this build does not know (from a newer daemon): ignored.
     #[serde(other)]

@@ -810,3 +810,28 @@ async fn the_https_admin_listener_serves_metrics_to_api_tokens_only() {
         "{text}"
     );
 }
+
+/// Load balancer probes: `/healthz` and `/readyz` answered 200 are logged at debug level (a
+/// probe every few seconds is not news); other requests at info.
+#[tokio::test]
+async fn health_probes_that_pass_are_logged_at_debug() {
+    let d = Daemon::start_with_config("[log]\nformat = \"json\"\n");
+    for path in ["/healthz", "/readyz"] {
+        let r = d.target().request("GET", path, &[], vec![]).await.unwrap();
+        assert_eq!(r.status, 200, "{path}: {}", r.text());
+    }
+    d.client().raw("GET", "/v1/whoami", None).await.unwrap();
+    let request =
+        |l: &serde_json::Value, path: &str| l["message"] == "request" && l["path"] == path;
+    let lines = log_lines_until(&d, |l| request(l, "/v1/whoami"));
+    let levels = |path: &str| {
+        lines
+            .iter()
+            .filter(|l| request(l, path))
+            .map(|l| l["level"].as_str().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(levels("/healthz"), ["DEBUG"]);
+    assert_eq!(levels("/readyz"), ["DEBUG"]);
+    assert_eq!(levels("/v1/whoami"), ["INFO"]);
+}

@@ -774,3 +774,396 @@ async fn a_daemon_frozen_mid_transaction_does_not_stop_the_others() {
     assert!(a.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
     b.terminate();
 }
+
+/// A TCP proxy in front of the private server's Unix socket, whose path can go silent:
+/// `silence` makes every connection it carries stop forwarding without closing (packets
+/// neither answered nor refused: the old address of a failover, a network that drops
+/// everything), and connections made meanwhile are let in and never answered; `restore` makes
+/// new connections work again, while the silenced ones stay silent for ever.
+struct SilentProxy {
+    port: u16,
+    /// Bumped by `silence`: a connection forwards while the epoch is the one it began in.
+    epoch: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    silent: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl SilentProxy {
+    async fn start(socket: std::path::PathBuf) -> SilentProxy {
+        use std::sync::atomic::Ordering::SeqCst;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let proxy = SilentProxy {
+            port,
+            epoch: Default::default(),
+            silent: Default::default(),
+        };
+        let (epoch, silent) = (proxy.epoch.clone(), proxy.silent.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((tcp, _)) = listener.accept().await else {
+                    return;
+                };
+                let (epoch, began, silent) =
+                    (epoch.clone(), epoch.load(SeqCst), silent.load(SeqCst));
+                let socket = socket.clone();
+                tokio::spawn(async move {
+                    if silent {
+                        // Let in (`tcp` held open by this task), never answered.
+                        std::future::pending::<()>().await;
+                    }
+                    tcp.set_nodelay(true).unwrap();
+                    let unix = tokio::net::UnixStream::connect(&socket).await.unwrap();
+                    let (tr, tw) = tcp.into_split();
+                    let (ur, uw) = unix.into_split();
+                    tokio::join!(
+                        SilentProxy::pump(tr, uw, &epoch, began),
+                        SilentProxy::pump(ur, tw, &epoch, began)
+                    );
+                });
+            }
+        });
+        proxy
+    }
+
+    /// Copies `from` to `to` until the epoch moves on; then holds both open, silent.
+    async fn pump(
+        mut from: impl tokio::io::AsyncRead + Unpin,
+        mut to: impl tokio::io::AsyncWrite + Unpin,
+        epoch: &std::sync::atomic::AtomicU64,
+        began: u64,
+    ) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = match from.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => n,
+            };
+            if epoch.load(std::sync::atomic::Ordering::SeqCst) != began {
+                break;
+            }
+            if to.write_all(&buf[..n]).await.is_err() {
+                return;
+            }
+        }
+        let _held = (from, to);
+        std::future::pending::<()>().await;
+    }
+
+    fn silence(&self) {
+        self.silent.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn restore(&self) {
+        self.silent
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+/// One request through `target`, and how long it took.
+async fn timed(
+    target: &gatepass_protocol::client::HttpsTarget,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (gatepass_protocol::client::RawResponse, Duration) {
+    let started = std::time::Instant::now();
+    let r = tokio::time::timeout(
+        Duration::from_secs(30),
+        target.request(method, path, headers, body.as_bytes().to_vec()),
+    )
+    .await
+    .expect("no answer within 30 s")
+    .unwrap();
+    (r, started.elapsed())
+}
+
+/// The daemon's connections to PostgreSQL go silent (a failover that left the old address
+/// black-holed: no answer, no refusal, and TCP on this side sees its packets acknowledged):
+/// redemptions are answered 503 `store_unavailable` within 5 s, `/healthz` and `/readyz` say
+/// the store is unavailable; once a path to the server works again the daemon drops the silent
+/// connections and makes new ones by itself, and every 201 it gave is stored.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_connection_gone_silent_is_503_and_replaced_by_itself() {
+    let pg = Cluster::start();
+    pg.database("gatepass");
+    let socket = std::path::Path::new(&pg.host()).join(format!(".s.PGSQL.{}", pg.port()));
+    let proxy = SilentProxy::start(socket).await;
+    let d = on(&format!(
+        "postgres://postgres@127.0.0.1:{}/gatepass",
+        proxy.port
+    ));
+    let (secret, id) = d.mint(&["--name", "through-silence", "--uses", "1000"]);
+
+    let auth = format!("Bearer {secret}");
+    let redeem_headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let target = d.target();
+    let mut stored = Vec::new();
+    let r = d.redeem(&secret, r#"{"hostname":"before"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    stored.push("before".to_owned());
+    d.cli_ok(&["tokens", "list"]);
+
+    proxy.silence();
+    for i in 0..3 {
+        let body = format!(r#"{{"hostname":"silent-{i}"}}"#);
+        let (r, took) = timed(&target, "POST", "/v1/redeem", &redeem_headers, &body).await;
+        assert_eq!(r.status, 503, "{}", r.text());
+        assert_eq!(code(&r), "store_unavailable");
+        assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    }
+    let (health, took) = timed(&target, "GET", "/healthz", &[], "").await;
+    assert_eq!(health.status, 503, "{}", health.text());
+    assert_eq!(code(&health), "store_unavailable");
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+    let (ready, took) = timed(&target, "GET", "/readyz", &[], "").await;
+    assert_eq!(ready.status, 503, "{}", ready.text());
+    let body: serde_json::Value = serde_json::from_slice(&ready.body).unwrap();
+    assert_ne!(body["checks"]["store"], "ok", "{body}");
+    assert!(took < Duration::from_secs(5), "answered after {took:?}");
+
+    // A path to the server again (new connections work; the silent ones stay silent).
+    proxy.restore();
+    let mut back = false;
+    let until = std::time::Instant::now() + Duration::from_secs(30);
+    for i in 0.. {
+        if std::time::Instant::now() > until {
+            break;
+        }
+        let name = format!("after-{i}");
+        let body = format!(r#"{{"hostname":"{name}"}}"#);
+        let (r, took) = timed(&target, "POST", "/v1/redeem", &redeem_headers, &body).await;
+        assert!(took < Duration::from_secs(5), "answered after {took:?}");
+        match r.status {
+            201 => {
+                stored.push(name);
+                back = true;
+                break;
+            }
+            503 => assert_eq!(code(&r), "store_unavailable"),
+            other => panic!("{other}: {}", r.text()),
+        }
+    }
+    assert!(back, "the daemon never served again");
+    // Its reads and its health come back too.
+    let mut healthy = false;
+    for _ in 0..20 {
+        let (h, took) = timed(&target, "GET", "/healthz", &[], "").await;
+        assert!(took < Duration::from_secs(5), "answered after {took:?}");
+        if h.status == 200 {
+            healthy = true;
+            break;
+        }
+    }
+    assert!(healthy, "/healthz never said the store was back");
+    let t = d.token_json(&id);
+    assert_eq!(t["uses"], t["hosts"], "{t}");
+    let hosts = d.cli_ok(&["hosts", "list", "--json", "--token", &id]);
+    for name in &stored {
+        assert!(
+            hosts.contains(&format!("\"{name}\"")),
+            "{name} lost: {hosts}"
+        );
+    }
+    assert!(
+        !hosts.contains("silent-"),
+        "a write answered 503 was stored: {hosts}"
+    );
+    assert!(d.cli_ok(&["audit", "verify"]).starts_with("audit log OK"));
+}
+
+/// `gatepassd` with `args`, the environment `env`, and no `--config` (a first start writes its
+/// config into the data folder): its output, to completion.
+fn gatepassd_in(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    std::process::Command::new(crate::support::gatepassd_bin())
+        .arg("--data-dir")
+        .arg(dir.join("data"))
+        .arg("--socket")
+        .arg(dir.join("gatepass.sock"))
+        .args(["--listen", "127.0.0.1:0"])
+        .args(args)
+        .env_remove("GATEPASSD_STORE")
+        .env_remove("PGPASSWORD")
+        .env("GATEPASSD_LOG", "debug")
+        .envs(env.iter().copied())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// A password in the store's URL: refused on the command line (every user of the host can
+/// read a command line), naming where it goes instead; accepted from the environment, and then
+/// in no log line, no ready line and no error. The ready line names the store without it.
+#[tokio::test]
+async fn a_password_in_the_store_url_stays_out_of_the_command_line_and_the_logs() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let with_password = url.replace("postgres://postgres@", "postgres://postgres:SECRETPW1@");
+    assert_ne!(url, with_password);
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatepassd_in(dir.path(), &["--store", &with_password], &[]);
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(
+        said.contains("password_file") && said.contains("PGPASSWORD"),
+        "{said}"
+    );
+    assert!(!said.contains("SECRETPW1"), "{said}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "a refused start left a data folder"
+    );
+
+    // From the environment: accepted (the server trusts the socket), and said nowhere.
+    let mut d = Daemon::unstarted(CONFIG);
+    d.extra_env = vec![("GATEPASSD_STORE".into(), with_password.clone())];
+    d.start_again();
+    let (secret, _) = d.mint(&["--name", "env-url", "--uses", "1"]);
+    let r = d.redeem(&secret, r#"{"hostname":"env-host"}"#).await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    let log = std::fs::read_to_string(d.log_path()).unwrap();
+    assert!(!log.contains("SECRETPW1"), "{log}");
+    let marker = std::fs::read_to_string(d.data_dir().join("store.postgres")).unwrap();
+    assert!(!marker.contains("SECRETPW1"), "{marker}");
+    // The ready log line names the store, without the password.
+    let listening = log
+        .lines()
+        .find(|l| l.contains("gatepassd listening"))
+        .unwrap_or_else(|| panic!("{log}"));
+    assert!(listening.contains(&format!("store={url}")), "{listening}");
+    d.terminate();
+
+    // A server that cannot be reached: the error names the server, not the password.
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatepassd_in(
+        dir.path(),
+        &[],
+        &[(
+            "GATEPASSD_STORE",
+            "postgres://postgres:SECRETPW2@127.0.0.1:1/gatepass?password=SECRETPW3",
+        )],
+    );
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("127.0.0.1:1"), "{said}");
+    assert!(!said.contains("SECRETPW"), "{said}");
+    // A start the store refused leaves nothing behind: no config, no key, no CA, no folder.
+    assert!(
+        !dir.path().join("data").exists(),
+        "left behind: {:?}",
+        std::fs::read_dir(dir.path().join("data"))
+            .map(|d| d.flatten().map(|e| e.file_name()).collect::<Vec<_>>())
+    );
+}
+
+/// A start the store refuses does not leave a key, a CA or a config of its making in the data
+/// folder: a stranger's new folder is gone again, a folder that held a key keeps only it, and a
+/// folder whose store is in PostgreSQL (its marker) started without `--store` gets no config.
+#[test]
+fn a_start_the_store_refuses_leaves_the_data_folder_as_it_was() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let first = on(&url);
+    // Another key: refused, and its new data folder removed whole.
+    let dir = tempfile::tempdir().unwrap();
+    let out = gatepassd_in(dir.path(), &["--store", &url], &[]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("hmac.key differs"), "{said}");
+    assert!(!dir.path().join("data").exists(), "{said}");
+    // The first node's key, another CA: the key stays, the CA it made and its config go.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(first.data_dir().join("hmac.key"), data.join("hmac.key")).unwrap();
+    let out = gatepassd_in(dir.path(), &["--store", &url], &[]);
+    assert!(!out.status.success());
+    let mut left: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    left.sort();
+    assert_eq!(
+        left,
+        ["hmac.key"],
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The marker of a PostgreSQL store, started as an embedded one: refused, nothing written.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    std::fs::create_dir(&data).unwrap();
+    std::fs::copy(
+        first.data_dir().join("store.postgres"),
+        data.join("store.postgres"),
+    )
+    .unwrap();
+    let out = gatepassd_in(dir.path(), &[], &[]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("PostgreSQL"), "{said}");
+    let left: Vec<_> = std::fs::read_dir(&data)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, ["store.postgres"], "{said}");
+}
+
+/// On a PostgreSQL node `gatepass backup` and `gatepassd check` say what applies instead
+/// (pg_dump; `gatepass audit verify`), `gatepass doctor` names the engine and whether the
+/// daemon reaches its database.
+#[tokio::test]
+async fn backup_check_and_doctor_say_what_applies_to_postgres() {
+    let pg = Cluster::start();
+    let url = pg.database("gatepass");
+    let d = on(&url);
+    let file = d.dir.path().join("backup.gpb");
+    let out = d.cli(&["backup", file.to_str().unwrap()]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("pg_dump") && said.contains("hmac.key"),
+        "{said}"
+    );
+    assert!(!file.exists(), "a failed backup left its file");
+    let out = d.gatepassd(&["--store", &url, "check"]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains("gatepass audit verify") && said.contains("pg_dump"),
+        "{said}"
+    );
+    let doctor = d.cli_ok(&["doctor"]);
+    let store = doctor
+        .lines()
+        .find(|l| l.contains(" store "))
+        .unwrap_or_else(|| panic!("{doctor}"));
+    assert!(
+        store.starts_with("ok") && store.contains("PostgreSQL") && store.contains("reaches"),
+        "{doctor}"
+    );
+    pg.stop("immediate");
+    let out = d.cli(&["doctor"]);
+    let doctor = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{doctor}");
+    let store = doctor
+        .lines()
+        .find(|l| l.contains(" store "))
+        .unwrap_or_else(|| panic!("{doctor}"));
+    assert!(
+        store.starts_with("FAIL") && store.contains("PostgreSQL: unavailable"),
+        "{doctor}"
+    );
+}

@@ -57,6 +57,8 @@ impl Drop for ListenerUp {
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct Readiness {
     pub ready: bool,
+    /// The store's engine: `redb` (embedded) or `postgres` (`gatepass doctor` says which).
+    pub engine: &'static str,
     /// Each check: `ok`, or why not.
     pub checks: BTreeMap<&'static str, String>,
 }
@@ -101,6 +103,7 @@ pub fn readiness(
     );
     Readiness {
         ready: checks.values().all(|v| v == "ok"),
+        engine: "",
         checks,
     }
 }
@@ -116,12 +119,17 @@ async fn store_health(state: &Arc<State>) -> Result<(), String> {
 /// Runs the checks.
 pub async fn check(state: &Arc<State>) -> Readiness {
     let store = store_health(state).await;
-    readiness(
+    let mut r = readiness(
         store,
         state.store.durability_stats(),
         state.listeners.up.load(Ordering::SeqCst),
         state.listeners.expected.load(Ordering::SeqCst),
-    )
+    );
+    r.engine = match state.config.store.url {
+        Some(_) => "postgres",
+        None => "redb",
+    };
+    r
 }
 
 /// `GET /readyz`: 200 when every check passes, else 503; the body names each check.

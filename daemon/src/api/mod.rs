@@ -305,8 +305,20 @@ async fn guard(req: Request, next: Next, limit: Duration) -> Response {
     // An error answer's line holds its code too: the operator who has a host's request id
     // reads why it was refused without the host's copy of the body.
     let code = resp.extensions().get::<ErrorCode>().map(|c| c.as_str());
-    tracing::info!(%method, path = %shown_path(&path), status = resp.status().as_u16(), code, ms = start.elapsed().as_millis() as u64, "request");
+    let (status, ms) = (resp.status().as_u16(), start.elapsed().as_millis() as u64);
+    let path = shown_path(&path);
+    if is_probe(&path) && resp.status().is_success() {
+        // A load balancer asks every few seconds: its answers are news only when they fail.
+        tracing::debug!(%method, %path, status, ms, "request");
+    } else {
+        tracing::info!(%method, %path, status, code, ms, "request");
+    }
     resp
+}
+
+/// The health probes (`/healthz`, `/readyz`): logged at debug level unless they fail.
+fn is_probe(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz")
 }
 
 fn finish(router: Router<Arc<State>>, state: Arc<State>, listener: observe::Listener) -> Router {

@@ -296,7 +296,10 @@ pub trait Store: Send + Sync + 'static {
     fn backup(&self, to: &std::path::Path) -> Result<BackupInfo, StoreError> {
         let _ = to;
         Err(StoreError::Invalid(
-            "this store is backed up with its database's own tools".into(),
+            "this daemon's store is in PostgreSQL, which `gatepass backup` does not copy: back \
+             up the database with pg_dump, and keep a node's data folder (hmac.key, ca.pem, \
+             ca.key, gatepassd.toml) with it: without the same hmac.key no token can be redeemed"
+                .into(),
         ))
     }
 

@@ -1,6 +1,7 @@
 //! `gatepass doctor`: checks, one line each, what an operator needs to know when something is
 //! off — is the daemon reachable, who am I and with what role, which TLS pin hosts must use,
-//! how copying would reach the clipboard, and where the daemon's config is.
+//! whether the daemon's store serves (and which engine it is), how copying would reach the
+//! clipboard, and where the daemon's config is.
 
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ pub async fn run(client: &Client, clipboard: ClipboardMode) -> crate::error::Res
             line(true, "identity", format!("{} ({})", w.user, w.role));
             line(true, "redeem", w.redeem_url.clone());
             line(true, "ca pin", w.ca_pin.clone());
+            let (good, detail) = store_line(client).await;
+            line(good, "store", detail);
             true
         }
         Err(e) => {
@@ -62,4 +65,33 @@ pub async fn run(client: &Client, clipboard: ClipboardMode) -> crate::error::Res
     } else {
         ExitCode::from(crate::exit::UNREACHABLE)
     })
+}
+
+/// The store's line, from `GET /readyz`: its engine, and whether the daemon can use it (for
+/// PostgreSQL: whether it reaches its database).
+async fn store_line(client: &Client) -> (bool, String) {
+    let resp = match client.raw("GET", "/readyz", None).await {
+        Ok(r) => r,
+        Err(e) => return (false, format!("not known: {e}")),
+    };
+    let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap_or_default();
+    let check = body["checks"]["store"].as_str().unwrap_or("not reported");
+    let engine = match body["engine"].as_str() {
+        Some("postgres") => "PostgreSQL",
+        Some("redb") => "embedded (in the daemon's data folder)",
+        _ => "not reported",
+    };
+    if check == "ok" {
+        let reach = if body["engine"] == "postgres" {
+            ": the daemon reaches its database"
+        } else {
+            ""
+        };
+        (true, format!("{engine}{reach}"))
+    } else {
+        (
+            false,
+            format!("{engine}: unavailable ({})", check.escape_debug()),
+        )
+    }
 }

@@ -103,6 +103,8 @@ pub enum Msg {
     ApiTokens(Result<Vec<ApiToken>, String>),
     Change(Box<ChangeEvent>),
     Lost(String),
+    /// Whether the daemon's store is unavailable (`/healthz`).
+    StoreDown(bool),
     Created(Box<CreateTokenResponse>),
     CreateFailed(String),
     TokenChanged {
@@ -231,6 +233,8 @@ pub struct App {
     pub marked: std::collections::BTreeSet<String>,
     pub flash: Option<Flash>,
     pub conn: Conn,
+    /// The daemon answers but says its store is unavailable (`/healthz` 503).
+    pub store_down: bool,
     pub who: Option<WhoAmI>,
     /// The tenants open to the caller, as the daemon lists them; empty until it has said.
     pub tenants: Vec<TenantSummary>,
@@ -328,6 +332,7 @@ impl App {
             marked: std::collections::BTreeSet::new(),
             flash: None,
             conn: Conn::Connecting,
+            store_down: false,
             who: None,
             tenants: Vec::new(),
             tenant: None,
@@ -526,6 +531,10 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
         Msg::Change(ev) => on_change(app, *ev),
         Msg::Lost(e) => {
             app.conn = Conn::Lost(e);
+            Vec::new()
+        }
+        Msg::StoreDown(down) => {
+            app.store_down = down;
             Vec::new()
         }
         Msg::Created(resp) => {

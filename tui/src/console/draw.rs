@@ -99,6 +99,7 @@ fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App) {
     };
     let (dot, state, style) = match &app.conn {
         Conn::Connecting => ("○", "connecting", th.warn()),
+        Conn::Live if app.store_down => ("○", "store unavailable", th.error()),
         Conn::Live => ("●", "live", th.ok()),
         Conn::Lost(_) => ("○", "reconnecting", th.error()),
     };

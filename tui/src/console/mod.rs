@@ -235,6 +235,7 @@ fn blank(terminal: &mut ratatui::DefaultTerminal) -> std::io::Result<()> {
 /// Keeps the console connected: who am I, every list, then live changes; on any failure it
 /// says so and tries again with a short backoff.
 async fn connection(client: Client, tx: Tx, shown: Following) {
+    tokio::spawn(store_probe(client.clone(), tx.clone()));
     let mut backoff = Duration::from_millis(500);
     loop {
         match client.whoami().await {
@@ -287,6 +288,24 @@ async fn connection(client: Client, tx: Tx, shown: Following) {
             }
         }
         tokio::time::sleep(backoff).await;
+    }
+}
+
+/// Asks the daemon every few seconds whether its store serves (`/healthz`): a daemon that
+/// answers while its store does not (a PostgreSQL node cut off from its database) keeps the
+/// event stream open, so only this tells the header. Ends with the console.
+async fn store_probe(client: Client, tx: Tx) {
+    let mut last = false;
+    while !tx.is_closed() {
+        // An unreachable daemon is the connection's to say.
+        let down = client.healthz().await.is_ok_and(|r| r.status == 503);
+        if down != last {
+            if !send(&tx, Msg::StoreDown(down)) {
+                return;
+            }
+            last = down;
+        }
+        tokio::time::sleep(Duration::from_secs(3)).await;
     }
 }
 

@@ -921,6 +921,26 @@ fn a_narrow_header_keeps_the_user_and_the_live_mark() {
     );
 }
 
+/// A daemon that answers while its store does not (`/healthz` 503): the header says the store
+/// is unavailable, not "live", and says "live" again once it serves.
+#[test]
+fn the_header_says_when_the_store_is_unavailable() {
+    let mut a = app();
+    update(&mut a, Msg::StoreDown(true));
+    let s = screen(&mut a, 100, 15);
+    let header = s.lines().next().unwrap_or_default();
+    assert!(
+        header.contains("○ store unavailable") && !header.contains("live"),
+        "{header}"
+    );
+    update(&mut a, Msg::StoreDown(false));
+    let s = screen(&mut a, 100, 15);
+    assert!(
+        s.lines().next().unwrap_or_default().contains("● live"),
+        "{s}"
+    );
+}
+
 /// The form at the 60×15 floor: the expiry's preview keeps its time zone (the relative time and
 /// the weekday give way), and the Time field's error shows whole beside it (both were cut).
 #[test]

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use gatepass_protocol::{ChangeEvent, ChangeKind};
-use postgres::fallible_iterator::FallibleIterator;
 use tokio::sync::broadcast;
 
 use super::Connector;
@@ -54,6 +53,10 @@ fn resync() -> ChangeEvent {
     }
 }
 
+/// How long the listener's connection may be quiet before it is asked whether it still works
+/// (a peer gone silent sends no notifications and no error either).
+const QUIET_AT_MOST: Duration = Duration::from_secs(2);
+
 /// The listener thread: until `stopping`, passes other daemons' events to `events`.
 pub(super) fn run(
     connector: &Connector,
@@ -63,14 +66,14 @@ pub(super) fn run(
 ) {
     let mut first = true;
     while !stopping.load(Ordering::SeqCst) {
-        let mut client = match connector.connect() {
+        let mut conn = match connector.connect_listening() {
             Ok(c) => c,
             Err(_) => {
                 std::thread::sleep(Duration::from_millis(500));
                 continue;
             }
         };
-        if client.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
+        if conn.batch_execute(&format!("LISTEN {CHANNEL}")).is_err() {
             continue;
         }
         if !first {
@@ -78,32 +81,36 @@ pub(super) fn run(
             let _ = events.send(resync());
         }
         first = false;
+        let mut heard = std::time::Instant::now();
         loop {
             if stopping.load(Ordering::SeqCst) {
                 return;
             }
-            // A new iterator each time: one whose timeout has passed returns at once ever after.
-            let next = client
-                .notifications()
-                .timeout_iter(Duration::from_millis(250))
-                .next();
-            match next {
-                Ok(Some(note)) => {
-                    let Some((from, json)) = note.payload().split_once('\n') else {
-                        continue;
-                    };
-                    if from == origin {
-                        continue;
-                    }
-                    let event = match serde_json::from_str::<ChangeEvent>(json) {
-                        Ok(e) => e,
-                        Err(_) => resync(),
-                    };
-                    let _ = events.send(event);
-                }
-                Ok(None) => {}
-                Err(_) => break, // reconnect
+            if conn.is_closed() {
+                break; // reconnect
             }
+            let Some(note) = conn.notification(Duration::from_millis(250)) else {
+                if heard.elapsed() >= QUIET_AT_MOST {
+                    // Unanswered in time, the connection is dropped (`Pipelined::run`).
+                    if conn.batch_execute("").is_err() {
+                        break;
+                    }
+                    heard = std::time::Instant::now();
+                }
+                continue;
+            };
+            heard = std::time::Instant::now();
+            let Some((from, json)) = note.payload().split_once('\n') else {
+                continue;
+            };
+            if from == origin {
+                continue;
+            }
+            let event = match serde_json::from_str::<ChangeEvent>(json) {
+                Ok(e) => e,
+                Err(_) => resync(),
+            };
+            let _ = events.send(event);
         }
     }
 }

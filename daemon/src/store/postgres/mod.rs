@@ -14,10 +14,12 @@
 //! - **Live events**: after its commit a batch's change events go to this daemon's listeners
 //!   and, through `NOTIFY`, to every other daemon's (`listen`).
 //!
-//! The client is `tokio-postgres`: pipelined on the writer's own small runtime (`conn`), and
-//! through its synchronous face (`postgres`) on the reader, pre-check and listener threads; the
-//! rules are plain synchronous Rust, and no thread of the daemon's runtime waits on the
-//! database. TLS to the server: `tls`.
+//! The client is `tokio-postgres`, each of the engine's threads (writer, readers, pre-check,
+//! listener) driving its connection on a small runtime of its own (`conn`), where no wait is
+//! longer than a caller's: a connection gone silent is dropped and made again. Start-up (the
+//! schema, the node's check) uses its synchronous face (`postgres`). The rules are plain
+//! synchronous Rust, and no thread of the daemon's runtime waits on the database. TLS to the
+//! server: `tls`.
 
 mod conn;
 mod listen;
@@ -33,6 +35,7 @@ mod writer;
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
+use conn::Pipelined;
 use gatepass_protocol::binary::TokenListBuilder;
 use gatepass_protocol::{AuditEvent, AuditQuery, ChangeEvent, SortColumn, Timestamp, TokenKeys};
 use postgres::{Client, NoTls};
@@ -121,6 +124,8 @@ pub(crate) struct Connector {
     /// `/metrics`: transactions, reconnects, connections (the hooks are the writer's and the
     /// readers' only dealings with metrics).
     pub(crate) metrics: crate::metrics::StoreMetrics,
+    /// Bumped when one of the connections is found silent: the others are made again.
+    silenced: conn::Silenced,
 }
 
 impl Connector {
@@ -133,7 +138,8 @@ impl Connector {
         if let Some(p) = &options.password {
             config.password(p.as_bytes());
         }
-        config.ssl_mode(match parsed.tls {
+        let tls = unix_sockets_take_no_tls(&config, parsed.tls, parsed.mode.as_deref());
+        config.ssl_mode(match tls {
             Some(_) => tokio_postgres::config::SslMode::Require,
             None => tokio_postgres::config::SslMode::Disable,
         });
@@ -157,13 +163,14 @@ impl Connector {
         config.application_name("gatepassd");
         Ok(Connector {
             config,
-            tls: parsed.tls,
+            tls,
             seal_key: options.seal_key.clone(),
             metrics: crate::metrics::StoreMetrics::new(),
+            silenced: conn::Silenced::default(),
         })
     }
 
-    /// A blocking connection (reads, the listener, the pre-check).
+    /// A blocking connection (start-up: the schema and the node's check).
     pub(crate) fn connect(&self) -> Result<Client, StoreError> {
         let config = postgres::Config::from(self.config.clone());
         Ok(match &self.tls {
@@ -198,13 +205,49 @@ impl Connector {
         }
     }
 
-    /// A connection whose statements can go out together (the writer's).
-    pub(crate) fn connect_pipelined(&self) -> Result<conn::Pipelined, StoreError> {
+    /// A connection of one of the engine's threads (the writer's, a reader's, the
+    /// pre-check's), whose waits are bounded (`conn`).
+    pub(crate) fn connect_pipelined(&self) -> Result<Pipelined, StoreError> {
         match &self.tls {
-            Some(tls) => conn::Pipelined::connect(&self.config, tls.clone()),
-            None => conn::Pipelined::connect(&self.config, NoTls),
+            Some(tls) => {
+                Pipelined::connect_sharing(&self.config, tls.clone(), false, self.silenced.clone())
+            }
+            None => Pipelined::connect_sharing(&self.config, NoTls, false, self.silenced.clone()),
         }
     }
+
+    /// The listener's connection: its notifications are kept (`Pipelined::notification`).
+    pub(crate) fn connect_listening(&self) -> Result<Pipelined, StoreError> {
+        match &self.tls {
+            Some(tls) => {
+                Pipelined::connect_sharing(&self.config, tls.clone(), true, self.silenced.clone())
+            }
+            None => Pipelined::connect_sharing(&self.config, NoTls, true, self.silenced.clone()),
+        }
+    }
+}
+
+/// The TLS to use: none when every host of `config` is a Unix socket (as libpq does, TLS does
+/// not apply there), which the log says once when the URL asked for it (`mode`).
+fn unix_sockets_take_no_tls(
+    config: &tokio_postgres::Config,
+    tls: Option<tls::RustlsConnect>,
+    mode: Option<&str>,
+) -> Option<tls::RustlsConnect> {
+    let hosts = config.get_hosts();
+    let all_sockets = !hosts.is_empty()
+        && hosts
+            .iter()
+            .all(|h| matches!(h, tokio_postgres::config::Host::Unix(_)));
+    if tls.is_some() && all_sockets {
+        tracing::info!(
+            sslmode = mode.unwrap_or_default(),
+            "TLS does not apply to a Unix socket (as with libpq): the database is reached \
+             through its socket without it"
+        );
+        return None;
+    }
+    tls
 }
 
 /// The PostgreSQL engine.
@@ -338,12 +381,12 @@ impl PgStore {
     /// database restarted) is made again and `f` tried once more.
     fn read<T: Send + 'static>(
         &self,
-        f: impl Fn(&mut Client) -> Result<T, StoreError> + Send + 'static,
+        f: impl Fn(&mut Pipelined) -> Result<T, StoreError> + Send + 'static,
     ) -> Result<T, StoreError> {
         let (tx, rx) = mpsc::channel();
         let job: ReadJob = Box::new(move |connector, slot| {
             let mut result = attempt(connector, slot, &f);
-            if result.is_err() && slot.as_ref().is_none_or(Client::is_closed) {
+            if result.is_err() && slot.as_ref().is_none_or(Pipelined::is_closed) {
                 result = attempt(connector, slot, &f);
             }
             drop(tx.send(result));
@@ -377,12 +420,13 @@ fn answer_within<T>(rx: &mpsc::Receiver<Result<T, StoreError>>) -> Result<T, Sto
 /// Runs `f` on the connection in `slot`, made first if there is none or it broke.
 fn attempt<T>(
     connector: &Connector,
-    slot: &mut Option<Client>,
-    f: &impl Fn(&mut Client) -> Result<T, StoreError>,
+    slot: &mut Option<Pipelined>,
+    f: &impl Fn(&mut Pipelined) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    if slot.as_ref().is_none_or(Client::is_closed) {
+    if slot.as_ref().is_none_or(Pipelined::is_closed) {
         let again = slot.is_some();
-        *slot = Some(connector.connect()?);
+        *slot = None;
+        *slot = Some(connector.connect_pipelined()?);
         if again {
             connector.metrics.reconnects.inc();
         }
@@ -394,11 +438,11 @@ fn attempt<T>(
 }
 
 /// A read, run by a reader thread with its connector and connection.
-type ReadJob = Box<dyn FnOnce(&Connector, &mut Option<Client>) + Send>;
+type ReadJob = Box<dyn FnOnce(&Connector, &mut Option<Pipelined>) + Send>;
 
 /// A reader thread: takes reads off the shared queue and runs them on its own connection.
 fn reader(connector: &Connector, jobs: &Mutex<mpsc::Receiver<ReadJob>>) {
-    let mut client: Option<Client> = None;
+    let mut client: Option<Pipelined> = None;
     let conns = &connector.metrics.connections;
     loop {
         let job = match jobs.lock().unwrap_or_else(|p| p.into_inner()).recv() {
@@ -561,7 +605,7 @@ impl Store for PgStore {
                 waited.as_secs()
             )));
         }
-        self.read(|c| Ok(c.simple_query("SELECT 1").map(drop)?))
+        self.read(|c| c.batch_execute("SELECT 1"))
     }
 
     fn peek_secret_queued(&self, id: &str, hash_hex: &str) -> Queued<Option<bool>> {
@@ -628,5 +672,52 @@ impl Store for PgStore {
     fn verify_audit(&self) -> Result<AuditCheck, StoreError> {
         let key = self.seal_key.clone();
         self.read(move |c| reads::verify(c, &key))
+    }
+}
+
+#[cfg(test)]
+mod unix_socket_tests {
+    use super::*;
+
+    fn options(url: &str) -> Options {
+        Options {
+            url: url.into(),
+            password: None,
+            key_fingerprint: String::new(),
+            ca_fingerprint: String::new(),
+            seal_key: zeroize::Zeroizing::new([0; 32]),
+        }
+    }
+
+    /// A CA file for `sslrootcert` (its content is only read, never used here).
+    fn ca_file(dir: &std::path::Path) -> String {
+        let key = rcgen::KeyPair::generate().unwrap();
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let path = dir.join("ca.pem");
+        std::fs::write(&path, params.self_signed(&key).unwrap().pem()).unwrap();
+        path.display().to_string()
+    }
+
+    #[test]
+    fn tls_does_not_apply_to_a_unix_socket_but_does_to_a_tcp_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca = ca_file(dir.path());
+        for mode in ["require", "verify-full"] {
+            let c = Connector::new(&options(&format!(
+                "postgres://gp@/gatepass?host=/run/postgresql&sslmode={mode}&sslrootcert={ca}"
+            )))
+            .unwrap();
+            assert!(c.tls.is_none(), "{mode}");
+            assert_eq!(
+                c.config.get_ssl_mode(),
+                tokio_postgres::config::SslMode::Disable
+            );
+        }
+        let c = Connector::new(&options(&format!(
+            "postgres://gp@db.example/gatepass?sslmode=verify-full&sslrootcert={ca}"
+        )))
+        .unwrap();
+        assert!(c.tls.is_some());
     }
 }

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::sync::mpsc::Receiver;
 
-use postgres::{Client, Statement};
+use tokio_postgres::Statement;
+
+use super::conn::Pipelined;
 
 use super::Connector;
 use crate::domain::Queued;
@@ -42,7 +44,7 @@ pub(super) fn question(id: &str, hash_hex: &str) -> (Peek, Queued<Option<bool>>)
 
 /// The pre-check's thread: until the queue closes, answers what is queued a batch at a time.
 pub(super) fn run(connector: &Connector, rx: Receiver<Peek>) {
-    let mut client: Option<(Client, Statement)> = None;
+    let mut client: Option<(Pipelined, Statement)> = None;
     while let Ok(first) = rx.recv() {
         let mut batch = vec![first];
         while batch.len() < MAX_BATCH {
@@ -80,11 +82,12 @@ pub(super) fn run(connector: &Connector, rx: Receiver<Peek>) {
 /// The stored secret hash of each of `ids` that exists.
 fn look_up(
     connector: &Connector,
-    client: &mut Option<(Client, Statement)>,
+    client: &mut Option<(Pipelined, Statement)>,
     ids: &[&str],
 ) -> Result<HashMap<String, String>, StoreError> {
     if client.as_ref().is_none_or(|(c, _)| c.is_closed()) {
-        let mut c = connector.connect()?;
+        *client = None;
+        let c = connector.connect_pipelined()?;
         let st = c.prepare("SELECT id, record FROM gp_tokens WHERE id = ANY($1)")?;
         *client = Some((c, st));
     }

@@ -3,9 +3,11 @@
 
 use std::collections::BTreeMap;
 
+use futures_util::StreamExt;
 use gatepass_protocol::binary::TokenListBuilder;
 use gatepass_protocol::{AuditEvent, AuditQuery, SortColumn, Timestamp, TokenKeys};
-use postgres::{Client, IsolationLevel};
+
+use super::conn::Pipelined as Client;
 
 use super::tx::{seq_from_db, seq_to_db};
 use crate::domain::audit::{AuditScope, ChainCheck};
@@ -159,11 +161,16 @@ pub(super) fn audit(
 
 /// Walks the chain in one snapshot and checks the tables against it (`ChainCheck`).
 pub(super) fn verify(c: &mut Client, seal_key: &[u8; 32]) -> Result<AuditCheck, StoreError> {
-    let mut txn = c
-        .build_transaction()
-        .isolation_level(IsolationLevel::RepeatableRead)
-        .read_only(true)
-        .start()?;
+    c.batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+    let check = verify_in(c, seal_key);
+    let end = c.batch_execute(if check.is_ok() { "COMMIT" } else { "ROLLBACK" });
+    let check = check?;
+    end?;
+    Ok(check)
+}
+
+/// `verify`'s walk, inside its snapshot.
+fn verify_in(txn: &mut Client, seal_key: &[u8; 32]) -> Result<AuditCheck, StoreError> {
     let mut sealed = true;
     let head = txn
         .query_opt("SELECT next_seq, last_hash, seal FROM gp_audit_head", &[])?
@@ -178,12 +185,14 @@ pub(super) fn verify(c: &mut Client, seal_key: &[u8; 32]) -> Result<AuditCheck, 
         })
         .transpose()?;
     let mut walk = ChainCheck::default();
-    let params: [&(dyn postgres::types::ToSql + Sync); 0] = [];
-    let mut rows = txn.query_raw(
+    let params: [&(dyn tokio_postgres::types::ToSql + Sync); 0] = [];
+    let rows = txn.run(txn.client.query_raw(
         "SELECT seq, event, target, actor, at FROM gp_audit ORDER BY seq",
         params,
-    )?;
-    while let Some(r) = postgres::fallible_iterator::FallibleIterator::next(&mut rows)? {
+    ))?;
+    let mut rows = std::pin::pin!(rows);
+    while let Some(r) = txn.run(rows.next()) {
+        let r = r?;
         let seq = seq_from_db(r.get(0))?;
         let ev = match walk.event(seq, r.get::<_, &[u8]>(1)) {
             Ok(ev) => ev,
@@ -206,7 +215,6 @@ pub(super) fn verify(c: &mut Client, seal_key: &[u8; 32]) -> Result<AuditCheck, 
             });
         }
     }
-    drop(rows);
     let tokens: Vec<TokenRecord> = txn
         .query("SELECT record FROM gp_tokens", &[])?
         .iter()
@@ -219,7 +227,6 @@ pub(super) fn verify(c: &mut Client, seal_key: &[u8; 32]) -> Result<AuditCheck, 
     )? {
         stored.insert(r.get(0), u64::try_from(r.get::<_, i64>(1)).unwrap_or(0));
     }
-    txn.commit()?;
     let mut problems = walk.counters(&tokens, &stored);
     let mut check = walk.finish(head);
     if !sealed && check.problem.is_none() {

@@ -6,7 +6,9 @@
 //! every one of those modes: a store's connection that anyone on the path could answer is not
 //! worth encrypting. TLS without `sslrootcert` is refused at start, saying so. `disable`,
 //! `allow`, `prefer` or no `sslmode` connect in plain text (a Unix socket, or a private
-//! network).
+//! network). As with libpq, TLS does not apply to a Unix socket: a URL whose hosts are all
+//! sockets connects in plain text whatever its `sslmode`, and the log says so once. A parameter
+//! of these given twice is refused (the last must not silently win).
 
 use std::future::Future;
 use std::io;
@@ -26,18 +28,35 @@ use crate::error::StoreError;
 pub(super) struct Parsed {
     pub url: String,
     pub tls: Option<RustlsConnect>,
+    /// The `sslmode` given, if any.
+    pub mode: Option<String>,
 }
 
 /// Reads `sslmode` and `sslrootcert` from `url` (a `postgres://…?…` URL or `key=value` words).
 pub(super) fn parse(url: &str) -> Result<Parsed, StoreError> {
     let mut mode = None;
     let mut root = None;
+    // Given twice, neither is taken: the last winning would let an appended `sslmode=disable`
+    // undo a `verify-full` without a word.
+    let once = |slot: &mut Option<String>, key: &str, v: String| {
+        if slot.is_some() {
+            return Err(StoreError::Invalid(format!(
+                "[store] url: {key} is given twice: give it once"
+            )));
+        }
+        *slot = Some(v);
+        Ok(())
+    };
     let rebuilt = if let Some((base, query)) = url.split_once('?') {
         let mut kept = Vec::new();
         for pair in query.split('&') {
-            match pair.split_once('=') {
-                Some(("sslmode", v)) => mode = Some(v.to_owned()),
-                Some(("sslrootcert", v)) => root = Some(percent_decode(v)?),
+            // Keys are read as the client reads them: `ssl%6Dode` is `sslmode`.
+            let key = pair.split_once('=').map(|(k, v)| (percent_decode(k), v));
+            match key {
+                Some((Ok(k), v)) if k == "sslmode" => once(&mut mode, "sslmode", v.to_owned())?,
+                Some((Ok(k), v)) if k == "sslrootcert" => {
+                    once(&mut root, "sslrootcert", percent_decode(v)?)?
+                }
                 _ => kept.push(pair),
             }
         }
@@ -52,8 +71,8 @@ pub(super) fn parse(url: &str) -> Result<Parsed, StoreError> {
         let mut kept = Vec::new();
         for word in url.split_whitespace() {
             match word.split_once('=') {
-                Some(("sslmode", v)) => mode = Some(v.to_owned()),
-                Some(("sslrootcert", v)) => root = Some(v.to_owned()),
+                Some(("sslmode", v)) => once(&mut mode, "sslmode", v.to_owned())?,
+                Some(("sslrootcert", v)) => once(&mut root, "sslrootcert", v.to_owned())?,
                 _ => kept.push(word),
             }
         }
@@ -77,7 +96,11 @@ pub(super) fn parse(url: &str) -> Result<Parsed, StoreError> {
             )));
         }
     };
-    Ok(Parsed { url: rebuilt, tls })
+    Ok(Parsed {
+        url: rebuilt,
+        tls,
+        mode,
+    })
 }
 
 /// `%XX` escapes in a URL's value.
@@ -231,6 +254,34 @@ mod tests {
         assert!(p.tls.is_none());
         let p = parse("host=/tmp/pg dbname=gatepass sslmode=prefer").unwrap();
         assert_eq!(p.url, "host=/tmp/pg dbname=gatepass");
+    }
+
+    #[test]
+    fn a_parameter_given_twice_is_refused_naming_it() {
+        for (url, key) in [
+            (
+                "postgres://gp@db/gp?sslmode=verify-full&sslrootcert=/ca.pem&sslmode=disable",
+                "sslmode",
+            ),
+            (
+                "postgres://gp@db/gp?sslmode=require&ssl%6Dode=disable",
+                "sslmode",
+            ),
+            (
+                "postgres://gp@db/gp?sslrootcert=/a.pem&sslmode=require&sslrootcert=/b.pem",
+                "sslrootcert",
+            ),
+            ("host=db sslmode=verify-full sslmode=disable", "sslmode"),
+        ] {
+            let e = parse(url).err().unwrap().to_string();
+            assert!(e.contains(&format!("{key} is given twice")), "{url}: {e}");
+        }
+        // An escaped key is still the key: its TLS is not lost.
+        let e = parse("postgres://gp@db/gp?ssl%6dode=verify-full")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.contains("needs sslrootcert=PATH"), "{e}");
     }
 
     #[test]
