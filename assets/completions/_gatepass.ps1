@@ -332,6 +332,7 @@ Register-ArgumentCompleter -Native -CommandName 'gatepass' -ScriptBlock {
             [CompletionResult]::new('--referrer', '--referrer', [CompletionResultType]::ParameterName, 'Valid only when the Referer''s host ends with this value')
             [CompletionResult]::new('--remark', '--remark', [CompletionResultType]::ParameterName, 'A note for yourself: what uses it (up to 512 characters)')
             [CompletionResult]::new('--scope', '--scope', [CompletionResultType]::ParameterName, 'What it may do: read (GET only), mint (read, and create tokens) or manage (all your role allows; the default)')
+            [CompletionResult]::new('--tenant', '--tenant', [CompletionResultType]::ParameterName, 'The one tenant it acts in: needed when you hold the REST API role in several')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print {"api_token": {…}, "secret": "gpa_…"}')
             [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help')
             [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help')

@@ -316,7 +316,7 @@ _gatepass() {
             return 0
             ;;
         gatepass__subcmd__apitokens__subcmd__create)
-            opts="-h --name --ttl --expires --path-prefix --referrer --remark --scope --json --help"
+            opts="-h --name --ttl --expires --path-prefix --referrer --remark --scope --tenant --json --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -348,6 +348,10 @@ _gatepass() {
                     ;;
                 --scope)
                     COMPREPLY=($(compgen -W "read mint manage" -- "${cur}"))
+                    return 0
+                    ;;
+                --tenant)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

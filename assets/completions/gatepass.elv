@@ -286,6 +286,7 @@ set edit:completion:arg-completer[gatepass] = {|@words|
             cand --referrer 'Valid only when the Referer''s host ends with this value'
             cand --remark 'A note for yourself: what uses it (up to 512 characters)'
             cand --scope 'What it may do: read (GET only), mint (read, and create tokens) or manage (all your role allows; the default)'
+            cand --tenant 'The one tenant it acts in: needed when you hold the REST API role in several'
             cand --json 'Print {"api_token": {…}, "secret": "gpa_…"}'
             cand -h 'Print help'
             cand --help 'Print help'

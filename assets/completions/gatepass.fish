@@ -227,6 +227,7 @@ complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -l scope -d 'What it may do: read (GET only), mint (read, and create tokens) or manage (all your role allows; the default)' -r -f -a "read\t''
 mint\t''
 manage\t''"
+complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -l tenant -d 'The one tenant it acts in: needed when you hold the REST API role in several' -r
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -l json -d 'Print {"api_token": {…}, "secret": "gpa_…"}'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from create" -s h -l help -d 'Print help'
 complete -c gatepass -n "__fish_gatepass_using_subcommand apitokens; and __fish_seen_subcommand_from delete" -s h -l help -d 'Print help'

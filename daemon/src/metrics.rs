@@ -3,6 +3,10 @@
 //! requests and batches happen; gauges that describe the store (tokens by status, hosts,
 //! tokens expiring soon…) are set from one read at scrape time (`Metrics::render`).
 //!
+//! A scrape limited to some tenants (`Snapshot::limited`: a tenant's admin or auditor, where
+//! several tenants exist) holds only `TENANT_SERIES`: their token counts, and what tells of the
+//! daemon alone (version, store up, ready). Every other series counts every tenant's activity.
+//!
 //! No label ever holds a token, an id, a secret, a host name or an address: results and reasons
 //! are error codes (a closed set), routes are templates (`/v1/tokens/{id}`), listeners are four
 //! names. `StoreMetrics` are the engines' histograms, handed to the engine when it opens.
@@ -25,6 +29,18 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// Latency buckets (seconds) for answers and commits: 0.5 ms to 10 s.
 const LATENCY_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// The series a scrape limited to some tenants holds (the token gauges, set from those
+/// tenants' tokens only, and three that say nothing of any tenant).
+pub const TENANT_SERIES: &[&str] = &[
+    "gatepass_build_info",
+    "gatepass_store_up",
+    "gatepass_ready",
+    "gatepass_tokens",
+    "gatepass_hosts",
+    "gatepass_tokens_expiring_soon",
+    "gatepass_tokens_uses_hosts_mismatch",
 ];
 
 /// Writes per batch: 1 to the writer's maximum (256).
@@ -129,6 +145,8 @@ pub struct Snapshot {
     pub ready: bool,
     pub durability: DurabilityStats,
     pub subscribers: usize,
+    /// Only `TENANT_SERIES`: the scrape of a caller who does not see every tenant.
+    pub limited: bool,
 }
 
 /// The token gauges, from one list of the store.
@@ -161,6 +179,9 @@ pub struct Metrics {
     journal_bytes: IntGauge,
     journal_capacity: IntGauge,
     process: process::Process,
+    /// One scrape at a time sets the gauges and reads them: a scrape counting one tenant's
+    /// tokens never reads another's counts.
+    rendering: std::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -294,6 +315,7 @@ impl Metrics {
                 "The journal's size ([limits] journal_mib; 0: no journal).",
             ),
             process: process::Process::new(),
+            rendering: std::sync::Mutex::new(()),
             registry,
         };
         let all: Vec<Box<dyn prometheus::core::Collector>> = vec![
@@ -371,6 +393,10 @@ impl Metrics {
 
     /// Sets the gauges from `s` and writes every series in the text format.
     pub fn render(&self, s: &Snapshot) -> String {
+        let _one = self
+            .rendering
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if let Some(t) = &s.tokens {
             for (status, n) in &t.by_status {
                 self.tokens.with_label_values(&[status]).set(*n as i64);
@@ -389,6 +415,9 @@ impl Metrics {
             .set(s.durability.journal_capacity as i64);
         self.process.update();
         let mut families = self.registry.gather();
+        if s.limited {
+            families.retain(|f| TENANT_SERIES.contains(&f.name()));
+        }
         if s.tokens.is_none() {
             // Gauges of a store that could not be read would repeat stale values.
             families.retain(|f| {
@@ -434,6 +463,7 @@ mod tests {
                 journal_capacity: 1000,
             },
             subscribers: 1,
+            limited: false,
         });
         for line in [
             "gatepass_redeem_total{result=\"enrolled\"} 2",
@@ -490,5 +520,28 @@ mod tests {
                 assert!(text.contains(&line), "{line} missing from:\n{text}");
             }
         }
+    }
+
+    #[test]
+    fn a_limited_scrape_holds_the_tenant_series_alone() {
+        let m = Metrics::default();
+        m.redeem("enrolled", Duration::from_millis(3));
+        m.request("redeem", "/v1/redeem", 201, Duration::from_millis(3));
+        let text = m.render(&Snapshot {
+            tokens: Some(TokenCounts {
+                by_status: [("active", 2)].into_iter().collect(),
+                ..TokenCounts::default()
+            }),
+            store_up: true,
+            limited: true,
+            ..Snapshot::default()
+        });
+        let names: std::collections::BTreeSet<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split(['{', ' ']).next())
+            .collect();
+        assert!(names.contains("gatepass_tokens") && names.contains("gatepass_hosts"));
+        assert!(names.iter().all(|n| TENANT_SERIES.contains(n)), "{text}");
     }
 }

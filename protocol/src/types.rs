@@ -770,9 +770,10 @@ impl ApiScope {
         ApiScope::ALL.into_iter().find(|a| a.as_str() == s)
     }
 
-    /// Whether a request (`method` on `path`) is inside this scope.
+    /// Whether a request (`method` on `path`) is inside this scope. A backup holds the whole
+    /// store: only `manage` takes one.
     pub fn allows(self, method: &str, path: &str) -> bool {
-        let read = method == "GET" || method == "HEAD";
+        let read = (method == "GET" || method == "HEAD") && path != "/v1/backup";
         match self {
             ApiScope::Manage => true,
             ApiScope::Read => read,
@@ -847,6 +848,10 @@ pub struct CreateApiTokenRequest {
     /// What the token may do; default `manage`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scope: Option<ApiScope>,
+    /// The one tenant it acts in: needed when the caller holds the REST API role in several
+    /// (else their only one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
 }
 
 /// The answer to `POST /v1/api-tokens`: the only time the secret is sent.

@@ -290,3 +290,39 @@ async fn the_auth_scheme_is_case_insensitive_on_both_listeners() {
         .unwrap();
     assert_error(&r, 401, "unauthorized");
 }
+
+/// Where several tenants exist, an API token is made in the one named (`--tenant`), and acts
+/// only there: a user who holds the REST API role in several (here: in `[access]`) must name it.
+#[tokio::test]
+async fn an_api_token_is_made_in_the_tenant_named_and_acts_only_there() {
+    let d = Daemon::start_with_config(&format!(
+        "[admin]\nlisten = \"127.0.0.1:0\"\n\n[access]\napi_users = [{:?}]\n\n\
+         [tenants.acme]\nadmins = [\"acme-admin\"]\n\n[tenants.globex]\nadmins = [\"globex-admin\"]\n",
+        current_user()
+    ));
+    let out = d.cli(&["apitokens", "create", "--name", "where"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tenant"), "{err}");
+    let (secret, view) = create(&d, &["--name", "acme-ci", "--tenant", "acme"]);
+    assert_eq!(view["tenant"], "acme");
+    let made = d
+        .client()
+        .raw(
+            "POST",
+            "/v1/tokens",
+            Some(br#"{"name":"in-globex","tenant":"globex"}"#.to_vec()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(made.status, 201, "{}", made.text());
+    let list = admin_get(&d, &secret, "/v1/tokens", None).await;
+    assert_eq!(list.status, 200, "{}", list.text());
+    assert!(!list.text().contains("in-globex"), "{}", list.text());
+    // A backup holds every tenant: not for a token that acts in one.
+    assert_error(
+        &admin_get(&d, &secret, "/v1/backup", None).await,
+        403,
+        "forbidden",
+    );
+}

@@ -435,6 +435,9 @@ pub enum ApiTokens {
         /// your role allows; the default).
         #[arg(long, value_parser = ["read", "mint", "manage"])]
         scope: Option<String>,
+        /// The one tenant it acts in: needed when you hold the REST API role in several.
+        #[arg(long)]
+        tenant: Option<String>,
         /// Print {"api_token": {…}, "secret": "gpa_…"}.
         #[arg(long)]
         json: bool,

@@ -1,7 +1,9 @@
 //! Who is calling and what they may do. Over the Unix socket the caller is the peer's user
 //! (SO_PEERCRED, on every connection); over the HTTPS admin listener it is the user of a personal
 //! API token (`gpa_…`). Roles come from `[access]` in the config; the daemon's own user and root
-//! are admins; anyone else without a role is refused. Every refusal is audited.
+//! are admins; anyone else without a role is refused. An API token acts in the one tenant it was
+//! made in, and only while its user holds the REST API role there (checked on every use). Every
+//! refusal is audited, in the tenant it happened in (`Caller::denial_tenant`).
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -10,8 +12,8 @@ use std::sync::Arc;
 use axum::extract::FromRequestParts;
 use axum::http::header;
 use axum::http::request::Parts;
-use gatepass_protocol::ErrorCode;
 use gatepass_protocol::token::{self, TokenKind};
+use gatepass_protocol::{DEFAULT_TENANT, ErrorCode, Timestamp};
 
 use super::{ApiError, Peer, State, blocking};
 use crate::domain::AuditDraft;
@@ -33,10 +35,19 @@ pub struct Caller {
     /// own user), if any.
     pub global: Option<Role>,
     /// The API token used, when the call came over HTTPS.
-    pub api_token: Option<String>,
+    pub api_token: Option<ApiTokenUse>,
     /// `METHOD /path`, for denial records: the path as `api::shown_path` shows it (decoded,
     /// every token in it cut to its id).
     pub request: String,
+}
+
+/// The API token a call over HTTPS came with.
+#[derive(Debug, Clone)]
+pub struct ApiTokenUse {
+    pub id: String,
+    /// The one tenant it acts in.
+    pub tenant: String,
+    pub expires_at: Timestamp,
 }
 
 impl Caller {
@@ -73,7 +84,11 @@ impl Caller {
     pub async fn require_write(&self, state: &Arc<State>, tenant: &str) -> Result<(), ApiError> {
         if !matches!(self.role_in(tenant), Some(Role::Admin | Role::Operator)) {
             return Err(self
-                .deny(state, &format!("read-only access in tenant {tenant:?}"))
+                .deny_in(
+                    state,
+                    tenant,
+                    &format!("read-only access in tenant {tenant:?}"),
+                )
                 .await);
         }
         Ok(())
@@ -141,12 +156,54 @@ impl Caller {
         }
     }
 
+    /// Refuses the request (403), audited in the tenant it acted in as far as that is known
+    /// (`denial_tenant`).
     pub async fn deny(&self, state: &Arc<State>, reason: &str) -> ApiError {
-        audit_denial(state, &self.user, &self.request, reason).await;
+        self.deny_in_tenant(state, self.denial_tenant(None), reason)
+            .await
+    }
+
+    /// `deny`, for a request that acted in `tenant` (the tenant of the object it named, or the
+    /// one it wrote in).
+    pub async fn deny_in(&self, state: &Arc<State>, tenant: &str, reason: &str) -> ApiError {
+        self.deny_in_tenant(state, self.denial_tenant(Some(tenant)), reason)
+            .await
+    }
+
+    async fn deny_in_tenant(&self, state: &Arc<State>, tenant: String, reason: &str) -> ApiError {
+        audit_denial(state, &self.user, &self.request, reason, tenant).await;
         ApiError::new(
             ErrorCode::Forbidden,
             format!("{} ({}): {reason}", self.user, self.role.as_str()),
         )
+    }
+
+    /// The tenant a denial of this caller is filed under, so that its admins and auditors read
+    /// of it and no other tenant's do: the one the request acted in (`acted_in`, else the API
+    /// token's), else where the caller's roles place them (`file_under`).
+    pub fn denial_tenant(&self, acted_in: Option<&str>) -> String {
+        match (acted_in, &self.api_token) {
+            (Some(t), _) => t.to_owned(),
+            (None, Some(api)) => api.tenant.clone(),
+            (None, None) => file_under(&self.tenants),
+        }
+    }
+}
+
+/// Where an event of a user with roles in `tenants` is filed when no tenant of the request is
+/// known: their only tenant; else `default` when they have a role there (or none anywhere);
+/// else the first of theirs by name. Never a tenant they have no role in.
+pub fn file_under(tenants: &[(String, Role)]) -> String {
+    match tenants {
+        [(only, _)] => only.clone(),
+        _ if tenants.is_empty() || tenants.iter().any(|(t, _)| t == DEFAULT_TENANT) => {
+            DEFAULT_TENANT.to_owned()
+        }
+        _ => tenants
+            .iter()
+            .map(|(t, _)| t)
+            .min()
+            .map_or_else(|| DEFAULT_TENANT.to_owned(), Clone::clone),
     }
 }
 
@@ -193,7 +250,13 @@ pub fn is_daemon_admin(state: &State, user: &str) -> bool {
     user == "root" || user == state.daemon_user
 }
 
-async fn audit_denial(state: &Arc<State>, actor: &str, request: &str, reason: &str) {
+async fn audit_denial(
+    state: &Arc<State>,
+    actor: &str,
+    request: &str,
+    reason: &str,
+    tenant: String,
+) {
     let mut details = BTreeMap::new();
     details.insert("request".to_string(), request.to_string());
     details.insert("reason".to_string(), reason.to_string());
@@ -204,7 +267,7 @@ async fn audit_denial(state: &Arc<State>, actor: &str, request: &str, reason: &s
         target: String::new(),
         target_name: None,
         details,
-        tenant: gatepass_protocol::default_tenant(),
+        tenant,
     };
     if let Err(e) = blocking(state, move |s| s.append_audit(draft)).await {
         tracing::error!(error = ?e, "could not audit a denial");
@@ -220,7 +283,12 @@ impl FromRequestParts<Arc<State>> for Caller {
             Some(Peer::Unix { uid, user }) => {
                 // Enrollment tokens open the redeem endpoint and nothing else; the socket needs none.
                 if parts.headers.contains_key(header::AUTHORIZATION) {
-                    audit_denial(state, &user, &request, "bearer token on the admin socket").await;
+                    let tenant = role_of(state, Some(uid), &user)
+                        .map_or_else(gatepass_protocol::default_tenant, |a| {
+                            file_under(&a.tenants)
+                        });
+                    let reason = "bearer token on the admin socket";
+                    audit_denial(state, &user, &request, reason, tenant).await;
                     return Err(ApiError::unauthorized());
                 }
                 match role_of(state, Some(uid), &user) {
@@ -238,7 +306,8 @@ impl FromRequestParts<Arc<State>> for Caller {
                         request,
                     }),
                     None => {
-                        audit_denial(state, &user, &request, "no role").await;
+                        let tenant = gatepass_protocol::default_tenant();
+                        audit_denial(state, &user, &request, "no role", tenant).await;
                         Err(ApiError::new(
                             ErrorCode::Forbidden,
                             format!(
@@ -312,6 +381,7 @@ async fn api_token_caller(
             &actor("?"),
             &request,
             "missing or malformed API token",
+            gatepass_protocol::default_tenant(),
         )
         .await;
         return Err(ApiError::unauthorized());
@@ -333,7 +403,14 @@ async fn api_token_caller(
         Some(_) => None,
     };
     if let Some(reason) = refusal {
-        audit_denial(state, &actor(&id), &request, reason).await;
+        // A wrong secret or an expired token is filed in its tenant: its admins read of
+        // attempts on it. An unknown one belongs to no tenant.
+        let tenant = rec
+            .as_ref()
+            .map_or_else(gatepass_protocol::default_tenant, |r| {
+                r.token.tenant.clone()
+            });
+        audit_denial(state, &actor(&id), &request, reason, tenant).await;
         return Err(ApiError::unauthorized());
     }
     let Some(rec) = rec else {
@@ -373,33 +450,55 @@ async fn api_token_caller(
     } else {
         None
     };
+    let tenant = rec.token.tenant.clone();
     if let Some((code, message)) = outside {
-        audit_denial(state, &actor(&id), &request, &message).await;
+        audit_denial(state, &actor(&id), &request, &message, tenant).await;
         return Err(ApiError::new(code, message));
     }
     let user = rec.token.user;
-    match role_of(state, None, &user) {
-        Some(Access {
-            role,
-            tenants,
-            global,
-        }) => Ok(Caller {
-            user,
-            uid: None,
-            role,
-            tenants,
-            global,
-            api_token: Some(id),
-            request,
+    let Some(access) = role_of(state, None, &user) else {
+        audit_denial(state, &user, &request, "no role", tenant).await;
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            format!("{user} has no role on this daemon"),
+        ));
+    };
+    // The REST API role, on every use: the token acts in its own tenant alone, as its user's
+    // role there, and only while the user is an API user there (in the tenant, or in
+    // `[access]`).
+    let role = access
+        .tenants
+        .iter()
+        .find(|(t, _)| *t == tenant)
+        .map(|(_, r)| *r)
+        .filter(|_| state.tenants.is_api_user_in(&user, &tenant));
+    let Some(role) = role else {
+        let reason = format!("no REST API role (api_users) in tenant {tenant:?}");
+        audit_denial(state, &user, &request, &reason, tenant.clone()).await;
+        return Err(ApiError::new(
+            ErrorCode::ApiRoleRequired,
+            format!(
+                "{user} does not hold the REST API role in tenant {tenant:?}, where this API \
+                 token acts: an admin must add \"{user}\" to api_users (in [access] or \
+                 [tenants.{tenant}]) in gatepassd.toml"
+            ),
+        ));
+    };
+    // Where its tenant is the only one, a role in every tenant still is one.
+    let global = access.global.filter(|_| !state.tenants.several());
+    Ok(Caller {
+        user,
+        uid: None,
+        role,
+        tenants: vec![(tenant.clone(), role)],
+        global,
+        api_token: Some(ApiTokenUse {
+            id,
+            tenant,
+            expires_at: rec.token.expires_at,
         }),
-        None => {
-            audit_denial(state, &user, &request, "no role").await;
-            Err(ApiError::new(
-                ErrorCode::Forbidden,
-                format!("{user} has no role on this daemon"),
-            ))
-        }
-    }
+        request,
+    })
 }
 
 #[cfg(test)]
@@ -427,6 +526,20 @@ mod tests {
         ] {
             assert_eq!(referer_host(referer).as_deref(), host, "{referer}");
         }
+    }
+
+    #[test]
+    fn an_event_without_a_tenant_is_filed_under_one_of_the_callers() {
+        let t = |names: &[&str]| -> Vec<(String, Role)> {
+            names
+                .iter()
+                .map(|n| ((*n).to_owned(), Role::Operator))
+                .collect()
+        };
+        assert_eq!(file_under(&t(&[])), "default");
+        assert_eq!(file_under(&t(&["globex"])), "globex");
+        assert_eq!(file_under(&t(&["acme", "default", "globex"])), "default");
+        assert_eq!(file_under(&t(&["globex", "acme2", "acme"])), "acme");
     }
 
     #[test]

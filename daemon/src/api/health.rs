@@ -147,14 +147,15 @@ pub async fn readyz(S(state): S<Arc<State>>) -> Response {
 /// that cannot be read leaves its gauges out and says so in `gatepass_store_up 0`; the scrape
 /// itself still answers.
 pub async fn scrape(state: &Arc<State>) -> String {
-    scrape_for(state, Arc::new(|_| true)).await
+    scrape_for(state, Arc::new(|_| true), false).await
 }
 
 /// Which tenants' tokens a scrape counts.
 pub type Sees = Arc<dyn Fn(&str) -> bool + Send + Sync>;
 
-/// `scrape`, counting only the tokens of the tenants `sees` accepts.
-pub async fn scrape_for(state: &Arc<State>, sees: Sees) -> String {
+/// `scrape`, counting only the tokens of the tenants `sees` accepts; `limited`: holding only the
+/// series of those tenants (`metrics::TENANT_SERIES`), none that counts every tenant's activity.
+pub async fn scrape_for(state: &Arc<State>, sees: Sees, limited: bool) -> String {
     let ready = check(state).await;
     let store_up = ready.checks.get("store").is_some_and(|c| c == "ok");
     let now = state.clock.now();
@@ -196,6 +197,7 @@ pub async fn scrape_for(state: &Arc<State>, sees: Sees) -> String {
         ready: ready.ready,
         durability: state.store.durability_stats(),
         subscribers: state.events.receiver_count(),
+        limited,
     };
     state.metrics.render(&snapshot)
 }

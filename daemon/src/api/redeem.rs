@@ -276,14 +276,18 @@ async fn redeem_inner(
             "unknown_token"
         };
         let e = ApiError::unauthorized();
-        return Err(refused(
-            state,
-            source,
-            Some(&token_id),
-            Some(&hostname),
-            reason,
-            e,
-        ));
+        let mut failure = refused(state, source, Some(&token_id), Some(&hostname), reason, e);
+        // A wrong secret for a known token is an attempt on it: filed in its tenant, where its
+        // admins read of it (an unknown id belongs to no tenant's token: the daemon's).
+        if matches.is_some()
+            && let Failure::Refused(r) = &mut failure
+        {
+            let id = token_id.clone();
+            if let Ok(Some(t)) = blocking(state, move |s| s.get_token(&id)).await {
+                r.audit.tenant = t.tenant;
+            }
+        }
+        return Err(failure);
     }
     // The secret is right: only now, in one step with the counting of wrong guesses, is the
     // address's limit checked — however many guesses were in flight, none past the limit gets

@@ -140,13 +140,21 @@ impl Tenants {
         roles.map(Some).fold(None, stronger)
     }
 
-    /// Whether `user` holds the REST API role (in `[access]` or in any tenant).
-    pub fn is_api_user(&self, user: &str) -> bool {
-        self.global.is_api_user(user) || self.tenants.values().any(|r| r.is_api_user(user))
+    /// Whether `user` holds the REST API role in `tenant`: listed in its `api_users`, or in
+    /// `[access]` (which holds in every tenant). It is worth something only where the user has
+    /// a role: an API token acts as its user's role in its tenant.
+    pub fn is_api_user_in(&self, user: &str, tenant: &str) -> bool {
+        self.tenants.contains_key(tenant)
+            && (self.global.is_api_user(user)
+                || self
+                    .tenants
+                    .get(tenant)
+                    .is_some_and(|r| r.is_api_user(user)))
     }
 
     /// Whether `user` belongs to `tenant`: its members, everyone with a role there, and the
-    /// members and role holders of `[access]`.
+    /// members and role holders of `[access]`. Root and the daemon's own user, admins of every
+    /// tenant by being who they are, are members only where they are listed.
     pub fn is_member(&self, user: &str, tenant: &str) -> bool {
         self.tenants.contains_key(tenant)
             && (self.global.is_member(user)
@@ -267,10 +275,11 @@ mod tests {
         );
         assert_eq!(t.tenants_of("dave"), []);
         assert!(t.is_member("dave", "acme") && !t.is_member("dave", "globex"));
-        assert!(t.is_member("ci", "globex") && t.is_api_user("ci"));
-        assert!(!t.is_api_user("alice"));
+        assert!(t.is_member("ci", "globex") && t.is_api_user_in("ci", "globex"));
+        assert!(!t.is_api_user_in("ci", "acme") && !t.is_api_user_in("alice", "acme"));
         assert!(t.is_member("watcher", "acme"));
         assert!(!t.is_member("alice", "nowhere"));
+        assert!(!t.is_member("root", "acme"));
     }
 
     #[test]

@@ -57,6 +57,7 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
             referrer,
             remark,
             scope,
+            tenant,
             json,
         } => {
             gatepass_protocol::rules::validate_name("--name", &name).map_err(UsageError)?;
@@ -103,6 +104,7 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
                 scope: scope
                     .as_deref()
                     .and_then(gatepass_protocol::ApiScope::parse),
+                tenant,
             };
             let created = client.create_api_token(&req).await?;
             if json {
@@ -114,8 +116,9 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
             }
             let t = &created.api_token;
             eprintln!(
-                "Created API token {:?} (id {}) for {}, expires {}. It is shown this once.",
-                t.name, t.id, t.user, t.expires_at
+                "Created API token {:?} (id {}) for {}, acting in tenant {}, expires {}. It is \
+                 shown this once.",
+                t.name, t.id, t.user, t.tenant, t.expires_at
             );
             eprintln!(
                 "Use it with: GATEPASS_API_TOKEN=… gatepass --server https://HOST:PORT --ca-pin PIN …"

@@ -104,19 +104,20 @@ pub async fn healthz(S(state): S<Arc<State>>) -> Result<&'static str, ApiError> 
     Ok("ok\n")
 }
 
-/// `GET /metrics`: the scrape (`api::health::scrape_for`), its token counts limited to the
-/// tenants the caller sees whole. Over the HTTPS admin listener an API token (the `read` scope
-/// is enough) may read it; on the socket, admins and auditors.
+/// `GET /metrics` (admins and auditors, over the socket or with an API token of theirs; the
+/// `read` scope is enough): the scrape (`api::health::scrape_for`), its token counts limited to
+/// the tenants the caller sees whole. Where several tenants exist, the series that count every
+/// tenant's activity (redemptions, requests, the store's, the process's) are only for those who
+/// see every tenant.
 async fn metrics(caller: Caller, S(state): S<Arc<State>>) -> Result<Response, ApiError> {
-    if caller.api_token.is_none() {
-        caller.require_overview(&state).await?;
-    }
+    caller.require_overview(&state).await?;
+    let limited = state.tenants.several() && !caller.sees_all();
     let sees: crate::api::health::Sees = if caller.sees_all() {
         Arc::new(|_| true)
     } else {
         Arc::new(move |tenant| caller.sees_tenant(tenant))
     };
     Ok(crate::api::health::metrics_answer(
-        crate::api::health::scrape_for(&state, sees).await,
+        crate::api::health::scrape_for(&state, sees, limited).await,
     ))
 }

@@ -118,7 +118,7 @@ impl Fixture {
                 api_maker,
                 Verb::Post,
                 "/v1/api-tokens",
-                Some(json!({"name": "fixture-ci"})),
+                Some(json!({"name": "fixture-ci", "tenant": tenant})),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{api}");
@@ -402,7 +402,7 @@ const TENANT_TABLE: &[(Verb, &str, [u16; 9])] = &[
     (Get,    "/v1/hosts",                     [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     (Delete, "/v1/hosts/{id}",                [200, 404, 403, 404, 404, 404, 200, 403, 404]),
     (Get,    "/v1/api-tokens",                [200, 200, 200, 200, 200, 200, 200, 200, 200]),
-    (Post,   "/v1/api-tokens",                [201, 403, 403, 403, 403, 403, 201, 403, 403]),
+    (Post,   "/v1/api-tokens",                [201, 403, 403, 403, 403, 403, 400, 403, 403]),
     (Delete, "/v1/api-tokens/{id}",           [200, 404, 404, 404, 404, 404, 200, 404, 404]),
     (Get,    "/v1/audit",                     [200, 200, 200, 200, 200, 200, 200, 200, 200]),
     (Get,    "/v1/audit/verify",              [200, 403, 200, 200, 403, 200, 200, 200, 403]),
@@ -487,6 +487,8 @@ async fn an_admin_mints_only_for_members_of_the_tenant() {
         ("carol", 201),
         ("ada", 201),
         ("gus", 400),
+        // Root and the daemon's own user are admins, not members of every tenant.
+        ("root", 400),
         ("nobody", 400),
     ] {
         let (status, body) = f
@@ -580,8 +582,8 @@ async fn every_record_and_answer_carries_its_tenant() {
         .iter()
         .map(|e| e["tenant"].as_str().unwrap())
         .collect();
-    // created and redeemed in acme; the API token's creation is the admin's, in `default`.
-    assert_eq!(tenants, ["acme", "acme", "default"], "{audit}");
+    // Created and redeemed in acme; the API token was made in acme too, where it acts.
+    assert_eq!(tenants, ["acme", "acme", "acme"], "{audit}");
     let (status, check) = f.send(ADMIN, Get, "/v1/audit/verify", None).await;
     assert_eq!(
         (status, &check["first_bad"]),
@@ -898,6 +900,28 @@ async fn api_tokens_act_within_their_scope_path_and_referrer() {
             "referrer_denied",
         ),
         ("manage", &manage, Post, &revoke, None, None, 200, ""),
+        // A backup holds the whole store: a `manage` action, whatever the method.
+        (
+            "read",
+            &read,
+            Get,
+            "/v1/backup",
+            None,
+            None,
+            403,
+            "scope_denied",
+        ),
+        (
+            "mint",
+            &mint,
+            Get,
+            "/v1/backup",
+            None,
+            None,
+            403,
+            "scope_denied",
+        ),
+        ("manage", &manage, Get, "/v1/backup", None, None, 200, ""),
         (
             "unknown",
             "gpa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
@@ -1374,4 +1398,432 @@ async fn a_deletion_reaches_exactly_those_who_saw_the_token() {
             );
         }
     }
+}
+
+/// Tenants for the REST API role: `mia` is an operator and API user in acme and an admin (no
+/// API user) in globex; `gus` is globex's admin and API user; `ada` holds it in `[access]`.
+const API_TENANTS: &str = "[tenants.acme]\nadmins = [\"alice\"]\noperators = [\"bob\", \"mia\"]\n\
+                           auditors = [\"carol\"]\napi_users = [\"alice\", \"mia\"]\n\
+                           [tenants.globex]\nadmins = [\"gus\", \"mia\"]\noperators = [\"gil\"]\n\
+                           auditors = [\"gina\"]\napi_users = [\"gus\"]\n";
+
+const MIA: Who = who("mia", 61_031);
+
+impl Fixture {
+    /// A new API token of `who`'s, made over the socket with `fields`: its secret and record.
+    async fn api_token_of(&self, who: Who, fields: Value) -> (String, Value) {
+        let (status, made) = self.send(who, Post, "/v1/api-tokens", Some(fields)).await;
+        assert_eq!(status, StatusCode::CREATED, "{}: {made}", who.user);
+        (
+            made["secret"].as_str().unwrap().to_owned(),
+            made["api_token"].clone(),
+        )
+    }
+
+    /// An API token of `user` in `tenant` put straight into the store, as one made before the
+    /// config changed (or before API tokens had a tenant of their own) is.
+    async fn stored_api_token(&self, user: &str, tenant: &str, name: &str) -> String {
+        let body: gatepass_protocol::CreateApiTokenRequest =
+            serde_json::from_value(json!({ "name": name })).unwrap();
+        let (record, secret) = crate::domain::api_tokens::issue(
+            body,
+            user,
+            tenant,
+            &self.state.key,
+            crate::clock::Clock::now(self.clock.as_ref()),
+        )
+        .unwrap();
+        crate::api::blocking(&self.state, move |s| s.create_api_token(record))
+            .await
+            .unwrap();
+        secret.expose().to_owned()
+    }
+
+    /// The audit log as `who` reads it, as text.
+    async fn audit_text(&self, who: Who) -> String {
+        let (status, audit) = self.send(who, Get, "/v1/audit", None).await;
+        assert_eq!(status, StatusCode::OK, "{audit}");
+        audit.to_string()
+    }
+}
+
+/// The REST API role holds only in the tenants that grant it, and an API token acts in the one
+/// tenant it was made in: the role does not carry over to a tenant where the user holds
+/// another role, and "all tenants" is no place for an API token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_token_acts_only_in_its_tenant_where_its_user_holds_the_api_role() {
+    let f = Fixture::with_tenants(API_TENANTS, Some("acme"), ALICE).await;
+    // mia's only API tenant is acme: made there without naming it; never in globex.
+    let (mia, made) = f.api_token_of(MIA, json!({"name": "mia-ci"})).await;
+    assert_eq!(made["tenant"], "acme", "{made}");
+    let (status, body) = f
+        .send(
+            MIA,
+            Post,
+            "/v1/api-tokens",
+            Some(json!({"name": "mia-g", "tenant": "globex"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert_eq!(body["error"]["code"], "api_role_required", "{body}");
+    // With it, mia is acme's operator and nothing in globex, though an admin there.
+    let (status, body) = f
+        .send_api(
+            &mia,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "via-api-in-globex", "tenant": "globex"})),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = f
+        .send_api(&mia, Post, "/v1/tokens", Some(json!({"name": "m1"})), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["token"]["tenant"], "acme");
+    let (_, who) = f.send_api(&mia, Get, "/v1/whoami", None, None).await;
+    assert_eq!(who["role"], "operator", "{who}");
+
+    // A user with the role in several tenants (here: globally) names the one.
+    let (status, body) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/api-tokens",
+            Some(json!({"name": "ada-ci"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["error"]["code"], "tenant_required", "{body}");
+    let (ada, made) = f
+        .api_token_of(ADMIN, json!({"name": "ada-ci", "tenant": "globex"}))
+        .await;
+    assert_eq!(made["tenant"], "globex");
+    // The global admin's token sees globex alone: not acme's token, not a backup of all.
+    let (_, list) = f.send_api(&ada, Get, "/v1/tokens", None, None).await;
+    assert!(!list.to_string().contains(&f.token_id), "{list}");
+    let (status, _) = f
+        .send_api(&ada, Get, &format!("/v1/tokens/{}", f.token_id), None, None)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, body) = f.send_api(&ada, Get, "/v1/backup", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, body) = f
+        .send_api(&ada, Post, "/v1/tokens", Some(json!({"name": "g1"})), None)
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["token"]["tenant"], "globex");
+
+    // Each tenant's admins see the API tokens acting there, and no others.
+    let names = |list: &Value| -> Vec<String> {
+        let mut n: Vec<String> = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect();
+        n.sort();
+        n
+    };
+    let (_, list) = f.send(ALICE, Get, "/v1/api-tokens", None).await;
+    assert_eq!(names(&list), ["fixture-ci", "mia-ci"], "{list}");
+    let (_, list) = f.send(GUS, Get, "/v1/api-tokens", None).await;
+    assert_eq!(names(&list), ["ada-ci"], "{list}");
+    let (status, _) = f
+        .send(
+            GUS,
+            Delete,
+            &format!("/v1/api-tokens/{}", made["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+/// The role is checked on every use: an API token whose user no longer holds the REST API role
+/// in its tenant (the config changed) is refused with `api_role_required`; one made before API
+/// tokens had a tenant of their own acts in `default`, and only for a user who holds the role
+/// there.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_token_stops_working_when_its_user_loses_the_api_role() {
+    let f = Fixture::with_tenants(API_TENANTS, Some("acme"), ALICE).await;
+    // gil is globex's operator and no API user (any more).
+    let gil = f.stored_api_token("gil", "globex", "old").await;
+    for (verb, path, body) in [
+        (Get, "/v1/tokens", None),
+        (Post, "/v1/tokens", Some(json!({"name": "by-gil"}))),
+    ] {
+        let (status, answer) = f.send_api(&gil, verb, path, body, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{path}: {answer}");
+        assert_eq!(answer["error"]["code"], "api_role_required", "{answer}");
+    }
+    // Refused, and audited where globex's admins see it.
+    let globex = f.audit_text(GUS).await;
+    assert!(
+        globex.contains("\"gil\"") && globex.contains("REST API role"),
+        "{globex}"
+    );
+    // Made in `default` before: mia has no role there; the global API user acts there alone.
+    let old = f.stored_api_token("mia", "default", "legacy").await;
+    let (status, answer) = f.send_api(&old, Get, "/v1/tokens", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{answer}");
+    assert_eq!(answer["error"]["code"], "api_role_required", "{answer}");
+    let ada = f.stored_api_token("ada", "default", "legacy").await;
+    let (status, list) = f.send_api(&ada, Get, "/v1/tokens", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert!(!list.to_string().contains(&f.token_id), "{list}");
+}
+
+/// Denials are filed in the tenant they happened in: globex's admin reads of a globex operator's
+/// refusal, acme's admin reads nothing of it (no user, token name or id of globex's).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_denial_is_filed_in_the_tenant_it_happened_in() {
+    let f = Fixture::with_tenants(API_TENANTS, Some("acme"), ALICE).await;
+    let (status, body) = f
+        .send(
+            GIL,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "globex-project-titan", "owner": "gus"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    // gina, globex's auditor, tries a change on a globex token.
+    let (status, made) = f
+        .send(
+            GUS,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "globex-merger"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let (status, body) = f.send(GINA, Delete, "/v1/tokens/globex-merger", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let globex = f.audit_text(GUS).await;
+    assert!(
+        globex.contains("\"gil\"") && globex.contains("\"gina\"") && globex.contains("denied"),
+        "{globex}"
+    );
+    for viewer in [ALICE, CAROL] {
+        let acme = f.audit_text(viewer).await;
+        for word in ["gil", "gina", "globex"] {
+            assert!(!acme.contains(word), "{} reads {word}: {acme}", viewer.user);
+        }
+    }
+    // acme's operator's denial goes to acme (the only tenant of theirs).
+    let (status, _) = f
+        .send(
+            BOB,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "for-carol", "owner": "carol"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert!(f.audit_text(ALICE).await.contains("\"bob\""));
+    assert!(!f.audit_text(GUS).await.contains("\"bob\""));
+}
+
+/// A token from `secret` with the same id and another secret, its checksum right: what an
+/// attacker who knows a token's id (lists show it) sends.
+fn wrong_secret_for(secret: &str) -> String {
+    let kind = &secret[..4];
+    let id = &secret[4..4 + gatepass_protocol::token::ID_LEN];
+    let other =
+        gatepass_protocol::token::generate(gatepass_protocol::token::TokenKind::Api).unwrap();
+    let fresh = &other.expose()[4 + gatepass_protocol::token::ID_LEN..]
+        [..gatepass_protocol::token::SECRET_LEN];
+    let body = format!("{kind}{id}{fresh}");
+    let mut v = crc32fast::hash(body.as_bytes());
+    let mut digits = [b'0'; gatepass_protocol::token::CHECKSUM_LEN];
+    for d in digits.iter_mut().rev() {
+        *d = gatepass_protocol::token::ALPHABET[(v % 62) as usize];
+        v /= 62;
+    }
+    let forged = format!("{body}{}", String::from_utf8_lossy(&digits));
+    assert!(gatepass_protocol::token::parse(&forged).is_ok(), "{forged}");
+    forged
+}
+
+/// A wrong secret for a known token is an attack on that token: its tenant's admins read of it
+/// (an enrollment token's redemption, an API token's use), and no other tenant's do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_secret_is_filed_in_the_tenant_of_the_token_it_names() {
+    let f = Fixture::with_tenants(API_TENANTS, Some("acme"), ALICE).await;
+    let (status, made) = f
+        .send(ALICE, Post, "/v1/tokens", Some(json!({"name": "target"})))
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{made}");
+    let target = made["token"]["id"].as_str().unwrap().to_owned();
+    let forged = wrong_secret_for(made["secret"].as_str().unwrap());
+    let mut redeem = Request::post("/v1/redeem")
+        .header(header::AUTHORIZATION, format!("Bearer {forged}"))
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"hostname": "probe2"}).to_string()))
+        .unwrap();
+    redeem.extensions_mut().insert(Peer::Tcp {
+        addr: "10.0.0.9:4000".parse().unwrap(),
+    });
+    let (status, _) = answer(redeem_router(f.state.clone()), redeem).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (mia, _) = f.api_token_of(MIA, json!({"name": "mia-ci"})).await;
+    let (status, _) = f
+        .send_api(&wrong_secret_for(&mia), Get, "/v1/tokens", None, None)
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let acme = f.audit_text(ALICE).await;
+    assert!(acme.contains("probe2") && acme.contains(&target), "{acme}");
+    assert!(acme.contains("wrong secret"), "{acme}");
+    let globex = f.audit_text(GUS).await;
+    assert!(
+        !globex.contains("probe2") && !globex.contains(&target) && !globex.contains("wrong secret"),
+        "{globex}"
+    );
+}
+
+impl Fixture {
+    /// `GET /v1/events` with API token `secret`: the answer's body, to read.
+    async fn events_api(&self, secret: &str) -> Body {
+        let mut req = Request::get("/v1/events")
+            .header(header::AUTHORIZATION, format!("Bearer {secret}"))
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut().insert(Peer::Tcp {
+            addr: "10.9.9.9:5000".parse().unwrap(),
+        });
+        let Ok(resp) = admin_router(self.state.clone()).oneshot(req).await;
+        assert_eq!(resp.status(), StatusCode::OK);
+        resp.into_body()
+    }
+}
+
+/// Reads a stream until it ends (`true`) or `marker` arrives (`false`); what it read.
+async fn read_until_end(body: &mut Body, marker: &str) -> (bool, String) {
+    let mut seen = String::new();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            match body.frame().await {
+                Some(Ok(frame)) => {
+                    if let Some(data) = frame.data_ref() {
+                        seen.push_str(&String::from_utf8_lossy(data));
+                        if seen.contains(marker) {
+                            return false;
+                        }
+                    }
+                }
+                _ => return true,
+            }
+        }
+    })
+    .await;
+    (ended == Ok(true), seen)
+}
+
+/// An API token's event stream ends when the token is deleted: at once, before the change that
+/// follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_tokens_event_stream_ends_when_it_is_deleted() {
+    let f = Fixture::new().await;
+    let secret = f.api_token(json!({"name": "sse"})).await;
+    let mut body = f.events_api(&secret).await;
+    let (status, _) = f.send(ADMIN, Delete, "/v1/api-tokens/sse", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "after-delete"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (ended, seen) = read_until_end(&mut body, "after-delete").await;
+    assert!(ended && !seen.contains("after-delete"), "{seen}");
+}
+
+/// An API token's event stream ends when the token expires (the injected clock passes it); a
+/// socket caller's stream goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_api_tokens_event_stream_ends_when_it_expires() {
+    let f = Fixture::new().await;
+    let secret = f.api_token(json!({"name": "sse", "ttl": "1d"})).await;
+    let mut api = f.events_api(&secret).await;
+    let mut req = Request::get("/v1/events").body(Body::empty()).unwrap();
+    req.extensions_mut().insert(Peer::Unix {
+        uid: ADMIN.uid,
+        user: ADMIN.user.to_owned(),
+    });
+    let Ok(resp) = admin_router(f.state.clone()).oneshot(req).await;
+    let mut socket = resp.into_body();
+    let (status, _) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "before-expiry"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (ended, seen) = read_until_end(&mut api, "before-expiry").await;
+    assert!(!ended, "{seen}");
+    f.clock.advance(86_400);
+    let (status, _) = f
+        .send(
+            ADMIN,
+            Post,
+            "/v1/tokens",
+            Some(json!({"name": "after-expiry"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (ended, seen) = read_until_end(&mut api, "after-expiry").await;
+    assert!(ended && !seen.contains("after-expiry"), "{seen}");
+    let (ended, seen) = read_until_end(&mut socket, "after-expiry").await;
+    assert!(!ended, "{seen}");
+}
+
+/// `/metrics` over HTTPS follows the socket's rule (an operator: 403 both ways); with several
+/// tenants, a tenant's admin gets its token counts and none of the daemon-wide series.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_hold_only_what_the_caller_sees_over_either_listener() {
+    let f = Fixture::with_tenants(API_TENANTS, Some("acme"), ALICE).await;
+    let (mia, _) = f.api_token_of(MIA, json!({"name": "mia-ci"})).await;
+    let (status, body) = f.send_api(&mia, Get, "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _) = f.send(BOB, Get, "/metrics", None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (alice, _) = f
+        .api_token_of(ALICE, json!({"name": "prom", "scope": "read"}))
+        .await;
+    let daemon_wide = [
+        "gatepass_redeem_total",
+        "gatepass_redeem_refusals_total",
+        "gatepass_http_requests_total",
+        "gatepass_events_subscribers",
+        "gatepass_store_batch_size",
+        "gatepass_store_journal_bytes",
+        "process_",
+    ];
+    let (_, socket) = f.send(ALICE, Get, "/metrics", None).await;
+    let (status, https) = f.send_api(&alice, Get, "/metrics", None, None).await;
+    assert_eq!(status, StatusCode::OK, "{https}");
+    for text in [&socket, &https] {
+        let text = text.as_str().unwrap();
+        assert!(text.contains("gatepass_tokens{"), "{text}");
+        for series in daemon_wide {
+            assert!(
+                !text.contains(series),
+                "{series} in a tenant scrape: {text}"
+            );
+        }
+    }
+    // The global admin on the socket sees the whole daemon.
+    let (_, all) = f.send(ADMIN, Get, "/metrics", None).await;
+    let all = all.as_str().unwrap();
+    assert!(
+        all.contains("gatepass_redeem_total{") && all.contains("gatepass_events_subscribers"),
+        "{all}"
+    );
 }

@@ -16,7 +16,7 @@ use gatepass_protocol::{
 };
 
 use super::{Routes, Verb, path_id, query, resolve};
-use crate::api::access::{Caller, Role, is_daemon_admin};
+use crate::api::access::{Caller, Role};
 use crate::api::{ApiError, State, blocking, read_json};
 use crate::domain::{self, TokenChange};
 use crate::error::StoreError;
@@ -178,10 +178,15 @@ async fn create_token(
         Some(o) if o != caller.user => {
             if caller.role_in(&tenant) != Some(Role::Admin) {
                 return Err(caller
-                    .deny(&state, "only admins may mint tokens for another owner")
+                    .deny_in(
+                        &state,
+                        &tenant,
+                        "only admins may mint tokens for another owner",
+                    )
                     .await);
             }
-            if !state.tenants.is_member(&o, &tenant) && !is_daemon_admin(&state, &o) {
+            // Root and the daemon's own user too: members only where listed.
+            if !state.tenants.is_member(&o, &tenant) {
                 return Err(ApiError::new(
                     ErrorCode::UnknownOwner,
                     format!(
