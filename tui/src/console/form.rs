@@ -935,7 +935,27 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
         Some(_) => 2,
         None => 0,
     };
-    let fields_h = inner.height.saturating_sub(1 + msg_h);
+    // An extend form says from the start when the token expires now, above the choice.
+    let current = match &form.purpose {
+        Purpose::Extend { current, .. } => Some(*current),
+        _ => None,
+    };
+    let head_h = u16::from(current.is_some());
+    if let Some(current) = current {
+        let room = usize::from(inner.width.saturating_sub(label_w));
+        let text = match current {
+            Some(at) => current_expiry(at, now, room),
+            None => "never".to_owned(),
+        };
+        f.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::raw(format!(" {:<12}", "Expires now")),
+                Span::styled(text, th.dim()),
+            ])),
+            Rect::new(inner.x, inner.y, inner.width, 1.min(inner.height)),
+        );
+    }
+    let fields_h = inner.height.saturating_sub(1 + msg_h + head_h);
     // Each field's height (the date carries its calendar); scroll so the focused one shows.
     let cal = calendar_lines(form, form.focus == Field::Date, th);
     let rows: Vec<(Field, u16)> = form
@@ -967,7 +987,7 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
         if start < offset || start >= offset + fields_h {
             continue;
         }
-        let y = inner.y + start - offset;
+        let y = inner.y + head_h + start - offset;
         let fl_focused = fl == form.focus;
         let label_style = if fl_focused { th.key() } else { Style::new() };
         let marker = if fl_focused { "›" } else { " " };
@@ -1125,6 +1145,21 @@ pub(super) fn expiry_preview(at: Timestamp, now: Timestamp, cols: usize) -> Stri
             format!("→ {full} ({})", output::when(Some(at), now, "")),
             format!("→ {full}"),
             format!("→ {short}"),
+        ],
+        cols,
+    )
+}
+
+/// When the token expires now, as an extend form shows it above the choice: the time left
+/// gives way first, then the weekday.
+fn current_expiry(at: Timestamp, now: Timestamp, cols: usize) -> String {
+    let full = timefmt::local_with_zone(at);
+    let short = timefmt::local_with_zone_no_weekday(at);
+    first_fitting(
+        &[
+            format!("{full} ({})", output::expiry(Some(at), now)),
+            full,
+            short,
         ],
         cols,
     )
