@@ -645,7 +645,7 @@ async fn the_clipboard_mode_comes_from_the_flag_or_the_environment() {
         &[],
         &[("DISPLAY", &display)],
         "auto-hang",
-        &["Sent to the", "no answer within 2 s"],
+        &["Sent via OSC 52", "no answer within 2 s"],
     );
     assert!(osc);
     assert!(

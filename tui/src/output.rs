@@ -108,16 +108,17 @@ pub fn expiry(t: Option<Timestamp>, now: Timestamp) -> String {
     }
 }
 
-/// The time left before an expiry, rounded down so it never promises more than there is: under
-/// a day reads in hours ("in 23h", never "in 1d", which would contradict the "expiring <24h"
-/// count), under an hour in minutes, under a minute in seconds.
+/// The time left before an expiry, rounded to the nearest unit but never across the day or the
+/// hour: under a day reads in hours ("in 23h", never "in 1d", which would contradict the
+/// "expiring <24h" count), under an hour in minutes, under a minute in seconds.
 pub fn time_left(secs: i64) -> String {
+    let round = |unit: i64| (secs + unit / 2) / unit;
     let amount = match secs {
         ..60 => format!("{}s", secs.max(0)),
-        60..3_600 => format!("{}m", secs / 60),
-        3_600..EXPIRING_SOON_SECS => format!("{}h", secs / 3_600),
-        EXPIRING_SOON_SECS..31_536_000 => format!("{}d", secs / 86_400),
-        _ => format!("{}y", secs / 31_536_000),
+        60..3_600 => format!("{}m", round(60).min(59)),
+        3_600..EXPIRING_SOON_SECS => format!("{}h", round(3_600).min(23)),
+        EXPIRING_SOON_SECS..31_536_000 => format!("{}d", round(86_400)),
+        _ => format!("{}y", round(31_536_000)),
     };
     format!("in {amount}")
 }
@@ -446,10 +447,12 @@ mod tests {
         assert_eq!(at(86_400 - 5), "in 23h");
         assert_eq!(at(23 * 3_600 + 40 * 60), "in 23h");
         assert_eq!(at(3_600 - 1), "in 59m");
-        assert_eq!(at(90), "in 1m");
+        assert_eq!(at(80), "in 1m");
         assert_eq!(at(45), "in 45s");
         assert_eq!(at(86_400), "in 1d");
-        assert_eq!(at(2 * 86_400 - 60), "in 1d");
+        // Past a day, the nearest day: a token minted for 3 days reads "in 3d" seconds later.
+        assert_eq!(at(3 * 86_400 - 14), "in 3d");
+        assert_eq!(at(86_400 + 3_600), "in 1d");
     }
 
     #[test]
