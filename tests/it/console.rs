@@ -261,7 +261,7 @@ async fn an_operator_mints_watches_and_revokes_in_a_real_terminal() {
 
     // Copy: no display in this session, so OSC 52 goes to the terminal, and the console says so.
     c.send(b"c");
-    c.wait_text("Sent to the terminal via OSC 52");
+    c.wait_text("Sent via OSC 52");
     let osc = format!(
         "\x1b]52;c;{}\x07",
         base64::engine::general_purpose::STANDARD.encode(&token)
@@ -508,7 +508,7 @@ async fn the_reveal_writes_and_copies_and_rows_are_disabled_and_filtered_by_stat
         s.split_whitespace()
             .collect::<Vec<_>>()
             .join(" ")
-            .contains("select the host command with the mouse")
+            .contains("Select the host command with the mouse")
     });
     let copied = c.last_osc52().expect("an OSC 52 sequence");
     assert!(
@@ -625,7 +625,7 @@ async fn the_clipboard_mode_comes_from_the_flag_or_the_environment() {
         &["--clipboard", "osc52"],
         &[("GATEPASS_CLIPBOARD", "off"), ("DISPLAY", &display)],
         "flag-osc52",
-        &["Sent to the terminal via OSC 52 (--clipboard osc52)"],
+        &["Sent via OSC 52 (--clipboard osc52)"],
     );
     assert!(osc);
     assert!(
@@ -645,7 +645,7 @@ async fn the_clipboard_mode_comes_from_the_flag_or_the_environment() {
         &[],
         &[("DISPLAY", &display)],
         "auto-hang",
-        &["Sent to the", "no answer within 2 s"],
+        &["Sent via OSC 52", "no answer within 2 s"],
     );
     assert!(osc);
     assert!(

@@ -95,8 +95,9 @@ pub struct Started {
 
 impl Started {
     /// What the console's header says of it, longest first: where room is short the data
-    /// folder gives way, then the words, and the pid stays.
-    pub fn notes(&self) -> [String; 3] {
+    /// folder gives way, then the pid (that the daemon is a local one says more), then the
+    /// words, and the pid stays.
+    pub fn notes(&self) -> [String; 4] {
         [
             format!(
                 "started a local daemon, pid {} (data {})",
@@ -104,6 +105,7 @@ impl Started {
                 self.data_dir.display()
             ),
             format!("local daemon, pid {}", self.pid),
+            "local daemon".to_owned(),
             format!("pid {}", self.pid),
         ]
     }

@@ -102,10 +102,25 @@ pub fn when(t: Option<Timestamp>, now: Timestamp, none: &str) -> String {
 pub fn expiry(t: Option<Timestamp>, now: Timestamp) -> String {
     match t {
         None => "never".to_owned(),
-        Some(t) if t.0 > now.0 && t.0 - now.0 < 5 => format!("in {}s", t.0 - now.0),
-        Some(t) if t.0 <= now.0 && now.0 - t.0 < 5 => "expired just now".to_owned(),
+        Some(t) if t.0 > now.0 => time_left(t.0 - now.0),
+        Some(t) if now.0 - t.0 < 5 => "expired just now".to_owned(),
         Some(t) => relative(t.0.saturating_sub(now.0)),
     }
+}
+
+/// The time left before an expiry, rounded to the nearest unit but never across the day or the
+/// hour: under a day reads in hours ("in 23h", never "in 1d", which would contradict the
+/// "expiring <24h" count), under an hour in minutes, under a minute in seconds.
+pub fn time_left(secs: i64) -> String {
+    let round = |unit: i64| (secs + unit / 2) / unit;
+    let amount = match secs {
+        ..60 => format!("{}s", secs.max(0)),
+        60..3_600 => format!("{}m", round(60).min(59)),
+        3_600..EXPIRING_SOON_SECS => format!("{}h", round(3_600).min(23)),
+        EXPIRING_SOON_SECS..31_536_000 => format!("{}d", round(86_400)),
+        _ => format!("{}y", round(31_536_000)),
+    };
+    format!("in {amount}")
 }
 
 /// The columns a terminal gives `s`: wide (CJK) characters take two, combining marks none.
@@ -423,6 +438,21 @@ mod tests {
         assert_eq!(at(3 * 86_400), "in 3d");
         assert_eq!(at(-7200), "2h ago");
         assert_eq!(expiry(None, now), "never");
+    }
+
+    #[test]
+    fn a_token_expiring_within_a_day_reads_in_hours_not_in_1d() {
+        let now = Timestamp(1_000_000);
+        let at = |d: i64| expiry(Some(Timestamp(now.0 + d)), now);
+        assert_eq!(at(86_400 - 5), "in 23h");
+        assert_eq!(at(23 * 3_600 + 40 * 60), "in 23h");
+        assert_eq!(at(3_600 - 1), "in 59m");
+        assert_eq!(at(80), "in 1m");
+        assert_eq!(at(45), "in 45s");
+        assert_eq!(at(86_400), "in 1d");
+        // Past a day, the nearest day: a token minted for 3 days reads "in 3d" seconds later.
+        assert_eq!(at(3 * 86_400 - 14), "in 3d");
+        assert_eq!(at(86_400 + 3_600), "in 1d");
     }
 
     #[test]

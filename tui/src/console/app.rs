@@ -653,7 +653,11 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
             app.flash = match r {
                 Ok((n, p)) => flash(
                     Level::Ok,
-                    format!("Exported {n} rows to {} (mode 0600).", p.display()),
+                    format!(
+                        "Exported {n} row{} to {} (mode 0600).",
+                        if n == 1 { "" } else { "s" },
+                        p.display()
+                    ),
                 ),
                 Err(e) => flash(Level::Error, format!("Not exported: {e}")),
             };

@@ -86,18 +86,17 @@ impl CopyResult {
     pub fn message(&self, tmux: bool, what: &str) -> String {
         match self {
             CopyResult::Local => "Copied to the system clipboard.".to_owned(),
-            // Short enough to show whole in the reveal at 60×15: what happened, why, and what
-            // to do when the terminal did not pass it on.
+            // Short enough to show whole on the two message lines at 60 columns: what
+            // happened, why, and what to do when the terminal did not pass it on (the README
+            // names tmux's other setting, `allow-passthrough on`).
+            // Inside tmux the setting to turn on says more than why OSC 52 was used.
             CopyResult::Osc52 { why } => {
-                let tmux_note = if tmux {
-                    "; tmux needs `set -g set-clipboard on` or `allow-passthrough on`"
+                let how = if tmux {
+                    "; tmux needs `set -g set-clipboard on`".to_owned()
                 } else {
-                    ""
+                    format!(" ({why})")
                 };
-                format!(
-                    "Sent to the terminal via OSC 52 ({why}){tmux_note}. If pasting fails, select \
-                     {what} with the mouse."
-                )
+                format!("Sent via OSC 52{how}. Not pasted? Select {what} with the mouse.")
             }
             CopyResult::Off => format!(
                 "Copying is off (--clipboard off): select {what} with the mouse, or press w to \
@@ -157,7 +156,7 @@ pub fn copy(
             Err(e) => CopyResult::Failed(format!("the system clipboard failed: {e}")),
         },
         ClipboardMode::Auto if env.ssh => send_osc("over SSH".into()),
-        ClipboardMode::Auto if !env.display => send_osc("no display for a system clipboard".into()),
+        ClipboardMode::Auto if !env.display => send_osc("no display".into()),
         ClipboardMode::Auto => match local.set(text, DEADLINE) {
             Ok(()) => CopyResult::Local,
             Err(e) => send_osc(format!("the system clipboard failed: {e}")),
@@ -282,7 +281,7 @@ mod tests {
         let r = copy(T, ClipboardMode::Auto, env, &Works, &mut out);
         assert_eq!(out, format!("\x1b]52;c;{}\x07", b64()).into_bytes());
         let msg = r.message(false, "the token");
-        assert!(msg.starts_with("Sent to the terminal via OSC 52"), "{msg}");
+        assert!(msg.starts_with("Sent via OSC 52"), "{msg}");
         assert!(msg.contains("no display"), "{msg}");
         assert!(!msg.contains("Copied"), "{msg}");
     }
@@ -306,12 +305,9 @@ mod tests {
             .into_bytes()
         );
         let msg = r.message(true, "the host command");
+        assert!(msg.contains("`set -g set-clipboard on`"), "{msg}");
         assert!(
-            msg.contains("set-clipboard on") && msg.contains("allow-passthrough on"),
-            "{msg}"
-        );
-        assert!(
-            msg.ends_with("select the host command with the mouse."),
+            msg.ends_with("Select the host command with the mouse."),
             "{msg}"
         );
     }

@@ -1,6 +1,7 @@
 //! Drawing: a pure function of the state onto a ratatui frame — the header, the screen that has
-//! the focus (each screen's module draws itself), and the footer of key hints. Only the rows in
-//! view are turned into cells, so a list of 100,000 tokens costs no more to draw than one of 30.
+//! the focus (each screen's module draws itself), a message when there is one, and the footer of
+//! key hints. Only the rows in view are turned into cells, so a list of 100,000 tokens costs no
+//! more to draw than one of 30.
 
 use gatepass_protocol::Token;
 use ratatui::Frame;
@@ -28,13 +29,22 @@ pub fn draw(f: &mut Frame<'_>, app: &App) {
         too_small(f, area, app);
         return;
     }
-    let [header, info, body, footer] = Layout::vertical([
+    // A message takes its own lines above the footer, which keeps listing the keys.
+    let flash = match (&app.flash, &app.modal, &app.filter_input) {
+        (Some(fl), None | Some(Modal::Detail(_)), None) => flash_fitted(fl, th, area.width),
+        _ => Vec::new(),
+    };
+    let [header, info, body, message, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(1),
         Constraint::Fill(1),
+        Constraint::Length(flash.len() as u16),
         Constraint::Length(1),
     ])
     .areas(area);
+    if !flash.is_empty() {
+        f.render_widget(Paragraph::new(flash), message);
+    }
     draw_header(f, header, app);
     draw_info(f, info, app);
     match app.view {
@@ -124,8 +134,20 @@ fn draw_header(f: &mut Frame<'_>, area: Rect, app: &App) {
         }
         None => right,
     };
-    // Narrow: the other views' names give way (Tab still cycles them), so who you are and
-    // whether the console is live always show.
+    // Narrow: the views' names close up and take short forms ("API" for "API tokens"), then
+    // the other views' names give way (Tab still cycles them), so who you are and whether the
+    // console is live always show.
+    if width(&left) + width(&right) + 2 > usize::from(area.width) {
+        left = vec![Span::styled(" Gatepass ", th.title())];
+        for v in View::ALL {
+            left.push(Span::raw(" "));
+            if v == app.view {
+                left.push(Span::styled(format!("[{}]", v.title()), th.selected()));
+            } else {
+                left.push(Span::raw(v.short_title()));
+            }
+        }
+    }
     if width(&left) + width(&right) + 2 > usize::from(area.width) {
         left = vec![
             Span::styled(" Gatepass ", th.title()),
@@ -155,12 +177,6 @@ fn draw_footer(f: &mut Frame<'_>, area: Rect, app: &App) {
             )),
             hint,
         );
-        return;
-    }
-    if matches!(app.modal, None | Some(Modal::Detail(_)))
-        && let Some(fl) = &app.flash
-    {
-        f.render_widget(Paragraph::new(flash_fitted(fl, th, area.width)), area);
         return;
     }
     // The form and the dialogs show their keys inside their box: once is enough.

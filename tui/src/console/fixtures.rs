@@ -283,9 +283,11 @@ pub(crate) fn revealed() -> App {
     let resp = CreateTokenResponse {
         token: t,
         secret: FAKE_SECRET.into(),
-        join_command: "gatepass redeem --server https://gate.example:8443 --ca-pin \
-                       sha256:abababab --out /etc/gatepass"
-            .into(),
+        join_command: format!(
+            "gatepass redeem --server https://gate.example:8443 --ca-pin sha256:{} --out \
+             /etc/gatepass",
+            "0aecc1d8".repeat(8)
+        ),
     };
     update(&mut a, Msg::Created(Box::new(resp)));
     a

@@ -971,6 +971,26 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
             said_below.push(*fl);
         }
     }
+    // An extend form says from the start when the token expires now, above the choice.
+    let current = match &form.purpose {
+        Purpose::Extend { current, .. } => Some(*current),
+        _ => None,
+    };
+    let head_h = u16::from(current.is_some());
+    if let Some(current) = current {
+        let room = usize::from(inner.width.saturating_sub(label_w));
+        let text = match current {
+            Some(at) => current_expiry(at, now, room),
+            None => "never".to_owned(),
+        };
+        f.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::raw(format!(" {:<12}", "Expires now")),
+                Span::styled(text, th.dim()),
+            ])),
+            Rect::new(inner.x, inner.y, inner.width, 1.min(inner.height)),
+        );
+    }
     // Each field's height (the date carries its calendar).
     let cal = calendar_lines(form, form.focus == Field::Date, th);
     let rows: Vec<(Field, u16)> = form
@@ -990,9 +1010,9 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
     // Bottom: the keys, and above them those lines, in the rows the fields leave (two at least,
     // the first message's; the extend form's calendar and time fit at 60×15).
     let field_rows: u16 = rows.iter().map(|(_, h)| h).sum();
-    let spare = inner.height.saturating_sub(1 + field_rows).max(2);
+    let spare = inner.height.saturating_sub(1 + head_h + field_rows).max(2);
     let msg_h = (msg_lines.len() as u16).min(spare);
-    let fields_h = inner.height.saturating_sub(1 + msg_h);
+    let fields_h = inner.height.saturating_sub(1 + msg_h + head_h);
     // Scroll so the focused field shows.
     let mut top = 0u16;
     let mut offset = 0u16;
@@ -1009,7 +1029,7 @@ pub(super) fn draw_form(f: &mut Frame<'_>, area: Rect, app: &App, form: &CreateF
         if start < offset || start >= offset + fields_h {
             continue;
         }
-        let y = inner.y + start - offset;
+        let y = inner.y + head_h + start - offset;
         let fl_focused = fl == form.focus;
         let label_style = if fl_focused { th.key() } else { Style::new() };
         let marker = if fl_focused { "›" } else { " " };
@@ -1172,6 +1192,21 @@ pub(super) fn expiry_preview(at: Timestamp, now: Timestamp, cols: usize) -> Stri
             format!("→ {full} ({})", output::when(Some(at), now, "")),
             format!("→ {full}"),
             format!("→ {short}"),
+        ],
+        cols,
+    )
+}
+
+/// When the token expires now, as an extend form shows it above the choice: the time left
+/// gives way first, then the weekday.
+fn current_expiry(at: Timestamp, now: Timestamp, cols: usize) -> String {
+    let full = timefmt::local_with_zone(at);
+    let short = timefmt::local_with_zone_no_weekday(at);
+    first_fitting(
+        &[
+            format!("{full} ({})", output::expiry(Some(at), now)),
+            full,
+            short,
         ],
         cols,
     )

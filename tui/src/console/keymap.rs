@@ -111,6 +111,14 @@ impl View {
             View::ApiTokens => "API tokens",
         }
     }
+
+    /// The title in a narrow header.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            View::ApiTokens => "API",
+            v => v.title(),
+        }
+    }
 }
 
 /// Which views a binding applies to (tables only).
@@ -256,7 +264,7 @@ pub const BINDINGS: &[Binding] = &[
     Binding { ctx: C::TypedDialog, action: A::Back, keys: &[code(KeyCode::Esc)], shown: "Esc", label: "cancel", help: "Cancel: nothing changes", pin: true, ..DEF },
     // Reveal.
     Binding { ctx: C::Reveal, action: A::Copy, keys: &[k('c')], shown: "c", label: "copy", help: "Copy the token: system clipboard, or OSC 52 through the terminal", ..DEF },
-    Binding { ctx: C::Reveal, action: A::CopyCommand, keys: &[k('j')], shown: "j", label: "copy command", help: "Copy the host's join command (a long line the terminal may wrap when selected)", ..DEF },
+    Binding { ctx: C::Reveal, action: A::CopyCommand, keys: &[k('j')], shown: "j", label: "copy command", help: "Copy the host's join command whole (the way to copy it where the screen is too narrow to select it)", ..DEF },
     Binding { ctx: C::Reveal, action: A::WriteFile, keys: &[k('w')], shown: "w", label: "write file", help: "Write the token to a new file only you can read (0600), in the console's private folder (never the current one)", ..DEF },
     Binding { ctx: C::Reveal, action: A::Acknowledge, keys: &[code(KeyCode::Enter), code(KeyCode::Esc)], shown: "Enter/Esc", label: "done, forget it", help: "I have it: close, wipe the token from memory and clear the screen", pin: true, ..DEF },
     // Choosers.

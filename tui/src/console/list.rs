@@ -551,7 +551,7 @@ pub(super) fn draw_info(f: &mut Frame<'_>, area: Rect, app: &App) {
             let note = notes
                 .iter()
                 .find(|n| n.width() <= room)
-                .unwrap_or(&notes[0]);
+                .unwrap_or(&notes[notes.len() - 1]);
             Span::styled(format!("{note} "), th.warn())
         }
         (None, _) => Span::styled(format!("{} ", app.endpoint), th.dim()),
@@ -987,7 +987,7 @@ mod tests {
         assert_eq!(first.get(col), Some(&"env=prod"), "{body}");
     }
 
-    /// With one tenant `T` has nothing to choose and says so in the footer's message line; no
+    /// With one tenant `T` has nothing to choose and says so on the message line above the footer; no
     /// picker opens, and the footer never offered it.
     #[test]
     fn t_with_one_tenant_only_says_so() {
@@ -996,9 +996,9 @@ mod tests {
         let cmds = upd(&mut a, KeyCode::Char('T'));
         assert!(cmds.is_empty() && a.modal.is_none(), "{cmds:?}");
         let s = screen(&mut a, 80, 24);
-        let footer = s.lines().last().unwrap_or_default();
+        let message = s.lines().nth_back(1).unwrap_or_default();
         assert!(
-            footer.contains("Only one tenant is open to you (acme): nothing to choose."),
+            message.contains("Only one tenant is open to you (acme): nothing to choose."),
             "{s}"
         );
         // n mints there, as before tenants.

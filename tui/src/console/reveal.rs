@@ -112,9 +112,21 @@ pub(super) fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) 
     };
     let warn_long = "This is the only time the token is shown. It cannot be recovered later.";
     let warn_short = "This is the only time the token is shown.";
-    let on_host = "On the host, run this and paste the token at its prompt (j copies it):";
+    let (command, whole) = shell_lines(&r.join_command, width);
+    // An argument wider than the screen (the CA pin at 60 columns) wraps where the terminal
+    // puts it, and a mouse would copy that break: then `j` is the way to copy it.
+    let on_host = if whole {
+        "On the host, run this and paste the token at its prompt (j copies it):"
+    } else {
+        "On the host, run this and paste the token at its prompt. Too wide to select here: j \
+         copies it whole."
+    };
     let note_rows = r.note.as_ref().map_or(0, |n| rows(&format!(" {}", n.text)));
-    let fixed = 1 + rows(on_host) + rows(&r.join_command) + note_rows;
+    let command_rows: usize = command
+        .iter()
+        .map(|l| output::width(l).div_ceil(width.max(1)).max(1))
+        .sum();
+    let fixed = 1 + rows(on_host) + command_rows + note_rows;
     let height = usize::from(inner.height);
     let warn = if fixed + rows(warn_long) <= height {
         warn_long
@@ -131,13 +143,107 @@ pub(super) fn draw_reveal(f: &mut Frame<'_>, area: Rect, th: Theme, r: &Reveal) 
     gap(&mut lines);
     lines.push(Line::styled(r.secret.as_str().to_owned(), th.secret()));
     gap(&mut lines);
-    lines.push(Line::raw(on_host));
-    lines.push(Line::raw(r.join_command.clone()));
+    lines.extend(hanging_lines(on_host, width));
+    lines.extend(command.into_iter().map(Line::raw));
     gap(&mut lines);
     if let Some(n) = &r.note {
         lines.push(flash_line(n, th));
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
+
+/// `on_host` as rows of `width`, wrapped at spaces.
+fn hanging_lines(text: &str, width: usize) -> Vec<Line<'static>> {
+    let mut v = Vec::new();
+    hanging(&mut v, Span::raw(""), text, width);
+    v
+}
+
+/// A shell command laid out to be selected with a mouse and pasted whole: broken only between
+/// arguments, each line but the last ending in ` \` (a shell continuation) and the next
+/// indented, an option kept beside its value where they fit together. The flag says whether
+/// every line fits in `width` (a single argument may be wider still).
+pub(super) fn shell_lines(cmd: &str, width: usize) -> (Vec<String>, bool) {
+    const INDENT: &str = "  ";
+    const CONT: &str = " \\";
+    let args = shell_words(cmd);
+    // Options with their values, as units that break apart only if they must.
+    let mut units: Vec<Vec<&str>> = Vec::new();
+    let mut i = 0;
+    while i < args.len() {
+        let a = args[i].as_str();
+        match args.get(i + 1) {
+            Some(v) if a.starts_with("--") && !a.contains('=') && !v.starts_with('-') => {
+                units.push(vec![a, v.as_str()]);
+                i += 2;
+            }
+            _ => {
+                units.push(vec![a]);
+                i += 1;
+            }
+        }
+    }
+    let w = output::width;
+    let mut lines: Vec<String> = Vec::new();
+    let mut line = String::new();
+    let count = units.len();
+    for (n, unit) in units.into_iter().enumerate() {
+        let last = n + 1 == count;
+        let tail = if last { 0 } else { CONT.len() };
+        let joined = unit.join(" ");
+        if line.is_empty() || line == INDENT {
+            line.push_str(&joined);
+        } else if w(&line) + 1 + w(&joined) + tail <= width {
+            line.push(' ');
+            line.push_str(&joined);
+        } else {
+            lines.push(std::mem::replace(&mut line, INDENT.to_owned()));
+            // The option and its value apart, if together they are too wide for a line.
+            if unit.len() == 2 && w(INDENT) + w(&joined) + tail > width {
+                line.push_str(unit[0]);
+                lines.push(std::mem::replace(&mut line, INDENT.to_owned()));
+                line.push_str(unit[1]);
+            } else {
+                line.push_str(&joined);
+            }
+        }
+    }
+    lines.push(line);
+    let n = lines.len();
+    for l in lines.iter_mut().take(n - 1) {
+        l.push_str(CONT);
+    }
+    let whole = lines.iter().all(|l| w(l) <= width);
+    (lines, whole)
+}
+
+/// The words of a command line; a quoted part (`'…'` or `"…"`) stays in its word.
+fn shell_words(cmd: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quote: Option<char> = None;
+    for c in cmd.chars() {
+        match (quote, c) {
+            (None, c) if c.is_whitespace() => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            (None, '\'' | '"') => {
+                quote = Some(c);
+                word.push(c);
+            }
+            (Some(q), c) if c == q => {
+                quote = None;
+                word.push(c);
+            }
+            _ => word.push(c),
+        }
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    words
 }
 
 #[cfg(test)]
@@ -146,6 +252,56 @@ mod tests {
     use crate::console::fixtures::*;
     use crossterm::event::KeyCode;
     use gatepass_protocol::CreateTokenResponse;
+
+    /// The host command breaks only between arguments, with a shell continuation, so a
+    /// mouse selection pastes as one command (it was hard-wrapped mid-argument: `--ca-pin` and
+    /// its pin apart at 100 columns, the pin itself cut at 60).
+    #[test]
+    fn the_host_command_breaks_between_arguments_with_continuations() {
+        use super::shell_lines;
+        let pin = format!("sha256:{}", "0aecc1d8".repeat(8));
+        let cmd = format!(
+            "gatepass redeem --server https://gate.example:8443 --ca-pin {pin} --out /etc/gatepass"
+        );
+        let joined = |lines: &[String]| {
+            lines
+                .iter()
+                .map(|l| l.trim_end_matches(" \\").trim_start())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        for width in [60, 80, 100, 120, 200] {
+            let (lines, whole) = shell_lines(&cmd, width);
+            assert_eq!(joined(&lines), cmd, "{width}: {lines:?}");
+            let n = lines.len();
+            for (i, l) in lines.iter().enumerate() {
+                assert_eq!(l.ends_with(" \\"), i + 1 < n, "{width}: {lines:?}");
+                assert_eq!(l.starts_with("  "), i > 0, "{width}: {lines:?}");
+                // Every argument whole on its line.
+                for word in l.split_whitespace().filter(|w| *w != "\\") {
+                    assert!(cmd.split(' ').any(|a| a == word), "{width}: {word}");
+                }
+            }
+            assert_eq!(whole, lines.iter().all(|l| l.chars().count() <= width));
+        }
+        // Wide enough: one line, as the daemon gives it.
+        assert_eq!(shell_lines(&cmd, 200), (vec![cmd.clone()], true));
+        // 100 columns: the option beside its pin.
+        let (lines, whole) = shell_lines(&cmd, 100);
+        assert!(
+            whole && lines.iter().any(|l| l.contains(&format!("--ca-pin {pin}"))),
+            "{lines:?}"
+        );
+        // 60 columns: the pin alone is wider than the screen.
+        let (lines, whole) = shell_lines(&cmd, 60);
+        assert!(
+            !whole && lines.iter().any(|l| l.contains(&pin)),
+            "{lines:?}"
+        );
+        // A quoted argument stays one.
+        let (lines, _) = shell_lines("run --label 'a b c' --x y", 14);
+        assert!(lines.iter().any(|l| l.contains("'a b c'")), "{lines:?}");
+    }
 
     /// The token just created is the selected row when the reveal closes (so `x`, `r`, `d` act on
     /// it), also when the create answer comes before the token's change event, as it may on a

@@ -413,8 +413,13 @@ fn a_cell_longer_than_its_column_ends_in_an_ellipsis_and_keeps_the_columns_align
         assert!(s.contains("web-rollout  "), "{s}");
         assert!(s.lines().any(|l| l.starts_with("NAME ▲")), "{s}");
     }
+    // At 80 columns NAME takes its share (20) and no more: DESCRIPTION keeps its place.
     let s = screen(&mut a, 80, 24);
-    assert!(s.contains("a-rather-long-token-name-for-th… active"), "{s}");
+    assert!(s.contains("a-rather-long-token… active"), "{s}");
+    assert!(s.contains("DESCRIPTION"), "{s}");
+    // At 120 it grows into the room the columns shown leave over.
+    let s = screen(&mut a, 120, 40);
+    assert!(s.contains("a-rather-long-token-name-fo… active"), "{s}");
 }
 
 #[test]
@@ -503,7 +508,7 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     let s = screen(&mut a, 80, 24);
     let info = s.lines().nth(1).unwrap_or_default();
     // The count and the sort show whole; the note gives way by priority (its data folder
-    // first), and the pid always shows.
+    // first, then the pid: "local daemon" says more than "pid 4242" alone).
     assert!(
         info.starts_with(" 6 tokens · sort NAME ▲ · ⚠ 1 expiring <24h  "),
         "{info:?}"
@@ -511,7 +516,7 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     assert!(info.ends_with("local daemon, pid 4242"), "{info:?}");
     let s = screen(&mut a, 60, 15);
     let info = s.lines().nth(1).unwrap_or_default();
-    assert!(info.ends_with(" pid 4242"), "{info:?}");
+    assert!(info.ends_with(" local daemon"), "{info:?}");
     // With a status and a short text filter too: both show whole, and the note gives way to
     // its shortest form.
     ch(&mut a, '/');
@@ -522,7 +527,7 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
     let info = s.lines().nth(1).unwrap_or_default();
     assert!(
         info.starts_with(" 2 of 6 tokens · sort NAME ▲ · status: never used · filter: web  ")
-            && info.ends_with(" pid 4242"),
+            && info.ends_with(" local daemon"),
         "{info:?}"
     );
     // Where not even that fits, the note is cut and says so.
@@ -540,29 +545,28 @@ fn a_line_too_long_for_the_screen_is_cut_with_an_ellipsis_never_silently() {
         },
     );
     let s = screen(&mut a, 80, 24);
-    let footer = s.lines().last().unwrap_or_default();
+    let message = s.lines().nth_back(1).unwrap_or_default();
     assert_eq!(
-        footer, " Disabled \"production-eu-west-primary-repl…\".",
+        message, " Disabled \"production-eu-west-primary-repl…\".",
         "{s}"
     );
-    // A message longer than the line ends in "…".
+    // A message longer than its two lines ends in "…"; the footer still lists the keys.
     update(
         &mut a,
         Msg::ActionFailed {
             what: "Revoke".into(),
-            error: "the daemon answered something this console cannot read: ".repeat(2),
+            error: "the daemon answered something this console cannot read: ".repeat(3),
         },
     );
     let s = screen(&mut a, 80, 24);
-    let footer = s.lines().last().unwrap_or_default();
+    let lines: Vec<&str> = s.lines().collect();
+    let (first, second) = (lines[lines.len() - 3], lines[lines.len() - 2]);
+    assert!(first.starts_with(" Revoke failed: the daemon"), "{s}");
     assert!(
-        footer.starts_with(" Revoke failed: the daemon"),
-        "{footer:?}"
+        second.ends_with('…') && second.chars().count() <= 80,
+        "{second:?}"
     );
-    assert!(
-        footer.ends_with('…') && footer.chars().count() == 80,
-        "{footer:?}"
-    );
+    assert!(lines[lines.len() - 1].contains("q quit"), "{s}");
 }
 
 #[test]
@@ -780,6 +784,152 @@ fn the_header_warns_of_tokens_expiring_within_a_day() {
     assert!(!s.contains('⚠'), "{s}");
 }
 
+/// The reveal's host command, at each size, is broken only between arguments with ` \\` at
+/// each line's end, so a mouse selection pastes as one command; where the pin alone is wider
+/// than the screen (60 columns) the screen says to copy it with `j`.
+#[test]
+fn the_reveals_host_command_is_selectable_at_every_size() {
+    let mut a = revealed();
+    let pin = format!("sha256:{}", "0aecc1d8".repeat(8));
+    for (w, h) in SIZES {
+        let s = screen(&mut a, w, h);
+        let lines: Vec<&str> = s.lines().collect();
+        let first = lines
+            .iter()
+            .position(|l| l.starts_with("gatepass redeem"))
+            .unwrap_or_else(|| panic!("{w}x{h}: {s}"));
+        let mut cmd = Vec::new();
+        for l in &lines[first..] {
+            let l = l.trim_end();
+            cmd.push(l.trim_end_matches(" \\").trim_start().to_owned());
+            if !l.ends_with(" \\") {
+                break;
+            }
+        }
+        let cmd = cmd.join(" ");
+        let flat = s.split_whitespace().collect::<Vec<_>>().join(" ");
+        if usize::from(w) >= pin.len() + 4 {
+            assert_eq!(
+                cmd,
+                format!(
+                    "gatepass redeem --server https://gate.example:8443 --ca-pin {pin} --out \
+                     /etc/gatepass"
+                ),
+                "{w}x{h}: {s}"
+            );
+        } else {
+            assert!(flat.contains("j copies it whole"), "{w}x{h}: {s}");
+        }
+        assert!(flat.contains("/etc/gatepass"), "{w}x{h}: {s}");
+    }
+    snap("reveal_host_command", &mut a);
+}
+
+/// One long token name cuts itself (with "…") instead of widening NAME until GROUP, OWNER
+/// and DESCRIPTION give way: the columns shown are those ordinary names leave room for.
+#[test]
+fn a_long_token_name_is_cut_and_hides_no_column() {
+    let mut a = app();
+    let headers = |a: &mut App, w: u16| {
+        let s = screen(a, w, 24);
+        s.lines().nth(2).unwrap_or_default().to_owned()
+    };
+    let ordinary: Vec<String> = [80, 100, 120].map(|w| headers(&mut a, w)).to_vec();
+    let mut list = super::fixtures::token_list();
+    list[0].name = "production-eu-west-primary-replica-nodes-rollout".into();
+    update(&mut a, Msg::Tokens(list));
+    for (i, w) in [80u16, 100, 120].into_iter().enumerate() {
+        let head = headers(&mut a, w);
+        for col in ["GROUP", "OWNER", "CREATED", "DESCRIPTION"] {
+            assert_eq!(
+                ordinary[i].contains(col),
+                head.contains(col),
+                "{w}: {col}\n{}\n{head}",
+                ordinary[i]
+            );
+        }
+        let s = screen(&mut a, w, 24);
+        assert!(s.contains("production-eu-"), "{s}");
+        assert!(s.contains('…'), "{s}");
+    }
+    snap("list_long_name", &mut a);
+}
+
+/// A message shows on its own lines above the footer, which keeps listing the keys (the
+/// message used to replace them); a long one takes two lines instead of losing its end (the
+/// tmux setting to turn on was cut at 100 columns), and one row is "1 row".
+#[test]
+fn a_long_message_takes_two_lines_above_the_footer_and_keeps_its_advice() {
+    use super::clipboard::CopyResult;
+    let mut a = app();
+    let why = "no display".to_owned();
+    let msg = CopyResult::Osc52 { why }.message(true, "the host command");
+    update(&mut a, Msg::Copied(msg));
+    for (w, h) in SIZES {
+        let s = screen(&mut a, w, h);
+        let lines: Vec<&str> = s.lines().collect();
+        let footer = lines[lines.len() - 1];
+        assert!(
+            footer.contains("q quit") || footer.contains("? help"),
+            "{w}x{h}: {s}"
+        );
+        let message = lines[lines.len() - 3..lines.len() - 1]
+            .iter()
+            .map(|l| l.trim())
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            message.contains("`set -g set-clipboard on`"),
+            "{w}x{h}: {s}"
+        );
+        assert!(
+            message.ends_with("Select the host command with the mouse."),
+            "{w}x{h}: {s}"
+        );
+    }
+    snap("message_two_lines", &mut a);
+    update(
+        &mut a,
+        Msg::Exported(Ok((1, "/home/op/gatepass-tokens.csv".into()))),
+    );
+    let s = screen(&mut a, 80, 24);
+    assert!(
+        s.contains("Exported 1 row to /home/op/gatepass-tokens.csv"),
+        "{s}"
+    );
+    assert!(s.lines().last().unwrap_or_default().contains("quit"), "{s}");
+}
+
+/// A token expiring in under 24 hours reads in hours in the EXPIRES column, never "in 1d",
+/// so the column agrees with the header's "expiring <24h" count.
+#[test]
+fn a_token_expiring_within_a_day_reads_in_hours_beside_the_warning() {
+    let mut a = app();
+    let list: Vec<_> = super::fixtures::token_list()
+        .into_iter()
+        .map(|mut t| {
+            if t.name == "edge-soon" {
+                t.expires_at = Some(gatepass_protocol::Timestamp(NOW.0 + 23 * 3_600 + 50 * 60));
+            }
+            t
+        })
+        .collect();
+    update(&mut a, Msg::Tokens(list));
+    for (w, h) in [(120, 40), (80, 24), (60, 15)] {
+        let s = screen(&mut a, w, h);
+        let info = s.lines().nth(1).unwrap_or_default();
+        assert!(info.contains("⚠ 1 expiring <24h"), "{w}: {info}");
+        let row = s
+            .lines()
+            .find(|l| l.contains("edge-soon"))
+            .unwrap_or_default();
+        assert!(!row.contains("in 1d"), "{w}: {row}");
+        if w >= 80 {
+            assert!(row.contains("in 23h"), "{w}: {row}");
+        }
+    }
+}
+
 /// Space marks three rows (the info line counts them, each shows ✓), r asks once listing all
 /// three, y sends one request each, and each token's result is listed.
 #[test]
@@ -884,6 +1034,14 @@ fn extend_asks_for_a_new_expiry_and_sends_it() {
     let s = screen(&mut a, 80, 24);
     assert!(s.contains("Extend web-rollout"), "{s}");
     assert!(!s.contains("Description"), "{s}");
+    // When it expires now shows from the start, not only after a Ctrl-S that would shorten it.
+    for (w, h) in SIZES {
+        let s = screen(&mut a, w, h);
+        assert!(
+            s.contains("Expires now Sat 2026-11-28 17:00 UTC"),
+            "{w}x{h}: {s}"
+        );
+    }
     snap("form_extend", &mut a);
     // 3d (the default here) → 14d.
     key(&mut a, KeyCode::Right);
@@ -912,11 +1070,15 @@ fn a_narrow_header_keeps_the_user_and_the_live_mark() {
         header.contains("alice (admin)") && header.contains("● live"),
         "{header}"
     );
-    assert!(header.contains("[Tokens]"), "{header}");
+    // The other views' names show too, in short forms, where they fit (only "[Tokens]" did).
+    assert!(header.contains("[Tokens] Hosts Audit API"), "{header}");
     key(&mut a, KeyCode::Tab);
     let s = screen(&mut a, 60, 15);
     assert!(
-        s.lines().next().unwrap_or_default().contains("[Hosts]"),
+        s.lines()
+            .next()
+            .unwrap_or_default()
+            .contains("Tokens [Hosts] Audit API"),
         "{s}"
     );
 }
@@ -1010,15 +1172,19 @@ fn started_daemon() -> crate::local::Started {
     }
 }
 
-/// At 60×15 the info line under the header keeps the pid of the daemon the console started
-/// (it was cut to "started a loca…"), with a snapshot; wide, the data folder shows too.
+/// At 60×15 the info line under the header says the console started a local daemon (it was
+/// cut to "started a loca…", then shrank to a bare "pid 4242"), with a snapshot; wider, the
+/// pid and the data folder show too.
 #[test]
 fn the_started_daemons_pid_shows_at_every_size() {
     let mut a = app();
     a.started = Some(started_daemon());
     let s = screen(&mut a, 60, 15);
     assert!(
-        s.lines().nth(1).unwrap_or_default().contains("pid 4242"),
+        s.lines()
+            .nth(1)
+            .unwrap_or_default()
+            .ends_with(" local daemon"),
         "{s}"
     );
     let s = screen(&mut a, 120, 40);
@@ -1042,7 +1208,7 @@ fn the_started_daemons_pid_shows_at_every_size() {
 fn the_reveals_copy_message_fits_at_the_floor() {
     use super::clipboard::CopyResult;
     let mut a = revealed();
-    let why = "no display for a system clipboard".to_owned();
+    let why = "no display".to_owned();
     for tmux in [false, true] {
         let msg = CopyResult::Osc52 { why: why.clone() }.message(tmux, "the token");
         update(&mut a, Msg::Copied(msg));
@@ -1051,8 +1217,7 @@ fn the_reveals_copy_message_fits_at_the_floor() {
         assert!(flat.contains(FAKE_SECRET), "{s}");
         assert!(flat.contains("--out /etc/gatepass"), "{s}");
         assert!(
-            flat.contains("Sent to the terminal via OSC 52")
-                && flat.contains("select the token with the mouse."),
+            flat.contains("Sent via OSC 52") && flat.contains("Select the token with the mouse."),
             "tmux {tmux}:\n{s}"
         );
         assert!(

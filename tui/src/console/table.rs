@@ -52,11 +52,14 @@ impl SortKey<'_> {
 
 /// How one column takes room on screen: at least `min` columns (and its heading with a sort
 /// arrow), at most `max` (or what its cells need, if less); `rank` says which give way first
-/// on a narrow terminal (the highest); the `fill` column takes what is left, or hides.
+/// on a narrow terminal (the highest); the `fill` column takes what is left, or hides. Past
+/// its `share` a column grows only into room the columns shown leave over, so one long cell
+/// never hides the others.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Col {
     pub min: u16,
     pub max: u16,
+    pub share: u16,
     pub rank: u8,
     pub fill: bool,
 }
@@ -65,6 +68,19 @@ const fn col(min: u16, max: u16, rank: u8) -> Col {
     Col {
         min,
         max,
+        share: max,
+        rank,
+        fill: false,
+    }
+}
+
+/// A column that takes up to `share` where columns are chosen, and up to `max` from what is
+/// left over.
+const fn capped(min: u16, share: u16, max: u16, rank: u8) -> Col {
+    Col {
+        min,
+        max,
+        share,
         rank,
         fill: false,
     }
@@ -74,6 +90,7 @@ const fn fill(min: u16, rank: u8) -> Col {
     Col {
         min,
         max: u16::MAX,
+        share: u16::MAX,
         rank,
         fill: true,
     }
@@ -570,9 +587,10 @@ impl Row for Token {
         "TENANT",
     ];
     // NAME, STATUS and USES stay readable at 80 columns; DESCRIPTION takes what is left. The
-    // TENANT column (all tenants only) gives way after EXPIRES.
+    // TENANT column (all tenants only) gives way after EXPIRES. A long name widens NAME only
+    // into room left over (it made NAME 33 wide and hid GROUP, OWNER and DESCRIPTION).
     const LAYOUT: &'static [Col] = &[
-        col(12, 32, 0),
+        capped(12, 20, 32, 0),
         col(9, 9, 1),
         col(6, 10, 2),
         col(9, 9, 4),

@@ -22,7 +22,9 @@ const ARROW: usize = 2;
 /// that give way. Columns are taken by rank (lowest first), each as wide as its cells need
 /// (`wants`, between its minimum — room for its heading and a sort arrow — and its maximum;
 /// the fill column's need has no maximum); the first that does not fit whole takes the room
-/// left if its minimum fits, and the rest give way. What is left over goes to the fill column.
+/// left if its minimum fits, and the rest give way. A column with a share ([`Col::share`])
+/// counts only that much while the columns are chosen, and then grows into what is left over;
+/// the rest of that goes to the fill column.
 pub fn fit_columns(
     width: u16,
     layout: &[Col],
@@ -33,17 +35,19 @@ pub fn fit_columns(
         let head = headers.get(i).map_or(0, |h| h.width()) + ARROW;
         u32::from(layout[i].min).max(u32::try_from(head).unwrap_or(u32::MAX))
     };
-    let want_of = |i: usize| {
+    let need_of = |i: usize, max: u16| {
         let need = wants
             .get(i)
             .map_or(0, |&w| u32::try_from(w).unwrap_or(u32::MAX));
         let max = if layout[i].fill {
             u32::MAX
         } else {
-            u32::from(layout[i].max)
+            u32::from(max)
         };
         need.min(max).max(min_of(i))
     };
+    // Choosing the columns, each takes up to its share.
+    let want_of = |i: usize| need_of(i, layout[i].share.min(layout[i].max));
     let width = u32::from(width);
     let mut order: Vec<usize> = (0..layout.len()).collect();
     order.sort_by_key(|&i| (layout[i].rank, i));
@@ -62,7 +66,22 @@ pub fn fit_columns(
             break;
         }
     }
-    if let Some(i) = layout.iter().position(|c| c.fill)
+    // A column past its share grows into the room the columns shown leave over (before the
+    // fill column takes it), so it cuts no other column's text.
+    let fill_at = layout.iter().position(|c| c.fill);
+    for i in 0..layout.len() {
+        let Some(w) = out[i] else { continue };
+        let full = need_of(i, layout[i].max);
+        let grow = full
+            .saturating_sub(u32::from(w))
+            .min(width.saturating_sub(used));
+        if layout[i].fill || grow == 0 {
+            continue;
+        }
+        out[i] = u16::try_from(u32::from(w) + grow).ok();
+        used += grow;
+    }
+    if let Some(i) = fill_at
         && let Some(w) = out[i]
     {
         let extra = width.saturating_sub(used);
@@ -195,10 +214,54 @@ pub fn flash_line(flash: &Flash, th: Theme) -> Line<'static> {
     Line::styled(format!(" {}", flash.text), style)
 }
 
-/// A message on the footer's one line: cut with "…" if it must be.
-pub fn flash_fitted(flash: &Flash, th: Theme, width: u16) -> Line<'static> {
-    let line = flash_line(flash, th);
-    Line::from(elide_spans(line.spans, usize::from(width))).style(line.style)
+/// How many lines a message may take above the footer.
+pub const FLASH_LINES: usize = 2;
+
+/// A message on its lines above the footer: wrapped at spaces (so a setting like
+/// `set -g set-clipboard on` stays whole where it can), at most [`FLASH_LINES`] of them, the
+/// last cut with "…" only if the text is longer still.
+pub fn flash_fitted(flash: &Flash, th: Theme, width: u16) -> Vec<Line<'static>> {
+    let style = flash_line(flash, th).style;
+    let width = usize::from(width);
+    // A setting in backticks breaks nowhere: its spaces are a private-use character while
+    // wrapping (a no-break space would count as whitespace).
+    let mut text = String::with_capacity(flash.text.len());
+    let mut quoted = false;
+    for c in flash.text.chars() {
+        quoted ^= c == '`';
+        text.push(if quoted && c == ' ' { '\u{e000}' } else { c });
+    }
+    let mut rows = Vec::new();
+    hanging(&mut rows, Span::raw(" "), &text, width);
+    let mut rows: Vec<Line<'static>> = rows
+        .into_iter()
+        .map(|l| {
+            Line::from(
+                l.spans
+                    .into_iter()
+                    .map(|s| Span::raw(s.content.replace('\u{e000}', " ")))
+                    .collect::<Vec<_>>(),
+            )
+        })
+        .collect();
+    if rows.len() > FLASH_LINES {
+        let rest: Vec<String> = rows[FLASH_LINES - 1..]
+            .iter()
+            .map(|l| {
+                l.spans
+                    .iter()
+                    .map(|s| s.content.trim())
+                    .collect::<Vec<_>>()
+                    .join("")
+            })
+            .collect();
+        rows.truncate(FLASH_LINES - 1);
+        rows.push(Line::raw(format!(
+            " {}",
+            elide(&rest.join(" "), width.saturating_sub(1))
+        )));
+    }
+    rows.into_iter().map(|l| l.style(style)).collect()
 }
 
 /// A centred rectangle of at most `w`×`h` inside `area`.
