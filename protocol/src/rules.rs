@@ -74,9 +74,51 @@ fn plain_name(s: &str) -> bool {
         })
 }
 
-/// True when `s` holds a whole, valid Gatepass token (enrollment or API): such text is refused
-/// everywhere it would be stored, so a secret pasted into the wrong field never reaches disk.
+/// True when `s` holds a whole, valid Gatepass token (enrollment or API), as written or once
+/// its `%XX` escapes are decoded (however many times they were applied): such text is refused
+/// everywhere it would be stored, so a secret pasted into the wrong field never reaches disk,
+/// not even one character away from plain text.
 pub fn contains_token(s: &str) -> bool {
+    let mut text = std::borrow::Cow::Borrowed(s);
+    // Each decoding shortens the text; a handful covers any escape of an escape.
+    for _ in 0..4 {
+        if holds_token(&text) {
+            return true;
+        }
+        match percent_decoded(&text) {
+            Some(d) => text = std::borrow::Cow::Owned(d),
+            None => return false,
+        }
+    }
+    holds_token(&text)
+}
+
+/// `s` with its `%XX` escapes decoded (invalid UTF-8 replaced), or `None` if it has none.
+fn percent_decoded(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let mut any = false;
+    while i < b.len() {
+        if b[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                b.get(i + 1).copied().and_then(hex),
+                b.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push(h << 4 | l);
+            i += 3;
+            any = true;
+            continue;
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    any.then(|| String::from_utf8_lossy(&out).into_owned())
+}
+
+fn holds_token(s: &str) -> bool {
     let b = s.as_bytes();
     (0..b.len().saturating_sub(crate::token::TOKEN_LEN - 1)).any(|i| {
         (b[i..].starts_with(b"gpt_") || b[i..].starts_with(b"gpa_"))
@@ -394,6 +436,14 @@ mod tests {
         assert!(contains_token(&format!("see {tok}.")));
         assert!(!contains_token(&tok[..40]));
         assert!(!contains_token("gpt_ is our prefix"));
+        // One character percent-encoded, or the escape itself escaped, is still the token.
+        let c = tok.as_bytes()[20];
+        let once = format!("{}%{c:02X}{}", &tok[..20], &tok[21..]);
+        let twice = format!("{}%25{c:02X}{}", &tok[..20], &tok[21..]);
+        assert!(contains_token(&format!("see {once}")), "{once}");
+        assert!(contains_token(&twice), "{twice}");
+        assert!(validate_description(&once).is_err());
+        assert!(!contains_token("100% sure, 50%off, %zz and %"));
         assert!(validate_hostname(tok).is_err());
         assert!(validate_name("name", &format!("x{tok}")).is_err());
         assert!(validate_description(&format!("token: {tok}")).is_err());

@@ -1031,7 +1031,7 @@ fn marking_cloning_extending_and_exporting_in_a_real_terminal() {
     // o: the view as CSV, in the private folder, 0600.
     c.send(b"o");
     let s = c.wait_for("the export named", |s| {
-        s.contains("Exported 4 rows to") && s.contains("(mode 0600)")
+        s.contains("Exported 4 rows (mode 0600) to")
     });
     let dir = state.join("gatepass");
     let files: Vec<_> = std::fs::read_dir(&dir)

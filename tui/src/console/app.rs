@@ -59,6 +59,10 @@ pub struct Flash {
     pub level: Level,
 }
 
+/// What the tenant picker says while the chosen tenant's lists load; the last of them (the API
+/// tokens, which `load_all` sends last) takes it away.
+const LOADING: &str = "loading its lists…";
+
 pub(super) fn flash(level: Level, text: impl Into<String>) -> Option<Flash> {
     Some(Flash {
         text: text.into(),
@@ -526,6 +530,13 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 }
                 Err(e) => app.api_tokens_error = Some(e),
             }
+            if app
+                .flash
+                .as_ref()
+                .is_some_and(|f| f.text.ends_with(LOADING))
+            {
+                app.flash = None;
+            }
             Vec::new()
         }
         Msg::Change(ev) => on_change(app, *ev),
@@ -654,7 +665,8 @@ pub fn update(app: &mut App, msg: Msg) -> Vec<Cmd> {
                 Ok((n, p)) => flash(
                     Level::Ok,
                     format!(
-                        "Exported {n} row{} to {} (mode 0600).",
+                        // The path last and whole: on two lines it is never the part cut.
+                        "Exported {n} row{} (mode 0600) to {}",
                         if n == 1 { "" } else { "s" },
                         p.display()
                     ),
@@ -732,9 +744,9 @@ pub(super) fn choose_tenant(app: &mut App, tenant: Option<String>) -> Vec<Cmd> {
             // The TENANT column leaves with the view of all tenants: so does a sort on it.
             app.tokens.unsort_tenant();
             app.hosts.unsort_tenant();
-            flash(Level::Info, format!("Tenant {t}: loading its lists…"))
+            flash(Level::Info, format!("Tenant {t}: {LOADING}"))
         }
-        None => flash(Level::Info, "All tenants: loading every list…"),
+        None => flash(Level::Info, format!("All tenants: {LOADING}")),
     };
     vec![Cmd::Reload]
 }
@@ -1104,5 +1116,20 @@ mod tests {
         assert_eq!(update(&mut a, Msg::Tenants(Some(three))), vec![Cmd::Reload]);
         assert_eq!(a.tenant, None);
         assert!(a.tenant_gen > before);
+    }
+
+    /// The picker's "loading" note goes once the tenant's lists are in (it stayed until a key).
+    #[test]
+    fn the_loading_note_goes_when_the_lists_are_in() {
+        let mut a = tenants_app();
+        ch(&mut a, 'T');
+        key(&mut a, KeyCode::Down);
+        key(&mut a, KeyCode::Enter);
+        let said = a.flash.as_ref().map(|f| f.text.clone()).unwrap_or_default();
+        assert!(said.contains("loading"), "{said}");
+        update(&mut a, Msg::Tokens(Vec::new()));
+        assert!(a.flash.is_some(), "still loading the rest");
+        update(&mut a, Msg::ApiTokens(Ok(Vec::new())));
+        assert!(a.flash.is_none(), "{:?}", a.flash.as_ref().map(|f| &f.text));
     }
 }

@@ -894,9 +894,15 @@ fn a_long_message_takes_two_lines_above_the_footer_and_keeps_its_advice() {
     );
     let s = screen(&mut a, 80, 24);
     assert!(
-        s.contains("Exported 1 row to /home/op/gatepass-tokens.csv"),
+        s.contains("Exported 1 row (mode 0600) to /home/op/gatepass-tokens.csv"),
         "{s}"
     );
+    // A long path takes the second line whole (it was the part cut at 80 columns).
+    let long = "/root/.local/state/gatepass/gatepass-tokens-2026-12-03-13-01-13.csv";
+    update(&mut a, Msg::Exported(Ok((8, long.into()))));
+    let s = screen(&mut a, 80, 24);
+    assert!(s.contains("Exported 8 rows (mode 0600) to"), "{s}");
+    assert!(s.contains(long), "{s}");
     assert!(s.lines().last().unwrap_or_default().contains("quit"), "{s}");
 }
 
