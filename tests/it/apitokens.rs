@@ -58,6 +58,21 @@ async fn api_tokens_work_over_https_and_stop_when_they_should() {
         list.contains("\"ci\"") && !list.contains(&secret[16..]),
         "{list}"
     );
+    // The table says what each may do (a read token looked like a manage one).
+    let table = d.cli_ok(&["apitokens", "list"]);
+    let mut lines = table.lines();
+    let head: Vec<&str> = lines
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let row: Vec<&str> = lines
+        .find(|l| l.starts_with("ci "))
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let scope = head.iter().position(|h| *h == "SCOPE");
+    assert_eq!(scope.and_then(|i| row.get(i)), Some(&"manage"), "{table}");
 
     // The CLI reaches the HTTPS admin listener with it, as its user.
     let out = d.cli_https(&secret, &["tokens", "create", "--name", "via-https"]);

@@ -30,6 +30,7 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
                             t.name.clone(),
                             t.id.clone(),
                             t.user.clone(),
+                            t.scope.as_str().to_owned(),
                             output::when(Some(t.expires_at), now, "-"),
                             t.path_prefix.clone().unwrap_or_else(|| "-".into()),
                             t.referrer.clone().unwrap_or_else(|| "-".into()),
@@ -38,7 +39,7 @@ pub async fn run(client: &Client, cmd: ApiTokens) -> crate::error::Result<ExitCo
                     })
                     .collect();
                 let header = [
-                    "NAME", "ID", "USER", "EXPIRES", "PATH", "REFERRER", "REMARK",
+                    "NAME", "ID", "USER", "SCOPE", "EXPIRES", "PATH", "REFERRER", "REMARK",
                 ];
                 let (header, rows) = tenants::with_column(
                     column,
