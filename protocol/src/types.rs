@@ -740,6 +740,19 @@ pub struct ChangeEvent {
     pub audit: Option<AuditEvent>,
 }
 
+impl ChangeEvent {
+    /// `resync`: the subscriber missed changes and should list again.
+    pub fn resync() -> ChangeEvent {
+        ChangeEvent {
+            kind: ChangeKind::Resync,
+            token: None,
+            token_id: None,
+            host: None,
+            audit: None,
+        }
+    }
+}
+
 /// What an API token may do. A request outside it is refused with 403 `scope_denied`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

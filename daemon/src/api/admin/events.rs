@@ -72,7 +72,7 @@ impl Feed {
                 got = self.changes.recv() => match got {
                     Ok(c) => Some(c),
                     // Missed changes: the client lists again.
-                    Err(RecvError::Lagged(_)) => Some(resync()),
+                    Err(RecvError::Lagged(_)) => Some(ChangeEvent::resync()),
                     Err(RecvError::Closed) => return None,
                 },
                 () = tick(self.recheck.as_mut()) => None,
@@ -124,16 +124,6 @@ async fn tick(recheck: Option<&mut Interval>) {
             every.tick().await;
         }
         None => std::future::pending().await,
-    }
-}
-
-fn resync() -> ChangeEvent {
-    ChangeEvent {
-        kind: ChangeKind::Resync,
-        token: None,
-        token_id: None,
-        host: None,
-        audit: None,
     }
 }
 

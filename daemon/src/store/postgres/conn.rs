@@ -54,26 +54,12 @@ impl Pipelined {
         T::Stream: Send + 'static,
         <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
     {
-        Self::make(config, tls, false, Silenced::default())
+        Self::connect_sharing(config, tls, false, Silenced::default())
     }
 
     /// A connection that drops (`is_closed`) once another sharing `silenced` is found silent;
     /// with `listen`, its notifications (`LISTEN`) are kept for `notification`.
     pub(crate) fn connect_sharing<T>(
-        config: &tokio_postgres::Config,
-        tls: T,
-        listen: bool,
-        silenced: Silenced,
-    ) -> Result<Self, StoreError>
-    where
-        T: MakeTlsConnect<Socket> + Send + 'static,
-        T::Stream: Send + 'static,
-        <T::TlsConnect as TlsConnect<Socket>>::Future: Send,
-    {
-        Self::make(config, tls, listen, silenced)
-    }
-
-    fn make<T>(
         config: &tokio_postgres::Config,
         tls: T,
         listen: bool,

@@ -7,7 +7,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use gatepass_protocol::{ChangeEvent, ChangeKind};
+use gatepass_protocol::ChangeEvent;
 use tokio::sync::broadcast;
 
 use super::Connector;
@@ -43,16 +43,6 @@ pub(super) fn payloads(changes: &[ChangeEvent], origin: &str) -> Result<Vec<Stri
     Ok(payloads)
 }
 
-fn resync() -> ChangeEvent {
-    ChangeEvent {
-        kind: ChangeKind::Resync,
-        token: None,
-        token_id: None,
-        host: None,
-        audit: None,
-    }
-}
-
 /// How long the listener's connection may be quiet before it is asked whether it still works
 /// (a peer gone silent sends no notifications and no error either).
 const QUIET_AT_MOST: Duration = Duration::from_secs(2);
@@ -78,7 +68,7 @@ pub(super) fn run(
         }
         if !first {
             // What was sent while no one listened is lost: subscribers list again.
-            let _ = events.send(resync());
+            let _ = events.send(ChangeEvent::resync());
         }
         first = false;
         let mut heard = std::time::Instant::now();
@@ -108,7 +98,7 @@ pub(super) fn run(
             }
             let event = match serde_json::from_str::<ChangeEvent>(json) {
                 Ok(e) => e,
-                Err(_) => resync(),
+                Err(_) => ChangeEvent::resync(),
             };
             let _ = events.send(event);
         }
